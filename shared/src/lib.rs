@@ -1,0 +1,31 @@
+//! # skirmish-shared
+//!
+//! The one definition of Skirmish's wire protocol and game rules, used by the
+//! server, the load-test bots and (through golden vectors) the web client.
+//!
+//! # Layout
+//! - [`tick`]: the `Tick` newtype, simulation time on the wire.
+//! - [`protocol`]: `ClientMsg` / `ServerMsg` and every type they carry,
+//!   `CloseCode`, `PROTOCOL_VERSION` and the frame limits.
+//! - [`codec`]: the only place that turns messages into bytes and back
+//!   (bincode 2 today; swapping the format touches this file only).
+//! - [`rules`]: the reference arena's constants and the pure movement and
+//!   quantisation functions that client prediction must reproduce exactly.
+//! - [`rng`]: the seeded xorshift generator the bot policy is defined with.
+//! - [`view`]: how a client applies snapshots (full and delta) to what it holds.
+//! - [`bot`]: the load-test bot policy of GAME.md, shared by server-side
+//!   benchmarks and `skirmish-bots`.
+//!
+//! This crate must never depend on tokio, axum or anything that does I/O.
+
+pub mod bot;
+pub mod codec;
+pub mod protocol;
+pub mod rng;
+pub mod rules;
+pub mod tick;
+pub mod view;
+
+pub use codec::{CodecError, decode_client, decode_server, encode};
+pub use protocol::*;
+pub use tick::Tick;

@@ -1,0 +1,463 @@
+//! Every message that crosses a player's WebSocket, and the codes and limits
+//! that go with them. `web-client/src/protocol.js` mirrors this file; the
+//! golden vectors in `shared/vectors/` keep the two from drifting.
+//!
+//! Wire compatibility rule: `ClientMsg::Hello` stays variant 0 with
+//! `protocol` as its first field, so a server can always read the version of
+//! a client built against any revision and answer a mismatch cleanly.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Rules;
+use crate::tick::Tick;
+
+/// Bumped on every change to the bytes of any message.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Largest client frame the server decodes. A Hello with the longest name,
+/// room and a resume token is under 100 bytes; anything near this is hostile.
+pub const MAX_CLIENT_FRAME: usize = 512;
+
+/// Largest server frame a client should accept: a full snapshot of a 512-ship
+/// room with long names is about 30 KiB.
+pub const MAX_SERVER_FRAME: usize = 1 << 20;
+
+/// Longest player name in bytes (UTF-8).
+pub const MAX_NAME_LEN: usize = 24;
+
+/// Longest room id in bytes; room ids are `[A-Za-z0-9_-]`.
+pub const MAX_ROOM_ID_LEN: usize = 32;
+
+/// A ship's id within its room. Small ids are reused only after the snapshot
+/// history window has passed, so a delta never mistakes a new ship for an old.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct ShipId(pub u16);
+
+/// A projectile's id within its room (wraps; a projectile lives one second).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct ShotId(pub u16);
+
+/// 128 random bits that let a player who lost its connection take its ship
+/// back. Never logged: `Debug` hides it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResumeToken(pub [u8; 16]);
+
+impl std::fmt::Debug for ResumeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResumeToken(..)")
+    }
+}
+
+/// Client to server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMsg {
+    /// First message on a socket; anything else first is a protocol error.
+    Hello(Hello),
+    /// One client tick of input.
+    Input(Input),
+    /// Round-trip probe; answered with `Pong`.
+    Ping(Ping),
+    /// The player leaves on purpose: no resume grace period.
+    Leave,
+}
+
+/// Opens a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Must equal [`PROTOCOL_VERSION`].
+    pub protocol: u16,
+    /// Display name, 1 to [`MAX_NAME_LEN`] bytes.
+    pub name: String,
+    /// Room to join; `None` picks the least-full public room.
+    pub room: Option<String>,
+    /// Token from an earlier `Welcome`, to take that ship back.
+    pub resume: Option<ResumeToken>,
+}
+
+/// One client tick of input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    /// Counts up from 1; the server ignores sequences it has already applied.
+    pub seq: u32,
+    /// Newest snapshot tick the client has received and can use as a delta
+    /// baseline; `None` asks for a full snapshot.
+    pub ack: Option<Tick>,
+    /// Button bits ([`crate::rules::buttons`]).
+    pub buttons: u8,
+    /// Quantised aim ([`crate::rules::quantise_aim`]).
+    pub aim: u8,
+}
+
+/// Round-trip probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Echoed back in `Pong`.
+    pub nonce: u32,
+}
+
+/// Server to client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerMsg {
+    /// Answer to `Hello`.
+    Welcome(Welcome),
+    /// The room's state at a tick, full or as a delta.
+    Snapshot(Snapshot),
+    /// Answer to `Ping`.
+    Pong(Pong),
+    /// Why the server is about to close the socket, or refused a request.
+    Error(ErrorMsg),
+}
+
+/// The session is open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The player's own ship.
+    pub ship: ShipId,
+    /// The room joined.
+    pub room: String,
+    /// The room's tick when the player joined.
+    pub tick: Tick,
+    /// Present this in a later `Hello` to take the ship back.
+    pub resume: ResumeToken,
+    /// True when this session took over an existing ship.
+    pub resumed: bool,
+    /// The rules to predict with.
+    pub rules: Rules,
+}
+
+/// A snapshot as one player receives it. `last_input` comes first because it
+/// is the only per-player part: the server encodes each distinct `body` once
+/// and prefixes it per player.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Newest input sequence of this player the server has applied.
+    pub last_input: u32,
+    /// The room's state.
+    pub body: SnapshotBody,
+}
+
+/// The room's state at `tick`: a full snapshot when `baseline` is `None`,
+/// else the difference from the state at `baseline`.
+///
+/// Applying a delta: start from the client's stored state at `baseline`,
+/// remove `removed` ships and `shots_gone` shots, add `spawned` and `shots`,
+/// apply `changed`, take `round` when present.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotBody {
+    /// The tick this state belongs to.
+    pub tick: Tick,
+    /// The acknowledged tick this is a delta against; `None`: full state.
+    pub baseline: Option<Tick>,
+    /// Round clock; present in full snapshots and when it changed.
+    pub round: Option<RoundState>,
+    /// Ships not in the baseline (every ship in a full snapshot).
+    pub spawned: Vec<ShipSpawn>,
+    /// Ships in both whose state changed, by id.
+    pub changed: Vec<ShipDelta>,
+    /// Ships in the baseline that are gone.
+    pub removed: Vec<ShipId>,
+    /// Live projectiles not in the baseline (all of them in a full snapshot).
+    pub shots: Vec<ShotSpawn>,
+    /// Projectiles in the baseline that are gone (hit or expired).
+    pub shots_gone: Vec<ShotId>,
+    /// Game events after the baseline tick up to `tick` (only `tick`'s in a
+    /// full snapshot); each carries its tick so a client drops repeats.
+    pub events: Vec<GameEvent>,
+}
+
+/// The round clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundState {
+    /// Round number, from 1.
+    pub number: u32,
+    /// Tick the round started.
+    pub started: Tick,
+    /// Tick the round ends.
+    pub ends: Tick,
+}
+
+/// Everything synced about a ship. Positions are in 1/8 units
+/// ([`crate::rules::POS_SCALE`]); `hp == 0` means dead, waiting to respawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipState {
+    /// Id.
+    pub id: ShipId,
+    /// x in sub-units.
+    pub x: u16,
+    /// y in sub-units.
+    pub y: u16,
+    /// Quantised aim.
+    pub aim: u8,
+    /// Hit points.
+    pub hp: u8,
+    /// Kills this round.
+    pub score: u16,
+}
+
+/// A ship entering the client's view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipSpawn {
+    /// Its full state.
+    pub ship: ShipState,
+    /// Display name.
+    pub name: String,
+    /// True for a server-side bot.
+    pub bot: bool,
+}
+
+/// How a ship changed since the baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShipDelta {
+    /// Only position and aim changed (the common case: 5 to 7 bytes).
+    Moved {
+        /// Id.
+        id: ShipId,
+        /// x change in sub-units.
+        dx: i16,
+        /// y change in sub-units.
+        dy: i16,
+        /// New aim.
+        aim: u8,
+    },
+    /// Anything else changed (hp, score, respawn): the whole state.
+    Full(ShipState),
+}
+
+impl ShipDelta {
+    /// The ship this delta is about.
+    #[must_use]
+    pub fn id(&self) -> ShipId {
+        match self {
+            ShipDelta::Moved { id, .. } => *id,
+            ShipDelta::Full(s) => s.id,
+        }
+    }
+}
+
+/// A projectile, sent once when fired. Clients extrapolate it with
+/// [`crate::rules::Rules::shot_position`] from its origin and age; the server
+/// says when it is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShotSpawn {
+    /// Id.
+    pub id: ShotId,
+    /// The ship that fired it.
+    pub owner: ShipId,
+    /// Origin x in sub-units.
+    pub x: u16,
+    /// Origin y in sub-units.
+    pub y: u16,
+    /// Direction (quantised aim).
+    pub aim: u8,
+    /// Ticks since it was fired, as of the snapshot's tick.
+    pub age: u8,
+}
+
+/// Something that happened on a tick.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameEvent {
+    /// When.
+    pub tick: Tick,
+    /// What.
+    pub kind: EventKind,
+}
+
+/// The kinds of game events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A ship joined (its name arrives in `spawned`).
+    Joined {
+        /// Who.
+        ship: ShipId,
+    },
+    /// A ship left.
+    Left {
+        /// Who.
+        ship: ShipId,
+    },
+    /// A ship lost its last hit point.
+    Killed {
+        /// Who fired.
+        killer: ShipId,
+        /// Who died.
+        victim: ShipId,
+    },
+    /// A round began.
+    RoundStarted {
+        /// Round number.
+        round: u32,
+        /// Tick it ends.
+        ends: Tick,
+    },
+    /// A round ended; scores reset for the next.
+    RoundEnded {
+        /// Round number.
+        round: u32,
+        /// Final scores, best first.
+        standings: Vec<Standing>,
+    },
+}
+
+/// One line of a round's results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    /// Who.
+    pub ship: ShipId,
+    /// Kills.
+    pub score: u16,
+}
+
+/// Answer to `Ping`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    /// The ping's nonce.
+    pub nonce: u32,
+    /// The room's current tick.
+    pub tick: Tick,
+}
+
+/// A refusal, sent before the server closes the socket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMsg {
+    /// Machine-readable reason.
+    pub code: ErrorCode,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// `Hello.protocol` is not [`PROTOCOL_VERSION`].
+    BadVersion,
+    /// The name is empty, too long or has control characters.
+    BadName,
+    /// The room id is malformed.
+    BadRoom,
+    /// The room has no free seat.
+    RoomFull,
+    /// The server has no room for another player.
+    ServerFull,
+    /// The resume token is unknown or expired; send Hello without it.
+    ResumeRejected,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+/// WebSocket close codes the server uses. Standard codes where one fits,
+/// 4000-4999 (application range) for Skirmish's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum CloseCode {
+    /// Normal end (the client said Leave).
+    Normal = 1000,
+    /// The server is shutting down.
+    GoingAway = 1001,
+    /// Undecodable frame, wrong protocol version, or messages out of order.
+    ProtocolError = 1002,
+    /// A text frame: the protocol is binary only.
+    UnsupportedData = 1003,
+    /// Input flood or another abuse of the protocol.
+    PolicyViolation = 1008,
+    /// A frame larger than [`MAX_CLIENT_FRAME`].
+    MessageTooBig = 1009,
+    /// The server failed; the client may retry.
+    InternalError = 1011,
+    /// Room or server full; retry later.
+    TryAgainLater = 1013,
+    /// Another connection resumed this session.
+    SessionReplaced = 4000,
+    /// Nothing arrived for longer than the idle timeout.
+    IdleTimeout = 4001,
+    /// No Hello arrived within the handshake timeout.
+    HelloTimeout = 4002,
+}
+
+impl CloseCode {
+    /// Every code, for the web client's code table test.
+    pub const ALL: [CloseCode; 11] = [
+        CloseCode::Normal,
+        CloseCode::GoingAway,
+        CloseCode::ProtocolError,
+        CloseCode::UnsupportedData,
+        CloseCode::PolicyViolation,
+        CloseCode::MessageTooBig,
+        CloseCode::InternalError,
+        CloseCode::TryAgainLater,
+        CloseCode::SessionReplaced,
+        CloseCode::IdleTimeout,
+        CloseCode::HelloTimeout,
+    ];
+
+    /// The numeric code.
+    #[must_use]
+    pub fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// The code's name as the JavaScript client spells it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseCode::Normal => "Normal",
+            CloseCode::GoingAway => "GoingAway",
+            CloseCode::ProtocolError => "ProtocolError",
+            CloseCode::UnsupportedData => "UnsupportedData",
+            CloseCode::PolicyViolation => "PolicyViolation",
+            CloseCode::MessageTooBig => "MessageTooBig",
+            CloseCode::InternalError => "InternalError",
+            CloseCode::TryAgainLater => "TryAgainLater",
+            CloseCode::SessionReplaced => "SessionReplaced",
+            CloseCode::IdleTimeout => "IdleTimeout",
+            CloseCode::HelloTimeout => "HelloTimeout",
+        }
+    }
+}
+
+/// Checks a display name: 1 to [`MAX_NAME_LEN`] bytes, no control characters,
+/// not only whitespace.
+#[must_use]
+pub fn valid_name(name: &str) -> bool {
+    !name.trim().is_empty() && name.len() <= MAX_NAME_LEN && !name.chars().any(char::is_control)
+}
+
+/// Checks a room id: 1 to [`MAX_ROOM_ID_LEN`] of `[A-Za-z0-9_-]`.
+#[must_use]
+pub fn valid_room_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ROOM_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_rooms_are_checked() {
+        assert!(valid_name("Ada"));
+        assert!(valid_name("Zoë the 2nd"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("   "));
+        assert!(!valid_name("a\u{7}b"));
+        assert!(!valid_name(&"x".repeat(MAX_NAME_LEN + 1)));
+        assert!(valid_room_id("arena-1_b"));
+        assert!(!valid_room_id("a b"));
+        assert!(!valid_room_id(""));
+        assert!(!valid_room_id(&"r".repeat(MAX_ROOM_ID_LEN + 1)));
+    }
+
+    #[test]
+    fn resume_tokens_stay_out_of_logs() {
+        assert_eq!(format!("{:?}", ResumeToken([7; 16])), "ResumeToken(..)");
+    }
+}

@@ -4,9 +4,11 @@
 //!
 //! A client keeps the states it received by tick, because the server deltas
 //! against whichever tick the client last acknowledged *and the server has
-//! seen*, which may be older than the newest the client holds. States older
-//! than the baseline of the newest snapshot are never needed again: the
-//! server's baseline only moves forward.
+//! seen*, which may be older than the newest the client holds. Only a delta
+//! proves which ack the server has seen: after a delta against tick B, the
+//! server never uses a baseline older than B again (acks only move forward),
+//! so states before B are dropped. A full snapshot proves nothing (the ack
+//! may still be in flight) and drops nothing.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -70,6 +72,8 @@ pub enum ViewError {
 #[derive(Clone, Debug, Default)]
 pub struct ViewHistory {
     states: VecDeque<WorldView>,
+    /// Newest baseline the server has used: older states are useless.
+    floor: Tick,
 }
 
 impl ViewHistory {
@@ -97,10 +101,8 @@ impl ViewHistory {
     /// [`ViewError::MissingBaseline`] when the delta's baseline is not held,
     /// [`ViewError::Stale`] when the body is not newer than the newest state.
     pub fn apply(&mut self, body: &SnapshotBody) -> Result<&WorldView, ViewError> {
-        if let Some(latest) = self.latest() {
-            if body.tick <= latest.tick {
-                return Err(ViewError::Stale(body.tick));
-            }
+        if self.latest().is_some_and(|latest| body.tick <= latest.tick) {
+            return Err(ViewError::Stale(body.tick));
         }
         let mut view = match body.baseline {
             None => WorldView::default(),
@@ -110,8 +112,11 @@ impl ViewHistory {
                 .ok_or(ViewError::MissingBaseline(base))?,
         };
         apply_body(&mut view, body);
-        let keep_from = body.baseline.unwrap_or(body.tick);
-        self.states.retain(|s| s.tick >= keep_from);
+        if let Some(base) = body.baseline {
+            self.floor = self.floor.max(base);
+        }
+        let floor = self.floor;
+        self.states.retain(|s| s.tick >= floor);
         self.states.push_back(view);
         while self.states.len() > MAX_KEPT_STATES {
             self.states.pop_front();
@@ -230,6 +235,23 @@ mod tests {
         };
         assert_eq!(h.apply(&again).unwrap().ships[&ShipId(1)].state.x, 60);
         assert_eq!(h.apply(&again), Err(ViewError::Stale(Tick(13))));
+        // A full snapshot (our ack of 13 not yet seen) keeps 10..13: the
+        // server may still delta against any of them.
+        let resync = SnapshotBody {
+            tick: Tick(14),
+            ..full.clone()
+        };
+        h.apply(&resync).unwrap();
+        let late = SnapshotBody {
+            tick: Tick(15),
+            baseline: Some(Tick(13)),
+            ..SnapshotBody::default()
+        };
+        assert_eq!(h.apply(&late).unwrap().ships[&ShipId(1)].state.x, 60);
+        assert!(
+            h.get(Tick(12)).is_none(),
+            "states before the used baseline are dropped"
+        );
         let orphan = SnapshotBody {
             tick: Tick(20),
             baseline: Some(Tick(11)),

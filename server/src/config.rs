@@ -1,0 +1,174 @@
+//! Server configuration: every setting is a CLI flag with an environment
+//! fallback (`SKIRMISH_*`) and a default that runs the reference arena.
+//! Validated once at start; nothing else parses settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use skirmish_shared::rules::Rules;
+use skirmish_shared::valid_room_id;
+
+use crate::room::RoomConfig;
+
+/// Skirmish: an authoritative, tick-based arena shooter server.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "skirmish-server", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SKIRMISH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Simulation ticks per second (a snapshot goes to each player every tick).
+    #[arg(long, env = "SKIRMISH_TICK_HZ", default_value_t = 30,
+          value_parser = clap::value_parser!(u16).range(1..=240))]
+    pub tick_hz: u16,
+
+    /// Length of a round in seconds.
+    #[arg(long, env = "SKIRMISH_ROUND_SECS", default_value_t = 180,
+          value_parser = clap::value_parser!(u32).range(5..=86_400))]
+    pub round_secs: u32,
+
+    /// Delay before a killed ship respawns, in milliseconds.
+    #[arg(long, env = "SKIRMISH_RESPAWN_MS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    pub respawn_ms: u32,
+
+    /// Server-side bots in each room.
+    #[arg(long, env = "SKIRMISH_BOTS", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(0..=512))]
+    pub bots: u16,
+
+    /// Human players per room.
+    #[arg(long, env = "SKIRMISH_MAX_PLAYERS", default_value_t = 64,
+          value_parser = clap::value_parser!(u16).range(1..=2000))]
+    pub max_players: u16,
+
+    /// Id of the public room that always exists.
+    #[arg(long, env = "SKIRMISH_DEFAULT_ROOM", default_value = "main")]
+    pub default_room: String,
+
+    /// Inputs applied per player per tick; older excess is dropped.
+    #[arg(long, env = "SKIRMISH_MAX_INPUTS_PER_TICK", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_inputs_per_tick: u16,
+
+    /// Messages per second one player may send before it is closed (1008).
+    #[arg(long, env = "SKIRMISH_MAX_MSGS_PER_SEC", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_msgs_per_sec: u32,
+
+    /// Seconds a disconnected player's ship waits for a resume.
+    #[arg(long, env = "SKIRMISH_RESUME_GRACE_SECS", default_value_t = 15)]
+    pub resume_grace_secs: u64,
+
+    /// Seconds an empty room (other than the default) stays open.
+    #[arg(long, env = "SKIRMISH_EMPTY_ROOM_SECS", default_value_t = 30)]
+    pub empty_room_secs: u64,
+
+    /// Seconds without any message from a player before it is closed (4001).
+    #[arg(long, env = "SKIRMISH_IDLE_TIMEOUT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_secs: u64,
+
+    /// Seconds a new WebSocket has to send Hello (4002).
+    #[arg(long, env = "SKIRMISH_HELLO_TIMEOUT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub hello_timeout_secs: u64,
+
+    /// Seconds between WebSocket pings the server sends.
+    #[arg(long, env = "SKIRMISH_HEARTBEAT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub heartbeat_secs: u64,
+
+    /// Concurrent connections (all transports); more get 503.
+    #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Ticks of snapshot history kept for delta baselines.
+    #[arg(long, env = "SKIRMISH_HISTORY_TICKS", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(2..=1024))]
+    pub history_ticks: u16,
+
+    /// Seed of the first room's simulation (later rooms add 1 each).
+    #[arg(long, env = "SKIRMISH_SEED", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Directory of the web client's static files.
+    #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
+    pub web_root: PathBuf,
+}
+
+impl Config {
+    /// The defaults, as if started with no flags and no environment. For
+    /// tests and embedding; `main` uses `Config::parse()`.
+    #[must_use]
+    pub fn defaults() -> Config {
+        Config::parse_from(["skirmish-server"])
+    }
+
+    /// Checks what clap's ranges cannot.
+    ///
+    /// # Errors
+    /// One line naming the bad setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if !valid_room_id(&self.default_room) {
+            return Err(format!(
+                "--default-room {:?}: must be 1-32 characters of A-Z a-z 0-9 _ -",
+                self.default_room
+            ));
+        }
+        if !self.web_root.is_dir() {
+            return Err(format!(
+                "--web-root {}: not a directory",
+                self.web_root.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The game rules these settings give.
+    #[must_use]
+    pub fn rules(&self) -> Rules {
+        Rules::reference(self.tick_hz, self.round_secs, self.respawn_ms)
+    }
+
+    /// What every room is created with.
+    #[must_use]
+    pub fn room_config(&self) -> RoomConfig {
+        RoomConfig {
+            rules: self.rules(),
+            bots: usize::from(self.bots),
+            max_players: usize::from(self.max_players),
+            max_inputs_per_tick: usize::from(self.max_inputs_per_tick),
+            history_ticks: usize::from(self.history_ticks),
+            resume_grace: Duration::from_secs(self.resume_grace_secs),
+            empty_room_grace: Duration::from_secs(self.empty_room_secs),
+            inbox_capacity: 8192,
+            seed: self.seed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_reference_arena_and_valid() {
+        let c = Config::defaults();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.rules(), Rules::default());
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Config::try_parse_from(["s", "--tick-hz", "0"]).is_err());
+        assert!(Config::try_parse_from(["s", "--bind", "nowhere"]).is_err());
+        let c = Config::try_parse_from(["s", "--default-room", "a b"]).expect("parses");
+        assert!(c.validate().is_err());
+    }
+}

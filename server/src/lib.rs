@@ -1,0 +1,22 @@
+//! # skirmish-server
+//!
+//! An authoritative, tick-based arena shooter server. Players speak binary
+//! WebSocket; every room is one task running a bevy_ecs simulation at a fixed
+//! rate.
+//!
+//! # Layout
+//! - [`config`]: settings (flags with `SKIRMISH_*` fallbacks), validated once.
+//! - [`game`]: the bevy_ecs simulation of one room; no networking.
+//! - [`room`]: the room task (tick loop, inbox, snapshot fan-out), the
+//!   registry and the per-connection outbox.
+//! - [`net`]: routes, the player WebSocket, JSON endpoints.
+//! - [`server`]: binding, serving and graceful shutdown.
+
+pub mod config;
+pub mod game;
+pub mod net;
+pub mod room;
+pub mod server;
+
+pub use config::Config;
+pub use server::Server;

@@ -1,0 +1,70 @@
+//! The `skirmish-server` binary: parse settings, start logging, serve until
+//! SIGINT or SIGTERM, then shut down gracefully.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use skirmish_server::{Config, Server};
+use tracing::error;
+use tracing_subscriber::EnvFilter;
+
+/// How long shutdown may take before the process exits anyway.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let config = Config::parse();
+    if let Err(err) = config.validate() {
+        error!("{err}");
+        return ExitCode::from(2);
+    }
+    let server = match Server::start(config).await {
+        Ok(server) => server,
+        Err(err) => {
+            error!("{err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    wait_for_signal().await;
+    match server.shutdown(SHUTDOWN_DEADLINE).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            error!(%err, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(err) => {
+                error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

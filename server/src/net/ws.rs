@@ -1,0 +1,461 @@
+//! The player WebSocket (`GET /ws`): binary frames only.
+//!
+//! A session is Hello → Welcome → inputs up and snapshots down. The upgrade
+//! handler only extracts and upgrades; [`session`] runs the socket as a
+//! reader and a writer joined by `select!`, and does all cleanup (detach or
+//! leave, the close frame, the log line) once, after it.
+//!
+//! The reader decodes through the shared codec and forwards inputs to the
+//! room with `try_send` (a full inbox drops the input and counts it); the
+//! writer sends whatever the room put in this connection's [`Outbox`].
+//! Every malformed or abusive frame ends the session with a close code and a
+//! reason; nothing a client sends can affect another session.
+
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use skirmish_shared::codec::snapshot_frame;
+use skirmish_shared::{
+    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, MAX_CLIENT_FRAME, PROTOCOL_VERSION, Pong,
+    ServerMsg, decode_client, encode, valid_name,
+};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, timeout};
+use tracing::{Instrument, debug, field, info, info_span};
+
+use super::AppState;
+use super::api::ApiError;
+use crate::room::{Outbox, Outgoing, RoomCmd, RoomHandle, SessionId};
+
+/// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
+/// this get a clean 1009 from us; larger ones are cut off by tungstenite
+/// before they are buffered, and also answered with 1009.
+const WS_MAX_MESSAGE: usize = 64 * 1024;
+
+/// Pongs waiting for the writer. Pings are rate-limited with everything
+/// else, so a full queue only drops pongs of a flooding client.
+const CONTROL_QUEUE: usize = 8;
+
+/// A close reason must fit a control frame: 123 bytes.
+const MAX_REASON: usize = 123;
+
+/// `GET /ws`: upgrades to the player protocol, or 503 when the server is at
+/// its connection limit.
+pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    let Some(permit) = app.connection_permit() else {
+        return ApiError::unavailable("server is at its connection limit").into_response();
+    };
+    ws.max_message_size(WS_MAX_MESSAGE)
+        .max_frame_size(WS_MAX_MESSAGE)
+        .on_upgrade(move |socket| {
+            let tracker = app.tracker.clone();
+            tracker.track_future(async move {
+                let session_id = app.registry.new_session();
+                let span = info_span!(
+                    "ws",
+                    session = session_id.0,
+                    room = field::Empty,
+                    player = field::Empty
+                );
+                let (sink, stream) = socket.split();
+                session(sink, stream, app, session_id)
+                    .instrument(span)
+                    .await;
+                drop(permit);
+            })
+        })
+}
+
+/// How a session ended.
+#[derive(Debug)]
+struct End {
+    /// Close frame to send, when the socket is still ours to close.
+    close: Option<(CloseCode, Cow<'static, str>)>,
+    /// The player left on purpose: free the seat now, no resume.
+    leave: bool,
+    /// For the log.
+    reason: Cow<'static, str>,
+}
+
+impl End {
+    fn close(code: CloseCode, reason: impl Into<Cow<'static, str>>) -> End {
+        let reason = reason.into();
+        // A client closed for breaking the protocol loses its seat: keeping
+        // the ship for a resume would only let it repeat. Timeouts and lost
+        // connections keep it.
+        let leave = matches!(
+            code,
+            CloseCode::ProtocolError
+                | CloseCode::UnsupportedData
+                | CloseCode::PolicyViolation
+                | CloseCode::MessageTooBig
+        );
+        End {
+            close: Some((code, reason.clone())),
+            leave,
+            reason,
+        }
+    }
+
+    fn gone(reason: impl Into<Cow<'static, str>>) -> End {
+        End {
+            close: None,
+            leave: false,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Runs one player connection from the first frame to the close.
+pub async fn session<S, R>(mut sink: S, mut stream: R, app: AppState, id: SessionId)
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    info!("connection opened");
+    let hello_timeout = Duration::from_secs(app.config.hello_timeout_secs);
+    let hello = match timeout(hello_timeout, read_hello(&mut stream)).await {
+        Err(_) => Err(End::close(CloseCode::HelloTimeout, "no Hello in time")),
+        Ok(result) => result,
+    };
+    let end = match hello {
+        Err(end) => end,
+        Ok(hello) => match admit(&mut sink, &app, id, hello).await {
+            Err(end) => end,
+            Ok((room, outbox)) => {
+                let end = play(&mut sink, &mut stream, &app, id, &room, &outbox).await;
+                let cmd = if end.leave {
+                    RoomCmd::Leave { session: id }
+                } else {
+                    RoomCmd::Detach { session: id }
+                };
+                // Waits for inbox space: the room drains it every tick, and
+                // losing a detach would leave a ghost seat.
+                let _ = room.inbox.send(cmd).await;
+                end
+            }
+        },
+    };
+    if let Some((code, reason)) = &end.close {
+        let frame = CloseFrame {
+            code: code.code(),
+            reason: truncate(reason).into(),
+        };
+        // A client that stopped reading must not hold the task forever.
+        let _ = timeout(
+            Duration::from_secs(1),
+            sink.send(Message::Close(Some(frame))),
+        )
+        .await;
+    }
+    let code = end.close.as_ref().map(|(c, _)| c.code());
+    info!(reason = %end.reason, close_code = code, "connection closed");
+}
+
+fn truncate(reason: &str) -> String {
+    if reason.len() <= MAX_REASON {
+        return reason.to_owned();
+    }
+    let mut cut = MAX_REASON;
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    reason[..cut].to_owned()
+}
+
+/// Reads until the first frame, which must be a binary Hello.
+async fn read_hello<R>(stream: &mut R) -> Result<Hello, End>
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    loop {
+        let frame = match stream.next().await {
+            None => return Err(End::gone("closed before Hello")),
+            Some(Err(err)) => return Err(socket_error(&err)),
+            Some(Ok(frame)) => frame,
+        };
+        match classify(frame) {
+            Frame::Skip => continue,
+            Frame::End(end) => return Err(end),
+            Frame::Msg(ClientMsg::Hello(hello)) => return Ok(hello),
+            Frame::Msg(_) => {
+                return Err(End::close(
+                    CloseCode::ProtocolError,
+                    "the first message must be Hello",
+                ));
+            }
+        }
+    }
+}
+
+/// What one incoming frame means.
+enum Frame {
+    Msg(ClientMsg),
+    Skip,
+    End(End),
+}
+
+fn classify(frame: Message) -> Frame {
+    match frame {
+        Message::Binary(bytes) => {
+            if bytes.len() > MAX_CLIENT_FRAME {
+                return Frame::End(End::close(
+                    CloseCode::MessageTooBig,
+                    format!(
+                        "frame of {} bytes exceeds the limit of {MAX_CLIENT_FRAME}",
+                        bytes.len()
+                    ),
+                ));
+            }
+            match decode_client(&bytes) {
+                Ok(msg) => Frame::Msg(msg),
+                Err(err) => Frame::End(End::close(
+                    CloseCode::ProtocolError,
+                    format!("undecodable frame: {err}"),
+                )),
+            }
+        }
+        Message::Text(_) => Frame::End(End::close(
+            CloseCode::UnsupportedData,
+            "text frames are not accepted: the protocol is binary",
+        )),
+        // Pings are answered by tungstenite itself; both count as activity.
+        Message::Ping(_) | Message::Pong(_) => Frame::Skip,
+        Message::Close(_) => Frame::End(End::gone("client closed")),
+    }
+}
+
+fn socket_error(err: &axum::Error) -> End {
+    let text = err.to_string();
+    // tungstenite refuses over-long frames before buffering them; tell the
+    // client why, like for frames we measure ourselves.
+    if text.contains("too long") || text.contains("Space limit exceeded") {
+        return End::close(
+            CloseCode::MessageTooBig,
+            format!("frame exceeds the limit of {MAX_CLIENT_FRAME} bytes"),
+        );
+    }
+    End::gone(format!("socket error: {text}"))
+}
+
+/// Sends an error message, then ends with `code`.
+async fn refuse<S>(sink: &mut S, code: CloseCode, error: ErrorCode, message: String) -> End
+where
+    S: Sink<Message> + Unpin,
+{
+    if let Ok(bytes) = encode(&ServerMsg::Error(ErrorMsg {
+        code: error,
+        message: message.clone(),
+    })) {
+        let _ = sink.send(Message::Binary(Bytes::from(bytes))).await;
+    }
+    End::close(code, message)
+}
+
+/// Checks the Hello, seats the player and sends Welcome.
+async fn admit<S>(
+    sink: &mut S,
+    app: &AppState,
+    id: SessionId,
+    hello: Hello,
+) -> Result<(RoomHandle, std::sync::Arc<Outbox>), End>
+where
+    S: Sink<Message> + Unpin,
+{
+    if hello.protocol != PROTOCOL_VERSION {
+        let msg = format!(
+            "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
+            hello.protocol
+        );
+        return Err(refuse(sink, CloseCode::ProtocolError, ErrorCode::BadVersion, msg).await);
+    }
+    if !valid_name(&hello.name) {
+        let msg = "name must be 1-24 bytes without control characters".to_owned();
+        return Err(refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadName, msg).await);
+    }
+    let joined = app
+        .registry
+        .join(id, hello.name, hello.room, hello.resume)
+        .await;
+    let (room, joined) = match joined {
+        Ok(ok) => ok,
+        Err(err) => {
+            let code = match err.code() {
+                ErrorCode::RoomFull | ErrorCode::ServerFull => CloseCode::TryAgainLater,
+                ErrorCode::ShuttingDown => CloseCode::GoingAway,
+                _ => CloseCode::PolicyViolation,
+            };
+            return Err(refuse(sink, code, err.code(), err.to_string()).await);
+        }
+    };
+    let span = tracing::Span::current();
+    span.record("room", field::display(&room.id));
+    span.record("player", joined.welcome.ship.0);
+    info!(resumed = joined.welcome.resumed, "player seated");
+    let welcome = encode(&ServerMsg::Welcome(joined.welcome))
+        .map_err(|e| End::close(CloseCode::InternalError, e.to_string()))?;
+    // A failed send means the socket is gone; the writer finds out next and
+    // the caller's cleanup detaches the seat.
+    let _ = sink.send(Message::Binary(Bytes::from(welcome))).await;
+    Ok((room, joined.outbox))
+}
+
+/// The seated part of a session: reader and writer until one ends or the
+/// server shuts down.
+async fn play<S, R>(
+    sink: &mut S,
+    stream: &mut R,
+    app: &AppState,
+    id: SessionId,
+    room: &RoomHandle,
+    outbox: &Outbox,
+) -> End
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+    tokio::select! {
+        end = read_loop(stream, app, id, room, control_tx) => end,
+        end = write_loop(sink, outbox, control_rx, Duration::from_secs(app.config.heartbeat_secs)) => end,
+        () = app.shutdown.cancelled() => End::close(CloseCode::GoingAway, "server shutting down"),
+    }
+}
+
+/// Token bucket over all incoming frames: `rate` per second sustained, two
+/// seconds' worth in a burst.
+struct FloodGuard {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl FloodGuard {
+    fn new(rate: u32) -> FloodGuard {
+        let rate = f64::from(rate);
+        FloodGuard {
+            tokens: rate * 2.0,
+            rate,
+            last: Instant::now(),
+        }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.rate * 2.0);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn read_loop<R>(
+    stream: &mut R,
+    app: &AppState,
+    id: SessionId,
+    room: &RoomHandle,
+    control: mpsc::Sender<ServerMsg>,
+) -> End
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let idle = Duration::from_secs(app.config.idle_timeout_secs);
+    let mut flood = FloodGuard::new(app.config.max_msgs_per_sec);
+    loop {
+        let frame = match timeout(idle, stream.next()).await {
+            Err(_) => {
+                return End::close(
+                    CloseCode::IdleTimeout,
+                    format!("nothing received for {} s", idle.as_secs()),
+                );
+            }
+            Ok(None) => return End::gone("connection lost"),
+            Ok(Some(Err(err))) => return socket_error(&err),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if !flood.allow() {
+            return End::close(
+                CloseCode::PolicyViolation,
+                format!(
+                    "input flood: more than {} messages per second",
+                    app.config.max_msgs_per_sec
+                ),
+            );
+        }
+        match classify(frame) {
+            Frame::Skip => {}
+            Frame::End(end) => return end,
+            Frame::Msg(ClientMsg::Input(input)) => {
+                if room
+                    .inbox
+                    .try_send(RoomCmd::Input { session: id, input })
+                    .is_err()
+                {
+                    room.stats.inputs_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Frame::Msg(ClientMsg::Ping(ping)) => {
+                let tick = skirmish_shared::Tick(room.stats.tick.load(Ordering::Relaxed));
+                let _ = control.try_send(ServerMsg::Pong(Pong {
+                    nonce: ping.nonce,
+                    tick,
+                }));
+            }
+            Frame::Msg(ClientMsg::Leave) => {
+                return End {
+                    close: Some((CloseCode::Normal, "left".into())),
+                    leave: true,
+                    reason: "left".into(),
+                };
+            }
+            Frame::Msg(ClientMsg::Hello(_)) => {
+                return End::close(CloseCode::ProtocolError, "Hello sent twice");
+            }
+        }
+    }
+}
+
+async fn write_loop<S>(
+    sink: &mut S,
+    outbox: &Outbox,
+    mut control: mpsc::Receiver<ServerMsg>,
+    heartbeat: Duration,
+) -> End
+where
+    S: Sink<Message> + Unpin,
+{
+    let mut ping = tokio::time::interval(heartbeat);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ping.tick().await;
+    loop {
+        let message = tokio::select! {
+            out = outbox.next() => match out {
+                Outgoing::Close(code, reason) => return End::close(code, reason),
+                Outgoing::Snapshot(snapshot) => match snapshot_frame(snapshot.last_input, &snapshot.body) {
+                    Ok(frame) => Message::Binary(Bytes::from(frame)),
+                    Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
+                },
+            },
+            Some(msg) = control.recv() => match encode(&msg) {
+                Ok(bytes) => Message::Binary(Bytes::from(bytes)),
+                Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
+            },
+            _ = ping.tick() => Message::Ping(Bytes::new()),
+        };
+        if sink.send(message).await.is_err() {
+            debug!("send failed");
+            return End::gone("connection lost while sending");
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Rooms: one task per room runs the tick loop; connections talk to it only
+//! through its bounded inbox and read from their own [`Outbox`].
+//!
+//! - [`task`]: the room task (inbox, fixed-timestep loop, snapshot fan-out).
+//! - [`registry`]: finding, creating and closing rooms; matchmaking.
+//! - [`snapshot`]: history of recent ticks and delta building.
+//! - [`outbox`]: the latest-wins slot each connection's writer reads.
+//!
+//! A room never awaits network I/O: joins are answered through oneshot
+//! channels and snapshots are dropped into outboxes.
+
+pub mod outbox;
+pub mod registry;
+pub mod snapshot;
+pub mod task;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use skirmish_shared::rules::Rules;
+use skirmish_shared::{ErrorCode, Input, ResumeToken, Welcome};
+use tokio::sync::{mpsc, oneshot};
+
+pub use outbox::{Outbox, Outgoing, SnapshotOut};
+pub use registry::Registry;
+
+/// Identifies one connection's session with a room, so a command from a
+/// connection that has been replaced (resume elsewhere) is ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionId(pub u64);
+
+/// Settings every room is created with.
+#[derive(Clone, Debug)]
+pub struct RoomConfig {
+    /// Game rules (tick rate, round length, respawn delay...).
+    pub rules: Rules,
+    /// Server-side bots per room.
+    pub bots: usize,
+    /// Human players per room.
+    pub max_players: usize,
+    /// Inputs applied per player per tick; older excess is dropped.
+    pub max_inputs_per_tick: usize,
+    /// Ticks of history kept for delta baselines.
+    pub history_ticks: usize,
+    /// How long a disconnected player's ship waits for a resume.
+    pub resume_grace: Duration,
+    /// How long an empty room (other than the default) lives on.
+    pub empty_room_grace: Duration,
+    /// Capacity of each room's inbox. Overflowing inputs are dropped and
+    /// counted; joins wait for space.
+    pub inbox_capacity: usize,
+    /// Seed of the first room; later rooms use the following seeds.
+    pub seed: u64,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig {
+            rules: Rules::default(),
+            bots: 4,
+            max_players: 64,
+            max_inputs_per_tick: 4,
+            history_ticks: 32,
+            resume_grace: Duration::from_secs(15),
+            empty_room_grace: Duration::from_secs(30),
+            inbox_capacity: 8192,
+            seed: 1,
+        }
+    }
+}
+
+/// Commands from connections to a room.
+#[derive(Debug)]
+pub enum RoomCmd {
+    /// A player wants a seat (or its old one back).
+    Join(JoinRequest),
+    /// One input of a seated player.
+    Input {
+        /// Whose.
+        session: SessionId,
+        /// The input.
+        input: Input,
+    },
+    /// The connection ended without `Leave`: keep the ship for a resume.
+    Detach {
+        /// Whose.
+        session: SessionId,
+    },
+    /// The player left on purpose: remove the ship now.
+    Leave {
+        /// Whose.
+        session: SessionId,
+    },
+}
+
+/// A join as the room receives it.
+#[derive(Debug)]
+pub struct JoinRequest {
+    /// The new connection's session.
+    pub session: SessionId,
+    /// Display name (already validated).
+    pub name: String,
+    /// Token of the ship to take back.
+    pub resume: Option<ResumeToken>,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<Joined, JoinError>>,
+}
+
+/// A seat in a room.
+#[derive(Debug)]
+pub struct Joined {
+    /// What to tell the client.
+    pub welcome: Welcome,
+    /// Where the room puts this player's snapshots.
+    pub outbox: Arc<Outbox>,
+}
+
+/// Why a join was refused. Clients see the code and the text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// No free seat.
+    #[error("room {room} is full ({max} players)")]
+    RoomFull {
+        /// Room id.
+        room: String,
+        /// Its cap.
+        max: usize,
+    },
+    /// The token matches no ship in that room (expired or never issued).
+    #[error("nothing to resume in room {room}: join without the token")]
+    ResumeRejected {
+        /// Room id.
+        room: String,
+    },
+    /// The room id is malformed.
+    #[error("room id must be 1-32 characters of A-Z a-z 0-9 _ -")]
+    BadRoom,
+    /// The room closed while the join was on its way; try again.
+    #[error("room {room} closed")]
+    RoomClosed {
+        /// Room id.
+        room: String,
+    },
+    /// The server is stopping.
+    #[error("server is shutting down")]
+    ShuttingDown,
+}
+
+impl JoinError {
+    /// The protocol's code for this refusal.
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => ErrorCode::RoomFull,
+            JoinError::ResumeRejected { .. } => ErrorCode::ResumeRejected,
+            JoinError::BadRoom => ErrorCode::BadRoom,
+            JoinError::ShuttingDown => ErrorCode::ShuttingDown,
+        }
+    }
+}
+
+/// Figures a room publishes for the room list without being asked: plain
+/// atomics the room task stores after each tick.
+#[derive(Debug, Default)]
+pub struct RoomStats {
+    /// Human players seated (connected or waiting for a resume).
+    pub players: AtomicU32,
+    /// Server-side bots.
+    pub bots: AtomicU32,
+    /// Last completed tick.
+    pub tick: AtomicU32,
+    /// Tick the current round ends.
+    pub round_ends: AtomicU32,
+    /// Inputs dropped (inbox full, too many per tick, stale).
+    pub inputs_dropped: AtomicU64,
+    /// Snapshots replaced in an outbox before their writer sent them.
+    pub snapshots_skipped: AtomicU64,
+}
+
+/// A live room, as the registry and connections hold it.
+#[derive(Clone, Debug)]
+pub struct RoomHandle {
+    /// Room id.
+    pub id: Arc<str>,
+    /// Matchmaking may put players here.
+    pub public: bool,
+    /// Distinguishes this room from a later one with the same id.
+    pub instance: u64,
+    /// The room's inbox.
+    pub inbox: mpsc::Sender<RoomCmd>,
+    /// Published figures.
+    pub stats: Arc<RoomStats>,
+    /// Its rules.
+    pub rules: Arc<Rules>,
+    /// Human seats.
+    pub max_players: usize,
+}
+
+impl RoomHandle {
+    /// Seated human players.
+    #[must_use]
+    pub fn players(&self) -> u32 {
+        self.stats.players.load(Ordering::Relaxed)
+    }
+
+    /// Whether another human fits (approximate: the room has the last word).
+    #[must_use]
+    pub fn has_seat(&self) -> bool {
+        (self.players() as usize) < self.max_players
+    }
+}

@@ -1,0 +1,134 @@
+//! The per-connection outbox: a latest-wins slot between a room's tick loop
+//! and one connection's writer.
+//!
+//! The room puts the newest snapshot in and never waits; the writer takes it
+//! out when the socket can take it. A snapshot not yet taken is replaced (and
+//! counted as skipped), so a slow reader costs one slot of memory and needs no
+//! kick: its next delta is built against whatever it acknowledged. The lock
+//! guards a pointer swap only and is never held across an await or I/O.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use skirmish_shared::CloseCode;
+use skirmish_shared::codec::EncodedBody;
+use tokio::sync::Notify;
+
+/// One player's snapshot: the per-player header plus a body shared by every
+/// player with the same baseline.
+#[derive(Clone, Debug)]
+pub struct SnapshotOut {
+    /// Newest input sequence applied for this player.
+    pub last_input: u32,
+    /// The encoded body, shared.
+    pub body: Arc<EncodedBody>,
+}
+
+/// What the writer should do next.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Send this snapshot.
+    Snapshot(SnapshotOut),
+    /// Close the socket with this code and reason; nothing follows.
+    Close(CloseCode, &'static str),
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    snapshot: Option<SnapshotOut>,
+    close: Option<(CloseCode, &'static str)>,
+}
+
+/// Latest-wins slot of one connection. Memory: one snapshot handle.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    slot: Mutex<Slot>,
+    /// Wakes the writer; `notify_one` stores a permit when no one waits, so a
+    /// put between two `next` calls is never missed.
+    wake: Notify,
+}
+
+impl Outbox {
+    /// A fresh, empty outbox.
+    #[must_use]
+    pub fn new() -> Arc<Outbox> {
+        Arc::new(Outbox::default())
+    }
+
+    /// Offers the newest snapshot, replacing an unsent one. Never blocks on
+    /// the writer. Returns true when an unsent snapshot was replaced
+    /// (skipped for a slow reader).
+    pub fn put(&self, snapshot: SnapshotOut) -> bool {
+        let replaced = self.slot.lock().snapshot.replace(snapshot).is_some();
+        self.wake.notify_one();
+        replaced
+    }
+
+    /// Asks the writer to close the socket; later snapshots are ignored.
+    pub fn close(&self, code: CloseCode, reason: &'static str) {
+        let mut slot = self.slot.lock();
+        slot.close.get_or_insert((code, reason));
+        drop(slot);
+        self.wake.notify_one();
+    }
+
+    /// Waits for the next thing to send. A close wins over a pending snapshot.
+    pub async fn next(&self) -> Outgoing {
+        loop {
+            {
+                let mut slot = self.slot.lock();
+                if let Some((code, reason)) = slot.close {
+                    return Outgoing::Close(code, reason);
+                }
+                if let Some(snapshot) = slot.snapshot.take() {
+                    return Outgoing::Snapshot(snapshot);
+                }
+            }
+            self.wake.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skirmish_shared::SnapshotBody;
+
+    fn out(last_input: u32) -> SnapshotOut {
+        SnapshotOut {
+            last_input,
+            body: Arc::new(EncodedBody::new(&SnapshotBody::default()).expect("encode")),
+        }
+    }
+
+    #[tokio::test]
+    async fn newest_snapshot_wins_and_replacements_are_reported() {
+        let outbox = Outbox::new();
+        assert!(!outbox.put(out(1)));
+        assert!(outbox.put(out(2)));
+        assert!(outbox.put(out(3)));
+        match outbox.next().await {
+            Outgoing::Snapshot(s) => assert_eq!(s.last_input, 3),
+            other => panic!("expected a snapshot, got {other:?}"),
+        }
+        assert!(!outbox.put(out(4)), "the slot was emptied by the writer");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_is_woken_and_close_wins() {
+        let outbox = Outbox::new();
+        let waiter = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.next().await })
+        };
+        tokio::task::yield_now().await;
+        outbox.put(out(7));
+        assert!(matches!(waiter.await.expect("join"), Outgoing::Snapshot(s) if s.last_input == 7));
+        outbox.put(out(8));
+        outbox.close(CloseCode::SessionReplaced, "resumed elsewhere");
+        assert!(matches!(
+            outbox.next().await,
+            Outgoing::Close(CloseCode::SessionReplaced, _)
+        ));
+    }
+}

@@ -1,0 +1,247 @@
+//! The room registry: finds, creates and lists rooms, and seats players.
+//!
+//! The directory lock guards a small map and is held for lookups and
+//! inserts only, never across an await or any I/O. Rooms remove themselves
+//! when they close; a join that raced with a closing room retries once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use skirmish_shared::{ResumeToken, valid_room_id};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::task::Room;
+use super::{
+    JoinError, JoinRequest, Joined, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId,
+};
+
+/// Live rooms by id, shared with the room tasks so they can remove themselves.
+pub(super) type Directory = Arc<Mutex<HashMap<Arc<str>, RoomHandle>>>;
+
+/// Summary of a room for the lobby.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RoomSummary {
+    /// Room id.
+    pub id: String,
+    /// Matchmaking may put players here.
+    pub public: bool,
+    /// Human players.
+    pub players: u32,
+    /// Human seats.
+    pub max_players: usize,
+    /// Server-side bots.
+    pub bots: u32,
+    /// Last completed tick.
+    pub tick: u32,
+    /// Ticks per second.
+    pub tick_hz: u16,
+    /// Seconds left in the current round.
+    pub round_secs_left: f64,
+}
+
+/// All rooms of this server.
+#[derive(Debug)]
+pub struct Registry {
+    rooms: Directory,
+    config: RoomConfig,
+    default_room: Arc<str>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    next_instance: AtomicU64,
+    next_public: AtomicU64,
+    next_session: AtomicU64,
+}
+
+impl Registry {
+    /// A registry with the default room already running.
+    #[must_use]
+    pub fn new(
+        config: RoomConfig,
+        default_room: &str,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Arc<Registry> {
+        let registry = Arc::new(Registry {
+            rooms: Arc::default(),
+            config,
+            default_room: default_room.into(),
+            shutdown,
+            tracker,
+            next_instance: AtomicU64::new(1),
+            next_public: AtomicU64::new(2),
+            next_session: AtomicU64::new(1),
+        });
+        let mut rooms = registry.rooms.lock();
+        registry.open(&mut rooms, registry.default_room.clone(), true);
+        drop(rooms);
+        registry
+    }
+
+    /// The id of the room that always exists.
+    #[must_use]
+    pub fn default_room(&self) -> &str {
+        &self.default_room
+    }
+
+    /// A new session id for a connection.
+    #[must_use]
+    pub fn new_session(&self) -> SessionId {
+        SessionId(self.next_session.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Starts a room task; the caller holds the directory lock.
+    fn open(
+        &self,
+        rooms: &mut HashMap<Arc<str>, RoomHandle>,
+        id: Arc<str>,
+        public: bool,
+    ) -> RoomHandle {
+        let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
+        let mut config = self.config.clone();
+        config.seed = config.seed.wrapping_add(instance - 1);
+        let (tx, rx) = mpsc::channel(config.inbox_capacity.max(1));
+        let stats = Arc::new(RoomStats::default());
+        stats.bots.store(
+            u32::try_from(config.bots).unwrap_or(u32::MAX),
+            Ordering::Relaxed,
+        );
+        let handle = RoomHandle {
+            id: id.clone(),
+            public,
+            instance,
+            inbox: tx,
+            stats: stats.clone(),
+            rules: Arc::new(config.rules.clone()),
+            max_players: config.max_players,
+        };
+        let permanent = id == self.default_room;
+        let room = Room::new(id.clone(), instance, permanent, config, stats);
+        let directory = self.rooms.clone();
+        let shutdown = self.shutdown.clone();
+        self.tracker.spawn(
+            room.run(rx, directory, shutdown)
+                .instrument(tracing::info_span!("room", room = %id)),
+        );
+        rooms.insert(id, handle.clone());
+        handle
+    }
+
+    /// The room a player asking for `room` should go to: that room (created
+    /// on demand), or with `None` the least-full public room with a seat (a
+    /// new public room when all are full).
+    ///
+    /// # Errors
+    /// A malformed room id, or shutdown in progress.
+    pub fn pick(&self, room: Option<&str>) -> Result<RoomHandle, JoinError> {
+        if self.shutdown.is_cancelled() {
+            return Err(JoinError::ShuttingDown);
+        }
+        let mut rooms = self.rooms.lock();
+        if let Some(id) = room {
+            if !valid_room_id(id) {
+                return Err(JoinError::BadRoom);
+            }
+            if let Some(handle) = rooms.get(id) {
+                return Ok(handle.clone());
+            }
+            return Ok(self.open(&mut rooms, id.into(), false));
+        }
+        let best = rooms
+            .values()
+            .filter(|h| h.public && h.has_seat())
+            .min_by_key(|h| (h.players(), h.id != self.default_room, h.instance))
+            .cloned();
+        if let Some(handle) = best {
+            return Ok(handle);
+        }
+        loop {
+            let n = self.next_public.fetch_add(1, Ordering::Relaxed);
+            let id: Arc<str> = format!("arena-{n}").into();
+            if !rooms.contains_key(&id) {
+                return Ok(self.open(&mut rooms, id, true));
+            }
+        }
+    }
+
+    /// Seats a player: picks the room and asks it. Retries once when the
+    /// room closed under the request.
+    ///
+    /// # Errors
+    /// Whatever the room refused with.
+    pub async fn join(
+        &self,
+        session: SessionId,
+        name: String,
+        room: Option<String>,
+        resume: Option<ResumeToken>,
+    ) -> Result<(RoomHandle, Joined), JoinError> {
+        let mut last = JoinError::ShuttingDown;
+        for _ in 0..2 {
+            let handle = self.pick(room.as_deref())?;
+            if resume.is_some() && room.is_none() {
+                // A token belongs to one room; without its id there is
+                // nothing to resume in a freshly picked one.
+                return Err(JoinError::ResumeRejected {
+                    room: handle.id.to_string(),
+                });
+            }
+            let (reply, answer) = oneshot::channel();
+            let request = RoomCmd::Join(JoinRequest {
+                session,
+                name: name.clone(),
+                resume,
+                reply,
+            });
+            let closed = JoinError::RoomClosed {
+                room: handle.id.to_string(),
+            };
+            if handle.inbox.send(request).await.is_err() {
+                last = closed;
+                continue;
+            }
+            match answer.await {
+                Ok(result) => return result.map(|joined| (handle, joined)),
+                Err(_) => last = closed,
+            }
+        }
+        Err(last)
+    }
+
+    /// The lobby's list, sorted by id.
+    #[must_use]
+    pub fn list(&self) -> Vec<RoomSummary> {
+        let rooms = self.rooms.lock();
+        let mut list: Vec<RoomSummary> = rooms
+            .values()
+            .map(|h| {
+                let tick = h.stats.tick.load(Ordering::Relaxed);
+                let ends = h.stats.round_ends.load(Ordering::Relaxed);
+                RoomSummary {
+                    id: h.id.to_string(),
+                    public: h.public,
+                    players: h.players(),
+                    max_players: h.max_players,
+                    bots: h.stats.bots.load(Ordering::Relaxed),
+                    tick,
+                    tick_hz: h.rules.tick_hz,
+                    round_secs_left: f64::from(ends.saturating_sub(tick))
+                        / f64::from(h.rules.tick_hz),
+                }
+            })
+            .collect();
+        drop(rooms);
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        list
+    }
+
+    /// A live room by id.
+    #[must_use]
+    pub fn get(&self, id: &str) -> Option<RoomHandle> {
+        self.rooms.lock().get(id).cloned()
+    }
+}

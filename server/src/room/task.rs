@@ -1,0 +1,401 @@
+//! The room task: owns one [`Sim`] and runs it at the room's tick rate.
+//!
+//! Between ticks it files commands from its inbox (joins are answered at
+//! once, inputs wait for the next tick). After each tick it records the frame
+//! in the history and drops each connected player's snapshot into its
+//! outbox. It must never await anything but its inbox, its timer and the
+//! shutdown signal: no locks held by I/O code, no sockets.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant as StdInstant;
+
+use rand::RngCore;
+use skirmish_shared::{CloseCode, Input, ResumeToken, ShipId, Tick, Welcome};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::registry::Directory;
+use super::snapshot::{BodyCache, Frame, History};
+use super::{
+    JoinError, JoinRequest, Joined, Outbox, RoomCmd, RoomConfig, RoomStats, SessionId, SnapshotOut,
+};
+use crate::game::{Sim, SimConfig};
+
+/// A seated human player.
+#[derive(Debug)]
+struct Player {
+    ship: ShipId,
+    token: ResumeToken,
+    session: SessionId,
+    /// `None` while disconnected and waiting for a resume.
+    outbox: Option<Arc<Outbox>>,
+    /// When the connection was lost.
+    detached_at: Option<Instant>,
+    /// Newest snapshot tick the client says it holds.
+    ack: Option<Tick>,
+    /// Inputs filed since the last tick, bounded by [`MAX_PENDING_INPUTS`].
+    pending: u16,
+}
+
+/// Inputs one player may file between two ticks; beyond it they are dropped
+/// (the sim would drop all but `max_inputs_per_tick` anyway).
+const MAX_PENDING_INPUTS: u16 = 16;
+
+/// Everything one room task owns.
+pub struct Room {
+    id: Arc<str>,
+    instance: u64,
+    permanent: bool,
+    config: RoomConfig,
+    sim: Sim,
+    history: History,
+    /// This tick's encoded bodies by baseline.
+    bodies: BodyCache,
+    players: HashMap<ShipId, Player>,
+    by_session: HashMap<SessionId, ShipId>,
+    by_token: HashMap<ResumeToken, ShipId>,
+    inputs: Vec<(ShipId, Input)>,
+    stats: Arc<RoomStats>,
+    empty_since: Option<Instant>,
+}
+
+impl Room {
+    /// A room with a fresh simulation.
+    pub(super) fn new(
+        id: Arc<str>,
+        instance: u64,
+        permanent: bool,
+        config: RoomConfig,
+        stats: Arc<RoomStats>,
+    ) -> Room {
+        let sim = Sim::new(SimConfig {
+            rules: config.rules.clone(),
+            seed: config.seed,
+            bots: config.bots,
+            max_inputs_per_tick: config.max_inputs_per_tick,
+        });
+        Room {
+            id,
+            instance,
+            permanent,
+            history: History::new(config.history_ticks),
+            bodies: BodyCache::default(),
+            config,
+            sim,
+            players: HashMap::new(),
+            by_session: HashMap::new(),
+            by_token: HashMap::new(),
+            inputs: Vec::new(),
+            stats,
+            empty_since: Some(Instant::now()),
+        }
+    }
+
+    /// Runs until shutdown, or until the room has been empty for its grace
+    /// period (the default room never closes). Removes itself from the
+    /// directory on the way out.
+    pub(super) async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<RoomCmd>,
+        directory: Directory,
+        shutdown: CancellationToken,
+    ) {
+        let period = std::time::Duration::from_secs_f64(1.0 / f64::from(self.config.rules.tick_hz));
+        let mut clock = tokio::time::interval(period);
+        // A late tick is skipped rather than run in a burst: bursts would
+        // send clients several snapshots at once and starve other rooms.
+        clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        info!(
+            tick_hz = self.config.rules.tick_hz,
+            bots = self.config.bots,
+            "room opened"
+        );
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                _ = clock.tick() => {
+                    self.tick();
+                    if self.should_close() {
+                        break;
+                    }
+                }
+                cmd = inbox.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd),
+                    None => break,
+                },
+            }
+        }
+        {
+            let mut rooms = directory.lock();
+            if rooms
+                .get(&self.id)
+                .is_some_and(|h| h.instance == self.instance)
+            {
+                rooms.remove(&self.id);
+            }
+        }
+        for player in self.players.values() {
+            if let Some(outbox) = &player.outbox {
+                outbox.close(CloseCode::GoingAway, "room closed");
+            }
+        }
+        info!(
+            reason = if shutdown.is_cancelled() {
+                "shutdown"
+            } else {
+                "empty"
+            },
+            "room closed"
+        );
+    }
+
+    fn should_close(&mut self) -> bool {
+        if self.permanent || !self.players.is_empty() {
+            self.empty_since = None;
+            return false;
+        }
+        let since = *self.empty_since.get_or_insert_with(Instant::now);
+        since.elapsed() >= self.config.empty_room_grace
+    }
+
+    fn handle(&mut self, cmd: RoomCmd) {
+        match cmd {
+            RoomCmd::Join(req) => self.join(req),
+            RoomCmd::Input { session, input } => self.file_input(session, input),
+            RoomCmd::Detach { session } => self.detach(session),
+            RoomCmd::Leave { session } => {
+                if let Some(ship) = self.by_session.get(&session).copied() {
+                    self.remove(ship, "left");
+                }
+            }
+        }
+    }
+
+    fn join(&mut self, req: JoinRequest) {
+        let JoinRequest {
+            session,
+            name,
+            resume,
+            reply,
+        } = req;
+        let result = match resume {
+            Some(token) => self.resume(session, token),
+            None => self.seat(session, &name),
+        };
+        if let Err(err) = &result {
+            debug!(%err, "join refused");
+        }
+        // The connection may have given up waiting; then there is no one to tell.
+        let _ = reply.send(result);
+    }
+
+    fn welcome(&self, ship: ShipId, token: ResumeToken, resumed: bool) -> Welcome {
+        Welcome {
+            ship,
+            room: self.id.to_string(),
+            tick: self.sim.tick(),
+            resume: token,
+            resumed,
+            rules: self.config.rules.clone(),
+        }
+    }
+
+    fn seat(&mut self, session: SessionId, name: &str) -> Result<Joined, JoinError> {
+        if self.players.len() >= self.config.max_players {
+            return Err(JoinError::RoomFull {
+                room: self.id.to_string(),
+                max: self.config.max_players,
+            });
+        }
+        let Some(ship) = self.sim.try_spawn_player(name) else {
+            return Err(JoinError::RoomFull {
+                room: self.id.to_string(),
+                max: self.config.max_players,
+            });
+        };
+        let mut token = ResumeToken([0; 16]);
+        rand::rng().fill_bytes(&mut token.0);
+        let outbox = Outbox::new();
+        self.players.insert(
+            ship,
+            Player {
+                ship,
+                token,
+                session,
+                outbox: Some(outbox.clone()),
+                detached_at: None,
+                ack: None,
+                pending: 0,
+            },
+        );
+        self.by_session.insert(session, ship);
+        self.by_token.insert(token, ship);
+        self.publish_players();
+        info!(player = ship.0, name, "player joined");
+        Ok(Joined {
+            welcome: self.welcome(ship, token, false),
+            outbox,
+        })
+    }
+
+    fn resume(&mut self, session: SessionId, token: ResumeToken) -> Result<Joined, JoinError> {
+        let rejected = || JoinError::ResumeRejected {
+            room: self.id.to_string(),
+        };
+        let ship = *self.by_token.get(&token).ok_or_else(rejected)?;
+        let player = self.players.get_mut(&ship).ok_or_else(rejected)?;
+        if let Some(old) = player.outbox.take() {
+            // The newer connection wins; the older learns why it was closed.
+            old.close(
+                CloseCode::SessionReplaced,
+                "session resumed by another connection",
+            );
+        }
+        self.by_session.remove(&player.session);
+        let outbox = Outbox::new();
+        player.session = session;
+        player.outbox = Some(outbox.clone());
+        player.detached_at = None;
+        player.ack = None;
+        self.by_session.insert(session, ship);
+        info!(player = ship.0, "player resumed");
+        Ok(Joined {
+            welcome: self.welcome(ship, token, true),
+            outbox,
+        })
+    }
+
+    fn file_input(&mut self, session: SessionId, input: Input) {
+        let Some(player) = self
+            .by_session
+            .get(&session)
+            .and_then(|ship| self.players.get_mut(ship))
+        else {
+            return;
+        };
+        let now = self.sim.tick();
+        // An ack of a tick the room has not reached yet is a confused or
+        // lying client: treat it as "nothing held" and send full snapshots.
+        player.ack = input.ack.filter(|t| *t <= now);
+        if player.pending >= MAX_PENDING_INPUTS {
+            self.stats.inputs_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        player.pending += 1;
+        self.inputs.push((player.ship, input));
+    }
+
+    fn detach(&mut self, session: SessionId) {
+        let Some(ship) = self.by_session.remove(&session) else {
+            return;
+        };
+        if self.config.resume_grace.is_zero() {
+            self.remove(ship, "disconnected");
+            return;
+        }
+        if let Some(player) = self.players.get_mut(&ship) {
+            player.outbox = None;
+            player.detached_at = Some(Instant::now());
+            self.sim.clear_input(ship);
+            info!(player = ship.0, "player disconnected; ship kept for resume");
+        }
+    }
+
+    fn remove(&mut self, ship: ShipId, why: &'static str) {
+        if let Some(player) = self.players.remove(&ship) {
+            self.by_session.remove(&player.session);
+            self.by_token.remove(&player.token);
+            if let Some(outbox) = player.outbox {
+                outbox.close(CloseCode::Normal, "left the room");
+            }
+            self.sim.remove_ship(ship);
+            self.publish_players();
+            info!(player = ship.0, why, "player removed");
+        }
+    }
+
+    fn publish_players(&self) {
+        self.stats.players.store(
+            u32::try_from(self.players.len()).unwrap_or(u32::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// One fixed step: simulate, record, fan out, expire.
+    fn tick(&mut self) {
+        let started = StdInstant::now();
+        let output = self.sim.step(&self.inputs);
+        self.inputs.clear();
+        for player in self.players.values_mut() {
+            player.pending = 0;
+        }
+        self.stats
+            .inputs_dropped
+            .fetch_add(u64::from(output.inputs_dropped), Ordering::Relaxed);
+        self.stats.tick.store(output.tick.0, Ordering::Relaxed);
+        self.stats
+            .round_ends
+            .store(output.state.round.ends.0, Ordering::Relaxed);
+        self.history.push(Frame {
+            state: output.state,
+            events: output.events,
+        });
+        self.fan_out();
+        self.expire_detached();
+        let took = started.elapsed();
+        if took.as_secs_f64() * f64::from(self.config.rules.tick_hz) > 0.5 {
+            warn!(tick = %self.sim.tick(), micros = took.as_micros(), "slow tick: over half the budget");
+        }
+    }
+
+    /// Puts each connected player's snapshot in its outbox, encoding each
+    /// distinct baseline's body once.
+    fn fan_out(&mut self) {
+        let Some(frame) = self.history.latest().cloned() else {
+            return;
+        };
+        let mut skipped = 0;
+        for player in self.players.values() {
+            let Some(outbox) = &player.outbox else {
+                continue;
+            };
+            let body = match self.bodies.body(&self.history, player.ack) {
+                Ok(Some(body)) => body,
+                Ok(None) => continue,
+                Err(err) => {
+                    warn!(%err, "snapshot body failed to encode");
+                    continue;
+                }
+            };
+            let last_input = frame
+                .state
+                .ships
+                .binary_search_by_key(&player.ship, |s| s.state.id)
+                .map_or(0, |i| frame.state.ships[i].last_input);
+            if outbox.put(SnapshotOut { last_input, body }) {
+                skipped += 1;
+            }
+        }
+        self.stats
+            .snapshots_skipped
+            .fetch_add(skipped, Ordering::Relaxed);
+    }
+
+    fn expire_detached(&mut self) {
+        let grace = self.config.resume_grace;
+        let expired: Vec<ShipId> = self
+            .players
+            .values()
+            .filter(|p| p.detached_at.is_some_and(|at| at.elapsed() >= grace))
+            .map(|p| p.ship)
+            .collect();
+        for ship in expired {
+            self.remove(ship, "resume grace expired");
+        }
+    }
+}

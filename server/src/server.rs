@@ -1,0 +1,90 @@
+//! Binding, serving and stopping. [`Server::start`] is what `main` and the
+//! end-to-end tests both use, so tests run the real server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::net::AppState;
+use crate::net::router::router;
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    state: AppState,
+    serving: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Binds `config.bind` (port 0 picks a free port) and starts serving.
+    ///
+    /// # Errors
+    /// The address cannot be bound, or the config is invalid.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        config.validate().map_err(anyhow::Error::msg)?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let state = AppState::new(config, shutdown.clone(), tracker);
+        let app = router(state.clone());
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+        });
+        info!(%addr, "listening");
+        Ok(Server {
+            addr,
+            state,
+            serving,
+        })
+    }
+
+    /// The bound address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (for tests that look inside).
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting, tells every connection and room to finish, and waits
+    /// up to `deadline` for them.
+    ///
+    /// # Errors
+    /// The deadline passed with tasks still running.
+    pub async fn shutdown(self, deadline: Duration) -> anyhow::Result<()> {
+        info!("shutting down");
+        self.state.shutdown.cancel();
+        self.state.tracker.close();
+        let finished = tokio::time::timeout(deadline, async {
+            self.state.tracker.wait().await;
+            let _ = self.serving.await;
+        })
+        .await;
+        if finished.is_err() {
+            warn!(
+                tasks = self.state.tracker.len(),
+                "shutdown deadline passed with tasks still running"
+            );
+            anyhow::bail!("shutdown deadline of {deadline:?} passed");
+        }
+        info!("stopped");
+        Ok(())
+    }
+}

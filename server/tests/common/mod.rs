@@ -1,0 +1,292 @@
+//! The one helper every end-to-end test uses: a real server on 127.0.0.1:0
+//! and a real tokio-tungstenite player client speaking the shared codec.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the helper"
+)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use skirmish_server::{Config, Server};
+use skirmish_shared::view::{ViewError, ViewHistory, WorldView};
+use skirmish_shared::{
+    ClientMsg, Hello, Input, PROTOCOL_VERSION, Ping, ResumeToken, ServerMsg, ShipId, SnapshotBody,
+    Welcome, decode_server, encode,
+};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any single expected message may take before a test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Settings for tests: free port, no server-side bots (so outcomes depend on
+/// the test's inputs only), short timers where a test wants them.
+pub fn test_config() -> Config {
+    let mut config = Config::defaults();
+    config.bind = "127.0.0.1:0".parse().expect("addr");
+    config.bots = 0;
+    config
+}
+
+/// A real server, stopped when dropped or explicitly.
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub addr: SocketAddr,
+}
+
+impl TestServer {
+    pub async fn start(config: Config) -> TestServer {
+        let server = Server::start(config).await.expect("server starts");
+        let addr = server.addr();
+        TestServer {
+            server: Some(server),
+            addr,
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server
+                .shutdown(Duration::from_secs(5))
+                .await
+                .expect("clean shutdown");
+        }
+    }
+}
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens a raw WebSocket to the server.
+pub async fn raw_socket(server: &TestServer) -> Socket {
+    let (socket, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .expect("websocket connects");
+    socket
+}
+
+/// Reads until the server closes; returns the close code and reason.
+pub async fn expect_close(socket: &mut Socket) -> (u16, String) {
+    loop {
+        let next = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("server closes in time");
+        match next {
+            Some(Ok(Message::Close(Some(CloseFrame { code, reason })))) => {
+                return (code.into(), reason.to_string());
+            }
+            Some(Ok(Message::Close(None))) => return (1005, String::new()),
+            Some(Ok(_)) => continue,
+            Some(Err(err)) => panic!("socket error before close frame: {err}"),
+            None => panic!("socket ended without a close frame"),
+        }
+    }
+}
+
+/// A player: a WebSocket plus what it has reconstructed of the room.
+pub struct Player {
+    pub socket: Socket,
+    pub welcome: Welcome,
+    pub view: ViewHistory,
+    pub seq: u32,
+    /// Newest `last_input` the server reported.
+    pub last_input: u32,
+    /// Every snapshot body received, in order.
+    pub bodies: Vec<SnapshotBody>,
+}
+
+impl Player {
+    pub async fn join(server: &TestServer, name: &str, room: Option<&str>) -> Player {
+        Player::hello(server, name, room, None).await
+    }
+
+    pub async fn hello(
+        server: &TestServer,
+        name: &str,
+        room: Option<&str>,
+        resume: Option<ResumeToken>,
+    ) -> Player {
+        let mut socket = raw_socket(server).await;
+        send(
+            &mut socket,
+            &ClientMsg::Hello(Hello {
+                protocol: PROTOCOL_VERSION,
+                name: name.into(),
+                room: room.map(Into::into),
+                resume,
+            }),
+        )
+        .await;
+        let welcome = match recv(&mut socket).await {
+            ServerMsg::Welcome(w) => w,
+            other => panic!("expected Welcome, got {other:?}"),
+        };
+        Player {
+            socket,
+            welcome,
+            view: ViewHistory::new(),
+            seq: 0,
+            last_input: 0,
+            bodies: Vec::new(),
+        }
+    }
+
+    pub fn ship(&self) -> ShipId {
+        self.welcome.ship
+    }
+
+    /// The newest reconstructed state.
+    pub fn world(&self) -> &WorldView {
+        self.view.latest().expect("a snapshot has arrived")
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        send(&mut self.socket, msg).await;
+    }
+
+    /// Sends one input acknowledging the newest state held.
+    pub async fn input(&mut self, buttons: u8, aim: u8) {
+        self.seq += 1;
+        let ack = self.view.latest().map(|v| v.tick);
+        self.send(&ClientMsg::Input(Input {
+            seq: self.seq,
+            ack,
+            buttons,
+            aim,
+        }))
+        .await;
+    }
+
+    /// Next server message, whatever it is.
+    pub async fn recv(&mut self) -> ServerMsg {
+        recv(&mut self.socket).await
+    }
+
+    /// Waits for the next snapshot and applies it. A missing baseline is a
+    /// test failure: the server must only delta against what we acked.
+    pub async fn snapshot(&mut self) -> SnapshotBody {
+        loop {
+            if let ServerMsg::Snapshot(s) = self.recv().await {
+                self.last_input = s.last_input;
+                match self.view.apply(&s.body) {
+                    Ok(_) | Err(ViewError::Stale(_)) => {}
+                    Err(err) => panic!("snapshot did not apply: {err}"),
+                }
+                self.bodies.push(s.body.clone());
+                return s.body;
+            }
+        }
+    }
+
+    /// Reads snapshots until `done` holds for the newest state, sending
+    /// `input` after each one; fails after `max_ticks` snapshots.
+    pub async fn play_until(
+        &mut self,
+        max_ticks: u32,
+        mut input: impl FnMut(&WorldView, ShipId) -> (u8, u8),
+        mut done: impl FnMut(&Player) -> bool,
+    ) {
+        for _ in 0..max_ticks {
+            self.snapshot().await;
+            if done(self) {
+                return;
+            }
+            let (buttons, aim) = input(self.world(), self.ship());
+            self.input(buttons, aim).await;
+        }
+        panic!("condition not reached within {max_ticks} snapshots");
+    }
+
+    pub async fn ping(&mut self, nonce: u32) {
+        self.send(&ClientMsg::Ping(Ping { nonce })).await;
+    }
+}
+
+pub async fn send(socket: &mut Socket, msg: &ClientMsg) {
+    let bytes = encode(msg).expect("encode");
+    socket
+        .send(Message::Binary(Bytes::from(bytes)))
+        .await
+        .expect("send");
+}
+
+pub async fn recv(socket: &mut Socket) -> ServerMsg {
+    loop {
+        let next = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a message in time")
+            .expect("socket open")
+            .expect("no socket error");
+        match next {
+            Message::Binary(bytes) => return decode_server(&bytes).expect("server frames decode"),
+            Message::Close(frame) => panic!("closed by server: {frame:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// `GET path`, parsed as JSON.
+pub async fn get_json(server: &TestServer, path: &str) -> serde_json::Value {
+    let url = server.http_url(path);
+    let response = http_get(&url).await;
+    serde_json::from_str(&response.1).expect("json body")
+}
+
+/// A minimal HTTP/1.1 GET over a real TCP socket; returns status and body.
+pub async fn http_get(url: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = TcpStream::connect(host).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("http response");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}

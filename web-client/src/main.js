@@ -1,0 +1,489 @@
+// @ts-check
+/**
+ * @file The playable page: lobby form, one WebSocket per game, keyboard and
+ * mouse to Inputs, and a canvas that draws the newest snapshot (prediction
+ * and interpolation come later). Protocol logic lives in `session.js`; this
+ * file only wires it to the browser.
+ */
+
+import { Buttons, CloseCode, validName, validRoomId } from './protocol.js';
+import { aimRadians, quantiseAim, shotPosition, units } from './rules.js';
+import { GameSession } from './session.js';
+
+/** Milliseconds between pings. */
+const PING_MS = 2000;
+/** Milliseconds a kill-feed line stays up. */
+const FEED_MS = 6000;
+/** Where a resumable session is remembered across reloads of this tab. */
+const RESUME_KEY = 'skirmish.resume';
+
+/**
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @returns {T}
+ */
+function $(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing from index.html`);
+  return /** @type {T} */ (el);
+}
+
+const ui = {
+  lobby: $('lobby'),
+  form: /** @type {HTMLFormElement} */ ($('join')),
+  name: /** @type {HTMLInputElement} */ ($('name')),
+  room: /** @type {HTMLInputElement} */ ($('room')),
+  lobbyMessage: $('lobby-message'),
+  game: $('game'),
+  canvas: /** @type {HTMLCanvasElement} */ ($('arena')),
+  score: $('hud-score'),
+  time: $('hud-time'),
+  ping: $('hud-ping'),
+  rate: $('hud-rate'),
+  leave: $('leave'),
+  scoreboard: $('scoreboard'),
+  feed: $('feed'),
+  banner: $('banner'),
+  bannerText: $('banner-text'),
+  back: $('back'),
+};
+
+const ctx = /** @type {CanvasRenderingContext2D} */ (ui.canvas.getContext('2d'));
+
+/** The state before any game, so `window.skirmish.state` always exists. */
+const LOBBY_STATE = Object.freeze({
+  phase: 'lobby',
+  connected: false,
+  ship: null,
+  tick: null,
+  ships: [],
+  score: 0,
+});
+
+/**
+ * The one game in progress.
+ * @type {{ session: GameSession, ws: WebSocket, timers: number[], left: boolean } | null}
+ */
+let game = null;
+
+/** @type {any} */ (window).skirmish = {
+  get state() {
+    return game ? game.session.state : LOBBY_STATE;
+  },
+};
+
+// ---------------------------------------------------------------------------
+// Input devices
+
+/** @type {Record<string, number>} */
+const KEY_BUTTONS = {
+  KeyW: Buttons.UP,
+  ArrowUp: Buttons.UP,
+  KeyS: Buttons.DOWN,
+  ArrowDown: Buttons.DOWN,
+  KeyA: Buttons.LEFT,
+  ArrowLeft: Buttons.LEFT,
+  KeyD: Buttons.RIGHT,
+  ArrowRight: Buttons.RIGHT,
+  Space: Buttons.FIRE,
+};
+
+const input = {
+  /** @type {Set<string>} held keys and mouse buttons */
+  held: new Set(),
+  /** Fire pressed since the last Input, so a click between ticks counts. */
+  fireLatched: false,
+  /** Mouse in arena units, or null before it moved over the arena. */
+  mouse: /** @type {{ x: number, y: number } | null} */ (null),
+  /** Last aim sent, kept while the mouse is still. */
+  aim: 0,
+};
+
+/** Buttons for the next Input; clears the fire latch. */
+function takeButtons() {
+  let buttons = 0;
+  for (const key of input.held) buttons |= KEY_BUTTONS[key] ?? (key === 'Mouse' ? Buttons.FIRE : 0);
+  if (input.fireLatched) buttons |= Buttons.FIRE;
+  input.fireLatched = false;
+  return buttons;
+}
+
+/** @param {GameSession} session */
+function currentAim(session) {
+  const me = session.ownShip();
+  if (me && input.mouse) {
+    input.aim = quantiseAim(Math.atan2(input.mouse.y - units(me.y), input.mouse.x - units(me.x)));
+  }
+  return input.aim;
+}
+
+window.addEventListener('keydown', (e) => {
+  if (!game || !(e.code in KEY_BUTTONS)) return;
+  e.preventDefault();
+  if (KEY_BUTTONS[e.code] === Buttons.FIRE && !e.repeat) input.fireLatched = true;
+  input.held.add(e.code);
+});
+window.addEventListener('keyup', (e) => input.held.delete(e.code));
+// A key released while the window had no focus would stay held forever.
+window.addEventListener('blur', () => input.held.clear());
+
+ui.canvas.addEventListener('mousemove', (e) => {
+  const rules = game?.session.state.rules;
+  if (!rules) return;
+  const rect = ui.canvas.getBoundingClientRect();
+  input.mouse = {
+    x: ((e.clientX - rect.left) / rect.width) * rules.arena_w,
+    y: ((e.clientY - rect.top) / rect.height) * rules.arena_h,
+  };
+});
+ui.canvas.addEventListener('mousedown', (e) => {
+  if (e.button !== 0) return;
+  input.held.add('Mouse');
+  input.fireLatched = true;
+});
+window.addEventListener('mouseup', (e) => {
+  if (e.button === 0) input.held.delete('Mouse');
+});
+ui.canvas.addEventListener('contextmenu', (e) => e.preventDefault());
+
+// ---------------------------------------------------------------------------
+// Lobby and connection
+
+/**
+ * @typedef {object} SavedResume
+ * @property {string} name
+ * @property {string | null} room
+ * @property {number[]} token
+ * @property {number} seq
+ */
+
+/** @returns {SavedResume | null} */
+function loadResume() {
+  try {
+    return JSON.parse(sessionStorage.getItem(RESUME_KEY) ?? 'null');
+  } catch {
+    return null;
+  }
+}
+
+/** @param {SavedResume | null} saved */
+function saveResume(saved) {
+  try {
+    if (saved) sessionStorage.setItem(RESUME_KEY, JSON.stringify(saved));
+    else sessionStorage.removeItem(RESUME_KEY);
+  } catch {
+    // Storage may be disabled; resuming is a convenience.
+  }
+}
+
+ui.name.value = loadResume()?.name ?? `Pilot-${100 + Math.floor(Math.random() * 900)}`;
+ui.room.value = loadResume()?.room ?? new URLSearchParams(location.search).get('room') ?? '';
+
+ui.form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const name = ui.name.value.trim();
+  const room = ui.room.value.trim() || null;
+  if (!validName(name)) {
+    ui.lobbyMessage.textContent = 'Names are 1 to 24 bytes, without control characters.';
+    return;
+  }
+  if (room !== null && !validRoomId(room)) {
+    ui.lobbyMessage.textContent = 'Room ids are 1 to 32 of A-Z, a-z, 0-9, _ and -.';
+    return;
+  }
+  ui.lobbyMessage.textContent = '';
+  const saved = loadResume();
+  const resumable = saved && saved.name === name && saved.room === room ? saved : null;
+  connect(name, room, resumable);
+});
+
+ui.leave.addEventListener('click', () => {
+  if (!game) return;
+  game.left = true;
+  game.session.leave();
+  saveResume(null);
+  game.ws.close(1000, 'leave');
+  showLobby();
+});
+
+ui.back.addEventListener('click', showLobby);
+
+function showLobby() {
+  stopGame();
+  game = null;
+  ui.game.hidden = true;
+  ui.banner.hidden = true;
+  ui.lobby.hidden = false;
+}
+
+function stopGame() {
+  if (!game) return;
+  for (const t of game.timers) clearInterval(t);
+  game.timers = [];
+}
+
+/**
+ * Opens a game socket.
+ * @param {string} name
+ * @param {string | null} room
+ * @param {SavedResume | null} resume
+ */
+function connect(name, room, resume) {
+  stopGame();
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+  ws.binaryType = 'arraybuffer';
+  const session = new GameSession({
+    name,
+    room,
+    resume: resume?.token ?? null,
+    seq: resume?.seq ?? 0,
+    send: (bytes) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(bytes);
+    },
+  });
+  const current = { session, ws, timers: /** @type {number[]} */ ([]), left: false };
+  game = current;
+
+  ui.lobby.hidden = true;
+  ui.banner.hidden = true;
+  ui.game.hidden = false;
+  resize();
+
+  ws.addEventListener('open', () => {
+    session.opened();
+    session.sendPing();
+    current.timers.push(window.setInterval(() => session.sendPing(), PING_MS));
+  });
+
+  ws.addEventListener('message', (e) => {
+    if (typeof e.data === 'string') return; // the protocol is binary only
+    let msg;
+    try {
+      msg = session.receive(e.data);
+    } catch (err) {
+      console.warn('skirmish: undecodable frame from the server', err);
+      ws.close();
+      return;
+    }
+    if (typeof msg === 'object' && 'Welcome' in msg) {
+      const hz = Math.max(1, msg.Welcome.rules.tick_hz);
+      current.timers.push(
+        window.setInterval(() => {
+          session.sendInput(takeButtons(), currentAim(session));
+          rememberResume(current);
+        }, 1000 / hz),
+      );
+      rememberResume(current);
+    }
+  });
+
+  ws.addEventListener('close', (e) => {
+    for (const t of current.timers) clearInterval(t);
+    current.timers = [];
+    session.closed(e.code, e.reason);
+    if (game !== current || current.left) return;
+    const error = session.state.error;
+    if (error?.code === 'ResumeRejected' && resume) {
+      // The old ship is gone: join afresh, once.
+      saveResume(null);
+      connect(name, room, null);
+      return;
+    }
+    if (e.code === CloseCode.SessionReplaced) saveResume(null);
+    showBanner(session);
+  });
+}
+
+/** @param {{ session: GameSession, left: boolean }} current */
+function rememberResume(current) {
+  const { session } = current;
+  if (current.left || !session.resume) return;
+  saveResume({ name: session.name, room: session.room, token: session.resume, seq: session.state.seq });
+}
+
+/** @param {GameSession} session a closed session */
+function showBanner(session) {
+  const { close, error } = session.state;
+  const parts = [`Disconnected: ${close?.code ?? '?'} ${close?.name ?? ''}`.trim()];
+  if (close?.reason) parts.push(close.reason);
+  if (error) parts.push(`${error.code}: ${error.message}`);
+  ui.bannerText.textContent = parts.join(' — ');
+  ui.banner.hidden = false;
+}
+
+// ---------------------------------------------------------------------------
+// Drawing
+
+let scale = 1; // canvas pixels per arena unit
+
+function resize() {
+  const rules = game?.session.state.rules;
+  const w = rules?.arena_w ?? 2000;
+  const h = rules?.arena_h ?? 2000;
+  const cssScale = Math.min(window.innerWidth / w, window.innerHeight / h);
+  const dpr = window.devicePixelRatio || 1;
+  ui.canvas.style.width = `${Math.floor(w * cssScale)}px`;
+  ui.canvas.style.height = `${Math.floor(h * cssScale)}px`;
+  ui.canvas.width = Math.floor(w * cssScale * dpr);
+  ui.canvas.height = Math.floor(h * cssScale * dpr);
+  scale = cssScale * dpr;
+}
+window.addEventListener('resize', resize);
+
+/** The hp pips and name colours. */
+const COLORS = { own: '#ffd166', other: '#ef476f', bot: '#8d99ae', shot: '#f8f8f2', grid: '#161d2b' };
+
+/** @param {GameSession} session */
+function draw(session) {
+  const { rules } = session.state;
+  const world = session.view.latest;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = '#0d1320';
+  ctx.fillRect(0, 0, ui.canvas.width, ui.canvas.height);
+  if (!rules || !world) return;
+  if (Math.abs(ui.canvas.width - Math.floor(rules.arena_w * scale)) > 1) resize();
+
+  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+  ctx.strokeStyle = COLORS.grid;
+  ctx.lineWidth = 1 / scale;
+  ctx.beginPath();
+  for (let x = 100; x < rules.arena_w; x += 100) {
+    ctx.moveTo(x, 0);
+    ctx.lineTo(x, rules.arena_h);
+  }
+  for (let y = 100; y < rules.arena_h; y += 100) {
+    ctx.moveTo(0, y);
+    ctx.lineTo(rules.arena_w, y);
+  }
+  ctx.stroke();
+  ctx.strokeStyle = '#3a4760';
+  ctx.lineWidth = 3 / scale;
+  ctx.strokeRect(0, 0, rules.arena_w, rules.arena_h);
+
+  // Projectiles: extrapolated from their origin, since the snapshot's tick.
+  const elapsed = ((performance.now() - session.snapshotAt) / 1000) * rules.tick_hz;
+  ctx.fillStyle = COLORS.shot;
+  for (const shot of world.shots.values()) {
+    const age = world.tick - shot.fired + elapsed;
+    if (age < 0 || age > rules.shot_life_ticks) continue;
+    const [x, y] = shotPosition(rules, [shot.x, shot.y], shot.aim, age);
+    ctx.beginPath();
+    ctx.arc(x, y, Math.max(4, 2 / scale), 0, Math.PI * 2);
+    ctx.fill();
+  }
+
+  const size = Math.max(rules.hit_radius, 8 / scale);
+  const font = Math.max(14, 11 / scale);
+  ctx.font = `${font}px system-ui, sans-serif`;
+  ctx.textAlign = 'center';
+  for (const ship of world.ships.values()) {
+    if (ship.hp === 0) continue;
+    const own = ship.id === session.state.ship;
+    const x = units(ship.x);
+    const y = units(ship.y);
+    const color = own ? COLORS.own : ship.bot ? COLORS.bot : COLORS.other;
+
+    ctx.save();
+    ctx.translate(x, y);
+    ctx.rotate(aimRadians(ship.aim));
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    ctx.moveTo(size * 1.3, 0);
+    ctx.lineTo(-size * 0.8, size * 0.8);
+    ctx.lineTo(-size * 0.4, 0);
+    ctx.lineTo(-size * 0.8, -size * 0.8);
+    ctx.closePath();
+    ctx.fill();
+    ctx.restore();
+
+    if (own) {
+      ctx.strokeStyle = COLORS.own;
+      ctx.lineWidth = 2 / scale;
+      ctx.beginPath();
+      ctx.arc(x, y, size * 1.8, 0, Math.PI * 2);
+      ctx.stroke();
+      continue;
+    }
+    ctx.fillStyle = '#d8dee9';
+    ctx.fillText(ship.name, x, y - size * 1.6);
+    const pip = Math.max(5, 4 / scale);
+    const left = x - ((rules.max_hp - 1) * pip * 1.6) / 2;
+    for (let i = 0; i < rules.max_hp; i++) {
+      ctx.fillStyle = i < ship.hp ? '#06d6a0' : '#3a4760';
+      ctx.fillRect(left + i * pip * 1.6 - pip / 2, y + size * 1.4, pip, pip);
+    }
+  }
+}
+
+/**
+ * Sets text only when it changed, so the DOM is not touched every frame.
+ * @param {HTMLElement} el
+ * @param {string} text
+ */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** Snapshots counted over about a second, for the measured rate. */
+const rate = { since: 0, count: 0, perSecond: 0 };
+
+/** @param {GameSession} session */
+function drawHud(session) {
+  const s = session.state;
+  const now = performance.now();
+  if (now - rate.since >= 1000) {
+    rate.perSecond = session.snapshots < rate.count ? 0 : ((session.snapshots - rate.count) * 1000) / (now - rate.since);
+    rate.since = now;
+    rate.count = session.snapshots;
+  }
+
+  setText(ui.score, String(s.score));
+  if (s.timeLeft === null) {
+    setText(ui.time, '-');
+  } else {
+    const secs = Math.ceil(s.timeLeft);
+    setText(ui.time, `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`);
+  }
+  setText(ui.ping, s.rttMs === null ? '-' : `${Math.round(s.rttMs)} ms`);
+  setText(ui.rate, s.rules ? `${s.rules.tick_hz} Hz (${Math.round(rate.perSecond)}/s)` : '-');
+
+  const top = [...s.ships].sort((a, b) => b.score - a.score || a.id - b.id).slice(0, 8);
+  const board = top.map((p) => `${p.own ? '*' : ''}${p.name}:${p.score}`).join('|');
+  if (ui.scoreboard.dataset.board !== board) {
+    ui.scoreboard.dataset.board = board;
+    ui.scoreboard.replaceChildren(
+      ...top.map((p) => {
+        const li = document.createElement('li');
+        li.textContent = p.name;
+        if (p.own) li.className = 'own';
+        const score = document.createElement('span');
+        score.textContent = String(p.score);
+        li.append(score);
+        return li;
+      }),
+    );
+  }
+
+  const lines = s.feed.filter((line) => line.at > now - FEED_MS);
+  const feed = lines.map((line) => `${line.at}:${line.text}`).join('|');
+  if (ui.feed.dataset.feed !== feed) {
+    ui.feed.dataset.feed = feed;
+    ui.feed.replaceChildren(
+      ...lines.map((line) => {
+        const li = document.createElement('li');
+        li.textContent = line.text;
+        return li;
+      }),
+    );
+  }
+}
+
+function frame() {
+  if (game && !ui.game.hidden) {
+    draw(game.session);
+    drawHud(game.session);
+  }
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);

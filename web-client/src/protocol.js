@@ -1,0 +1,859 @@
+// @ts-check
+/**
+ * @file The browser's mirror of `shared/src/protocol.rs` and `codec.rs`: every
+ * message on a player's WebSocket, its codes and limits, and the bincode 2
+ * (standard config, over serde) encoding of it.
+ *
+ * Message values have exactly the shape serde_json gives the Rust types
+ * (externally tagged enums, `null` for `None`, a ResumeToken as 16 numbers),
+ * so the golden vectors in `shared/vectors/` compare with `deepStrictEqual`.
+ *
+ * The schema below is written field for field in the order of protocol.rs:
+ * bincode has no field names on the wire, so order is the format. Decoding
+ * must never hang or allocate from a forged length: every length is checked
+ * against the bytes left before anything is read, and every failure is a
+ * thrown {@link CodecError}.
+ */
+
+/** Bumped on every change to the bytes of any message. */
+export const PROTOCOL_VERSION = 1;
+/** Largest client frame the server decodes. */
+export const MAX_CLIENT_FRAME = 512;
+/** Largest server frame a client accepts. */
+export const MAX_SERVER_FRAME = 1 << 20;
+/** Longest player name in UTF-8 bytes. */
+export const MAX_NAME_LEN = 24;
+/** Longest room id in bytes; room ids are `[A-Za-z0-9_-]`. */
+export const MAX_ROOM_ID_LEN = 32;
+
+/** Input button bits (GAME.md, `rules::buttons`). */
+export const Buttons = Object.freeze({
+  UP: 1,
+  DOWN: 2,
+  LEFT: 4,
+  RIGHT: 8,
+  FIRE: 16,
+  ALL: 31,
+});
+
+/** WebSocket close codes the server uses (`protocol::CloseCode`). */
+export const CloseCode = Object.freeze({
+  Normal: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  UnsupportedData: 1003,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+  TryAgainLater: 1013,
+  SessionReplaced: 4000,
+  IdleTimeout: 4001,
+  HelloTimeout: 4002,
+});
+
+/** `protocol::ErrorCode` variant names, in variant (wire index) order. */
+export const ErrorCode = Object.freeze(
+  /** @type {const} */ ([
+    'BadVersion',
+    'BadName',
+    'BadRoom',
+    'RoomFull',
+    'ServerFull',
+    'ResumeRejected',
+    'ShuttingDown',
+  ]),
+);
+
+/**
+ * The name of a close code, or `undefined` for one the server never sends.
+ * @param {number} code
+ * @returns {string | undefined}
+ */
+export function closeCodeName(code) {
+  return Object.keys(CloseCode).find(
+    (name) => CloseCode[/** @type {keyof typeof CloseCode} */ (name)] === code,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Message shapes (serde_json of the Rust types).
+
+/** @typedef {number} Tick u32; a room counts from 1. */
+/** @typedef {number} ShipId u16 */
+/** @typedef {number} ShotId u16 */
+/** @typedef {number[]} ResumeToken exactly 16 bytes */
+
+/**
+ * @typedef {object} Hello
+ * @property {number} protocol
+ * @property {string} name
+ * @property {string | null} room
+ * @property {ResumeToken | null} resume
+ */
+/**
+ * @typedef {object} Input
+ * @property {number} seq
+ * @property {Tick | null} ack
+ * @property {number} buttons
+ * @property {number} aim
+ */
+/** @typedef {{ nonce: number }} Ping */
+/** @typedef {{ Hello: Hello } | { Input: Input } | { Ping: Ping } | 'Leave'} ClientMsg */
+
+/**
+ * @typedef {object} Rules
+ * @property {number} tick_hz
+ * @property {number} arena_w
+ * @property {number} arena_h
+ * @property {number} ship_speed
+ * @property {number} shot_speed
+ * @property {number} shot_life_ticks
+ * @property {number} fire_cooldown_ticks
+ * @property {number} hit_radius
+ * @property {number} max_hp
+ * @property {number} respawn_ticks
+ * @property {number} round_ticks
+ */
+/**
+ * @typedef {object} Welcome
+ * @property {ShipId} ship
+ * @property {string} room
+ * @property {Tick} tick
+ * @property {ResumeToken} resume
+ * @property {boolean} resumed
+ * @property {Rules} rules
+ */
+/** @typedef {{ number: number, started: Tick, ends: Tick }} RoundState */
+/**
+ * @typedef {object} ShipState
+ * @property {ShipId} id
+ * @property {number} x sub-units (1/8 unit)
+ * @property {number} y sub-units
+ * @property {number} aim quantised
+ * @property {number} hp 0: dead, waiting to respawn
+ * @property {number} score
+ */
+/** @typedef {{ ship: ShipState, name: string, bot: boolean }} ShipSpawn */
+/** @typedef {{ id: ShipId, dx: number, dy: number, aim: number }} ShipMoved */
+/** @typedef {{ Moved: ShipMoved } | { Full: ShipState }} ShipDelta */
+/**
+ * @typedef {object} ShotSpawn
+ * @property {ShotId} id
+ * @property {ShipId} owner
+ * @property {number} x origin, sub-units
+ * @property {number} y origin, sub-units
+ * @property {number} aim
+ * @property {number} age ticks since fired, as of the snapshot's tick
+ */
+/** @typedef {{ ship: ShipId, score: number }} Standing */
+/**
+ * @typedef {{ Joined: { ship: ShipId } }
+ *   | { Left: { ship: ShipId } }
+ *   | { Killed: { killer: ShipId, victim: ShipId } }
+ *   | { RoundStarted: { round: number, ends: Tick } }
+ *   | { RoundEnded: { round: number, standings: Standing[] } }} EventKind
+ */
+/** @typedef {{ tick: Tick, kind: EventKind }} GameEvent */
+/**
+ * @typedef {object} SnapshotBody
+ * @property {Tick} tick
+ * @property {Tick | null} baseline null: a full snapshot
+ * @property {RoundState | null} round
+ * @property {ShipSpawn[]} spawned
+ * @property {ShipDelta[]} changed
+ * @property {ShipId[]} removed
+ * @property {ShotSpawn[]} shots
+ * @property {ShotId[]} shots_gone
+ * @property {GameEvent[]} events
+ */
+/** @typedef {{ last_input: number, body: SnapshotBody }} Snapshot */
+/** @typedef {{ nonce: number, tick: Tick }} Pong */
+/** @typedef {{ code: typeof ErrorCode[number], message: string }} ErrorMsg */
+/**
+ * @typedef {{ Welcome: Welcome } | { Snapshot: Snapshot } | { Pong: Pong }
+ *   | { Error: ErrorMsg }} ServerMsg
+ */
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/** Why bytes did not become a message or a message did not become bytes. */
+export class CodecError extends Error {
+  /**
+   * @param {'FrameTooLarge' | 'Malformed' | 'TrailingBytes' | 'Encode'} kind
+   *   the `codec::CodecError` variant this mirrors
+   * @param {string} message
+   */
+  constructor(kind, message) {
+    super(`${kind}: ${message}`);
+    this.name = 'CodecError';
+    this.kind = kind;
+  }
+}
+
+/** @param {string} message */
+const malformed = (message) => new CodecError('Malformed', message);
+
+// ---------------------------------------------------------------------------
+// Bytes
+
+// Varint markers of bincode 2: a first byte below 251 is the value itself.
+const U16_MARKER = 251;
+const U32_MARKER = 252;
+const U64_MARKER = 253;
+
+class Writer {
+  constructor() {
+    this.buf = new Uint8Array(64);
+    this.len = 0;
+  }
+
+  /** @param {number} n */
+  reserve(n) {
+    if (this.len + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    grown.set(this.buf.subarray(0, this.len));
+    this.buf = grown;
+  }
+
+  /** @param {number} b */
+  byte(b) {
+    this.reserve(1);
+    this.buf[this.len++] = b;
+  }
+
+  /** @param {ArrayLike<number>} bytes */
+  bytes(bytes) {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  /**
+   * `n` little-endian bytes of a non-negative integer below 2^53.
+   * @param {number} value
+   * @param {number} n
+   */
+  le(value, n) {
+    for (let i = 0; i < n; i++) {
+      this.byte(value % 256);
+      value = Math.floor(value / 256);
+    }
+  }
+
+  /** @param {number} value a non-negative integer below 2^53 */
+  varint(value) {
+    if (value < U16_MARKER) {
+      this.byte(value);
+    } else if (value <= 0xffff) {
+      this.byte(U16_MARKER);
+      this.le(value, 2);
+    } else if (value <= 0xffffffff) {
+      this.byte(U32_MARKER);
+      this.le(value, 4);
+    } else {
+      this.byte(U64_MARKER);
+      this.le(value, 8);
+    }
+  }
+
+  finish() {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const utf8Encoder = new TextEncoder();
+
+class Reader {
+  /** @param {Uint8Array} bytes */
+  constructor(bytes) {
+    this.bytes = bytes;
+    this.pos = 0;
+  }
+
+  get remaining() {
+    return this.bytes.length - this.pos;
+  }
+
+  byte() {
+    if (this.pos >= this.bytes.length) {
+      throw malformed(`unexpected end of frame at byte ${this.pos}`);
+    }
+    return this.bytes[this.pos++];
+  }
+
+  /** @param {number} n */
+  take(n) {
+    if (n > this.remaining) {
+      throw malformed(`need ${n} bytes at byte ${this.pos}, ${this.remaining} left`);
+    }
+    const out = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** @param {number} n at most 6, so the result stays exact */
+  le(n) {
+    const b = this.take(n);
+    let v = 0;
+    for (let i = n - 1; i >= 0; i--) v = v * 256 + b[i];
+    return v;
+  }
+
+  /**
+   * A varint of a type `maxMarker` bits wide: a marker for a wider type is an
+   * error, as in bincode (`InvalidIntegerType`), not a value to truncate.
+   * Non-minimal forms (251 followed by a value below 251) are accepted,
+   * because bincode accepts them.
+   * @param {number} maxMarker U16_MARKER, U32_MARKER or U64_MARKER
+   * @param {string} type for the error message
+   */
+  varint(maxMarker, type) {
+    const first = this.byte();
+    if (first < U16_MARKER) return first;
+    if (first > maxMarker) {
+      throw malformed(`varint marker ${first} is too wide for ${type} at byte ${this.pos - 1}`);
+    }
+    if (first === U16_MARKER) return this.le(2);
+    if (first === U32_MARKER) return this.le(4);
+    // u64: only lengths use it. Anything at or above 2^32 is far beyond any
+    // frame, so the approximate double is fine: it only meets a length check.
+    const lo = this.le(4);
+    const hi = this.le(4);
+    return hi * 0x1_0000_0000 + lo;
+  }
+
+  /** A collection or string length; never more than the bytes left. */
+  length() {
+    const at = this.pos;
+    const len = this.varint(U64_MARKER, 'length');
+    // Every element of every protocol collection takes at least one byte,
+    // so a length above the bytes left is a lie, refused before allocating.
+    if (len > this.remaining) {
+      throw malformed(`length ${len} at byte ${at} exceeds the ${this.remaining} bytes left`);
+    }
+    return len;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Schema combinators: one codec per Rust type.
+
+/**
+ * @template T
+ * @typedef {object} Codec
+ * @property {string} name
+ * @property {(w: Writer, value: T, path: string) => void} write
+ * @property {(r: Reader) => T} read
+ */
+
+/**
+ * @param {unknown} value
+ * @param {number} max
+ * @param {string} type
+ * @param {string} path
+ * @returns {number}
+ */
+function checkUint(value, max, type, path) {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new CodecError('Encode', `${path}: ${String(value)} is not a ${type}`);
+  }
+  return value;
+}
+
+/** @type {Codec<number>} */
+const u8 = {
+  name: 'u8',
+  write: (w, v, path) => w.byte(checkUint(v, 0xff, 'u8', path)),
+  read: (r) => r.byte(),
+};
+
+/** @type {Codec<number>} */
+const u16 = {
+  name: 'u16',
+  write: (w, v, path) => w.varint(checkUint(v, 0xffff, 'u16', path)),
+  read: (r) => r.varint(U16_MARKER, 'u16'),
+};
+
+/** @type {Codec<number>} */
+const u32 = {
+  name: 'u32',
+  write: (w, v, path) => w.varint(checkUint(v, 0xffffffff, 'u32', path)),
+  read: (r) => r.varint(U32_MARKER, 'u32'),
+};
+
+/** i16 as bincode writes it: zigzag, then a u16 varint. @type {Codec<number>} */
+const i16 = {
+  name: 'i16',
+  write: (w, v, path) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x8000 || v > 0x7fff) {
+      throw new CodecError('Encode', `${path}: ${String(v)} is not an i16`);
+    }
+    w.varint(((v << 1) ^ (v >> 15)) & 0xffff);
+  },
+  read: (r) => {
+    const z = r.varint(U16_MARKER, 'i16');
+    return (z >>> 1) ^ -(z & 1);
+  },
+};
+
+/** @type {Codec<boolean>} */
+const bool = {
+  name: 'bool',
+  write: (w, v, path) => {
+    if (typeof v !== 'boolean') throw new CodecError('Encode', `${path}: ${String(v)} is not a bool`);
+    w.byte(v ? 1 : 0);
+  },
+  read: (r) => {
+    const at = r.pos;
+    const b = r.byte();
+    if (b > 1) throw malformed(`invalid bool ${b} at byte ${at}`);
+    return b === 1;
+  },
+};
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** @type {Codec<string>} */
+const string = {
+  name: 'String',
+  write: (w, v, path) => {
+    if (typeof v !== 'string') throw new CodecError('Encode', `${path}: not a string`);
+    // A lone surrogate would silently become U+FFFD; a Rust String cannot
+    // hold one, so refuse rather than send something else.
+    if (LONE_SURROGATE.test(v)) {
+      throw new CodecError('Encode', `${path}: string has a lone surrogate`);
+    }
+    const bytes = utf8Encoder.encode(v);
+    w.varint(bytes.length);
+    w.bytes(bytes);
+  },
+  read: (r) => {
+    const at = r.pos;
+    const bytes = r.take(r.length());
+    try {
+      return utf8Decoder.decode(bytes);
+    } catch {
+      throw malformed(`invalid UTF-8 in the string at byte ${at}`);
+    }
+  },
+};
+
+/**
+ * A fixed byte array (`[u8; N]`): N raw bytes, no length.
+ * @param {number} n
+ * @returns {Codec<number[]>}
+ */
+function byteArray(n) {
+  return {
+    name: `[u8; ${n}]`,
+    write: (w, v, path) => {
+      if (v == null || typeof v !== 'object' || v.length !== n) {
+        throw new CodecError('Encode', `${path}: expected ${n} bytes`);
+      }
+      for (let i = 0; i < n; i++) u8.write(w, v[i], `${path}[${i}]`);
+    },
+    read: (r) => Array.from(r.take(n)),
+  };
+}
+
+/**
+ * @template T
+ * @param {Codec<T>} inner
+ * @returns {Codec<T | null>}
+ */
+function option(inner) {
+  return {
+    name: `Option<${inner.name}>`,
+    write: (w, v, path) => {
+      if (v === null || v === undefined) {
+        w.byte(0);
+      } else {
+        w.byte(1);
+        inner.write(w, v, path);
+      }
+    },
+    read: (r) => {
+      const at = r.pos;
+      const tag = r.byte();
+      if (tag === 0) return null;
+      if (tag === 1) return inner.read(r);
+      throw malformed(`invalid Option tag ${tag} at byte ${at}`);
+    },
+  };
+}
+
+/**
+ * @template T
+ * @param {Codec<T>} inner
+ * @returns {Codec<T[]>}
+ */
+function vec(inner) {
+  return {
+    name: `Vec<${inner.name}>`,
+    write: (w, v, path) => {
+      if (!Array.isArray(v)) throw new CodecError('Encode', `${path}: not an array`);
+      w.varint(v.length);
+      v.forEach((item, i) => inner.write(w, item, `${path}[${i}]`));
+    },
+    read: (r) => {
+      const len = r.length();
+      const out = [];
+      for (let i = 0; i < len; i++) out.push(inner.read(r));
+      return out;
+    },
+  };
+}
+
+/**
+ * A struct: its fields in declaration order, no names on the wire.
+ * @param {string} name
+ * @param {[string, Codec<any>][]} fields
+ * @returns {Codec<any>}
+ */
+function struct(name, fields) {
+  return {
+    name,
+    write: (w, v, path) => {
+      if (v === null || typeof v !== 'object') {
+        throw new CodecError('Encode', `${path}: expected a ${name} object`);
+      }
+      for (const [field, codec] of fields) {
+        if (!(field in v)) throw new CodecError('Encode', `${path}.${field} is missing`);
+        codec.write(w, v[field], `${path}.${field}`);
+      }
+    },
+    read: (r) => {
+      /** @type {Record<string, unknown>} */
+      const out = {};
+      for (const [field, codec] of fields) out[field] = codec.read(r);
+      return out;
+    },
+  };
+}
+
+/**
+ * An externally tagged enum: the variant index as a u32 varint, then the
+ * variant's payload. `null` payload: a unit variant, written as its name.
+ * A newtype variant's payload is the inner value; a struct variant's is a
+ * `struct` codec (serde writes both the same way).
+ * @param {string} name
+ * @param {[string, Codec<any> | null][]} variants
+ * @returns {Codec<any>}
+ */
+function enumOf(name, variants) {
+  const index = new Map(variants.map(([variant], i) => [variant, i]));
+  return {
+    name,
+    write: (w, v, path) => {
+      /** @type {string} */
+      let variant;
+      /** @type {unknown} */
+      let payload;
+      if (typeof v === 'string') {
+        variant = v;
+      } else if (v !== null && typeof v === 'object' && Object.keys(v).length === 1) {
+        variant = Object.keys(v)[0];
+        payload = v[variant];
+      } else {
+        throw new CodecError('Encode', `${path}: expected a ${name} variant`);
+      }
+      const i = index.get(variant);
+      if (i === undefined) throw new CodecError('Encode', `${path}: ${name} has no variant ${variant}`);
+      const codec = variants[i][1];
+      if ((codec === null) !== (typeof v === 'string')) {
+        throw new CodecError('Encode', `${path}: ${name}::${variant} is ${codec ? 'not ' : ''}a unit variant`);
+      }
+      w.varint(i);
+      if (codec) codec.write(w, payload, `${path}.${variant}`);
+    },
+    read: (r) => {
+      const at = r.pos;
+      const i = r.varint(U32_MARKER, 'variant index');
+      if (i >= variants.length) throw malformed(`${name} has no variant ${i} (byte ${at})`);
+      const [variant, codec] = variants[i];
+      return codec ? { [variant]: codec.read(r) } : variant;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The protocol, in the order of protocol.rs.
+
+const Tick = u32;
+const ShipIdT = u16;
+const ShotIdT = u16;
+const ResumeTokenT = byteArray(16);
+
+const HelloT = struct('Hello', [
+  ['protocol', u16],
+  ['name', string],
+  ['room', option(string)],
+  ['resume', option(ResumeTokenT)],
+]);
+
+const InputT = struct('Input', [
+  ['seq', u32],
+  ['ack', option(Tick)],
+  ['buttons', u8],
+  ['aim', u8],
+]);
+
+const PingT = struct('Ping', [['nonce', u32]]);
+
+const ClientMsgT = enumOf('ClientMsg', [
+  ['Hello', HelloT],
+  ['Input', InputT],
+  ['Ping', PingT],
+  ['Leave', null],
+]);
+
+const RulesT = struct('Rules', [
+  ['tick_hz', u16],
+  ['arena_w', u16],
+  ['arena_h', u16],
+  ['ship_speed', u16],
+  ['shot_speed', u16],
+  ['shot_life_ticks', u16],
+  ['fire_cooldown_ticks', u16],
+  ['hit_radius', u16],
+  ['max_hp', u8],
+  ['respawn_ticks', u16],
+  ['round_ticks', u32],
+]);
+
+const WelcomeT = struct('Welcome', [
+  ['ship', ShipIdT],
+  ['room', string],
+  ['tick', Tick],
+  ['resume', ResumeTokenT],
+  ['resumed', bool],
+  ['rules', RulesT],
+]);
+
+const RoundStateT = struct('RoundState', [
+  ['number', u32],
+  ['started', Tick],
+  ['ends', Tick],
+]);
+
+const ShipStateT = struct('ShipState', [
+  ['id', ShipIdT],
+  ['x', u16],
+  ['y', u16],
+  ['aim', u8],
+  ['hp', u8],
+  ['score', u16],
+]);
+
+const ShipSpawnT = struct('ShipSpawn', [
+  ['ship', ShipStateT],
+  ['name', string],
+  ['bot', bool],
+]);
+
+const ShipDeltaT = enumOf('ShipDelta', [
+  [
+    'Moved',
+    struct('ShipDelta::Moved', [
+      ['id', ShipIdT],
+      ['dx', i16],
+      ['dy', i16],
+      ['aim', u8],
+    ]),
+  ],
+  ['Full', ShipStateT],
+]);
+
+const ShotSpawnT = struct('ShotSpawn', [
+  ['id', ShotIdT],
+  ['owner', ShipIdT],
+  ['x', u16],
+  ['y', u16],
+  ['aim', u8],
+  ['age', u8],
+]);
+
+const StandingT = struct('Standing', [
+  ['ship', ShipIdT],
+  ['score', u16],
+]);
+
+const EventKindT = enumOf('EventKind', [
+  ['Joined', struct('EventKind::Joined', [['ship', ShipIdT]])],
+  ['Left', struct('EventKind::Left', [['ship', ShipIdT]])],
+  [
+    'Killed',
+    struct('EventKind::Killed', [
+      ['killer', ShipIdT],
+      ['victim', ShipIdT],
+    ]),
+  ],
+  [
+    'RoundStarted',
+    struct('EventKind::RoundStarted', [
+      ['round', u32],
+      ['ends', Tick],
+    ]),
+  ],
+  [
+    'RoundEnded',
+    struct('EventKind::RoundEnded', [
+      ['round', u32],
+      ['standings', vec(StandingT)],
+    ]),
+  ],
+]);
+
+const GameEventT = struct('GameEvent', [
+  ['tick', Tick],
+  ['kind', EventKindT],
+]);
+
+const SnapshotBodyT = struct('SnapshotBody', [
+  ['tick', Tick],
+  ['baseline', option(Tick)],
+  ['round', option(RoundStateT)],
+  ['spawned', vec(ShipSpawnT)],
+  ['changed', vec(ShipDeltaT)],
+  ['removed', vec(ShipIdT)],
+  ['shots', vec(ShotSpawnT)],
+  ['shots_gone', vec(ShotIdT)],
+  ['events', vec(GameEventT)],
+]);
+
+const SnapshotT = struct('Snapshot', [
+  ['last_input', u32],
+  ['body', SnapshotBodyT],
+]);
+
+const PongT = struct('Pong', [
+  ['nonce', u32],
+  ['tick', Tick],
+]);
+
+const ErrorCodeT = enumOf(
+  'ErrorCode',
+  ErrorCode.map((name) => /** @type {[string, null]} */ ([name, null])),
+);
+
+const ErrorMsgT = struct('ErrorMsg', [
+  ['code', ErrorCodeT],
+  ['message', string],
+]);
+
+const ServerMsgT = enumOf('ServerMsg', [
+  ['Welcome', WelcomeT],
+  ['Snapshot', SnapshotT],
+  ['Pong', PongT],
+  ['Error', ErrorMsgT],
+]);
+
+// ---------------------------------------------------------------------------
+// The codec's entry points.
+
+/**
+ * @param {Uint8Array | ArrayBuffer | ArrayBufferView} input
+ * @returns {Uint8Array}
+ */
+function asBytes(input) {
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  throw new TypeError('expected a Uint8Array, ArrayBuffer or typed array view');
+}
+
+/**
+ * @param {Codec<any>} codec
+ * @param {unknown} value
+ * @param {number} limit
+ */
+function encodeWith(codec, value, limit) {
+  const w = new Writer();
+  codec.write(w, value, codec.name);
+  if (w.len > limit) {
+    throw new CodecError('FrameTooLarge', `frame of ${w.len} bytes exceeds the limit of ${limit}`);
+  }
+  return w.finish();
+}
+
+/**
+ * Checks the size, decodes, and refuses trailing bytes, like
+ * `codec::decode_limited`.
+ * @param {Codec<any>} codec
+ * @param {Uint8Array | ArrayBuffer | ArrayBufferView} input
+ * @param {number} limit
+ */
+function decodeWith(codec, input, limit) {
+  const bytes = asBytes(input);
+  if (bytes.length > limit) {
+    throw new CodecError('FrameTooLarge', `frame of ${bytes.length} bytes exceeds the limit of ${limit}`);
+  }
+  const r = new Reader(bytes);
+  const value = codec.read(r);
+  if (r.remaining !== 0) {
+    throw new CodecError('TrailingBytes', `${r.remaining} trailing bytes after a ${r.pos}-byte message`);
+  }
+  return value;
+}
+
+/**
+ * One client frame. Refuses a frame the server would refuse as too large.
+ * @param {ClientMsg} msg
+ * @returns {Uint8Array}
+ */
+export function encodeClient(msg) {
+  return encodeWith(ClientMsgT, msg, MAX_CLIENT_FRAME);
+}
+
+/**
+ * @param {Uint8Array | ArrayBuffer | ArrayBufferView} bytes one client frame
+ * @returns {ClientMsg}
+ */
+export function decodeClient(bytes) {
+  return decodeWith(ClientMsgT, bytes, MAX_CLIENT_FRAME);
+}
+
+/**
+ * One server frame (the client only needs this for tests and tools).
+ * @param {ServerMsg} msg
+ * @returns {Uint8Array}
+ */
+export function encodeServer(msg) {
+  return encodeWith(ServerMsgT, msg, MAX_SERVER_FRAME);
+}
+
+/**
+ * @param {Uint8Array | ArrayBuffer | ArrayBufferView} bytes one server frame
+ * @returns {ServerMsg}
+ */
+export function decodeServer(bytes) {
+  return decodeWith(ServerMsgT, bytes, MAX_SERVER_FRAME);
+}
+
+// ---------------------------------------------------------------------------
+// Validation the server applies to a Hello, so the lobby can say so first.
+
+/**
+ * `protocol::valid_name`: 1 to MAX_NAME_LEN UTF-8 bytes, no control
+ * characters, not only whitespace. (JavaScript's `trim` also strips U+FEFF,
+ * which Rust's does not; a name of only U+FEFF is refused here and accepted
+ * there, which is harmless.)
+ * @param {string} name
+ */
+export function validName(name) {
+  return (
+    name.trim().length > 0 &&
+    utf8Encoder.encode(name).length <= MAX_NAME_LEN &&
+    !/\p{Cc}/u.test(name)
+  );
+}
+
+/**
+ * `protocol::valid_room_id`: 1 to MAX_ROOM_ID_LEN of `[A-Za-z0-9_-]`.
+ * @param {string} id
+ */
+export function validRoomId(id) {
+  return id.length > 0 && id.length <= MAX_ROOM_ID_LEN && /^[A-Za-z0-9_-]+$/.test(id);
+}

@@ -1,0 +1,279 @@
+// @ts-check
+/**
+ * @file One player's session over any binary message transport: says Hello,
+ * keeps what Welcome granted, feeds snapshots to the {@link WorldView},
+ * builds Inputs and Pings, and turns it all into a plain `state` object for
+ * the page to draw and for browser tests to read (`window.skirmish.state`).
+ *
+ * It owns no socket, timer or DOM: the page calls `opened`, `receive`,
+ * `closed`, `sendInput` and `sendPing`, so Node tests drive it with arrays.
+ */
+
+import { closeCodeName, decodeServer, encodeClient, PROTOCOL_VERSION } from './protocol.js';
+import { units } from './rules.js';
+import { WorldView } from './snapshot.js';
+
+/** @typedef {import('./protocol.js').ClientMsg} ClientMsg */
+/** @typedef {import('./protocol.js').ServerMsg} ServerMsg */
+/** @typedef {import('./protocol.js').Rules} Rules */
+/** @typedef {import('./protocol.js').GameEvent} GameEvent */
+
+/**
+ * A ship as the page shows it: positions in arena units.
+ * @typedef {object} ShipView
+ * @property {number} id
+ * @property {string} name
+ * @property {boolean} bot
+ * @property {number} x
+ * @property {number} y
+ * @property {number} aim quantised
+ * @property {number} hp
+ * @property {number} score
+ * @property {boolean} own
+ */
+
+/**
+ * @typedef {object} FeedLine
+ * @property {string} text
+ * @property {number} at `now()` when it arrived
+ */
+
+/**
+ * Everything the page shows, as plain data.
+ * @typedef {object} SessionState
+ * @property {'connecting' | 'joining' | 'playing' | 'closed'} phase
+ * @property {boolean} connected the socket is open
+ * @property {number | null} ship own ship id, from Welcome
+ * @property {string | null} room
+ * @property {Rules | null} rules
+ * @property {number | null} tick newest snapshot tick
+ * @property {ShipView[]} ships every ship, dead ones included (hp 0)
+ * @property {number} score own score
+ * @property {number} hp own hit points
+ * @property {{ number: number, started: number, ends: number } | null} round
+ * @property {number | null} timeLeft seconds left in the round
+ * @property {number | null} rttMs newest ping round trip
+ * @property {number} seq newest input sequence sent
+ * @property {number} lastInput newest input sequence the server applied
+ * @property {boolean} resumed
+ * @property {FeedLine[]} feed kill feed and notices, newest last
+ * @property {{ code: string, message: string } | null} error the server's Error message
+ * @property {{ code: number, name: string, reason: string } | null} close
+ */
+
+/** Lines kept in the kill feed. */
+const FEED_LINES = 6;
+/** Pings awaiting a Pong; older ones are forgotten (their Pong was lost). */
+const MAX_PENDING_PINGS = 8;
+
+export class GameSession {
+  /**
+   * @param {object} options
+   * @param {string} options.name
+   * @param {string | null} [options.room] null: any public room
+   * @param {number[] | null} [options.resume] token from an earlier Welcome
+   * @param {number} [options.seq] last sequence sent on an earlier socket, so a
+   *   resumed ship's server, which ignores sequences already applied, takes
+   *   the new inputs
+   * @param {(bytes: Uint8Array) => void} options.send writes one binary frame
+   * @param {() => number} [options.now] milliseconds
+   */
+  constructor({ name, room = null, resume = null, seq = 0, send, now = () => performance.now() }) {
+    this.name = name;
+    this.room = room;
+    this.resume = resume;
+    this.send = send;
+    this.now = now;
+    this.view = new WorldView();
+    /** Milliseconds (`now()`) when the newest state arrived, to extrapolate from. */
+    this.snapshotAt = 0;
+    /** Snapshots applied, for the page's measured snapshot rate. */
+    this.snapshots = 0;
+    this.nonce = 0;
+    /** @type {Map<number, number>} ping nonce → sent at */
+    this.pings = new Map();
+    /** @type {SessionState} */
+    this.state = {
+      phase: 'connecting',
+      connected: false,
+      ship: null,
+      room: null,
+      rules: null,
+      tick: null,
+      ships: [],
+      score: 0,
+      hp: 0,
+      round: null,
+      timeLeft: null,
+      rttMs: null,
+      seq,
+      lastInput: 0,
+      resumed: false,
+      feed: [],
+      error: null,
+      close: null,
+    };
+  }
+
+  /** @param {ClientMsg} msg */
+  post(msg) {
+    this.send(encodeClient(msg));
+  }
+
+  /** The socket is open: say Hello. */
+  opened() {
+    this.state.connected = true;
+    this.state.phase = 'joining';
+    this.post({
+      Hello: { protocol: PROTOCOL_VERSION, name: this.name, room: this.room, resume: this.resume },
+    });
+  }
+
+  /**
+   * Handles one binary frame from the server. Throws a CodecError for a
+   * frame that is not a message; the caller should close the socket.
+   * @param {ArrayBuffer | Uint8Array} data
+   * @returns {ServerMsg}
+   */
+  receive(data) {
+    const msg = decodeServer(data);
+    if (typeof msg !== 'object') return msg;
+    if ('Welcome' in msg) {
+      const w = msg.Welcome;
+      this.resume = w.resume;
+      Object.assign(this.state, {
+        phase: 'playing',
+        ship: w.ship,
+        room: w.room,
+        rules: w.rules,
+        resumed: w.resumed,
+      });
+    } else if ('Snapshot' in msg) {
+      this.applySnapshot(msg.Snapshot);
+    } else if ('Pong' in msg) {
+      const sent = this.pings.get(msg.Pong.nonce);
+      if (sent !== undefined) {
+        this.pings.delete(msg.Pong.nonce);
+        this.state.rttMs = this.now() - sent;
+      }
+    } else if ('Error' in msg) {
+      this.state.error = { code: msg.Error.code, message: msg.Error.message };
+      if (msg.Error.code === 'ResumeRejected') this.resume = null;
+    }
+    return msg;
+  }
+
+  /** @param {import('./protocol.js').Snapshot} snapshot */
+  applySnapshot(snapshot) {
+    const applied = this.view.apply(snapshot);
+    // A resumed ship's server remembers sequences from the old socket.
+    this.state.seq = Math.max(this.state.seq, snapshot.last_input);
+    for (const event of this.view.drainEvents()) this.note(event);
+    if (!applied) return;
+    this.snapshotAt = this.now();
+    this.snapshots += 1;
+    this.refresh();
+  }
+
+  /** Rebuilds the plain state from the newest world state. */
+  refresh() {
+    const world = this.view.latest;
+    if (!world) return;
+    const own = this.state.ship;
+    /** @type {ShipView[]} */
+    const ships = [];
+    for (const s of world.ships.values()) {
+      ships.push({
+        id: s.id,
+        name: s.name,
+        bot: s.bot,
+        x: units(s.x),
+        y: units(s.y),
+        aim: s.aim,
+        hp: s.hp,
+        score: s.score,
+        own: s.id === own,
+      });
+    }
+    const me = own === null ? undefined : world.ships.get(own);
+    const hz = this.state.rules?.tick_hz ?? 0;
+    Object.assign(this.state, {
+      tick: world.tick,
+      ships,
+      score: me?.score ?? 0,
+      hp: me?.hp ?? 0,
+      round: world.round,
+      timeLeft: world.round && hz ? Math.max(0, world.round.ends - world.tick) / hz : null,
+      lastInput: world.lastInput,
+    });
+  }
+
+  /**
+   * Puts a game event on the feed, with names from the roster.
+   * @param {GameEvent} event
+   */
+  note(event) {
+    /** @param {number} id */
+    const who = (id) => this.view.names.get(id) ?? `#${id}`;
+    const kind = event.kind;
+    let text;
+    if ('Killed' in kind) text = `${who(kind.Killed.killer)} ✕ ${who(kind.Killed.victim)}`;
+    else if ('Joined' in kind) text = `${who(kind.Joined.ship)} joined`;
+    else if ('Left' in kind) text = `${who(kind.Left.ship)} left`;
+    else if ('RoundStarted' in kind) text = `Round ${kind.RoundStarted.round} started`;
+    else {
+      const best = kind.RoundEnded.standings[0];
+      text = `Round ${kind.RoundEnded.round} over` + (best ? `: ${who(best.ship)} wins with ${best.score}` : '');
+    }
+    this.state.feed.push({ text, at: this.now() });
+    if (this.state.feed.length > FEED_LINES) this.state.feed.shift();
+  }
+
+  /**
+   * Sends one tick of input; only once Welcome arrived.
+   * @param {number} buttons
+   * @param {number} aim quantised
+   * @returns {boolean} whether it was sent
+   */
+  sendInput(buttons, aim) {
+    if (this.state.phase !== 'playing') return false;
+    this.state.seq += 1;
+    this.post({ Input: { seq: this.state.seq, ack: this.view.ack, buttons, aim } });
+    return true;
+  }
+
+  /** Sends a Ping; its Pong sets `state.rttMs`. */
+  sendPing() {
+    if (!this.state.connected) return;
+    this.nonce = (this.nonce + 1) >>> 0;
+    this.pings.set(this.nonce, this.now());
+    if (this.pings.size > MAX_PENDING_PINGS) {
+      const oldest = this.pings.keys().next().value;
+      if (oldest !== undefined) this.pings.delete(oldest);
+    }
+    this.post({ Ping: { nonce: this.nonce } });
+  }
+
+  /** The player leaves on purpose: no resume. */
+  leave() {
+    if (this.state.connected) this.post('Leave');
+    this.resume = null;
+  }
+
+  /**
+   * The socket closed.
+   * @param {number} code
+   * @param {string} reason
+   */
+  closed(code, reason) {
+    this.state.connected = false;
+    this.state.phase = 'closed';
+    this.state.close = { code, name: closeCodeName(code) ?? '', reason };
+  }
+
+  /** The own ship's world state, if it is in the newest snapshot. */
+  ownShip() {
+    const own = this.state.ship;
+    return own === null ? undefined : this.view.latest?.ships.get(own);
+  }
+}

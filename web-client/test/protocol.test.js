@@ -1,0 +1,334 @@
+// @ts-check
+/**
+ * @file The JavaScript codec against the Rust one, through the golden
+ * vectors: every message decodes to its serde_json and encodes to its bytes,
+ * the code tables match, and malformed frames are refused with a CodecError.
+ */
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+
+import {
+  Buttons,
+  CloseCode,
+  CodecError,
+  ErrorCode,
+  MAX_CLIENT_FRAME,
+  MAX_NAME_LEN,
+  MAX_ROOM_ID_LEN,
+  MAX_SERVER_FRAME,
+  PROTOCOL_VERSION,
+  closeCodeName,
+  decodeClient,
+  decodeServer,
+  encodeClient,
+  encodeServer,
+  validName,
+  validRoomId,
+} from '../src/protocol.js';
+import { index, readBytes, readJson } from '../testing/vectors.js';
+
+const codecs = {
+  client: { encode: encodeClient, decode: decodeClient },
+  server: { encode: encodeServer, decode: decodeServer },
+};
+
+/** @param {Uint8Array} bytes */
+const hex = (bytes) => Buffer.from(bytes).toString('hex');
+
+/**
+ * Asserts that decoding throws a CodecError (and nothing else).
+ * @param {() => unknown} fn
+ * @param {string} [kind]
+ */
+function assertRefused(fn, kind) {
+  assert.throws(fn, (err) => {
+    assert.ok(err instanceof CodecError, `expected a CodecError, got ${err}`);
+    if (kind) assert.equal(err.kind, kind);
+    return true;
+  });
+}
+
+/** @param {string} file a Rust source file of the shared crate */
+const rustSource = (file) =>
+  readFileSync(new URL(`../../shared/src/${file}`, import.meta.url), 'utf8');
+
+describe('constants', () => {
+  test('limits and version match index.json', () => {
+    assert.equal(PROTOCOL_VERSION, index.protocol_version);
+    assert.equal(MAX_CLIENT_FRAME, index.max_client_frame);
+    assert.equal(MAX_SERVER_FRAME, index.max_server_frame);
+    assert.equal(MAX_NAME_LEN, index.max_name_len);
+    assert.equal(MAX_ROOM_ID_LEN, index.max_room_id_len);
+  });
+
+  test('close codes match close_codes.json, in order', () => {
+    assert.deepEqual(Object.entries(CloseCode), readJson('close_codes.json'));
+    assert.equal(closeCodeName(4000), 'SessionReplaced');
+    assert.equal(closeCodeName(1006), undefined);
+  });
+
+  test('error codes are the variants of protocol.rs ErrorCode, in order', () => {
+    const block = rustSource('protocol.rs').match(/pub enum ErrorCode \{([\s\S]*?)\n\}/);
+    assert.ok(block, 'ErrorCode enum found in protocol.rs');
+    const variants = [...block[1].matchAll(/^\s{4}([A-Z]\w*),$/gm)].map((m) => m[1]);
+    assert.deepEqual([...ErrorCode], variants);
+    // ...and their wire index is their position.
+    ErrorCode.forEach((code, i) => {
+      const bytes = encodeServer({ Error: { code, message: '' } });
+      assert.deepEqual([...bytes], [3, i, 0]);
+    });
+  });
+
+  test('button bits match rules.rs', () => {
+    const src = rustSource('rules.rs');
+    for (const name of ['UP', 'DOWN', 'LEFT', 'RIGHT', 'FIRE']) {
+      const m = src.match(new RegExp(`pub const ${name}: u8 = (\\d+);`));
+      assert.ok(m, `${name} found in rules.rs`);
+      assert.equal(Buttons[/** @type {'UP'} */ (name)], Number(m[1]), name);
+    }
+    assert.equal(Buttons.ALL, Buttons.UP | Buttons.DOWN | Buttons.LEFT | Buttons.RIGHT | Buttons.FIRE);
+  });
+});
+
+describe('golden vectors', () => {
+  assert.ok(index.messages.length >= 12, 'index.json lists the vectors');
+  for (const { name, side, bytes: length } of index.messages) {
+    const { encode, decode } = codecs[side];
+    const bin = readBytes(`${name}.bin`);
+    const json = readJson(`${name}.json`);
+
+    test(`${name}: decode(bin) equals the json`, () => {
+      assert.equal(bin.length, length);
+      assert.deepStrictEqual(decode(bin), json);
+    });
+
+    test(`${name}: encode(json) equals the bin byte for byte`, () => {
+      assert.equal(hex(encode(json)), hex(bin));
+    });
+
+    test(`${name}: every truncation is refused`, () => {
+      for (let n = 0; n < bin.length; n++) assertRefused(() => decode(bin.subarray(0, n)));
+    });
+
+    test(`${name}: a trailing byte is refused`, () => {
+      const long = new Uint8Array(bin.length + 1);
+      long.set(bin);
+      assertRefused(() => decode(long), 'TrailingBytes');
+    });
+
+    test(`${name}: the other side's decoder does not hang or crash`, () => {
+      const other = side === 'client' ? decodeServer : decodeClient;
+      try {
+        other(bin);
+      } catch (err) {
+        assert.ok(err instanceof CodecError);
+      }
+    });
+  }
+});
+
+describe('encoding', () => {
+  test('varint boundaries use the smallest form', () => {
+    /** @type {[number, number[]][]} */
+    const cases = [
+      [0, [0]],
+      [250, [250]],
+      [251, [251, 251, 0]],
+      [0xffff, [251, 0xff, 0xff]],
+      [0x10000, [252, 0, 0, 1, 0]],
+      [0xffffffff, [252, 0xff, 0xff, 0xff, 0xff]],
+    ];
+    for (const [nonce, varint] of cases) {
+      const bytes = encodeClient({ Ping: { nonce } });
+      assert.deepEqual([...bytes], [2, ...varint], `nonce ${nonce}`);
+      assert.deepEqual(decodeClient(bytes), { Ping: { nonce } });
+    }
+  });
+
+  test('i16 deltas round-trip at the edges (zigzag)', () => {
+    for (const d of [0, -1, 1, -76, 106, 125, -126, 32767, -32768]) {
+      const msg = {
+        Snapshot: {
+          last_input: 1,
+          body: {
+            tick: 2,
+            baseline: 1,
+            round: null,
+            spawned: [],
+            changed: [{ Moved: { id: 1, dx: d, dy: d === -32768 ? 32767 : 0 - d, aim: 0 } }],
+            removed: [],
+            shots: [],
+            shots_gone: [],
+            events: [],
+          },
+        },
+      };
+      assert.deepStrictEqual(decodeServer(encodeServer(msg)), msg, `delta ${d}`);
+    }
+  });
+
+  test('strings keep a leading byte-order mark and non-ASCII text', () => {
+    const msg = { Hello: { protocol: 1, name: '\uFEFFZoë 🚀', room: 'r', resume: null } };
+    assert.deepStrictEqual(decodeClient(encodeClient(msg)), msg);
+  });
+
+  test('values that do not fit their Rust type are refused', () => {
+    const input = (/** @type {object} */ over) => ({
+      Input: { seq: 1, ack: null, buttons: 0, aim: 0, ...over },
+    });
+    for (const bad of [
+      input({ buttons: 256 }),
+      input({ aim: -1 }),
+      input({ seq: 2 ** 32 }),
+      input({ seq: 1.5 }),
+      input({ ack: '3' }),
+      { Input: { seq: 1, ack: null, buttons: 0 } },
+      { Hello: { protocol: 70000, name: 'a', room: null, resume: null } },
+      { Hello: { protocol: 1, name: 'a', room: null, resume: new Array(15).fill(0) } },
+      { Hello: { protocol: 1, name: 'a\uD800', room: null, resume: null } },
+      { Hello: { protocol: 1, name: 'x'.repeat(MAX_CLIENT_FRAME), room: null, resume: null } },
+      { Nope: {} },
+      { Leave: {} },
+      'Ping',
+      { Ping: { nonce: 1 }, Leave: null },
+    ]) {
+      assertRefused(() => encodeClient(/** @type {any} */ (bad)));
+    }
+  });
+
+  test('a Uint8Array resume token encodes like an array', () => {
+    const resume = Array.from({ length: 16 }, (_, i) => i * 16);
+    const a = encodeClient({ Hello: { protocol: 1, name: 'a', room: null, resume } });
+    const b = encodeClient({
+      Hello: { protocol: 1, name: 'a', room: null, resume: /** @type {any} */ (Uint8Array.from(resume)) },
+    });
+    assert.equal(hex(a), hex(b));
+  });
+});
+
+describe('malformed frames', () => {
+  /** @param {number[]} bytes */
+  const client = (bytes) => () => decodeClient(Uint8Array.from(bytes));
+  /** @param {number[]} bytes */
+  const server = (bytes) => () => decodeServer(Uint8Array.from(bytes));
+
+  test('empty and oversized frames', () => {
+    assertRefused(client([]), 'Malformed');
+    assertRefused(server([]), 'Malformed');
+    assertRefused(() => decodeClient(new Uint8Array(MAX_CLIENT_FRAME + 1)), 'FrameTooLarge');
+    assertRefused(() => decodeServer(new Uint8Array(MAX_SERVER_FRAME + 1)), 'FrameTooLarge');
+  });
+
+  test('unknown variant indices', () => {
+    assertRefused(client([4]), 'Malformed');
+    assertRefused(client([251, 4, 0]), 'Malformed');
+    assertRefused(client([252, 0, 0, 0, 1]), 'Malformed');
+  });
+
+  test('bincode accepts a non-minimal varint, so do we', () => {
+    // bincode 2 checks the marker against the type, not minimality.
+    assert.deepEqual(decodeClient(Uint8Array.from([2, 251, 5, 0])), { Ping: { nonce: 5 } });
+    assert.deepEqual(decodeClient(Uint8Array.from([251, 3, 0])), 'Leave');
+  });
+
+  test('unknown variants of inner enums', () => {
+    assertRefused(server([4]));
+    assertRefused(server([3, 7, 0])); // ErrorCode 7
+    // A delta whose ShipDelta variant is 2.
+    assertRefused(server([1, 0, 1, 0, 0, 0, 1, 2]));
+    // An event kind 5.
+    assertRefused(server([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 5]));
+  });
+
+  test('markers too wide for the type', () => {
+    assertRefused(client([0, 252, 1, 0, 0, 0, 1, 97, 0, 0])); // protocol: u16 with a u32 marker
+    assertRefused(client([2, 253, 1, 0, 0, 0, 0, 0, 0, 0])); // nonce: u32 with a u64 marker
+    assertRefused(client([2, 254, ...new Array(16).fill(0)])); // u128 marker
+    assertRefused(client([2, 255])); // reserved marker
+  });
+
+  test('invalid bool and Option bytes', () => {
+    assertRefused(client([0, 1, 1, 97, 2, 0])); // room: Option tag 2
+    assertRefused(client([1, 1, 2, 0, 0])); // ack: Option tag 2
+    const welcome = readBytes('server_welcome.bin');
+    const bad = Uint8Array.from(welcome);
+    const resumedAt = 1 + 1 + 1 + 4 + 3 + 16; // variant, ship, len, "main", tick, token
+    assert.equal(bad[resumedAt], 0);
+    bad[resumedAt] = 2;
+    assertRefused(() => decodeServer(bad), 'Malformed');
+  });
+
+  test('invalid UTF-8', () => {
+    assertRefused(client([0, 1, 2, 0xc3, 0x28, 0, 0])); // broken two-byte sequence
+    assertRefused(client([0, 1, 3, 0xed, 0xa0, 0x80, 0, 0])); // an encoded surrogate
+    assertRefused(client([0, 1, 2, 0xc0, 0x80, 0, 0])); // overlong NUL
+  });
+
+  test('forged lengths fail without allocating', () => {
+    // The codec.rs test case: a name claiming 2^62 bytes.
+    assertRefused(client([0, 1, 253, 0, 0, 0, 0, 0, 0, 0, 0x40]), 'Malformed');
+    assertRefused(client([0, 1, 253, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 'Malformed');
+    assertRefused(client([0, 1, 252, 0xff, 0xff, 0xff, 0xff, 97]), 'Malformed');
+    assertRefused(client([0, 1, 2, 97]), 'Malformed'); // one byte short
+    // A snapshot claiming 2^32-1 spawned ships.
+    assertRefused(server([1, 0, 1, 0, 0, 252, 0xff, 0xff, 0xff, 0xff, 0]), 'Malformed');
+  });
+
+  test('random and mutated frames only ever throw CodecError', () => {
+    let seed = 0x2545f491;
+    const next = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return seed >>> 0;
+    };
+    const vectors = index.messages.map(({ name }) => readBytes(`${name}.bin`));
+    for (let i = 0; i < 5000; i++) {
+      let bytes;
+      if (i % 2 === 0) {
+        bytes = Uint8Array.from({ length: next() % 80 }, () => next() & 0xff);
+      } else {
+        bytes = Uint8Array.from(vectors[next() % vectors.length]);
+        for (let flips = 1 + (next() % 4); flips > 0; flips--) {
+          bytes[next() % bytes.length] ^= 1 + (next() % 255);
+        }
+        bytes = bytes.subarray(0, next() % (bytes.length + 1));
+      }
+      for (const decode of [decodeClient, decodeServer]) {
+        try {
+          decode(bytes);
+        } catch (err) {
+          assert.ok(err instanceof CodecError, `${hex(bytes)}: ${err}`);
+        }
+      }
+    }
+  });
+
+  test('ArrayBuffer and DataView input', () => {
+    const bin = readBytes('server_pong.bin');
+    const buffer = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
+    assert.deepEqual(decodeServer(buffer), readJson('server_pong.json'));
+    assert.deepEqual(decodeServer(new DataView(buffer)), readJson('server_pong.json'));
+  });
+});
+
+describe('Hello validation mirrors protocol.rs', () => {
+  test('names', () => {
+    assert.ok(validName('Ada'));
+    assert.ok(validName('Zoë the 2nd'));
+    assert.ok(!validName(''));
+    assert.ok(!validName('   '));
+    assert.ok(!validName('a\u0007b'));
+    assert.ok(!validName('x'.repeat(MAX_NAME_LEN + 1)));
+    assert.ok(!validName('é'.repeat(13)), '26 bytes');
+  });
+
+  test('rooms', () => {
+    assert.ok(validRoomId('arena-1_b'));
+    assert.ok(!validRoomId('a b'));
+    assert.ok(!validRoomId(''));
+    assert.ok(!validRoomId('r'.repeat(MAX_ROOM_ID_LEN + 1)));
+  });
+});

@@ -1,0 +1,133 @@
+// @ts-check
+/**
+ * @file GameSession driven with the golden frames: Hello out, Welcome in,
+ * Inputs that ack the newest snapshot, Ping/Pong, errors and close codes.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { decodeClient, encodeServer } from '../src/protocol.js';
+import { GameSession } from '../src/session.js';
+import { readBytes, readJson } from '../testing/vectors.js';
+
+/** A session writing into an array, on a clock the test moves. */
+function harness({ resume = /** @type {number[] | null} */ (null), seq = 0 } = {}) {
+  /** @type {Uint8Array[]} */
+  const sent = [];
+  const clock = { now: 1000 };
+  const session = new GameSession({
+    name: 'Ada',
+    resume,
+    seq,
+    send: (bytes) => sent.push(bytes),
+    now: () => clock.now,
+  });
+  const last = () => decodeClient(sent[sent.length - 1]);
+  return { session, sent, clock, last };
+}
+
+test('Hello first, then Welcome opens the game', () => {
+  const { session, sent, last } = harness();
+  assert.equal(session.state.phase, 'connecting');
+  session.opened();
+  assert.equal(Buffer.from(sent[0]).toString('hex'), Buffer.from(readBytes('client_hello.bin')).toString('hex'));
+  assert.equal(session.sendInput(0, 0), false, 'no input before Welcome');
+  assert.equal(sent.length, 1);
+
+  session.receive(readBytes('server_welcome.bin'));
+  const welcome = readJson('server_welcome.json').Welcome;
+  assert.equal(session.state.phase, 'playing');
+  assert.equal(session.state.ship, 3);
+  assert.equal(session.state.room, 'main');
+  assert.deepEqual(session.state.rules, welcome.rules);
+  assert.deepEqual(session.resume, welcome.resume);
+
+  assert.equal(session.sendInput(8, 64), true);
+  assert.deepEqual(last(), { Input: { seq: 1, ack: null, buttons: 8, aim: 64 } });
+});
+
+test('snapshots fill the state and the next Input acks them', () => {
+  const { session, last } = harness();
+  session.opened();
+  session.receive(readBytes('server_welcome.bin'));
+  session.receive(readBytes('server_snapshot_full.bin'));
+  const s = session.state;
+  assert.equal(s.tick, 1235);
+  assert.equal(s.score, 300);
+  assert.equal(s.hp, 2);
+  assert.equal(s.timeLeft, (5401 - 1235) / 30);
+  assert.deepEqual(
+    s.ships.find((ship) => ship.own),
+    { id: 3, name: 'Ada', bot: false, x: 15, y: 2000, aim: 7, hp: 2, score: 300, own: true },
+  );
+  session.sendInput(0, 0);
+  assert.deepEqual(last(), { Input: { seq: 1, ack: 1235, buttons: 0, aim: 0 } });
+
+  session.receive(readBytes('server_snapshot_delta.bin'));
+  assert.equal(s.tick, 1237);
+  assert.equal(s.ships.length, 3);
+  assert.equal(s.score, 301);
+  assert.deepEqual(
+    s.feed.map((line) => line.text),
+    ['Grace joined', '#2 left', 'Ada ✕ Bot 1'],
+  );
+  assert.equal(s.seq, 301, 'the server applied up to 301: carry on from there');
+  session.sendInput(0, 0);
+  assert.deepEqual(last(), { Input: { seq: 302, ack: 1237, buttons: 0, aim: 0 } });
+});
+
+test('a missing baseline makes the next Input ask for a full snapshot', () => {
+  const { session, last } = harness();
+  session.opened();
+  session.receive(readBytes('server_welcome.bin'));
+  session.receive(readBytes('server_snapshot_delta.bin'));
+  assert.equal(session.state.tick, null);
+  session.sendInput(0, 0);
+  const msg = last();
+  assert.ok(typeof msg === 'object' && 'Input' in msg);
+  assert.equal(msg.Input.ack, null);
+});
+
+test('ping round trip', () => {
+  const { session, clock, last } = harness();
+  session.opened();
+  session.sendPing();
+  const ping = last();
+  assert.ok(typeof ping === 'object' && 'Ping' in ping);
+  clock.now += 42;
+  session.receive(encodeServer({ Pong: { nonce: ping.Ping.nonce, tick: 7 } }));
+  assert.equal(session.state.rttMs, 42);
+  session.receive(encodeServer({ Pong: { nonce: 999, tick: 8 } }));
+  assert.equal(session.state.rttMs, 42, 'an unknown nonce is ignored');
+});
+
+test('errors and close codes are kept for the page', () => {
+  const { session } = harness({ resume: new Array(16).fill(1) });
+  session.opened();
+  session.receive(encodeServer({ Error: { code: 'ResumeRejected', message: 'expired' } }));
+  assert.deepEqual(session.state.error, { code: 'ResumeRejected', message: 'expired' });
+  assert.equal(session.resume, null, 'a rejected token is dropped');
+  session.closed(1002, 'bad hello');
+  assert.equal(session.state.connected, false);
+  assert.deepEqual(session.state.close, { code: 1002, name: 'ProtocolError', reason: 'bad hello' });
+});
+
+test('Leave is sent once and forgets the token', () => {
+  const { session, last } = harness({ resume: new Array(16).fill(2), seq: 40 });
+  session.opened();
+  const hello = last();
+  assert.ok(typeof hello === 'object' && 'Hello' in hello);
+  assert.deepEqual(hello.Hello.resume, new Array(16).fill(2));
+  session.receive(readBytes('server_welcome.bin'));
+  session.sendInput(0, 0);
+  assert.deepEqual(last(), { Input: { seq: 41, ack: null, buttons: 0, aim: 0 } }, 'sequences continue');
+  session.leave();
+  assert.equal(last(), 'Leave');
+  assert.equal(session.resume, null);
+});
+
+test('an undecodable frame throws for the caller to close on', () => {
+  const { session } = harness();
+  assert.throws(() => session.receive(Uint8Array.from([9])), { name: 'CodecError' });
+});

@@ -9,8 +9,33 @@ use skirmish_shared::{Input, ShipId};
 /// N policy-driven human ships, no server-side bots.
 pub struct PolicyRoom {
     pub sim: Sim,
+    pub players: Players,
+}
+
+/// Each ship and the policy that drives it.
+pub struct Players {
     ships: Vec<(ShipId, BotPolicy)>,
     inputs: Vec<(ShipId, Input)>,
+}
+
+impl Players {
+    /// Every ship's next input (one per tick each; none acks a snapshot).
+    pub fn draw(&mut self) -> &[(ShipId, Input)] {
+        self.inputs.clear();
+        for (id, policy) in &mut self.ships {
+            let input = policy.next_input();
+            self.inputs.push((
+                *id,
+                Input {
+                    seq: input.seq,
+                    ack: None,
+                    buttons: input.buttons,
+                    aim: input.aim,
+                },
+            ));
+        }
+        &self.inputs
+    }
 }
 
 impl PolicyRoom {
@@ -30,32 +55,16 @@ impl PolicyRoom {
             .collect();
         PolicyRoom {
             sim,
-            ships,
-            inputs: Vec::with_capacity(n),
+            players: Players {
+                ships,
+                inputs: Vec::with_capacity(n),
+            },
         }
-    }
-
-    /// Draws every ship's next input (each bot sends one per tick).
-    pub fn draw_inputs(&mut self) -> &[(ShipId, Input)] {
-        self.inputs.clear();
-        for (id, policy) in &mut self.ships {
-            let input = policy.next_input();
-            self.inputs.push((
-                *id,
-                Input {
-                    seq: input.seq,
-                    ack: None,
-                    buttons: input.buttons,
-                    aim: input.aim,
-                },
-            ));
-        }
-        &self.inputs
     }
 
     /// One tick with freshly drawn inputs.
     pub fn step(&mut self) -> TickOutput {
-        self.draw_inputs();
-        self.sim.step(&self.inputs)
+        let inputs = self.players.draw();
+        self.sim.step(inputs)
     }
 }

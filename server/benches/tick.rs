@@ -1,85 +1,54 @@
-//! Tick cost of the room simulation (`Sim::step`) at several room sizes.
+//! The room's per-tick costs at several room sizes: the simulation step, the
+//! encoding of full and delta snapshot bodies, and the whole snapshot fan-out
+//! for every player of a 512-ship room.
 //!
-//! Every ship is a human ship driven by the GAME.md load-test policy
-//! (`BotPolicy::new(i, 30)`), with no server-side bots, so the figures are
-//! comparable with other servers running the same game. Each room is warmed
-//! up for `WARM_UP_TICKS` so projectiles, hits and respawns are in steady
-//! state; one measured iteration is one `step` with that tick's inputs
-//! (generated outside the timing).
+//! Every ship is a human ship driven by the GAME.md load-test policy, with no
+//! server-side bots, so the figures compare with other servers running the
+//! same game. Rooms are warmed up for `WARM_UP_TICKS` so projectiles, hits
+//! and respawns are in steady state.
 //!
-//! Targets on the reference 2-core machine (release): 64 ships under
-//! 100 µs, 512 ships under 1 ms.
+//! Targets on the reference 2-core machine (release): a 64-ship tick under
+//! 100 µs, a 512-ship tick under 1 ms, all 512 players' snapshots under 2 ms.
+//!
+//! `cargo bench -p skirmish-server --bench tick`
+
+mod policy_room;
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use skirmish_server::game::{Sim, SimConfig};
-use skirmish_shared::bot::BotPolicy;
-use skirmish_shared::rules::Rules;
-use skirmish_shared::{Input, ShipId};
+use policy_room::PolicyRoom;
+use skirmish_server::room::snapshot::{BodyCache, Frame, History};
+use skirmish_shared::Tick;
+use skirmish_shared::codec::{EncodedBody, snapshot_frame};
 
 /// Room sizes measured.
 const ROOM_SIZES: [usize; 4] = [16, 64, 256, 512];
 /// Ticks run before measuring: about three seconds of play.
 const WARM_UP_TICKS: usize = 100;
 
-/// The players of a room: each ship and the policy that drives it.
-struct Players(Vec<(ShipId, BotPolicy)>);
-
-impl Players {
-    /// One client tick of input from every player; none acks a snapshot.
-    fn next_inputs(&mut self) -> Vec<(ShipId, Input)> {
-        self.0
-            .iter_mut()
-            .map(|(id, policy)| {
-                let bot = policy.next_input();
-                let input = Input {
-                    seq: bot.seq,
-                    ack: None,
-                    buttons: bot.buttons,
-                    aim: bot.aim,
-                };
-                (*id, input)
-            })
-            .collect()
-    }
-}
-
-/// A warmed-up room of `n` policy-driven ships.
-fn room(n: usize) -> (Sim, Players) {
-    let rules = Rules::default();
-    let hz = rules.tick_hz;
-    let mut sim = Sim::new(SimConfig {
-        rules,
-        seed: 1,
-        bots: 0,
-        max_inputs_per_tick: 8,
-    });
-    let mut players = Players(
-        (0..n)
-            .map(|i| {
-                (
-                    sim.spawn_player(&format!("p{i}")),
-                    BotPolicy::new(i as u64, hz),
-                )
-            })
-            .collect(),
-    );
+/// A warmed-up room of `n` ships and its recent history.
+fn warmed_room(n: usize) -> (PolicyRoom, History) {
+    let mut room = PolicyRoom::new(n);
+    let mut history = History::new(32);
     for _ in 0..WARM_UP_TICKS {
-        let inputs = players.next_inputs();
-        sim.step(&inputs);
+        let out = room.step();
+        history.push(Frame {
+            state: out.state,
+            events: out.events,
+        });
     }
-    (sim, players)
+    (room, history)
 }
 
 fn tick_benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("tick");
     for n in ROOM_SIZES {
-        let (mut sim, mut players) = room(n);
+        let (mut room, _) = warmed_room(n);
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter_batched(
-                || players.next_inputs(),
-                |inputs| sim.step(black_box(&inputs)),
+                || room.players.draw().to_vec(),
+                |inputs| room.sim.step(black_box(&inputs)),
                 BatchSize::SmallInput,
             );
         });
@@ -87,5 +56,52 @@ fn tick_benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tick_benches);
+fn encode_benches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("snapshot");
+    for n in ROOM_SIZES {
+        let (_, history) = warmed_room(n);
+        let now = history.latest().expect("warmed").state.tick;
+        group.bench_function(BenchmarkId::new("full", n), |b| {
+            b.iter(|| EncodedBody::new(&history.body(black_box(None)).expect("body")));
+        });
+        group.bench_function(BenchmarkId::new("delta", n), |b| {
+            let base = Some(Tick(now.0 - 1));
+            b.iter(|| EncodedBody::new(&history.body(black_box(base)).expect("body")));
+        });
+    }
+    group.finish();
+}
+
+/// Every player of a 512-ship room gets its snapshot: acks spread over the
+/// last three ticks (as over loopback) plus a few joiners wanting full ones.
+/// Measures body building and encoding (once per distinct baseline) and the
+/// per-player frame assembly the connection writers do.
+fn fan_out_bench(c: &mut Criterion) {
+    let (_, history) = warmed_room(512);
+    let now = history.latest().expect("warmed").state.tick;
+    let acks: Vec<Option<Tick>> = (0..512u32)
+        .map(|i| match i % 20 {
+            0 => None,
+            1..=6 => Some(Tick(now.0 - 2)),
+            7..=8 => Some(Tick(now.0 - 3)),
+            _ => Some(Tick(now.0 - 1)),
+        })
+        .collect();
+    c.bench_function("fan_out/512_players", |b| {
+        b.iter(|| {
+            let mut cache = BodyCache::default();
+            let mut bytes = 0;
+            for (i, ack) in acks.iter().enumerate() {
+                let body = cache
+                    .body(&history, *ack)
+                    .expect("encodes")
+                    .expect("history has frames");
+                bytes += snapshot_frame(i as u32, &body).expect("frame").len();
+            }
+            black_box(bytes)
+        });
+    });
+}
+
+criterion_group!(benches, tick_benches, encode_benches, fan_out_bench);
 criterion_main!(benches);

@@ -16,6 +16,20 @@ use crate::game::resources::{
 
 use super::respawn::pick_spawn_point;
 
+/// Every ship with what a new round resets.
+type RoundShips<'w, 's> = Query<
+    'w,
+    's,
+    (
+        Entity,
+        &'static Ship,
+        &'static mut Position,
+        &'static mut Health,
+        &'static mut Score,
+        &'static mut Weapon,
+    ),
+>;
+
 /// Starts the first round, or ends the current one when it is due.
 #[expect(
     clippy::too_many_arguments,
@@ -28,14 +42,7 @@ pub fn run_round_clock(
     mut events: ResMut<TickEvents>,
     mut rng: ResMut<RoomRng>,
     mut grid: ResMut<ShipGrid>,
-    mut ships: Query<(
-        Entity,
-        &Ship,
-        &mut Position,
-        &mut Health,
-        &mut Score,
-        &mut Weapon,
-    )>,
+    mut ships: RoundShips,
     shots: Query<Entity, With<Projectile>>,
     mut commands: Commands,
     mut order: Local<Vec<(ShipId, Entity)>>,
@@ -90,14 +97,7 @@ fn reset_for_new_round(
     now: Tick,
     rng: &mut skirmish_shared::rng::XorShift,
     grid: &mut ShipGrid,
-    ships: &mut Query<(
-        Entity,
-        &Ship,
-        &mut Position,
-        &mut Health,
-        &mut Score,
-        &mut Weapon,
-    )>,
+    ships: &mut RoundShips,
     order: &mut Vec<(ShipId, Entity)>,
 ) {
     order.clear();

@@ -92,6 +92,41 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(2..=1024))]
     pub history_ticks: u16,
 
+    /// Events each room's log keeps for resuming spectators and pollers.
+    #[arg(long, env = "SKIRMISH_EVENT_LOG_CAPACITY", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
+    pub event_log_capacity: u32,
+
+    /// State samples per second sent to spectators (minimap positions).
+    #[arg(long, env = "SKIRMISH_SPECTATOR_HZ", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(1..=60))]
+    pub spectator_hz: u16,
+
+    /// Seconds between SSE heartbeat comments on idle streams.
+    #[arg(long, env = "SKIRMISH_SSE_HEARTBEAT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub sse_heartbeat_secs: u64,
+
+    /// Spectator streams per room; more get 503.
+    #[arg(long, env = "SKIRMISH_MAX_SPECTATORS_PER_ROOM", default_value_t = 2000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_spectators_per_room: u32,
+
+    /// Spectator and ticker streams in total; more get 503.
+    #[arg(long, env = "SKIRMISH_MAX_SPECTATORS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_spectators: u32,
+
+    /// Seconds between two top-N boards on the ticker (sent when changed).
+    #[arg(long, env = "SKIRMISH_TICKER_BOARD_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ticker_board_secs: u64,
+
+    /// Lines on the ticker's board.
+    #[arg(long, env = "SKIRMISH_TICKER_TOP", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub ticker_top: u16,
+
     /// Seed of the first room's simulation (later rooms add 1 each).
     #[arg(long, env = "SKIRMISH_SEED", default_value_t = 1)]
     pub seed: u64,
@@ -148,6 +183,9 @@ impl Config {
             empty_room_grace: Duration::from_secs(self.empty_room_secs),
             inbox_capacity: 8192,
             seed: self.seed,
+            event_log_capacity: self.event_log_capacity as usize,
+            spectator_hz: self.spectator_hz,
+            max_spectators: self.max_spectators_per_room as usize,
         }
     }
 }

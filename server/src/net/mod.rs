@@ -3,13 +3,16 @@
 //!
 //! - [`router`]: every route in one place.
 //! - [`ws`]: the player WebSocket.
+//! - [`sse`]: spectator and ticker event streams.
 //! - [`api`]: JSON endpoints (room list, health) and the JSON error type.
 
 pub mod api;
 pub mod router;
+pub mod sse;
 pub mod ws;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +20,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::room::Registry;
+use crate::room::event_log::{EventLog, incarnation_floor};
+use crate::room::ticker::{board_json, run_board};
+
+/// Events the ticker log keeps for resuming readers.
+const TICKER_LOG_CAPACITY: usize = 4096;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -36,6 +44,8 @@ pub struct AppInner {
     /// One permit per open connection (all transports), `max_connections`
     /// in all: past it, new connections get 503 instead of memory.
     pub connections: Arc<Semaphore>,
+    /// One permit per spectator or ticker stream, `max_spectators` in all.
+    pub spectators: Arc<Semaphore>,
 }
 
 impl std::ops::Deref for AppState {
@@ -46,22 +56,37 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state and starts the default room.
+    /// Builds the state and starts the default room and the ticker.
     #[must_use]
     pub fn new(config: Config, shutdown: CancellationToken, tracker: TaskTracker) -> AppState {
+        let ticker = EventLog::new(
+            TICKER_LOG_CAPACITY,
+            incarnation_floor(),
+            board_json(&[]).into(),
+        );
         let registry = Registry::new(
             config.room_config(),
             &config.default_room,
             shutdown.clone(),
             tracker.clone(),
+            ticker.clone(),
         );
+        tracker.spawn(run_board(
+            registry.clone(),
+            ticker,
+            Duration::from_secs(config.ticker_board_secs),
+            usize::from(config.ticker_top),
+            shutdown.clone(),
+        ));
         let connections = Arc::new(Semaphore::new(config.max_connections as usize));
+        let spectators = Arc::new(Semaphore::new(config.max_spectators as usize));
         AppState(Arc::new(AppInner {
             config,
             registry,
             shutdown,
             tracker,
             connections,
+            spectators,
         }))
     }
 

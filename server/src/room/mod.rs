@@ -5,14 +5,20 @@
 //! - [`registry`]: finding, creating and closing rooms; matchmaking.
 //! - [`snapshot`]: history of recent ticks and delta building.
 //! - [`outbox`]: the latest-wins slot each connection's writer reads.
+//! - [`event_log`]: the resumable ring of events spectators and pollers read.
+//! - [`feed`]: what a room publishes after each tick for those who watch.
+//! - [`ticker`]: the server-wide score ticker and its top-N board.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
 //! channels and snapshots are dropped into outboxes.
 
+pub mod event_log;
+pub mod feed;
 pub mod outbox;
 pub mod registry;
 pub mod snapshot;
 pub mod task;
+pub mod ticker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -20,7 +26,7 @@ use std::time::Duration;
 
 use skirmish_shared::rules::Rules;
 use skirmish_shared::{ErrorCode, Input, ResumeToken, Welcome};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 pub use outbox::{Outbox, Outgoing, SnapshotOut};
 pub use registry::Registry;
@@ -52,6 +58,12 @@ pub struct RoomConfig {
     pub inbox_capacity: usize,
     /// Seed of the first room; later rooms use the following seeds.
     pub seed: u64,
+    /// Events kept in each room's log for resuming readers.
+    pub event_log_capacity: usize,
+    /// State samples per second for spectators' minimaps.
+    pub spectator_hz: u16,
+    /// Spectators (SSE streams) per room.
+    pub max_spectators: usize,
 }
 
 impl Default for RoomConfig {
@@ -66,6 +78,9 @@ impl Default for RoomConfig {
             empty_room_grace: Duration::from_secs(30),
             inbox_capacity: 8192,
             seed: 1,
+            event_log_capacity: 1024,
+            spectator_hz: 10,
+            max_spectators: 2000,
         }
     }
 }
@@ -195,9 +210,22 @@ pub struct RoomHandle {
     pub rules: Arc<Rules>,
     /// Human seats.
     pub max_players: usize,
+    /// The room's event log, state samples and scoreboard.
+    pub feed: feed::FeedReaders,
+    /// One permit per spectator stream; past the cap, 503.
+    pub spectator_permits: Arc<Semaphore>,
+    /// The spectator cap.
+    pub max_spectators: usize,
 }
 
 impl RoomHandle {
+    /// Open spectator streams.
+    #[must_use]
+    pub fn spectators(&self) -> usize {
+        self.max_spectators
+            .saturating_sub(self.spectator_permits.available_permits())
+    }
+
     /// Seated human players.
     #[must_use]
     pub fn players(&self) -> u32 {

@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::event_log::{EventLog, incarnation_floor};
+use super::feed::Feed;
 use super::task::Room;
 use super::{
     JoinError, JoinRequest, Joined, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId,
@@ -34,6 +36,8 @@ pub struct RoomSummary {
     pub players: u32,
     /// Human seats.
     pub max_players: usize,
+    /// Open spectator streams.
+    pub spectators: usize,
     /// Server-side bots.
     pub bots: u32,
     /// Last completed tick.
@@ -55,6 +59,8 @@ pub struct Registry {
     next_instance: AtomicU64,
     next_public: AtomicU64,
     next_session: AtomicU64,
+    /// The server-wide score ticker, fed by every room.
+    ticker: Arc<EventLog>,
 }
 
 impl Registry {
@@ -65,6 +71,7 @@ impl Registry {
         default_room: &str,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        ticker: Arc<EventLog>,
     ) -> Arc<Registry> {
         let registry = Arc::new(Registry {
             rooms: Arc::default(),
@@ -75,6 +82,7 @@ impl Registry {
             next_instance: AtomicU64::new(1),
             next_public: AtomicU64::new(2),
             next_session: AtomicU64::new(1),
+            ticker,
         });
         let mut rooms = registry.rooms.lock();
         registry.open(&mut rooms, registry.default_room.clone(), true);
@@ -86,6 +94,18 @@ impl Registry {
     #[must_use]
     pub fn default_room(&self) -> &str {
         &self.default_room
+    }
+
+    /// The server-wide ticker log.
+    #[must_use]
+    pub fn ticker(&self) -> &Arc<EventLog> {
+        &self.ticker
+    }
+
+    /// Every live room's handle (for the ticker's board).
+    #[must_use]
+    pub fn handles(&self) -> Vec<RoomHandle> {
+        self.rooms.lock().values().cloned().collect()
     }
 
     /// A new session id for a connection.
@@ -110,6 +130,14 @@ impl Registry {
             u32::try_from(config.bots).unwrap_or(u32::MAX),
             Ordering::Relaxed,
         );
+        let (feed, readers) = Feed::new(
+            id.clone(),
+            config.rules.tick_hz,
+            config.spectator_hz,
+            config.event_log_capacity,
+            incarnation_floor(),
+            self.ticker.clone(),
+        );
         let handle = RoomHandle {
             id: id.clone(),
             public,
@@ -118,9 +146,12 @@ impl Registry {
             stats: stats.clone(),
             rules: Arc::new(config.rules.clone()),
             max_players: config.max_players,
+            feed: readers,
+            spectator_permits: Arc::new(tokio::sync::Semaphore::new(config.max_spectators)),
+            max_spectators: config.max_spectators,
         };
         let permanent = id == self.default_room;
-        let room = Room::new(id.clone(), instance, permanent, config, stats);
+        let room = Room::new(id.clone(), instance, permanent, config, stats, feed);
         let directory = self.rooms.clone();
         let shutdown = self.shutdown.clone();
         self.tracker.spawn(
@@ -226,6 +257,7 @@ impl Registry {
                     public: h.public,
                     players: h.players(),
                     max_players: h.max_players,
+                    spectators: h.spectators(),
                     bots: h.stats.bots.load(Ordering::Relaxed),
                     tick,
                     tick_hz: h.rules.tick_hz,

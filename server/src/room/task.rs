@@ -18,6 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::feed::Feed;
 use super::registry::Directory;
 use super::snapshot::{BodyCache, Frame, History};
 use super::{
@@ -61,6 +62,8 @@ pub struct Room {
     inputs: Vec<(ShipId, Input)>,
     stats: Arc<RoomStats>,
     empty_since: Option<Instant>,
+    /// What spectators and the ticker are told after each tick.
+    feed: Feed,
 }
 
 impl Room {
@@ -71,6 +74,7 @@ impl Room {
         permanent: bool,
         config: RoomConfig,
         stats: Arc<RoomStats>,
+        feed: Feed,
     ) -> Room {
         let sim = Sim::new(SimConfig {
             rules: config.rules.clone(),
@@ -92,6 +96,7 @@ impl Room {
             inputs: Vec::new(),
             stats,
             empty_since: Some(Instant::now()),
+            feed,
         }
     }
 
@@ -345,6 +350,9 @@ impl Room {
             state: output.state,
             events: output.events,
         });
+        if let Some(frame) = self.history.latest() {
+            self.feed.publish(frame);
+        }
         self.fan_out();
         self.expire_detached();
         let took = started.elapsed();

@@ -290,3 +290,118 @@ fn dechunk(mut body: &str) -> String {
     }
     out
 }
+
+/// One parsed SSE frame. Comments come back as event `":"`, a frame with
+/// only `retry:` as event `"retry"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SseEvent {
+    pub id: Option<u64>,
+    pub event: String,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.data).expect("event data is JSON")
+    }
+}
+
+/// A real HTTP client reading an event stream.
+pub struct SseClient {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    buf: String,
+}
+
+impl SseClient {
+    /// Opens `url`, resuming after `last_event_id` when given.
+    pub async fn open(
+        client: &reqwest::Client,
+        url: &str,
+        last_event_id: Option<u64>,
+    ) -> SseClient {
+        let mut request = client.get(url);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = tokio::time::timeout(WAIT, request.send())
+            .await
+            .expect("response in time")
+            .expect("request sent");
+        SseClient {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: Box::pin(response.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next frame (bounded wait).
+    pub async fn next(&mut self) -> SseEvent {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                return parse_frame(&frame);
+            }
+            let chunk = tokio::time::timeout(WAIT, self.body.next())
+                .await
+                .expect("an event in time")
+                .expect("stream still open")
+                .expect("no transport error");
+            self.buf
+                .push_str(std::str::from_utf8(&chunk).expect("utf-8 stream"));
+        }
+    }
+
+    /// The next frame with an id (a logged event, a snapshot or a reset).
+    pub async fn next_logged(&mut self) -> SseEvent {
+        loop {
+            let event = self.next().await;
+            if event.id.is_some() {
+                return event;
+            }
+        }
+    }
+}
+
+fn parse_frame(frame: &str) -> SseEvent {
+    let mut event = SseEvent {
+        id: None,
+        event: "message".into(),
+        data: String::new(),
+    };
+    let mut only_comments = true;
+    let mut only_retry = true;
+    for line in frame.lines().filter(|l| !l.is_empty()) {
+        if line.starts_with(':') {
+            only_retry = false;
+            continue;
+        }
+        only_comments = false;
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "id" => {
+                only_retry = false;
+                event.id = Some(value.parse().expect("numeric id"));
+            }
+            "event" => {
+                only_retry = false;
+                event.event = value.into();
+            }
+            "data" => {
+                only_retry = false;
+                event.data.push_str(value);
+            }
+            "retry" => {}
+            other => panic!("unknown SSE field {other:?}"),
+        }
+    }
+    if only_comments {
+        event.event = ":".into();
+    } else if only_retry {
+        event.event = "retry".into();
+    }
+    event
+}

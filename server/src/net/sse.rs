@@ -1,0 +1,272 @@
+//! Server-Sent Events: `GET /api/rooms/{id}/events` (one room) and
+//! `GET /api/ticker` (score changes across rooms).
+//!
+//! A stream is a cursor into an [`EventLog`] plus, for rooms, the latest
+//! state sample. It starts with `retry:` and either a `snapshot` event (a new
+//! reader) or the events after `Last-Event-ID` (a resuming one, from the
+//! header or `?lastEventId=`). A cursor the ring no longer holds gets a
+//! `reset` event carrying a fresh snapshot. Idle streams get heartbeat
+//! comments. A slow client only falls behind in the ring: its stream is
+//! pulled as its socket accepts bytes, so it holds one batch at most, and
+//! nothing it does reaches the room task.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use futures_util::stream;
+use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::time::{Interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info_span};
+
+use super::AppState;
+use super::api::ApiError;
+use crate::room::event_log::{EventLog, Read};
+use crate::room::feed::StateSample;
+
+/// Events sent in one chunk at most; a reader far behind catches up in
+/// batches instead of one huge write.
+const BATCH: usize = 256;
+
+/// What a disconnected EventSource should wait before reconnecting.
+const RETRY_MS: u32 = 2000;
+
+/// Query parameters of both feeds.
+#[derive(Debug, Deserialize)]
+pub struct FeedQuery {
+    /// For clients that cannot set `Last-Event-ID`.
+    #[serde(rename = "lastEventId")]
+    last_event_id: Option<String>,
+}
+
+/// The resume point: the `Last-Event-ID` header, else `?lastEventId=`.
+fn resume_point(headers: &HeaderMap, query: &FeedQuery) -> Result<Option<u64>, ApiError> {
+    let raw = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?
+                .to_owned(),
+        ),
+        None => query.last_event_id.clone(),
+    };
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| {
+            ApiError::bad_request(format!("event id {text:?} is not a non-negative integer"))
+        }),
+    }
+}
+
+/// Takes a global and a per-room (or ticker) spectator slot, or answers 503.
+fn permits(
+    app: &AppState,
+    scoped: Option<&Arc<tokio::sync::Semaphore>>,
+) -> Result<Vec<OwnedSemaphorePermit>, ApiError> {
+    let full = || ApiError::unavailable("too many spectators; try again later");
+    let mut held = vec![
+        app.spectators
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| full())?,
+    ];
+    if let Some(room) = scoped {
+        held.push(room.clone().try_acquire_owned().map_err(|_| full())?);
+    }
+    Ok(held)
+}
+
+/// `GET /api/rooms/{id}/events`.
+pub async fn room_events(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<FeedQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let room = app
+        .registry
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no room {id:?}")))?;
+    let resume = resume_point(&headers, &query)?;
+    let held = permits(&app, Some(&room.spectator_permits))?;
+    let feed = Feed::new(
+        room.feed.log.clone(),
+        Some(room.feed.samples.clone()),
+        resume,
+        &app,
+        held,
+    );
+    let span = info_span!("sse", room = %room.id);
+    Ok(respond(feed, span))
+}
+
+/// `GET /api/ticker`.
+pub async fn ticker(
+    State(app): State<AppState>,
+    Query(query): Query<FeedQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let resume = resume_point(&headers, &query)?;
+    let held = permits(&app, None)?;
+    let feed = Feed::new(app.registry.ticker().clone(), None, resume, &app, held);
+    Ok(respond(feed, info_span!("sse", room = "ticker")))
+}
+
+fn respond(feed: Feed, span: tracing::Span) -> Response {
+    debug!(parent: &span, "stream opened");
+    let body = stream::unfold(feed, move |mut feed| {
+        async move {
+            let chunk = feed.next_chunk().await?;
+            Some((Ok::<Bytes, Infallible>(chunk), feed))
+        }
+        .instrument(span.clone())
+    });
+    (
+        StatusCode::OK,
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// One reader's stream state.
+struct Feed {
+    log: Arc<EventLog>,
+    head: watch::Receiver<u64>,
+    samples: Option<watch::Receiver<Arc<StateSample>>>,
+    /// The last id this reader has been given (or its snapshot's id).
+    cursor: u64,
+    /// The first chunk: `retry` and the snapshot or resumed events.
+    opening: Option<Bytes>,
+    heartbeat: Interval,
+    shutdown: CancellationToken,
+    done: bool,
+    /// Released when the stream is dropped.
+    _permits: Vec<OwnedSemaphorePermit>,
+}
+
+fn framed(id: u64, event: &str, data: &str) -> Bytes {
+    Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))
+}
+
+impl Feed {
+    fn new(
+        log: Arc<EventLog>,
+        mut samples: Option<watch::Receiver<Arc<StateSample>>>,
+        resume: Option<u64>,
+        app: &AppState,
+        permits: Vec<OwnedSemaphorePermit>,
+    ) -> Feed {
+        let head = log.subscribe();
+        let mut opening = BytesMut::from(format!("retry: {RETRY_MS}\n\n").as_bytes());
+        let cursor = match resume {
+            // Resume: the events come from the first read.
+            Some(after) => after,
+            None => {
+                let (snapshot, id) = log.snapshot();
+                opening.extend_from_slice(&framed(id, "snapshot", &snapshot));
+                if let Some(rx) = samples.as_mut() {
+                    opening.extend_from_slice(&rx.borrow_and_update().sse);
+                }
+                id
+            }
+        };
+        let period = Duration::from_secs(app.config.sse_heartbeat_secs);
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Feed {
+            log,
+            head,
+            samples,
+            cursor,
+            opening: Some(opening.freeze()),
+            heartbeat,
+            shutdown: app.shutdown.clone(),
+            done: false,
+            _permits: permits,
+        }
+    }
+
+    /// The next bytes to send; `None` ends the stream.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        let mut out = BytesMut::new();
+        if let Some(opening) = self.opening.take() {
+            out.extend_from_slice(&opening);
+        }
+        loop {
+            match self.log.read(self.cursor, BATCH) {
+                Read::Events(events) => {
+                    for event in &events {
+                        out.extend_from_slice(&event.sse);
+                    }
+                    self.cursor = events.last().map_or(self.cursor, |e| e.id);
+                    return Some(out.freeze());
+                }
+                Read::Reset { snapshot, head } => {
+                    debug!(from = self.cursor, to = head, "reader reset");
+                    out.extend_from_slice(&framed(head, "reset", &snapshot));
+                    self.cursor = head;
+                    return Some(out.freeze());
+                }
+                Read::Closed(reason) => {
+                    self.done = true;
+                    let data = serde_json::json!({ "reason": reason });
+                    out.extend_from_slice(format!("event: closed\ndata: {data}\n\n").as_bytes());
+                    return Some(out.freeze());
+                }
+                Read::UpToDate if !out.is_empty() => return Some(out.freeze()),
+                Read::UpToDate => {}
+            }
+            let samples = self.samples.as_mut();
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => {
+                    self.done = true;
+                    return Some(Bytes::from_static(
+                        b"event: shutdown\ndata: {\"reason\":\"server shutting down\"}\n\n",
+                    ));
+                }
+                changed = self.head.changed() => {
+                    if changed.is_err() {
+                        // The log's writer is gone without closing it.
+                        self.done = true;
+                        return None;
+                    }
+                }
+                sample = next_sample(samples) => match sample {
+                    Some(bytes) => return Some(bytes),
+                    None => self.samples = None,
+                },
+                _ = self.heartbeat.tick() => return Some(Bytes::from_static(b": heartbeat\n\n")),
+            }
+        }
+    }
+}
+
+/// The next state sample's bytes; `None` when the room stopped publishing.
+/// Pends forever for feeds without samples.
+async fn next_sample(samples: Option<&mut watch::Receiver<Arc<StateSample>>>) -> Option<Bytes> {
+    let Some(rx) = samples else {
+        return std::future::pending().await;
+    };
+    rx.changed().await.ok()?;
+    Some(rx.borrow_and_update().sse.clone())
+}

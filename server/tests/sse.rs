@@ -51,8 +51,13 @@ async fn room_feed_starts_with_a_snapshot_and_resumes_exactly() {
     assert_eq!(body["tick_hz"], 30);
     let start = snapshot.id.expect("snapshot has an id");
 
-    // Logged events come in order with consecutive ids.
-    let first = read_until(&mut watcher, start + 12).await;
+    // Logged events come in order with consecutive ids. A spectator that
+    // arrives before the first tick sees the bots' joins first, so read on
+    // until the fighting has produced a kill.
+    let mut first = read_until(&mut watcher, start + 12).await;
+    while !first.iter().any(|e| e.event == "kill") {
+        first.push(watcher.next_logged().await);
+    }
     let ids: Vec<u64> = first.iter().filter_map(|e| e.id).collect();
     assert_eq!(
         ids,
@@ -88,15 +93,16 @@ async fn room_feed_starts_with_a_snapshot_and_resumes_exactly() {
     // with the header and with the query parameter: both get exactly what
     // was missed, in order.
     let cut = start + 4;
+    let end = first.last().and_then(|e| e.id).expect("ids") + 8;
     let expected: Vec<SseEvent> = first
         .iter()
-        .chain(read_until(&mut watcher, start + 20).await.iter())
+        .chain(read_until(&mut watcher, end).await.iter())
         .filter(|e| e.id.is_some_and(|id| id > cut))
         .cloned()
         .collect();
     let mut resumed = SseClient::open(&http, &url, Some(cut)).await;
     assert_eq!(resumed.next().await.event, "retry");
-    let got = read_until(&mut resumed, start + 20).await;
+    let got = read_until(&mut resumed, end).await;
     assert_eq!(got, expected, "header resume");
     let query_url = format!("{url}?lastEventId={cut}");
     let mut by_query = SseClient::open(&http, &query_url, None).await;

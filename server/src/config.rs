@@ -127,6 +127,26 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub ticker_top: u16,
 
+    /// Long polls waiting at once (all kinds); more get 503 with Retry-After.
+    #[arg(long, env = "SKIRMISH_MAX_POLLS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_polls: u32,
+
+    /// Longest wait a long poll may ask for, in seconds (default wait 25).
+    #[arg(long, env = "SKIRMISH_MAX_POLL_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub max_poll_timeout_secs: u64,
+
+    /// Seconds without a request before a long-poll player's session expires.
+    #[arg(long, env = "SKIRMISH_LEGACY_IDLE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub legacy_idle_secs: u64,
+
+    /// Long-poll player sessions at once.
+    #[arg(long, env = "SKIRMISH_MAX_LEGACY_SESSIONS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_legacy_sessions: u32,
+
     /// Seed of the first room's simulation (later rooms add 1 each).
     #[arg(long, env = "SKIRMISH_SEED", default_value_t = 1)]
     pub seed: u64,

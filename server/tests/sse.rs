@@ -107,7 +107,7 @@ async fn room_feed_starts_with_a_snapshot_and_resumes_exactly() {
     let query_url = format!("{url}?lastEventId={cut}");
     let mut by_query = SseClient::open(&http, &query_url, None).await;
     assert_eq!(
-        read_until(&mut by_query, start + 20).await,
+        read_until(&mut by_query, end).await,
         expected,
         "query resume"
     );
@@ -278,5 +278,29 @@ async fn a_thousand_spectators_see_the_same_sequence() {
             Some(r) => assert_eq!(&seen, r, "every spectator sees the same events"),
         }
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn spectators_of_a_closing_room_get_closed() {
+    let mut config = test_config();
+    config.empty_room_secs = 1;
+    let server = TestServer::start(config).await;
+    let mut player = Player::join(&server, "Brief", Some("brief")).await;
+    let http = client();
+    let mut feed = SseClient::open(&http, &server.http_url("/api/rooms/brief/events"), None).await;
+    assert_eq!(feed.status, 200);
+    player.send(&skirmish_shared::ClientMsg::Leave).await;
+    // State samples flow at 10 Hz until the room closes after its 1 s grace.
+    let mut closed = false;
+    for _ in 0..200 {
+        let event = feed.next().await;
+        if event.event == "closed" {
+            assert_eq!(event.json()["reason"], "room closed");
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "spectators are told the room closed");
     server.stop().await;
 }

@@ -6,40 +6,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Player, TestServer, expect_close, get_json, test_config};
+use common::{Player, TestServer, expect_close, get_json, hunt, test_config};
 use skirmish_shared::rng::XorShift;
-use skirmish_shared::rules::{buttons, quantise_aim, units};
-use skirmish_shared::view::{ViewHistory, WorldView};
-use skirmish_shared::{ClientMsg, ErrorCode, EventKind, Input, ResumeToken, ServerMsg, ShipId};
-
-/// Steers towards `target` and fires when in range.
-fn hunt(target: ShipId) -> impl FnMut(&WorldView, ShipId) -> (u8, u8) {
-    move |world, me| {
-        let (Some(a), Some(b)) = (world.ships.get(&me), world.ships.get(&target)) else {
-            return (0, 0);
-        };
-        let dx = units(b.state.x) - units(a.state.x);
-        let dy = units(b.state.y) - units(a.state.y);
-        let aim = quantise_aim(dy.atan2(dx));
-        let mut pressed = 0;
-        if dx.hypot(dy) > 250.0 {
-            if dx > 40.0 {
-                pressed |= buttons::RIGHT;
-            } else if dx < -40.0 {
-                pressed |= buttons::LEFT;
-            }
-            if dy > 40.0 {
-                pressed |= buttons::DOWN;
-            } else if dy < -40.0 {
-                pressed |= buttons::UP;
-            }
-        }
-        if dx.hypot(dy) < 500.0 {
-            pressed |= buttons::FIRE;
-        }
-        (pressed, aim)
-    }
-}
+use skirmish_shared::rules::buttons;
+use skirmish_shared::view::ViewHistory;
+use skirmish_shared::{ClientMsg, ErrorCode, EventKind, Input, ResumeToken, ServerMsg};
 
 #[tokio::test]
 async fn two_players_fight_and_scores_reach_both() {
@@ -305,18 +276,24 @@ async fn leaving_frees_the_seat_and_empty_rooms_close() {
     let mut watcher = Player::join(&server, "Watcher", Some("brief")).await;
     let mut leaver = Player::join(&server, "Leaver", Some("brief")).await;
     let leaver_ship = leaver.ship();
+    // Leave only once a tick has shown the ship: a ship that joins and
+    // leaves between two ticks is never announced at all.
+    leaver.snapshot().await;
     leaver.send(&ClientMsg::Leave).await;
     assert_eq!(expect_close(&mut leaver.socket).await.0, 1000);
-    loop {
+    let mut announced = false;
+    for _ in 0..300 {
         let body = watcher.snapshot().await;
         if body
             .events
             .iter()
             .any(|e| e.kind == EventKind::Left { ship: leaver_ship })
         {
+            announced = true;
             break;
         }
     }
+    assert!(announced, "the watcher saw the leaver go");
     assert!(!watcher.world().ships.contains_key(&leaver_ship));
     watcher.send(&ClientMsg::Leave).await;
     assert_eq!(expect_close(&mut watcher.socket).await.0, 1000);

@@ -104,6 +104,14 @@ impl EncodedBody {
         encode(body).map(EncodedBody)
     }
 
+    /// The body back as a value, for transports that speak JSON.
+    ///
+    /// # Errors
+    /// Never for bytes made by [`EncodedBody::new`].
+    pub fn decode(&self) -> Result<SnapshotBody, CodecError> {
+        decode_limited::<SnapshotBody, MAX_SERVER_FRAME>(&self.0)
+    }
+
     /// Encoded length in bytes.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -169,6 +177,7 @@ mod tests {
     fn shared_body_frames_equal_plain_encoding() {
         let body = sample_body();
         let encoded = EncodedBody::new(&body).unwrap();
+        assert_eq!(encoded.decode(), Ok(body.clone()));
         for last_input in [0, 1, 250, 251, 70_000, u32::MAX] {
             let plain = encode(&ServerMsg::Snapshot(Snapshot {
                 last_input,

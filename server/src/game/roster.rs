@@ -72,10 +72,15 @@ pub fn remove_ship(world: &mut World, id: ShipId) -> bool {
     world.despawn(entity);
     let now = world.resource::<RoomClock>().tick;
     world.resource_mut::<ShipIdPool>().release(id, now);
-    world
-        .resource_mut::<RosterNews>()
-        .0
-        .push(EventKind::Left { ship: id });
+    let mut news = world.resource_mut::<RosterNews>();
+    let joined = EventKind::Joined { ship: id };
+    if let Some(pending) = news.0.iter().position(|k| *k == joined) {
+        // Joined and left between two ticks: no state ever held the ship,
+        // so announcing either would describe a ship nobody could see.
+        news.0.remove(pending);
+    } else {
+        news.0.push(EventKind::Left { ship: id });
+    }
     true
 }
 

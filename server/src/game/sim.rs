@@ -548,6 +548,23 @@ mod tests {
     }
 
     #[test]
+    fn a_ship_that_joins_and_leaves_between_ticks_is_never_announced() {
+        let mut sim = Sim::new(SimConfig {
+            rules: rules(),
+            seed: 5,
+            bots: 0,
+            max_inputs_per_tick: 4,
+        });
+        sim.step(&[]);
+        let stays = sim.spawn_player("stays");
+        let ghost = sim.spawn_player("ghost");
+        assert!(sim.remove_ship(ghost));
+        let out = sim.step(&[]);
+        assert_eq!(kinds(&out), vec![EventKind::Joined { ship: stays }]);
+        assert!(out.state.ships.iter().all(|s| s.state.id != ghost));
+    }
+
+    #[test]
     fn a_killer_who_left_is_named_but_not_credited() {
         let (mut sim, a, b) = duel(
             Rules {

@@ -3,7 +3,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::rejection::JsonRejection;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -15,6 +17,7 @@ use crate::room::registry::RoomSummary;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    retry_after: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -23,40 +26,73 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    /// 503: at a limit or shutting down.
-    pub fn unavailable(message: impl Into<String>) -> ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
+            status,
             message: message.into(),
+            retry_after: None,
         }
     }
 
-    /// 400: a malformed parameter.
+    /// 400: a malformed parameter or body.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
-        }
+        ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            message: message.into(),
-        }
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 410: it existed and is over.
+    pub fn gone(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::GONE, message)
+    }
+
+    /// 429: slow down.
+    pub fn too_many(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).retry_after(1)
+    }
+
+    /// 500.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// 503: at a limit or shutting down.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    /// Adds `Retry-After: secs`.
+    #[must_use]
+    pub fn retry_after(mut self, secs: u32) -> ApiError {
+        self.retry_after = Some(secs);
+        self
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        ApiError::new(rejection.status(), rejection.body_text())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(ErrorBody {
                 error: &self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 

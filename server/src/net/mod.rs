@@ -4,10 +4,16 @@
 //! - [`router`]: every route in one place.
 //! - [`ws`]: the player WebSocket.
 //! - [`sse`]: spectator and ticker event streams.
+//! - [`longpoll`]: watching and playing over plain request/response.
+//! - [`sessions`]: the tokens of long-poll players.
 //! - [`api`]: JSON endpoints (room list, health) and the JSON error type.
+//! - [`flood`]: the inbound rate limit of player transports.
 
 pub mod api;
+pub mod flood;
+pub mod longpoll;
 pub mod router;
+pub mod sessions;
 pub mod sse;
 pub mod ws;
 
@@ -22,6 +28,7 @@ use crate::config::Config;
 use crate::room::Registry;
 use crate::room::event_log::{EventLog, incarnation_floor};
 use crate::room::ticker::{board_json, run_board};
+use sessions::{SessionStore, run_sweeper};
 
 /// Events the ticker log keeps for resuming readers.
 const TICKER_LOG_CAPACITY: usize = 4096;
@@ -46,6 +53,10 @@ pub struct AppInner {
     pub connections: Arc<Semaphore>,
     /// One permit per spectator or ticker stream, `max_spectators` in all.
     pub spectators: Arc<Semaphore>,
+    /// One permit per waiting long poll, `max_polls` in all.
+    pub polls: Arc<Semaphore>,
+    /// Long-poll players by token.
+    pub legacy: Arc<SessionStore>,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,6 +91,13 @@ impl AppState {
         ));
         let connections = Arc::new(Semaphore::new(config.max_connections as usize));
         let spectators = Arc::new(Semaphore::new(config.max_spectators as usize));
+        let polls = Arc::new(Semaphore::new(config.max_polls as usize));
+        let legacy = Arc::new(SessionStore::new(
+            Duration::from_secs(config.legacy_idle_secs),
+            config.max_legacy_sessions as usize,
+            config.max_msgs_per_sec,
+        ));
+        tracker.spawn(run_sweeper(legacy.clone(), shutdown.clone()));
         AppState(Arc::new(AppInner {
             config,
             registry,
@@ -87,6 +105,8 @@ impl AppState {
             tracker,
             connections,
             spectators,
+            polls,
+            legacy,
         }))
     }
 

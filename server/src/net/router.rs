@@ -1,18 +1,35 @@
 //! Every route of the server, in one place.
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
-use super::{AppState, api, sse, ws};
+use super::{AppState, api, longpoll, sse, ws};
+
+/// Request bodies of the JSON API are small (a name, a few inputs).
+const MAX_BODY: usize = 16 * 1024;
 
 /// The whole HTTP surface. `main` serves it; tests serve it on port 0.
 pub fn router(state: AppState) -> Router {
     let web = ServeDir::new(&state.config.web_root).append_index_html_on_directories(true);
-    let json_api = Router::new()
+    // Request/response JSON is compressed when the client accepts it; event
+    // streams are not (a compressor would hold events back to fill blocks).
+    let polled = Router::new()
         .route("/rooms", get(api::rooms))
+        .route("/rooms/{id}/poll", get(longpoll::room_poll))
+        .route("/ticker/poll", get(longpoll::ticker_poll))
+        .route("/rooms/{id}/join", post(longpoll::join))
+        .route("/sessions/{token}/input", post(longpoll::input))
+        .route("/sessions/{token}/state", get(longpoll::state))
+        .route("/sessions/{token}/leave", post(longpoll::leave))
+        .layer(CompressionLayer::new())
+        .layer(DefaultBodyLimit::max(MAX_BODY));
+    let json_api = Router::new()
         .route("/rooms/{id}/events", get(sse::room_events))
         .route("/ticker", get(sse::ticker))
+        .merge(polled)
         .fallback(api::not_found);
     Router::new()
         .route("/ws", get(ws::upgrade))

@@ -12,7 +12,6 @@
 //! reason; nothing a client sends can affect another session.
 
 use std::borrow::Cow;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -26,12 +25,13 @@ use skirmish_shared::{
     ServerMsg, decode_client, encode, valid_name,
 };
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior, timeout};
+use tokio::time::{MissedTickBehavior, timeout};
 use tracing::{Instrument, debug, field, info, info_span};
 
 use super::AppState;
 use super::api::ApiError;
-use crate::room::{Outbox, Outgoing, RoomCmd, RoomHandle, SessionId};
+use super::flood::FloodGuard;
+use crate::room::{Outgoing, Seat, SessionId};
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
 /// this get a clean 1009 from us; larger ones are cut off by tungstenite
@@ -128,16 +128,13 @@ where
         Err(end) => end,
         Ok(hello) => match admit(&mut sink, &app, id, hello).await {
             Err(end) => end,
-            Ok((room, outbox)) => {
-                let end = play(&mut sink, &mut stream, &app, id, &room, &outbox).await;
-                let cmd = if end.leave {
-                    RoomCmd::Leave { session: id }
+            Ok(seat) => {
+                let end = play(&mut sink, &mut stream, &app, &seat).await;
+                if end.leave {
+                    seat.leave().await;
                 } else {
-                    RoomCmd::Detach { session: id }
-                };
-                // Waits for inbox space: the room drains it every tick, and
-                // losing a detach would leave a ghost seat.
-                let _ = room.inbox.send(cmd).await;
+                    seat.detach().await;
+                }
                 end
             }
         },
@@ -259,12 +256,7 @@ where
 }
 
 /// Checks the Hello, seats the player and sends Welcome.
-async fn admit<S>(
-    sink: &mut S,
-    app: &AppState,
-    id: SessionId,
-    hello: Hello,
-) -> Result<(RoomHandle, std::sync::Arc<Outbox>), End>
+async fn admit<S>(sink: &mut S, app: &AppState, id: SessionId, hello: Hello) -> Result<Seat, End>
 where
     S: Sink<Message> + Unpin,
 {
@@ -279,12 +271,12 @@ where
         let msg = "name must be 1-24 bytes without control characters".to_owned();
         return Err(refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadName, msg).await);
     }
-    let joined = app
+    let seat = match app
         .registry
         .join(id, hello.name, hello.room, hello.resume)
-        .await;
-    let (room, joined) = match joined {
-        Ok(ok) => ok,
+        .await
+    {
+        Ok(seat) => seat,
         Err(err) => {
             let code = match err.code() {
                 ErrorCode::RoomFull | ErrorCode::ServerFull => CloseCode::TryAgainLater,
@@ -295,76 +287,37 @@ where
         }
     };
     let span = tracing::Span::current();
-    span.record("room", field::display(&room.id));
-    span.record("player", joined.welcome.ship.0);
-    info!(resumed = joined.welcome.resumed, "player seated");
-    let welcome = encode(&ServerMsg::Welcome(joined.welcome))
+    span.record("room", field::display(&seat.room.id));
+    span.record("player", seat.welcome.ship.0);
+    info!(resumed = seat.welcome.resumed, "player seated");
+    let welcome = encode(&ServerMsg::Welcome(seat.welcome.clone()))
         .map_err(|e| End::close(CloseCode::InternalError, e.to_string()))?;
     // A failed send means the socket is gone; the writer finds out next and
     // the caller's cleanup detaches the seat.
     let _ = sink.send(Message::Binary(Bytes::from(welcome))).await;
-    Ok((room, joined.outbox))
+    Ok(seat)
 }
 
 /// The seated part of a session: reader and writer until one ends or the
 /// server shuts down.
-async fn play<S, R>(
-    sink: &mut S,
-    stream: &mut R,
-    app: &AppState,
-    id: SessionId,
-    room: &RoomHandle,
-    outbox: &Outbox,
-) -> End
+async fn play<S, R>(sink: &mut S, stream: &mut R, app: &AppState, seat: &Seat) -> End
 where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+    let heartbeat = Duration::from_secs(app.config.heartbeat_secs);
     tokio::select! {
-        end = read_loop(stream, app, id, room, control_tx) => end,
-        end = write_loop(sink, outbox, control_rx, Duration::from_secs(app.config.heartbeat_secs)) => end,
+        end = read_loop(stream, app, seat, control_tx) => end,
+        end = write_loop(sink, seat, control_rx, heartbeat) => end,
         () = app.shutdown.cancelled() => End::close(CloseCode::GoingAway, "server shutting down"),
-    }
-}
-
-/// Token bucket over all incoming frames: `rate` per second sustained, two
-/// seconds' worth in a burst.
-struct FloodGuard {
-    tokens: f64,
-    rate: f64,
-    last: Instant,
-}
-
-impl FloodGuard {
-    fn new(rate: u32) -> FloodGuard {
-        let rate = f64::from(rate);
-        FloodGuard {
-            tokens: rate * 2.0,
-            rate,
-            last: Instant::now(),
-        }
-    }
-
-    fn allow(&mut self) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(self.rate * 2.0);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 }
 
 async fn read_loop<R>(
     stream: &mut R,
     app: &AppState,
-    id: SessionId,
-    room: &RoomHandle,
+    seat: &Seat,
     control: mpsc::Sender<ServerMsg>,
 ) -> End
 where
@@ -384,7 +337,7 @@ where
             Ok(Some(Err(err))) => return socket_error(&err),
             Ok(Some(Ok(frame))) => frame,
         };
-        if !flood.allow() {
+        if !flood.allow(1) {
             return End::close(
                 CloseCode::PolicyViolation,
                 format!(
@@ -396,20 +349,11 @@ where
         match classify(frame) {
             Frame::Skip => {}
             Frame::End(end) => return end,
-            Frame::Msg(ClientMsg::Input(input)) => {
-                if room
-                    .inbox
-                    .try_send(RoomCmd::Input { session: id, input })
-                    .is_err()
-                {
-                    room.stats.inputs_dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            Frame::Msg(ClientMsg::Input(input)) => seat.input(input),
             Frame::Msg(ClientMsg::Ping(ping)) => {
-                let tick = skirmish_shared::Tick(room.stats.tick.load(Ordering::Relaxed));
                 let _ = control.try_send(ServerMsg::Pong(Pong {
                     nonce: ping.nonce,
-                    tick,
+                    tick: seat.tick(),
                 }));
             }
             Frame::Msg(ClientMsg::Leave) => {
@@ -428,7 +372,7 @@ where
 
 async fn write_loop<S>(
     sink: &mut S,
-    outbox: &Outbox,
+    seat: &Seat,
     mut control: mpsc::Receiver<ServerMsg>,
     heartbeat: Duration,
 ) -> End
@@ -440,7 +384,7 @@ where
     ping.tick().await;
     loop {
         let message = tokio::select! {
-            out = outbox.next() => match out {
+            out = seat.next() => match out {
                 Outgoing::Close(code, reason) => return End::close(code, reason),
                 Outgoing::Snapshot(snapshot) => match snapshot_frame(snapshot.last_input, &snapshot.body) {
                     Ok(frame) => Message::Binary(Bytes::from(frame)),

@@ -5,6 +5,7 @@
 //! - [`registry`]: finding, creating and closing rooms; matchmaking.
 //! - [`snapshot`]: history of recent ticks and delta building.
 //! - [`outbox`]: the latest-wins slot each connection's writer reads.
+//! - [`seat`]: a seated player as every transport holds it.
 //! - [`event_log`]: the resumable ring of events spectators and pollers read.
 //! - [`feed`]: what a room publishes after each tick for those who watch.
 //! - [`ticker`]: the server-wide score ticker and its top-N board.
@@ -16,6 +17,7 @@ pub mod event_log;
 pub mod feed;
 pub mod outbox;
 pub mod registry;
+pub mod seat;
 pub mod snapshot;
 pub mod task;
 pub mod ticker;
@@ -30,6 +32,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 pub use outbox::{Outbox, Outgoing, SnapshotOut};
 pub use registry::Registry;
+pub use seat::Seat;
 
 /// Identifies one connection's session with a room, so a command from a
 /// connection that has been replaced (resume elsewhere) is ignored.
@@ -96,6 +99,14 @@ pub enum RoomCmd {
         session: SessionId,
         /// The input.
         input: Input,
+    },
+    /// The newest snapshot tick the client holds, from a transport whose
+    /// acks do not ride on inputs (long polling).
+    Ack {
+        /// Whose.
+        session: SessionId,
+        /// The tick held; `None` asks for full snapshots.
+        ack: Option<skirmish_shared::Tick>,
     },
     /// The connection ended without `Leave`: keep the ship for a resume.
     Detach {

@@ -17,10 +17,9 @@ use tracing::Instrument;
 
 use super::event_log::{EventLog, incarnation_floor};
 use super::feed::Feed;
+use super::seat::Seat;
 use super::task::Room;
-use super::{
-    JoinError, JoinRequest, Joined, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId,
-};
+use super::{JoinError, JoinRequest, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
 
 /// Live rooms by id, shared with the room tasks so they can remove themselves.
 pub(super) type Directory = Arc<Mutex<HashMap<Arc<str>, RoomHandle>>>;
@@ -210,7 +209,7 @@ impl Registry {
         name: String,
         room: Option<String>,
         resume: Option<ResumeToken>,
-    ) -> Result<(RoomHandle, Joined), JoinError> {
+    ) -> Result<Seat, JoinError> {
         let mut last = JoinError::ShuttingDown;
         for _ in 0..2 {
             let handle = self.pick(room.as_deref())?;
@@ -236,7 +235,14 @@ impl Registry {
                 continue;
             }
             match answer.await {
-                Ok(result) => return result.map(|joined| (handle, joined)),
+                Ok(result) => {
+                    return result.map(|joined| Seat {
+                        room: handle,
+                        session,
+                        outbox: joined.outbox,
+                        welcome: joined.welcome,
+                    });
+                }
                 Err(_) => last = closed,
             }
         }

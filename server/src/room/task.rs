@@ -149,14 +149,14 @@ impl Room {
                 outbox.close(CloseCode::GoingAway, "room closed");
             }
         }
-        info!(
-            reason = if shutdown.is_cancelled() {
-                "shutdown"
-            } else {
-                "empty"
-            },
+        let reason = if shutdown.is_cancelled() {
+            "server shutting down"
+        } else {
             "room closed"
-        );
+        };
+        // Spectators and pollers of this room get a final `closed`.
+        self.feed.close(reason);
+        info!(reason, "room closed");
     }
 
     fn should_close(&mut self) -> bool {
@@ -172,6 +172,16 @@ impl Room {
         match cmd {
             RoomCmd::Join(req) => self.join(req),
             RoomCmd::Input { session, input } => self.file_input(session, input),
+            RoomCmd::Ack { session, ack } => {
+                let now = self.sim.tick();
+                if let Some(player) = self
+                    .by_session
+                    .get(&session)
+                    .and_then(|ship| self.players.get_mut(ship))
+                {
+                    player.ack = ack.filter(|t| *t <= now);
+                }
+            }
             RoomCmd::Detach { session } => self.detach(session),
             RoomCmd::Leave { session } => {
                 if let Some(ship) = self.by_session.get(&session).copied() {

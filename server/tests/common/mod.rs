@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use skirmish_server::{Config, Server};
+use skirmish_shared::rules::{buttons, quantise_aim, units};
 use skirmish_shared::view::{ViewError, ViewHistory, WorldView};
 use skirmish_shared::{
     ClientMsg, Hello, Input, PROTOCOL_VERSION, Ping, ResumeToken, ServerMsg, ShipId, SnapshotBody,
@@ -404,4 +405,33 @@ fn parse_frame(frame: &str) -> SseEvent {
         event.event = "retry".into();
     }
     event
+}
+
+/// Steers towards `target` and fires when in range.
+pub fn hunt(target: ShipId) -> impl FnMut(&WorldView, ShipId) -> (u8, u8) {
+    move |world, me| {
+        let (Some(a), Some(b)) = (world.ships.get(&me), world.ships.get(&target)) else {
+            return (0, 0);
+        };
+        let dx = units(b.state.x) - units(a.state.x);
+        let dy = units(b.state.y) - units(a.state.y);
+        let aim = quantise_aim(dy.atan2(dx));
+        let mut pressed = 0;
+        if dx.hypot(dy) > 250.0 {
+            if dx > 40.0 {
+                pressed |= buttons::RIGHT;
+            } else if dx < -40.0 {
+                pressed |= buttons::LEFT;
+            }
+            if dy > 40.0 {
+                pressed |= buttons::DOWN;
+            } else if dy < -40.0 {
+                pressed |= buttons::UP;
+            }
+        }
+        if dx.hypot(dy) < 500.0 {
+            pressed |= buttons::FIRE;
+        }
+        (pressed, aim)
+    }
 }

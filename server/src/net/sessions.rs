@@ -1,0 +1,255 @@
+//! Long-poll player sessions: a 128-bit random token names a [`Seat`] held
+//! over plain HTTP. A session that makes no request for the idle timeout
+//! expires: its ship leaves the room and its token answers 410 for a while
+//! (then 404, like one never issued). The store's lock guards map lookups
+//! only, never an await.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rand::RngCore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::flood::FloodGuard;
+use crate::room::Seat;
+
+/// How long an expired token is remembered, to answer 410 instead of 404.
+const TOMBSTONE_TTL: Duration = Duration::from_secs(600);
+
+/// At most this many tombstones; the oldest go first.
+const MAX_TOMBSTONES: usize = 10_000;
+
+/// A session token: 16 random bytes, written as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionToken([u8; 16]);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens are credentials: never in logs.
+        f.write_str("SessionToken(..)")
+    }
+}
+
+impl SessionToken {
+    /// A fresh token from the OS generator.
+    #[must_use]
+    pub fn random() -> SessionToken {
+        let mut bytes = [0; 16];
+        rand::rng().fill_bytes(&mut bytes);
+        SessionToken(bytes)
+    }
+
+    /// Parses 32 hex digits.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<SessionToken> {
+        if text.len() != 32 {
+            return None;
+        }
+        let mut bytes = [0; 16];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(SessionToken(bytes))
+    }
+
+    /// The 32 hex digits.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+/// Lowercase hex of `bytes`.
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// One long-poll player.
+#[derive(Debug)]
+pub struct LegacySession {
+    /// The seat in its room.
+    pub seat: Seat,
+    last_seen: Mutex<Instant>,
+    flood: Mutex<FloodGuard>,
+}
+
+impl LegacySession {
+    /// Records activity (every request counts).
+    pub fn touch(&self) {
+        *self.last_seen.lock() = Instant::now();
+    }
+
+    /// Takes `n` inputs from the session's rate budget.
+    pub fn allow(&self, n: u32) -> bool {
+        self.flood.lock().allow(n)
+    }
+}
+
+/// Why a token found nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Never issued (or forgotten long ago).
+    Unknown,
+    /// It expired or left recently.
+    Gone,
+}
+
+/// All long-poll sessions.
+#[derive(Debug)]
+pub struct SessionStore {
+    live: Mutex<HashMap<SessionToken, Arc<LegacySession>>>,
+    gone: Mutex<HashMap<SessionToken, Instant>>,
+    idle: Duration,
+    max: usize,
+    msgs_per_sec: u32,
+}
+
+impl SessionStore {
+    /// A store expiring sessions idle for `idle`, holding at most `max`.
+    #[must_use]
+    pub fn new(idle: Duration, max: usize, msgs_per_sec: u32) -> SessionStore {
+        SessionStore {
+            live: Mutex::default(),
+            gone: Mutex::default(),
+            idle,
+            max,
+            msgs_per_sec,
+        }
+    }
+
+    /// Whether another session fits.
+    #[must_use]
+    pub fn has_room(&self) -> bool {
+        self.live.lock().len() < self.max
+    }
+
+    /// Live sessions.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.live.lock().len()
+    }
+
+    /// True when no session is live.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.live.lock().is_empty()
+    }
+
+    /// Registers a seat under a fresh token.
+    pub fn insert(&self, seat: Seat) -> (SessionToken, Arc<LegacySession>) {
+        let token = SessionToken::random();
+        let session = Arc::new(LegacySession {
+            seat,
+            last_seen: Mutex::new(Instant::now()),
+            flood: Mutex::new(FloodGuard::new(self.msgs_per_sec)),
+        });
+        self.live.lock().insert(token, session.clone());
+        (token, session)
+    }
+
+    /// The live session of `token`, touched.
+    ///
+    /// # Errors
+    /// [`Lookup::Gone`] for a recently expired or closed token, else
+    /// [`Lookup::Unknown`].
+    pub fn get(&self, token: &str) -> Result<Arc<LegacySession>, Lookup> {
+        let token = SessionToken::parse(token).ok_or(Lookup::Unknown)?;
+        if let Some(session) = self.live.lock().get(&token).cloned() {
+            session.touch();
+            return Ok(session);
+        }
+        if self.gone.lock().contains_key(&token) {
+            return Err(Lookup::Gone);
+        }
+        Err(Lookup::Unknown)
+    }
+
+    /// Ends a session (left, or closed by the room); its token answers 410.
+    pub fn remove(&self, token: &str) -> Option<Arc<LegacySession>> {
+        let token = SessionToken::parse(token)?;
+        let session = self.live.lock().remove(&token)?;
+        self.bury(token);
+        Some(session)
+    }
+
+    fn bury(&self, token: SessionToken) {
+        let mut gone = self.gone.lock();
+        let full = gone.len() >= MAX_TOMBSTONES;
+        if let Some(oldest) = full
+            .then(|| gone.iter().min_by_key(|(_, at)| **at).map(|(t, _)| *t))
+            .flatten()
+        {
+            gone.remove(&oldest);
+        }
+        gone.insert(token, Instant::now());
+    }
+
+    /// Removes sessions idle past the timeout and returns them, so the
+    /// caller can free their seats; forgets old tombstones.
+    pub fn sweep(&self) -> Vec<Arc<LegacySession>> {
+        let idle = self.idle;
+        let expired: Vec<(SessionToken, Arc<LegacySession>)> = {
+            let mut live = self.live.lock();
+            let tokens: Vec<SessionToken> = live
+                .iter()
+                .filter(|(_, s)| s.last_seen.lock().elapsed() >= idle)
+                .map(|(t, _)| *t)
+                .collect();
+            tokens
+                .into_iter()
+                .filter_map(|t| live.remove(&t).map(|s| (t, s)))
+                .collect()
+        };
+        for (token, _) in &expired {
+            self.bury(*token);
+        }
+        self.gone
+            .lock()
+            .retain(|_, at| at.elapsed() < TOMBSTONE_TTL);
+        expired.into_iter().map(|(_, s)| s).collect()
+    }
+}
+
+/// Expires idle sessions once a second until shutdown; their ships leave.
+pub async fn run_sweeper(store: Arc<SessionStore>, shutdown: CancellationToken) {
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = clock.tick() => {}
+        }
+        for session in store.sweep() {
+            info!(room = %session.seat.room.id, player = session.seat.welcome.ship.0,
+                  "long-poll session expired");
+            session.seat.leave().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_as_hex_and_reject_junk() {
+        let t = SessionToken::random();
+        assert_eq!(SessionToken::parse(&t.to_hex()), Some(t));
+        assert_eq!(t.to_hex().len(), 32);
+        for bad in ["", "xyz", &"g".repeat(32), &"a".repeat(31), &"é".repeat(16)] {
+            assert_eq!(SessionToken::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(format!("{t:?}"), "SessionToken(..)");
+        assert_ne!(SessionToken::random(), SessionToken::random());
+    }
+}

@@ -1,0 +1,507 @@
+//! Long polling over real HTTP: watching the event logs, playing as a
+//! legacy player beside WebSocket players, limits and bad parameters.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Player, TestServer, hunt, test_config};
+use serde_json::{Value, json};
+use skirmish_server::Config;
+use skirmish_shared::view::{ViewHistory, WorldView};
+use skirmish_shared::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, ShipId, Snapshot};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> (u16, Value) {
+    let response = http.get(url).send().await.expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    let response = http.post(url).json(&body).send().await.expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+/// Players joining and leaving as fast as the tick allows: two logged
+/// events per cycle, on top of the bots' fighting. Each stays until its
+/// first snapshot, so its join and leave fall on different ticks.
+async fn churn(server: &TestServer, cycles: usize) {
+    for i in 0..cycles {
+        let mut socket = common::raw_socket(server).await;
+        let hello = ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            name: format!("churn{i}"),
+            room: Some("main".into()),
+            resume: None,
+        });
+        common::send(&mut socket, &hello).await;
+        while !matches!(common::recv(&mut socket).await, ServerMsg::Snapshot(_)) {}
+        common::send(&mut socket, &ClientMsg::Leave).await;
+        common::expect_close(&mut socket).await;
+    }
+}
+
+/// `churn` on several connections at once until `stop` is set.
+async fn churn_until(server: &TestServer, stop: &tokio::sync::Notify) {
+    let churners = futures_util::future::join_all((0..8).map(|_| async {
+        loop {
+            churn(server, 1).await;
+        }
+    }));
+    tokio::select! {
+        _ = churners => {}
+        () = stop.notified() => {}
+    }
+}
+
+/// The newest id of a room's log once its first tick has been logged, so
+/// that later waits are not answered by the round's start.
+async fn settled_head(http: &reqwest::Client, poll: &str) -> u64 {
+    for _ in 0..200 {
+        let (_, page) = get(http, poll).await;
+        if page["snapshot"]["round"]["number"] == 1 {
+            return page["next"].as_u64().expect("next");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the room never ticked");
+}
+
+/// Polls from `after` until the log has reached `at_least`; returns the
+/// cursor there (resets included).
+async fn catch_up(http: &reqwest::Client, poll: &str, mut after: u64, at_least: u64) -> u64 {
+    while after < at_least {
+        let (_, page) = get(http, &format!("{poll}?after={after}&timeout=5")).await;
+        after = page["next"].as_u64().expect("next");
+    }
+    after
+}
+
+#[tokio::test]
+async fn a_poller_walking_next_sees_every_event_once_in_order() {
+    let mut config = test_config();
+    config.bots = 12;
+    config.event_log_capacity = 100_000;
+    let server = TestServer::start(config).await;
+    let http = client();
+    let base = server.http_url("/api/rooms/main/poll");
+    let (status, first) = get(&http, &base).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["snapshot"]["room"], "main");
+    let mut next = first["next"].as_u64().expect("next");
+    let start = next;
+
+    let stop = tokio::sync::Notify::new();
+    let walk = async {
+        let mut seen = 0u64;
+        let mut kinds = std::collections::BTreeSet::new();
+        while seen < 2000 {
+            let (status, page) = get(&http, &format!("{base}?after={next}&timeout=5")).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(
+                page.get("reset").is_none(),
+                "the ring is large enough: no reset"
+            );
+            for event in page["events"].as_array().expect("events") {
+                let id = event["id"].as_u64().expect("id");
+                assert_eq!(id, next + 1, "ids arrive once each, in order");
+                next = id;
+                seen += 1;
+                kinds.insert(event["event"].as_str().expect("name").to_owned());
+                assert!(event["data"].is_object());
+            }
+            assert_eq!(page["next"].as_u64(), Some(next));
+        }
+        stop.notify_one();
+        kinds
+    };
+    let (kinds, ()) = tokio::join!(walk, churn_until(&server, &stop));
+    assert!(
+        kinds.contains("join") && kinds.contains("leave") && kinds.contains("kill"),
+        "{kinds:?}"
+    );
+    assert!(next >= start + 2000);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn stale_cursors_reset_and_quiet_polls_time_out() {
+    let mut config = test_config();
+    config.event_log_capacity = 16;
+    let server = TestServer::start(config).await;
+    let http = client();
+    let base = server.http_url("/api/rooms/main/poll");
+    let head = settled_head(&http, &base).await;
+    churn(&server, 10).await;
+    let current = catch_up(&http, &base, head, head + 20).await;
+    for stale in [head, 1] {
+        let (status, page) = get(&http, &format!("{base}?after={stale}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(page["reset"]["room"], "main", "after={stale}: {page}");
+        assert!(page["next"].as_u64().expect("next") >= head + 20);
+    }
+    // Nothing happens in a room without bots: with the churn's last leave
+    // logged, the poll waits out its timeout.
+    let started = std::time::Instant::now();
+    let (status, page) = get(&http, &format!("{base}?after={current}&timeout=1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(page, json!({"events": [], "next": current}));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    // The ticker polls the same way.
+    let (status, ticker) = get(&http, &server.http_url("/api/ticker/poll")).await;
+    assert_eq!(status, 200);
+    assert!(ticker["snapshot"]["top"].is_array());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn five_hundred_pollers_are_all_answered_in_time() {
+    let server = TestServer::start(test_config()).await;
+    let http = client();
+    let base = server.http_url("/api/rooms/main/poll");
+    let head = settled_head(&http, &base).await;
+    let url = format!("{base}?after={head}&timeout=2");
+    let started = std::time::Instant::now();
+    let mut polls = tokio::task::JoinSet::new();
+    for _ in 0..500 {
+        let (http, url) = (http.clone(), url.clone());
+        polls.spawn(async move { get(&http, &url).await });
+    }
+    // Halfway through their wait, something happens: every poll must see it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    churn(&server, 1).await;
+    let mut answered = 0;
+    while let Some(result) = polls.join_next().await {
+        let (status, page) = result.expect("poll task");
+        assert_eq!(status, 200);
+        let events = page["events"].as_array().expect("events");
+        assert_eq!(events[0]["event"], "join", "{page}");
+        answered += 1;
+    }
+    assert_eq!(answered, 500);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}
+
+/// A long-poll player: what it holds, and its next input sequence.
+struct Legacy {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    ship: ShipId,
+    view: ViewHistory,
+    seq: u32,
+}
+
+impl Legacy {
+    async fn join(server: &TestServer, room: &str, name: &str) -> Legacy {
+        let http = client();
+        let (status, joined) = post(
+            &http,
+            &server.http_url(&format!("/api/rooms/{room}/join")),
+            json!({"name": name}),
+        )
+        .await;
+        assert_eq!(status, 200, "{joined}");
+        assert_eq!(joined["room"], room);
+        assert_eq!(joined["rules"]["tick_hz"], 30);
+        assert_eq!(joined["resume"].as_str().expect("resume").len(), 32);
+        Legacy {
+            base: server.http_url("/api/sessions/"),
+            token: joined["token"].as_str().expect("token").to_owned(),
+            ship: ShipId(joined["ship"].as_u64().expect("ship") as u16),
+            http,
+            view: ViewHistory::new(),
+            seq: 0,
+        }
+    }
+
+    fn url(&self, rest: &str) -> String {
+        format!("{}{}/{rest}", self.base, self.token)
+    }
+
+    /// One long poll for the next snapshot after what it holds.
+    async fn poll(&mut self) -> Snapshot {
+        loop {
+            let after = self.view.latest().map(|v| v.tick.0);
+            let url = match after {
+                Some(t) => self.url(&format!("state?after={t}&timeout=5")),
+                None => self.url("state?timeout=5"),
+            };
+            let (status, page) = get(&self.http, &url).await;
+            assert_eq!(status, 200, "{page}");
+            if page["snapshot"].is_null() {
+                continue;
+            }
+            let snapshot: Snapshot =
+                serde_json::from_value(page["snapshot"].clone()).expect("a Snapshot");
+            assert!(
+                snapshot.body.baseline.is_none() || snapshot.body.baseline.map(|t| t.0) == after,
+                "deltas are against what the client named"
+            );
+            self.view.apply(&snapshot.body).expect("applies");
+            return snapshot;
+        }
+    }
+
+    async fn input(&mut self, buttons: u8, aim: u8) {
+        self.seq += 1;
+        let ack = self.view.latest().map(|v| v.tick);
+        let body = json!({"seq": self.seq, "ack": ack, "buttons": buttons, "aim": aim});
+        let (status, page) = post(&self.http, &self.url("input"), body).await;
+        assert_eq!(status, 202, "{page}");
+    }
+
+    fn world(&self) -> &WorldView {
+        self.view.latest().expect("a snapshot arrived")
+    }
+}
+
+#[tokio::test]
+async fn legacy_and_websocket_players_see_and_hit_each_other() {
+    let mut config = test_config();
+    config.idle_timeout_secs = 120;
+    let server = TestServer::start(config).await;
+    let mut legacy = Legacy::join(&server, "mixed", "Legacy").await;
+    let mut ws = Player::join(&server, "Socket", Some("mixed")).await;
+    let (legacy_ship, ws_ship) = (legacy.ship, ws.ship());
+
+    // The legacy player hunts the WebSocket player until it has hit it.
+    let mut last_input = 0;
+    for _ in 0..1200 {
+        let snapshot = legacy.poll().await;
+        assert!(snapshot.last_input >= last_input, "acks never go back");
+        last_input = snapshot.last_input;
+        if legacy
+            .world()
+            .ships
+            .get(&ws_ship)
+            .is_some_and(|s| s.state.hp < 3)
+        {
+            break;
+        }
+        let (buttons, aim) = hunt(ws_ship)(legacy.world(), legacy_ship);
+        legacy.input(buttons, aim).await;
+    }
+    assert!(
+        legacy.world().ships[&ws_ship].state.hp < 3,
+        "the legacy player hit"
+    );
+    assert!(last_input > 0, "the legacy player's inputs were applied");
+    let legacy_pos = legacy.world().ships[&legacy_ship].state;
+    // The WebSocket player saw the legacy ship move and itself get hit.
+    loop {
+        ws.snapshot().await;
+        if ws.world().tick >= legacy.world().tick {
+            break;
+        }
+    }
+    let seen = ws.world().ships[&legacy_ship].state;
+    assert_eq!((seen.x, seen.y), (legacy_pos.x, legacy_pos.y));
+    assert!(ws.world().ships[&ws_ship].state.hp < 3);
+
+    // And the other way round: the WebSocket player hunts the legacy one,
+    // which sees its own hit points drop in its long-polled view.
+    let target = legacy_ship;
+    let hunter = ws_ship;
+    let watcher = async {
+        for _ in 0..1200 {
+            legacy.poll().await;
+            if legacy.world().ships[&legacy_ship].state.hp < 3
+                || legacy.world().ships[&hunter].state.score > 0
+            {
+                return;
+            }
+        }
+        panic!("the legacy player was never hit");
+    };
+    let chase = async {
+        let mut hit = false;
+        for _ in 0..1200 {
+            ws.snapshot().await;
+            let world = ws.world();
+            if world.ships[&target].state.hp < 3 || world.ships[&hunter].state.score > 0 {
+                hit = true;
+                break;
+            }
+            let (buttons, aim) = hunt(target)(world, hunter);
+            ws.input(buttons, aim).await;
+        }
+        assert!(hit, "the WebSocket player hit");
+    };
+    tokio::join!(watcher, chase);
+
+    let (status, left) = post(&legacy.http, &legacy.url("leave"), json!({})).await;
+    assert_eq!((status, left), (200, json!({"left": true})));
+    let (status, gone) = get(&legacy.http, &legacy.url("state")).await;
+    assert_eq!(status, 410);
+    assert!(gone["error"].is_string());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_parameters_and_limits_get_json_errors() {
+    let mut config: Config = test_config();
+    config.max_polls = 2;
+    config.max_poll_timeout_secs = 30;
+    config.legacy_idle_secs = 1;
+    config.max_msgs_per_sec = 10;
+    let server = TestServer::start(config).await;
+    let http = client();
+    let poll = server.http_url("/api/rooms/main/poll");
+    for query in [
+        "after=abc",
+        "after=-1",
+        "after=1.5",
+        "timeout=31",
+        "timeout=-2",
+        "timeout=soon",
+    ] {
+        let (status, body) = get(&http, &format!("{poll}?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body["error"].is_string(), "{query}");
+    }
+    let (status, body) = get(&http, &server.http_url("/api/rooms/nowhere/poll")).await;
+    assert_eq!(status, 404, "{body}");
+
+    // The poll cap answers 503 with Retry-After.
+    let head = settled_head(&http, &poll).await;
+    // A probe can take a permit for an instant and make one of the waits
+    // fail, so a round counts only when both waits held their permits
+    // throughout; there is no server-side event to await instead.
+    let mut refused = None;
+    for _round in 0..10 {
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let (http, url) = (http.clone(), format!("{poll}?after={head}&timeout=2"));
+                tokio::spawn(async move { http.get(url).send().await.expect("sent").status() })
+            })
+            .collect();
+        let mut probe_refused = None;
+        // Give the waits a head start; probing at once takes their permit.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..40 {
+            let response = http
+                .get(format!("{poll}?after={head}&timeout=0"))
+                .send()
+                .await
+                .expect("sent");
+            if response.status() == 503 {
+                probe_refused = Some(response);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let mut waits_held = true;
+        for w in waiting {
+            waits_held &= w.await.expect("task") == 200;
+        }
+        if waits_held && probe_refused.is_some() {
+            refused = probe_refused;
+            break;
+        }
+    }
+    let refused = refused.expect("a third concurrent poll is refused");
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert!(refused.json::<Value>().await.expect("json")["error"].is_string());
+
+    // Joining and playing.
+    let join = server.http_url("/api/rooms/main/join");
+    let (status, body) = post(&http, &join, json!({"name": ""})).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post(&http, &join, json!({"nom": "x"})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].is_string());
+    let (status, body) = post(
+        &http,
+        &server.http_url("/api/rooms/bad%20room/join"),
+        json!({"name": "x"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = get(
+        &http,
+        &server.http_url("/api/sessions/00112233445566778899aabbccddeeff/state"),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = get(&http, &server.http_url("/api/sessions/not-a-token/state")).await;
+    assert_eq!(status, 404);
+
+    let legacy = Legacy::join(&server, "main", "Spammer").await;
+    let many: Vec<Value> = (1..=33)
+        .map(|seq| json!({"seq": seq, "ack": null, "buttons": 0, "aim": 0}))
+        .collect();
+    let (status, _) = post(&http, &legacy.url("input"), json!({"inputs": many})).await;
+    assert_eq!(status, 400);
+    let (status, _) = post(
+        &http,
+        &legacy.url("input"),
+        json!({"seq": 1, "ack": null, "buttons": 300, "aim": 0}),
+    )
+    .await;
+    assert_eq!(status, 422, "a button byte out of range");
+    let mut flooded = false;
+    for seq in 0..10 {
+        let batch: Vec<Value> = (0..8)
+            .map(|i| json!({"seq": seq * 8 + i + 1, "ack": null, "buttons": 0, "aim": 0}))
+            .collect();
+        let (status, body) = post(&http, &legacy.url("input"), json!({"inputs": batch})).await;
+        if status == 429 {
+            assert!(body["error"].as_str().expect("msg").contains("flood"));
+            flooded = true;
+            break;
+        }
+        assert_eq!(status, 202);
+    }
+    assert!(
+        flooded,
+        "80 inputs at once exceed 10 per second with a 2 s burst"
+    );
+
+    // An idle session expires: its ship leaves and its token answers 410.
+    let mut expired = false;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let rooms = common::get_json(&server, "/api/rooms").await;
+        if rooms[0]["players"] == 0 {
+            expired = true;
+            break;
+        }
+    }
+    assert!(expired, "the idle long-poll player's seat was freed");
+    let (status, body) = get(&http, &legacy.url("state")).await;
+    assert_eq!(status, 410, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn poll_answers_are_compressed_when_accepted() {
+    let mut config = test_config();
+    config.bots = 8;
+    let server = TestServer::start(config).await;
+    let response = client()
+        .get(server.http_url("/api/rooms/main/poll"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let plain = client()
+        .get(server.http_url("/api/rooms/main/poll"))
+        .send()
+        .await
+        .expect("sent");
+    assert!(plain.headers().get("content-encoding").is_none());
+    server.stop().await;
+}

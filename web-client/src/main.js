@@ -34,6 +34,7 @@ const ui = {
   name: /** @type {HTMLInputElement} */ ($('name')),
   room: /** @type {HTMLInputElement} */ ($('room')),
   lobbyMessage: $('lobby-message'),
+  watch: /** @type {HTMLAnchorElement} */ ($('watch')),
   game: $('game'),
   canvas: /** @type {HTMLCanvasElement} */ ($('arena')),
   score: $('hud-score'),
@@ -178,6 +179,14 @@ function saveResume(saved) {
 
 ui.name.value = loadResume()?.name ?? `Pilot-${100 + Math.floor(Math.random() * 900)}`;
 ui.room.value = loadResume()?.room ?? new URLSearchParams(location.search).get('room') ?? '';
+
+/** Points "Watch this room" at the scoreboard of the room typed (or main). */
+function updateWatchLink() {
+  const room = ui.room.value.trim();
+  ui.watch.href = `scoreboard.html?room=${encodeURIComponent(validRoomId(room) ? room : 'main')}`;
+}
+ui.room.addEventListener('input', updateWatchLink);
+updateWatchLink();
 
 ui.form.addEventListener('submit', (e) => {
   e.preventDefault();

@@ -1,0 +1,779 @@
+// @ts-check
+/**
+ * @file The scoreboard page: one EventSource on a room feed
+ * (`?room=main`, the default) or on the global ticker (`?ticker`), its
+ * events folded into `standings.js`, and the DOM and minimap drawn from
+ * that. What the feeds mean lives in `standings.js`; this file only wires
+ * it to the browser. `window.skirmishScoreboard.state` says what is shown.
+ */
+
+import { validRoomId } from './protocol.js';
+import { aimRadians } from './rules.js';
+import {
+  MOVE_MS,
+  RESULT_MS,
+  RoomBoard,
+  TickerBoard,
+  formatClock,
+  moveText,
+  nextConnection,
+  parseEventId,
+  playerColor,
+} from './standings.js';
+
+/** Arena size in units; the feeds do not say, the rules do (2000 x 2000). */
+const ARENA = 2000;
+/** How often the room picker's list is refreshed. */
+const ROOMS_MS = 5000;
+/** Waits before making a new EventSource after the browser gave up on one. */
+const RETRY_MIN_MS = 2000;
+const RETRY_MAX_MS = 15000;
+/** Seconds without a state sample (10 a second when live) before the bar says so. */
+const STALE_SECS = 3;
+/** Room feed events; the ticker has its own. */
+const ROOM_EVENTS = ['snapshot', 'reset', 'state', 'join', 'leave', 'kill', 'score', 'round', 'closed', 'shutdown'];
+const TICKER_EVENTS = ['snapshot', 'reset', 'board', 'score', 'closed', 'shutdown'];
+
+/**
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @returns {T}
+ */
+function $(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing from scoreboard.html`);
+  return /** @type {T} */ (el);
+}
+
+/**
+ * @param {string} tag
+ * @param {string} [className]
+ * @param {string} [text]
+ */
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/**
+ * Sets text only when it changed, so the DOM is not touched every frame.
+ * @param {HTMLElement} node
+ * @param {string} text
+ */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+const ui = {
+  toLobby: /** @type {HTMLAnchorElement} */ ($('to-lobby')),
+  picker: /** @type {HTMLSelectElement} */ ($('picker')),
+  roundNumber: $('round-number'),
+  clock: $('clock'),
+  conn: $('conn'),
+  connPhase: $('conn-phase'),
+  connNote: $('conn-note'),
+  connId: $('conn-id'),
+  mapPanel: $('map-panel'),
+  canvas: /** @type {HTMLCanvasElement} */ ($('minimap')),
+  result: $('result'),
+  resultTitle: $('result-title'),
+  resultList: $('result-list'),
+  resultTimer: $('result-timer'),
+  standingsTitle: $('standings-title'),
+  standings: $('standings'),
+  standingsEmpty: $('standings-empty'),
+  kills: $('kills'),
+  killsEmpty: $('kills-empty'),
+  meta: $('meta'),
+  tape: $('tape'),
+  tapeTrack: $('tape-track'),
+};
+
+const ctx = /** @type {CanvasRenderingContext2D} */ (ui.canvas.getContext('2d'));
+
+// ---------------------------------------------------------------------------
+// What to watch, and the one feed watching it
+
+/** @typedef {{ kind: 'room', room: string } | { kind: 'ticker' }} Target */
+
+/**
+ * The target a URL names: `?ticker`, else `?room=` (default main).
+ * @param {string} search
+ * @returns {{ target: Target, problem: string }}
+ */
+function targetOf(search) {
+  const params = new URLSearchParams(search);
+  if (params.has('ticker')) return { target: { kind: 'ticker' }, problem: '' };
+  const room = params.get('room')?.trim() || 'main';
+  if (validRoomId(room)) return { target: { kind: 'room', room }, problem: '' };
+  return { target: { kind: 'room', room: 'main' }, problem: `"${room}" is not a room id` };
+}
+
+/** @param {Target} target */
+function searchOf(target) {
+  return target.kind === 'ticker' ? '?ticker' : `?room=${encodeURIComponent(target.room)}`;
+}
+
+/**
+ * @typedef {object} Feed
+ * @property {Target} target
+ * @property {RoomBoard | TickerBoard} model
+ * @property {EventSource | null} source
+ * @property {import('./standings.js').ConnectionPhase} phase
+ * @property {string} note why it is not live, if known
+ * @property {number} retries new EventSources made after the browser gave up
+ * @property {number | undefined} retryTimer
+ * @property {number} events events taken in
+ * @property {number} openedAt local milliseconds the stream last opened
+ */
+
+/** @type {Feed | null} */
+let feed = null;
+
+/**
+ * Starts watching `target`, dropping whatever was watched before.
+ * @param {Target} target
+ * @param {string} [problem] shown until the feed is live
+ */
+function watch(target, problem = '') {
+  stop();
+  const current = /** @type {Feed} */ ({
+    target,
+    model: target.kind === 'ticker' ? new TickerBoard() : new RoomBoard(target.room),
+    source: null,
+    phase: 'connecting',
+    note: problem,
+    retries: 0,
+    retryTimer: undefined,
+    events: 0,
+    openedAt: Infinity,
+  });
+  feed = current;
+  document.body.classList.toggle('view-ticker', target.kind === 'ticker');
+  document.body.classList.toggle('view-room', target.kind === 'room');
+  document.title = target.kind === 'ticker' ? 'Skirmish ticker' : `Skirmish: ${target.room}`;
+  ui.toLobby.href = target.kind === 'room' ? `./?room=${encodeURIComponent(target.room)}` : './';
+  setText(ui.standingsTitle, target.kind === 'ticker' ? 'Top scores, all rooms' : 'Standings');
+  resetViews();
+  syncPicker();
+  open(current, null);
+}
+
+function stop() {
+  if (!feed) return;
+  clearTimeout(feed.retryTimer);
+  feed.source?.close();
+  feed.source = null;
+  feed = null;
+}
+
+/**
+ * Opens an EventSource for `current`, resuming after `lastEventId` if set
+ * (the browser sends Last-Event-ID itself on its own reconnects; a new
+ * EventSource needs the query parameter).
+ * @param {Feed} current
+ * @param {number | null} lastEventId
+ */
+function open(current, lastEventId) {
+  const { target } = current;
+  const base = target.kind === 'ticker' ? '/api/ticker' : `/api/rooms/${encodeURIComponent(target.room)}/events`;
+  const url = lastEventId === null ? base : `${base}?lastEventId=${lastEventId}`;
+  const source = new EventSource(url);
+  current.source = source;
+
+  source.addEventListener('open', () => {
+    if (feed !== current) return;
+    current.openedAt = performance.now();
+    current.phase = nextConnection(current.phase, 'open');
+    current.note = '';
+    current.retries = 0;
+  });
+  source.addEventListener('error', () => {
+    if (feed !== current || current.source !== source) return;
+    current.phase = nextConnection(current.phase, 'error', source.readyState);
+    if (source.readyState === EventSource.CLOSED) {
+      // The browser gave up (a 404, a 503, a dropped server): try again
+      // ourselves, slower each time.
+      source.close();
+      retryLater(current);
+    }
+  });
+
+  const kinds = target.kind === 'ticker' ? TICKER_EVENTS : ROOM_EVENTS;
+  for (const kind of kinds) {
+    source.addEventListener(kind, (e) => {
+      if (feed !== current) return;
+      const msg = /** @type {MessageEvent<string>} */ (e);
+      let data;
+      try {
+        data = JSON.parse(msg.data);
+      } catch {
+        console.warn(`skirmish: ${kind} event with bad JSON`, msg.data);
+        return;
+      }
+      if (kind === 'closed' || kind === 'shutdown') {
+        // The stream ends; the browser reconnects by itself.
+        current.note = String(data?.reason ?? kind);
+        return;
+      }
+      // EventSource repeats the previous id on events without one, so only
+      // logged events are read for their id.
+      const id = kind === 'state' ? null : parseEventId(msg.lastEventId);
+      try {
+        if (current.model.apply(kind, data, id, performance.now())) current.events++;
+      } catch (err) {
+        console.warn(`skirmish: could not apply ${kind}`, data, err);
+      }
+    });
+  }
+}
+
+/** @param {Feed} current */
+function retryLater(current) {
+  const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** current.retries);
+  current.retries++;
+  current.retryTimer = window.setTimeout(() => {
+    if (feed !== current) return;
+    current.phase = nextConnection(current.phase, 'retry');
+    open(current, current.model.lastEventId);
+  }, delay);
+  if (current.target.kind === 'room') {
+    const room = current.target.room;
+    fetchRooms().then((rooms) => {
+      if (feed !== current || !rooms) return;
+      if (!rooms.some((r) => r.id === room)) current.note = `no room "${room}"`;
+      else if (!current.note) current.note = 'feed unavailable';
+    });
+  } else if (!current.note) {
+    current.note = 'feed unavailable';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The room picker
+
+/**
+ * @typedef {object} RoomInfo
+ * @property {string} id
+ * @property {boolean} public
+ * @property {number} players
+ * @property {number} max_players
+ * @property {number} spectators
+ * @property {number} bots
+ */
+
+/** @type {RoomInfo[]} */
+let rooms = [];
+
+/** @returns {Promise<RoomInfo[] | null>} */
+async function fetchRooms() {
+  try {
+    const res = await fetch('/api/rooms', { cache: 'no-store' });
+    if (!res.ok) return null;
+    const list = await res.json();
+    return Array.isArray(list) ? list : null;
+  } catch {
+    return null;
+  }
+}
+
+async function refreshRooms() {
+  const asked = performance.now();
+  const list = await fetchRooms();
+  if (!list) return;
+  rooms = list;
+  syncPicker();
+  // The server does not end a closed room's stream (no `closed` event: it
+  // goes quiet but for heartbeats), so a room missing from a list asked for
+  // after the stream opened is taken as closed.
+  const current = feed;
+  if (current?.target.kind !== 'room' || current.phase !== 'live' || asked < current.openedAt) return;
+  const room = current.target.room;
+  if (list.some((r) => r.id === room)) return;
+  current.source?.close();
+  current.phase = 'closed';
+  current.note = `room "${room}" closed`;
+  retryLater(current);
+}
+
+/** @param {RoomInfo} r */
+function roomLabel(r) {
+  const people = r.bots > 0 ? `${r.players} + ${r.bots} bots` : `${r.players} playing`;
+  return `${r.id}${r.public ? '' : ' (private)'} · ${people} · ${r.spectators} watching`;
+}
+
+/** Rebuilds the picker's options when they changed, keeping the selection. */
+function syncPicker() {
+  const target = feed?.target;
+  const options = [{ value: '?ticker', label: 'All rooms: score ticker' }];
+  for (const r of rooms) options.push({ value: `?room=${encodeURIComponent(r.id)}`, label: roomLabel(r) });
+  if (target?.kind === 'room' && !rooms.some((r) => r.id === target.room)) {
+    options.push({ value: searchOf(target), label: target.room });
+  }
+  const key = options.map((o) => `${o.value}=${o.label}`).join('\n');
+  if (ui.picker.dataset.key !== key) {
+    ui.picker.dataset.key = key;
+    ui.picker.replaceChildren(
+      ...options.map((o) => {
+        const option = /** @type {HTMLOptionElement} */ (el('option', '', o.label));
+        option.value = o.value;
+        return option;
+      }),
+    );
+  }
+  if (target) ui.picker.value = searchOf(target);
+}
+
+ui.picker.addEventListener('change', () => {
+  const { target } = targetOf(ui.picker.value);
+  history.pushState(null, '', `scoreboard.html${searchOf(target)}`);
+  watch(target);
+});
+
+window.addEventListener('popstate', () => {
+  const { target, problem } = targetOf(location.search);
+  watch(target, problem);
+});
+
+// ---------------------------------------------------------------------------
+// Drawing the lists
+
+/** Rows of the standings by key, kept so a row can slide to its new place. */
+/** @type {Map<string, HTMLLIElement>} */
+const rows = new Map();
+/** @type {Map<number | string, HTMLLIElement>} */
+const killRows = new Map();
+/** Tape items already on the track, by the event id (or a counter). */
+const taped = new Set();
+const tapeMotion = { x: 0, last: 0 };
+
+function resetViews() {
+  rows.clear();
+  ui.standings.replaceChildren();
+  ui.standings.dataset.key = '';
+  killRows.clear();
+  ui.kills.replaceChildren();
+  ui.kills.dataset.key = '';
+  ui.result.hidden = true;
+  ui.resultList.dataset.key = '';
+  taped.clear();
+  ui.tapeTrack.replaceChildren();
+  tapeMotion.x = ui.tape.clientWidth;
+}
+
+/**
+ * @typedef {object} Line
+ * @property {string} key
+ * @property {number} player
+ * @property {string} name
+ * @property {boolean} bot
+ * @property {number} score
+ * @property {number} rank
+ * @property {import('./standings.js').Move | null} move
+ * @property {string} [room]
+ * @property {number | null} [hp]
+ */
+
+/**
+ * The standings, each row moving from where it was to its new place (FLIP),
+ * with its move (▲/▼ and points) fading out and a flash when it changed.
+ * @param {Line[]} lines
+ * @param {number | null} leader
+ */
+function drawStandings(lines, leader) {
+  const key = lines
+    .map((l) => `${l.key}:${l.name}:${l.score}:${l.rank}:${l.move?.at ?? '-'}:${l.hp === 0 ? 0 : 1}`)
+    .join('|');
+  ui.standingsEmpty.hidden = lines.length > 0;
+  if (ui.standings.dataset.key === key) return;
+  ui.standings.dataset.key = key;
+
+  /** @type {Map<string, number>} */
+  const before = new Map();
+  for (const [k, row] of rows) before.set(k, row.getBoundingClientRect().top);
+
+  const keep = new Set(lines.map((l) => l.key));
+  for (const [k, row] of rows) {
+    if (!keep.has(k)) {
+      row.remove();
+      rows.delete(k);
+    }
+  }
+  for (const line of lines) {
+    let row = rows.get(line.key);
+    if (!row) {
+      row = /** @type {HTMLLIElement} */ (el('li'));
+      row.append(el('span', 'rank'), el('i', 'swatch'), el('span', 'name'), el('span', 'move'), el('b', 'score'));
+      arrive(row);
+      rows.set(line.key, row);
+    }
+    fillRow(row, line, leader);
+    ui.standings.append(row); // appending an existing row moves it: the new order
+  }
+
+  // FLIP: start each moved row where it was, then let it slide home.
+  for (const line of lines) {
+    const row = /** @type {HTMLLIElement} */ (rows.get(line.key));
+    const was = before.get(line.key);
+    if (was === undefined) continue;
+    const dy = was - row.getBoundingClientRect().top;
+    if (Math.abs(dy) < 1) continue;
+    row.style.transition = 'none';
+    row.style.transform = `translateY(${dy}px)`;
+    row.getBoundingClientRect(); // commit the start position
+    row.style.transition = '';
+    row.style.transform = '';
+  }
+}
+
+/**
+ * Slides a new line in, once: the class goes when its animation ends, or a
+ * later change of the row's animation (a flash ending) would replay it.
+ * @param {HTMLElement} node
+ */
+function arrive(node) {
+  node.classList.add('arrived');
+  /** @param {AnimationEvent} e */
+  const done = (e) => {
+    if (e.target !== node || e.animationName !== 'arrive') return;
+    node.classList.remove('arrived');
+    node.removeEventListener('animationend', done);
+  };
+  node.addEventListener('animationend', done);
+}
+
+/**
+ * @param {HTMLLIElement} row
+ * @param {Line} line
+ * @param {number | null} leader
+ */
+function fillRow(row, line, leader) {
+  const [rank, swatch, name, move, score] = /** @type {HTMLElement[]} */ ([...row.children]);
+  setText(rank, String(line.rank));
+  swatch.style.background = playerColor(line.player);
+  name.replaceChildren(line.name);
+  if (line.room !== undefined) name.append(el('small', 'room', line.room));
+  if (line.bot) name.append(el('small', 'tag', 'bot'));
+  setText(score, String(line.score));
+  row.classList.toggle('leader', line.rank === 1 && line.score > 0 && (leader === null || leader === line.player));
+  row.classList.toggle('dead', line.hp === 0);
+
+  const at = line.move ? String(line.move.at) : '';
+  if (row.dataset.moveAt !== at) {
+    row.dataset.moveAt = at;
+    setText(move, moveText(line.move));
+    move.className = 'move';
+    row.classList.remove('flash-up', 'flash-down', 'arrived');
+    if (line.move) {
+      const up = line.move.rank > 0 || (line.move.rank === 0 && line.move.score > 0);
+      void row.offsetWidth; // restart the animations
+      move.classList.add(up ? 'up' : 'down', 'fading');
+      move.style.animationDuration = `${MOVE_MS}ms`;
+      row.classList.add(up ? 'flash-up' : 'flash-down');
+    }
+  }
+}
+
+/** @param {import('./standings.js').Kill[]} kills */
+function drawKills(kills) {
+  const key = kills.map((k, i) => k.id ?? `${k.tick}:${i}`).join('|');
+  ui.killsEmpty.hidden = kills.length > 0;
+  if (ui.kills.dataset.key === key) return;
+  ui.kills.dataset.key = key;
+  const keep = new Set();
+  const items = kills.map((k, i) => {
+    const id = k.id ?? `${k.tick}:${i}`;
+    keep.add(id);
+    let li = killRows.get(id);
+    if (!li) {
+      li = /** @type {HTMLLIElement} */ (el('li'));
+      arrive(li);
+      const killer = el('b', '', k.killerName);
+      killer.style.color = playerColor(k.killer);
+      const victim = el('b', '', k.victimName);
+      victim.style.color = playerColor(k.victim);
+      li.append(killer, el('span', 'weapon', ` ${k.weapon === 'blaster' ? '⟶' : `[${k.weapon}]`} `), victim);
+      li.title = `tick ${k.tick}, ${k.weapon}`;
+      killRows.set(id, li);
+    }
+    return li;
+  });
+  for (const id of killRows.keys()) if (!keep.has(id)) killRows.delete(id);
+  ui.kills.replaceChildren(...items);
+}
+
+/**
+ * The last round's results over the minimap, for a few seconds.
+ * @param {import('./standings.js').RoundResult | null} result
+ * @param {number} now
+ */
+function drawResult(result, now) {
+  ui.result.hidden = !result;
+  if (!result) return;
+  const key = `${result.round}:${result.at}`;
+  if (ui.resultList.dataset.key !== key) {
+    ui.resultList.dataset.key = key;
+    setText(ui.resultTitle, `Round ${result.round} results`);
+    ui.resultList.replaceChildren(
+      ...result.standings.slice(0, 8).map((s, i) => {
+        const li = el('li');
+        li.append(el('span', i < 3 ? `medal place-${i + 1}` : 'medal', String(i + 1)));
+        const name = el('span', 'name', s.name);
+        name.style.color = playerColor(s.player);
+        li.append(name, el('b', 'score', String(s.score)));
+        return li;
+      }),
+    );
+    if (result.standings.length === 0) ui.resultList.append(el('li', 'empty', 'Nobody played.'));
+  }
+  const left = Math.max(0, 1 - (now - result.at) / RESULT_MS);
+  /** @type {HTMLElement} */ (ui.resultTimer.firstElementChild).style.width = `${(left * 100).toFixed(1)}%`;
+}
+
+// ---------------------------------------------------------------------------
+// The ticker's tape: score changes crawl right to left, newest entering last
+
+/** @param {TickerBoard} model */
+function feedTape(model) {
+  // model.tape is newest first; append the unseen ones oldest first.
+  const fresh = model.tape.filter((item) => !taped.has(item.id ?? item.at));
+  for (const item of fresh.reverse()) {
+    taped.add(item.id ?? item.at);
+    const span = el('span', 'tape-item');
+    const name = el('b', '', item.name);
+    name.style.color = playerColor(item.player);
+    span.append(name, el('small', '', ` (${item.room}) `), el('span', 'score', String(item.score)));
+    span.append(el('em', item.delta >= 0 ? 'up' : 'down', ` ${item.delta >= 0 ? '▲' : '▼'}${Math.abs(item.delta)}`));
+    ui.tapeTrack.append(span);
+  }
+}
+
+/** @param {number} now */
+function moveTape(now) {
+  const dt = Math.min(0.1, (now - (tapeMotion.last || now)) / 1000);
+  tapeMotion.last = now;
+  const width = ui.tape.clientWidth;
+  const track = ui.tapeTrack.scrollWidth;
+  // Crawl, faster with a backlog off to the right; stop when the newest is in view.
+  const backlog = Math.max(0, tapeMotion.x + track - width);
+  tapeMotion.x = Math.max(width - track, tapeMotion.x - (70 + backlog * 0.8) * dt);
+  // Items gone off the left are dropped, the track shifted to match.
+  let first = /** @type {HTMLElement | null} */ (ui.tapeTrack.firstElementChild);
+  while (first && tapeMotion.x + first.offsetLeft + first.offsetWidth < 0) {
+    const gone = first.offsetWidth + parseFloat(getComputedStyle(ui.tapeTrack).columnGap || '0');
+    first.remove();
+    tapeMotion.x += gone;
+    first = /** @type {HTMLElement | null} */ (ui.tapeTrack.firstElementChild);
+  }
+  ui.tapeTrack.style.transform = `translateX(${tapeMotion.x.toFixed(1)}px)`;
+}
+
+// ---------------------------------------------------------------------------
+// The minimap
+
+function sizeCanvas() {
+  const box = ui.mapPanel.getBoundingClientRect();
+  const side = Math.max(120, Math.floor(Math.min(box.width, box.height)));
+  const dpr = window.devicePixelRatio || 1;
+  if (ui.canvas.width !== Math.floor(side * dpr)) {
+    ui.canvas.width = Math.floor(side * dpr);
+    ui.canvas.height = Math.floor(side * dpr);
+    ui.canvas.style.width = `${side}px`;
+    ui.canvas.style.height = `${side}px`;
+  }
+}
+
+/**
+ * @param {RoomBoard} model
+ * @param {number} now
+ */
+function drawMap(model, now) {
+  sizeCanvas();
+  const scale = ui.canvas.width / ARENA;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = '#0d1320';
+  ctx.fillRect(0, 0, ui.canvas.width, ui.canvas.height);
+  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+
+  ctx.strokeStyle = '#161d2b';
+  ctx.lineWidth = 1 / scale;
+  ctx.beginPath();
+  for (let v = 200; v < ARENA; v += 200) {
+    ctx.moveTo(v, 0);
+    ctx.lineTo(v, ARENA);
+    ctx.moveTo(0, v);
+    ctx.lineTo(ARENA, v);
+  }
+  ctx.stroke();
+  ctx.strokeStyle = '#3a4760';
+  ctx.lineWidth = 3 / scale;
+  ctx.strokeRect(0, 0, ARENA, ARENA);
+
+  const ships = model.shipsAt(now);
+  const leader = model.leader();
+  const size = Math.max(22, 7 / scale);
+  const labels = ships.length <= 16;
+  ctx.font = `${Math.max(26, 11 / scale)}px system-ui, sans-serif`;
+  ctx.textAlign = 'center';
+  // The leader last, on top of the others.
+  ships.sort((a, b) => Number(a.id === leader) - Number(b.id === leader));
+  for (const ship of ships) {
+    const color = playerColor(ship.id);
+    const lead = ship.id === leader;
+    if (lead) {
+      ctx.strokeStyle = '#ffd166';
+      ctx.lineWidth = 3 / scale;
+      ctx.beginPath();
+      ctx.arc(ship.x, ship.y, size * 2, 0, Math.PI * 2);
+      ctx.stroke();
+    }
+    ctx.save();
+    ctx.translate(ship.x, ship.y);
+    ctx.rotate(aimRadians(ship.aim));
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    ctx.moveTo(size * 1.3, 0);
+    ctx.lineTo(-size * 0.8, size * 0.8);
+    ctx.lineTo(-size * 0.4, 0);
+    ctx.lineTo(-size * 0.8, -size * 0.8);
+    ctx.closePath();
+    ctx.fill();
+    ctx.restore();
+    if (labels || lead) {
+      const name = model.players.get(ship.id)?.name ?? `#${ship.id}`;
+      ctx.fillStyle = lead ? '#ffd166' : '#aeb8c8';
+      ctx.fillText(lead ? `★ ${name}` : name, ship.x, ship.y - size * 1.7);
+    }
+  }
+  if (!model.sample) {
+    ctx.fillStyle = '#7b8798';
+    ctx.fillText('waiting for positions…', ARENA / 2, ARENA / 2);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Every frame
+
+/**
+ * @param {Feed} current
+ * @param {number} now
+ */
+function drawConnection(current, now) {
+  ui.conn.dataset.phase = current.phase;
+  setText(ui.connPhase, current.phase);
+  const sample = current.model instanceof RoomBoard ? current.model.sample : null;
+  const quiet = sample && current.phase === 'live' ? (now - sample.at) / 1000 : 0;
+  setText(
+    ui.connNote,
+    current.phase !== 'live' ? current.note : quiet >= STALE_SECS ? `no update for ${Math.floor(quiet)} s` : '',
+  );
+  const id = current.model.lastEventId;
+  setText(ui.connId, id === null ? '' : `#${id}`);
+}
+
+function frame() {
+  const current = feed;
+  const now = performance.now();
+  if (current) {
+    drawConnection(current, now);
+    const { model } = current;
+    if (model instanceof RoomBoard) {
+      setText(ui.roundNumber, model.round.number === null ? '–' : String(model.round.number));
+      setText(ui.clock, formatClock(model.secsLeft(now)));
+      const leader = model.leader();
+      drawStandings(
+        model.standings(now).map((p) => ({ ...p, key: String(p.player) })),
+        leader,
+      );
+      drawKills(model.kills);
+      drawResult(model.resultAt(now), now);
+      drawMap(model, now);
+      const ships = model.sample?.ships ?? [];
+      setText(
+        ui.meta,
+        model.tick === null
+          ? ''
+          : `Tick ${model.tick} at ${model.tickHz ?? '?'} Hz · ${ships.filter((s) => s.hp > 0).length} of ${ships.length} ships alive`,
+      );
+    } else {
+      drawStandings(
+        model.standings(now).map((l) => ({ ...l, key: `${l.room}/${l.player}` })),
+        null,
+      );
+      feedTape(model);
+      moveTape(now);
+    }
+    setText(ui.standingsEmpty, model.ready ? 'Nobody here yet.' : 'Waiting for the feed…');
+  }
+  requestAnimationFrame(frame);
+}
+
+// ---------------------------------------------------------------------------
+// For browser tests: what the page shows, as plain data.
+
+/** @type {any} */ (window).skirmishScoreboard = {
+  get state() {
+    const current = feed;
+    if (!current) return null;
+    const { model, target } = current;
+    const now = performance.now();
+    const common = {
+      view: target.kind,
+      room: target.kind === 'room' ? target.room : null,
+      connection: current.phase,
+      note: current.note,
+      lastEventId: model.lastEventId,
+      events: current.events,
+      ready: model.ready,
+    };
+    if (model instanceof RoomBoard) {
+      return {
+        ...common,
+        standings: model.standings(now).map((p) => ({
+          player: p.player,
+          name: p.name,
+          score: p.score,
+          bot: p.bot,
+          rank: p.rank,
+          move: moveText(p.move) || null,
+        })),
+        kills: model.kills.map((k) => ({ ...k })),
+        tick: model.tick,
+        ships: model.sample?.ships.length ?? 0,
+        alive: model.shipsAt(now).length,
+        round: { number: model.round.number, secsLeft: model.secsLeft(now), clock: formatClock(model.secsLeft(now)) },
+        result: model.resultAt(now),
+        leader: model.leader(),
+      };
+    }
+    return {
+      ...common,
+      standings: model.standings(now).map((l) => ({
+        room: l.room,
+        player: l.player,
+        name: l.name,
+        score: l.score,
+        bot: l.bot,
+        rank: l.rank,
+        move: moveText(l.move) || null,
+      })),
+      kills: [],
+      tick: null,
+      ships: 0,
+      tape: model.tape.map((i) => ({ ...i })),
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------
+// Start
+
+{
+  const { target, problem } = targetOf(location.search);
+  watch(target, problem);
+  refreshRooms();
+  window.setInterval(refreshRooms, ROOMS_MS);
+  requestAnimationFrame(frame);
+}

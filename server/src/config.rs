@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use skirmish_shared::rules::Rules;
 use skirmish_shared::valid_room_id;
 
@@ -151,9 +151,22 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_SEED", default_value_t = 1)]
     pub seed: u64,
 
+    /// Log line format: human-readable text, or one JSON object per line.
+    #[arg(long, env = "SKIRMISH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
     pub web_root: PathBuf,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// For people: coloured when stdout is a terminal.
+    Text,
+    /// For log pipelines: one JSON object per line, span fields included.
+    Json,
 }
 
 impl Config {

@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`config`]: settings (flags with `SKIRMISH_*` fallbacks), validated once.
 //! - [`game`]: the bevy_ecs simulation of one room; no networking.
+//! - [`metrics`]: Prometheus metrics for `/metrics`.
 //! - [`room`]: the room task (tick loop, inbox, snapshot fan-out), the
 //!   registry and the per-connection outbox.
 //! - [`net`]: routes, the player WebSocket, JSON endpoints.
@@ -14,6 +15,7 @@
 
 pub mod config;
 pub mod game;
+pub mod metrics;
 pub mod net;
 pub mod room;
 pub mod server;

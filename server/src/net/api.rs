@@ -101,6 +101,18 @@ pub async fn rooms(State(app): State<AppState>) -> Json<Vec<RoomSummary>> {
     Json(app.registry.list())
 }
 
+/// `GET /metrics`: Prometheus (OpenMetrics) text.
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
 /// `GET /healthz`: the process is alive.
 pub async fn healthz() -> &'static str {
     "ok\n"

@@ -35,6 +35,7 @@ use tracing::info;
 use super::AppState;
 use super::api::ApiError;
 use super::sessions::{LegacySession, Lookup, hex};
+use crate::metrics::{GaugeGuard, TransportLabel, transport};
 use crate::room::event_log::{EventLog, Read};
 use crate::room::{JoinError, Outgoing};
 
@@ -91,20 +92,30 @@ fn parse_params<T: std::str::FromStr>(
     })
 }
 
-fn poll_permit(app: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
-    app.polls
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::unavailable("too many pending polls; retry shortly").retry_after(1))
+/// A waiting poll's slot and its place in the `pollers` gauge.
+type PollSlot = (OwnedSemaphorePermit, GaugeGuard);
+
+fn poll_permit(app: &AppState) -> Result<PollSlot, ApiError> {
+    let permit = app.polls.clone().try_acquire_owned().map_err(|_| {
+        app.metrics.reject("poll_limit");
+        ApiError::unavailable("too many pending polls; retry shortly").retry_after(1)
+    })?;
+    Ok((permit, GaugeGuard::new(&app.metrics.pollers)))
 }
 
-fn json_response(body: impl Into<Bytes>) -> Response {
-    (
-        StatusCode::OK,
-        [(CONTENT_TYPE, "application/json")],
-        body.into(),
-    )
-        .into_response()
+/// A 200 JSON answer, counted as a long-poll message.
+fn answer(app: &AppState, body: impl Into<Bytes>) -> Response {
+    let body = body.into();
+    app.metrics.sent(transport::LONGPOLL, body.len());
+    (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// [`answer`] for a serialisable value.
+fn answer_json<T: Serialize>(app: &AppState, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => answer(app, body),
+        Err(err) => ApiError::internal(err.to_string()).into_response(),
+    }
 }
 
 /// `GET /api/rooms/{id}/poll`.
@@ -138,7 +149,7 @@ pub async fn ticker_poll(
 async fn poll_log(app: &AppState, log: &Arc<EventLog>, params: PollParams<u64>) -> Response {
     let Some(after) = params.after else {
         let (snapshot, head) = log.snapshot();
-        return json_response(format!("{{\"snapshot\":{snapshot},\"next\":{head}}}"));
+        return answer(app, format!("{{\"snapshot\":{snapshot},\"next\":{head}}}"));
     };
     let deadline = Instant::now() + params.timeout;
     // Subscribe before reading, so an append between the read and the wait
@@ -157,27 +168,34 @@ async fn poll_log(app: &AppState, log: &Arc<EventLog>, params: PollParams<u64>) 
                     body.extend_from_slice(&event.json);
                 }
                 body.extend_from_slice(format!("],\"next\":{next}}}").as_bytes());
-                return json_response(body.freeze());
+                return answer(app, body.freeze());
             }
             Read::Reset { snapshot, head } => {
-                return json_response(format!("{{\"reset\":{snapshot},\"next\":{head}}}"));
+                app.metrics
+                    .resets
+                    .get_or_create(&TransportLabel {
+                        transport: transport::LONGPOLL,
+                    })
+                    .inc();
+                return answer(app, format!("{{\"reset\":{snapshot},\"next\":{head}}}"));
             }
             Read::Closed(reason) => {
-                return json_response(format!(
-                    "{{\"events\":[],\"next\":{after},\"closed\":\"{reason}\"}}"
-                ));
+                return answer(
+                    app,
+                    format!("{{\"events\":[],\"next\":{after},\"closed\":\"{reason}\"}}"),
+                );
             }
             Read::UpToDate => {}
         }
         tokio::select! {
             changed = changes.changed() => if changed.is_err() {
-                return json_response(format!("{{\"events\":[],\"next\":{after},\"closed\":\"gone\"}}"));
+                return answer(app, format!("{{\"events\":[],\"next\":{after},\"closed\":\"gone\"}}"));
             },
             () = tokio::time::sleep_until(deadline) => {
-                return json_response(format!("{{\"events\":[],\"next\":{after}}}"));
+                return answer(app, format!("{{\"events\":[],\"next\":{after}}}"));
             }
             () = app.shutdown.cancelled() => {
-                return json_response(format!(
+                return answer(app, format!(
                     "{{\"events\":[],\"next\":{after},\"closed\":\"server shutting down\"}}"
                 ));
             }
@@ -218,6 +236,7 @@ pub async fn join(
         ));
     }
     if !app.legacy.has_room() {
+        app.metrics.reject("legacy_limit");
         return Err(ApiError::unavailable("too many long-poll players").retry_after(5));
     }
     let session = app.registry.new_session();
@@ -225,6 +244,7 @@ pub async fn join(
         .registry
         .join(session, body.name, Some(id), None)
         .await
+        .inspect_err(|err| app.metrics.reject(super::ws::join_refusal(err)))
         .map_err(|err| match err {
             JoinError::BadRoom => ApiError::bad_request(err.to_string()),
             JoinError::ResumeRejected { .. } => ApiError::bad_request(err.to_string()),
@@ -244,7 +264,7 @@ pub async fn join(
         resume: hex(&welcome.resume.0),
         rules: &welcome.rules,
     };
-    Ok(Json(joined).into_response())
+    Ok(answer_json(&app, &joined))
 }
 
 fn session_of(app: &AppState, token: &str) -> Result<Arc<LegacySession>, ApiError> {
@@ -318,12 +338,12 @@ pub async fn state(
         let next = tokio::select! {
             out = session.seat.next() => out,
             () = tokio::time::sleep_until(deadline) => {
-                return Ok(Json(serde_json::json!({ "snapshot": null })).into_response());
+                return Ok(answer_json(&app, &serde_json::json!({ "snapshot": null })));
             }
             () = app.shutdown.cancelled() => {
-                return Ok(Json(serde_json::json!({
+                return Ok(answer_json(&app, &serde_json::json!({
                     "snapshot": null, "closed": "server shutting down"
-                })).into_response());
+                })));
             }
         };
         match next {
@@ -347,7 +367,10 @@ pub async fn state(
                         last_input: out.last_input,
                         body,
                     };
-                    return Ok(Json(serde_json::json!({ "snapshot": snapshot })).into_response());
+                    return Ok(answer_json(
+                        &app,
+                        &serde_json::json!({ "snapshot": snapshot }),
+                    ));
                 }
             }
         }

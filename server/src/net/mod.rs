@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::room::Registry;
 use crate::room::event_log::{EventLog, incarnation_floor};
 use crate::room::ticker::{board_json, run_board};
@@ -57,6 +58,8 @@ pub struct AppInner {
     pub polls: Arc<Semaphore>,
     /// Long-poll players by token.
     pub legacy: Arc<SessionStore>,
+    /// Everything `/metrics` reports.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::ops::Deref for AppState {
@@ -70,6 +73,7 @@ impl AppState {
     /// Builds the state and starts the default room and the ticker.
     #[must_use]
     pub fn new(config: Config, shutdown: CancellationToken, tracker: TaskTracker) -> AppState {
+        let metrics = Arc::new(Metrics::new());
         let ticker = EventLog::new(
             TICKER_LOG_CAPACITY,
             incarnation_floor(),
@@ -81,6 +85,7 @@ impl AppState {
             shutdown.clone(),
             tracker.clone(),
             ticker.clone(),
+            metrics.clone(),
         );
         tracker.spawn(run_board(
             registry.clone(),
@@ -96,6 +101,7 @@ impl AppState {
             Duration::from_secs(config.legacy_idle_secs),
             config.max_legacy_sessions as usize,
             config.max_msgs_per_sec,
+            metrics.clone(),
         ));
         tracker.spawn(run_sweeper(legacy.clone(), shutdown.clone()));
         AppState(Arc::new(AppInner {
@@ -107,12 +113,17 @@ impl AppState {
             spectators,
             polls,
             legacy,
+            metrics,
         }))
     }
 
-    /// A connection slot, or `None` at the limit.
+    /// A connection slot, or `None` at the limit (counted as rejected).
     #[must_use]
     pub fn connection_permit(&self) -> Option<OwnedSemaphorePermit> {
-        self.connections.clone().try_acquire_owned().ok()
+        let permit = self.connections.clone().try_acquire_owned().ok();
+        if permit.is_none() {
+            self.metrics.reject("connection_limit");
+        }
+        permit
     }
 }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::flood::FloodGuard;
+use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
 use crate::room::Seat;
 
 /// How long an expired token is remembered, to answer 410 instead of 404.
@@ -82,6 +83,8 @@ pub struct LegacySession {
     pub seat: Seat,
     last_seen: Mutex<Instant>,
     flood: Mutex<FloodGuard>,
+    /// Counted in the session and player gauges while it lives.
+    _counted: [GaugeGuard; 2],
 }
 
 impl LegacySession {
@@ -113,18 +116,25 @@ pub struct SessionStore {
     idle: Duration,
     max: usize,
     msgs_per_sec: u32,
+    metrics: Arc<Metrics>,
 }
 
 impl SessionStore {
     /// A store expiring sessions idle for `idle`, holding at most `max`.
     #[must_use]
-    pub fn new(idle: Duration, max: usize, msgs_per_sec: u32) -> SessionStore {
+    pub fn new(
+        idle: Duration,
+        max: usize,
+        msgs_per_sec: u32,
+        metrics: Arc<Metrics>,
+    ) -> SessionStore {
         SessionStore {
             live: Mutex::default(),
             gone: Mutex::default(),
             idle,
             max,
             msgs_per_sec,
+            metrics,
         }
     }
 
@@ -153,6 +163,12 @@ impl SessionStore {
             seat,
             last_seen: Mutex::new(Instant::now()),
             flood: Mutex::new(FloodGuard::new(self.msgs_per_sec)),
+            _counted: [
+                GaugeGuard::new(&self.metrics.legacy_sessions),
+                GaugeGuard::new(&self.metrics.players.get_or_create_owned(&TransportLabel {
+                    transport: transport::LONGPOLL,
+                })),
+            ],
         });
         self.live.lock().insert(token, session.clone());
         (token, session)

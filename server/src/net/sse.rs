@@ -29,6 +29,7 @@ use tracing::{Instrument, debug, info_span};
 
 use super::AppState;
 use super::api::ApiError;
+use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
 use crate::room::event_log::{EventLog, Read};
 use crate::room::feed::StateSample;
 
@@ -71,7 +72,10 @@ fn permits(
     app: &AppState,
     scoped: Option<&Arc<tokio::sync::Semaphore>>,
 ) -> Result<Vec<OwnedSemaphorePermit>, ApiError> {
-    let full = || ApiError::unavailable("too many spectators; try again later");
+    let full = || {
+        app.metrics.reject("spectator_limit");
+        ApiError::unavailable("too many spectators; try again later")
+    };
     let mut held = vec![
         app.spectators
             .clone()
@@ -125,6 +129,7 @@ fn respond(feed: Feed, span: tracing::Span) -> Response {
     let body = stream::unfold(feed, move |mut feed| {
         async move {
             let chunk = feed.next_chunk().await?;
+            feed.metrics.sent(transport::SSE, chunk.len());
             Some((Ok::<Bytes, Infallible>(chunk), feed))
         }
         .instrument(span.clone())
@@ -158,6 +163,9 @@ struct Feed {
     done: bool,
     /// Released when the stream is dropped.
     _permits: Vec<OwnedSemaphorePermit>,
+    /// Counted as a spectator while the stream lives.
+    _counted: GaugeGuard,
+    metrics: Arc<Metrics>,
 }
 
 fn framed(id: u64, event: &str, data: &str) -> Bytes {
@@ -199,6 +207,8 @@ impl Feed {
             shutdown: app.shutdown.clone(),
             done: false,
             _permits: permits,
+            _counted: GaugeGuard::new(&app.metrics.spectators),
+            metrics: app.metrics.clone(),
         }
     }
 
@@ -222,6 +232,12 @@ impl Feed {
                 }
                 Read::Reset { snapshot, head } => {
                     debug!(from = self.cursor, to = head, "reader reset");
+                    self.metrics
+                        .resets
+                        .get_or_create(&TransportLabel {
+                            transport: transport::SSE,
+                        })
+                        .inc();
                     out.extend_from_slice(&framed(head, "reset", &snapshot));
                     self.cursor = head;
                     return Some(out.freeze());

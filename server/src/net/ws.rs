@@ -31,7 +31,8 @@ use tracing::{Instrument, debug, field, info, info_span};
 use super::AppState;
 use super::api::ApiError;
 use super::flood::FloodGuard;
-use crate::room::{Outgoing, Seat, SessionId};
+use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
+use crate::room::{JoinError, Outgoing, Seat, SessionId};
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
 /// this get a clean 1009 from us; larger ones are cut off by tungstenite
@@ -121,7 +122,10 @@ where
     info!("connection opened");
     let hello_timeout = Duration::from_secs(app.config.hello_timeout_secs);
     let hello = match timeout(hello_timeout, read_hello(&mut stream)).await {
-        Err(_) => Err(End::close(CloseCode::HelloTimeout, "no Hello in time")),
+        Err(_) => {
+            app.metrics.reject("hello_timeout");
+            Err(End::close(CloseCode::HelloTimeout, "no Hello in time"))
+        }
         Ok(result) => result,
     };
     let end = match hello {
@@ -129,6 +133,10 @@ where
         Ok(hello) => match admit(&mut sink, &app, id, hello).await {
             Err(end) => end,
             Ok(seat) => {
+                let label = TransportLabel {
+                    transport: transport::WEBSOCKET,
+                };
+                let _playing = GaugeGuard::new(&app.metrics.players.get_or_create_owned(&label));
                 let end = play(&mut sink, &mut stream, &app, &seat).await;
                 if end.leave {
                     seat.leave().await;
@@ -265,10 +273,12 @@ where
             "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
             hello.protocol
         );
+        app.metrics.reject("bad_version");
         return Err(refuse(sink, CloseCode::ProtocolError, ErrorCode::BadVersion, msg).await);
     }
     if !valid_name(&hello.name) {
         let msg = "name must be 1-24 bytes without control characters".to_owned();
+        app.metrics.reject("bad_name");
         return Err(refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadName, msg).await);
     }
     let seat = match app
@@ -278,6 +288,7 @@ where
     {
         Ok(seat) => seat,
         Err(err) => {
+            app.metrics.reject(join_refusal(&err));
             let code = match err.code() {
                 ErrorCode::RoomFull | ErrorCode::ServerFull => CloseCode::TryAgainLater,
                 ErrorCode::ShuttingDown => CloseCode::GoingAway,
@@ -309,7 +320,7 @@ where
     let heartbeat = Duration::from_secs(app.config.heartbeat_secs);
     tokio::select! {
         end = read_loop(stream, app, seat, control_tx) => end,
-        end = write_loop(sink, seat, control_rx, heartbeat) => end,
+        end = write_loop(sink, seat, control_rx, heartbeat, &app.metrics) => end,
         () = app.shutdown.cancelled() => End::close(CloseCode::GoingAway, "server shutting down"),
     }
 }
@@ -375,6 +386,7 @@ async fn write_loop<S>(
     seat: &Seat,
     mut control: mpsc::Receiver<ServerMsg>,
     heartbeat: Duration,
+    metrics: &Metrics,
 ) -> End
 where
     S: Sink<Message> + Unpin,
@@ -397,9 +409,26 @@ where
             },
             _ = ping.tick() => Message::Ping(Bytes::new()),
         };
+        let len = match &message {
+            Message::Binary(bytes) => bytes.len(),
+            _ => 0,
+        };
         if sink.send(message).await.is_err() {
             debug!("send failed");
             return End::gone("connection lost while sending");
         }
+        if len > 0 {
+            metrics.sent(transport::WEBSOCKET, len);
+        }
+    }
+}
+
+/// The `rejected` metric's reason for a refused join.
+pub(crate) fn join_refusal(err: &JoinError) -> &'static str {
+    match err {
+        JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => "room_full",
+        JoinError::ResumeRejected { .. } => "resume_rejected",
+        JoinError::BadRoom => "bad_room",
+        JoinError::ShuttingDown => "shutting_down",
     }
 }

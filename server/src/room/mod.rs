@@ -23,7 +23,7 @@ pub mod task;
 pub mod ticker;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use skirmish_shared::rules::Rules;
@@ -198,10 +198,6 @@ pub struct RoomStats {
     pub tick: AtomicU32,
     /// Tick the current round ends.
     pub round_ends: AtomicU32,
-    /// Inputs dropped (inbox full, too many per tick, stale).
-    pub inputs_dropped: AtomicU64,
-    /// Snapshots replaced in an outbox before their writer sent them.
-    pub snapshots_skipped: AtomicU64,
 }
 
 /// A live room, as the registry and connections hold it.
@@ -227,6 +223,8 @@ pub struct RoomHandle {
     pub spectator_permits: Arc<Semaphore>,
     /// The spectator cap.
     pub max_spectators: usize,
+    /// The server's metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl RoomHandle {

@@ -20,6 +20,7 @@ use super::feed::Feed;
 use super::seat::Seat;
 use super::task::Room;
 use super::{JoinError, JoinRequest, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
+use crate::metrics::Metrics;
 
 /// Live rooms by id, shared with the room tasks so they can remove themselves.
 pub(super) type Directory = Arc<Mutex<HashMap<Arc<str>, RoomHandle>>>;
@@ -60,6 +61,7 @@ pub struct Registry {
     next_session: AtomicU64,
     /// The server-wide score ticker, fed by every room.
     ticker: Arc<EventLog>,
+    metrics: Arc<Metrics>,
 }
 
 impl Registry {
@@ -71,6 +73,7 @@ impl Registry {
         shutdown: CancellationToken,
         tracker: TaskTracker,
         ticker: Arc<EventLog>,
+        metrics: Arc<Metrics>,
     ) -> Arc<Registry> {
         let registry = Arc::new(Registry {
             rooms: Arc::default(),
@@ -82,6 +85,7 @@ impl Registry {
             next_public: AtomicU64::new(2),
             next_session: AtomicU64::new(1),
             ticker,
+            metrics,
         });
         let mut rooms = registry.rooms.lock();
         registry.open(&mut rooms, registry.default_room.clone(), true);
@@ -148,9 +152,18 @@ impl Registry {
             feed: readers,
             spectator_permits: Arc::new(tokio::sync::Semaphore::new(config.max_spectators)),
             max_spectators: config.max_spectators,
+            metrics: self.metrics.clone(),
         };
         let permanent = id == self.default_room;
-        let room = Room::new(id.clone(), instance, permanent, config, stats, feed);
+        let room = Room::new(
+            id.clone(),
+            instance,
+            permanent,
+            config,
+            stats,
+            feed,
+            self.metrics.clone(),
+        );
         let directory = self.rooms.clone();
         let shutdown = self.shutdown.clone();
         self.tracker.spawn(

@@ -32,10 +32,7 @@ impl Seat {
             input,
         };
         if self.room.inbox.try_send(cmd).is_err() {
-            self.room
-                .stats
-                .inputs_dropped
-                .fetch_add(1, Ordering::Relaxed);
+            self.room.metrics.inputs_dropped.inc();
         }
     }
 

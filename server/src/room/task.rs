@@ -25,6 +25,7 @@ use super::{
     JoinError, JoinRequest, Joined, Outbox, RoomCmd, RoomConfig, RoomStats, SessionId, SnapshotOut,
 };
 use crate::game::{Sim, SimConfig};
+use crate::metrics::Metrics;
 
 /// A seated human player.
 #[derive(Debug)]
@@ -64,6 +65,9 @@ pub struct Room {
     empty_since: Option<Instant>,
     /// What spectators and the ticker are told after each tick.
     feed: Feed,
+    metrics: Arc<Metrics>,
+    /// This room's tick-duration histogram.
+    tick_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl Room {
@@ -75,7 +79,9 @@ impl Room {
         config: RoomConfig,
         stats: Arc<RoomStats>,
         feed: Feed,
+        metrics: Arc<Metrics>,
     ) -> Room {
+        let tick_seconds = metrics.room_ticks(&id);
         let sim = Sim::new(SimConfig {
             rules: config.rules.clone(),
             seed: config.seed,
@@ -97,6 +103,8 @@ impl Room {
             stats,
             empty_since: Some(Instant::now()),
             feed,
+            tick_seconds,
+            metrics,
         }
     }
 
@@ -119,6 +127,7 @@ impl Room {
             bots = self.config.bots,
             "room opened"
         );
+        self.metrics.rooms.inc();
         loop {
             tokio::select! {
                 biased;
@@ -156,6 +165,8 @@ impl Room {
         };
         // Spectators and pollers of this room get a final `closed`.
         self.feed.close(reason);
+        self.metrics.rooms.dec();
+        self.metrics.forget_room(&self.id);
         info!(reason, "room closed");
     }
 
@@ -298,7 +309,7 @@ impl Room {
         // lying client: treat it as "nothing held" and send full snapshots.
         player.ack = input.ack.filter(|t| *t <= now);
         if player.pending >= MAX_PENDING_INPUTS {
-            self.stats.inputs_dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.inputs_dropped.inc();
             return;
         }
         player.pending += 1;
@@ -349,9 +360,9 @@ impl Room {
         for player in self.players.values_mut() {
             player.pending = 0;
         }
-        self.stats
+        self.metrics
             .inputs_dropped
-            .fetch_add(u64::from(output.inputs_dropped), Ordering::Relaxed);
+            .inc_by(u64::from(output.inputs_dropped));
         self.stats.tick.store(output.tick.0, Ordering::Relaxed);
         self.stats
             .round_ends
@@ -366,6 +377,7 @@ impl Room {
         self.fan_out();
         self.expire_detached();
         let took = started.elapsed();
+        self.tick_seconds.observe(took.as_secs_f64());
         if took.as_secs_f64() * f64::from(self.config.rules.tick_hz) > 0.5 {
             warn!(tick = %self.sim.tick(), micros = took.as_micros(), "slow tick: over half the budget");
         }
@@ -399,9 +411,7 @@ impl Room {
                 skipped += 1;
             }
         }
-        self.stats
-            .snapshots_skipped
-            .fetch_add(skipped, Ordering::Relaxed);
+        self.metrics.snapshots_skipped.inc_by(skipped);
     }
 
     fn expire_detached(&mut self) {

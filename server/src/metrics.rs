@@ -1,0 +1,250 @@
+//! Prometheus metrics, served as OpenMetrics text at `GET /metrics`.
+//!
+//! One [`Metrics`] per server, shared by `Arc`. Counters and gauges are
+//! atomics. A histogram takes its own small mutex for the duration of an
+//! `observe` or of copying its buckets for a scrape, never across I/O: a
+//! room's tick never waits on a scraper's network write. Rooms hold their
+//! own histogram handle, so the per-tick path never touches the label map.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// `room="..."`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RoomLabel {
+    /// Room id.
+    pub room: String,
+}
+
+/// `transport="websocket|sse|longpoll"`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransportLabel {
+    /// Transport name.
+    pub transport: &'static str,
+}
+
+/// `reason="..."`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// Why.
+    pub reason: &'static str,
+}
+
+/// The transports, as labelled.
+pub mod transport {
+    /// Players over `GET /ws`.
+    pub const WEBSOCKET: &str = "websocket";
+    /// Spectator and ticker streams.
+    pub const SSE: &str = "sse";
+    /// Watch polls and long-poll players.
+    pub const LONGPOLL: &str = "longpoll";
+}
+
+fn tick_histogram() -> Histogram {
+    // 25 µs to about 200 ms: a tick's whole budget at 30 Hz is 33 ms.
+    Histogram::new(exponential_buckets(0.000_025, 2.0, 14))
+}
+
+type TickFamily = Family<RoomLabel, Histogram, fn() -> Histogram>;
+
+/// Every metric the server exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Seconds one room tick took (simulate, record, fan out, publish).
+    pub tick_duration: TickFamily,
+    /// Rooms open.
+    pub rooms: Gauge,
+    /// Seated players by transport (a detached player waiting for a resume
+    /// is not counted).
+    pub players: Family<TransportLabel, Gauge>,
+    /// Open spectator and ticker streams.
+    pub spectators: Gauge,
+    /// Long polls waiting (watch and state polls).
+    pub pollers: Gauge,
+    /// Long-poll player sessions.
+    pub legacy_sessions: Gauge,
+    /// Messages sent, by transport (frames, events, poll answers).
+    pub messages_sent: Family<TransportLabel, Counter>,
+    /// Payload bytes sent, by transport.
+    pub bytes_sent: Family<TransportLabel, Counter>,
+    /// Inputs dropped: stale, over the per-tick cap, or a full room inbox.
+    pub inputs_dropped: Counter,
+    /// Snapshots replaced in an outbox before a slow reader took them.
+    pub snapshots_skipped: Counter,
+    /// Readers that fell off an event log and got a reset, by transport.
+    pub resets: Family<TransportLabel, Counter>,
+    /// Connections and requests refused, by reason.
+    pub rejected: Family<ReasonLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// All metrics, registered.
+    #[must_use]
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let tick_duration = TickFamily::new_with_constructor(tick_histogram);
+        registry.register(
+            "skirmish_tick_duration_seconds",
+            "Seconds one room tick took",
+            tick_duration.clone(),
+        );
+        let m = Metrics {
+            tick_duration,
+            rooms: Gauge::default(),
+            players: Family::default(),
+            spectators: Gauge::default(),
+            pollers: Gauge::default(),
+            legacy_sessions: Gauge::default(),
+            messages_sent: Family::default(),
+            bytes_sent: Family::default(),
+            inputs_dropped: Counter::default(),
+            snapshots_skipped: Counter::default(),
+            resets: Family::default(),
+            rejected: Family::default(),
+            registry,
+        };
+        let mut registry = m.registry;
+        registry.register("skirmish_rooms", "Rooms open", m.rooms.clone());
+        registry.register(
+            "skirmish_players",
+            "Seated players by transport",
+            m.players.clone(),
+        );
+        registry.register(
+            "skirmish_spectators",
+            "Open spectator and ticker streams",
+            m.spectators.clone(),
+        );
+        registry.register("skirmish_pollers", "Long polls waiting", m.pollers.clone());
+        registry.register(
+            "skirmish_legacy_sessions",
+            "Long-poll player sessions",
+            m.legacy_sessions.clone(),
+        );
+        registry.register(
+            "skirmish_messages_sent",
+            "Messages sent by transport",
+            m.messages_sent.clone(),
+        );
+        registry.register(
+            "skirmish_bytes_sent",
+            "Payload bytes sent by transport",
+            m.bytes_sent.clone(),
+        );
+        registry.register(
+            "skirmish_inputs_dropped",
+            "Inputs dropped (stale, over the per-tick cap, or inbox full)",
+            m.inputs_dropped.clone(),
+        );
+        registry.register(
+            "skirmish_snapshots_skipped",
+            "Snapshots replaced before a slow reader took them",
+            m.snapshots_skipped.clone(),
+        );
+        registry.register(
+            "skirmish_resets",
+            "Event-log readers reset after falling off the ring",
+            m.resets.clone(),
+        );
+        registry.register(
+            "skirmish_rejected",
+            "Connections and requests refused, by reason",
+            m.rejected.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The tick histogram of one room (a shared handle).
+    #[must_use]
+    pub fn room_ticks(&self, room: &str) -> Histogram {
+        self.tick_duration
+            .get_or_create_owned(&RoomLabel { room: room.into() })
+    }
+
+    /// Forgets a closed room's series.
+    pub fn forget_room(&self, room: &str) {
+        self.tick_duration.remove(&RoomLabel { room: room.into() });
+    }
+
+    /// Counts one message of `bytes` sent over `transport`.
+    pub fn sent(&self, transport: &'static str, bytes: usize) {
+        let label = TransportLabel { transport };
+        self.messages_sent.get_or_create(&label).inc();
+        self.bytes_sent
+            .get_or_create(&label)
+            .inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
+    }
+
+    /// Counts a refusal.
+    pub fn reject(&self, reason: &'static str) {
+        self.rejected.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// The OpenMetrics text of every metric.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// Increments a gauge now and decrements it when dropped, so a stream or
+/// a poll is counted exactly while it lives, whichever way it ends.
+#[derive(Debug)]
+pub struct GaugeGuard(Gauge);
+
+impl GaugeGuard {
+    /// Counts one more on `gauge`.
+    #[must_use]
+    pub fn new(gauge: &Gauge) -> GaugeGuard {
+        gauge.inc();
+        GaugeGuard(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_labels() {
+        let m = Metrics::new();
+        m.room_ticks("main").observe(0.0004);
+        m.sent(transport::WEBSOCKET, 120);
+        m.reject("connection_limit");
+        let guard = GaugeGuard::new(&m.spectators);
+        let text = m.render();
+        for line in [
+            "skirmish_tick_duration_seconds_count{room=\"main\"} 1",
+            "skirmish_messages_sent_total{transport=\"websocket\"} 1",
+            "skirmish_bytes_sent_total{transport=\"websocket\"} 120",
+            "skirmish_rejected_total{reason=\"connection_limit\"} 1",
+            "skirmish_spectators 1",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        drop(guard);
+        assert!(m.render().contains("skirmish_spectators 0"));
+        m.forget_room("main");
+        assert!(!m.render().contains("room=\"main\""));
+    }
+}

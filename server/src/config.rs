@@ -151,6 +151,14 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_SEED", default_value_t = 1)]
     pub seed: u64,
 
+    /// PEM certificate chain: serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN).
+    #[arg(long, env = "SKIRMISH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "SKIRMISH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Log line format: human-readable text, or one JSON object per line.
     #[arg(long, env = "SKIRMISH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -12,6 +12,7 @@
 //!   registry and the per-connection outbox.
 //! - [`net`]: routes, the player WebSocket, JSON endpoints.
 //! - [`server`]: binding, serving and graceful shutdown.
+//! - [`tls`]: HTTPS with HTTP/1.1 and HTTP/2 by ALPN.
 
 pub mod config;
 pub mod game;
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod net;
 pub mod room;
 pub mod server;
+pub mod tls;
 
 pub use config::Config;
 pub use server::Server;

@@ -30,20 +30,31 @@ impl Server {
     /// The address cannot be bound, or the config is invalid.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         config.validate().map_err(anyhow::Error::msg)?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let state = AppState::new(config, shutdown.clone(), tracker);
+        let state = AppState::new(config, shutdown.clone(), tracker.clone());
         let app = router(state.clone());
-        let serving = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
-        });
-        info!(%addr, "listening");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let serving = match tls {
+            Some(acceptor) => tokio::spawn(crate::tls::serve(
+                listener, app, acceptor, shutdown, tracker,
+            )),
+            None => tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+            }),
+        };
+        info!(%addr, scheme, "listening");
         Ok(Server {
             addr,
             state,

@@ -32,7 +32,8 @@ pub fn router(state: AppState) -> Router {
         .merge(polled)
         .fallback(api::not_found);
     Router::new()
-        .route("/ws", get(ws::upgrade))
+        // GET for HTTP/1.1 upgrades, CONNECT for HTTP/2 (RFC 8441).
+        .route("/ws", get(ws::upgrade).connect(ws::upgrade))
         .route("/metrics", get(api::metrics))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))

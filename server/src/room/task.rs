@@ -153,16 +153,16 @@ impl Room {
                 rooms.remove(&self.id);
             }
         }
-        for player in self.players.values() {
-            if let Some(outbox) = &player.outbox {
-                outbox.close(CloseCode::GoingAway, "room closed");
-            }
-        }
         let reason = if shutdown.is_cancelled() {
             "server shutting down"
         } else {
             "room closed"
         };
+        for player in self.players.values() {
+            if let Some(outbox) = &player.outbox {
+                outbox.close(CloseCode::GoingAway, reason);
+            }
+        }
         // Spectators and pollers of this room get a final `closed`.
         self.feed.close(reason);
         self.metrics.rooms.dec();

@@ -435,3 +435,34 @@ pub fn hunt(target: ShipId) -> impl FnMut(&WorldView, ShipId) -> (u8, u8) {
         (pressed, aim)
     }
 }
+
+/// `GET /api/rooms` over HTTPS with HTTP/1.1 (trusting `client`'s roots).
+pub async fn get_json_tls(
+    server: &TestServer,
+    client: &std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = (**client).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = TcpStream::connect(server.addr).await.expect("tcp");
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect("localhost".try_into().expect("name"), tcp)
+        .await
+        .expect("TLS");
+    tls.write_all(b"GET /api/rooms HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(WAIT, tls.read_to_end(&mut raw)).await;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("http response");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    serde_json::from_str(&body).expect("json")
+}

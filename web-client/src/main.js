@@ -1,14 +1,20 @@
 // @ts-check
 /**
- * @file The playable page: lobby form, one WebSocket per game, keyboard and
- * mouse to Inputs, and a canvas that draws the newest snapshot (prediction
- * and interpolation come later). Protocol logic lives in `session.js`; this
- * file only wires it to the browser.
+ * @file The playable page: lobby form, one transport per game (WebSocket, or
+ * long polling when the WebSocket cannot connect or `?transport=longpoll`
+ * asks for it), keyboard and mouse to Inputs, and a canvas that draws the
+ * newest snapshot (prediction and interpolation come later). Protocol logic
+ * lives in `session.js` and `transport.js`; this file only wires them to the
+ * browser.
  */
 
 import { Buttons, CloseCode, validName, validRoomId } from './protocol.js';
 import { aimRadians, quantiseAim, shotPosition, units } from './rules.js';
 import { GameSession } from './session.js';
+import { FALLBACK_MS, LongPollTransport, transportMode, webSocketTrouble, WebSocketTransport } from './transport.js';
+
+/** @typedef {import('./transport.js').Transport} Transport */
+/** @typedef {import('./transport.js').TransportKind} TransportKind */
 
 /** Milliseconds between pings. */
 const PING_MS = 2000;
@@ -41,6 +47,8 @@ const ui = {
   time: $('hud-time'),
   ping: $('hud-ping'),
   rate: $('hud-rate'),
+  transport: $('hud-transport'),
+  fallback: $('hud-fallback'),
   leave: $('leave'),
   scoreboard: $('scoreboard'),
   feed: $('feed'),
@@ -51,9 +59,22 @@ const ui = {
 
 const ctx = /** @type {CanvasRenderingContext2D} */ (ui.canvas.getContext('2d'));
 
+/** `?transport=`: `auto` tries the WebSocket first and falls back. */
+const mode = transportMode(location.search);
+/** Set once a WebSocket failed in `auto` mode: later games of this page go straight to long polling. */
+let webSocketFailed = false;
+
+/** The transport the next game starts on. */
+function firstTransport() {
+  return mode === 'longpoll' || (mode === 'auto' && webSocketFailed) ? 'longpoll' : 'websocket';
+}
+
 /** The state before any game, so `window.skirmish.state` always exists. */
 const LOBBY_STATE = Object.freeze({
   phase: 'lobby',
+  get transport() {
+    return firstTransport();
+  },
   connected: false,
   ship: null,
   tick: null,
@@ -62,9 +83,16 @@ const LOBBY_STATE = Object.freeze({
 });
 
 /**
- * The one game in progress.
- * @type {{ session: GameSession, ws: WebSocket, timers: number[], left: boolean } | null}
+ * The one game in progress. `welcomed` and `answered` feed the fallback rule.
+ * @typedef {object} Game
+ * @property {GameSession} session
+ * @property {Transport} transport
+ * @property {number[]} timers intervals and timeouts to clear when it ends
+ * @property {boolean} left the player chose to leave
+ * @property {boolean} welcomed a Welcome arrived
+ * @property {boolean} answered any server message arrived
  */
+/** @type {Game | null} */
 let game = null;
 
 /** @type {any} */ (window).skirmish = {
@@ -211,7 +239,7 @@ ui.leave.addEventListener('click', () => {
   game.left = true;
   game.session.leave();
   saveResume(null);
-  game.ws.close(1000, 'leave');
+  game.transport.close(1000, 'leave');
   showLobby();
 });
 
@@ -225,33 +253,60 @@ function showLobby() {
   ui.lobby.hidden = false;
 }
 
+/** @param {Game} current */
+function clearTimers(current) {
+  // Timeouts and intervals share one list of ids, so clearTimeout ends either.
+  for (const t of current.timers) clearTimeout(t);
+  current.timers = [];
+}
+
 function stopGame() {
-  if (!game) return;
-  for (const t of game.timers) clearInterval(t);
-  game.timers = [];
+  if (game) clearTimers(game);
 }
 
 /**
- * Opens a game socket.
+ * Starts a game on the transport this page uses.
  * @param {string} name
  * @param {string | null} room
  * @param {SavedResume | null} resume
  */
 function connect(name, room, resume) {
+  const kind = firstTransport();
+  start(kind, name, room, resume, kind === 'longpoll' && mode === 'auto');
+}
+
+/**
+ * Starts a game on one transport.
+ * @param {TransportKind} kind
+ * @param {string} name
+ * @param {string | null} room
+ * @param {SavedResume | null} resume
+ * @param {boolean} fallback long polling because the WebSocket failed
+ */
+function start(kind, name, room, resume, fallback) {
   stopGame();
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${scheme}://${location.host}/ws`);
-  ws.binaryType = 'arraybuffer';
+  /** @type {Transport} */
+  let transport;
+  if (kind === 'websocket') {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    transport = new WebSocketTransport(`${scheme}://${location.host}/ws`);
+  } else {
+    // `after` and every input's ack: the newest tick the view holds.
+    transport = new LongPollTransport({ holding: () => session.view.ack });
+  }
   const session = new GameSession({
     name,
     room,
+    // Long polling joins afresh (its join takes no token); the WebSocket may resume.
     resume: resume?.token ?? null,
     seq: resume?.seq ?? 0,
-    send: (bytes) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(bytes);
-    },
+    send: (msg) => transport.send(msg),
+    transport: kind,
+    fallback,
   });
-  const current = { session, ws, timers: /** @type {number[]} */ ([]), left: false };
+  if (fallback) session.notice('WebSocket unavailable: playing over long polling');
+  /** @type {Game} */
+  const current = { session, transport, timers: [], left: false, welcomed: false, answered: false };
   game = current;
 
   ui.lobby.hidden = true;
@@ -259,48 +314,66 @@ function connect(name, room, resume) {
   ui.game.hidden = false;
   resize();
 
-  ws.addEventListener('open', () => {
-    session.opened();
-    session.sendPing();
-    current.timers.push(window.setInterval(() => session.sendPing(), PING_MS));
-  });
+  /**
+   * Applies the fallback rule to a WebSocket that closed or stalled.
+   * @param {'close' | 'timeout'} event
+   * @returns {boolean} whether the game moved to long polling
+   */
+  const fellBack = (event) => {
+    if (kind !== 'websocket' || game !== current || current.left) return false;
+    const next = webSocketTrouble({ mode, event, welcomed: current.welcomed, answered: current.answered });
+    if (next !== 'longpoll') return false;
+    console.info(`skirmish: the WebSocket ${event === 'close' ? 'could not connect' : 'brought no Welcome'}; falling back to long polling`);
+    webSocketFailed = true;
+    clearTimers(current);
+    transport.abandon();
+    session.closed(1006, 'fell back to long polling');
+    start('longpoll', name, room, resume, true);
+    return true;
+  };
 
-  ws.addEventListener('message', (e) => {
-    if (typeof e.data === 'string') return; // the protocol is binary only
-    let msg;
-    try {
-      msg = session.receive(e.data);
-    } catch (err) {
-      console.warn('skirmish: undecodable frame from the server', err);
-      ws.close();
-      return;
-    }
-    if (typeof msg === 'object' && 'Welcome' in msg) {
-      const hz = Math.max(1, msg.Welcome.rules.tick_hz);
-      current.timers.push(
-        window.setInterval(() => {
-          session.sendInput(takeButtons(), currentAim(session));
-          rememberResume(current);
-        }, 1000 / hz),
-      );
-      rememberResume(current);
-    }
-  });
+  if (kind === 'websocket') current.timers.push(window.setTimeout(() => fellBack('timeout'), FALLBACK_MS));
 
-  ws.addEventListener('close', (e) => {
-    for (const t of current.timers) clearInterval(t);
-    current.timers = [];
-    session.closed(e.code, e.reason);
-    if (game !== current || current.left) return;
-    const error = session.state.error;
-    if (error?.code === 'ResumeRejected' && resume) {
-      // The old ship is gone: join afresh, once.
-      saveResume(null);
-      connect(name, room, null);
-      return;
-    }
-    if (e.code === CloseCode.SessionReplaced) saveResume(null);
-    showBanner(session);
+  transport.connect({
+    open() {
+      session.opened();
+      if (kind !== 'websocket') return; // long polling has no Ping: its input POSTs are timed
+      session.sendPing();
+      current.timers.push(window.setInterval(() => session.sendPing(), PING_MS));
+    },
+    message(msg) {
+      current.answered = true;
+      session.handle(msg);
+      if (typeof msg === 'object' && 'Welcome' in msg) {
+        current.welcomed = true;
+        const hz = Math.max(1, msg.Welcome.rules.tick_hz);
+        current.timers.push(
+          window.setInterval(() => {
+            session.sendInput(takeButtons(), currentAim(session));
+            rememberResume(current);
+          }, 1000 / hz),
+        );
+        rememberResume(current);
+      }
+    },
+    rtt(ms) {
+      session.measured(ms);
+    },
+    close(code, reason) {
+      if (fellBack('close')) return;
+      clearTimers(current);
+      session.closed(code, reason);
+      if (game !== current || current.left) return;
+      const error = session.state.error;
+      if (error?.code === 'ResumeRejected' && resume) {
+        // The old ship is gone: join afresh, once.
+        saveResume(null);
+        connect(name, room, null);
+        return;
+      }
+      if (code === CloseCode.SessionReplaced) saveResume(null);
+      showBanner(session);
+    },
   });
 }
 
@@ -456,6 +529,8 @@ function drawHud(session) {
   }
   setText(ui.ping, s.rttMs === null ? '-' : `${Math.round(s.rttMs)} ms`);
   setText(ui.rate, s.rules ? `${s.rules.tick_hz} Hz (${Math.round(rate.perSecond)}/s)` : '-');
+  setText(ui.transport, s.transport === 'longpoll' ? 'Long polling' : 'WebSocket');
+  ui.fallback.hidden = !s.fallback;
 
   const top = [...s.ships].sort((a, b) => b.score - a.score || a.id - b.id).slice(0, 8);
   const board = top.map((p) => `${p.own ? '*' : ''}${p.name}:${p.score}`).join('|');

@@ -1,15 +1,19 @@
 // @ts-check
 /**
- * @file One player's session over any binary message transport: says Hello,
- * keeps what Welcome granted, feeds snapshots to the {@link WorldView},
- * builds Inputs and Pings, and turns it all into a plain `state` object for
- * the page to draw and for browser tests to read (`window.skirmish.state`).
+ * @file One player's session over any message transport: says Hello, keeps
+ * what Welcome granted, feeds snapshots to the {@link WorldView}, builds
+ * Inputs and Pings, and turns it all into a plain `state` object for the page
+ * to draw and for browser tests to read (`window.skirmish.state`).
  *
- * It owns no socket, timer or DOM: the page calls `opened`, `receive`,
- * `closed`, `sendInput` and `sendPing`, so Node tests drive it with arrays.
+ * It owns no socket, timer or DOM, and speaks decoded messages both ways: the
+ * page calls `opened`, `handle` (or `receive` for a binary frame), `closed`,
+ * `sendInput` and `sendPing`, and the `send` option carries client messages
+ * to whichever transport is in use (`transport.js`), so the WebSocket and
+ * long polling share every line of game logic and Node tests drive it with
+ * arrays.
  */
 
-import { closeCodeName, decodeServer, encodeClient, PROTOCOL_VERSION } from './protocol.js';
+import { closeCodeName, decodeServer, PROTOCOL_VERSION } from './protocol.js';
 import { units } from './rules.js';
 import { WorldView } from './snapshot.js';
 
@@ -17,6 +21,7 @@ import { WorldView } from './snapshot.js';
 /** @typedef {import('./protocol.js').ServerMsg} ServerMsg */
 /** @typedef {import('./protocol.js').Rules} Rules */
 /** @typedef {import('./protocol.js').GameEvent} GameEvent */
+/** @typedef {import('./transport.js').TransportKind} TransportKind */
 
 /**
  * A ship as the page shows it: positions in arena units.
@@ -42,7 +47,9 @@ import { WorldView } from './snapshot.js';
  * Everything the page shows, as plain data.
  * @typedef {object} SessionState
  * @property {'connecting' | 'joining' | 'playing' | 'closed'} phase
- * @property {boolean} connected the socket is open
+ * @property {TransportKind} transport how messages travel
+ * @property {boolean} fallback long polling because the WebSocket could not connect
+ * @property {boolean} connected the transport is open
  * @property {number | null} ship own ship id, from Welcome
  * @property {string | null} room
  * @property {Rules | null} rules
@@ -52,7 +59,7 @@ import { WorldView } from './snapshot.js';
  * @property {number} hp own hit points
  * @property {{ number: number, started: number, ends: number } | null} round
  * @property {number | null} timeLeft seconds left in the round
- * @property {number | null} rttMs newest ping round trip
+ * @property {number | null} rttMs newest round trip: a Ping's, or a long-poll input POST's
  * @property {number} seq newest input sequence sent
  * @property {number} lastInput newest input sequence the server applied
  * @property {boolean} resumed
@@ -75,10 +82,22 @@ export class GameSession {
    * @param {number} [options.seq] last sequence sent on an earlier socket, so a
    *   resumed ship's server, which ignores sequences already applied, takes
    *   the new inputs
-   * @param {(bytes: Uint8Array) => void} options.send writes one binary frame
+   * @param {(msg: ClientMsg) => void} options.send hands one message to the transport
+   * @param {TransportKind} [options.transport] for the state (and the HUD)
+   * @param {boolean} [options.fallback] the transport is long polling
+   *   because the WebSocket could not connect
    * @param {() => number} [options.now] milliseconds
    */
-  constructor({ name, room = null, resume = null, seq = 0, send, now = () => performance.now() }) {
+  constructor({
+    name,
+    room = null,
+    resume = null,
+    seq = 0,
+    send,
+    transport = 'websocket',
+    fallback = false,
+    now = () => performance.now(),
+  }) {
     this.name = name;
     this.room = room;
     this.resume = resume;
@@ -95,6 +114,8 @@ export class GameSession {
     /** @type {SessionState} */
     this.state = {
       phase: 'connecting',
+      transport,
+      fallback,
       connected: false,
       ship: null,
       room: null,
@@ -117,10 +138,10 @@ export class GameSession {
 
   /** @param {ClientMsg} msg */
   post(msg) {
-    this.send(encodeClient(msg));
+    this.send(msg);
   }
 
-  /** The socket is open: say Hello. */
+  /** The transport is open: say Hello. */
   opened() {
     this.state.connected = true;
     this.state.phase = 'joining';
@@ -136,7 +157,15 @@ export class GameSession {
    * @returns {ServerMsg}
    */
   receive(data) {
-    const msg = decodeServer(data);
+    return this.handle(decodeServer(data));
+  }
+
+  /**
+   * Handles one decoded server message, whichever transport brought it.
+   * @param {ServerMsg} msg
+   * @returns {ServerMsg}
+   */
+  handle(msg) {
     if (typeof msg !== 'object') return msg;
     if ('Welcome' in msg) {
       const w = msg.Welcome;
@@ -225,8 +254,7 @@ export class GameSession {
       const best = kind.RoundEnded.standings[0];
       text = `Round ${kind.RoundEnded.round} over` + (best ? `: ${who(best.ship)} wins with ${best.score}` : '');
     }
-    this.state.feed.push({ text, at: this.now() });
-    if (this.state.feed.length > FEED_LINES) this.state.feed.shift();
+    this.notice(text);
   }
 
   /**
@@ -240,6 +268,23 @@ export class GameSession {
     this.state.seq += 1;
     this.post({ Input: { seq: this.state.seq, ack: this.view.ack, buttons, aim } });
     return true;
+  }
+
+  /**
+   * A round trip the transport measured itself (long polling has no Ping).
+   * @param {number} ms
+   */
+  measured(ms) {
+    this.state.rttMs = ms;
+  }
+
+  /**
+   * Puts a notice (not a game event) on the feed.
+   * @param {string} text
+   */
+  notice(text) {
+    this.state.feed.push({ text, at: this.now() });
+    if (this.state.feed.length > FEED_LINES) this.state.feed.shift();
   }
 
   /** Sends a Ping; its Pong sets `state.rttMs`. */
@@ -261,7 +306,7 @@ export class GameSession {
   }
 
   /**
-   * The socket closed.
+   * The transport closed.
    * @param {number} code
    * @param {string} reason
    */

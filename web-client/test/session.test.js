@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { decodeClient, encodeServer } from '../src/protocol.js';
+import { decodeClient, encodeClient, encodeServer } from '../src/protocol.js';
 import { GameSession } from '../src/session.js';
 import { readBytes, readJson } from '../testing/vectors.js';
 
@@ -20,7 +20,7 @@ function harness({ resume = /** @type {number[] | null} */ (null), seq = 0 } = {
     name: 'Ada',
     resume,
     seq,
-    send: (bytes) => sent.push(bytes),
+    send: (msg) => sent.push(encodeClient(msg)),
     now: () => clock.now,
   });
   const last = () => decodeClient(sent[sent.length - 1]);

@@ -1,0 +1,498 @@
+// @ts-check
+/**
+ * @file The transports: long polling against a fake `fetch` (join → Welcome,
+ * state polls with `after`, snapshots, re-polls, closes, input batching), the
+ * WebSocket against a fake socket, and the fallback rule.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { CloseCode, decodeClient, encodeServer } from '../src/protocol.js';
+import { GameSession } from '../src/session.js';
+import {
+  bytesFromHex,
+  goneCode,
+  joinRefusal,
+  LongPollTransport,
+  MAX_BATCH,
+  transportMode,
+  webSocketTrouble,
+  WebSocketTransport,
+  welcomeFromJoin,
+} from '../src/transport.js';
+import { readBytes, readJson } from '../testing/vectors.js';
+
+const BASE = 'http://game.test';
+const WELCOME = readJson('server_welcome.json').Welcome;
+/** The join answer that stands for the golden Welcome. */
+const JOINED = {
+  token: '0123456789abcdef0123456789abcdef',
+  ship: WELCOME.ship,
+  room: WELCOME.room,
+  tick: WELCOME.tick,
+  resume: 'ab'.repeat(16),
+  rules: WELCOME.rules,
+};
+
+/** Lets every settled promise run its continuations. */
+async function settle() {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * A `fetch` that records each request and answers only when the test says.
+ * @typedef {{ url: string, init: RequestInit, path: string, query: URLSearchParams,
+ *   body: any, respond: (status: number, body?: unknown, headers?: Record<string, string>) => void,
+ *   fail: (err: Error) => void }} Call
+ */
+function fakeFetch() {
+  /** @type {Call[]} */
+  const calls = [];
+  /** @type {typeof fetch} */
+  const fetcher = (input, init = {}) =>
+    new Promise((resolve, reject) => {
+      const url = new URL(String(input));
+      const call = {
+        url: String(input),
+        init,
+        path: url.pathname,
+        query: url.searchParams,
+        body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+        respond: (/** @type {number} */ status, /** @type {unknown} */ body = {}, headers = {}) =>
+          resolve(
+            new Response(JSON.stringify(body), {
+              status,
+              headers: { 'content-type': 'application/json', ...headers },
+            }),
+          ),
+        fail: (/** @type {Error} */ err) => reject(err),
+      };
+      init.signal?.addEventListener('abort', () => {
+        answered.add(call);
+        reject(new DOMException('aborted', 'AbortError'));
+      });
+      calls.push(call);
+    });
+  /**
+   * The requests not yet answered whose path ends with `suffix`.
+   * @param {string} suffix
+   */
+  const pending = (suffix) => calls.filter((c) => c.path.endsWith(suffix) && !answered.has(c));
+  /** @type {Set<Call>} */
+  const answered = new Set();
+  /**
+   * The one open request ending with `suffix`, marked answered.
+   * @param {string} suffix
+   */
+  const take = (suffix) => {
+    const open = pending(suffix);
+    assert.equal(open.length, 1, `one open ${suffix} request, not ${open.length}`);
+    answered.add(open[0]);
+    return open[0];
+  };
+  return { fetch: fetcher, calls, pending, take };
+}
+
+/**
+ * A long-poll transport on a fake fetch and clock, with what it reported.
+ * @param {Partial<ConstructorParameters<typeof LongPollTransport>[0]>} [options]
+ */
+function harness(options = {}) {
+  const net = fakeFetch();
+  const clock = { now: 1000 };
+  /** @type {{ fn: () => void, ms: number }[]} */
+  const timers = [];
+  const transport = new LongPollTransport({
+    base: BASE,
+    fetch: net.fetch,
+    now: () => clock.now,
+    setTimeout: (fn, ms) => timers.push({ fn, ms }),
+    clearTimeout: () => {},
+    ...options,
+  });
+  /** @type {any[]} */
+  const messages = [];
+  /** @type {{ code: number, reason: string }[]} */
+  const closes = [];
+  /** @type {number[]} */
+  const rtts = [];
+  let opened = 0;
+  transport.connect({
+    open: () => (opened += 1),
+    message: (msg) => messages.push(msg),
+    close: (code, reason) => closes.push({ code, reason }),
+    rtt: (ms) => rtts.push(ms),
+  });
+  return { transport, net, clock, timers, messages, closes, rtts, opened: () => opened };
+}
+
+/** A harness already past the join. */
+async function joined(options = {}) {
+  const h = harness(options);
+  await settle();
+  h.transport.send({ Hello: { protocol: 1, name: 'Ada', room: null, resume: null } });
+  h.net.take('/api/rooms/main/join').respond(200, JOINED);
+  await settle();
+  return h;
+}
+
+const SNAPSHOT_FULL = readJson('server_snapshot_full.json').Snapshot;
+const SNAPSHOT_DELTA = readJson('server_snapshot_delta.json').Snapshot;
+
+test('the page URL picks the transport', () => {
+  assert.equal(transportMode(''), 'auto');
+  assert.equal(transportMode('?transport=longpoll'), 'longpoll');
+  assert.equal(transportMode('?room=x&transport=websocket'), 'websocket');
+  assert.equal(transportMode('?transport=LongPoll'), 'longpoll');
+  assert.equal(transportMode('?transport=carrier-pigeon'), 'auto');
+});
+
+test('fallback rule: only a WebSocket that never reached the game falls back', () => {
+  const fresh = { welcomed: false, answered: false };
+  assert.equal(webSocketTrouble({ mode: 'auto', event: 'close', ...fresh }), 'longpoll', 'error/close before open');
+  assert.equal(webSocketTrouble({ mode: 'auto', event: 'timeout', ...fresh }), 'longpoll', 'no Welcome in time');
+  assert.equal(webSocketTrouble({ mode: 'websocket', event: 'close', ...fresh }), 'disconnected', 'forced WebSocket');
+  assert.equal(webSocketTrouble({ mode: 'websocket', event: 'timeout', ...fresh }), 'wait');
+  const established = { welcomed: true, answered: true };
+  assert.equal(webSocketTrouble({ mode: 'auto', event: 'close', ...established }), 'disconnected', 'never after Welcome');
+  assert.equal(webSocketTrouble({ mode: 'auto', event: 'timeout', ...established }), 'wait');
+  const refused = { welcomed: false, answered: true };
+  assert.equal(webSocketTrouble({ mode: 'auto', event: 'close', ...refused }), 'disconnected', 'the server said no');
+  assert.equal(webSocketTrouble({ mode: 'auto', event: 'timeout', ...refused }), 'wait');
+});
+
+test('a join answer is the Welcome the binary decoder gives', () => {
+  assert.deepEqual(bytesFromHex('00ff10'.padEnd(32, '0')), [0, 255, 16, ...new Array(13).fill(0)]);
+  assert.throws(() => bytesFromHex('abc'), TypeError);
+  assert.deepEqual(welcomeFromJoin(JOINED), readJson('server_welcome.json'));
+  assert.throws(() => welcomeFromJoin({ ...JOINED, ship: -1 }), { name: 'CodecError' });
+});
+
+test('refusals map to the WebSocket’s Error and close codes', () => {
+  assert.deepEqual(joinRefusal(400, 'name must be 1-24 bytes'), {
+    error: { code: 'BadName', message: 'name must be 1-24 bytes' },
+    code: CloseCode.PolicyViolation,
+  });
+  assert.equal(joinRefusal(400, 'room id must be 1-32 characters')?.error?.code, 'BadRoom');
+  assert.deepEqual(joinRefusal(503, 'room main is full (8 players)'), {
+    error: { code: 'RoomFull', message: 'room main is full (8 players)' },
+    code: CloseCode.TryAgainLater,
+  });
+  assert.equal(joinRefusal(503, 'too many long-poll players').error?.code, 'ServerFull');
+  assert.equal(joinRefusal(503, 'server is shutting down').code, CloseCode.GoingAway);
+  assert.deepEqual(joinRefusal(422, 'missing field `name`'), { error: null, code: CloseCode.ProtocolError });
+  assert.equal(goneCode(410, 'session resumed by another connection'), CloseCode.SessionReplaced);
+  assert.equal(goneCode(410, 'left the room'), CloseCode.Normal);
+  assert.equal(goneCode(410, 'session expired or ended; join again'), CloseCode.IdleTimeout);
+  assert.equal(goneCode(404, 'unknown session'), CloseCode.IdleTimeout);
+});
+
+test('open, then Hello joins the room and the answer becomes Welcome', async () => {
+  const h = harness();
+  assert.equal(h.opened(), 0, 'open comes after connect returns');
+  await settle();
+  assert.equal(h.opened(), 1);
+  h.transport.send({ Hello: { protocol: 1, name: 'Ada', room: 'arena-2', resume: null } });
+  h.transport.send({ Hello: { protocol: 1, name: 'Ada', room: 'arena-2', resume: null } });
+  const join = h.net.take('/api/rooms/arena-2/join');
+  assert.equal(h.net.calls.length, 1, 'one join for a repeated Hello');
+  assert.equal(join.url, `${BASE}/api/rooms/arena-2/join`);
+  assert.equal(join.init.method, 'POST');
+  assert.deepEqual(join.body, { name: 'Ada' });
+  join.respond(200, { ...JOINED, room: 'arena-2' });
+  await settle();
+  assert.deepEqual(h.messages, [{ Welcome: { ...WELCOME, room: 'arena-2' } }]);
+  const poll = h.net.take(`/api/sessions/${JOINED.token}/state`);
+  assert.equal(poll.query.get('after'), null, 'nothing held yet: no after');
+  assert.equal(poll.query.get('timeout'), '25');
+});
+
+test('a refused join delivers the Error, then closes', async () => {
+  const h = harness();
+  await settle();
+  h.transport.send({ Hello: { protocol: 1, name: 'Ada', room: null, resume: null } });
+  h.net.take('/api/rooms/main/join').respond(503, { error: 'room main is full (8 players)' }, { 'retry-after': '5' });
+  await settle();
+  assert.deepEqual(h.messages, [{ Error: { code: 'RoomFull', message: 'room main is full (8 players)' } }]);
+  assert.deepEqual(h.closes, [{ code: CloseCode.TryAgainLater, reason: 'room main is full (8 players)' }]);
+  assert.equal(h.net.calls.length, 1);
+});
+
+test('state polls: snapshots become Snapshot messages, after follows the tick held, null re-polls', async () => {
+  const h = await joined();
+  h.net.take('/state').respond(200, { snapshot: SNAPSHOT_FULL });
+  await settle();
+  assert.deepEqual(h.messages[1], { Snapshot: SNAPSHOT_FULL });
+  assert.deepEqual(h.messages[1], readJson('server_snapshot_full.json'), 'same as the golden frame decodes to');
+
+  let poll = h.net.take('/state');
+  assert.equal(poll.query.get('after'), '1235');
+  poll.respond(200, { snapshot: null });
+  await settle();
+  assert.equal(h.messages.length, 2);
+  poll = h.net.take('/state');
+  assert.equal(poll.query.get('after'), '1235', 'a timeout polls again from the same tick');
+  poll.respond(200, { snapshot: SNAPSHOT_DELTA });
+  await settle();
+  assert.deepEqual(h.messages[2], { Snapshot: SNAPSHOT_DELTA });
+  assert.equal(h.net.take('/state').query.get('after'), '1237');
+  assert.deepEqual(h.closes, []);
+});
+
+test('after is whatever the holder says it holds', async () => {
+  /** @type {number | null} */
+  let held = null;
+  const h = await joined({ holding: () => held });
+  h.net.take('/state').respond(200, { snapshot: SNAPSHOT_FULL });
+  await settle();
+  const poll = h.net.take('/state');
+  assert.equal(poll.query.get('after'), null, 'the holder could not apply it: ask for a full one');
+  held = 1235;
+  poll.respond(200, { snapshot: null });
+  await settle();
+  assert.equal(h.net.take('/state').query.get('after'), '1235');
+});
+
+test('the same GameSession logic runs over long polling', async () => {
+  const net = fakeFetch();
+  /** @type {LongPollTransport} */
+  const transport = new LongPollTransport({
+    base: BASE,
+    fetch: net.fetch,
+    holding: () => session.view.ack,
+    now: () => 0,
+  });
+  const session = new GameSession({ name: 'Ada', send: (msg) => transport.send(msg), transport: 'longpoll', now: () => 0 });
+  /** @type {number[]} */
+  const closes = [];
+  transport.connect({
+    open: () => session.opened(),
+    message: (msg) => session.handle(msg),
+    close: (code) => closes.push(code),
+    rtt: (ms) => session.measured(ms),
+  });
+  await settle();
+  net.take('/api/rooms/main/join').respond(200, JOINED);
+  await settle();
+  assert.equal(session.state.phase, 'playing');
+  assert.equal(session.state.transport, 'longpoll');
+  assert.deepEqual(session.resume, WELCOME.resume);
+
+  net.take('/state').respond(200, { snapshot: SNAPSHOT_FULL });
+  await settle();
+  assert.equal(session.state.tick, 1235);
+  assert.equal(session.state.score, 300);
+  const poll = net.take('/state');
+  assert.equal(poll.query.get('after'), '1235');
+  assert.equal(session.sendInput(8, 64), true);
+  assert.deepEqual(net.take('/input').body, { inputs: [{ seq: 1, ack: 1235, buttons: 8, aim: 64 }] });
+
+  poll.respond(200, { snapshot: SNAPSHOT_DELTA });
+  assert.equal(net.pending('/state').length, 0);
+  await settle();
+  assert.equal(session.state.tick, 1237);
+  assert.deepEqual(session.state.feed.map((l) => l.text), ['Grace joined', '#2 left', 'Ada ✕ Bot 1']);
+  assert.equal(session.state.seq, 301);
+  assert.equal(net.take('/state').query.get('after'), '1237');
+  assert.deepEqual(closes, []);
+});
+
+test('410 on the state poll closes with the server’s reason and stops polling', async () => {
+  const h = await joined();
+  h.net.take('/state').respond(410, { error: 'session resumed by another connection' });
+  await settle();
+  assert.deepEqual(h.closes, [{ code: CloseCode.SessionReplaced, reason: 'session resumed by another connection' }]);
+  assert.equal(h.net.pending('/state').length, 0);
+  h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0 } });
+  assert.equal(h.net.pending('/input').length, 0, 'nothing is sent after the close');
+  h.transport.close();
+  assert.equal(h.closes.length, 1, 'close is reported once');
+});
+
+test('a closing server ends the session', async () => {
+  const h = await joined();
+  h.net.take('/state').respond(200, { snapshot: null, closed: 'server shutting down' });
+  await settle();
+  assert.deepEqual(h.closes, [{ code: CloseCode.GoingAway, reason: 'server shutting down' }]);
+});
+
+test('a snapshot the codec refuses is a protocol error', async () => {
+  const h = await joined();
+  h.net.take('/state').respond(200, { snapshot: { last_input: 0, body: { tick: 'soon' } } });
+  await settle();
+  assert.equal(h.closes.length, 1);
+  assert.equal(h.closes[0].code, CloseCode.ProtocolError);
+  assert.equal(h.messages.length, 1, 'only the Welcome');
+});
+
+test('failed polls retry with a backoff, then give up', async () => {
+  const h = await joined();
+  h.net.take('/state').fail(new TypeError('network down'));
+  await settle();
+  assert.equal(h.timers.length, 1);
+  assert.equal(h.timers[0].ms, 500);
+  h.timers[0].fn();
+  await settle();
+  h.net.take('/state').respond(503, { error: 'too many pending polls; retry shortly' }, { 'retry-after': '1' });
+  await settle();
+  assert.equal(h.timers[1].ms, 1000, 'Retry-After');
+  h.timers[1].fn();
+  await settle();
+  h.net.take('/state').respond(200, { snapshot: null });
+  await settle();
+  // A good answer resets the count: it takes six failures in a row to give up.
+  for (let i = 0; i < 6; i++) {
+    assert.deepEqual(h.closes, []);
+    h.net.take('/state').fail(new TypeError('network down'));
+    await settle();
+    h.timers[h.timers.length - 1].fn();
+    await settle();
+  }
+  assert.deepEqual(h.timers.slice(2).map((t) => t.ms), [500, 1000, 2000, 4000, 4000]);
+  assert.equal(h.closes.length, 1);
+  assert.equal(h.closes[0].code, 1006);
+});
+
+test('inputs: one POST in flight, the rest batched in order with the newest ack', async () => {
+  let held = 1235;
+  const h = await joined({ holding: () => held });
+  const input = (/** @type {number} */ seq) => ({ Input: { seq, ack: 1200, buttons: seq % 32, aim: seq } });
+
+  h.transport.send(input(1));
+  h.transport.send(input(2));
+  h.transport.send(input(3));
+  const first = h.net.take('/input');
+  assert.equal(first.url, `${BASE}/api/sessions/${JOINED.token}/input`);
+  assert.equal(first.init.method, 'POST');
+  assert.deepEqual(first.body, { inputs: [{ seq: 1, ack: 1235, buttons: 1, aim: 1 }] }, 'the ack is the tick held now');
+  assert.equal(h.net.pending('/input').length, 0, 'one POST in flight');
+
+  held = 1240;
+  h.clock.now += 37;
+  first.respond(202, { accepted: 1 });
+  await settle();
+  assert.deepEqual(h.rtts, [37], 'an input POST is the round trip');
+  const second = h.net.take('/input');
+  assert.deepEqual(
+    second.body.inputs.map((/** @type {any} */ i) => [i.seq, i.ack]),
+    [[2, 1240], [3, 1240]],
+  );
+
+  // More than a batch while one is in flight: the oldest go.
+  for (let seq = 4; seq < 4 + MAX_BATCH + 8; seq++) h.transport.send(input(seq));
+  second.respond(202, { accepted: 2 });
+  await settle();
+  const third = h.net.take('/input');
+  const seqs = third.body.inputs.map((/** @type {any} */ i) => i.seq);
+  assert.equal(seqs.length, MAX_BATCH);
+  assert.deepEqual(seqs, Array.from({ length: MAX_BATCH }, (_, i) => 12 + i));
+
+  // A lost POST loses its batch, and the next one goes.
+  h.transport.send(input(100));
+  third.fail(new TypeError('network down'));
+  await settle();
+  assert.deepEqual(h.net.take('/input').body.inputs.map((/** @type {any} */ i) => i.seq), [100]);
+  assert.deepEqual(h.closes, []);
+});
+
+test('429 pauses the input POSTs for Retry-After', async () => {
+  const h = await joined();
+  h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0 } });
+  h.net.take('/input').respond(429, { error: 'input flood' }, { 'retry-after': '1' });
+  await settle();
+  h.transport.send({ Input: { seq: 2, ack: null, buttons: 0, aim: 0 } });
+  h.transport.send({ Input: { seq: 3, ack: null, buttons: 0, aim: 0 } });
+  assert.equal(h.net.pending('/input').length, 0);
+  const resume = h.timers.find((t) => t.ms === 1000);
+  assert.ok(resume, 'a timer ends the pause');
+  h.clock.now += 1000;
+  resume.fn();
+  assert.deepEqual(h.net.take('/input').body.inputs.map((/** @type {any} */ i) => i.seq), [2, 3]);
+});
+
+test('410 on an input POST closes too', async () => {
+  const h = await joined();
+  h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0 } });
+  h.net.take('/input').respond(410, { error: 'session expired or ended; join again' });
+  await settle();
+  assert.deepEqual(h.closes, [{ code: CloseCode.IdleTimeout, reason: 'session expired or ended; join again' }]);
+  assert.equal(h.net.pending('/state').length, 0, 'the open poll was aborted');
+});
+
+test('Ping is not sent; Leave posts leave and closes', async () => {
+  const h = await joined();
+  const before = h.net.calls.length;
+  h.transport.send({ Ping: { nonce: 1 } });
+  assert.equal(h.net.calls.length, before);
+  h.transport.send('Leave');
+  const leave = h.net.take(`/api/sessions/${JOINED.token}/leave`);
+  assert.equal(leave.init.method, 'POST');
+  assert.deepEqual(h.closes, [{ code: CloseCode.Normal, reason: 'left' }]);
+  assert.equal(h.net.pending('/state').length, 0);
+});
+
+test('abandon stops without a word', async () => {
+  const h = await joined();
+  h.transport.abandon();
+  await settle();
+  assert.deepEqual(h.closes, []);
+  assert.equal(h.net.pending('/state').length, 0);
+});
+
+test('the WebSocket transport decodes frames and encodes messages', () => {
+  /** A stand-in for the browser's WebSocket. */
+  class FakeSocket extends EventTarget {
+    static OPEN = 1;
+    /** @type {FakeSocket[]} */
+    static made = [];
+    /** @param {string} url */
+    constructor(url) {
+      super();
+      this.url = url;
+      this.readyState = 0;
+      this.binaryType = 'blob';
+      /** @type {Uint8Array[]} */
+      this.sent = [];
+      FakeSocket.made.push(this);
+    }
+    /** @param {Uint8Array} bytes */
+    send(bytes) {
+      this.sent.push(bytes);
+    }
+    close(code = 1005, reason = '') {
+      this.readyState = 3;
+      this.dispatchEvent(Object.assign(new Event('close'), { code, reason }));
+    }
+  }
+  const transport = new WebSocketTransport('ws://game.test/ws', {
+    WebSocket: /** @type {any} */ (FakeSocket),
+  });
+  /** @type {string[]} */
+  const log = [];
+  transport.connect({
+    open: () => log.push('open'),
+    message: (msg) => log.push(Object.keys(msg)[0]),
+    close: (code, reason) => log.push(`close ${code} ${reason}`),
+  });
+  const ws = FakeSocket.made[0];
+  assert.equal(ws.url, 'ws://game.test/ws');
+  assert.equal(ws.binaryType, 'arraybuffer');
+  transport.send({ Ping: { nonce: 1 } });
+  assert.equal(ws.sent.length, 0, 'nothing before open');
+  ws.readyState = 1;
+  ws.dispatchEvent(new Event('open'));
+  transport.send({ Ping: { nonce: 7 } });
+  assert.deepEqual(decodeClient(ws.sent[0]), { Ping: { nonce: 7 } });
+  ws.dispatchEvent(Object.assign(new Event('message'), { data: readBytes('server_welcome.bin').buffer }));
+  ws.dispatchEvent(Object.assign(new Event('message'), { data: 'text is not the protocol' }));
+  ws.dispatchEvent(Object.assign(new Event('message'), { data: encodeServer({ Pong: { nonce: 7, tick: 1 } }) }));
+  transport.close(1000, 'leave');
+  assert.deepEqual(log, ['open', 'Welcome', 'Pong', 'close 1000 leave']);
+
+  // Abandoned (the fallback): its close is not reported.
+  const quiet = new WebSocketTransport('ws://game.test/ws', { WebSocket: /** @type {any} */ (FakeSocket) });
+  quiet.connect({ open: () => log.push('open 2'), message: () => {}, close: () => log.push('close 2') });
+  quiet.abandon();
+  assert.equal(log.length, 4);
+});

@@ -151,6 +151,11 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_SEED", default_value_t = 1)]
     pub seed: u64,
 
+    /// Seconds shutdown may take (clients told, rooms stopped) before exit.
+    #[arg(long, env = "SKIRMISH_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub shutdown_timeout_secs: u64,
+
     /// PEM certificate chain: serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN).
     #[arg(long, env = "SKIRMISH_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

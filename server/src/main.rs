@@ -10,9 +10,6 @@ use skirmish_server::{Config, Server};
 use tracing::error;
 use tracing_subscriber::EnvFilter;
 
-/// How long shutdown may take before the process exits anyway.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
@@ -30,6 +27,7 @@ async fn main() -> ExitCode {
         error!("{err}");
         return ExitCode::from(2);
     }
+    let deadline = Duration::from_secs(config.shutdown_timeout_secs);
     let server = match Server::start(config).await {
         Ok(server) => server,
         Err(err) => {
@@ -38,7 +36,7 @@ async fn main() -> ExitCode {
         }
     };
     wait_for_signal().await;
-    match server.shutdown(SHUTDOWN_DEADLINE).await {
+    match server.shutdown(deadline).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             error!("{err:#}");

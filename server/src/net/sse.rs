@@ -25,7 +25,7 @@ use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info_span};
+use tracing::{Instrument, debug, info, info_span};
 
 use super::AppState;
 use super::api::ApiError;
@@ -124,8 +124,9 @@ pub async fn ticker(
     Ok(respond(feed, info_span!("sse", room = "ticker")))
 }
 
-fn respond(feed: Feed, span: tracing::Span) -> Response {
-    debug!(parent: &span, "stream opened");
+fn respond(mut feed: Feed, span: tracing::Span) -> Response {
+    feed.span = span.clone();
+    info!(parent: &span, resumed = feed.opening_resumed, "stream opened");
     let body = stream::unfold(feed, move |mut feed| {
         async move {
             let chunk = feed.next_chunk().await?;
@@ -166,6 +167,18 @@ struct Feed {
     /// Counted as a spectator while the stream lives.
     _counted: GaugeGuard,
     metrics: Arc<Metrics>,
+    /// For the open line: did the reader resume with an id?
+    opening_resumed: bool,
+    /// For the close line: why the stream ended.
+    end: &'static str,
+    /// The stream's span, for the close line (drop runs outside it).
+    span: tracing::Span,
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        info!(parent: &self.span, reason = self.end, "stream closed");
+    }
 }
 
 fn framed(id: u64, event: &str, data: &str) -> Bytes {
@@ -209,6 +222,9 @@ impl Feed {
             _permits: permits,
             _counted: GaugeGuard::new(&app.metrics.spectators),
             metrics: app.metrics.clone(),
+            opening_resumed: resume.is_some(),
+            end: "client went away",
+            span: tracing::Span::none(),
         }
     }
 
@@ -244,6 +260,7 @@ impl Feed {
                 }
                 Read::Closed(reason) => {
                     self.done = true;
+                    self.end = reason;
                     let data = serde_json::json!({ "reason": reason });
                     out.extend_from_slice(format!("event: closed\ndata: {data}\n\n").as_bytes());
                     return Some(out.freeze());
@@ -256,6 +273,7 @@ impl Feed {
                 biased;
                 () = self.shutdown.cancelled() => {
                     self.done = true;
+                    self.end = "server shutting down";
                     return Some(Bytes::from_static(
                         b"event: shutdown\ndata: {\"reason\":\"server shutting down\"}\n\n",
                     ));
@@ -264,6 +282,7 @@ impl Feed {
                     if changed.is_err() {
                         // The log's writer is gone without closing it.
                         self.done = true;
+                        self.end = "log gone";
                         return None;
                     }
                 }

@@ -261,7 +261,12 @@ pub async fn http_get(url: &str) -> (u16, String) {
         .await
         .expect("response in time")
         .expect("read");
-    let text = String::from_utf8_lossy(&raw).to_string();
+    parse_response(&raw)
+}
+
+/// Status and body of a raw HTTP/1.1 response (chunked or not).
+fn parse_response(raw: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").expect("http response");
     let status = head
         .split_whitespace()
@@ -454,15 +459,7 @@ pub async fn get_json_tls(
         .expect("write");
     let mut raw = Vec::new();
     let _ = tokio::time::timeout(WAIT, tls.read_to_end(&mut raw)).await;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").expect("http response");
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
+    let (status, body) = parse_response(&raw);
+    assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).expect("json")
 }

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust unit, property and end-to-end tests
 # (real server on 127.0.0.1:0, real WebSocket clients), the golden-vector
-# check, and the web client's tests under node's built-in runner.
+# check, the web client's tests under node's built-in runner, and the web
+# client's end to end in a real Chromium (playwright-core, from
+# web-client/package-lock.json; Debian's chromium, installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v node >/dev/null || { echo "node (>= 18) is required for the web client tests" >&2; exit 1; }
+command -v node >/dev/null || { echo "node (>= 20) is required for the web client tests" >&2; exit 1; }
 
 cargo test --workspace --locked
 (cd web-client && node --test test/)
+(cd web-client && npm ci --no-audit --no-fund)
+command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+node web-client/e2e/game.e2e.mjs

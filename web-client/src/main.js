@@ -3,13 +3,14 @@
  * @file The playable page: lobby form, one transport per game (WebSocket, or
  * long polling when the WebSocket cannot connect or `?transport=longpoll`
  * asks for it), keyboard and mouse to Inputs, and a canvas that draws the
- * newest snapshot (prediction and interpolation come later). Protocol logic
- * lives in `session.js` and `transport.js`; this file only wires them to the
- * browser.
+ * own ship where prediction puts it and the others interpolated in the past
+ * (`prediction.js`). Protocol logic lives in `session.js` and
+ * `transport.js`; this file only wires them to the browser.
  */
 
 import { Buttons, CloseCode, validName, validRoomId } from './protocol.js';
-import { aimRadians, quantiseAim, shotPosition, units } from './rules.js';
+import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
+import { clock, ROOMS_REFRESH_MS, roomRows } from './lobby.js';
 import { GameSession } from './session.js';
 import { FALLBACK_MS, LongPollTransport, transportMode, webSocketTrouble, WebSocketTransport } from './transport.js';
 
@@ -20,6 +21,8 @@ import { FALLBACK_MS, LongPollTransport, transportMode, webSocketTrouble, WebSoc
 const PING_MS = 2000;
 /** Milliseconds a kill-feed line stays up. */
 const FEED_MS = 6000;
+/** Milliseconds the round-end results stay up. */
+const RESULTS_MS = 10000;
 /** Where a resumable session is remembered across reloads of this tab. */
 const RESUME_KEY = 'skirmish.resume';
 
@@ -40,6 +43,12 @@ const ui = {
   name: /** @type {HTMLInputElement} */ ($('name')),
   room: /** @type {HTMLInputElement} */ ($('room')),
   lobbyMessage: $('lobby-message'),
+  roomRows: $('room-rows'),
+  roomsStatus: $('rooms-status'),
+  roomsEmpty: $('rooms-empty'),
+  results: $('results'),
+  resultsList: $('results-list'),
+  resultsClose: $('results-close'),
   watch: /** @type {HTMLAnchorElement} */ ($('watch')),
   game: $('game'),
   canvas: /** @type {HTMLCanvasElement} */ ($('arena')),
@@ -80,6 +89,8 @@ const LOBBY_STATE = Object.freeze({
   tick: null,
   ships: [],
   score: 0,
+  predicted: null,
+  pendingInputs: 0,
 });
 
 /**
@@ -139,11 +150,18 @@ function takeButtons() {
 
 /** @param {GameSession} session */
 function currentAim(session) {
-  const me = session.ownShip();
-  if (me && input.mouse) {
-    input.aim = quantiseAim(Math.atan2(input.mouse.y - units(me.y), input.mouse.x - units(me.x)));
-  }
+  const me = session.state.predicted ?? ownPosition(session);
+  if (me && input.mouse) input.aim = quantiseAim(Math.atan2(input.mouse.y - me.y, input.mouse.x - me.x));
   return input.aim;
+}
+
+/**
+ * The own ship's last authoritative position in arena units.
+ * @param {GameSession} session
+ */
+function ownPosition(session) {
+  const me = session.ownShip();
+  return me ? { x: units(me.x), y: units(me.y) } : null;
 }
 
 window.addEventListener('keydown', (e) => {
@@ -250,7 +268,121 @@ function showLobby() {
   game = null;
   ui.game.hidden = true;
   ui.banner.hidden = true;
+  ui.results.hidden = true;
   ui.lobby.hidden = false;
+  refreshRooms();
+}
+
+// ---------------------------------------------------------------------------
+// Room list
+
+/** @type {string} the rows drawn, to skip redrawing an unchanged list */
+let roomsDrawn = '';
+
+/** Fetches `GET /api/rooms` and redraws the list; only while the lobby shows. */
+async function refreshRooms() {
+  if (ui.lobby.hidden) return;
+  let rows;
+  try {
+    const res = await fetch('/api/rooms', { cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    rows = roomRows(await res.json());
+  } catch (err) {
+    setText(ui.roomsStatus, `unavailable (${err instanceof Error ? err.message : String(err)})`);
+    return;
+  }
+  setText(ui.roomsStatus, `${rows.length} live · updated ${new Date().toLocaleTimeString()}`);
+  ui.roomsEmpty.hidden = rows.length > 0;
+  const key = JSON.stringify(rows);
+  if (key === roomsDrawn) return;
+  roomsDrawn = key;
+  ui.roomRows.replaceChildren(
+    ...rows.map((r) => {
+      const tr = document.createElement('tr');
+      tr.dataset.room = r.id;
+      if (r.full) tr.className = 'full';
+      /** @param {string} text @param {string} [cls] */
+      const cell = (text, cls) => {
+        const td = document.createElement('td');
+        td.textContent = text;
+        if (cls) td.className = cls;
+        return td;
+      };
+      const actions = document.createElement('td');
+      actions.className = 'actions';
+      const join = document.createElement('button');
+      join.type = 'button';
+      join.className = 'small-button join';
+      join.textContent = r.full ? 'Full' : 'Join';
+      join.disabled = r.full;
+      join.addEventListener('click', () => {
+        ui.room.value = r.id;
+        updateWatchLink();
+        ui.form.requestSubmit();
+      });
+      const watch = document.createElement('a');
+      watch.className = 'small-button watch-room';
+      watch.href = `scoreboard.html?room=${encodeURIComponent(r.id)}`;
+      watch.textContent = 'Watch';
+      actions.append(join, watch);
+      tr.append(
+        cell(r.id + (r.public ? '' : ' (private)'), 'room-id'),
+        cell(r.players, 'num'),
+        cell(String(r.spectators), 'num'),
+        cell(String(r.bots), 'num'),
+        cell(r.roundLeft, 'num'),
+        actions,
+      );
+      return tr;
+    }),
+  );
+}
+window.setInterval(refreshRooms, ROOMS_REFRESH_MS);
+refreshRooms();
+
+// ---------------------------------------------------------------------------
+// Round-end results
+
+/** `at` of the results the player closed, so they stay closed. */
+let resultsClosed = -1;
+ui.resultsClose.addEventListener('click', () => {
+  resultsClosed = game?.session.state.results?.at ?? -1;
+  ui.results.hidden = true;
+});
+
+/**
+ * The top ten, and the own line below them if it is not among them.
+ * @param {import('./lobby.js').ResultLine[]} lines
+ */
+function resultsShown(lines) {
+  const top = lines.slice(0, 10);
+  const own = lines.find((l) => l.own);
+  return own && !top.includes(own) ? [...top, own] : top;
+}
+
+/** @param {GameSession} session */
+function drawResults(session) {
+  const results = session.state.results;
+  const show = !!results && results.at !== resultsClosed && performance.now() - results.at < RESULTS_MS;
+  if (ui.results.hidden === !show) return;
+  ui.results.hidden = !show;
+  if (!show || !results) return;
+  setText(ui.results.querySelector('h2') ?? ui.results, `Round ${results.round} over`);
+  ui.resultsList.replaceChildren(
+    ...resultsShown(results.lines).map((line) => {
+      const li = document.createElement('li');
+      if (line.own) li.className = 'own';
+      const rank = document.createElement('span');
+      rank.className = 'rank';
+      rank.textContent = `${line.rank}.`;
+      const name = document.createElement('span');
+      name.textContent = line.own ? `${line.name} (you)` : line.name;
+      const score = document.createElement('b');
+      score.textContent = String(line.score);
+      li.append(rank, name, score);
+      return li;
+    }),
+  );
 }
 
 /** @param {Game} current */
@@ -416,6 +548,41 @@ window.addEventListener('resize', resize);
 /** The hp pips and name colours. */
 const COLORS = { own: '#ffd166', other: '#ef476f', bot: '#8d99ae', shot: '#f8f8f2', grid: '#161d2b' };
 
+/**
+ * @typedef {object} ShipDrawn
+ * @property {number} id
+ * @property {string} name
+ * @property {boolean} bot
+ * @property {number} x arena units
+ * @property {number} y arena units
+ * @property {number} aim quantised, may be fractional
+ * @property {number} hp
+ */
+
+/**
+ * The ships of this frame: the own ship where prediction puts it, aiming
+ * where the mouse is now; every other ship interpolated a little in the past.
+ * @param {GameSession} session
+ * @param {import('./snapshot.js').WorldState} world
+ * @returns {ShipDrawn[]}
+ */
+function shipsToDraw(session, world) {
+  const ownId = session.state.ship;
+  /** @type {ShipDrawn[]} */
+  const out = [];
+  const others = session.interpolator?.sample(performance.now(), ownId) ?? [];
+  for (const s of others) {
+    const known = world.ships.get(s.id);
+    out.push({ ...s, name: known?.name ?? session.view.names.get(s.id) ?? `#${s.id}`, bot: known?.bot ?? false });
+  }
+  const me = session.ownShip();
+  if (me) {
+    const at = session.state.predicted ?? { x: units(me.x), y: units(me.y) };
+    out.push({ id: me.id, name: me.name, bot: false, x: at.x, y: at.y, aim: input.aim, hp: me.hp });
+  }
+  return out;
+}
+
 /** @param {GameSession} session */
 function draw(session) {
   const { rules } = session.state;
@@ -459,16 +626,16 @@ function draw(session) {
   const font = Math.max(14, 11 / scale);
   ctx.font = `${font}px system-ui, sans-serif`;
   ctx.textAlign = 'center';
-  for (const ship of world.ships.values()) {
+  const ownId = session.state.ship;
+  for (const ship of shipsToDraw(session, world)) {
     if (ship.hp === 0) continue;
-    const own = ship.id === session.state.ship;
-    const x = units(ship.x);
-    const y = units(ship.y);
+    const own = ship.id === ownId;
+    const { x, y } = ship;
     const color = own ? COLORS.own : ship.bot ? COLORS.bot : COLORS.other;
 
     ctx.save();
     ctx.translate(x, y);
-    ctx.rotate(aimRadians(ship.aim));
+    ctx.rotate((ship.aim * 2 * Math.PI) / AIM_STEPS);
     ctx.fillStyle = color;
     ctx.beginPath();
     ctx.moveTo(size * 1.3, 0);
@@ -521,12 +688,7 @@ function drawHud(session) {
   }
 
   setText(ui.score, String(s.score));
-  if (s.timeLeft === null) {
-    setText(ui.time, '-');
-  } else {
-    const secs = Math.ceil(s.timeLeft);
-    setText(ui.time, `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`);
-  }
+  setText(ui.time, s.timeLeft === null ? '-' : clock(s.timeLeft));
   setText(ui.ping, s.rttMs === null ? '-' : `${Math.round(s.rttMs)} ms`);
   setText(ui.rate, s.rules ? `${s.rules.tick_hz} Hz (${Math.round(rate.perSecond)}/s)` : '-');
   setText(ui.transport, s.transport === 'longpoll' ? 'Long polling' : 'WebSocket');
@@ -567,6 +729,7 @@ function frame() {
   if (game && !ui.game.hidden) {
     draw(game.session);
     drawHud(game.session);
+    drawResults(game.session);
   }
   requestAnimationFrame(frame);
 }

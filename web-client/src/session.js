@@ -16,6 +16,8 @@
 import { closeCodeName, decodeServer, PROTOCOL_VERSION } from './protocol.js';
 import { units } from './rules.js';
 import { WorldView } from './snapshot.js';
+import { resultLines } from './lobby.js';
+import { Interpolator, Prediction } from './prediction.js';
 
 /** @typedef {import('./protocol.js').ClientMsg} ClientMsg */
 /** @typedef {import('./protocol.js').ServerMsg} ServerMsg */
@@ -62,10 +64,21 @@ import { WorldView } from './snapshot.js';
  * @property {number | null} rttMs newest round trip: a Ping's, or a long-poll input POST's
  * @property {number} seq newest input sequence sent
  * @property {number} lastInput newest input sequence the server applied
+ * @property {{ x: number, y: number } | null} predicted own ship's predicted
+ *   position in arena units (null before the first snapshot holding it)
+ * @property {number} pendingInputs inputs sent and not yet applied by the server
+ * @property {RoundResults | null} results the newest round's final standings
  * @property {boolean} resumed
  * @property {FeedLine[]} feed kill feed and notices, newest last
  * @property {{ code: string, message: string } | null} error the server's Error message
  * @property {{ code: number, name: string, reason: string } | null} close
+ */
+
+/**
+ * @typedef {object} RoundResults
+ * @property {number} round
+ * @property {import('./lobby.js').ResultLine[]} lines best first
+ * @property {number} at `now()` when it arrived
  */
 
 /** Lines kept in the kill feed. */
@@ -111,6 +124,10 @@ export class GameSession {
     this.nonce = 0;
     /** @type {Map<number, number>} ping nonce → sent at */
     this.pings = new Map();
+    /** @type {Prediction | null} the own ship ahead of the server; from Welcome */
+    this.prediction = null;
+    /** @type {Interpolator | null} other ships a little in the past; from Welcome */
+    this.interpolator = null;
     /** @type {SessionState} */
     this.state = {
       phase: 'connecting',
@@ -129,6 +146,9 @@ export class GameSession {
       rttMs: null,
       seq,
       lastInput: 0,
+      predicted: null,
+      pendingInputs: 0,
+      results: null,
       resumed: false,
       feed: [],
       error: null,
@@ -177,6 +197,8 @@ export class GameSession {
         rules: w.rules,
         resumed: w.resumed,
       });
+      this.prediction = new Prediction(w.rules);
+      this.interpolator = new Interpolator(w.rules);
     } else if ('Snapshot' in msg) {
       this.applySnapshot(msg.Snapshot);
     } else if ('Pong' in msg) {
@@ -201,7 +223,31 @@ export class GameSession {
     if (!applied) return;
     this.snapshotAt = this.now();
     this.snapshots += 1;
+    this.track(snapshot.body.tick);
     this.refresh();
+  }
+
+  /**
+   * Feeds a newly applied state to the netcode: the interpolation buffer,
+   * and the reconciliation of the own ship's prediction.
+   * @param {number} tick the state just applied
+   */
+  track(tick) {
+    const world = this.view.latest;
+    if (!world || world.tick !== tick) return; // an older state: nothing new to show
+    this.interpolator?.push(tick, this.snapshotAt, world.ships.values());
+    const prediction = this.prediction;
+    if (!prediction) return;
+    const me = this.ownShip();
+    if (me) prediction.reconcile(world.tick, world.lastInput, me.x, me.y, me.hp > 0);
+    else prediction.reset();
+    this.notePrediction();
+  }
+
+  notePrediction() {
+    const p = this.prediction;
+    this.state.predicted = p ? p.position() : null;
+    this.state.pendingInputs = p ? p.pending.length : 0;
   }
 
   /** Rebuilds the plain state from the newest world state. */
@@ -251,6 +297,8 @@ export class GameSession {
     else if ('Left' in kind) text = `${who(kind.Left.ship)} left`;
     else if ('RoundStarted' in kind) text = `Round ${kind.RoundStarted.round} started`;
     else {
+      const { round, standings } = kind.RoundEnded;
+      this.state.results = { round, lines: resultLines(standings, who, this.state.ship), at: this.now() };
       const best = kind.RoundEnded.standings[0];
       text = `Round ${kind.RoundEnded.round} over` + (best ? `: ${who(best.ship)} wins with ${best.score}` : '');
     }
@@ -267,6 +315,8 @@ export class GameSession {
     if (this.state.phase !== 'playing') return false;
     this.state.seq += 1;
     this.post({ Input: { seq: this.state.seq, ack: this.view.ack, buttons, aim } });
+    this.prediction?.input(this.state.seq, buttons);
+    this.notePrediction();
     return true;
   }
 

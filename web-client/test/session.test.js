@@ -131,3 +131,87 @@ test('an undecodable frame throws for the caller to close on', () => {
   const { session } = harness();
   assert.throws(() => session.receive(Uint8Array.from([9])), { name: 'CodecError' });
 });
+
+test('inputs are predicted at once and reconciled by the next snapshot', async () => {
+  const { moveShip, units } = await import('../src/rules.js');
+  const { session } = harness();
+  session.opened();
+  session.receive(readBytes('server_welcome.bin'));
+  assert.equal(session.state.predicted, null);
+  const rules = session.state.rules;
+  assert.ok(rules);
+  const full = readJson('server_snapshot_full.json');
+  session.receive(readBytes('server_snapshot_full.bin'));
+  const me = session.ownShip();
+  assert.ok(me);
+  assert.deepEqual(session.state.predicted, { x: units(me.x), y: units(me.y) });
+  assert.equal(session.state.pendingInputs, 0);
+
+  session.sendInput(8, 0);
+  session.sendInput(8, 0);
+  assert.equal(session.state.pendingInputs, 2);
+  let [x, y] = moveShip(rules, me.x, me.y, 8);
+  [x, y] = moveShip(rules, x, y, 8);
+  const alive = me.hp > 0;
+  assert.deepEqual(session.state.predicted, alive ? { x: units(x), y: units(y) } : { x: units(me.x), y: units(me.y) });
+
+  // The server applied the first input: one step, and the second is replayed.
+  const [sx, sy] = moveShip(rules, me.x, me.y, 8);
+  const body = {
+    ...full.Snapshot.body,
+    tick: full.Snapshot.body.tick + 1,
+    baseline: null,
+    spawned: full.Snapshot.body.spawned.map((/** @type {any} */ s) =>
+      s.ship.id === me.id ? { ...s, ship: { ...s.ship, x: sx, y: sy } } : s,
+    ),
+    events: [],
+  };
+  session.handle({ Snapshot: { last_input: 1, body } });
+  assert.equal(session.state.pendingInputs, 1);
+  const [px, py] = alive ? moveShip(rules, sx, sy, 8) : [sx, sy];
+  assert.deepEqual(session.state.predicted, { x: units(px), y: units(py) });
+
+  session.handle({ Snapshot: { last_input: 2, body: { ...body, tick: body.tick + 1 } } });
+  assert.equal(session.state.pendingInputs, 0);
+  assert.deepEqual(session.state.predicted, { x: units(sx), y: units(sy) });
+  // Other ships are buffered for interpolation.
+  assert.equal(session.interpolator?.states.length, 3);
+});
+
+test('a RoundEnded event leaves the results with names and ranks', () => {
+  const { session } = harness();
+  session.opened();
+  session.receive(readBytes('server_welcome.bin'));
+  session.receive(readBytes('server_snapshot_full.bin'));
+  const tick = /** @type {number} */ (session.state.tick);
+  const ids = session.state.ships.map((s) => s.id);
+  session.handle({
+    Snapshot: {
+      last_input: 0,
+      body: {
+        tick: tick + 1,
+        baseline: tick,
+        round: null,
+        spawned: [],
+        changed: [],
+        removed: [],
+        shots: [],
+        shots_gone: [],
+        events: [
+          {
+            tick: tick + 1,
+            kind: { RoundEnded: { round: 4, standings: ids.map((ship, i) => ({ ship, score: i === 0 ? 1 : 7 })) } },
+          },
+        ],
+      },
+    },
+  });
+  const results = session.state.results;
+  assert.ok(results);
+  assert.equal(results.round, 4);
+  assert.equal(results.lines.length, ids.length);
+  assert.equal(results.lines[0].score, 7);
+  assert.equal(results.lines[results.lines.length - 1].score, 1);
+  assert.equal(results.lines[0].name, session.view.names.get(results.lines[0].ship));
+  assert.equal(results.lines.filter((l) => l.own).length, ids.includes(3) ? 1 : 0);
+});

@@ -1,0 +1,407 @@
+// @ts-check
+/**
+ * @file End to end in a real browser: starts the real server (cargo run,
+ * port 0), drives Debian's Chromium through playwright-core, and checks the
+ * lobby, movement with prediction, firing at a bot, the scoreboard page, the
+ * round-end results and the frame rate with 32+ ships on screen.
+ *
+ * Run from anywhere: `node web-client/e2e/game.e2e.mjs`. Prints one line per
+ * check and a last line `N passed, M failed`; exits non-zero on any failure.
+ * Screenshots go to `web-client/test-results/`. Environment:
+ * `CHROMIUM` (default /usr/bin/chromium), `SKIRMISH_SERVER` (a built
+ * skirmish-server binary to use instead of `cargo run`).
+ */
+
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const WEB = fileURLToPath(new URL('..', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const RESULTS = `${WEB}test-results/`;
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const VIEWPORT = { width: 1280, height: 800 };
+/** Seconds a server may take to come up (the first `cargo run` may compile). */
+const SERVER_START_S = 300;
+
+mkdirSync(RESULTS, { recursive: true });
+
+/** @param {number} ms */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------
+// Servers
+
+/**
+ * @typedef {object} Server
+ * @property {import('node:child_process').ChildProcess} proc
+ * @property {string} base http://addr
+ * @property {string[]} log
+ */
+
+/**
+ * Starts a server on a free port and resolves once it logs "listening".
+ * @param {string[]} args
+ * @returns {Promise<Server>}
+ */
+function startServer(args) {
+  const common = ['--bind', '127.0.0.1:0', '--log-format', 'json', ...args];
+  const bin = process.env.SKIRMISH_SERVER;
+  const [cmd, argv] = bin ? [bin, common] : ['cargo', ['run', '-q', '-p', 'skirmish-server', '--', ...common]];
+  // Its own process group, so SIGTERM reaches the server whatever cargo does.
+  const proc = spawn(cmd, argv, { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** @type {string[]} */
+  const log = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line in ${SERVER_START_S} s:\n${log.join('\n')}`)), SERVER_START_S * 1000);
+    let buffered = '';
+    proc.stdout?.setEncoding('utf8');
+    proc.stdout?.on('data', (chunk) => {
+      buffered += chunk;
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        log.push(line);
+        if (log.length > 200) log.shift();
+        try {
+          const entry = JSON.parse(line);
+          if (entry?.fields?.message === 'listening' && entry.fields.addr) {
+            clearTimeout(timer);
+            resolve({ proc, base: `http://${entry.fields.addr}`, log });
+          }
+        } catch {
+          // not a JSON line
+        }
+      }
+    });
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (chunk) => log.push(String(chunk).trimEnd()));
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code ?? signal}) before listening:\n${log.join('\n')}`));
+    });
+  });
+}
+
+/**
+ * SIGTERM to the server's process group; SIGKILL if it has not gone in 5 s.
+ * @param {Server | null} server
+ */
+async function stopServer(server) {
+  if (!server || server.proc.exitCode !== null || server.proc.signalCode !== null) return;
+  const pid = /** @type {number} */ (server.proc.pid);
+  const gone = new Promise((resolve) => server.proc.once('exit', resolve));
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timeout = sleep(5000).then(() => 'timeout');
+  if ((await Promise.race([gone, timeout])) === 'timeout') {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Checks
+
+let passed = 0;
+let failed = 0;
+
+/**
+ * Runs one check with a time limit, and counts it.
+ * @param {string} name
+ * @param {number} limitMs
+ * @param {() => Promise<void>} fn
+ */
+async function check(name, limitMs, fn) {
+  const started = Date.now();
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${limitMs} ms`)), limitMs);
+      }),
+    ]);
+    passed++;
+    console.log(`ok - ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    failed++;
+    console.log(`not ok - ${name} (${Date.now() - started} ms)`);
+    console.log(`  ${String(err instanceof Error ? err.stack ?? err.message : err).replace(/\n/g, '\n  ')}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * @param {unknown} cond
+ * @param {string} message
+ * @returns {asserts cond}
+ */
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/**
+ * `window.skirmish.state`, as plain data.
+ * @param {import('playwright-core').Page} page
+ * @returns {Promise<any>}
+ */
+const gameState = (page) => page.evaluate(() => JSON.parse(JSON.stringify(/** @type {any} */ (window).skirmish.state)));
+
+/**
+ * Polls `fn` until it returns a truthy value or `ms` pass.
+ * @template T
+ * @param {() => Promise<T>} fn
+ * @param {number} ms
+ * @param {string} what
+ * @returns {Promise<T>}
+ */
+async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`waited ${ms} ms for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * A page with its uncaught errors collected.
+ * @param {import('playwright-core').Browser} browser
+ */
+async function openPage(browser) {
+  const page = await browser.newPage({ viewport: VIEWPORT });
+  /** @type {string[]} */
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  return { page, errors };
+}
+
+/**
+ * Screen position (CSS pixels) of an arena point on the game canvas.
+ * @param {import('playwright-core').Page} page
+ * @param {number} x arena units
+ * @param {number} y arena units
+ */
+async function toScreen(page, x, y) {
+  return page.evaluate(
+    ([ax, ay]) => {
+      const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('arena'));
+      const r = canvas.getBoundingClientRect();
+      const rules = /** @type {any} */ (window).skirmish.state.rules;
+      return { x: r.left + (ax / rules.arena_w) * r.width, y: r.top + (ay / rules.arena_h) * r.height };
+    },
+    [x, y],
+  );
+}
+
+// ---------------------------------------------------------------------------
+
+/** @type {Server | null} */
+let main = null;
+/** @type {Server | null} */
+let crowd = null;
+/** @type {import('playwright-core').Browser | null} */
+let browser = null;
+
+try {
+  // Main: 3 bots, the checks of play. Crowd: 32 bots in every room and
+  // 5-second rounds, for the frame rate and the round-end results.
+  [main, crowd] = await Promise.all([
+    startServer(['--bots', '3']),
+    startServer(['--bots', '32', '--round-secs', '5']),
+  ]);
+  console.log(`# servers at ${main.base} and ${crowd.base}`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const { page, errors } = await openPage(browser);
+  /** @type {string} */
+  let myName = '';
+
+  await check('lobby lists the rooms, joins one, and a held key moves the predicted and the server ship', 20000, async () => {
+    await page.goto(`${main?.base}/`);
+    await page.waitForSelector('#room-rows tr[data-room="main"]', { timeout: 5000 });
+    const cells = await page.locator('#room-rows tr[data-room="main"] td').allTextContents();
+    assert(/^\d+\/\d+$/.test(cells[1]) && cells[3] === '3' && /^\d+:\d\d$/.test(cells[4]), `room row: ${cells.join(' | ')}`);
+    await page.screenshot({ path: `${RESULTS}lobby.png` });
+    myName = await page.inputValue('#name');
+    await page.click('#room-rows tr[data-room="main"] button.join');
+    const start = await until(
+      async () => {
+        const s = await gameState(page);
+        return s.phase === 'playing' && s.predicted && s.ships.length >= 4 ? s : null;
+      },
+      5000,
+      'a playing state with a predicted position and 4 ships',
+    );
+    assert(start.room === 'main', `room ${start.room}`);
+    // Away from the nearer wall.
+    const key = start.predicted.x < start.rules.arena_w / 2 ? 'KeyD' : 'KeyA';
+    const sign = key === 'KeyD' ? 1 : -1;
+    const ownAt = (/** @type {any} */ s) => s.ships.find((/** @type {any} */ p) => p.own);
+    const serverStart = ownAt(start);
+    await page.keyboard.down(key);
+    await sleep(1000);
+    const moving = await gameState(page);
+    await page.keyboard.up(key);
+    const dx = (moving.predicted.x - start.predicted.x) * sign;
+    assert(dx > 100, `predicted x moved ${dx} units in 1 s (expected about 200)`);
+    assert(moving.pendingInputs < 30, `${moving.pendingInputs} inputs pending`);
+    await sleep(500);
+    const after = await gameState(page);
+    const serverDx = (ownAt(after).x - serverStart.x) * sign;
+    assert(serverDx > 100, `server x moved ${serverDx}`);
+    assert(Math.abs(after.predicted.x - ownAt(after).x) < 1 || after.pendingInputs > 0, 'prediction settled on the server position');
+    await page.screenshot({ path: `${RESULTS}game.png` });
+  });
+
+  await check('firing at the nearest bot raises the score or puts the player\'s kill on the feed', 30000, async () => {
+    const before = await gameState(page);
+    const feedBefore = before.feed.map((/** @type {any} */ l) => `${l.at}${l.text}`).join('|');
+    /** @type {string[]} */
+    let held = [];
+    const hold = async (/** @type {string[]} */ keys) => {
+      for (const k of held) if (!keys.includes(k)) await page.keyboard.up(k);
+      for (const k of keys) if (!held.includes(k)) await page.keyboard.down(k);
+      held = keys;
+    };
+    let firing = false;
+    const end = Date.now() + 25000;
+    let outcome = '';
+    while (Date.now() < end) {
+      const s = await gameState(page);
+      const feed = s.feed.map((/** @type {any} */ l) => `${l.at}${l.text}`).join('|');
+      if (s.score > before.score) {
+        outcome = `score ${before.score} → ${s.score}`;
+        break;
+      }
+      // A kill by the player on the feed (bots killing each other do not count).
+      if (feed !== feedBefore && s.feed.some((/** @type {any} */ l) => l.text.startsWith(`${myName} ✕`))) {
+        outcome = `kill feed: ${s.feed.map((/** @type {any} */ l) => l.text).join('; ')}`;
+        break;
+      }
+      const me = s.predicted;
+      const bots = s.ships.filter((/** @type {any} */ p) => p.bot && p.hp > 0);
+      if (!me || bots.length === 0) {
+        await sleep(100);
+        continue;
+      }
+      const dist = (/** @type {any} */ b) => Math.hypot(b.x - me.x, b.y - me.y);
+      const target = bots.reduce((/** @type {any} */ a, /** @type {any} */ b) => (dist(b) < dist(a) ? b : a));
+      const at = await toScreen(page, target.x, target.y);
+      await page.mouse.move(at.x, at.y);
+      if (!firing) {
+        await page.mouse.down();
+        firing = true;
+      }
+      // Close in to well inside the projectile range (600 units).
+      const keys = [];
+      if (dist(target) > 250) {
+        if (target.x - me.x > 60) keys.push('KeyD');
+        if (me.x - target.x > 60) keys.push('KeyA');
+        if (target.y - me.y > 60) keys.push('KeyS');
+        if (me.y - target.y > 60) keys.push('KeyW');
+      }
+      await hold(keys);
+      await sleep(50);
+    }
+    await hold([]);
+    if (firing) await page.mouse.up();
+    await page.screenshot({ path: `${RESULTS}firing.png` });
+    assert(outcome, 'no kill by the player (score or kill feed) in 25 s');
+    console.log(`# ${outcome}`);
+  });
+
+  await check('the scoreboard page fills the standings', 15000, async () => {
+    const { page: board, errors: boardErrors } = await openPage(/** @type {any} */ (browser));
+    await board.goto(`${main?.base}/scoreboard.html?room=main`);
+    await board.waitForFunction(() => document.querySelectorAll('#standings li').length >= 4, null, { timeout: 10000 });
+    const names = await board.locator('#standings li').allTextContents();
+    assert(names.some((n) => n.includes(myName)), `own name ${myName} in the standings: ${names.join(' / ')}`);
+    await board.screenshot({ path: `${RESULTS}scoreboard.png` });
+    assert(boardErrors.length === 0, `page errors: ${boardErrors.join('; ')}`);
+    await board.close();
+  });
+
+  await check('a named room is created on demand, shows the round-end results, and draws 32+ ships smoothly', 25000, async () => {
+    const { page: crowded, errors: crowdErrors } = await openPage(/** @type {any} */ (browser));
+    await crowded.goto(`${crowd?.base}/`);
+    await crowded.fill('#name', 'e2e-fps');
+    await crowded.fill('#room', 'e2e-crowd');
+    await crowded.click('#play');
+    const s = await until(
+      async () => {
+        const st = await gameState(crowded);
+        return st.phase === 'playing' && st.ships.filter((/** @type {any} */ p) => p.hp > 0).length >= 32 ? st : null;
+      },
+      8000,
+      '32 living ships',
+    );
+    assert(s.room === 'e2e-crowd', `room ${s.room}`);
+    // Frame timing: requestAnimationFrame callbacks over 3 s.
+    const frames = await crowded.evaluate(
+      () =>
+        new Promise((resolve) => {
+          let n = 0;
+          let worst = 0;
+          const t0 = performance.now();
+          let last = t0;
+          const tick = (/** @type {number} */ now) => {
+            n++;
+            worst = Math.max(worst, now - last);
+            last = now;
+            if (now - t0 < 3000) requestAnimationFrame(tick);
+            else resolve({ n, ms: now - t0, worst });
+          };
+          requestAnimationFrame(tick);
+        }),
+    );
+    const { n, ms, worst } = /** @type {{ n: number, ms: number, worst: number }} */ (frames);
+    const fps = (n * 1000) / ms;
+    const ships = (await gameState(crowded)).ships.filter((/** @type {any} */ p) => p.hp > 0).length;
+    console.log(`# fps: ${fps.toFixed(1)} (${n} frames in ${ms.toFixed(0)} ms, worst frame ${worst.toFixed(1)} ms, ${ships} ships on screen, ${VIEWPORT.width}x${VIEWPORT.height})`);
+    await crowded.screenshot({ path: `${RESULTS}crowd.png` });
+    assert(fps >= 30, `fps ${fps.toFixed(1)} below 30`);
+    // Rounds last 5 s here: the results overlay shows when one ends.
+    await crowded.waitForSelector('#results:not([hidden])', { timeout: 8000 });
+    const lines = await crowded.locator('#results-list li').count();
+    assert(lines >= 10, `${lines} result lines`);
+    await crowded.screenshot({ path: `${RESULTS}results.png` });
+    assert(crowdErrors.length === 0, `page errors: ${crowdErrors.join('; ')}`);
+    await crowded.close();
+  });
+
+  if (errors.length > 0) {
+    failed++;
+    console.log(`not ok - the game page threw: ${errors.join('; ')}`);
+  }
+} catch (err) {
+  failed++;
+  console.log(`not ok - setup: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+} finally {
+  await browser?.close().catch(() => {});
+  await Promise.all([stopServer(main), stopServer(crowd)]);
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);

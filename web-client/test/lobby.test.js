@@ -1,0 +1,54 @@
+// @ts-check
+/** @file The lobby's room rows and the round-end result lines. */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { clock, resultLines, roomRows } from '../src/lobby.js';
+
+test('clock shows m:ss, rounded up', () => {
+  assert.equal(clock(0), '0:00');
+  assert.equal(clock(0.2), '0:01');
+  assert.equal(clock(125), '2:05');
+  assert.equal(clock(-3), '0:00');
+  assert.equal(clock(NaN), '0:00');
+});
+
+test('the room list becomes rows, public rooms first', () => {
+  const rows = roomRows([
+    { id: 'zeta', public: true, players: 2, max_players: 64, spectators: 1, bots: 3, tick: 5, tick_hz: 30, round_secs_left: 61.5 },
+    { id: 'duel', public: false, players: 2, max_players: 2, spectators: 0, bots: 0, tick: 5, tick_hz: 30, round_secs_left: 3 },
+    { id: 'main', public: true, players: 0, max_players: 64, spectators: 0, bots: 4, tick: 5, tick_hz: 30, round_secs_left: 180 },
+    { nonsense: true },
+    null,
+  ]);
+  assert.deepEqual(
+    rows.map((r) => r.id),
+    ['main', 'zeta', 'duel'],
+  );
+  assert.deepEqual(rows[1], { id: 'zeta', players: '2/64', full: false, spectators: 1, bots: 3, roundLeft: '1:02', public: true });
+  assert.equal(rows[2].full, true);
+  assert.deepEqual(roomRows({ error: 'x' }), []);
+});
+
+test('results rank best first and share ranks on ties', () => {
+  const names = new Map([
+    [1, 'Ada'],
+    [2, 'Bot'],
+    [3, 'Cy'],
+  ]);
+  const lines = resultLines(
+    [
+      { ship: 2, score: 4 },
+      { ship: 1, score: 9 },
+      { ship: 3, score: 4 },
+    ],
+    (id) => names.get(id) ?? '?',
+    3,
+  );
+  assert.deepEqual(lines, [
+    { rank: 1, ship: 1, name: 'Ada', score: 9, own: false },
+    { rank: 2, ship: 2, name: 'Bot', score: 4, own: false },
+    { rank: 2, ship: 3, name: 'Cy', score: 4, own: true },
+  ]);
+});

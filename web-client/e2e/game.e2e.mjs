@@ -14,6 +14,7 @@
 
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
@@ -216,6 +217,48 @@ async function toScreen(page, x, y) {
   );
 }
 
+/**
+ * A TCP proxy to `base` whose live connections can be cut at once: a
+ * network blip the browser sees as an abnormal close (1006).
+ * @param {string} base http://host:port of the real server
+ */
+async function blipProxy(base) {
+  const target = new URL(base);
+  /** @type {Set<[net.Socket, net.Socket]>} */
+  const live = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    /** @type {[net.Socket, net.Socket]} */
+    const pair = [client, upstream];
+    live.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      live.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const sock of pair) {
+      sock.on('error', end);
+      sock.on('close', end);
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const address = /** @type {net.AddressInfo} */ (server.address());
+  return {
+    base: `http://127.0.0.1:${address.port}`,
+    cut() {
+      for (const [client, upstream] of live) {
+        client.resetAndDestroy();
+        upstream.destroy();
+      }
+    },
+    close() {
+      server.close();
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------
 
 /** @type {Server | null} */
@@ -341,6 +384,31 @@ try {
     await board.screenshot({ path: `${RESULTS}scoreboard.png` });
     assert(boardErrors.length === 0, `page errors: ${boardErrors.join('; ')}`);
     await board.close();
+  });
+
+  await check('a dropped connection reconnects by itself and keeps the ship and score', 25000, async () => {
+    const proxy = await blipProxy(/** @type {Server} */ (main).base);
+    const { page: blip, errors: blipErrors } = await openPage(/** @type {any} */ (browser));
+    try {
+      await blip.goto(`${proxy.base}/`);
+      await blip.fill('#name', 'Blip');
+      await blip.click('#play');
+      await blip.waitForFunction(() => /** @type {any} */ (window).skirmish?.state?.tick > 0, null, { timeout: 10000 });
+      const before = await gameState(blip);
+      proxy.cut();
+      await blip.waitForFunction(() => /reconnecting/.test(document.getElementById('banner-text')?.textContent ?? ''), null, { timeout: 10000 });
+      const after = await until(async () => {
+        const st = await gameState(blip);
+        return st.connected && st.resumed && st.ship === before.ship && st.tick > before.tick ? st : null;
+      }, 15000, 'the same ship back, resumed');
+      assert(after.transport === 'websocket', `resumed over ${after.transport}`);
+      assert(typeof before.score === 'number' && after.score >= before.score, `score ${before.score} kept: ${after.score}`);
+      assert(await blip.locator('#banner').isHidden(), 'the banner goes once back in the game');
+      assert(blipErrors.length === 0, `page errors: ${blipErrors.join('; ')}`);
+    } finally {
+      await blip.close();
+      proxy.close();
+    }
   });
 
   await check('a named room is created on demand, shows the round-end results, and draws 32+ ships smoothly', 25000, async () => {

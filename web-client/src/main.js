@@ -12,7 +12,14 @@ import { Buttons, CloseCode, validName, validRoomId } from './protocol.js';
 import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { clock, ROOMS_REFRESH_MS, roomRows } from './lobby.js';
 import { GameSession } from './session.js';
-import { FALLBACK_MS, LongPollTransport, transportMode, webSocketTrouble, WebSocketTransport } from './transport.js';
+import {
+  FALLBACK_MS,
+  LongPollTransport,
+  reconnectDelay,
+  transportMode,
+  webSocketTrouble,
+  WebSocketTransport,
+} from './transport.js';
 
 /** @typedef {import('./transport.js').Transport} Transport */
 /** @typedef {import('./transport.js').TransportKind} TransportKind */
@@ -414,8 +421,9 @@ function connect(name, room, resume) {
  * @param {string | null} room
  * @param {SavedResume | null} resume
  * @param {boolean} fallback long polling because the WebSocket failed
+ * @param {number} [attempt] reconnects already tried since the game dropped
  */
-function start(kind, name, room, resume, fallback) {
+function start(kind, name, room, resume, fallback, attempt = 0) {
   stopGame();
   /** @type {Transport} */
   let transport;
@@ -504,6 +512,25 @@ function start(kind, name, room, resume, fallback) {
         return;
       }
       if (code === CloseCode.SessionReplaced) saveResume(null);
+      // A dropped game comes back by itself with its resume token, so the
+      // ship and score survive a network blip; deliberate ends do not.
+      const tries = current.welcomed ? 0 : attempt;
+      const saved = loadResume();
+      const delay = kind === 'websocket' && (current.welcomed || attempt > 0) && saved
+        ? reconnectDelay(code, tries)
+        : null;
+      if (delay !== null) {
+        ui.bannerText.textContent = `Connection lost (${code}); reconnecting…`;
+        ui.banner.hidden = false;
+        current.timers.push(
+          setTimeout(() => {
+            if (game !== current) return;
+            const again = loadResume();
+            start('websocket', name, again?.room ?? room, again, false, tries + 1);
+          }, delay),
+        );
+        return;
+      }
       showBanner(session);
     },
   });
@@ -513,7 +540,10 @@ function start(kind, name, room, resume, fallback) {
 function rememberResume(current) {
   const { session } = current;
   if (current.left || !session.resume) return;
-  saveResume({ name: session.name, room: session.room, token: session.resume, seq: session.state.seq });
+  // The room the Welcome named: a resume must say which room holds the ship,
+  // and the player may have asked for "any public room".
+  const room = session.state.room ?? session.room;
+  saveResume({ name: session.name, room, token: session.resume, seq: session.state.seq });
 }
 
 /** @param {GameSession} session a closed session */

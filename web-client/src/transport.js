@@ -103,6 +103,27 @@ export function webSocketTrouble({ mode, event, welcomed, answered }) {
   return 'longpoll';
 }
 
+/** Delays between reconnect attempts after a dropped game, in ms. Their sum
+ * stays inside the server's resume grace (15 s), so the ship is still there. */
+export const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 6000];
+
+/**
+ * Whether a game that ended with `code` should reconnect with its resume
+ * token: yes when the connection was lost or timed out (the ship waits for a
+ * resume); no when the end was deliberate or final: the player left (1000),
+ * another connection took the session (4000), the server shut down (1001),
+ * the client broke the protocol (1002, 1003, 1008, 1009: the seat is gone),
+ * or the room was full (1013).
+ * @param {number} code
+ * @param {number} attempt reconnects already tried for this drop
+ * @returns {number | null} delay before the next attempt, or null: stop
+ */
+export function reconnectDelay(code, attempt) {
+  const final = [1000, 1001, 1002, 1003, 1008, 1009, 1013, 4000];
+  if (final.includes(code) || attempt >= RECONNECT_DELAYS_MS.length) return null;
+  return RECONNECT_DELAYS_MS[attempt];
+}
+
 // ---------------------------------------------------------------------------
 // WebSocket
 

@@ -496,3 +496,17 @@ test('the WebSocket transport decodes frames and encodes messages', () => {
   quiet.abandon();
   assert.equal(log.length, 4);
 });
+
+import { reconnectDelay, RECONNECT_DELAYS_MS } from '../src/transport.js';
+
+test('dropped games reconnect within the resume grace; deliberate ends do not', () => {
+  for (const lost of [1006, 1011, 4001]) {
+    assert.equal(reconnectDelay(lost, 0), RECONNECT_DELAYS_MS[0], `code ${lost}`);
+    assert.equal(reconnectDelay(lost, RECONNECT_DELAYS_MS.length), null, 'gives up after the last delay');
+  }
+  for (const final of [1000, 1001, 1002, 1003, 1008, 1009, 1013, 4000]) {
+    assert.equal(reconnectDelay(final, 0), null, `code ${final}`);
+  }
+  const total = RECONNECT_DELAYS_MS.reduce((a, b) => a + b, 0);
+  assert.ok(total < 15_000, 'all attempts fit in the 15 s resume grace');
+});

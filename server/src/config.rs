@@ -151,6 +151,12 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_SEED", default_value_t = 1)]
     pub seed: u64,
 
+    /// Web origins allowed besides the server's own and localhost, comma
+    /// separated (e.g. https://play.example.com): browser pages elsewhere
+    /// cannot open the player WebSocket and get no CORS answers.
+    #[arg(long, env = "SKIRMISH_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
     /// Seconds shutdown may take (clients told, rooms stopped) before exit.
     #[arg(long, env = "SKIRMISH_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=600))]

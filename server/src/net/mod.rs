@@ -8,10 +8,12 @@
 //! - [`sessions`]: the tokens of long-poll players.
 //! - [`api`]: JSON endpoints (room list, health) and the JSON error type.
 //! - [`flood`]: the inbound rate limit of player transports.
+//! - [`origin`]: which browser origins may open sockets and read the API.
 
 pub mod api;
 pub mod flood;
 pub mod longpoll;
+pub mod origin;
 pub mod router;
 pub mod sessions;
 pub mod sse;
@@ -60,6 +62,8 @@ pub struct AppInner {
     pub legacy: Arc<SessionStore>,
     /// Everything `/metrics` reports.
     pub metrics: Arc<Metrics>,
+    /// Browser origins allowed to open player sockets and read the API.
+    pub origins: origin::OriginPolicy,
 }
 
 impl std::ops::Deref for AppState {
@@ -104,7 +108,9 @@ impl AppState {
             metrics.clone(),
         ));
         tracker.spawn(run_sweeper(legacy.clone(), shutdown.clone()));
+        let origins = origin::OriginPolicy::new(&config.allowed_origins);
         AppState(Arc::new(AppInner {
+            origins,
             config,
             registry,
             shutdown,

@@ -2,8 +2,10 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 
 use super::{AppState, api, longpoll, sse, ws};
@@ -26,11 +28,23 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{token}/leave", post(longpoll::leave))
         .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_BODY));
+    // CORS answers only for the origins that may play (see `origin`).
+    let policy = state.origins.clone();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            policy.allows(origin, parts.headers.get(header::HOST))
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+        ]);
     let json_api = Router::new()
         .route("/rooms/{id}/events", get(sse::room_events))
         .route("/ticker", get(sse::ticker))
         .merge(polled)
-        .fallback(api::not_found);
+        .fallback(api::not_found)
+        .layer(cors);
     Router::new()
         // GET for HTTP/1.1 upgrades, CONNECT for HTTP/2 (RFC 8441).
         .route("/ws", get(ws::upgrade).connect(ws::upgrade))

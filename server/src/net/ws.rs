@@ -46,9 +46,22 @@ const CONTROL_QUEUE: usize = 8;
 /// A close reason must fit a control frame: 123 bytes.
 const MAX_REASON: usize = 123;
 
-/// `GET /ws`: upgrades to the player protocol, or 503 when the server is at
-/// its connection limit.
-pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+/// `GET /ws`: upgrades to the player protocol; 403 for a browser page of a
+/// foreign origin, 503 when the server is at its connection limit.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if let Some(origin) = headers
+        .get("origin")
+        .filter(|o| !app.origins.allows(o, headers.get("host")))
+    {
+        app.metrics.reject("origin");
+        let shown = origin.to_str().unwrap_or("?");
+        return ApiError::forbidden(format!("origin {shown} may not open a player socket"))
+            .into_response();
+    }
     let Some(permit) = app.connection_permit() else {
         return ApiError::unavailable("server is at its connection limit").into_response();
     };

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -49,6 +50,11 @@ impl Server {
                 listener, app, acceptor, shutdown, tracker,
             )),
             None => tokio::spawn(async move {
+                // Snapshots are small writes once a tick: send them now,
+                // not after Nagle's delay.
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 axum::serve(listener, app)
                     .with_graceful_shutdown(shutdown.cancelled_owned())
                     .await

@@ -90,6 +90,8 @@ pub async fn serve(
                 }
             },
         };
+        // Snapshots are small writes once a tick: no Nagle delay.
+        let _ = tcp.set_nodelay(true);
         let (acceptor, builder, app) = (acceptor.clone(), builder.clone(), app.clone());
         let watcher = graceful.watcher();
         tracker.spawn(async move {

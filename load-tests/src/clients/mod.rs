@@ -1,0 +1,291 @@
+//! The simulated clients, one module per kind:
+//! - [`ws_player`]: plays the bot policy over the binary WebSocket.
+//! - [`sse_spectator`]: reads a room's SSE feed.
+//! - [`poll_watcher`]: long-polls a room's event log with `after=next`.
+//! - [`poll_player`]: plays the bot policy over long polling.
+//!
+//! Every client runs as one task until the run's stop token fires. A
+//! session that fails is counted by reason and started again after
+//! [`RECONNECT_DELAY`], so the load stays at the level asked for; the
+//! report shows reconnections as connects beyond the client count.
+
+pub mod play_state;
+pub mod poll_player;
+pub mod poll_watcher;
+pub mod sse_spectator;
+pub mod ws_player;
+
+use std::future::Future;
+use std::io::Read as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::{RequestBuilder, StatusCode, Url};
+use tokio_util::sync::CancellationToken;
+
+use crate::stats::{Recorder, Transport};
+use crate::wire::response_head_len;
+
+/// Pause before a failed client connects again.
+pub const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// Longest a connection, handshake or join may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long watchers wait for a room that no player has created yet.
+pub const ROOM_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a stopping client may spend leaving cleanly.
+pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What every client shares.
+#[derive(Debug)]
+pub struct ClientCtx {
+    /// Where measurements go.
+    pub stats: Arc<Recorder>,
+    /// Fired at the end of the run.
+    pub stop: CancellationToken,
+    /// The server's base URL (`http://host:port/`).
+    pub base: Url,
+    /// Long polls send `Accept-Encoding: gzip`.
+    pub gzip: bool,
+    /// How players keep snapshots.
+    pub view: play_state::ViewMode,
+}
+
+impl ClientCtx {
+    /// `path` (no leading slash) under the server's base URL.
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A fresh HTTP client: each simulated client holds its own
+    /// connections, as separate browsers would.
+    ///
+    /// # Errors
+    /// The client cannot be built (no TLS or resolver needed, so only on a
+    /// broken system).
+    pub fn http(&self) -> Result<reqwest::Client, ClientError> {
+        reqwest::Client::builder()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_max_idle_per_host(2)
+            .build()
+            .map_err(|e| ClientError::Transport(format!("client: {e}")))
+    }
+}
+
+/// What one simulated client is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientSpec {
+    /// Its transport and role.
+    pub kind: Transport,
+    /// Its number within its kind, from 0.
+    pub index: u32,
+    /// The bot-policy seed index (players only): `BotPolicy::new(seed, hz)`.
+    pub seed: u64,
+    /// The room it joins or watches.
+    pub room: String,
+}
+
+/// Why a client's session ended before the run did. The reason string is
+/// the key errors are counted under, so it stays low-cardinality.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// A wait ran out.
+    #[error("timeout ({0})")]
+    Timeout(&'static str),
+    /// An HTTP status other than the expected one (also a refused upgrade).
+    #[error("http {0}")]
+    Status(u16),
+    /// The server closed the WebSocket with a code.
+    #[error("ws close {code} {name}")]
+    Closed {
+        /// Close code.
+        code: u16,
+        /// Its name.
+        name: &'static str,
+    },
+    /// The server refused with an `Error` message.
+    #[error("refused {0}")]
+    Refused(String),
+    /// The connection ended without a close frame or a closing event.
+    #[error("connection lost")]
+    Eof,
+    /// The server ended a feed (`closed`, `shutdown`).
+    #[error("feed {0}")]
+    FeedClosed(String),
+    /// Something the protocol does not allow.
+    #[error("protocol: {0}")]
+    Protocol(&'static str),
+    /// A connection-level failure (refused, reset, I/O).
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl ClientError {
+    /// From a reqwest failure.
+    #[must_use]
+    pub fn http(err: &reqwest::Error) -> ClientError {
+        if err.is_timeout() {
+            ClientError::Timeout("http")
+        } else if err.is_connect() {
+            ClientError::Transport("connect failed".into())
+        } else if let Some(status) = err.status() {
+            ClientError::Status(status.as_u16())
+        } else if err.is_body() || err.is_decode() {
+            ClientError::Transport("body read failed".into())
+        } else {
+            ClientError::Transport("request failed".into())
+        }
+    }
+}
+
+/// Runs one client until the stop token fires, starting its session again
+/// after each failure.
+pub async fn run_client(ctx: Arc<ClientCtx>, spec: ClientSpec) {
+    let stats = ctx.stats.get(spec.kind);
+    stats
+        .counters
+        .started
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut first = true;
+    while !ctx.stop.is_cancelled() {
+        let result = match spec.kind {
+            Transport::WsPlayer => ws_player::session(&ctx, &spec, &mut first).await,
+            Transport::SseSpectator => sse_spectator::session(&ctx, &spec, &mut first).await,
+            Transport::PollWatcher => poll_watcher::session(&ctx, &spec, &mut first).await,
+            Transport::PollPlayer => poll_player::session(&ctx, &spec, &mut first).await,
+        };
+        match result {
+            Ok(()) => return,
+            Err(err) => {
+                // Failures caused by our own stop are not the server's.
+                if ctx.stop.is_cancelled() {
+                    return;
+                }
+                tracing::debug!(client = spec.index, kind = spec.kind.name(), %err, "session failed");
+                stats.error(err.to_string());
+            }
+        }
+        tokio::select! {
+            () = ctx.stop.cancelled() => return,
+            () = tokio::time::sleep(RECONNECT_DELAY) => {}
+        }
+    }
+}
+
+/// The connection is in: records the connect time and marks the client
+/// connected for as long as the returned guard lives.
+fn connected(
+    ctx: &ClientCtx,
+    kind: Transport,
+    started: Instant,
+    first: &mut bool,
+) -> crate::stats::Connected {
+    ctx.stats
+        .get(kind)
+        .record(crate::stats::Metric::Connect, started.elapsed());
+    let guard = crate::stats::Connected::new(ctx.stats.clone(), kind, *first);
+    *first = false;
+    guard
+}
+
+/// A whole HTTP answer, as the client saw it and as the wire carried it.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status code.
+    pub status: StatusCode,
+    /// Bytes received: head plus body as sent (compressed, if it was).
+    pub wire_bytes: u64,
+    /// The body, decompressed.
+    pub body: Bytes,
+}
+
+/// Sends `request` and reads the whole answer, counting one request and
+/// the answer's bytes against `kind`.
+///
+/// # Errors
+/// Transport failures and undecodable gzip.
+pub async fn fetch(
+    ctx: &ClientCtx,
+    kind: Transport,
+    request: RequestBuilder,
+) -> Result<Answer, ClientError> {
+    let stats = ctx.stats.get(kind);
+    stats.request();
+    let request = if ctx.gzip {
+        request.header(reqwest::header::ACCEPT_ENCODING, "gzip")
+    } else {
+        request
+    };
+    let response = request.send().await.map_err(|e| ClientError::http(&e))?;
+    let status = response.status();
+    let head = response_head_len(&response);
+    let gzipped = response
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let chunked = crate::wire::is_chunked(&response);
+    let raw = response.bytes().await.map_err(|e| ClientError::http(&e))?;
+    let framing = if chunked {
+        // A whole body read back is one or more chunks; count one.
+        crate::wire::chunk_overhead(raw.len()) + 5
+    } else {
+        0
+    };
+    let wire_bytes = head + raw.len() as u64 + framing;
+    stats.bytes(wire_bytes);
+    let body = if gzipped {
+        let mut plain = Vec::with_capacity(raw.len() * 4);
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut plain)
+            .map_err(|_| ClientError::Protocol("undecodable gzip body"))?;
+        Bytes::from(plain)
+    } else {
+        raw
+    };
+    Ok(Answer {
+        status,
+        wire_bytes,
+        body,
+    })
+}
+
+/// Retries `attempt` while it answers 404 (the room does not exist yet:
+/// rooms are created by their first player), for up to [`ROOM_WAIT`].
+///
+/// # Errors
+/// Whatever the last attempt failed with.
+pub async fn when_room_exists<F, Fut>(
+    ctx: &ClientCtx,
+    mut attempt: F,
+) -> Result<Answer, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Answer, ClientError>>,
+{
+    let deadline = Instant::now() + ROOM_WAIT;
+    loop {
+        let answer = attempt().await?;
+        if answer.status != StatusCode::NOT_FOUND
+            || Instant::now() >= deadline
+            || ctx.stop.is_cancelled()
+        {
+            return Ok(answer);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Awaits an optional in-flight future; pending forever when there is none,
+/// so it can sit in a `select!` branch.
+pub async fn in_flight<F: Future + Unpin>(slot: &mut Option<F>) -> F::Output {
+    match slot.as_mut() {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}

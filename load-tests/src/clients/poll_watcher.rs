@@ -1,0 +1,101 @@
+//! A watcher long-polling a room's event log
+//! (`GET /api/rooms/{id}/poll?after=next&timeout=25`).
+//!
+//! The first poll (no `after`) answers the room snapshot and the id it is
+//! true as of; every later poll asks for what came after the last `next`.
+//!
+//! Measured: connect (the first answer), delivery latency of every event,
+//! resets, requests, and received bytes (head and body as sent, gzip when
+//! `--gzip`).
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::{ClientCtx, ClientError, ClientSpec, connected, fetch, when_room_exists};
+use crate::stats::{Metric, Transport};
+use crate::wire::unix_ms;
+
+/// The wait each poll asks for, in seconds.
+pub const POLL_TIMEOUT_SECS: u64 = 25;
+
+/// Extra time a poll's answer may take beyond its wait.
+const POLL_SLACK: Duration = Duration::from_secs(10);
+
+/// A poll answer: events, a reset or a snapshot, and the cursor.
+#[derive(Debug, Deserialize)]
+struct Page {
+    #[serde(default)]
+    events: Vec<PolledEvent>,
+    next: u64,
+    reset: Option<IgnoredAny>,
+    closed: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PolledEvent {
+    data: EventData,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventData {
+    time: Option<u64>,
+}
+
+/// One session, from the first poll to the stop (`Ok`) or a failure.
+///
+/// # Errors
+/// HTTP statuses, timeouts, undecodable answers, a closed room.
+pub async fn session(
+    ctx: &ClientCtx,
+    spec: &ClientSpec,
+    first: &mut bool,
+) -> Result<(), ClientError> {
+    let kind = Transport::PollWatcher;
+    let stats = ctx.stats.get(kind);
+    let http = ctx.http()?;
+    let base = ctx.url(&format!("api/rooms/{}/poll", spec.room));
+    let started = Instant::now();
+    let opening = when_room_exists(ctx, || {
+        fetch(ctx, kind, http.get(&base).timeout(super::CONNECT_TIMEOUT))
+    })
+    .await?;
+    let mut next = page(&opening)?.next;
+    let _connected = connected(ctx, kind, started, first);
+    let timeout = Duration::from_secs(POLL_TIMEOUT_SECS) + POLL_SLACK;
+    loop {
+        let url = format!("{base}?after={next}&timeout={POLL_TIMEOUT_SECS}");
+        let answer = tokio::select! {
+            () = ctx.stop.cancelled() => return Ok(()),
+            answer = fetch(ctx, kind, http.get(&url).timeout(timeout)) => answer?,
+        };
+        let received = unix_ms();
+        let page = page(&answer)?;
+        if let Some(reason) = page.closed {
+            return Err(ClientError::FeedClosed(reason));
+        }
+        if page.reset.is_some() {
+            stats
+                .counters
+                .resets
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        stats.messages(page.events.len() as u64);
+        for event in &page.events {
+            if let Some(time) = event.data.time {
+                stats.record_micros(Metric::Delivery, received.saturating_sub(time) * 1000);
+            }
+        }
+        next = page.next;
+    }
+}
+
+fn page(answer: &super::Answer) -> Result<Page, ClientError> {
+    if answer.status != StatusCode::OK {
+        return Err(ClientError::Status(answer.status.as_u16()));
+    }
+    serde_json::from_slice(&answer.body)
+        .map_err(|_| ClientError::Protocol("undecodable poll answer"))
+}

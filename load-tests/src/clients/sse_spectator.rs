@@ -1,0 +1,128 @@
+//! A spectator reading a room's Server-Sent Events feed
+//! (`GET /api/rooms/{id}/events`).
+//!
+//! Measured: connect (request until the opening `snapshot` event),
+//! delivery latency of every logged event (receive time minus its `time`
+//! stamp) and of `state` samples, resets, and received bytes (response
+//! head, body, chunk framing).
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+
+use super::{ClientCtx, ClientError, ClientSpec, connected};
+use crate::stats::{Metric, Transport, TransportStats};
+use crate::wire::{
+    SseFrame, SseParser, chunk_overhead, event_time, is_chunked, response_head_len, unix_ms,
+};
+
+/// A feed silent for this long has failed: `state` samples come ten times
+/// a second while anyone plays, and heartbeats every 15 s otherwise.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A partial frame larger than this is not an SSE stream we understand.
+const MAX_FRAME: usize = 4 << 20;
+
+/// One session, from the request to the stop (`Ok`) or a failure.
+///
+/// # Errors
+/// HTTP statuses, timeouts, a feed that ends.
+pub async fn session(
+    ctx: &ClientCtx,
+    spec: &ClientSpec,
+    first: &mut bool,
+) -> Result<(), ClientError> {
+    let stats = ctx.stats.get(Transport::SseSpectator);
+    let http = ctx.http()?;
+    let url = ctx.url(&format!("api/rooms/{}/events", spec.room));
+    let started = Instant::now();
+    let deadline = Instant::now() + super::ROOM_WAIT;
+    let response = loop {
+        stats.request();
+        let response = tokio::time::timeout(
+            super::CONNECT_TIMEOUT,
+            http.get(&url).header("accept", "text/event-stream").send(),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout("sse connect"))?
+        .map_err(|e| ClientError::http(&e))?;
+        stats.bytes(response_head_len(&response));
+        // Rooms are created by their first player: wait for it a while.
+        if response.status() == StatusCode::NOT_FOUND
+            && Instant::now() < deadline
+            && !ctx.stop.is_cancelled()
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        break response;
+    };
+    if response.status() != StatusCode::OK {
+        return Err(ClientError::Status(response.status().as_u16()));
+    }
+    let chunked = is_chunked(&response);
+    let mut body = response.bytes_stream();
+    let mut parser = SseParser::default();
+    let mut guard = None;
+    loop {
+        let chunk = tokio::select! {
+            () = ctx.stop.cancelled() => return Ok(()),
+            chunk = tokio::time::timeout(IDLE_TIMEOUT, body.next()) => chunk,
+        };
+        let chunk = chunk
+            .map_err(|_| ClientError::Timeout("sse idle"))?
+            .ok_or(ClientError::Eof)?
+            .map_err(|e| ClientError::http(&e))?;
+        let framing = if chunked {
+            chunk_overhead(chunk.len())
+        } else {
+            0
+        };
+        stats.bytes(chunk.len() as u64 + framing);
+        parser.push(&chunk);
+        while let Some(frame) = parser.next_frame() {
+            if frame.event == "snapshot" && guard.is_none() {
+                guard = Some(connected(ctx, Transport::SseSpectator, started, first));
+            }
+            handle(stats, &frame)?;
+        }
+        if parser.pending() > MAX_FRAME {
+            return Err(ClientError::Protocol("an SSE frame over 4 MiB"));
+        }
+    }
+}
+
+fn handle(stats: &TransportStats, frame: &SseFrame) -> Result<(), ClientError> {
+    match frame.event.as_str() {
+        // Comments, `retry:` and the opening snapshot carry no update.
+        "" | "snapshot" => {}
+        "reset" => {
+            stats.counters.resets.fetch_add(1, Ordering::Relaxed);
+        }
+        "closed" | "shutdown" => return Err(ClientError::FeedClosed(frame.event.clone())),
+        "state" => {
+            stats.messages(1);
+            let c = &stats.counters;
+            c.samples.fetch_add(1, Ordering::Relaxed);
+            c.sample_bytes
+                .fetch_add(frame.len as u64, Ordering::Relaxed);
+            if let Some(time) = event_time(&frame.data) {
+                stats.record_micros(
+                    Metric::SampleDelivery,
+                    unix_ms().saturating_sub(time) * 1000,
+                );
+            }
+        }
+        _ => {
+            stats.messages(1);
+            if frame.id.is_some()
+                && let Some(time) = event_time(&frame.data)
+            {
+                stats.record_micros(Metric::Delivery, unix_ms().saturating_sub(time) * 1000);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! A player over the binary WebSocket (`GET /ws`), playing the GAME.md bot
+//! policy.
+//!
+//! Hello → Welcome, then a clock at the room's tick rate sends one `Input`
+//! per tick (sequence from 1, ack = the newest tick held) while every
+//! snapshot is applied with [`ViewHistory`], exactly as a real client does.
+//! It answers nothing else (the WebSocket layer answers pings on its own).
+//!
+//! Measured: connect (TCP + upgrade + Hello → Welcome), input-to-ack round
+//! trip, snapshot jitter, received bytes (frame payload + frame header, and
+//! the upgrade response's head).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use skirmish_shared::bot::BotPolicy;
+use skirmish_shared::{
+    ClientMsg, CloseCode, Hello, PROTOCOL_VERSION, ServerMsg, Welcome, decode_server, encode,
+};
+use tokio::net::TcpStream;
+use tokio::time::{MissedTickBehavior, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::play_state::PlayState;
+use super::{ClientCtx, ClientError, ClientSpec, LEAVE_TIMEOUT, connected};
+use crate::stats::{Transport, TransportStats};
+use crate::wire::{http_head_len, ws_frame_len};
+
+/// tungstenite zero-fills its whole read buffer before every read (128 KiB
+/// by default); at thousands of reads a second that memset alone costs a
+/// sizeable share of a core. Snapshots are a few KiB (a full 512-ship one
+/// is about 13 KiB), so a larger frame just takes another read.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// A silent socket for this long is a failure (the server sends a snapshot
+/// every tick).
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One session, from connect to the stop (`Ok`) or a failure.
+///
+/// # Errors
+/// Connection failures, refusals, closes and timeouts.
+pub async fn session(
+    ctx: &ClientCtx,
+    spec: &ClientSpec,
+    first: &mut bool,
+) -> Result<(), ClientError> {
+    let stats = ctx.stats.get(Transport::WsPlayer);
+    let started = Instant::now();
+    let mut url = ctx
+        .base
+        .join("ws")
+        .map_err(|_| ClientError::Protocol("bad url"))?;
+    url.set_scheme("ws")
+        .map_err(|()| ClientError::Protocol("bad url"))?;
+    let (mut socket, response) = timeout(
+        super::CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(
+            url.as_str(),
+            Some(WebSocketConfig::default().read_buffer_size(READ_BUFFER)),
+            true,
+        ),
+    )
+    .await
+    .map_err(|_| ClientError::Timeout("ws connect"))?
+    .map_err(ws_error)?;
+    stats.bytes(http_head_len(
+        response.status().canonical_reason().unwrap_or(""),
+        response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().len(), v.len())),
+    ));
+    send(
+        &mut socket,
+        &ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            name: format!("bot-{}", spec.index),
+            room: Some(spec.room.clone()),
+            resume: None,
+        }),
+    )
+    .await?;
+    let welcome = timeout(super::CONNECT_TIMEOUT, welcome(&mut socket, stats))
+        .await
+        .map_err(|_| ClientError::Timeout("welcome"))??;
+    let _connected = connected(ctx, Transport::WsPlayer, started, first);
+    play(ctx, spec, stats, &mut socket, &welcome).await
+}
+
+async fn welcome(socket: &mut Socket, stats: &TransportStats) -> Result<Welcome, ClientError> {
+    loop {
+        match next_message(socket, stats).await? {
+            Some(ServerMsg::Welcome(w)) => return Ok(w),
+            Some(ServerMsg::Error(e)) => return Err(ClientError::Refused(format!("{:?}", e.code))),
+            Some(_) => return Err(ClientError::Protocol("a message before Welcome")),
+            None => {}
+        }
+    }
+}
+
+async fn play(
+    ctx: &ClientCtx,
+    spec: &ClientSpec,
+    stats: &TransportStats,
+    socket: &mut Socket,
+    welcome: &Welcome,
+) -> Result<(), ClientError> {
+    let tick_hz = welcome.rules.tick_hz;
+    let mut policy = BotPolicy::new(spec.seed, tick_hz);
+    let mut state = PlayState::new(tick_hz, ctx.view);
+    let mut clock = tokio::time::interval(state.period());
+    clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut last_frame = Instant::now();
+    loop {
+        let silent_until = tokio::time::Instant::from_std(last_frame + READ_TIMEOUT);
+        // Biased: a clock tick is due at most once a period, and a frame
+        // already waiting always beats the silence check, so a bot that was
+        // not scheduled for a while does not blame the server for it.
+        tokio::select! {
+            biased;
+            () = ctx.stop.cancelled() => {
+                leave(socket, stats).await;
+                return Ok(());
+            }
+            _ = clock.tick() => {
+                let input = state.input(&mut policy);
+                send(socket, &ClientMsg::Input(input)).await?;
+            }
+            message = next_message(socket, stats) => {
+                last_frame = Instant::now();
+                match message? {
+                    Some(ServerMsg::Snapshot(snapshot)) => state.snapshot(stats, &snapshot),
+                    Some(ServerMsg::Error(e)) => {
+                        return Err(ClientError::Refused(format!("{:?}", e.code)));
+                    }
+                    Some(ServerMsg::Welcome(_)) => {
+                        return Err(ClientError::Protocol("a second Welcome"));
+                    }
+                    Some(ServerMsg::Pong(_)) | None => {}
+                }
+            }
+            () = sleep_until(silent_until) => return Err(ClientError::Timeout("snapshot")),
+        }
+    }
+}
+
+/// The next server message, counting its bytes; `None` for control frames.
+/// Cancel-safe: tungstenite buffers partial frames inside the stream.
+async fn next_message(
+    socket: &mut Socket,
+    stats: &TransportStats,
+) -> Result<Option<ServerMsg>, ClientError> {
+    let frame = socket
+        .next()
+        .await
+        .ok_or(ClientError::Eof)?
+        .map_err(ws_error)?;
+    match frame {
+        Message::Binary(bytes) => {
+            stats.bytes(ws_frame_len(bytes.len()));
+            stats.messages(1);
+            decode_server(&bytes)
+                .map(Some)
+                .map_err(|_| ClientError::Protocol("undecodable server frame"))
+        }
+        Message::Ping(p) | Message::Pong(p) => {
+            stats.bytes(ws_frame_len(p.len()));
+            Ok(None)
+        }
+        Message::Close(frame) => Err(closed(frame.map(|f| u16::from(f.code)))),
+        Message::Text(_) => Err(ClientError::Protocol("a text frame")),
+        Message::Frame(_) => Ok(None),
+    }
+}
+
+fn closed(code: Option<u16>) -> ClientError {
+    let code = code.unwrap_or(1005);
+    let name = CloseCode::ALL
+        .iter()
+        .find(|c| c.code() == code)
+        .map_or("unknown", |c| c.name());
+    ClientError::Closed { code, name }
+}
+
+async fn send(socket: &mut Socket, msg: &ClientMsg) -> Result<(), ClientError> {
+    let bytes = encode(msg).map_err(|_| ClientError::Protocol("unencodable message"))?;
+    socket
+        .send(Message::Binary(Bytes::from(bytes)))
+        .await
+        .map_err(ws_error)
+}
+
+/// Says Leave and waits briefly for the server's close, so the ship leaves
+/// at once instead of waiting out its resume grace.
+async fn leave(socket: &mut Socket, stats: &TransportStats) {
+    let _ = timeout(LEAVE_TIMEOUT, async {
+        if send(socket, &ClientMsg::Leave).await.is_err() {
+            return;
+        }
+        while let Ok(Some(_) | None) = next_message(socket, stats).await {}
+    })
+    .await;
+}
+
+fn ws_error(err: tungstenite::Error) -> ClientError {
+    use tungstenite::Error as E;
+    match err {
+        E::Http(response) => ClientError::Status(response.status().as_u16()),
+        E::ConnectionClosed | E::AlreadyClosed => ClientError::Eof,
+        E::Io(io) => ClientError::Transport(format!("io {:?}", io.kind())),
+        E::Protocol(_) => ClientError::Transport("ws protocol error".into()),
+        E::Capacity(_) => ClientError::Transport("ws frame too large".into()),
+        other => ClientError::Transport(format!("ws {}", variant_name(&other))),
+    }
+}
+
+fn variant_name(err: &tungstenite::Error) -> &'static str {
+    use tungstenite::Error as E;
+    match err {
+        E::Tls(_) => "tls",
+        E::Url(_) => "url",
+        E::HttpFormat(_) => "http format",
+        E::Utf8(_) => "utf8",
+        E::AttackAttempt => "attack attempt",
+        E::WriteBufferFull(_) => "write buffer full",
+        _ => "error",
+    }
+}

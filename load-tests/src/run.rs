@@ -1,0 +1,220 @@
+//! One run: start the target, ramp the clients up (all kinds interleaved,
+//! `--ramp` a second), hold until `--duration` has passed since the first
+//! start, stop every client, read the server's tick histogram, stop the
+//! target and build the [`Report`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::clients::{ClientCtx, ClientSpec, run_client};
+use crate::config::Plan;
+use crate::progress::Progress;
+use crate::report::{Report, ServerTicks};
+use crate::stats::{Recorder, Transport};
+use crate::target::Target;
+use crate::{Error, prom};
+
+/// How long stopped clients may take to leave before they are aborted.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// The server's tick-duration histogram.
+pub const TICK_METRIC: &str = "skirmish_tick_duration_seconds";
+
+/// Runs `plan` to the end, or until `interrupt` fires (ctrl-c), and reports.
+///
+/// # Errors
+/// Only when the target cannot be started or stopped; client failures are
+/// counted in the report.
+pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Error> {
+    let target = Target::start(plan).await?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| Error::Spawn(format!("http client: {e}")))?;
+    let metrics_before = scrape(&http, &target).await;
+    let cpu_before = crate::cpu::sample();
+
+    let stats = Arc::new(Recorder::default());
+    let stop = CancellationToken::new();
+    let ctx = Arc::new(ClientCtx {
+        stats: stats.clone(),
+        stop: stop.clone(),
+        base: target.base.clone(),
+        gzip: plan.gzip,
+        view: plan.view,
+    });
+    let progress = Progress::start(stats.clone(), plan.duration, plan.progress);
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::from_std(started + plan.duration);
+    let mut clients = JoinSet::new();
+    clients.spawn(probe_lag(stats.clone(), stop.clone()));
+    let launch = async {
+        for (k, spec) in schedule(plan).into_iter().enumerate() {
+            let at = started + Duration::from_secs_f64(k as f64 / plan.ramp);
+            tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+            clients.spawn(run_client(ctx.clone(), spec));
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = launch => {}
+        () = tokio::time::sleep_until(deadline) => {}
+        () = interrupt.cancelled() => {}
+    }
+    stop.cancel();
+    let elapsed = started.elapsed();
+    if tokio::time::timeout(STOP_GRACE, async {
+        while clients.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        clients.abort_all();
+        while clients.join_next().await.is_some() {}
+    }
+    progress.finish();
+    let cpu = crate::cpu::sample()
+        .zip(cpu_before)
+        .map(|(after, before)| after.since(&before, target.is_spawned()));
+
+    let metrics_after = scrape(&http, &target).await;
+    let ticks = server_ticks(metrics_before.as_deref(), metrics_after.as_deref());
+    let spawned = target.is_spawned();
+    let url = target.base.to_string();
+    target.stop().await?;
+    Ok(Report::build(
+        plan, &url, spawned, &stats, elapsed, ticks, cpu,
+    ))
+}
+
+/// How often the lag probe's timer is set.
+const LAG_PROBE_PERIOD: Duration = Duration::from_millis(10);
+
+/// Sleeps [`LAG_PROBE_PERIOD`] again and again and records how late each
+/// wake-up came: the bots' own scheduling delay, which every latency they
+/// measure includes.
+async fn probe_lag(stats: Arc<Recorder>, stop: CancellationToken) {
+    loop {
+        let asked = Instant::now();
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(LAG_PROBE_PERIOD) => {}
+        }
+        stats.record_lag(asked.elapsed().saturating_sub(LAG_PROBE_PERIOD));
+    }
+}
+
+/// Every client in start order: each kind spread evenly over the ramp, so
+/// watchers see players join and the mix holds at every moment.
+#[must_use]
+pub fn schedule(plan: &Plan) -> Vec<ClientSpec> {
+    let kinds = [
+        (Transport::WsPlayer, plan.players),
+        (Transport::SseSpectator, plan.spectators),
+        (Transport::PollWatcher, plan.pollers),
+        (Transport::PollPlayer, plan.legacy),
+    ];
+    let mut all: Vec<(f64, usize, ClientSpec)> = Vec::with_capacity(plan.total_clients() as usize);
+    for (order, (kind, count)) in kinds.into_iter().enumerate() {
+        for index in 0..count {
+            let seed = match kind {
+                Transport::PollPlayer => u64::from(plan.players) + u64::from(index),
+                _ => u64::from(index),
+            };
+            let position = (f64::from(index) + 0.5) / f64::from(count);
+            all.push((
+                position,
+                order,
+                ClientSpec {
+                    kind,
+                    index,
+                    seed,
+                    room: plan.room_of(index).to_owned(),
+                },
+            ));
+        }
+    }
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    all.into_iter().map(|(_, _, spec)| spec).collect()
+}
+
+/// `GET /metrics` as text; `None` when the server has no such endpoint.
+async fn scrape(http: &reqwest::Client, target: &Target) -> Option<String> {
+    let response = http
+        .get(format!("{}metrics", target.base))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.text().await.ok()
+}
+
+/// Tick durations per room during the run: the after-scrape minus the
+/// before-scrape. `None` when the server exposes no tick histogram.
+fn server_ticks(before: Option<&str>, after: Option<&str>) -> Option<Vec<ServerTicks>> {
+    let after = prom::histograms(after?, TICK_METRIC, "room");
+    if after.is_empty() {
+        return None;
+    }
+    let before = before
+        .map(|text| prom::histograms(text, TICK_METRIC, "room"))
+        .unwrap_or_default();
+    Some(
+        after
+            .into_iter()
+            .map(|(room, series)| {
+                let run = before
+                    .get(&room)
+                    .map_or_else(|| series.clone(), |b| series.since(b));
+                ServerTicks::from_series(room, &run)
+            })
+            .filter(|t| t.ticks > 0)
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Options;
+    use clap::Parser;
+
+    #[test]
+    fn kinds_interleave_and_seeds_follow_the_policy_rule() {
+        let plan = Options::try_parse_from([
+            "bots",
+            "--players",
+            "4",
+            "--spectators",
+            "2",
+            "--legacy",
+            "2",
+        ])
+        .expect("flags")
+        .plan()
+        .expect("plan");
+        let order: Vec<(Transport, u32, u64)> = schedule(&plan)
+            .into_iter()
+            .map(|s| (s.kind, s.index, s.seed))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                (Transport::WsPlayer, 0, 0),
+                (Transport::SseSpectator, 0, 0),
+                (Transport::PollPlayer, 0, 4),
+                (Transport::WsPlayer, 1, 1),
+                (Transport::WsPlayer, 2, 2),
+                (Transport::SseSpectator, 1, 1),
+                (Transport::PollPlayer, 1, 5),
+                (Transport::WsPlayer, 3, 3),
+            ]
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! The server under test: a URL, or a real `skirmish_server::Server`
+//! started in-process on a free loopback port (`--spawn`).
+//!
+//! A spawned server gets a tokio runtime of its own, as a separate process
+//! would, so its tasks are not queued behind thousands of bot tasks. Its
+//! limits are raised to fit the run; everything else is the server's
+//! defaults (the reference arena of GAME.md).
+
+use std::time::Duration;
+
+use reqwest::Url;
+use skirmish_server::{Config, Server};
+use tokio::runtime::Runtime;
+
+use crate::Error;
+use crate::config::{Plan, TargetPlan};
+
+/// How long the spawned server may take to stop.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Where the bots connect, and the server when it is ours.
+#[derive(Debug)]
+pub struct Target {
+    /// Base URL, ending in `/`.
+    pub base: Url,
+    spawned: Option<Spawned>,
+}
+
+#[derive(Debug)]
+struct Spawned {
+    server: Option<Server>,
+    runtime: Option<Runtime>,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another's async context panics; this
+        // one's tasks are abandoned instead (only on an error path: `stop`
+        // shuts the server down first).
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Target {
+    /// Connects to or starts the server.
+    ///
+    /// # Errors
+    /// The spawned server does not start.
+    pub async fn start(plan: &Plan) -> Result<Target, Error> {
+        let (server_bots, tick_hz, threads) = match &plan.target {
+            TargetPlan::Url(url) => {
+                let mut base = url.clone();
+                if !base.path().ends_with('/') {
+                    let path = format!("{}/", base.path());
+                    base.set_path(&path);
+                }
+                return Ok(Target {
+                    base,
+                    spawned: None,
+                });
+            }
+            TargetPlan::Spawn {
+                server_bots,
+                tick_hz,
+                threads,
+            } => (*server_bots, *tick_hz, *threads),
+        };
+        let config = server_config(plan, server_bots, tick_hz)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("skirmish-server")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Spawn(format!("runtime: {e}")))?;
+        let mut spawned = Spawned {
+            server: None,
+            runtime: None,
+        };
+        let server = runtime
+            .spawn(async move { Server::start(config).await.map_err(|e| format!("{e:#}")) })
+            .await;
+        spawned.runtime = Some(runtime);
+        let server = server
+            .map_err(|e| Error::Spawn(format!("start task: {e}")))?
+            .map_err(Error::Spawn)?;
+        let base = Url::parse(&format!("http://{}/", server.addr()))
+            .map_err(|e| Error::Spawn(format!("address: {e}")))?;
+        spawned.server = Some(server);
+        Ok(Target {
+            base,
+            spawned: Some(spawned),
+        })
+    }
+
+    /// True when the server runs in this process.
+    #[must_use]
+    pub fn is_spawned(&self) -> bool {
+        self.spawned.is_some()
+    }
+
+    /// Stops the spawned server (nothing for a URL).
+    ///
+    /// # Errors
+    /// The server did not stop within its deadline.
+    pub async fn stop(mut self) -> Result<(), Error> {
+        let Some(mut spawned) = self.spawned.take() else {
+            return Ok(());
+        };
+        let (Some(server), Some(runtime)) = (spawned.server.take(), spawned.runtime.as_ref())
+        else {
+            return Ok(());
+        };
+        let stopped = runtime
+            .spawn(async move { server.shutdown(SHUTDOWN_DEADLINE).await })
+            .await;
+        drop(spawned);
+        stopped
+            .map_err(|e| Error::Spawn(format!("shutdown task: {e}")))?
+            .map_err(|e| Error::Spawn(format!("{e:#}")))
+    }
+}
+
+/// The server's defaults with limits raised to fit the run.
+fn server_config(plan: &Plan, server_bots: u16, tick_hz: u16) -> Result<Config, Error> {
+    let rooms = plan.rooms.len().max(1) as u32;
+    let per_room = |n: u32| n.div_ceil(rooms);
+    let mut config = Config::defaults();
+    config.bind = ([127, 0, 0, 1], 0).into();
+    config.tick_hz = tick_hz;
+    config.bots = server_bots;
+    // The first room is the one that always exists, so a run on one room
+    // does not also pay for an idle `main`.
+    config.default_room = plan.rooms.first().cloned().unwrap_or(config.default_room);
+    let seats = per_room(plan.players + plan.legacy) + u32::from(server_bots) + 8;
+    config.max_players = u16::try_from(seats.min(2000)).unwrap_or(2000);
+    let total = plan.total_clients();
+    config.max_connections = config.max_connections.max(total + 256);
+    config.max_spectators = config.max_spectators.max(plan.spectators + 64);
+    config.max_spectators_per_room = config
+        .max_spectators_per_room
+        .max(per_room(plan.spectators) + 64);
+    config.max_polls = config.max_polls.max(plan.pollers + plan.legacy + 256);
+    config.max_legacy_sessions = config.max_legacy_sessions.max(plan.legacy + 64);
+    if !config.web_root.is_dir() {
+        // The default points into the source tree; a moved binary still
+        // serves the API without it.
+        config.web_root = std::env::temp_dir();
+    }
+    config.validate().map_err(Error::Spawn)?;
+    Ok(config)
+}

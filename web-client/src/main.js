@@ -10,6 +10,7 @@
 
 import { Buttons, CloseCode, validName, validRoomId } from './protocol.js';
 import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
+import { drawShip } from './draw.js';
 import { clock, ROOMS_REFRESH_MS, roomRows } from './lobby.js';
 import { GameSession } from './session.js';
 import {
@@ -663,18 +664,7 @@ function draw(session) {
     const { x, y } = ship;
     const color = own ? COLORS.own : ship.bot ? COLORS.bot : COLORS.other;
 
-    ctx.save();
-    ctx.translate(x, y);
-    ctx.rotate((ship.aim * 2 * Math.PI) / AIM_STEPS);
-    ctx.fillStyle = color;
-    ctx.beginPath();
-    ctx.moveTo(size * 1.3, 0);
-    ctx.lineTo(-size * 0.8, size * 0.8);
-    ctx.lineTo(-size * 0.4, 0);
-    ctx.lineTo(-size * 0.8, -size * 0.8);
-    ctx.closePath();
-    ctx.fill();
-    ctx.restore();
+    drawShip(ctx, x, y, (ship.aim * 2 * Math.PI) / AIM_STEPS, size, color);
 
     if (own) {
       ctx.strokeStyle = COLORS.own;

@@ -7,6 +7,7 @@
  * it to the browser. `window.skirmishScoreboard.state` says what is shown.
  */
 
+import { drawShip } from './draw.js';
 import { validRoomId } from './protocol.js';
 import { aimRadians } from './rules.js';
 import {
@@ -629,18 +630,7 @@ function drawMap(model, now) {
       ctx.arc(ship.x, ship.y, size * 2, 0, Math.PI * 2);
       ctx.stroke();
     }
-    ctx.save();
-    ctx.translate(ship.x, ship.y);
-    ctx.rotate(aimRadians(ship.aim));
-    ctx.fillStyle = color;
-    ctx.beginPath();
-    ctx.moveTo(size * 1.3, 0);
-    ctx.lineTo(-size * 0.8, size * 0.8);
-    ctx.lineTo(-size * 0.4, 0);
-    ctx.lineTo(-size * 0.8, -size * 0.8);
-    ctx.closePath();
-    ctx.fill();
-    ctx.restore();
+    drawShip(ctx, ship.x, ship.y, aimRadians(ship.aim), size, color);
     if (labels || lead) {
       const name = model.players.get(ship.id)?.name ?? `#${ship.id}`;
       ctx.fillStyle = lead ? '#ffd166' : '#aeb8c8';

@@ -80,6 +80,10 @@ pub struct Metrics {
     pub resets: Family<TransportLabel, Counter>,
     /// Connections and requests refused, by reason.
     pub rejected: Family<ReasonLabel, Counter>,
+    /// `(transport, messages, bytes)` handles, resolved once: `sent` runs
+    /// for every frame of every connection and must not touch the label
+    /// maps' locks.
+    sent_by_transport: [(&'static str, Counter, Counter); 3],
 }
 
 impl Default for Metrics {
@@ -112,7 +116,20 @@ impl Metrics {
             snapshots_skipped: Counter::default(),
             resets: Family::default(),
             rejected: Family::default(),
+            sent_by_transport: [transport::WEBSOCKET, transport::SSE, transport::LONGPOLL]
+                .map(|t| (t, Counter::default(), Counter::default())),
             registry,
+        };
+        let m = Metrics {
+            sent_by_transport: m.sent_by_transport.clone().map(|(t, _, _)| {
+                let label = TransportLabel { transport: t };
+                (
+                    t,
+                    m.messages_sent.get_or_create_owned(&label),
+                    m.bytes_sent.get_or_create_owned(&label),
+                )
+            }),
+            ..m
         };
         let mut registry = m.registry;
         registry.register("skirmish_rooms", "Rooms open", m.rooms.clone());
@@ -179,11 +196,19 @@ impl Metrics {
 
     /// Counts one message of `bytes` sent over `transport`.
     pub fn sent(&self, transport: &'static str, bytes: usize) {
-        let label = TransportLabel { transport };
-        self.messages_sent.get_or_create(&label).inc();
-        self.bytes_sent
-            .get_or_create(&label)
-            .inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        if let Some((_, messages, sent)) = self
+            .sent_by_transport
+            .iter()
+            .find(|(t, ..)| *t == transport)
+        {
+            messages.inc();
+            sent.inc_by(bytes);
+        } else {
+            let label = TransportLabel { transport };
+            self.messages_sent.get_or_create(&label).inc();
+            self.bytes_sent.get_or_create(&label).inc_by(bytes);
+        }
     }
 
     /// Counts a refusal.

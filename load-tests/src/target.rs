@@ -136,7 +136,10 @@ fn server_config(plan: &Plan, server_bots: u16, tick_hz: u16) -> Result<Config, 
     let seats = per_room(plan.players + plan.legacy) + u32::from(server_bots) + 8;
     config.max_players = u16::try_from(seats.min(2000)).unwrap_or(2000);
     let total = plan.total_clients();
-    config.max_connections = config.max_connections.max(total + 256);
+    // Every bot comes from this one address, and a legacy player keeps an
+    // input request and a state poll open at once.
+    config.max_connections = config.max_connections.max(2 * total + 256);
+    config.max_connections_per_ip = config.max_connections;
     config.max_spectators = config.max_spectators.max(plan.spectators + 64);
     config.max_spectators_per_room = config
         .max_spectators_per_room

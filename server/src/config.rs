@@ -82,10 +82,23 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub heartbeat_secs: u64,
 
-    /// Concurrent connections (all transports); more get 503.
+    /// Open TCP connections in all (every transport); more get 503.
     #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// Open TCP connections from one client address (IPv6: one /64); more
+    /// get 503. Raise it behind a reverse proxy or for load tests from one
+    /// machine.
+    #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS_PER_IP", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: u32,
+
+    /// Seconds a connection has for its TLS handshake and for each request
+    /// head, and a request for its body; slower clients are dropped.
+    #[arg(long, env = "SKIRMISH_HEADER_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout_secs: u64,
 
     /// Ticks of snapshot history kept for delta baselines.
     #[arg(long, env = "SKIRMISH_HISTORY_TICKS", default_value_t = 32,
@@ -220,6 +233,16 @@ impl Config {
     #[must_use]
     pub fn rules(&self) -> Rules {
         Rules::reference(self.tick_hz, self.round_secs, self.respawn_ms)
+    }
+
+    /// How the accept loop admits connections.
+    #[must_use]
+    pub fn listen_config(&self) -> crate::listener::ListenConfig {
+        crate::listener::ListenConfig {
+            max_connections: self.max_connections as usize,
+            max_connections_per_ip: self.max_connections_per_ip as usize,
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+        }
     }
 
     /// What every room is created with.

@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`config`]: settings (flags with `SKIRMISH_*` fallbacks), validated once.
 //! - [`game`]: the bevy_ecs simulation of one room; no networking.
+//! - [`listener`]: the accept loop, connection limits, slow-client timeouts.
 //! - [`metrics`]: Prometheus metrics for `/metrics`.
 //! - [`room`]: the room task (tick loop, inbox, snapshot fan-out), the
 //!   registry and the per-connection outbox.
@@ -16,6 +17,7 @@
 
 pub mod config;
 pub mod game;
+pub mod listener;
 pub mod metrics;
 pub mod net;
 pub mod room;

@@ -57,6 +57,8 @@ pub struct Metrics {
     registry: Registry,
     /// Seconds one room tick took (simulate, record, fan out, publish).
     pub tick_duration: TickFamily,
+    /// Open TCP connections (every transport, plain and TLS).
+    pub connections: Gauge,
     /// Rooms open.
     pub rooms: Gauge,
     /// Seated players by transport (a detached player waiting for a resume
@@ -105,6 +107,7 @@ impl Metrics {
         );
         let m = Metrics {
             tick_duration,
+            connections: Gauge::default(),
             rooms: Gauge::default(),
             players: Family::default(),
             spectators: Gauge::default(),
@@ -132,6 +135,11 @@ impl Metrics {
             ..m
         };
         let mut registry = m.registry;
+        registry.register(
+            "skirmish_connections",
+            "Open TCP connections",
+            m.connections.clone(),
+        );
         registry.register("skirmish_rooms", "Rooms open", m.rooms.clone());
         registry.register(
             "skirmish_players",

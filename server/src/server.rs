@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -13,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::listener::Listener;
 use crate::net::AppState;
 use crate::net::router::router;
 
@@ -45,21 +45,14 @@ impl Server {
         let state = AppState::new(config, shutdown.clone(), tracker.clone());
         let app = router(state.clone());
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let serving = match tls {
-            Some(acceptor) => tokio::spawn(crate::tls::serve(
-                listener, app, acceptor, shutdown, tracker,
-            )),
-            None => tokio::spawn(async move {
-                // Snapshots are small writes once a tick: send them now,
-                // not after Nagle's delay.
-                let listener = listener.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown.cancelled_owned())
-                    .await
-            }),
+        let listener = Listener {
+            tcp: listener,
+            tls,
+            config: state.config.listen_config(),
+            limits: state.connections.clone(),
+            metrics: state.metrics.clone(),
         };
+        let serving = tokio::spawn(listener.serve(app, shutdown, tracker));
         info!(%addr, scheme, "listening");
         Ok(Server {
             addr,

@@ -22,11 +22,12 @@ pub mod ws;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::listener::ConnLimits;
 use crate::metrics::Metrics;
 use crate::room::Registry;
 use crate::room::event_log::{EventLog, incarnation_floor};
@@ -51,9 +52,9 @@ pub struct AppInner {
     pub shutdown: CancellationToken,
     /// Every connection and room task, so shutdown can wait for them.
     pub tracker: TaskTracker,
-    /// One permit per open connection (all transports), `max_connections`
-    /// in all: past it, new connections get 503 instead of memory.
-    pub connections: Arc<Semaphore>,
+    /// Open TCP connections, in all and per address (the accept loop
+    /// admits against them).
+    pub connections: Arc<ConnLimits>,
     /// One permit per spectator or ticker stream, `max_spectators` in all.
     pub spectators: Arc<Semaphore>,
     /// One permit per waiting long poll, `max_polls` in all.
@@ -98,7 +99,11 @@ impl AppState {
             usize::from(config.ticker_top),
             shutdown.clone(),
         ));
-        let connections = Arc::new(Semaphore::new(config.max_connections as usize));
+        let connections = ConnLimits::new(
+            config.max_connections as usize,
+            config.max_connections_per_ip as usize,
+            metrics.connections.clone(),
+        );
         let spectators = Arc::new(Semaphore::new(config.max_spectators as usize));
         let polls = Arc::new(Semaphore::new(config.max_polls as usize));
         let legacy = Arc::new(SessionStore::new(
@@ -121,15 +126,5 @@ impl AppState {
             legacy,
             metrics,
         }))
-    }
-
-    /// A connection slot, or `None` at the limit (counted as rejected).
-    #[must_use]
-    pub fn connection_permit(&self) -> Option<OwnedSemaphorePermit> {
-        let permit = self.connections.clone().try_acquire_owned().ok();
-        if permit.is_none() {
-            self.metrics.reject("connection_limit");
-        }
-        permit
     }
 }

@@ -7,6 +7,9 @@ use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use std::time::Duration;
 
 use super::{AppState, api, longpoll, sse, ws};
 
@@ -27,7 +30,11 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{token}/state", get(longpoll::state))
         .route("/sessions/{token}/leave", post(longpoll::leave))
         .layer(CompressionLayer::new())
-        .layer(DefaultBodyLimit::max(MAX_BODY));
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        // A body trickled in slowly must not hold a request forever.
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            state.config.header_timeout_secs,
+        )));
     // CORS answers only for the origins that may play (see `origin`).
     let policy = state.origins.clone();
     let cors = CorsLayer::new()

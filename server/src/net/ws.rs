@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +32,7 @@ use tracing::{Instrument, debug, field, info, info_span};
 use super::AppState;
 use super::api::ApiError;
 use super::flood::FloodGuard;
+use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
 use crate::room::{JoinError, Outgoing, Seat, SessionId};
 
@@ -52,10 +54,11 @@ const CONTROL_QUEUE: usize = 8;
 const MAX_REASON: usize = 123;
 
 /// `GET /ws`: upgrades to the player protocol; 403 for a browser page of a
-/// foreign origin, 503 when the server is at its connection limit.
+/// foreign origin.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(app): State<AppState>,
+    slot: Option<Extension<ConnSlot>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     if let Some(origin) = headers
@@ -67,9 +70,6 @@ pub async fn upgrade(
         return ApiError::forbidden(format!("origin {shown} may not open a player socket"))
             .into_response();
     }
-    let Some(permit) = app.connection_permit() else {
-        return ApiError::unavailable("server is at its connection limit").into_response();
-    };
     ws.read_buffer_size(WS_READ_BUFFER)
         .max_message_size(WS_MAX_MESSAGE)
         .max_frame_size(WS_MAX_MESSAGE)
@@ -87,7 +87,8 @@ pub async fn upgrade(
                 session(sink, stream, app, session_id)
                     .instrument(span)
                     .await;
-                drop(permit);
+                // The TCP connection is counted until the socket is done.
+                drop(slot);
             })
         })
 }

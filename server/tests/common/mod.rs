@@ -32,6 +32,9 @@ pub fn test_config() -> Config {
     let mut config = Config::defaults();
     config.bind = "127.0.0.1:0".parse().expect("addr");
     config.bots = 0;
+    // Every test client comes from 127.0.0.1; the per-address limit has
+    // its own tests.
+    config.max_connections_per_ip = config.max_connections;
     config
 }
 

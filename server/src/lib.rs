@@ -14,6 +14,7 @@
 //! - [`net`]: routes, the player WebSocket, JSON endpoints.
 //! - [`server`]: binding, serving and graceful shutdown.
 //! - [`tls`]: HTTPS with HTTP/1.1 and HTTP/2 by ALPN.
+//! - [`tokens`]: secret-token maps with constant-time comparison.
 
 pub mod config;
 pub mod game;
@@ -23,6 +24,7 @@ pub mod net;
 pub mod room;
 pub mod server;
 pub mod tls;
+pub mod tokens;
 
 pub use config::Config;
 pub use server::Server;

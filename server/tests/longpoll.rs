@@ -505,3 +505,40 @@ async fn poll_answers_are_compressed_when_accepted() {
     assert!(plain.headers().get("content-encoding").is_none());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_newer_state_poll_of_a_session_replaces_the_older() {
+    let server = TestServer::start(test_config()).await;
+    let legacy = Legacy::join(&server, "main", "Twice").await;
+    let pollers = || {
+        let state = server.server.as_ref().expect("running").state();
+        state.metrics.pollers.get()
+    };
+    // A tick the room will not reach during the test: the poll waits.
+    let far = "state?after=4000000000&timeout=10";
+    let older = tokio::spawn({
+        let (http, url) = (legacy.http.clone(), legacy.url(far));
+        async move { get(&http, &url).await }
+    });
+    for _ in 0..500 {
+        if pollers() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(pollers(), 1, "the first poll is waiting");
+    let newer = tokio::spawn({
+        let (http, url) = (legacy.http.clone(), legacy.url("state?timeout=1"));
+        async move { get(&http, &url).await }
+    });
+    let (status, page) = tokio::time::timeout(Duration::from_secs(5), older)
+        .await
+        .expect("the older poll is answered at once")
+        .expect("task");
+    assert_eq!(status, 409, "{page}");
+    assert_eq!(page["error"], "replaced by a newer poll of this session");
+    let (status, page) = newer.await.expect("task");
+    assert_eq!(status, 200, "{page}");
+    assert!(page["snapshot"]["body"]["tick"].is_u64(), "{page}");
+    server.stop().await;
+}

@@ -49,6 +49,11 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)
     }
 
+    /// 409: the request lost to a newer one.
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, message)
+    }
+
     /// 410: it existed and is over.
     pub fn gone(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::GONE, message)

@@ -331,12 +331,19 @@ pub async fn state(
     let session = session_of(&app, &token)?;
     let params = parse_params::<u32>(&app, &query)?;
     let _permit = poll_permit(&app)?;
+    // One state poll per session: a second client with the same token (or
+    // a retry racing the old poll) takes over, and the older poll is told.
+    let replaced = session.begin_poll();
+    tokio::pin!(replaced);
     let after = params.after.map(Tick);
     session.seat.ack(after);
     let deadline = Instant::now() + params.timeout;
     loop {
         let next = tokio::select! {
             out = session.seat.next() => out,
+            () = &mut replaced => {
+                return Err(ApiError::conflict("replaced by a newer poll of this session"));
+            }
             () = tokio::time::sleep_until(deadline) => {
                 return Ok(answer_json(&app, &serde_json::json!({ "snapshot": null })));
             }

@@ -4,12 +4,11 @@
 //! (then 404, like one never issued). The store's lock guards map lookups
 //! only, never an await.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rand::RngCore;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -17,6 +16,7 @@ use tracing::info;
 use super::flood::FloodGuard;
 use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
 use crate::room::Seat;
+use crate::tokens::TokenMap;
 
 /// How long an expired token is remembered, to answer 410 instead of 404.
 const TOMBSTONE_TTL: Duration = Duration::from_secs(600);
@@ -36,14 +36,6 @@ impl std::fmt::Debug for SessionToken {
 }
 
 impl SessionToken {
-    /// A fresh token from the OS generator.
-    #[must_use]
-    pub fn random() -> SessionToken {
-        let mut bytes = [0; 16];
-        rand::rng().fill_bytes(&mut bytes);
-        SessionToken(bytes)
-    }
-
     /// Parses 32 hex digits.
     #[must_use]
     pub fn parse(text: &str) -> Option<SessionToken> {
@@ -83,6 +75,8 @@ pub struct LegacySession {
     pub seat: Seat,
     last_seen: Mutex<Instant>,
     flood: Mutex<FloodGuard>,
+    /// Numbers the state polls; a poll is current while it holds the newest.
+    polls: watch::Sender<u64>,
     /// Counted in the session and player gauges while it lives.
     _counted: [GaugeGuard; 2],
 }
@@ -91,6 +85,22 @@ impl LegacySession {
     /// Records activity (every request counts).
     pub fn touch(&self) {
         *self.last_seen.lock() = Instant::now();
+    }
+
+    /// Starts a state poll, which makes any older one of this session stale.
+    /// Resolves the returned future when a newer poll starts.
+    pub fn begin_poll(&self) -> impl Future<Output = ()> + use<> {
+        let mut mine = 0;
+        self.polls.send_modify(|n| {
+            *n += 1;
+            mine = *n;
+        });
+        let mut newest = self.polls.subscribe();
+        async move {
+            // The sender lives as long as the session; if it went, the
+            // poll is over anyway.
+            let _ = newest.wait_for(|n| *n != mine).await;
+        }
     }
 
     /// Takes `n` inputs from the session's rate budget.
@@ -111,8 +121,8 @@ pub enum Lookup {
 /// All long-poll sessions.
 #[derive(Debug)]
 pub struct SessionStore {
-    live: Mutex<HashMap<SessionToken, Arc<LegacySession>>>,
-    gone: Mutex<HashMap<SessionToken, Instant>>,
+    live: Mutex<TokenMap<Arc<LegacySession>>>,
+    gone: Mutex<TokenMap<Instant>>,
     idle: Duration,
     max: usize,
     msgs_per_sec: u32,
@@ -129,8 +139,8 @@ impl SessionStore {
         metrics: Arc<Metrics>,
     ) -> SessionStore {
         SessionStore {
-            live: Mutex::default(),
-            gone: Mutex::default(),
+            live: Mutex::new(TokenMap::new()),
+            gone: Mutex::new(TokenMap::new()),
             idle,
             max,
             msgs_per_sec,
@@ -158,11 +168,11 @@ impl SessionStore {
 
     /// Registers a seat under a fresh token.
     pub fn insert(&self, seat: Seat) -> (SessionToken, Arc<LegacySession>) {
-        let token = SessionToken::random();
         let session = Arc::new(LegacySession {
             seat,
             last_seen: Mutex::new(Instant::now()),
             flood: Mutex::new(FloodGuard::new(self.msgs_per_sec)),
+            polls: watch::Sender::new(0),
             _counted: [
                 GaugeGuard::new(&self.metrics.legacy_sessions),
                 GaugeGuard::new(&self.metrics.players.get_or_create_owned(&TransportLabel {
@@ -170,7 +180,7 @@ impl SessionStore {
                 })),
             ],
         });
-        self.live.lock().insert(token, session.clone());
+        let token = SessionToken(self.live.lock().issue(session.clone()));
         (token, session)
     }
 
@@ -181,11 +191,11 @@ impl SessionStore {
     /// [`Lookup::Unknown`].
     pub fn get(&self, token: &str) -> Result<Arc<LegacySession>, Lookup> {
         let token = SessionToken::parse(token).ok_or(Lookup::Unknown)?;
-        if let Some(session) = self.live.lock().get(&token).cloned() {
+        if let Some(session) = self.live.lock().get(&token.0).cloned() {
             session.touch();
             return Ok(session);
         }
-        if self.gone.lock().contains_key(&token) {
+        if self.gone.lock().contains(&token.0) {
             return Err(Lookup::Gone);
         }
         Err(Lookup::Unknown)
@@ -194,7 +204,7 @@ impl SessionStore {
     /// Ends a session (left, or closed by the room); its token answers 410.
     pub fn remove(&self, token: &str) -> Option<Arc<LegacySession>> {
         let token = SessionToken::parse(token)?;
-        let session = self.live.lock().remove(&token)?;
+        let session = self.live.lock().remove(&token.0)?;
         self.bury(token);
         Some(session)
     }
@@ -208,7 +218,7 @@ impl SessionStore {
         {
             gone.remove(&oldest);
         }
-        gone.insert(token, Instant::now());
+        gone.insert(token.0, Instant::now());
     }
 
     /// Removes sessions idle past the timeout and returns them, so the
@@ -220,11 +230,11 @@ impl SessionStore {
             let tokens: Vec<SessionToken> = live
                 .iter()
                 .filter(|(_, s)| s.last_seen.lock().elapsed() >= idle)
-                .map(|(t, _)| *t)
+                .map(|(t, _)| SessionToken(*t))
                 .collect();
             tokens
                 .into_iter()
-                .filter_map(|t| live.remove(&t).map(|s| (t, s)))
+                .filter_map(|t| live.remove(&t.0).map(|s| (t, s)))
                 .collect()
         };
         for (token, _) in &expired {
@@ -259,13 +269,12 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_as_hex_and_reject_junk() {
-        let t = SessionToken::random();
+        let t = SessionToken(TokenMap::new().issue(()));
         assert_eq!(SessionToken::parse(&t.to_hex()), Some(t));
         assert_eq!(t.to_hex().len(), 32);
         for bad in ["", "xyz", &"g".repeat(32), &"a".repeat(31), &"é".repeat(16)] {
             assert_eq!(SessionToken::parse(bad), None, "{bad:?}");
         }
         assert_eq!(format!("{t:?}"), "SessionToken(..)");
-        assert_ne!(SessionToken::random(), SessionToken::random());
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant as StdInstant;
 
-use rand::RngCore;
+use crate::tokens::TokenMap;
 use skirmish_shared::{CloseCode, Input, ResumeToken, ShipId, Tick, Welcome};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -59,7 +59,7 @@ pub struct Room {
     bodies: BodyCache,
     players: HashMap<ShipId, Player>,
     by_session: HashMap<SessionId, ShipId>,
-    by_token: HashMap<ResumeToken, ShipId>,
+    by_token: TokenMap<ShipId>,
     inputs: Vec<(ShipId, Input)>,
     stats: Arc<RoomStats>,
     empty_since: Option<Instant>,
@@ -98,7 +98,7 @@ impl Room {
             sim,
             players: HashMap::new(),
             by_session: HashMap::new(),
-            by_token: HashMap::new(),
+            by_token: TokenMap::new(),
             inputs: Vec::new(),
             stats,
             empty_since: Some(Instant::now()),
@@ -244,8 +244,7 @@ impl Room {
                 max: self.config.max_players,
             });
         };
-        let mut token = ResumeToken([0; 16]);
-        rand::rng().fill_bytes(&mut token.0);
+        let token = ResumeToken(self.by_token.issue(ship));
         let outbox = Outbox::new();
         self.players.insert(
             ship,
@@ -260,7 +259,6 @@ impl Room {
             },
         );
         self.by_session.insert(session, ship);
-        self.by_token.insert(token, ship);
         self.publish_players();
         info!(player = ship.0, name, "player joined");
         Ok(Joined {
@@ -273,7 +271,7 @@ impl Room {
         let rejected = || JoinError::ResumeRejected {
             room: self.id.to_string(),
         };
-        let ship = *self.by_token.get(&token).ok_or_else(rejected)?;
+        let ship = *self.by_token.get(&token.0).ok_or_else(rejected)?;
         let player = self.players.get_mut(&ship).ok_or_else(rejected)?;
         if let Some(old) = player.outbox.take() {
             // The newer connection wins; the older learns why it was closed.
@@ -335,7 +333,7 @@ impl Room {
     fn remove(&mut self, ship: ShipId, why: &'static str) {
         if let Some(player) = self.players.remove(&ship) {
             self.by_session.remove(&player.session);
-            self.by_token.remove(&player.token);
+            self.by_token.remove(&player.token.0);
             if let Some(outbox) = player.outbox {
                 outbox.close(CloseCode::Normal, "left the room");
             }

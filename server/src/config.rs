@@ -94,6 +94,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_ip: u32,
 
+    /// Largest request body of the JSON API, in bytes; larger get 413.
+    #[arg(long, env = "SKIRMISH_MAX_BODY_BYTES", default_value_t = 16 * 1024,
+          value_parser = clap::value_parser!(u32).range(256..=1 << 20))]
+    pub max_body_bytes: u32,
+
     /// Seconds a connection has for its TLS handshake and for each request
     /// head, and a request for its body; slower clients are dropped.
     #[arg(long, env = "SKIRMISH_HEADER_TIMEOUT_SECS", default_value_t = 10,
@@ -144,6 +149,12 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_MAX_POLLS", default_value_t = 2000,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_polls: u32,
+
+    /// Long polls waiting on one room (watchers and its legacy players);
+    /// more get 503 with Retry-After.
+    #[arg(long, env = "SKIRMISH_MAX_POLLS_PER_ROOM", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_polls_per_room: u32,
 
     /// Longest wait a long poll may ask for, in seconds (default wait 25).
     #[arg(long, env = "SKIRMISH_MAX_POLL_TIMEOUT_SECS", default_value_t = 60,
@@ -261,6 +272,7 @@ impl Config {
             event_log_capacity: self.event_log_capacity as usize,
             spectator_hz: self.spectator_hz,
             max_spectators: self.max_spectators_per_room as usize,
+            max_polls: self.max_polls_per_room as usize,
         }
     }
 }

@@ -542,3 +542,75 @@ async fn a_newer_state_poll_of_a_session_replaces_the_older() {
     assert!(page["snapshot"]["body"]["tick"].is_u64(), "{page}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn each_room_has_its_own_poll_cap() {
+    let mut config: Config = test_config();
+    config.max_polls_per_room = 2;
+    let server = TestServer::start(config).await;
+    let _side_player = Player::join(&server, "Side", Some("side")).await;
+    let http = client();
+    let poll = server.http_url("/api/rooms/main/poll");
+    let head = settled_head(&http, &poll).await;
+    let pollers = || {
+        let state = server.server.as_ref().expect("running").state();
+        state.metrics.pollers.get()
+    };
+    // Two polls wait on a quiet room (no bots, no players: no events).
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let (http, url) = (http.clone(), format!("{poll}?after={head}&timeout=10"));
+            tokio::spawn(async move { get(&http, &url).await })
+        })
+        .collect();
+    for _ in 0..500 {
+        if pollers() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(pollers(), 2, "both polls wait");
+    let (status, body) = get(&http, &format!("{poll}?after={head}&timeout=0")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"].is_string(), "{body}");
+    // Another room and the ticker still answer.
+    let (status, body) = get(&http, &server.http_url("/api/rooms/side/poll")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&http, &server.http_url("/api/ticker/poll")).await;
+    assert_eq!(status, 200, "{body}");
+    for w in waiting {
+        w.abort();
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_with_a_json_reason() {
+    let mut config: Config = test_config();
+    config.max_body_bytes = 1024;
+    let server = TestServer::start(config).await;
+    let http = client();
+    let legacy = Legacy::join(&server, "main", "Bulky").await;
+    let padding = "x".repeat(2000);
+    for url in [server.http_url("/api/rooms/main/join"), legacy.url("input")] {
+        let response = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!("{{\"name\":\"{padding}\"}}"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 413, "{url}");
+        let body: Value = response.json().await.expect("JSON body");
+        assert!(body["error"].is_string(), "{body}");
+    }
+    // The session is still good.
+    let (status, page) = post(
+        &http,
+        &legacy.url("input"),
+        json!({"seq": 1, "buttons": 0, "aim": 0}),
+    )
+    .await;
+    assert_eq!(status, 202, "{page}");
+    server.stop().await;
+}

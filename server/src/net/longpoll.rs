@@ -37,7 +37,7 @@ use super::api::ApiError;
 use super::sessions::{LegacySession, Lookup, hex};
 use crate::metrics::{GaugeGuard, TransportLabel, transport};
 use crate::room::event_log::{EventLog, Read};
-use crate::room::{JoinError, Outgoing};
+use crate::room::{JoinError, Outgoing, RoomHandle};
 
 /// Events per poll answer at most.
 const BATCH: usize = 256;
@@ -92,15 +92,25 @@ fn parse_params<T: std::str::FromStr>(
     })
 }
 
-/// A waiting poll's slot and its place in the `pollers` gauge.
-type PollSlot = (OwnedSemaphorePermit, GaugeGuard);
+/// A waiting poll's slots (server-wide, and its room's when it has one)
+/// and its place in the `pollers` gauge.
+type PollSlot = (
+    OwnedSemaphorePermit,
+    Option<OwnedSemaphorePermit>,
+    GaugeGuard,
+);
 
-fn poll_permit(app: &AppState) -> Result<PollSlot, ApiError> {
-    let permit = app.polls.clone().try_acquire_owned().map_err(|_| {
+fn poll_permit(app: &AppState, room: Option<&RoomHandle>) -> Result<PollSlot, ApiError> {
+    let full = || {
         app.metrics.reject("poll_limit");
         ApiError::unavailable("too many pending polls; retry shortly").retry_after(1)
-    })?;
-    Ok((permit, GaugeGuard::new(&app.metrics.pollers)))
+    };
+    let all = app.polls.clone().try_acquire_owned().map_err(|_| full())?;
+    let here = room
+        .map(|r| r.poll_permits.clone().try_acquire_owned())
+        .transpose()
+        .map_err(|_| full())?;
+    Ok((all, here, GaugeGuard::new(&app.metrics.pollers)))
 }
 
 /// A 200 JSON answer, counted as a long-poll message.
@@ -129,7 +139,7 @@ pub async fn room_poll(
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no room {id:?}")))?;
     let params = parse_params::<u64>(&app, &query)?;
-    let _permit = poll_permit(&app)?;
+    let _permit = poll_permit(&app, Some(&room))?;
     Ok(poll_log(&app, &room.feed.log, params).await)
 }
 
@@ -139,7 +149,7 @@ pub async fn ticker_poll(
     Query(query): Query<PollQuery>,
 ) -> Result<Response, ApiError> {
     let params = parse_params::<u64>(&app, &query)?;
-    let _permit = poll_permit(&app)?;
+    let _permit = poll_permit(&app, None)?;
     let log = app.registry.ticker().clone();
     Ok(poll_log(&app, &log, params).await)
 }
@@ -330,7 +340,7 @@ pub async fn state(
 ) -> Result<Response, ApiError> {
     let session = session_of(&app, &token)?;
     let params = parse_params::<u32>(&app, &query)?;
-    let _permit = poll_permit(&app)?;
+    let _permit = poll_permit(&app, Some(&session.seat.room))?;
     // One state poll per session: a second client with the same token (or
     // a retry racing the old poll) takes over, and the older poll is told.
     let replaced = session.begin_poll();

@@ -13,9 +13,6 @@ use std::time::Duration;
 
 use super::{AppState, api, longpoll, sse, ws};
 
-/// Request bodies of the JSON API are small (a name, a few inputs).
-const MAX_BODY: usize = 16 * 1024;
-
 /// The whole HTTP surface. `main` serves it; tests serve it on port 0.
 pub fn router(state: AppState) -> Router {
     let web = ServeDir::new(&state.config.web_root).append_index_html_on_directories(true);
@@ -30,7 +27,8 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{token}/state", get(longpoll::state))
         .route("/sessions/{token}/leave", post(longpoll::leave))
         .layer(CompressionLayer::new())
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Request bodies of the JSON API are small (a name, a few inputs).
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes as usize))
         // A body trickled in slowly must not hold a request forever.
         .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
             state.config.header_timeout_secs,

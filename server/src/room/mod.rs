@@ -67,6 +67,8 @@ pub struct RoomConfig {
     pub spectator_hz: u16,
     /// Spectators (SSE streams) per room.
     pub max_spectators: usize,
+    /// Long polls waiting on one room (watchers and its legacy players).
+    pub max_polls: usize,
 }
 
 impl Default for RoomConfig {
@@ -84,6 +86,7 @@ impl Default for RoomConfig {
             event_log_capacity: 1024,
             spectator_hz: 10,
             max_spectators: 2000,
+            max_polls: 1000,
         }
     }
 }
@@ -223,6 +226,8 @@ pub struct RoomHandle {
     pub spectator_permits: Arc<Semaphore>,
     /// The spectator cap.
     pub max_spectators: usize,
+    /// One permit per long poll waiting on this room; past the cap, 503.
+    pub poll_permits: Arc<Semaphore>,
     /// The server's metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
 }

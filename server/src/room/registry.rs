@@ -152,6 +152,7 @@ impl Registry {
             feed: readers,
             spectator_permits: Arc::new(tokio::sync::Semaphore::new(config.max_spectators)),
             max_spectators: config.max_spectators,
+            poll_permits: Arc::new(tokio::sync::Semaphore::new(config.max_polls)),
             metrics: self.metrics.clone(),
         };
         let permanent = id == self.default_room;

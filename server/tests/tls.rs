@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use common::{TestServer, test_config};
@@ -23,6 +24,10 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 /// A server with a fresh self-signed certificate for `localhost`, and a
 /// client TLS config that trusts exactly that certificate.
 async fn tls_server() -> (TestServer, Arc<ClientConfig>) {
+    tls_server_with(test_config()).await
+}
+
+async fn tls_server_with(mut config: skirmish_server::Config) -> (TestServer, Arc<ClientConfig>) {
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
     let dir = std::env::temp_dir().join(format!(
@@ -34,7 +39,6 @@ async fn tls_server() -> (TestServer, Arc<ClientConfig>) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, certified.cert.pem()).expect("write cert");
     std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
-    let mut config = test_config();
     config.tls_cert = Some(cert);
     config.tls_key = Some(key);
     let server = TestServer::start(config).await;
@@ -190,5 +194,24 @@ async fn http1_over_tls_and_websocket_over_http2_both_work() {
             }
         }
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_starts_the_handshake_is_dropped() {
+    let mut config = test_config();
+    config.header_timeout_secs = 1;
+    let (server, client) = tls_server_with(config).await;
+    let mut silent = TcpStream::connect(server.addr).await.expect("tcp");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut silent, &mut rest),
+    )
+    .await
+    .expect("the server closes the silent connection");
+    assert!(read.is_ok() && rest.is_empty(), "{read:?} {rest:?}");
+    // A real client still gets in.
+    connect(&server, &client, b"http/1.1").await;
     server.stop().await;
 }

@@ -61,6 +61,12 @@ pub struct Options {
     #[arg(long, default_value_t = 30.0)]
     pub duration: f64,
 
+    /// Seconds after the first start before the server's figures (tick
+    /// durations, CPU, memory) start counting, so they show the steady
+    /// state rather than the ramp. Client figures cover the whole run.
+    #[arg(long, default_value_t = 0.0)]
+    pub warmup: f64,
+
     /// The server under test (ignored with --spawn).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
@@ -151,6 +157,8 @@ pub struct Plan {
     pub ramp: f64,
     /// From the first start to the stop.
     pub duration: Duration,
+    /// From the first start to the server figures' first scrape.
+    pub warmup: Duration,
     /// Rooms clients are spread over, round robin by index.
     pub rooms: Vec<String>,
     /// Long polls accept gzip.
@@ -203,6 +211,12 @@ impl Options {
                 "--duration {}: must be above 0 and at most {MAX_DURATION_SECS} seconds",
                 self.duration
             ));
+        }
+        if !(self.warmup >= 0.0 && self.warmup < self.duration) {
+            return Err(Error::BadPlan(format!(
+                "--warmup {}: must be at least 0 and below --duration {}",
+                self.warmup, self.duration
+            )));
         }
         if !(self.ramp > 0.0 && self.ramp <= MAX_RAMP) {
             return bad(format!(
@@ -268,6 +282,7 @@ impl Options {
             legacy: self.legacy,
             ramp: self.ramp,
             duration: Duration::from_secs_f64(self.duration),
+            warmup: Duration::from_secs_f64(self.warmup),
             rooms,
             gzip: self.gzip,
             view: self.view,

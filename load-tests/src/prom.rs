@@ -116,6 +116,15 @@ pub fn histograms(text: &str, name: &str, by: &str) -> BTreeMap<String, Histogra
     out
 }
 
+/// The value of the unlabelled series `name` in `text`.
+#[must_use]
+pub fn value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(parse_sample)
+        .find(|s| s.name == name && s.labels.is_empty())
+        .map(|s| s.value)
+}
+
 struct Sample<'a> {
     name: &'a str,
     labels: Vec<(&'a str, String)>,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::clients::play_state::ViewMode;
 use crate::config::Plan;
 use crate::cpu::CpuUse;
-use crate::prom::HistogramSeries;
+use crate::prom::{self, HistogramSeries};
 use crate::stats::{Metric, Recorder, Transport, TransportStats};
 
 /// Bot timer lag p99 above which the summary warns that the bots, not the
@@ -266,6 +266,36 @@ impl ServerTicks {
     }
 }
 
+/// The server process after the warmup, from its `/metrics` (a server
+/// the bots did not spawn).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerProcess {
+    /// Cores busy on average between the two scrapes.
+    pub cpu_cores: f64,
+    /// Resident memory at the end, MB (10^6 bytes).
+    pub resident_mb: f64,
+    /// Highest resident memory of the process's life, MB.
+    pub peak_resident_mb: f64,
+    /// Open file descriptors at the end.
+    pub open_fds: u64,
+}
+
+impl ServerProcess {
+    /// From the `skirmish_process_*` gauges of two scrapes `window` apart.
+    #[must_use]
+    pub fn from_scrapes(before: &str, after: &str, window: Duration) -> Option<ServerProcess> {
+        let cpu = |text: &str| prom::value(text, "skirmish_process_cpu_seconds");
+        let mb = |name: &str| prom::value(after, name).map(|b| round3(b / 1e6));
+        let cores = (cpu(after)? - cpu(before)?) / window.as_secs_f64().max(1e-3);
+        Some(ServerProcess {
+            cpu_cores: (cores * 100.0).round() / 100.0,
+            resident_mb: mb("skirmish_process_resident_bytes")?,
+            peak_resident_mb: mb("skirmish_process_peak_resident_bytes")?,
+            open_fds: prom::value(after, "skirmish_process_open_fds")? as u64,
+        })
+    }
+}
+
 /// What was run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
@@ -314,6 +344,9 @@ pub struct Report {
     /// Cores busy on average during the run: the spawned server's threads
     /// and the bots'; `None` where `/proc` is missing.
     pub cpu: Option<CpuUse>,
+    /// The server process (CPU, memory) when the bots did not spawn it;
+    /// `None` with `--spawn` or when `/metrics` has no process figures.
+    pub server_process: Option<ServerProcess>,
     /// The budgets checked.
     pub budgets: Budgets,
     /// Budgets exceeded; empty when the run passed.
@@ -358,6 +391,7 @@ impl Report {
             server_ticks,
             bot_lag_ms: Percentiles::from_micros(&stats.lag()),
             cpu,
+            server_process: None,
             budgets: plan.budgets.clone(),
             violations: Vec::new(),
         };
@@ -488,6 +522,12 @@ impl Report {
                 cpu.bots_cores, cpu.machine_cores
             ));
         }
+        if let Some(p) = &self.server_process {
+            out.push_str(&format!(
+                "server process: {:.2} cores, {:.1} MB resident (peak {:.1} MB), {} open fds\n",
+                p.cpu_cores, p.resident_mb, p.peak_resident_mb, p.open_fds
+            ));
+        }
         for t in &self.transports {
             for (reason, n) in &t.errors_by_reason {
                 out.push_str(&format!("error {}: {reason} x{n}\n", t.transport.name()));
@@ -580,6 +620,7 @@ mod tests {
             }]),
             bot_lag_ms: None,
             cpu: None,
+            server_process: None,
             budgets: Budgets::default(),
             violations: Vec::new(),
         }
@@ -647,5 +688,24 @@ mod tests {
         assert!((p.p50 - 500.0).abs() < 1.0, "{p:?}");
         assert!((p.p99 - 990.0).abs() < 1.0, "{p:?}");
         assert!(Percentiles::from_micros(&Histogram::<u64>::new(3).expect("h")).is_none());
+    }
+
+    #[test]
+    fn server_process_comes_from_two_scrapes() {
+        let before = "skirmish_process_cpu_seconds 10.0\nskirmish_process_resident_bytes 1\n";
+        let after = "# HELP x\nskirmish_process_cpu_seconds 13.0\n\
+                     skirmish_process_resident_bytes 31500000\n\
+                     skirmish_process_peak_resident_bytes 40000000\n\
+                     skirmish_process_open_fds 517\n";
+        let p =
+            ServerProcess::from_scrapes(before, after, Duration::from_secs(10)).expect("figures");
+        assert_eq!(p.cpu_cores, 0.3);
+        assert_eq!(p.resident_mb, 31.5);
+        assert_eq!(p.peak_resident_mb, 40.0);
+        assert_eq!(p.open_fds, 517);
+        assert_eq!(
+            ServerProcess::from_scrapes("", after, Duration::from_secs(1)),
+            None
+        );
     }
 }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clients::{ClientCtx, ClientSpec, run_client};
 use crate::config::Plan;
 use crate::progress::Progress;
-use crate::report::{Report, ServerTicks};
+use crate::report::{Report, ServerProcess, ServerTicks};
 use crate::stats::{Recorder, Transport};
 use crate::target::Target;
 use crate::{Error, prom};
@@ -34,8 +34,6 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
         .no_proxy()
         .build()
         .map_err(|e| Error::Spawn(format!("http client: {e}")))?;
-    let metrics_before = scrape(&http, &target).await;
-    let cpu_before = crate::cpu::sample();
 
     let stats = Arc::new(Recorder::default());
     let stop = CancellationToken::new();
@@ -49,6 +47,16 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
     let progress = Progress::start(stats.clone(), plan.duration, plan.progress);
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + plan.duration);
+    // The server's figures count from the end of the warmup.
+    let before = tokio::spawn({
+        let (http, base) = (http.clone(), target.base.to_string());
+        let at = tokio::time::Instant::from_std(started + plan.warmup);
+        async move {
+            tokio::time::sleep_until(at).await;
+            let cpu = crate::cpu::sample();
+            (scrape(&http, &base).await, Instant::now(), cpu)
+        }
+    });
     let mut clients = JoinSet::new();
     clients.spawn(probe_lag(stats.clone(), stop.clone()));
     let launch = async {
@@ -76,18 +84,33 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
         while clients.join_next().await.is_some() {}
     }
     progress.finish();
+    let (metrics_before, scraped_before, cpu_before) = before
+        .await
+        .unwrap_or_else(|_| (None, Instant::now(), None));
     let cpu = crate::cpu::sample()
         .zip(cpu_before)
         .map(|(after, before)| after.since(&before, target.is_spawned()));
 
-    let metrics_after = scrape(&http, &target).await;
+    let metrics_after = scrape(&http, target.base.as_str()).await;
+    let window = scraped_before.elapsed();
     let ticks = server_ticks(metrics_before.as_deref(), metrics_after.as_deref());
     let spawned = target.is_spawned();
+    // A spawned server shares the bots' process: its process figures
+    // would be the bots' too.
+    let process = (!spawned)
+        .then(|| {
+            ServerProcess::from_scrapes(
+                metrics_before.as_deref()?,
+                metrics_after.as_deref()?,
+                window,
+            )
+        })
+        .flatten();
     let url = target.base.to_string();
     target.stop().await?;
-    Ok(Report::build(
-        plan, &url, spawned, &stats, elapsed, ticks, cpu,
-    ))
+    let mut report = Report::build(plan, &url, spawned, &stats, elapsed, ticks, cpu);
+    report.server_process = process;
+    Ok(report)
 }
 
 /// How often the lag probe's timer is set.
@@ -142,9 +165,9 @@ pub fn schedule(plan: &Plan) -> Vec<ClientSpec> {
 }
 
 /// `GET /metrics` as text; `None` when the server has no such endpoint.
-async fn scrape(http: &reqwest::Client, target: &Target) -> Option<String> {
+async fn scrape(http: &reqwest::Client, base: &str) -> Option<String> {
     let response = http
-        .get(format!("{}metrics", target.base))
+        .get(format!("{base}metrics"))
         .timeout(Duration::from_secs(5))
         .send()
         .await

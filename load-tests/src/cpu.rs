@@ -88,7 +88,7 @@ impl CpuSample {
                 .machine
                 .zip(earlier.machine)
                 .map(|(now, then)| cores(now.saturating_sub(then))),
-            machine_cores: std::thread::available_parallelism().map_or(1, usize::from),
+            machine_cores: machine_cores(),
         }
     }
 }
@@ -105,6 +105,19 @@ fn ticks(stat: &str) -> Option<u64> {
 
 /// Busy ticks of all CPUs from `/proc/stat`'s `cpu` line: user, nice,
 /// system, irq, softirq and steal (idle and iowait are not busy).
+/// Cores of the machine, not only those this process may run on (under
+/// `taskset` the bots see one, but the machine's busy figure covers all).
+fn machine_cores() -> usize {
+    let counted = std::fs::read_to_string("/proc/stat").ok().map(|stat| {
+        stat.lines()
+            .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+            .count()
+    });
+    counted
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
 fn machine_busy(stat: &str) -> Option<u64> {
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
     let v: Vec<u64> = line

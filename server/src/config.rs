@@ -77,6 +77,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub hello_timeout_secs: u64,
 
+    /// Seconds one WebSocket frame may wait to be sent (the client stopped
+    /// reading and the buffers are full) before the connection is dropped.
+    #[arg(long, env = "SKIRMISH_WRITE_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub write_timeout_secs: u64,
+
     /// Seconds between WebSocket pings the server sends.
     #[arg(long, env = "SKIRMISH_HEARTBEAT_SECS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -53,6 +53,12 @@ const CONTROL_QUEUE: usize = 8;
 /// A close reason must fit a control frame: 123 bytes.
 const MAX_REASON: usize = 123;
 
+/// How long the close frame may take to go out, and then how long the
+/// server keeps reading (and discarding) until the client answers it.
+/// Dropping a socket with unread input makes the kernel reset it, and a
+/// reset can destroy the close frame before the client has read it.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
 /// `GET /ws`: upgrades to the player protocol; 403 for a browser page of a
 /// foreign origin.
 pub async fn upgrade(
@@ -140,8 +146,10 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     info!("connection opened");
+    // Every frame counts against the rate, pings before Hello included.
+    let mut flood = FloodGuard::new(app.config.max_msgs_per_sec);
     let hello_timeout = Duration::from_secs(app.config.hello_timeout_secs);
-    let hello = match timeout(hello_timeout, read_hello(&mut stream)).await {
+    let hello = match timeout(hello_timeout, read_hello(&mut stream, &mut flood, &app)).await {
         Err(_) => {
             app.metrics.reject("hello_timeout");
             Err(End::close(CloseCode::HelloTimeout, "no Hello in time"))
@@ -157,7 +165,7 @@ where
                     transport: transport::WEBSOCKET,
                 };
                 let _playing = GaugeGuard::new(&app.metrics.players.get_or_create_owned(&label));
-                let end = play(&mut sink, &mut stream, &app, &seat).await;
+                let end = play(&mut sink, &mut stream, &mut flood, &app, &seat).await;
                 if end.leave {
                     seat.leave().await;
                 } else {
@@ -173,11 +181,15 @@ where
             reason: truncate(reason).into(),
         };
         // A client that stopped reading must not hold the task forever.
-        let _ = timeout(
-            Duration::from_secs(1),
-            sink.send(Message::Close(Some(frame))),
-        )
-        .await;
+        let sent = timeout(CLOSE_LINGER, sink.send(Message::Close(Some(frame)))).await;
+        if matches!(sent, Ok(Ok(()))) {
+            // Read until the client answers the close (the stream ends),
+            // so the socket is not dropped with unread input.
+            let _ = timeout(CLOSE_LINGER, async {
+                while let Some(Ok(_)) = stream.next().await {}
+            })
+            .await;
+        }
     }
     let code = end.close.as_ref().map(|(c, _)| c.code());
     info!(reason = %end.reason, close_code = code, "connection closed");
@@ -195,7 +207,7 @@ fn truncate(reason: &str) -> String {
 }
 
 /// Reads until the first frame, which must be a binary Hello.
-async fn read_hello<R>(stream: &mut R) -> Result<Hello, End>
+async fn read_hello<R>(stream: &mut R, flood: &mut FloodGuard, app: &AppState) -> Result<Hello, End>
 where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
@@ -205,6 +217,9 @@ where
             Some(Err(err)) => return Err(socket_error(&err)),
             Some(Ok(frame)) => frame,
         };
+        if !flood.allow(1) {
+            return Err(flooded(app));
+        }
         match classify(frame) {
             Frame::Skip => continue,
             Frame::End(end) => return Err(end),
@@ -256,8 +271,37 @@ fn classify(frame: Message) -> Frame {
     }
 }
 
+fn flooded(app: &AppState) -> End {
+    End::close(
+        CloseCode::PolicyViolation,
+        format!(
+            "input flood: more than {} messages per second",
+            app.config.max_msgs_per_sec
+        ),
+    )
+}
+
 fn socket_error(err: &axum::Error) -> End {
     let text = err.to_string();
+    if text.contains("without closing handshake") {
+        return End::gone("connection lost");
+    }
+    // Broken framing (reserved bits, unknown opcodes, unmasked or
+    // fragmented control frames, bad UTF-8): RFC 6455 wants a 1002.
+    if let Some(what) = text
+        .strip_prefix("WebSocket protocol error: ")
+        .or_else(|| text.strip_prefix("UTF-8 encoding error"))
+    {
+        let what = if what.is_empty() || what.starts_with(':') {
+            "invalid UTF-8"
+        } else {
+            what
+        };
+        return End::close(
+            CloseCode::ProtocolError,
+            format!("malformed WebSocket frame: {what}"),
+        );
+    }
     // tungstenite refuses over-long frames before buffering them; tell the
     // client why, like for frames we measure ourselves.
     if text.contains("too long") || text.contains("Space limit exceeded") {
@@ -331,22 +375,33 @@ where
 
 /// The seated part of a session: reader and writer until one ends or the
 /// server shuts down.
-async fn play<S, R>(sink: &mut S, stream: &mut R, app: &AppState, seat: &Seat) -> End
+async fn play<S, R>(
+    sink: &mut S,
+    stream: &mut R,
+    flood: &mut FloodGuard,
+    app: &AppState,
+    seat: &Seat,
+) -> End
 where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-    let heartbeat = Duration::from_secs(app.config.heartbeat_secs);
+    let writer = Writer {
+        heartbeat: Duration::from_secs(app.config.heartbeat_secs),
+        stall: Duration::from_secs(app.config.write_timeout_secs),
+        metrics: &app.metrics,
+    };
     tokio::select! {
-        end = read_loop(stream, app, seat, control_tx) => end,
-        end = write_loop(sink, seat, control_rx, heartbeat, &app.metrics) => end,
+        end = read_loop(stream, flood, app, seat, control_tx) => end,
+        end = writer.run(sink, seat, control_rx) => end,
         () = app.shutdown.cancelled() => End::close(CloseCode::GoingAway, "server shutting down"),
     }
 }
 
 async fn read_loop<R>(
     stream: &mut R,
+    flood: &mut FloodGuard,
     app: &AppState,
     seat: &Seat,
     control: mpsc::Sender<ServerMsg>,
@@ -355,7 +410,6 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let idle = Duration::from_secs(app.config.idle_timeout_secs);
-    let mut flood = FloodGuard::new(app.config.max_msgs_per_sec);
     loop {
         let frame = match timeout(idle, stream.next()).await {
             Err(_) => {
@@ -369,13 +423,7 @@ where
             Ok(Some(Ok(frame))) => frame,
         };
         if !flood.allow(1) {
-            return End::close(
-                CloseCode::PolicyViolation,
-                format!(
-                    "input flood: more than {} messages per second",
-                    app.config.max_msgs_per_sec
-                ),
-            );
+            return flooded(app);
         }
         match classify(frame) {
             Frame::Skip => {}
@@ -401,44 +449,62 @@ where
     }
 }
 
-async fn write_loop<S>(
-    sink: &mut S,
-    seat: &Seat,
-    mut control: mpsc::Receiver<ServerMsg>,
+/// The sending half of a seated session.
+struct Writer<'a> {
+    /// Interval of the server's pings.
     heartbeat: Duration,
-    metrics: &Metrics,
-) -> End
-where
-    S: Sink<Message> + Unpin,
-{
-    let mut ping = tokio::time::interval(heartbeat);
-    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    ping.tick().await;
-    loop {
-        let message = tokio::select! {
-            out = seat.next() => match out {
-                Outgoing::Close(code, reason) => return End::close(code, reason),
-                Outgoing::Snapshot(snapshot) => match snapshot_frame(snapshot.last_input, &snapshot.body) {
-                    Ok(frame) => Message::Binary(Bytes::from(frame)),
+    /// Longest a single frame may wait to be sent: a client that stops
+    /// reading fills the socket buffers and is dropped after this.
+    stall: Duration,
+    metrics: &'a Metrics,
+}
+
+impl Writer<'_> {
+    async fn run<S>(self, sink: &mut S, seat: &Seat, mut control: mpsc::Receiver<ServerMsg>) -> End
+    where
+        S: Sink<Message> + Unpin,
+    {
+        let mut ping = tokio::time::interval(self.heartbeat);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ping.tick().await;
+        loop {
+            let message = tokio::select! {
+                out = seat.next() => match out {
+                    Outgoing::Close(code, reason) => return End::close(code, reason),
+                    Outgoing::Snapshot(snapshot) => match snapshot_frame(snapshot.last_input, &snapshot.body) {
+                        Ok(frame) => Message::Binary(Bytes::from(frame)),
+                        Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
+                    },
+                },
+                Some(msg) = control.recv() => match encode(&msg) {
+                    Ok(bytes) => Message::Binary(Bytes::from(bytes)),
                     Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
                 },
-            },
-            Some(msg) = control.recv() => match encode(&msg) {
-                Ok(bytes) => Message::Binary(Bytes::from(bytes)),
-                Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
-            },
-            _ = ping.tick() => Message::Ping(Bytes::new()),
-        };
-        let len = match &message {
-            Message::Binary(bytes) => bytes.len(),
-            _ => 0,
-        };
-        if sink.send(message).await.is_err() {
-            debug!("send failed");
-            return End::gone("connection lost while sending");
-        }
-        if len > 0 {
-            metrics.sent(transport::WEBSOCKET, len);
+                _ = ping.tick() => Message::Ping(Bytes::new()),
+            };
+            let len = match &message {
+                Message::Binary(bytes) => bytes.len(),
+                _ => 0,
+            };
+            match timeout(self.stall, sink.send(message)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    debug!("send failed");
+                    return End::gone("connection lost while sending");
+                }
+                // Its buffers are full: the client stopped reading. Its ship
+                // waits for a resume like after any lost connection.
+                Err(_) => {
+                    self.metrics.reject("write_timeout");
+                    return End::gone(format!(
+                        "stopped reading: a frame waited {} s to be sent",
+                        self.stall.as_secs()
+                    ));
+                }
+            }
+            if len > 0 {
+                self.metrics.sent(transport::WEBSOCKET, len);
+            }
         }
     }
 }

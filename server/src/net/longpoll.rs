@@ -56,14 +56,30 @@ pub struct PollQuery {
     timeout: Option<String>,
 }
 
-struct PollParams<T> {
-    after: Option<T>,
-    timeout: Duration,
+/// A poll's parsed query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollParams<T> {
+    /// The cursor (event id or tick); `None` when absent or blank.
+    pub after: Option<T>,
+    /// How long to wait, at most the cap.
+    pub timeout: Duration,
 }
 
 fn parse_params<T: std::str::FromStr>(
     app: &AppState,
     q: &PollQuery,
+) -> Result<PollParams<T>, ApiError> {
+    parse_poll_query(q, app.config.max_poll_timeout_secs)
+}
+
+/// Parses a poll's query; `cap` is `--max-poll-timeout-secs`. Pure (no
+/// state), so the `http_params` fuzz target can call it.
+///
+/// # Errors
+/// A 400 naming the malformed or out-of-range parameter.
+pub fn parse_poll_query<T: std::str::FromStr>(
+    q: &PollQuery,
+    cap: u64,
 ) -> Result<PollParams<T>, ApiError> {
     let after = match q.after.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -71,7 +87,6 @@ fn parse_params<T: std::str::FromStr>(
             ApiError::bad_request(format!("after={text:?}: expected a non-negative integer"))
         })?),
     };
-    let cap = app.config.max_poll_timeout_secs;
     let timeout = match q.timeout.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_TIMEOUT_SECS.min(cap),
         Some(text) => {

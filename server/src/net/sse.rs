@@ -50,16 +50,28 @@ pub struct FeedQuery {
 
 /// The resume point: the `Last-Event-ID` header, else `?lastEventId=`.
 fn resume_point(headers: &HeaderMap, query: &FeedQuery) -> Result<Option<u64>, ApiError> {
-    let raw = match headers.get("last-event-id") {
+    parse_resume_point(headers.get("last-event-id"), query.last_event_id.as_deref())
+}
+
+/// The resume point from the raw `Last-Event-ID` value, which wins when
+/// present, and the `lastEventId` query parameter. Pure, so the
+/// `http_params` fuzz target can call it.
+///
+/// # Errors
+/// A 400 when the id is not text or not a non-negative integer.
+pub fn parse_resume_point(
+    header: Option<&HeaderValue>,
+    query: Option<&str>,
+) -> Result<Option<u64>, ApiError> {
+    let raw = match header {
         Some(value) => Some(
             value
                 .to_str()
-                .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?
-                .to_owned(),
+                .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?,
         ),
-        None => query.last_event_id.clone(),
+        None => query,
     };
-    match raw.as_deref().map(str::trim) {
+    match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) => text.parse().map(Some).map_err(|_| {
             ApiError::bad_request(format!("event id {text:?} is not a non-negative integer"))

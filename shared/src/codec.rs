@@ -5,11 +5,19 @@
 //! same byte limit (so a forged length prefix cannot make it allocate), and
 //! rejects trailing bytes. Arbitrary input yields a [`CodecError`], never a
 //! panic (property tests below).
+//!
+//! One wire detail is not plain bincode-of-the-types: the id-sorted lists of
+//! a snapshot body carry each id as the gap from the previous entry's id
+//! (`id_gaps`). It lives here, behind `#[serde(with)]` on those fields, and
+//! only for binary serializers: in memory and in JSON ids are real ids.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::protocol::{ClientMsg, MAX_CLIENT_FRAME, MAX_SERVER_FRAME, ServerMsg, SnapshotBody};
+use crate::protocol::{
+    ClientMsg, MAX_CLIENT_FRAME, MAX_SERVER_FRAME, ServerMsg, ShipDelta, ShipId, ShipSpawn, ShotId,
+    ShotSpawn, SnapshotBody,
+};
 
 /// What can go wrong turning bytes into messages or back.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -141,6 +149,115 @@ pub fn snapshot_frame(last_input: u32, body: &EncodedBody) -> Result<Vec<u8>, Co
     Ok(frame)
 }
 
+/// Id gaps: the binary form of a snapshot body's id-sorted lists
+/// (`spawned`, `changed`, `removed`, `shots`, `shots_gone`).
+///
+/// Each entry is encoded exactly as its type, except that its id holds the
+/// gap from the previous entry's id (the first entry's gap is from 0), taken
+/// modulo 2^16. Ship ids of a 512-ship room run up to 511, and shot ids up to
+/// 65535, so most real ids are 3-byte varints while most gaps in a sorted
+/// list are 1 byte. Modular arithmetic makes the transform total: any list,
+/// sorted or not, round-trips exactly, and any bytes decode to some list
+/// (unsorted or wrapped lists just cost more bytes).
+///
+/// Human-readable serializers (serde_json: the long-poll transport, the
+/// golden vectors' `.json`) get the plain list of real ids, so only the bytes
+/// on the binary wire change. `web-client/src/protocol.js` (`idGaps`)
+/// mirrors this.
+pub(crate) mod id_gaps {
+    use super::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// A list entry that carries an id.
+    pub(crate) trait Keyed: Clone {
+        /// The entry's id.
+        fn key(&self) -> u16;
+        /// Replaces the entry's id.
+        fn set_key(&mut self, key: u16);
+    }
+
+    /// Writes `items` with their ids as gaps (binary) or as they are (JSON).
+    pub(crate) fn serialize<S: Serializer, T: Keyed + Serialize>(
+        items: &[T],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            return items.serialize(serializer);
+        }
+        let mut previous = 0u16;
+        serializer.collect_seq(items.iter().map(|item| {
+            let mut entry = item.clone();
+            let id = item.key();
+            entry.set_key(id.wrapping_sub(previous));
+            previous = id;
+            entry
+        }))
+    }
+
+    /// Reads what [`serialize`] wrote, turning gaps back into ids.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: Keyed + Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<T>, D::Error> {
+        let gaps = !deserializer.is_human_readable();
+        let mut items = Vec::<T>::deserialize(deserializer)?;
+        if gaps {
+            let mut id = 0u16;
+            for item in &mut items {
+                id = id.wrapping_add(item.key());
+                item.set_key(id);
+            }
+        }
+        Ok(items)
+    }
+}
+
+impl id_gaps::Keyed for ShipId {
+    fn key(&self) -> u16 {
+        self.0
+    }
+    fn set_key(&mut self, key: u16) {
+        self.0 = key;
+    }
+}
+
+impl id_gaps::Keyed for ShotId {
+    fn key(&self) -> u16 {
+        self.0
+    }
+    fn set_key(&mut self, key: u16) {
+        self.0 = key;
+    }
+}
+
+impl id_gaps::Keyed for ShipSpawn {
+    fn key(&self) -> u16 {
+        self.ship.id.0
+    }
+    fn set_key(&mut self, key: u16) {
+        self.ship.id.0 = key;
+    }
+}
+
+impl id_gaps::Keyed for ShipDelta {
+    fn key(&self) -> u16 {
+        self.id().0
+    }
+    fn set_key(&mut self, key: u16) {
+        match self {
+            ShipDelta::Moved { id, .. } => id.0 = key,
+            ShipDelta::Full(state) => state.id.0 = key,
+        }
+    }
+}
+
+impl id_gaps::Keyed for ShotSpawn {
+    fn key(&self) -> u16 {
+        self.id.0
+    }
+    fn set_key(&mut self, key: u16) {
+        self.id.0 = key;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +303,71 @@ mod tests {
             .unwrap();
             assert_eq!(snapshot_frame(last_input, &encoded).unwrap(), plain);
         }
+    }
+
+    #[test]
+    fn sorted_ids_go_on_the_wire_as_gaps_and_stay_ids_in_json() {
+        let body = SnapshotBody {
+            tick: Tick(5),
+            removed: vec![ShipId(250), ShipId(251), ShipId(500)],
+            shots_gone: vec![ShotId(0), ShotId(1), ShotId(65535)],
+            ..SnapshotBody::default()
+        };
+        let bytes = EncodedBody::new(&body).unwrap();
+        #[rustfmt::skip]
+        let expected = [
+            5, 0, 0, 0, 0,             // tick, baseline, round, spawned, changed
+            3, 250, 1, 249,            // removed: 250, +1, +249
+            0,                         // shots
+            3, 0, 1, 0xfb, 0xfe, 0xff, // shots_gone: 0, +1, +65534
+            0,                         // events
+        ];
+        assert_eq!(bytes.0, expected);
+        assert_eq!(bytes.decode(), Ok(body.clone()));
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["removed"], serde_json::json!([250, 251, 500]));
+        assert_eq!(json["shots_gone"], serde_json::json!([0, 1, 65535]));
+        let back: SnapshotBody = serde_json::from_value(json).unwrap();
+        assert_eq!(back, body);
+    }
+
+    #[test]
+    fn unsorted_and_wrapping_id_lists_round_trip() {
+        let spawn = |id| ShipSpawn {
+            ship: ShipState {
+                id: ShipId(id),
+                x: 1,
+                y: 2,
+                aim: 3,
+                hp: 4,
+                score: 5,
+            },
+            name: "n".into(),
+            bot: false,
+        };
+        let body = SnapshotBody {
+            spawned: vec![spawn(600), spawn(7), spawn(7), spawn(65535), spawn(0)],
+            changed: vec![
+                ShipDelta::Full(spawn(9).ship),
+                ShipDelta::Moved {
+                    id: ShipId(3),
+                    dx: 1,
+                    dy: -1,
+                    aim: 0,
+                },
+            ],
+            shots: vec![ShotSpawn {
+                id: ShotId(40_000),
+                owner: ShipId(600),
+                x: 9,
+                y: 9,
+                aim: 1,
+                age: 0,
+            }],
+            ..SnapshotBody::default()
+        };
+        let encoded = EncodedBody::new(&body).unwrap();
+        assert_eq!(encoded.decode(), Ok(body));
     }
 
     #[test]

@@ -16,7 +16,7 @@
  */
 
 /** Bumped on every change to the bytes of any message. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Largest client frame the server decodes. */
 export const MAX_CLIENT_FRAME = 512;
 /** Largest server frame a client accepts. */
@@ -507,6 +507,44 @@ function vec(inner) {
 }
 
 /**
+ * A snapshot body's id-sorted list, as `codec::id_gaps` writes it: a `vec`
+ * whose entries each hold, in place of their id, the gap from the previous
+ * entry's id (the first from 0), modulo 2^16. Values hold real ids both
+ * ways; only the bytes carry gaps.
+ * @template T
+ * @param {Codec<T>} inner
+ * @param {(item: T) => unknown} idOf the entry's id (anything when malformed)
+ * @param {(item: T, id: number) => T} withId a copy of the entry with `id`
+ * @returns {Codec<T[]>}
+ */
+function idGaps(inner, idOf, withId) {
+  const list = vec(inner);
+  return {
+    name: `IdGaps<${inner.name}>`,
+    write: (w, v, path) => {
+      if (!Array.isArray(v)) throw new CodecError('Encode', `${path}: not an array`);
+      let previous = 0;
+      const gapped = v.map((item) => {
+        const id = idOf(item);
+        // A malformed entry goes as it is, for `inner` to refuse by name.
+        if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffff) return item;
+        const gap = (id - previous) & 0xffff;
+        previous = id;
+        return withId(item, gap);
+      });
+      list.write(w, gapped, path);
+    },
+    read: (r) => {
+      let id = 0;
+      return list.read(r).map((item) => {
+        id = (id + /** @type {number} */ (idOf(item))) & 0xffff;
+        return withId(item, id);
+      });
+    },
+  };
+}
+
+/**
  * A struct: its fields in declaration order, no names on the wire.
  * @param {string} name
  * @param {[string, Codec<any>][]} fields
@@ -711,15 +749,37 @@ const GameEventT = struct('GameEvent', [
   ['kind', EventKindT],
 ]);
 
+/** @param {unknown} id */
+const sameId = (id) => id;
+/**
+ * @param {unknown} _
+ * @param {number} id
+ */
+const justId = (_, id) => id;
+
 const SnapshotBodyT = struct('SnapshotBody', [
   ['tick', Tick],
   ['baseline', option(Tick)],
   ['round', option(RoundStateT)],
-  ['spawned', vec(ShipSpawnT)],
-  ['changed', vec(ShipDeltaT)],
-  ['removed', vec(ShipIdT)],
-  ['shots', vec(ShotSpawnT)],
-  ['shots_gone', vec(ShotIdT)],
+  [
+    'spawned',
+    idGaps(
+      ShipSpawnT,
+      (s) => s?.ship?.id,
+      (s, id) => ({ ...s, ship: { ...s.ship, id } }),
+    ),
+  ],
+  [
+    'changed',
+    idGaps(
+      ShipDeltaT,
+      (d) => d?.Moved?.id ?? d?.Full?.id,
+      (d, id) => ('Moved' in d ? { Moved: { ...d.Moved, id } } : { Full: { ...d.Full, id } }),
+    ),
+  ],
+  ['removed', idGaps(ShipIdT, sameId, justId)],
+  ['shots', idGaps(ShotSpawnT, (s) => s?.id, (s, id) => ({ ...s, id }))],
+  ['shots_gone', idGaps(ShotIdT, sameId, justId)],
   ['events', vec(GameEventT)],
 ]);
 

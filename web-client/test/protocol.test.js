@@ -169,6 +169,51 @@ describe('encoding', () => {
     }
   });
 
+  test('id-sorted lists carry gaps on the wire and real ids in values', () => {
+    const body = {
+      tick: 5,
+      baseline: null,
+      round: null,
+      spawned: [],
+      changed: [],
+      removed: [250, 251, 500],
+      shots: [],
+      shots_gone: [0, 1, 65535],
+      events: [],
+    };
+    const msg = { Snapshot: { last_input: 0, body } };
+    const frozen = structuredClone(msg);
+    const bytes = encodeServer(msg);
+    assert.deepStrictEqual(msg, frozen, 'encoding leaves the value alone');
+    // The same bytes as codec.rs's sorted_ids_go_on_the_wire_as_gaps test.
+    assert.deepEqual(
+      [...bytes],
+      [1, 0, 5, 0, 0, 0, 0, 3, 250, 1, 249, 0, 3, 0, 1, 0xfb, 0xfe, 0xff, 0],
+    );
+    assert.deepStrictEqual(decodeServer(bytes), msg);
+  });
+
+  test('unsorted and wrapping id lists round-trip', () => {
+    const ship = (/** @type {number} */ id) => ({ id, x: 1, y: 2, aim: 3, hp: 4, score: 5 });
+    const msg = {
+      Snapshot: {
+        last_input: 0,
+        body: {
+          tick: 1,
+          baseline: null,
+          round: null,
+          spawned: [600, 7, 7, 65535, 0].map((id) => ({ ship: ship(id), name: 'n', bot: false })),
+          changed: [{ Full: ship(9) }, { Moved: { id: 3, dx: 1, dy: -1, aim: 0 } }],
+          removed: [65535, 0],
+          shots: [{ id: 40000, owner: 600, x: 9, y: 9, aim: 1, age: 0 }],
+          shots_gone: [2, 1],
+          events: [],
+        },
+      },
+    };
+    assert.deepStrictEqual(decodeServer(encodeServer(msg)), msg);
+  });
+
   test('strings keep a leading byte-order mark and non-ASCII text', () => {
     const msg = { Hello: { protocol: 1, name: '\uFEFFZoë 🚀', room: 'r', resume: null } };
     assert.deepStrictEqual(decodeClient(encodeClient(msg)), msg);

@@ -226,7 +226,8 @@ pub struct ShipSpawn {
 /// How a ship changed since the baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ShipDelta {
-    /// Only position and aim changed (the common case: 5 to 7 bytes).
+    /// Only position and aim changed (the common case: 5 bytes while the
+    /// id gap and the moves are small).
     Moved {
         /// Id.
         id: ShipId,

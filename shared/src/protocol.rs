@@ -12,7 +12,8 @@ use crate::rules::Rules;
 use crate::tick::Tick;
 
 /// Bumped on every change to the bytes of any message. 2: a snapshot body's
-/// id-sorted lists carry id gaps instead of ids.
+/// id-sorted lists carry id gaps instead of ids, and `changed` folds each
+/// `ShipDelta` variant into its gap.
 pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Largest client frame the server decodes. A Hello with the longest name,
@@ -152,7 +153,8 @@ pub struct Snapshot {
 /// apply `changed`, take `round` when present.
 ///
 /// The five lists of ships and shots are sorted by id. On the binary wire
-/// each of their ids is the gap from the previous entry's id
+/// each of their ids is the gap from the previous entry's id, and in
+/// `changed` that gap also carries the `ShipDelta` variant
 /// ([`crate::codec`]'s `id_gaps`); in memory and in JSON they are real ids.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotBody {
@@ -226,7 +228,7 @@ pub struct ShipSpawn {
 /// How a ship changed since the baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ShipDelta {
-    /// Only position and aim changed (the common case: 5 bytes while the
+    /// Only position and aim changed (the common case: 4 bytes while the
     /// id gap and the moves are small).
     Moved {
         /// Id.

@@ -507,40 +507,84 @@ function vec(inner) {
 }
 
 /**
+ * An entry of a snapshot body's id-sorted list (see `idGaps`): `write` puts
+ * `toGap(id, path)` where the id goes, and `read` turns the gap it reads
+ * back into the id with `toId(gap)`.
+ * @template T
+ * @typedef {object} GapCodec
+ * @property {string} name
+ * @property {(w: Writer, value: T, toGap: (id: unknown, path: string) => number, path: string) => void} write
+ * @property {(r: Reader, toId: (gap: number) => number) => T} read
+ */
+
+/**
  * A snapshot body's id-sorted list, as `codec::id_gaps` writes it: a `vec`
  * whose entries each hold, in place of their id, the gap from the previous
  * entry's id (the first from 0), modulo 2^16. Values hold real ids both
- * ways; only the bytes carry gaps.
+ * ways; only the bytes carry gaps, and nothing is copied to write them.
  * @template T
- * @param {Codec<T>} inner
- * @param {(item: T) => unknown} idOf the entry's id (anything when malformed)
- * @param {(item: T, id: number) => T} withId a copy of the entry with `id`
+ * @param {GapCodec<T>} entry
  * @returns {Codec<T[]>}
  */
-function idGaps(inner, idOf, withId) {
-  const list = vec(inner);
+function idGaps(entry) {
   return {
-    name: `IdGaps<${inner.name}>`,
+    name: `IdGaps<${entry.name}>`,
     write: (w, v, path) => {
       if (!Array.isArray(v)) throw new CodecError('Encode', `${path}: not an array`);
       let previous = 0;
-      const gapped = v.map((item) => {
-        const id = idOf(item);
-        // A malformed entry goes as it is, for `inner` to refuse by name.
-        if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffff) return item;
-        const gap = (id - previous) & 0xffff;
-        previous = id;
-        return withId(item, gap);
-      });
-      list.write(w, gapped, path);
+      /**
+       * @param {unknown} id
+       * @param {string} at
+       */
+      const toGap = (id, at) => {
+        const next = checkUint(id, 0xffff, 'u16', at);
+        const gap = (next - previous) & 0xffff;
+        previous = next;
+        return gap;
+      };
+      w.varint(v.length);
+      v.forEach((item, i) => entry.write(w, item, toGap, `${path}[${i}]`));
     },
     read: (r) => {
       let id = 0;
-      return list.read(r).map((item) => {
-        id = (id + /** @type {number} */ (idOf(item))) & 0xffff;
-        return withId(item, id);
-      });
+      /** @param {number} gap */
+      const toId = (gap) => (id = (id + gap) & 0xffff);
+      const len = r.length();
+      const out = [];
+      for (let i = 0; i < len; i++) out.push(entry.read(r, toId));
+      return out;
     },
+  };
+}
+
+/** A `ShipId` or `ShotId` entry: just its gap. @type {GapCodec<number>} */
+const idGap = {
+  name: 'u16',
+  write: (w, v, toGap, path) => w.varint(toGap(v, path)),
+  read: (r, toId) => toId(u16.read(r)),
+};
+
+/**
+ * A struct entry led by its id: the `lead` field (the id's gap, or a struct
+ * led by one), then `fields`. `rest` is the struct without its lead.
+ * @param {string} name
+ * @param {[string, GapCodec<any>]} lead
+ * @param {[string, Codec<any>][]} fields the fields after the lead, in order
+ * @returns {GapCodec<any> & { rest: Codec<any> }}
+ */
+function idLed(name, [leadField, lead], fields) {
+  const rest = struct(name, fields);
+  return {
+    name,
+    rest,
+    write: (w, v, toGap, path) => {
+      if (v === null || typeof v !== 'object') {
+        throw new CodecError('Encode', `${path}: expected a ${name} object`);
+      }
+      lead.write(w, v[leadField], toGap, `${path}.${leadField}`);
+      rest.write(w, v, path);
+    },
+    read: (r, toId) => ({ [leadField]: lead.read(r, toId), ...rest.read(r) }),
   };
 }
 
@@ -621,7 +665,6 @@ function enumOf(name, variants) {
 
 const Tick = u32;
 const ShipIdT = u16;
-const ShotIdT = u16;
 const ResumeTokenT = byteArray(16);
 
 const HelloT = struct('Hello', [
@@ -676,42 +719,72 @@ const RoundStateT = struct('RoundState', [
   ['ends', Tick],
 ]);
 
-const ShipStateT = struct('ShipState', [
-  ['id', ShipIdT],
-  ['x', u16],
-  ['y', u16],
-  ['aim', u8],
-  ['hp', u8],
-  ['score', u16],
-]);
+// ShipState, ShipSpawn, ShipDelta and ShotSpawn only travel in a snapshot
+// body's id-sorted lists, so they are written here as those lists' entries.
 
-const ShipSpawnT = struct('ShipSpawn', [
-  ['ship', ShipStateT],
-  ['name', string],
-  ['bot', bool],
-]);
-
-const ShipDeltaT = enumOf('ShipDelta', [
+const ShipStateT = idLed(
+  'ShipState',
+  ['id', idGap],
   [
-    'Moved',
-    struct('ShipDelta::Moved', [
-      ['id', ShipIdT],
-      ['dx', i16],
-      ['dy', i16],
-      ['aim', u8],
-    ]),
+    ['x', u16],
+    ['y', u16],
+    ['aim', u8],
+    ['hp', u8],
+    ['score', u16],
   ],
-  ['Full', ShipStateT],
+);
+
+const ShipSpawnT = idLed(
+  'ShipSpawn',
+  ['ship', ShipStateT],
+  [
+    ['name', string],
+    ['bot', bool],
+  ],
+);
+
+const ShipMovedT = struct('ShipDelta::Moved', [
+  ['dx', i16],
+  ['dy', i16],
+  ['aim', u8],
 ]);
 
-const ShotSpawnT = struct('ShotSpawn', [
-  ['id', ShotIdT],
-  ['owner', ShipIdT],
-  ['x', u16],
-  ['y', u16],
-  ['aim', u8],
-  ['age', u8],
-]);
+/**
+ * A `changed` entry: one u32 varint `gap * 2 + variant` (0 Moved, 1 Full),
+ * then the variant's fields without the id.
+ * @type {GapCodec<ShipDelta>}
+ */
+const ShipDeltaT = {
+  name: 'ShipDelta',
+  write: (w, v, toGap, path) => {
+    const keys = v !== null && typeof v === 'object' ? Object.keys(v) : [];
+    const variant = keys.length === 1 ? ['Moved', 'Full'].indexOf(keys[0]) : -1;
+    if (variant < 0) throw new CodecError('Encode', `${path}: expected a ShipDelta variant`);
+    const at = `${path}.${keys[0]}`;
+    const fields = /** @type {any} */ (v)[keys[0]];
+    w.varint(toGap(fields?.id, `${at}.id`) * 2 + variant);
+    (variant === 0 ? ShipMovedT : ShipStateT.rest).write(w, fields, at);
+  },
+  read: (r, toId) => {
+    const at = r.pos;
+    const head = r.varint(U32_MARKER, 'u32');
+    if (head > 0x1ffff) throw malformed(`ShipDelta gap ${Math.floor(head / 2)} at byte ${at} is not a u16`);
+    const id = toId(head >>> 1);
+    return head & 1 ? { Full: { id, ...ShipStateT.rest.read(r) } } : { Moved: { id, ...ShipMovedT.read(r) } };
+  },
+};
+
+const ShotSpawnT = idLed(
+  'ShotSpawn',
+  ['id', idGap],
+  [
+    ['owner', ShipIdT],
+    ['x', u16],
+    ['y', u16],
+    ['aim', u8],
+    ['age', u8],
+  ],
+);
 
 const StandingT = struct('Standing', [
   ['ship', ShipIdT],
@@ -749,37 +822,15 @@ const GameEventT = struct('GameEvent', [
   ['kind', EventKindT],
 ]);
 
-/** @param {unknown} id */
-const sameId = (id) => id;
-/**
- * @param {unknown} _
- * @param {number} id
- */
-const justId = (_, id) => id;
-
 const SnapshotBodyT = struct('SnapshotBody', [
   ['tick', Tick],
   ['baseline', option(Tick)],
   ['round', option(RoundStateT)],
-  [
-    'spawned',
-    idGaps(
-      ShipSpawnT,
-      (s) => s?.ship?.id,
-      (s, id) => ({ ...s, ship: { ...s.ship, id } }),
-    ),
-  ],
-  [
-    'changed',
-    idGaps(
-      ShipDeltaT,
-      (d) => d?.Moved?.id ?? d?.Full?.id,
-      (d, id) => ('Moved' in d ? { Moved: { ...d.Moved, id } } : { Full: { ...d.Full, id } }),
-    ),
-  ],
-  ['removed', idGaps(ShipIdT, sameId, justId)],
-  ['shots', idGaps(ShotSpawnT, (s) => s?.id, (s, id) => ({ ...s, id }))],
-  ['shots_gone', idGaps(ShotIdT, sameId, justId)],
+  ['spawned', idGaps(ShipSpawnT)],
+  ['changed', idGaps(ShipDeltaT)],
+  ['removed', idGaps(idGap)],
+  ['shots', idGaps(ShotSpawnT)],
+  ['shots_gone', idGaps(idGap)],
   ['events', vec(GameEventT)],
 ]);
 

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::rules::Rules;
 use crate::tick::Tick;
 
-/// Bumped on every change to the bytes of any message.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Bumped on every change to the bytes of any message. 2: a snapshot body's
+/// id-sorted lists carry id gaps instead of ids, and `changed` folds each
+/// `ShipDelta` variant into its gap.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Largest client frame the server decodes. A Hello with the longest name,
 /// room and a resume token is under 100 bytes; anything near this is hostile.
@@ -149,6 +151,11 @@ pub struct Snapshot {
 /// Applying a delta: start from the client's stored state at `baseline`,
 /// remove `removed` ships and `shots_gone` shots, add `spawned` and `shots`,
 /// apply `changed`, take `round` when present.
+///
+/// The five lists of ships and shots are sorted by id. On the binary wire
+/// each of their ids is the gap from the previous entry's id, and in
+/// `changed` that gap also carries the `ShipDelta` variant
+/// ([`crate::codec`]'s `id_gaps`); in memory and in JSON they are real ids.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotBody {
     /// The tick this state belongs to.
@@ -157,15 +164,21 @@ pub struct SnapshotBody {
     pub baseline: Option<Tick>,
     /// Round clock; present in full snapshots and when it changed.
     pub round: Option<RoundState>,
-    /// Ships not in the baseline (every ship in a full snapshot).
+    /// Ships not in the baseline (every ship in a full snapshot), by id.
+    #[serde(with = "crate::codec::id_gaps")]
     pub spawned: Vec<ShipSpawn>,
     /// Ships in both whose state changed, by id.
+    #[serde(with = "crate::codec::id_gaps")]
     pub changed: Vec<ShipDelta>,
-    /// Ships in the baseline that are gone.
+    /// Ships in the baseline that are gone, by id.
+    #[serde(with = "crate::codec::id_gaps")]
     pub removed: Vec<ShipId>,
-    /// Live projectiles not in the baseline (all of them in a full snapshot).
+    /// Live projectiles not in the baseline (all of them in a full
+    /// snapshot), by id.
+    #[serde(with = "crate::codec::id_gaps")]
     pub shots: Vec<ShotSpawn>,
-    /// Projectiles in the baseline that are gone (hit or expired).
+    /// Projectiles in the baseline that are gone (hit or expired), by id.
+    #[serde(with = "crate::codec::id_gaps")]
     pub shots_gone: Vec<ShotId>,
     /// Game events after the baseline tick up to `tick` (only `tick`'s in a
     /// full snapshot); each carries its tick so a client drops repeats.
@@ -215,7 +228,8 @@ pub struct ShipSpawn {
 /// How a ship changed since the baseline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ShipDelta {
-    /// Only position and aim changed (the common case: 5 to 7 bytes).
+    /// Only position and aim changed (the common case: 4 bytes while the
+    /// id gap and the moves are small).
     Moved {
         /// Id.
         id: ShipId,

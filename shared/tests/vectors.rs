@@ -169,6 +169,70 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
             }),
         ),
         (
+            // A crowded room: ids of 251 and more, where gaps pay.
+            "server_snapshot_crowd",
+            ServerMsg::Snapshot(Snapshot {
+                last_input: 9000,
+                body: SnapshotBody {
+                    tick: Tick(20_000),
+                    baseline: Some(Tick(19_999)),
+                    round: None,
+                    spawned: vec![],
+                    changed: vec![
+                        ShipDelta::Moved {
+                            id: ShipId(12),
+                            dx: 53,
+                            dy: 0,
+                            aim: 0,
+                        },
+                        ShipDelta::Moved {
+                            id: ShipId(251),
+                            dx: -38,
+                            dy: 38,
+                            aim: 96,
+                        },
+                        ShipDelta::Moved {
+                            id: ShipId(252),
+                            dx: 0,
+                            dy: -53,
+                            aim: 192,
+                        },
+                        ShipDelta::Full(ship(400, 8000, 8000, 3, 0)),
+                        ShipDelta::Moved {
+                            id: ShipId(511),
+                            dx: 38,
+                            dy: 38,
+                            aim: 32,
+                        },
+                    ],
+                    removed: vec![ShipId(300)],
+                    shots: vec![
+                        ShotSpawn {
+                            id: ShotId(0),
+                            owner: ShipId(252),
+                            x: 4000,
+                            y: 3947,
+                            aim: 192,
+                            age: 0,
+                        },
+                        ShotSpawn {
+                            id: ShotId(65535),
+                            owner: ShipId(251),
+                            x: 12000,
+                            y: 200,
+                            aim: 96,
+                            age: 0,
+                        },
+                    ],
+                    shots_gone: vec![ShotId(65000), ShotId(65001)],
+                    events: vec![GameEvent {
+                        tick: Tick(20_000),
+                        kind: EventKind::Left { ship: ShipId(300) },
+                    }],
+                },
+            }),
+        ),
+        (
             "server_snapshot_round",
             ServerMsg::Snapshot(Snapshot {
                 last_input: 70_000,

@@ -16,7 +16,7 @@
  */
 
 /** Bumped on every change to the bytes of any message. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Largest client frame the server decodes. */
 export const MAX_CLIENT_FRAME = 512;
 /** Largest server frame a client accepts. */
@@ -507,6 +507,88 @@ function vec(inner) {
 }
 
 /**
+ * An entry of a snapshot body's id-sorted list (see `idGaps`): `write` puts
+ * `toGap(id, path)` where the id goes, and `read` turns the gap it reads
+ * back into the id with `toId(gap)`.
+ * @template T
+ * @typedef {object} GapCodec
+ * @property {string} name
+ * @property {(w: Writer, value: T, toGap: (id: unknown, path: string) => number, path: string) => void} write
+ * @property {(r: Reader, toId: (gap: number) => number) => T} read
+ */
+
+/**
+ * A snapshot body's id-sorted list, as `codec::id_gaps` writes it: a `vec`
+ * whose entries each hold, in place of their id, the gap from the previous
+ * entry's id (the first from 0), modulo 2^16. Values hold real ids both
+ * ways; only the bytes carry gaps, and nothing is copied to write them.
+ * @template T
+ * @param {GapCodec<T>} entry
+ * @returns {Codec<T[]>}
+ */
+function idGaps(entry) {
+  return {
+    name: `IdGaps<${entry.name}>`,
+    write: (w, v, path) => {
+      if (!Array.isArray(v)) throw new CodecError('Encode', `${path}: not an array`);
+      let previous = 0;
+      /**
+       * @param {unknown} id
+       * @param {string} at
+       */
+      const toGap = (id, at) => {
+        const next = checkUint(id, 0xffff, 'u16', at);
+        const gap = (next - previous) & 0xffff;
+        previous = next;
+        return gap;
+      };
+      w.varint(v.length);
+      v.forEach((item, i) => entry.write(w, item, toGap, `${path}[${i}]`));
+    },
+    read: (r) => {
+      let id = 0;
+      /** @param {number} gap */
+      const toId = (gap) => (id = (id + gap) & 0xffff);
+      const len = r.length();
+      const out = [];
+      for (let i = 0; i < len; i++) out.push(entry.read(r, toId));
+      return out;
+    },
+  };
+}
+
+/** A `ShipId` or `ShotId` entry: just its gap. @type {GapCodec<number>} */
+const idGap = {
+  name: 'u16',
+  write: (w, v, toGap, path) => w.varint(toGap(v, path)),
+  read: (r, toId) => toId(u16.read(r)),
+};
+
+/**
+ * A struct entry led by its id: the `lead` field (the id's gap, or a struct
+ * led by one), then `fields`. `rest` is the struct without its lead.
+ * @param {string} name
+ * @param {[string, GapCodec<any>]} lead
+ * @param {[string, Codec<any>][]} fields the fields after the lead, in order
+ * @returns {GapCodec<any> & { rest: Codec<any> }}
+ */
+function idLed(name, [leadField, lead], fields) {
+  const rest = struct(name, fields);
+  return {
+    name,
+    rest,
+    write: (w, v, toGap, path) => {
+      if (v === null || typeof v !== 'object') {
+        throw new CodecError('Encode', `${path}: expected a ${name} object`);
+      }
+      lead.write(w, v[leadField], toGap, `${path}.${leadField}`);
+      rest.write(w, v, path);
+    },
+    read: (r, toId) => ({ [leadField]: lead.read(r, toId), ...rest.read(r) }),
+  };
+}
+
+/**
  * A struct: its fields in declaration order, no names on the wire.
  * @param {string} name
  * @param {[string, Codec<any>][]} fields
@@ -583,7 +665,6 @@ function enumOf(name, variants) {
 
 const Tick = u32;
 const ShipIdT = u16;
-const ShotIdT = u16;
 const ResumeTokenT = byteArray(16);
 
 const HelloT = struct('Hello', [
@@ -638,42 +719,72 @@ const RoundStateT = struct('RoundState', [
   ['ends', Tick],
 ]);
 
-const ShipStateT = struct('ShipState', [
-  ['id', ShipIdT],
-  ['x', u16],
-  ['y', u16],
-  ['aim', u8],
-  ['hp', u8],
-  ['score', u16],
-]);
+// ShipState, ShipSpawn, ShipDelta and ShotSpawn only travel in a snapshot
+// body's id-sorted lists, so they are written here as those lists' entries.
 
-const ShipSpawnT = struct('ShipSpawn', [
-  ['ship', ShipStateT],
-  ['name', string],
-  ['bot', bool],
-]);
-
-const ShipDeltaT = enumOf('ShipDelta', [
+const ShipStateT = idLed(
+  'ShipState',
+  ['id', idGap],
   [
-    'Moved',
-    struct('ShipDelta::Moved', [
-      ['id', ShipIdT],
-      ['dx', i16],
-      ['dy', i16],
-      ['aim', u8],
-    ]),
+    ['x', u16],
+    ['y', u16],
+    ['aim', u8],
+    ['hp', u8],
+    ['score', u16],
   ],
-  ['Full', ShipStateT],
+);
+
+const ShipSpawnT = idLed(
+  'ShipSpawn',
+  ['ship', ShipStateT],
+  [
+    ['name', string],
+    ['bot', bool],
+  ],
+);
+
+const ShipMovedT = struct('ShipDelta::Moved', [
+  ['dx', i16],
+  ['dy', i16],
+  ['aim', u8],
 ]);
 
-const ShotSpawnT = struct('ShotSpawn', [
-  ['id', ShotIdT],
-  ['owner', ShipIdT],
-  ['x', u16],
-  ['y', u16],
-  ['aim', u8],
-  ['age', u8],
-]);
+/**
+ * A `changed` entry: one u32 varint `gap * 2 + variant` (0 Moved, 1 Full),
+ * then the variant's fields without the id.
+ * @type {GapCodec<ShipDelta>}
+ */
+const ShipDeltaT = {
+  name: 'ShipDelta',
+  write: (w, v, toGap, path) => {
+    const keys = v !== null && typeof v === 'object' ? Object.keys(v) : [];
+    const variant = keys.length === 1 ? ['Moved', 'Full'].indexOf(keys[0]) : -1;
+    if (variant < 0) throw new CodecError('Encode', `${path}: expected a ShipDelta variant`);
+    const at = `${path}.${keys[0]}`;
+    const fields = /** @type {any} */ (v)[keys[0]];
+    w.varint(toGap(fields?.id, `${at}.id`) * 2 + variant);
+    (variant === 0 ? ShipMovedT : ShipStateT.rest).write(w, fields, at);
+  },
+  read: (r, toId) => {
+    const at = r.pos;
+    const head = r.varint(U32_MARKER, 'u32');
+    if (head > 0x1ffff) throw malformed(`ShipDelta gap ${Math.floor(head / 2)} at byte ${at} is not a u16`);
+    const id = toId(head >>> 1);
+    return head & 1 ? { Full: { id, ...ShipStateT.rest.read(r) } } : { Moved: { id, ...ShipMovedT.read(r) } };
+  },
+};
+
+const ShotSpawnT = idLed(
+  'ShotSpawn',
+  ['id', idGap],
+  [
+    ['owner', ShipIdT],
+    ['x', u16],
+    ['y', u16],
+    ['aim', u8],
+    ['age', u8],
+  ],
+);
 
 const StandingT = struct('Standing', [
   ['ship', ShipIdT],
@@ -715,11 +826,11 @@ const SnapshotBodyT = struct('SnapshotBody', [
   ['tick', Tick],
   ['baseline', option(Tick)],
   ['round', option(RoundStateT)],
-  ['spawned', vec(ShipSpawnT)],
-  ['changed', vec(ShipDeltaT)],
-  ['removed', vec(ShipIdT)],
-  ['shots', vec(ShotSpawnT)],
-  ['shots_gone', vec(ShotIdT)],
+  ['spawned', idGaps(ShipSpawnT)],
+  ['changed', idGaps(ShipDeltaT)],
+  ['removed', idGaps(idGap)],
+  ['shots', idGaps(ShotSpawnT)],
+  ['shots_gone', idGaps(idGap)],
   ['events', vec(GameEventT)],
 ]);
 

@@ -169,6 +169,119 @@ describe('encoding', () => {
     }
   });
 
+  test('id-sorted lists carry gaps on the wire and real ids in values', () => {
+    const body = {
+      tick: 5,
+      baseline: null,
+      round: null,
+      spawned: [],
+      changed: [],
+      removed: [250, 251, 500],
+      shots: [],
+      shots_gone: [0, 1, 65535],
+      events: [],
+    };
+    const msg = { Snapshot: { last_input: 0, body } };
+    const frozen = structuredClone(msg);
+    const bytes = encodeServer(msg);
+    assert.deepStrictEqual(msg, frozen, 'encoding leaves the value alone');
+    // The same bytes as codec.rs's sorted_ids_go_on_the_wire_as_gaps test.
+    assert.deepEqual(
+      [...bytes],
+      [1, 0, 5, 0, 0, 0, 0, 3, 250, 1, 249, 0, 3, 0, 1, 0xfb, 0xfe, 0xff, 0],
+    );
+    assert.deepStrictEqual(decodeServer(bytes), msg);
+  });
+
+  test('changed folds the ShipDelta variant into the gap', () => {
+    const moved = (/** @type {number} */ id, /** @type {number} */ dx) => ({ Moved: { id, dx, dy: 0, aim: 9 } });
+    const full = (/** @type {number} */ id) => ({ Full: { id, x: 1, y: 2, aim: 3, hp: 4, score: 5 } });
+    const body = {
+      tick: 0,
+      baseline: null,
+      round: null,
+      spawned: [],
+      changed: [moved(3, -1), full(4), moved(129, 1), full(65535), moved(0, 0)],
+      removed: [],
+      shots: [],
+      shots_gone: [],
+      events: [],
+    };
+    const msg = { Snapshot: { last_input: 0, body } };
+    const bytes = encodeServer(msg);
+    // The same bytes as codec.rs's changed_folds_the_variant_into_the_gap.
+    assert.deepEqual([...bytes], [
+      1, 0, // Snapshot, last_input
+      0, 0, 0, 0, // tick, baseline, round, spawned
+      5, // changed: 5
+      6, 1, 0, 9, // gap 3 * 2 + Moved, dx -1, dy 0, aim
+      3, 1, 2, 3, 4, 5, // gap 1 * 2 + Full, x, y, aim, hp, score
+      250, 2, 0, 9, // gap 125 * 2 + Moved: still one byte
+      0xfc, 0xfd, 0xfe, 1, 0, 1, 2, 3, 4, 5, // gap 65406 * 2 + Full: a u32
+      2, 0, 0, 9, // gap 1 (wrapped) * 2 + Moved
+      0, 0, 0, 0, // removed, shots, shots_gone, events
+    ]);
+    assert.deepStrictEqual(decodeServer(bytes), msg);
+  });
+
+  test('malformed id-sorted entries are refused', () => {
+    const snapshot = (/** @type {object} */ over) => ({
+      Snapshot: {
+        last_input: 0,
+        body: {
+          tick: 0,
+          baseline: null,
+          round: null,
+          spawned: [],
+          changed: [],
+          removed: [],
+          shots: [],
+          shots_gone: [],
+          events: [],
+          ...over,
+        },
+      },
+    });
+    const ship = { id: 1, x: 1, y: 2, aim: 3, hp: 4, score: 5 };
+    for (const bad of [
+      { changed: [{ Teleported: { id: 1 } }] },
+      { changed: [{ Moved: { id: 1, dx: 0, dy: 0, aim: 0 }, Full: ship }] },
+      { changed: ['Moved'] },
+      { changed: [null] },
+      { changed: [{ Moved: { id: 65536, dx: 0, dy: 0, aim: 0 } }] },
+      { changed: [{ Moved: { id: 1, dx: 0, aim: 0 } }] },
+      { changed: [{ Full: { ...ship, hp: 256 } }] },
+      { spawned: [{ ship: { ...ship, id: -1 }, name: 'a', bot: false }] },
+      { spawned: [{ name: 'a', bot: false }] },
+      { shots: [{ id: 1, owner: 2, x: 3, y: 4, aim: 5 }] },
+      { removed: [1.5] },
+      { shots_gone: ['2'] },
+    ]) {
+      assertRefused(() => encodeServer(/** @type {any} */ (snapshot(bad))), 'Encode');
+    }
+  });
+
+  test('unsorted and wrapping id lists round-trip', () => {
+    const ship = (/** @type {number} */ id) => ({ id, x: 1, y: 2, aim: 3, hp: 4, score: 5 });
+    const msg = {
+      Snapshot: {
+        last_input: 0,
+        body: {
+          tick: 1,
+          baseline: null,
+          round: null,
+          spawned: [600, 7, 7, 65535, 0].map((id) => ({ ship: ship(id), name: 'n', bot: false })),
+          changed: [{ Full: ship(9) }, { Moved: { id: 3, dx: 1, dy: -1, aim: 0 } }],
+          removed: [65535, 0],
+          shots: [{ id: 40000, owner: 600, x: 9, y: 9, aim: 1, age: 0 }],
+          shots_gone: [2, 1],
+          events: [],
+        },
+      },
+    };
+    assert.deepStrictEqual(decodeServer(encodeServer(msg)), msg);
+  });
+
   test('strings keep a leading byte-order mark and non-ASCII text', () => {
     const msg = { Hello: { protocol: 1, name: '\uFEFFZoë 🚀', room: 'r', resume: null } };
     assert.deepStrictEqual(decodeClient(encodeClient(msg)), msg);
@@ -236,10 +349,32 @@ describe('malformed frames', () => {
   test('unknown variants of inner enums', () => {
     assertRefused(server([4]));
     assertRefused(server([3, 7, 0])); // ErrorCode 7
-    // A delta whose ShipDelta variant is 2.
-    assertRefused(server([1, 0, 1, 0, 0, 0, 1, 2]));
     // An event kind 5.
     assertRefused(server([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 5]));
+  });
+
+  test('a ShipDelta head whose gap is not a u16', () => {
+    // changed: 1 entry, head 2^17 (gap 65536, Moved), dx, dy, aim.
+    const body = [1, 0, 1, 0, 0, 0, 1];
+    assertRefused(server([...body, 252, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0]), 'Malformed');
+    assertRefused(server([...body, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 'Malformed');
+    // 2^17 - 1 is the largest: gap 65535, Full.
+    assert.deepEqual(decodeServer(Uint8Array.from([...body, 252, 0xff, 0xff, 1, 0, 1, 2, 3, 4, 5, 0, 0, 0, 0])), {
+      Snapshot: {
+        last_input: 0,
+        body: {
+          tick: 1,
+          baseline: null,
+          round: null,
+          spawned: [],
+          changed: [{ Full: { id: 65535, x: 1, y: 2, aim: 3, hp: 4, score: 5 } }],
+          removed: [],
+          shots: [],
+          shots_gone: [],
+          events: [],
+        },
+      },
+    });
   });
 
   test('markers too wide for the type', () => {

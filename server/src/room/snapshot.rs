@@ -400,15 +400,17 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b), "one encoding per baseline per tick");
     }
 
+    /// The target is 5 KB; protocol 2 measures about 2.5 and 3.1 KB here,
+    /// so 4 KB keeps the margin from eroding unnoticed.
     #[test]
-    fn a_512_ship_delta_stays_under_5_kb() {
+    fn a_512_ship_delta_stays_under_4_kb() {
         let mut history = History::new(32);
         play(512, 60, &mut history);
         let now = history.latest().expect("frames").state.tick;
         for back in [1, 2] {
             let body = history.body(Some(Tick(now.0 - back))).expect("body");
             let len = EncodedBody::new(&body).expect("encodes").len();
-            assert!(len < 5_000, "delta against tick-{back}: {len} bytes");
+            assert!(len < 4_000, "delta against tick-{back}: {len} bytes");
         }
     }
 }

@@ -13,7 +13,6 @@ use futures_util::StreamExt;
 use skirmish_server::Config;
 use skirmish_server::net::AppState;
 use skirmish_shared::rng::XorShift;
-use skirmish_shared::view::ViewHistory;
 use skirmish_shared::{ClientMsg, Hello, Input, PROTOCOL_VERSION, Ping, ServerMsg, encode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -283,23 +282,10 @@ async fn cramped_player(server: &TestServer, name: &str) -> Player {
         .set_tcp_mss(88)
         .expect("TCP_MAXSEG");
     let tcp = socket.connect(server.addr).await.expect("connects");
-    let (mut socket, _) =
-        tokio_tungstenite::client_async(server.ws_url(), MaybeTlsStream::Plain(tcp))
-            .await
-            .expect("handshake");
-    common::send(&mut socket, &hello(name, None)).await;
-    let welcome = match common::recv(&mut socket).await {
-        ServerMsg::Welcome(w) => w,
-        other => panic!("expected Welcome, got {other:?}"),
-    };
-    Player {
-        socket,
-        welcome,
-        view: ViewHistory::new(),
-        seq: 0,
-        last_input: 0,
-        bodies: Vec::new(),
-    }
+    let (socket, _) = tokio_tungstenite::client_async(server.ws_url(), MaybeTlsStream::Plain(tcp))
+        .await
+        .expect("handshake");
+    Player::hello_on(socket, name, None, None).await
 }
 
 // --- A WebSocket client by hand, to cut frames anywhere --------------------

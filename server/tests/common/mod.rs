@@ -123,7 +123,16 @@ impl Player {
         room: Option<&str>,
         resume: Option<ResumeToken>,
     ) -> Player {
-        let mut socket = raw_socket(server).await;
+        Player::hello_on(raw_socket(server).await, name, room, resume).await
+    }
+
+    /// Says Hello on an already open socket and waits for Welcome.
+    pub async fn hello_on(
+        mut socket: Socket,
+        name: &str,
+        room: Option<&str>,
+        resume: Option<ResumeToken>,
+    ) -> Player {
         send(
             &mut socket,
             &ClientMsg::Hello(Hello {

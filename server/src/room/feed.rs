@@ -240,40 +240,83 @@ fn scoreboard(room: &Arc<str>, state: &WorldState) -> Scoreboard {
 
 /// The snapshot spectators start from: room, round clock and scoreboard.
 fn snapshot_json(room: &str, tick_hz: u16, state: &WorldState) -> String {
-    let players: Vec<_> = state
-        .ships
-        .iter()
-        .map(|s| {
-            json!({"player": s.state.id.0, "name": &*s.name, "bot": s.bot,
-            "score": s.state.score, "hp": s.state.hp})
-        })
-        .collect();
+    // Typed structs, not `json!` trees: this runs on every tick with
+    // events, for every ship of the room. Fields stay in alphabetical order,
+    // as `json!` wrote them.
+    #[derive(Serialize)]
+    struct Player<'a> {
+        bot: bool,
+        hp: u8,
+        name: &'a str,
+        player: u16,
+        score: u16,
+    }
+    #[derive(Serialize)]
+    struct Round {
+        ends_tick: u32,
+        number: u32,
+        secs_left: f64,
+        started_tick: u32,
+    }
+    #[derive(Serialize)]
+    struct Snapshot<'a> {
+        players: Vec<Player<'a>>,
+        room: &'a str,
+        round: Round,
+        tick: u32,
+        tick_hz: u16,
+        time: u64,
+    }
     let round = state.round;
-    json!({
-        "room": room,
-        "tick": state.tick.0,
-        "tick_hz": tick_hz,
-        "round": {"number": round.number, "started_tick": round.started.0, "ends_tick": round.ends.0,
-                  "secs_left": f64::from(round.ends.since(state.tick)) / f64::from(tick_hz.max(1))},
-        "players": players,
-        "time": unix_millis(),
-    })
-    .to_string()
+    let snapshot = Snapshot {
+        players: state
+            .ships
+            .iter()
+            .map(|s| Player {
+                bot: s.bot,
+                hp: s.state.hp,
+                name: &s.name,
+                player: s.state.id.0,
+                score: s.state.score,
+            })
+            .collect(),
+        room,
+        round: Round {
+            ends_tick: round.ends.0,
+            number: round.number,
+            secs_left: f64::from(round.ends.since(state.tick)) / f64::from(tick_hz.max(1)),
+            started_tick: round.started.0,
+        },
+        tick: state.tick.0,
+        tick_hz,
+        time: unix_millis(),
+    };
+    serde_json::to_string(&snapshot).unwrap_or_default()
 }
 
 /// Every ship as `[id, x, y, aim, hp]`, positions in arena units.
 fn sample(state: &WorldState) -> StateSample {
-    let ships: Vec<_> = state
-        .ships
-        .iter()
-        .map(|s| {
-            let st = s.state;
-            json!([st.id.0, units(st.x), units(st.y), st.aim, st.hp])
-        })
-        .collect();
-    let json = json!({"tick": state.tick.0, "round_ends_tick": state.round.ends.0,
-        "ships": ships, "time": unix_millis()})
-    .to_string();
+    #[derive(Serialize)]
+    struct Sample {
+        round_ends_tick: u32,
+        ships: Vec<(u16, f32, f32, u8, u8)>,
+        tick: u32,
+        time: u64,
+    }
+    let sample = Sample {
+        round_ends_tick: state.round.ends.0,
+        ships: state
+            .ships
+            .iter()
+            .map(|s| {
+                let st = s.state;
+                (st.id.0, units(st.x), units(st.y), st.aim, st.hp)
+            })
+            .collect(),
+        tick: state.tick.0,
+        time: unix_millis(),
+    };
+    let json = serde_json::to_string(&sample).unwrap_or_default();
     StateSample {
         tick: state.tick,
         sse: Bytes::from(format!("event: state\ndata: {json}\n\n")),

@@ -20,6 +20,7 @@ use crate::protocol::{
     ClientMsg, MAX_CLIENT_FRAME, MAX_SERVER_FRAME, ServerMsg, ShipDelta, ShipId, ShipSpawn,
     ShipState, ShotId, ShotSpawn, SnapshotBody,
 };
+use crate::tick::Tick;
 
 /// What can go wrong turning bytes into messages or back.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -149,6 +150,49 @@ pub fn snapshot_frame(last_input: u32, body: &EncodedBody) -> Result<Vec<u8>, Co
     let mut frame = encode(&(SNAPSHOT_VARIANT, last_input))?;
     frame.extend_from_slice(&body.0);
     Ok(frame)
+}
+
+/// What a client needs to acknowledge a snapshot: the head of its frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotHead {
+    /// `Snapshot::last_input`.
+    pub last_input: u32,
+    /// `SnapshotBody::tick`.
+    pub tick: Tick,
+    /// `SnapshotBody::baseline`.
+    pub baseline: Option<Tick>,
+}
+
+/// Reads the head of a `ServerMsg::Snapshot` frame without decoding its
+/// body: for clients that only track ticks (the load-test bots' `--view
+/// ticks`). `Ok(None)` for any other message; the body is not checked.
+///
+/// # Errors
+/// An oversized frame, or a snapshot frame too short for its head.
+pub fn peek_snapshot(frame: &[u8]) -> Result<Option<SnapshotHead>, CodecError> {
+    if frame.len() > MAX_SERVER_FRAME {
+        return Err(CodecError::FrameTooLarge {
+            len: frame.len(),
+            max: MAX_SERVER_FRAME,
+        });
+    }
+    let malformed = |e: bincode::error::DecodeError| CodecError::Malformed(e.to_string());
+    let (variant, used): (u32, usize) =
+        bincode::serde::decode_from_slice(frame, config::<MAX_SERVER_FRAME>())
+            .map_err(malformed)?;
+    if variant != SNAPSHOT_VARIANT {
+        return Ok(None);
+    }
+    // `Snapshot` is `last_input`, then the body, which starts with `tick`
+    // and `baseline`; the rest of the body is left unread.
+    let ((last_input, tick, baseline), _): ((u32, Tick, Option<Tick>), usize) =
+        bincode::serde::decode_from_slice(&frame[used..], config::<MAX_SERVER_FRAME>())
+            .map_err(malformed)?;
+    Ok(Some(SnapshotHead {
+        last_input,
+        tick,
+        baseline,
+    }))
 }
 
 /// Id gaps: the binary form of a snapshot body's id-sorted lists
@@ -387,7 +431,6 @@ impl<'de> Visitor<'de> for GappedShipDelta {
 mod tests {
     use super::*;
     use crate::protocol::*;
-    use crate::tick::Tick;
     use proptest::prelude::*;
 
     fn sample_body() -> SnapshotBody {
@@ -413,6 +456,37 @@ mod tests {
                 },
             }],
         }
+    }
+
+    #[test]
+    fn peeking_reads_a_snapshot_head_and_nothing_else() {
+        for (last_input, baseline) in [
+            (0, None),
+            (70_000, Some(Tick(298))),
+            (u32::MAX, Some(Tick(0))),
+        ] {
+            let body = SnapshotBody {
+                baseline,
+                ..sample_body()
+            };
+            let frame = encode(&ServerMsg::Snapshot(Snapshot { last_input, body })).unwrap();
+            assert_eq!(
+                peek_snapshot(&frame),
+                Ok(Some(SnapshotHead {
+                    last_input,
+                    tick: Tick(300),
+                    baseline,
+                }))
+            );
+            assert!(peek_snapshot(&frame[..2]).is_err());
+        }
+        let pong = encode(&ServerMsg::Pong(Pong {
+            nonce: 1,
+            tick: Tick(2),
+        }))
+        .unwrap();
+        assert_eq!(peek_snapshot(&pong), Ok(None));
+        assert!(peek_snapshot(&[]).is_err());
     }
 
     #[test]

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use skirmish_shared::bot::BotPolicy;
+use skirmish_shared::codec::peek_snapshot;
 use skirmish_shared::{
-    ClientMsg, CloseCode, Hello, PROTOCOL_VERSION, ServerMsg, Welcome, decode_server, encode,
+    ClientMsg, CloseCode, Hello, PROTOCOL_VERSION, ServerMsg, Snapshot, SnapshotBody, Welcome,
+    decode_server, encode,
 };
 use tokio::net::TcpStream;
 use tokio::time::{MissedTickBehavior, sleep_until, timeout};
@@ -24,7 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::play_state::PlayState;
+use super::play_state::{PlayState, ViewMode};
 use super::{ClientCtx, ClientError, ClientSpec, LEAVE_TIMEOUT, connected};
 use crate::stats::{Transport, TransportStats};
 use crate::wire::{http_head_len, ws_frame_len};
@@ -95,7 +97,7 @@ pub async fn session(
 
 async fn welcome(socket: &mut Socket, stats: &TransportStats) -> Result<Welcome, ClientError> {
     loop {
-        match next_message(socket, stats).await? {
+        match next_message(socket, stats, ViewMode::Full).await? {
             Some(ServerMsg::Welcome(w)) => return Ok(w),
             Some(ServerMsg::Error(e)) => return Err(ClientError::Refused(format!("{:?}", e.code))),
             Some(_) => return Err(ClientError::Protocol("a message before Welcome")),
@@ -132,7 +134,7 @@ async fn play(
                 let input = state.input(&mut policy);
                 send(socket, &ClientMsg::Input(input)).await?;
             }
-            message = next_message(socket, stats) => {
+            message = next_message(socket, stats, ctx.view) => {
                 last_frame = Instant::now();
                 match message? {
                     Some(ServerMsg::Snapshot(snapshot)) => state.snapshot(stats, &snapshot),
@@ -151,10 +153,13 @@ async fn play(
 }
 
 /// The next server message, counting its bytes; `None` for control frames.
-/// Cancel-safe: tungstenite buffers partial frames inside the stream.
+/// With [`ViewMode::Ticks`] a snapshot's body is not decoded: only its head
+/// (`last_input`, tick, baseline) is read, which is all a tick history
+/// needs. Cancel-safe: tungstenite buffers partial frames inside the stream.
 async fn next_message(
     socket: &mut Socket,
     stats: &TransportStats,
+    view: ViewMode,
 ) -> Result<Option<ServerMsg>, ClientError> {
     let frame = socket
         .next()
@@ -165,6 +170,19 @@ async fn next_message(
         Message::Binary(bytes) => {
             stats.bytes(ws_frame_len(bytes.len()));
             stats.messages(1);
+            if view == ViewMode::Ticks
+                && let Some(head) = peek_snapshot(&bytes)
+                    .map_err(|_| ClientError::Protocol("undecodable server frame"))?
+            {
+                return Ok(Some(ServerMsg::Snapshot(Snapshot {
+                    last_input: head.last_input,
+                    body: SnapshotBody {
+                        tick: head.tick,
+                        baseline: head.baseline,
+                        ..SnapshotBody::default()
+                    },
+                })));
+            }
             decode_server(&bytes)
                 .map(Some)
                 .map_err(|_| ClientError::Protocol("undecodable server frame"))
@@ -203,7 +221,7 @@ async fn leave(socket: &mut Socket, stats: &TransportStats) {
         if send(socket, &ClientMsg::Leave).await.is_err() {
             return;
         }
-        while let Ok(Some(_) | None) = next_message(socket, stats).await {}
+        while let Ok(Some(_) | None) = next_message(socket, stats, ViewMode::Ticks).await {}
     })
     .await;
 }

@@ -36,10 +36,12 @@ impl std::fmt::Debug for SessionToken {
 }
 
 impl SessionToken {
-    /// Parses 32 hex digits.
+    /// Parses 32 hex digits (either case).
     #[must_use]
     pub fn parse(text: &str) -> Option<SessionToken> {
-        if text.len() != 32 {
+        // `from_str_radix` also takes a sign: "+f" would read as "0f", so
+        // one token had many spellings. Only digits (found by fuzzing).
+        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut bytes = [0; 16];
@@ -275,6 +277,15 @@ mod tests {
         for bad in ["", "xyz", &"g".repeat(32), &"a".repeat(31), &"é".repeat(16)] {
             assert_eq!(SessionToken::parse(bad), None, "{bad:?}");
         }
+        // Signs are not digits (fuzz/http_params found "+1" read as "01").
+        for signed in ["0123456789abcdef+123456789abcdef", &"+0".repeat(16)] {
+            assert_eq!(SessionToken::parse(signed), None, "{signed:?}");
+        }
+        let upper = "0123456789ABCDEF0123456789ABCDEF";
+        assert_eq!(
+            SessionToken::parse(upper).map(|t| t.to_hex()),
+            Some(upper.to_ascii_lowercase())
+        );
         assert_eq!(format!("{t:?}"), "SessionToken(..)");
     }
 }

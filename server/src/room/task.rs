@@ -384,15 +384,24 @@ impl Room {
     /// Puts each connected player's snapshot in its outbox, encoding each
     /// distinct baseline's body once.
     fn fan_out(&mut self) {
-        let Some(frame) = self.history.latest().cloned() else {
+        // Borrowed field by field: the frame is read in place, not copied
+        // (every ship and shot) on each tick.
+        let Room {
+            history,
+            bodies,
+            players,
+            metrics,
+            ..
+        } = self;
+        let Some(frame) = history.latest() else {
             return;
         };
         let mut skipped = 0;
-        for player in self.players.values() {
+        for player in players.values() {
             let Some(outbox) = &player.outbox else {
                 continue;
             };
-            let body = match self.bodies.body(&self.history, player.ack) {
+            let body = match bodies.body(history, player.ack) {
                 Ok(Some(body)) => body,
                 Ok(None) => continue,
                 Err(err) => {
@@ -409,7 +418,7 @@ impl Room {
                 skipped += 1;
             }
         }
-        self.metrics.snapshots_skipped.inc_by(skipped);
+        metrics.snapshots_skipped.inc_by(skipped);
     }
 
     fn expire_detached(&mut self) {

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use skirmish_server::metrics::cpu_ticks;
 
 /// Clock ticks per second of `/proc` times (`USER_HZ`, 100 on every
 /// mainstream Linux).
@@ -46,7 +47,7 @@ pub struct CpuUse {
 /// Reads the process's CPU times; `None` without `/proc`.
 #[must_use]
 pub fn sample() -> Option<CpuSample> {
-    let process = ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    let process = cpu_ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
     let mut server = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let path = task.path();
@@ -55,7 +56,7 @@ pub fn sample() -> Option<CpuSample> {
             && let Some(t) = std::fs::read_to_string(path.join("stat"))
                 .ok()
                 .as_deref()
-                .and_then(ticks)
+                .and_then(cpu_ticks)
         {
             server += t;
         }
@@ -93,16 +94,6 @@ impl CpuSample {
     }
 }
 
-/// utime + stime of a `stat` line: fields 14 and 15, counted after the
-/// parenthesised name (which may itself hold spaces and parentheses).
-fn ticks(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
 /// Busy ticks of all CPUs from `/proc/stat`'s `cpu` line: user, nice,
 /// system, irq, softirq and steal (idle and iowait are not busy).
 /// Cores of the machine, not only those this process may run on (under
@@ -135,8 +126,8 @@ mod tests {
     #[test]
     fn stat_lines_give_user_plus_system_time() {
         let line = "4242 (skirmish (x) y) S 1 2 3 4 5 6 7 8 9 10 120 35 0 0 20 0 9 0";
-        assert_eq!(ticks(line), Some(155));
-        assert_eq!(ticks("garbage"), None);
+        assert_eq!(cpu_ticks(line), Some(155));
+        assert_eq!(cpu_ticks("garbage"), None);
         let stat = "cpu  10 1 5 900 7 2 3 4 0 0\ncpu0 5 0 2 450 3 1 1 2 0 0\n";
         assert_eq!(machine_busy(stat), Some(25));
     }

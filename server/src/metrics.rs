@@ -123,7 +123,9 @@ impl ProcessGauges {
 
 /// utime + stime of a `/proc/*/stat` line (fields 14 and 15; the command
 /// name in field 2 may contain spaces, so count from its closing paren).
-fn cpu_ticks(stat: &str) -> Option<u64> {
+/// Public for the load-test bots, which read their own threads with it.
+#[must_use]
+pub fn cpu_ticks(stat: &str) -> Option<u64> {
     let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;

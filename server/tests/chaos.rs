@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Player, TestServer, WAIT, test_config};
+use common::{Player, TestServer, WAIT, metric, test_config};
 use futures_util::StreamExt;
 use skirmish_server::Config;
 use skirmish_server::net::AppState;
@@ -49,11 +49,6 @@ fn chaos_config() -> Config {
 
 fn app(server: &TestServer) -> &AppState {
     server.server.as_ref().expect("in-process server").state()
-}
-
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
 
 fn snapshots_skipped(server: &TestServer) -> u64 {

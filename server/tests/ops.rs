@@ -7,13 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Player, SseClient, TestServer, expect_close, raw_socket, send, test_config};
+use common::{Player, SseClient, TestServer, expect_close, metric, raw_socket, send, test_config};
 use skirmish_shared::{ClientMsg, Hello};
-
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-}
 
 #[tokio::test]
 async fn metrics_report_ticks_players_spectators_and_refusals() {

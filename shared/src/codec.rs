@@ -297,29 +297,23 @@ pub(crate) mod id_gaps {
     }
 }
 
-impl id_gaps::Keyed for ShipId {
-    fn key(&self) -> u16 {
-        self.0
-    }
-    fn set_key(&mut self, key: u16) {
-        self.0 = key;
-    }
-    fn serialize_gapped<S: Serializer>(&self, gap: u16, serializer: S) -> Result<S::Ok, S::Error> {
-        ShipId(gap).serialize(serializer)
-    }
+/// The bare id newtypes (`removed`, `shots_gone`): the entry is the id.
+macro_rules! keyed_id {
+    ($($id:ident),*) => {$(
+        impl id_gaps::Keyed for $id {
+            fn key(&self) -> u16 {
+                self.0
+            }
+            fn set_key(&mut self, key: u16) {
+                self.0 = key;
+            }
+            fn serialize_gapped<S: Serializer>(&self, gap: u16, serializer: S) -> Result<S::Ok, S::Error> {
+                $id(gap).serialize(serializer)
+            }
+        }
+    )*};
 }
-
-impl id_gaps::Keyed for ShotId {
-    fn key(&self) -> u16 {
-        self.0
-    }
-    fn set_key(&mut self, key: u16) {
-        self.0 = key;
-    }
-    fn serialize_gapped<S: Serializer>(&self, gap: u16, serializer: S) -> Result<S::Ok, S::Error> {
-        ShotId(gap).serialize(serializer)
-    }
-}
+keyed_id!(ShipId, ShotId);
 
 impl id_gaps::Keyed for ShotSpawn {
     fn key(&self) -> u16 {

@@ -27,6 +27,7 @@ import {
   validName,
   validRoomId,
 } from '../src/protocol.js';
+import { snapshot } from '../testing/messages.js';
 import { index, readBytes, readJson } from '../testing/vectors.js';
 
 const codecs = {
@@ -150,38 +151,21 @@ describe('encoding', () => {
   test('i16 deltas round-trip at the edges (zigzag)', () => {
     for (const d of [0, -1, 1, -76, 106, 125, -126, 32767, -32768]) {
       const msg = {
-        Snapshot: {
-          last_input: 1,
-          body: {
+        Snapshot: snapshot(
+          {
             tick: 2,
             baseline: 1,
-            round: null,
-            spawned: [],
             changed: [{ Moved: { id: 1, dx: d, dy: d === -32768 ? 32767 : 0 - d, aim: 0 } }],
-            removed: [],
-            shots: [],
-            shots_gone: [],
-            events: [],
           },
-        },
+          1,
+        ),
       };
       assert.deepStrictEqual(decodeServer(encodeServer(msg)), msg, `delta ${d}`);
     }
   });
 
   test('id-sorted lists carry gaps on the wire and real ids in values', () => {
-    const body = {
-      tick: 5,
-      baseline: null,
-      round: null,
-      spawned: [],
-      changed: [],
-      removed: [250, 251, 500],
-      shots: [],
-      shots_gone: [0, 1, 65535],
-      events: [],
-    };
-    const msg = { Snapshot: { last_input: 0, body } };
+    const msg = { Snapshot: snapshot({ tick: 5, removed: [250, 251, 500], shots_gone: [0, 1, 65535] }) };
     const frozen = structuredClone(msg);
     const bytes = encodeServer(msg);
     assert.deepStrictEqual(msg, frozen, 'encoding leaves the value alone');
@@ -196,18 +180,9 @@ describe('encoding', () => {
   test('changed folds the ShipDelta variant into the gap', () => {
     const moved = (/** @type {number} */ id, /** @type {number} */ dx) => ({ Moved: { id, dx, dy: 0, aim: 9 } });
     const full = (/** @type {number} */ id) => ({ Full: { id, x: 1, y: 2, aim: 3, hp: 4, score: 5 } });
-    const body = {
-      tick: 0,
-      baseline: null,
-      round: null,
-      spawned: [],
-      changed: [moved(3, -1), full(4), moved(129, 1), full(65535), moved(0, 0)],
-      removed: [],
-      shots: [],
-      shots_gone: [],
-      events: [],
+    const msg = {
+      Snapshot: snapshot({ tick: 0, changed: [moved(3, -1), full(4), moved(129, 1), full(65535), moved(0, 0)] }),
     };
-    const msg = { Snapshot: { last_input: 0, body } };
     const bytes = encodeServer(msg);
     // The same bytes as codec.rs's changed_folds_the_variant_into_the_gap.
     assert.deepEqual([...bytes], [
@@ -225,23 +200,7 @@ describe('encoding', () => {
   });
 
   test('malformed id-sorted entries are refused', () => {
-    const snapshot = (/** @type {object} */ over) => ({
-      Snapshot: {
-        last_input: 0,
-        body: {
-          tick: 0,
-          baseline: null,
-          round: null,
-          spawned: [],
-          changed: [],
-          removed: [],
-          shots: [],
-          shots_gone: [],
-          events: [],
-          ...over,
-        },
-      },
-    });
+    const message = (/** @type {object} */ over) => ({ Snapshot: snapshot({ tick: 0, ...over }) });
     const ship = { id: 1, x: 1, y: 2, aim: 3, hp: 4, score: 5 };
     for (const bad of [
       { changed: [{ Teleported: { id: 1 } }] },
@@ -257,27 +216,21 @@ describe('encoding', () => {
       { removed: [1.5] },
       { shots_gone: ['2'] },
     ]) {
-      assertRefused(() => encodeServer(/** @type {any} */ (snapshot(bad))), 'Encode');
+      assertRefused(() => encodeServer(/** @type {any} */ (message(bad))), 'Encode');
     }
   });
 
   test('unsorted and wrapping id lists round-trip', () => {
     const ship = (/** @type {number} */ id) => ({ id, x: 1, y: 2, aim: 3, hp: 4, score: 5 });
     const msg = {
-      Snapshot: {
-        last_input: 0,
-        body: {
-          tick: 1,
-          baseline: null,
-          round: null,
-          spawned: [600, 7, 7, 65535, 0].map((id) => ({ ship: ship(id), name: 'n', bot: false })),
-          changed: [{ Full: ship(9) }, { Moved: { id: 3, dx: 1, dy: -1, aim: 0 } }],
-          removed: [65535, 0],
-          shots: [{ id: 40000, owner: 600, x: 9, y: 9, aim: 1, age: 0 }],
-          shots_gone: [2, 1],
-          events: [],
-        },
-      },
+      Snapshot: snapshot({
+        tick: 1,
+        spawned: [600, 7, 7, 65535, 0].map((id) => ({ ship: ship(id), name: 'n', bot: false })),
+        changed: [{ Full: ship(9) }, { Moved: { id: 3, dx: 1, dy: -1, aim: 0 } }],
+        removed: [65535, 0],
+        shots: [{ id: 40000, owner: 600, x: 9, y: 9, aim: 1, age: 0 }],
+        shots_gone: [2, 1],
+      }),
     };
     assert.deepStrictEqual(decodeServer(encodeServer(msg)), msg);
   });
@@ -360,20 +313,7 @@ describe('malformed frames', () => {
     assertRefused(server([...body, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 'Malformed');
     // 2^17 - 1 is the largest: gap 65535, Full.
     assert.deepEqual(decodeServer(Uint8Array.from([...body, 252, 0xff, 0xff, 1, 0, 1, 2, 3, 4, 5, 0, 0, 0, 0])), {
-      Snapshot: {
-        last_input: 0,
-        body: {
-          tick: 1,
-          baseline: null,
-          round: null,
-          spawned: [],
-          changed: [{ Full: { id: 65535, x: 1, y: 2, aim: 3, hp: 4, score: 5 } }],
-          removed: [],
-          shots: [],
-          shots_gone: [],
-          events: [],
-        },
-      },
+      Snapshot: snapshot({ tick: 1, changed: [{ Full: { id: 65535, x: 1, y: 2, aim: 3, hp: 4, score: 5 } }] }),
     });
   });
 

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 
 import { decodeClient, encodeClient, encodeServer } from '../src/protocol.js';
 import { GameSession } from '../src/session.js';
+import { snapshot } from '../testing/messages.js';
 import { readBytes, readJson } from '../testing/vectors.js';
 
 /** A session writing into an array, on a clock the test moves. */
@@ -186,25 +187,16 @@ test('a RoundEnded event leaves the results with names and ranks', () => {
   const tick = /** @type {number} */ (session.state.tick);
   const ids = session.state.ships.map((s) => s.id);
   session.handle({
-    Snapshot: {
-      last_input: 0,
-      body: {
-        tick: tick + 1,
-        baseline: tick,
-        round: null,
-        spawned: [],
-        changed: [],
-        removed: [],
-        shots: [],
-        shots_gone: [],
-        events: [
-          {
-            tick: tick + 1,
-            kind: { RoundEnded: { round: 4, standings: ids.map((ship, i) => ({ ship, score: i === 0 ? 1 : 7 })) } },
-          },
-        ],
-      },
-    },
+    Snapshot: snapshot({
+      tick: tick + 1,
+      baseline: tick,
+      events: [
+        {
+          tick: tick + 1,
+          kind: { RoundEnded: { round: 4, standings: ids.map((ship, i) => ({ ship, score: i === 0 ? 1 : 7 })) } },
+        },
+      ],
+    }),
   });
   const results = session.state.results;
   assert.ok(results);

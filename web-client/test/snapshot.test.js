@@ -10,36 +10,13 @@ import { describe, test } from 'node:test';
 
 import { decodeServer } from '../src/protocol.js';
 import { WorldView } from '../src/snapshot.js';
+import { snapshot } from '../testing/messages.js';
 import { readBytes, readJson } from '../testing/vectors.js';
 
 /** @typedef {import('../src/protocol.js').Snapshot} Snapshot */
-/** @typedef {import('../src/protocol.js').SnapshotBody} SnapshotBody */
 
 /** @param {string} name a snapshot vector */
 const vector = (name) => /** @type {Snapshot} */ (readJson(`${name}.json`).Snapshot);
-
-/**
- * A snapshot message with every list empty, then `body` over it.
- * @param {Partial<SnapshotBody> & { tick: number }} body
- * @param {number} [lastInput]
- * @returns {Snapshot}
- */
-function snapshot(body, lastInput = 0) {
-  return {
-    last_input: lastInput,
-    body: {
-      baseline: null,
-      round: null,
-      spawned: [],
-      changed: [],
-      removed: [],
-      shots: [],
-      shots_gone: [],
-      events: [],
-      ...body,
-    },
-  };
-}
 
 /** @param {WorldView} view */
 const shipsOf = (view) => Object.fromEntries([...(view.latest?.ships ?? [])]);

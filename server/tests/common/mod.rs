@@ -251,6 +251,12 @@ pub async fn recv(socket: &mut Socket) -> ServerMsg {
     }
 }
 
+/// The value of `series` (name and labels, as written) in OpenMetrics text.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
 /// `GET path`, parsed as JSON.
 pub async fn get_json(server: &TestServer, path: &str) -> serde_json::Value {
     let url = server.http_url(path);

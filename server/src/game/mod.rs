@@ -7,7 +7,8 @@
 //! `Sim`, feeds it inputs and ships its outputs.
 //!
 //! # Layout
-//! - [`sim`]: `Sim`, `SimConfig`, building the world and stepping it.
+//! - [`sim`]: `Sim`, `SimConfig`, building the world and stepping it; its
+//!   child `scenarios` holds the whole-simulation tests.
 //! - [`output`]: `TickOutput` and `WorldState`, what a step hands back.
 //! - [`components`] and [`resources`]: the data; [`systems`]: the rules, one
 //!   concern per file, ordered once by [`systems::RoomSystems`].

@@ -144,9 +144,11 @@ impl TickEvents {
     }
 }
 
-/// The state built by the emit systems, taken by `Sim::step`.
+/// The quantised world the emit system builds at the end of a tick, taken by
+/// `Sim::step`. Not the connection outbox of `room::outbox`: nothing here is
+/// sent anywhere yet.
 #[derive(Resource, Debug, Default)]
-pub struct Outbox(pub Option<WorldState>);
+pub struct EmittedState(pub Option<WorldState>);
 
 /// A kill, from the hit test to scoring.
 #[derive(Message, Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,15 +7,15 @@ use skirmish_shared::{RoundState, ShipState, Tick};
 
 use crate::game::components::{Controls, Health, Pilot, Position, Projectile, Score, Ship};
 use crate::game::output::{ShipEntry, ShotEntry, WorldState};
-use crate::game::resources::{Outbox, RoomClock, RoundClock};
+use crate::game::resources::{EmittedState, RoomClock, RoundClock};
 
-/// Publishes ships and shots, each sorted by id, into the outbox.
+/// Publishes ships and shots, each sorted by id, into [`EmittedState`] for `Sim::step` to take.
 pub fn publish_world_state(
     clock: Res<RoomClock>,
     round: Res<RoundClock>,
     ships: Query<(&Ship, &Pilot, &Position, &Controls, &Health, &Score)>,
     shots: Query<&Projectile>,
-    mut outbox: ResMut<Outbox>,
+    mut emitted: ResMut<EmittedState>,
 ) {
     // The vectors go to the caller every tick, so they are allocated at
     // their exact size rather than reused.
@@ -57,7 +57,7 @@ pub fn publish_world_state(
         started: Tick(0),
         ends: Tick(0),
     });
-    outbox.0 = Some(WorldState {
+    emitted.0 = Some(WorldState {
         tick: clock.tick,
         round,
         ships: ship_entries,

@@ -363,6 +363,12 @@ pub enum ErrorCode {
     ResumeRejected,
     /// The server is shutting down.
     ShuttingDown,
+    /// The room does not exist and the server holds as many rooms as it
+    /// may (`--max-rooms`): join an existing room, or retry later.
+    RoomLimit,
+    /// The room does not exist and this client address opened new rooms
+    /// too fast; retry after the time the message gives.
+    RoomRateLimited,
 }
 
 /// WebSocket close codes the server uses. Standard codes where one fits,
@@ -384,7 +390,8 @@ pub enum CloseCode {
     MessageTooBig = 1009,
     /// The server failed; the client may retry.
     InternalError = 1011,
-    /// Room or server full; retry later.
+    /// Room or server full, at the room cap, or opening rooms too fast;
+    /// retry later.
     TryAgainLater = 1013,
     /// Another connection resumed this session.
     SessionReplaced = 4000,

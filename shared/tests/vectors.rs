@@ -287,6 +287,14 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
                 message: "room main is full (64 players)".into(),
             }),
         ),
+        (
+            "server_error_room_rate",
+            ServerMsg::Error(ErrorMsg {
+                code: ErrorCode::RoomRateLimited,
+                message: "too many new rooms from your address (at most 10 a minute): retry in 6 s"
+                    .into(),
+            }),
+        ),
     ]
 }
 

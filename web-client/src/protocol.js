@@ -61,6 +61,8 @@ export const ErrorCode = Object.freeze(
     'ServerFull',
     'ResumeRejected',
     'ShuttingDown',
+    'RoomLimit',
+    'RoomRateLimited',
   ]),
 );
 

@@ -253,11 +253,18 @@ export function joinRefusal(status, message) {
     const code = /name/i.test(message) ? 'BadName' : 'BadRoom';
     return { error: { code, message }, code: CloseCode.PolicyViolation };
   }
+  if (status === 429) {
+    // The only 429 a join gets: this address opened rooms too fast.
+    return { error: { code: 'RoomRateLimited', message }, code: CloseCode.TryAgainLater };
+  }
   if (status === 503) {
     if (/shutting down/i.test(message)) {
       return { error: { code: 'ShuttingDown', message }, code: CloseCode.GoingAway };
     }
-    const code = /too many|limit/i.test(message) ? 'ServerFull' : 'RoomFull';
+    let code = 'RoomFull';
+    if (/every public room is full/i.test(message)) code = 'ServerFull';
+    else if (/limit of \d+ rooms/i.test(message)) code = 'RoomLimit';
+    else if (/too many|limit/i.test(message)) code = 'ServerFull';
     return { error: { code, message }, code: CloseCode.TryAgainLater };
   }
   return { error: null, code: CloseCode.ProtocolError };

@@ -180,6 +180,16 @@ test('refusals map to the WebSocket’s Error and close codes', () => {
     code: CloseCode.TryAgainLater,
   });
   assert.equal(joinRefusal(503, 'too many long-poll players').error?.code, 'ServerFull');
+  const atCap = 'the server holds its limit of 256 rooms: join an existing room or retry later';
+  assert.deepEqual(joinRefusal(503, atCap), {
+    error: { code: 'RoomLimit', message: atCap },
+    code: CloseCode.TryAgainLater,
+  });
+  const tooFast = 'too many new rooms from your address (at most 10 a minute): retry in 6 s';
+  assert.deepEqual(joinRefusal(429, tooFast), {
+    error: { code: 'RoomRateLimited', message: tooFast },
+    code: CloseCode.TryAgainLater,
+  });
   assert.equal(joinRefusal(503, 'server is shutting down').code, CloseCode.GoingAway);
   assert.deepEqual(joinRefusal(422, 'missing field `name`'), { error: null, code: CloseCode.ProtocolError });
   assert.equal(goneCode(410, 'session resumed by another connection'), CloseCode.SessionReplaced);

@@ -67,6 +67,23 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_EMPTY_ROOM_SECS", default_value_t = 30)]
     pub empty_room_secs: u64,
 
+    /// Rooms open at once, the default room included. A join that would
+    /// open another gets 503 (WebSocket: close 1013); rooms that exist
+    /// still take players. Each idle room costs about 0.25 MB and 0.075 % of
+    /// a core with the default bots; 256 rooms hold every connection of the
+    /// default --max-connections in rooms of 64 with room to spare.
+    #[arg(long, env = "SKIRMISH_MAX_ROOMS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_rooms: u32,
+
+    /// New rooms one client address (IPv6: one /64) may open per minute,
+    /// with a minute's worth at once; more get 429 (WebSocket: close 1013).
+    /// Joining a room that exists costs nothing. Raise it behind a reverse
+    /// proxy and for load tests from one machine.
+    #[arg(long, env = "SKIRMISH_NEW_ROOMS_PER_IP_PER_MIN", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub new_rooms_per_ip_per_min: u32,
+
     /// Seconds without any message from a player before it is closed (4001).
     #[arg(long, env = "SKIRMISH_IDLE_TIMEOUT_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -113,13 +113,22 @@ struct Open {
 /// One admitted connection; dropping the last clone frees its place.
 #[derive(Clone, Debug)]
 pub struct ConnSlot {
-    _held: Arc<SlotInner>,
+    held: Arc<SlotInner>,
 }
 
 #[derive(Debug)]
 struct SlotInner {
     limits: Arc<ConnLimits>,
     key: IpAddr,
+}
+
+impl ConnSlot {
+    /// The client's address as limits count it (IPv6: its /64), for limits
+    /// kept elsewhere per address.
+    #[must_use]
+    pub fn client(&self) -> IpAddr {
+        self.held.key
+    }
 }
 
 impl Drop for SlotInner {
@@ -139,7 +148,7 @@ impl Drop for SlotInner {
 
 /// The address a limit counts: IPv4 as is (also when mapped into IPv6),
 /// IPv6 by its /64.
-fn limit_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn limit_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -184,7 +193,7 @@ impl ConnLimits {
         drop(open);
         self.gauge.inc();
         Ok(ConnSlot {
-            _held: Arc::new(SlotInner {
+            held: Arc::new(SlotInner {
                 limits: self.clone(),
                 key,
             }),

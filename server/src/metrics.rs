@@ -5,6 +5,12 @@
 //! `observe` or of copying its buckets for a scrape, never across I/O: a
 //! room's tick never waits on a scraper's network write. Rooms hold their
 //! own histogram handle, so the per-tick path never touches the label map.
+//!
+//! Every label value comes from a fixed set, never from what a client
+//! typed: `/metrics` stays the same size whatever clients do. Rooms get
+//! their own tick series only while they are public (the default room and
+//! matchmaking's `arena-N`), at most [`MAX_LABELLED_ROOMS`] of them; every
+//! other room shares `room="other"` (see [`RoomTicks`]).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -12,7 +18,21 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Rooms whose tick histogram carries their own id, the default room
+/// included. A tick series is about 31 lines; 16 keep `/metrics` small and
+/// cover the rooms an operator looks at one by one. Only public rooms
+/// qualify: the server opens those, one per 64 seated players, so their
+/// ids (`arena-N`) and number follow real load, not what clients type.
+/// The N busiest were the other choice, but a series that comes and goes
+/// with load is hard to graph, and "busy" can be bought with bots.
+pub const MAX_LABELLED_ROOMS: usize = 16;
+
+/// The shared `room` label of every room without its own series: rooms
+/// clients named, and public rooms past [`MAX_LABELLED_ROOMS`].
+pub const OTHER_ROOMS: &str = "other";
 
 /// `room="..."`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -134,12 +154,46 @@ pub fn cpu_ticks(stat: &str) -> Option<u64> {
 
 type TickFamily = Family<RoomLabel, Histogram, fn() -> Histogram>;
 
+/// One room's handle on the tick histogram: its own series, or the shared
+/// `other` one. Dropping it (the room closed) removes an own series and
+/// frees its place for another public room; the shared one stays.
+#[derive(Debug)]
+pub struct RoomTicks {
+    histogram: Histogram,
+    own: Option<OwnSeries>,
+}
+
+#[derive(Debug)]
+struct OwnSeries {
+    family: TickFamily,
+    label: RoomLabel,
+    labelled: Arc<AtomicUsize>,
+}
+
+impl RoomTicks {
+    /// Records one tick's duration.
+    pub fn observe(&self, seconds: f64) {
+        self.histogram.observe(seconds);
+    }
+}
+
+impl Drop for RoomTicks {
+    fn drop(&mut self) {
+        if let Some(own) = &self.own {
+            own.family.remove(&own.label);
+            own.labelled.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Every metric the server exports.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     /// Seconds one room tick took (simulate, record, fan out, publish).
     pub tick_duration: TickFamily,
+    /// Rooms with their own tick series now, at most [`MAX_LABELLED_ROOMS`].
+    labelled_rooms: Arc<AtomicUsize>,
     /// Open TCP connections (every transport, plain and TLS).
     pub connections: Gauge,
     /// Rooms open.
@@ -192,6 +246,7 @@ impl Metrics {
         );
         let m = Metrics {
             tick_duration,
+            labelled_rooms: Arc::default(),
             connections: Gauge::default(),
             rooms: Gauge::default(),
             players: Family::default(),
@@ -277,16 +332,30 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// The tick histogram of one room (a shared handle).
+    /// The tick histogram a room records into: its own series when it is
+    /// `public` and one of the first [`MAX_LABELLED_ROOMS`] open, else the
+    /// shared `room="other"`.
     #[must_use]
-    pub fn room_ticks(&self, room: &str) -> Histogram {
-        self.tick_duration
-            .get_or_create_owned(&RoomLabel { room: room.into() })
-    }
-
-    /// Forgets a closed room's series.
-    pub fn forget_room(&self, room: &str) {
-        self.tick_duration.remove(&RoomLabel { room: room.into() });
+    pub fn room_ticks(&self, room: &str, public: bool) -> RoomTicks {
+        let claimed = public
+            && self
+                .labelled_rooms
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < MAX_LABELLED_ROOMS).then_some(n + 1)
+                })
+                .is_ok();
+        let label = RoomLabel {
+            room: if claimed { room } else { OTHER_ROOMS }.into(),
+        };
+        let histogram = self.tick_duration.get_or_create_owned(&label);
+        RoomTicks {
+            histogram,
+            own: claimed.then(|| OwnSeries {
+                family: self.tick_duration.clone(),
+                label,
+                labelled: self.labelled_rooms.clone(),
+            }),
+        }
     }
 
     /// Counts one message of `bytes` sent over `transport`.
@@ -349,7 +418,8 @@ mod tests {
     #[test]
     fn renders_every_family_with_labels() {
         let m = Metrics::new();
-        m.room_ticks("main").observe(0.0004);
+        let main = m.room_ticks("main", true);
+        main.observe(0.0004);
         m.sent(transport::WEBSOCKET, 120);
         m.reject("connection_limit");
         let guard = GaugeGuard::new(&m.spectators);
@@ -374,7 +444,41 @@ mod tests {
             assert!(resident > 1 << 20, "{resident}");
             assert!(text.contains("skirmish_process_cpu_seconds "), "{text}");
         }
-        m.forget_room("main");
+        drop(main);
         assert!(!m.render().contains("room=\"main\""));
+    }
+
+    #[test]
+    fn only_a_bounded_set_of_public_rooms_gets_its_own_tick_series() {
+        let m = Metrics::new();
+        let lines = |m: &Metrics| m.render().lines().count();
+        let named: Vec<RoomTicks> = (0..50)
+            .map(|i| m.room_ticks(&format!("named-{i}"), false))
+            .collect();
+        for ticks in &named {
+            ticks.observe(0.001);
+        }
+        let text = m.render();
+        assert!(!text.contains("named-"), "{text}");
+        assert!(text.contains("skirmish_tick_duration_seconds_count{room=\"other\"} 50"));
+        let one_series = lines(&m);
+        let public: Vec<RoomTicks> = (0..40)
+            .map(|i| m.room_ticks(&format!("arena-{i}"), true))
+            .collect();
+        let text = m.render();
+        assert!(text.contains("room=\"arena-15\""), "{text}");
+        assert!(!text.contains("room=\"arena-16\""), "{text}");
+        // 16 more series, however many public rooms are open.
+        let per_series = 31;
+        assert!(lines(&m) <= one_series + MAX_LABELLED_ROOMS * per_series);
+        // A closed room frees its place; the shared series stays.
+        drop(public);
+        drop(named);
+        let text = m.render();
+        assert!(!text.contains("arena-"), "{text}");
+        assert!(text.contains("room=\"other\""), "{text}");
+        let again = m.room_ticks("arena-99", true);
+        again.observe(0.001);
+        assert!(m.render().contains("room=\"arena-99\""));
     }
 }

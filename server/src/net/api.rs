@@ -74,6 +74,22 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
     }
 
+    /// 503: the named room does not exist and opening it would pass
+    /// `--max-rooms`.
+    pub fn room_limit(message: impl Into<String>, retry_after: u32) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(retry_after)
+    }
+
+    /// 503: no public room has a seat and no room may be opened.
+    pub fn server_full(message: impl Into<String>, retry_after: u32) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(retry_after)
+    }
+
+    /// 429: this client address opens new rooms too fast.
+    pub fn room_rate(message: impl Into<String>, retry_after: u32) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).retry_after(retry_after)
+    }
+
     /// Adds `Retry-After: secs`.
     #[must_use]
     pub fn retry_after(mut self, secs: u32) -> ApiError {

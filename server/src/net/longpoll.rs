@@ -19,25 +19,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use skirmish_shared::{Input, Snapshot, Tick, valid_name};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
-use tracing::info;
 
 use super::AppState;
 use super::api::ApiError;
 use super::sessions::{LegacySession, Lookup, hex};
+use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, TransportLabel, transport};
 use crate::room::event_log::{EventLog, Read};
-use crate::room::{JoinError, Outgoing, RoomHandle};
+use crate::room::{JoinError, Outgoing, RoomHandle, lifecycle};
 
 /// Events per poll answer at most.
 const BATCH: usize = 256;
@@ -252,6 +252,7 @@ struct Joined<'a> {
 pub async fn join(
     State(app): State<AppState>,
     Path(id): Path<String>,
+    slot: Option<Extension<ConnSlot>>,
     body: Result<Json<JoinBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(ApiError::from)?;
@@ -267,20 +268,41 @@ pub async fn join(
     let session = app.registry.new_session();
     let seat = app
         .registry
-        .join(session, body.name, Some(id), None)
+        .join(
+            session,
+            body.name,
+            Some(id),
+            None,
+            super::client_of(slot.as_deref()),
+        )
         .await
-        .inspect_err(|err| app.metrics.reject(super::ws::join_refusal(err)))
-        .map_err(|err| match err {
-            JoinError::BadRoom => ApiError::bad_request(err.to_string()),
-            JoinError::ResumeRejected { .. } => ApiError::bad_request(err.to_string()),
-            JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => {
-                ApiError::unavailable(err.to_string()).retry_after(5)
+        .inspect_err(|err| app.metrics.reject(err.reason()))
+        .map_err(|err| {
+            let message = err.to_string();
+            match err {
+                JoinError::BadRoom
+                | JoinError::ResumeRejected { .. }
+                | JoinError::ResumeWithoutRoom => ApiError::bad_request(message),
+                JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => {
+                    ApiError::unavailable(message).retry_after(5)
+                }
+                JoinError::ShuttingDown => ApiError::unavailable(message),
+                JoinError::RoomLimit { retry_after, .. } => {
+                    ApiError::room_limit(message, retry_after)
+                }
+                JoinError::ServerFull { retry_after, .. } => {
+                    ApiError::server_full(message, retry_after)
+                }
+                JoinError::RoomRate { retry_after, .. }
+                | JoinError::RoomRateBusy { retry_after } => {
+                    ApiError::room_rate(message, retry_after)
+                }
             }
-            JoinError::ShuttingDown => ApiError::unavailable(err.to_string()),
         })?;
     let welcome = seat.welcome.clone();
+    let public = seat.room.public;
     let (token, _) = app.legacy.insert(seat);
-    info!(room = %welcome.room, player = welcome.ship.0, "long-poll player joined");
+    lifecycle!(public, room = %welcome.room, player = welcome.ship.0, "long-poll player joined");
     let joined = Joined {
         token: token.to_hex(),
         ship: welcome.ship.0,

@@ -31,6 +31,7 @@ use crate::listener::ConnLimits;
 use crate::metrics::Metrics;
 use crate::room::Registry;
 use crate::room::event_log::{EventLog, incarnation_floor};
+use crate::room::quota::RoomQuota;
 use crate::room::ticker::{board_json, run_board};
 use sessions::{SessionStore, run_sweeper};
 
@@ -67,6 +68,17 @@ pub struct AppInner {
     pub origins: origin::OriginPolicy,
 }
 
+/// The address a request came from, as the connection limits count it
+/// (IPv6: its /64). Every request the listener serves carries its
+/// connection's slot; one without (a router served some other way) counts
+/// as the unspecified address, so all such requests share one budget.
+fn client_of(slot: Option<&crate::listener::ConnSlot>) -> std::net::IpAddr {
+    slot.map_or(
+        std::net::Ipv4Addr::UNSPECIFIED.into(),
+        crate::listener::ConnSlot::client,
+    )
+}
+
 impl std::ops::Deref for AppState {
     type Target = AppInner;
     fn deref(&self) -> &AppInner {
@@ -91,6 +103,11 @@ impl AppState {
             tracker.clone(),
             ticker.clone(),
             metrics.clone(),
+            RoomQuota::new(
+                config.max_rooms as usize,
+                config.new_rooms_per_ip_per_min,
+                Duration::from_secs(config.empty_room_secs),
+            ),
         );
         tracker.spawn(run_board(
             registry.clone(),

@@ -11,11 +11,10 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
 
 use super::flood::FloodGuard;
 use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
-use crate::room::Seat;
+use crate::room::{Seat, lifecycle};
 use crate::tokens::TokenMap;
 
 /// How long an expired token is remembered, to answer 410 instead of 404.
@@ -258,8 +257,8 @@ pub async fn run_sweeper(store: Arc<SessionStore>, shutdown: CancellationToken) 
             _ = clock.tick() => {}
         }
         for session in store.sweep() {
-            info!(room = %session.seat.room.id, player = session.seat.welcome.ship.0,
-                  "long-poll session expired");
+            lifecycle!(session.seat.room.public, room = %session.seat.room.id,
+                       player = session.seat.welcome.ship.0, "long-poll session expired");
             session.seat.leave().await;
         }
     }

@@ -12,6 +12,7 @@
 //! reason; nothing a client sends can affect another session.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Extension;
@@ -34,7 +35,7 @@ use super::api::ApiError;
 use super::flood::FloodGuard;
 use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
-use crate::room::{JoinError, Outgoing, Seat, SessionId};
+use crate::room::{Outgoing, Seat, SessionId, lifecycle};
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
 /// this get a clean 1009 from us; larger ones are cut off by tungstenite
@@ -81,6 +82,7 @@ pub async fn upgrade(
         .max_frame_size(WS_MAX_MESSAGE)
         .on_upgrade(move |socket| {
             let tracker = app.tracker.clone();
+            let client = super::client_of(slot.as_deref());
             tracker.track_future(async move {
                 let session_id = app.registry.new_session();
                 let span = info_span!(
@@ -90,7 +92,7 @@ pub async fn upgrade(
                     player = field::Empty
                 );
                 let (sink, stream) = socket.split();
-                session(sink, stream, app, session_id)
+                session(sink, stream, app, session_id, client)
                     .instrument(span)
                     .await;
                 // The TCP connection is counted until the socket is done.
@@ -139,8 +141,9 @@ impl End {
     }
 }
 
-/// Runs one player connection from the first frame to the close.
-pub async fn session<S, R>(mut sink: S, mut stream: R, app: AppState, id: SessionId)
+/// Runs one player connection from `client` (its address as the limits
+/// count it) from the first frame to the close.
+pub async fn session<S, R>(mut sink: S, mut stream: R, app: AppState, id: SessionId, client: IpAddr)
 where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -158,7 +161,7 @@ where
     };
     let end = match hello {
         Err(end) => end,
-        Ok(hello) => match admit(&mut sink, &app, id, hello).await {
+        Ok(hello) => match admit(&mut sink, &app, id, hello, client).await {
             Err(end) => end,
             Ok(seat) => {
                 let label = TransportLabel {
@@ -328,7 +331,13 @@ where
 }
 
 /// Checks the Hello, seats the player and sends Welcome.
-async fn admit<S>(sink: &mut S, app: &AppState, id: SessionId, hello: Hello) -> Result<Seat, End>
+async fn admit<S>(
+    sink: &mut S,
+    app: &AppState,
+    id: SessionId,
+    hello: Hello,
+    client: IpAddr,
+) -> Result<Seat, End>
 where
     S: Sink<Message> + Unpin,
 {
@@ -347,14 +356,17 @@ where
     }
     let seat = match app
         .registry
-        .join(id, hello.name, hello.room, hello.resume)
+        .join(id, hello.name, hello.room, hello.resume, client)
         .await
     {
         Ok(seat) => seat,
         Err(err) => {
-            app.metrics.reject(join_refusal(&err));
+            app.metrics.reject(err.reason());
             let code = match err.code() {
-                ErrorCode::RoomFull | ErrorCode::ServerFull => CloseCode::TryAgainLater,
+                ErrorCode::RoomFull
+                | ErrorCode::ServerFull
+                | ErrorCode::RoomLimit
+                | ErrorCode::RoomRateLimited => CloseCode::TryAgainLater,
                 ErrorCode::ShuttingDown => CloseCode::GoingAway,
                 _ => CloseCode::PolicyViolation,
             };
@@ -364,7 +376,11 @@ where
     let span = tracing::Span::current();
     span.record("room", field::display(&seat.room.id));
     span.record("player", seat.welcome.ship.0);
-    info!(resumed = seat.welcome.resumed, "player seated");
+    lifecycle!(
+        seat.room.public,
+        resumed = seat.welcome.resumed,
+        "player seated"
+    );
     let welcome = encode(&ServerMsg::Welcome(seat.welcome.clone()))
         .map_err(|e| End::close(CloseCode::InternalError, e.to_string()))?;
     // A failed send means the socket is gone; the writer finds out next and
@@ -506,15 +522,5 @@ impl Writer<'_> {
                 self.metrics.sent(transport::WEBSOCKET, len);
             }
         }
-    }
-}
-
-/// The `rejected` metric's reason for a refused join.
-pub(crate) fn join_refusal(err: &JoinError) -> &'static str {
-    match err {
-        JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => "room_full",
-        JoinError::ResumeRejected { .. } => "resume_rejected",
-        JoinError::BadRoom => "bad_room",
-        JoinError::ShuttingDown => "shutting_down",
     }
 }

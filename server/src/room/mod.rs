@@ -9,13 +9,30 @@
 //! - [`event_log`]: the resumable ring of events spectators and pollers read.
 //! - [`feed`]: what a room publishes after each tick for those who watch.
 //! - [`ticker`]: the server-wide score ticker and its top-N board.
+//! - [`quota`]: how many rooms may exist and how fast an address opens them.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
 //! channels and snapshots are dropped into outboxes.
 
+/// Logs a room's or a player's comings and goings: at INFO for public rooms
+/// (the default room and matchmaking's `arena-N`), whose number the server
+/// chooses, and at DEBUG for rooms clients name, whose number and churn
+/// follow whatever clients do. The span still carries the room and player.
+macro_rules! lifecycle {
+    ($public:expr, $($arg:tt)+) => {
+        if $public {
+            tracing::info!($($arg)+)
+        } else {
+            tracing::debug!($($arg)+)
+        }
+    };
+}
+pub(crate) use lifecycle;
+
 pub mod event_log;
 pub mod feed;
 pub mod outbox;
+pub mod quota;
 pub mod registry;
 pub mod seat;
 pub mod snapshot;
@@ -174,6 +191,41 @@ pub enum JoinError {
     /// The server is stopping.
     #[error("server is shutting down")]
     ShuttingDown,
+    /// A resume token came without its room's id (tokens belong to one room).
+    #[error("a resume token needs the id of the room it was issued in")]
+    ResumeWithoutRoom,
+    /// The named room does not exist, and opening it would pass `--max-rooms`.
+    #[error("the server holds its limit of {max} rooms: join an existing room or retry later")]
+    RoomLimit {
+        /// `--max-rooms`.
+        max: usize,
+        /// Seconds to wait before trying again.
+        retry_after: u32,
+    },
+    /// Matchmaking found no free public seat and may not open another room.
+    #[error("every public room is full and the server holds its limit of {max} rooms: retry later")]
+    ServerFull {
+        /// `--max-rooms`.
+        max: usize,
+        /// Seconds to wait before trying again.
+        retry_after: u32,
+    },
+    /// This client address opened new rooms faster than its rate.
+    #[error(
+        "too many new rooms from your address (at most {per_min} a minute): retry in {retry_after} s"
+    )]
+    RoomRate {
+        /// `--new-rooms-per-ip-per-min`.
+        per_min: u32,
+        /// Seconds until the address may open another room.
+        retry_after: u32,
+    },
+    /// So many addresses are opening rooms that the rate table is full.
+    #[error("too many addresses are opening rooms at once: retry in {retry_after} s")]
+    RoomRateBusy {
+        /// Seconds to wait before trying again.
+        retry_after: u32,
+    },
 }
 
 impl JoinError {
@@ -182,9 +234,31 @@ impl JoinError {
     pub fn code(&self) -> ErrorCode {
         match self {
             JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => ErrorCode::RoomFull,
-            JoinError::ResumeRejected { .. } => ErrorCode::ResumeRejected,
+            JoinError::ResumeRejected { .. } | JoinError::ResumeWithoutRoom => {
+                ErrorCode::ResumeRejected
+            }
             JoinError::BadRoom => ErrorCode::BadRoom,
             JoinError::ShuttingDown => ErrorCode::ShuttingDown,
+            JoinError::RoomLimit { .. } => ErrorCode::RoomLimit,
+            JoinError::ServerFull { .. } => ErrorCode::ServerFull,
+            JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => {
+                ErrorCode::RoomRateLimited
+            }
+        }
+    }
+
+    /// The `reason` label of `skirmish_rejected_total`: one per kind of
+    /// refusal, a fixed set whatever clients send.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => "room_full",
+            JoinError::ResumeRejected { .. } | JoinError::ResumeWithoutRoom => "resume_rejected",
+            JoinError::BadRoom => "bad_room",
+            JoinError::ShuttingDown => "shutting_down",
+            JoinError::RoomLimit { .. } => "room_limit",
+            JoinError::ServerFull { .. } => "server_full",
+            JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => "room_rate",
         }
     }
 }

@@ -3,8 +3,15 @@
 //! The directory lock guards a small map and is held for lookups and
 //! inserts only, never across an await or any I/O. Rooms remove themselves
 //! when they close; a join that raced with a closing room retries once.
+//!
+//! A room is opened only under the directory lock, after [`RoomQuota`]
+//! admitted it there: the count it checks is the map's own length, so the
+//! check and the insert are one step. Every refusal (a bad id, a resume
+//! that cannot succeed, the room cap, the address's rate) comes before
+//! anything is created.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +24,7 @@ use tracing::Instrument;
 
 use super::event_log::{EventLog, incarnation_floor};
 use super::feed::Feed;
+use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
 use super::task::Room;
 use super::{JoinError, JoinRequest, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
@@ -62,6 +70,21 @@ pub struct Registry {
     /// The server-wide score ticker, fed by every room.
     ticker: Arc<EventLog>,
     metrics: Arc<Metrics>,
+    /// The room cap and each address's rate of new rooms, asked under the
+    /// directory lock.
+    quota: RoomQuota,
+}
+
+/// What a join asks of the registry besides the player's name.
+#[derive(Clone, Copy, Debug)]
+pub struct Ask<'a> {
+    /// The room named, or `None` for matchmaking.
+    pub room: Option<&'a str>,
+    /// The client holds a resume token.
+    pub resuming: bool,
+    /// The client's address (as the connection limits count it), charged
+    /// if a room must be opened.
+    pub client: IpAddr,
 }
 
 impl Registry {
@@ -74,6 +97,7 @@ impl Registry {
         tracker: TaskTracker,
         ticker: Arc<EventLog>,
         metrics: Arc<Metrics>,
+        quota: RoomQuota,
     ) -> Arc<Registry> {
         let registry = Arc::new(Registry {
             rooms: Arc::default(),
@@ -86,6 +110,7 @@ impl Registry {
             next_session: AtomicU64::new(1),
             ticker,
             metrics,
+            quota,
         });
         let mut rooms = registry.rooms.lock();
         registry.open(&mut rooms, registry.default_room.clone(), true);
@@ -160,6 +185,7 @@ impl Registry {
             id.clone(),
             instance,
             permanent,
+            public,
             config,
             stats,
             feed,
@@ -175,25 +201,34 @@ impl Registry {
         handle
     }
 
-    /// The room a player asking for `room` should go to: that room (created
-    /// on demand), or with `None` the least-full public room with a seat (a
-    /// new public room when all are full).
+    /// The room a player asking for `ask.room` should go to: that room
+    /// (opened on demand), or with `None` the least-full public room with a
+    /// seat (a new public room when all are full). A resume never opens a
+    /// room: its token can only be in one that exists.
     ///
     /// # Errors
-    /// A malformed room id, or shutdown in progress.
-    pub fn pick(&self, room: Option<&str>) -> Result<RoomHandle, JoinError> {
+    /// A malformed room id, a resume token for no room, the room cap, the
+    /// client's rate of new rooms, or shutdown in progress.
+    pub fn pick(&self, ask: Ask<'_>) -> Result<RoomHandle, JoinError> {
         if self.shutdown.is_cancelled() {
             return Err(JoinError::ShuttingDown);
         }
         let mut rooms = self.rooms.lock();
-        if let Some(id) = room {
+        if let Some(id) = ask.room {
             if !valid_room_id(id) {
                 return Err(JoinError::BadRoom);
             }
             if let Some(handle) = rooms.get(id) {
                 return Ok(handle.clone());
             }
+            if ask.resuming {
+                return Err(JoinError::ResumeRejected { room: id.into() });
+            }
+            self.quota.admit(rooms.len(), ask.client, Opening::Named)?;
             return Ok(self.open(&mut rooms, id.into(), false));
+        }
+        if ask.resuming {
+            return Err(JoinError::ResumeWithoutRoom);
         }
         let best = rooms
             .values()
@@ -203,6 +238,8 @@ impl Registry {
         if let Some(handle) = best {
             return Ok(handle);
         }
+        self.quota
+            .admit(rooms.len(), ask.client, Opening::Matchmaking)?;
         loop {
             let n = self.next_public.fetch_add(1, Ordering::Relaxed);
             let id: Arc<str> = format!("arena-{n}").into();
@@ -212,28 +249,27 @@ impl Registry {
         }
     }
 
-    /// Seats a player: picks the room and asks it. Retries once when the
-    /// room closed under the request.
+    /// Seats a player from `client`: picks the room and asks it. Retries
+    /// once when the room closed under the request.
     ///
     /// # Errors
-    /// Whatever the room refused with.
+    /// Whatever [`Registry::pick`] or the room refused with.
     pub async fn join(
         &self,
         session: SessionId,
         name: String,
         room: Option<String>,
         resume: Option<ResumeToken>,
+        client: IpAddr,
     ) -> Result<Seat, JoinError> {
         let mut last = JoinError::ShuttingDown;
+        let ask = Ask {
+            room: room.as_deref(),
+            resuming: resume.is_some(),
+            client,
+        };
         for _ in 0..2 {
-            let handle = self.pick(room.as_deref())?;
-            if resume.is_some() && room.is_none() {
-                // A token belongs to one room; without its id there is
-                // nothing to resume in a freshly picked one.
-                return Err(JoinError::ResumeRejected {
-                    room: handle.id.to_string(),
-                });
-            }
+            let handle = self.pick(ask)?;
             let (reply, answer) = oneshot::channel();
             let request = RoomCmd::Join(JoinRequest {
                 session,

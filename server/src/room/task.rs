@@ -16,7 +16,7 @@ use skirmish_shared::{CloseCode, Input, ResumeToken, ShipId, Tick, Welcome};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::feed::Feed;
 use super::registry::Directory;
@@ -25,7 +25,7 @@ use super::{
     JoinError, JoinRequest, Joined, Outbox, RoomCmd, RoomConfig, RoomStats, SessionId, SnapshotOut,
 };
 use crate::game::{Sim, SimConfig};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RoomTicks};
 
 /// A seated human player.
 #[derive(Debug)]
@@ -52,6 +52,10 @@ pub struct Room {
     id: Arc<str>,
     instance: u64,
     permanent: bool,
+    /// Matchmaking may put players here (the default room and `arena-N`):
+    /// its comings and goings are logged at INFO, a client-named room's at
+    /// DEBUG.
+    public: bool,
     config: RoomConfig,
     sim: Sim,
     history: History,
@@ -66,22 +70,28 @@ pub struct Room {
     /// What spectators and the ticker are told after each tick.
     feed: Feed,
     metrics: Arc<Metrics>,
-    /// This room's tick-duration histogram.
-    tick_seconds: prometheus_client::metrics::histogram::Histogram,
+    /// This room's tick-duration histogram (its own series or the shared
+    /// one); dropped with the room, which removes an own series.
+    tick_seconds: RoomTicks,
 }
 
 impl Room {
     /// A room with a fresh simulation.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "called once, by the registry; a struct would only rename them"
+    )]
     pub(super) fn new(
         id: Arc<str>,
         instance: u64,
         permanent: bool,
+        public: bool,
         config: RoomConfig,
         stats: Arc<RoomStats>,
         feed: Feed,
         metrics: Arc<Metrics>,
     ) -> Room {
-        let tick_seconds = metrics.room_ticks(&id);
+        let tick_seconds = metrics.room_ticks(&id, public);
         let sim = Sim::new(SimConfig {
             rules: config.rules.clone(),
             seed: config.seed,
@@ -92,6 +102,7 @@ impl Room {
             id,
             instance,
             permanent,
+            public,
             history: History::new(config.history_ticks),
             bodies: BodyCache::default(),
             config,
@@ -122,7 +133,8 @@ impl Room {
         // A late tick is skipped rather than run in a burst: bursts would
         // send clients several snapshots at once and starve other rooms.
         clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        info!(
+        lifecycle!(
+            self.public,
             tick_hz = self.config.rules.tick_hz,
             bots = self.config.bots,
             "room opened"
@@ -166,8 +178,7 @@ impl Room {
         // Spectators and pollers of this room get a final `closed`.
         self.feed.close(reason);
         self.metrics.rooms.dec();
-        self.metrics.forget_room(&self.id);
-        info!(reason, "room closed");
+        lifecycle!(self.public, reason, "room closed");
     }
 
     fn should_close(&mut self) -> bool {
@@ -260,7 +271,7 @@ impl Room {
         );
         self.by_session.insert(session, ship);
         self.publish_players();
-        info!(player = ship.0, name, "player joined");
+        lifecycle!(self.public, player = ship.0, name, "player joined");
         Ok(Joined {
             welcome: self.welcome(ship, token, false),
             outbox,
@@ -287,7 +298,7 @@ impl Room {
         player.detached_at = None;
         player.ack = None;
         self.by_session.insert(session, ship);
-        info!(player = ship.0, "player resumed");
+        lifecycle!(self.public, player = ship.0, "player resumed");
         Ok(Joined {
             welcome: self.welcome(ship, token, true),
             outbox,
@@ -326,7 +337,11 @@ impl Room {
             player.outbox = None;
             player.detached_at = Some(Instant::now());
             self.sim.clear_input(ship);
-            info!(player = ship.0, "player disconnected; ship kept for resume");
+            lifecycle!(
+                self.public,
+                player = ship.0,
+                "player disconnected; ship kept for resume"
+            );
         }
     }
 
@@ -339,7 +354,7 @@ impl Room {
             }
             self.sim.remove_ship(ship);
             self.publish_players();
-            info!(player = ship.0, why, "player removed");
+            lifecycle!(self.public, player = ship.0, why, "player removed");
         }
     }
 

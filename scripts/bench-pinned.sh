@@ -35,6 +35,7 @@ log=$(mktemp)
 RUST_LOG=warn taskset -c 0 target/release/skirmish-server \
     --bind "127.0.0.1:$port" --bots 0 \
     --max-connections 60000 --max-connections-per-ip 60000 \
+    --max-rooms 2000 --new-rooms-per-ip-per-min 100000 \
     --max-players 2000 --max-spectators 20000 --max-spectators-per-room 20000 \
     --max-polls 20000 --max-polls-per-room 20000 --max-legacy-sessions 5000 \
     "${server_flags[@]}" >"$log" 2>&1 &

@@ -140,6 +140,9 @@ fn server_config(plan: &Plan, server_bots: u16, tick_hz: u16) -> Result<Config, 
     // input request and a state poll open at once.
     config.max_connections = config.max_connections.max(2 * total + 256);
     config.max_connections_per_ip = config.max_connections;
+    // Every room of the run is opened from this one address, at once.
+    config.max_rooms = config.max_rooms.max(rooms + 1);
+    config.new_rooms_per_ip_per_min = config.new_rooms_per_ip_per_min.max(rooms + 1);
     config.max_spectators = config.max_spectators.max(plan.spectators + 64);
     config.max_spectators_per_room = config
         .max_spectators_per_room

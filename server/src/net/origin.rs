@@ -3,13 +3,29 @@
 //! with a visitor's browser), and the JSON API and feeds answer CORS only
 //! for them.
 //!
-//! Allowed: the server's own origin (the request's `Host` under http or
+//! Allowed: the server's own origin (the request's authority under http or
 //! https), any origin on localhost, and the origins listed in
 //! `--allowed-origins`. A request without `Origin` is not from a browser
 //! page (bots, curl, tests) and is not subject to the rule.
+//!
+//! The request's authority is the one [`authority`] reads, whatever the
+//! HTTP version: HTTP/2 carries it as `:authority` (in the request URI) and
+//! sends no `Host`, so comparing with `Host` alone refused every
+//! page of the server's own origin over HTTP/2. The player socket and CORS
+//! both ask [`OriginPolicy::allows`], so they cannot disagree.
 
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Uri};
+
+/// The authority (host and port) a request was sent to: the URI's (HTTP/2
+/// `:authority`, or an HTTP/1.1 absolute-form target, which RFC 9112 says
+/// wins over `Host`), else the `Host` header.
+#[must_use]
+pub fn authority<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+    uri.authority()
+        .map(axum::http::uri::Authority::as_str)
+        .or_else(|| headers.get("host").and_then(|h| h.to_str().ok()))
+}
 
 /// The origin rule of this server.
 #[derive(Clone, Debug, Default)]
@@ -32,9 +48,28 @@ impl OriginPolicy {
         }
     }
 
-    /// Whether a browser page at `origin` may use a server reached as `host`.
+    /// Whether a browser page at `origin` may use a server reached at
+    /// `uri` with `headers` (see [`authority`]).
     #[must_use]
-    pub fn allows(&self, origin: &HeaderValue, host: Option<&HeaderValue>) -> bool {
+    pub fn allows(&self, origin: &HeaderValue, uri: &Uri, headers: &HeaderMap) -> bool {
+        self.allows_page(origin, authority(uri, headers))
+    }
+
+    /// The rule for a request: passes without an `Origin` header (not a
+    /// browser page).
+    ///
+    /// # Errors
+    /// The `Origin` of a page the rule refuses.
+    pub fn check<'a>(&self, parts: &'a Parts) -> Result<(), &'a HeaderValue> {
+        match parts.headers.get("origin") {
+            Some(origin) if !self.allows(origin, &parts.uri, &parts.headers) => Err(origin),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a browser page at `origin` may use a server reached as
+    /// `own` (host and port).
+    fn allows_page(&self, origin: &HeaderValue, own: Option<&str>) -> bool {
         let Ok(origin) = origin.to_str() else {
             return false;
         };
@@ -45,10 +80,7 @@ impl OriginPolicy {
         if scheme != "http" && scheme != "https" {
             return false;
         }
-        let own = host
-            .and_then(|h| h.to_str().ok())
-            .is_some_and(|h| authority == h.to_ascii_lowercase());
-        if own {
+        if own.is_some_and(|own| authority == own.to_ascii_lowercase()) {
             return true;
         }
         let hostname = match authority.strip_prefix('[') {
@@ -60,15 +92,6 @@ impl OriginPolicy {
         }
         self.extra.contains(&origin)
     }
-
-    /// The rule for a request: true without an `Origin` header.
-    #[must_use]
-    pub fn allows_request(&self, parts: &Parts) -> bool {
-        match parts.headers.get("origin") {
-            None => true,
-            Some(origin) => self.allows(origin, parts.headers.get("host")),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -76,9 +99,12 @@ mod tests {
     use super::*;
 
     fn allows(policy: &OriginPolicy, origin: &str, host: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_str(host).expect("header"));
         policy.allows(
             &HeaderValue::from_str(origin).expect("header"),
-            Some(&HeaderValue::from_str(host).expect("header")),
+            &Uri::from_static("/"),
+            &headers,
         )
     }
 
@@ -108,5 +134,27 @@ mod tests {
         ));
         assert!(!allows(&p, "null", "game.example.org"));
         assert!(!allows(&p, "file://x", "game.example.org"));
+    }
+
+    #[test]
+    fn the_authority_is_the_uris_when_it_has_one_else_host() {
+        let p = OriginPolicy::default();
+        let origin = HeaderValue::from_static("https://game.example.org");
+        let mut host = HeaderMap::new();
+        host.insert("host", HeaderValue::from_static("game.example.org"));
+        // HTTP/2: `:authority` in the URI, no Host.
+        let h2 = Uri::from_static("https://game.example.org/ws");
+        assert!(p.allows(&origin, &h2, &HeaderMap::new()));
+        assert_eq!(authority(&h2, &host), Some("game.example.org"));
+        // HTTP/1.1 origin-form: Host.
+        assert!(p.allows(&origin, &Uri::from_static("/ws"), &host));
+        // Neither: only localhost and the list pass.
+        assert!(!p.allows(&origin, &Uri::from_static("/ws"), &HeaderMap::new()));
+        // The URI's authority wins over a Host naming another server.
+        let mut other = HeaderMap::new();
+        other.insert("host", HeaderValue::from_static("evil.example"));
+        assert!(p.allows(&origin, &h2, &other));
+        let evil = HeaderValue::from_static("https://evil.example");
+        assert!(!p.allows(&evil, &h2, &other));
     }
 }

@@ -37,7 +37,7 @@ pub fn router(state: AppState) -> Router {
     let policy = state.origins.clone();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, parts| {
-            policy.allows(origin, parts.headers.get(header::HOST))
+            policy.allows(origin, &parts.uri, &parts.headers)
         }))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([

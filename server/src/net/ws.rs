@@ -66,12 +66,9 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(app): State<AppState>,
     slot: Option<Extension<ConnSlot>>,
-    headers: axum::http::HeaderMap,
+    parts: axum::http::request::Parts,
 ) -> Response {
-    if let Some(origin) = headers
-        .get("origin")
-        .filter(|o| !app.origins.allows(o, headers.get("host")))
-    {
+    if let Err(origin) = app.origins.check(&parts) {
         app.metrics.reject("origin");
         let shown = origin.to_str().unwrap_or("?");
         return ApiError::forbidden(format!("origin {shown} may not open a player socket"))

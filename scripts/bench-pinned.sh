@@ -38,6 +38,7 @@ RUST_LOG=warn taskset -c 0 target/release/skirmish-server \
     --max-rooms 2000 --new-rooms-per-ip-per-min 100000 \
     --max-players 2000 --max-spectators 20000 --max-spectators-per-room 20000 \
     --max-polls 20000 --max-polls-per-room 20000 --max-legacy-sessions 5000 \
+    --max-spectators-per-ip 20000 --max-polls-per-ip 20000 \
     "${server_flags[@]}" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT

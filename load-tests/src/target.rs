@@ -148,6 +148,8 @@ fn server_config(plan: &Plan, server_bots: u16, tick_hz: u16) -> Result<Config, 
         .max_spectators_per_room
         .max(per_room(plan.spectators) + 64);
     config.max_polls = config.max_polls.max(plan.pollers + plan.legacy + 256);
+    config.max_spectators_per_ip = config.max_spectators;
+    config.max_polls_per_ip = config.max_polls;
     config.max_legacy_sessions = config.max_legacy_sessions.max(plan.legacy + 64);
     if !config.web_root.is_dir() {
         // The default points into the source tree; a moved binary still

@@ -117,13 +117,23 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_ip: u32,
 
+    /// HTTP/2 streams one connection may have open at once (its
+    /// SETTINGS_MAX_CONCURRENT_STREAMS); a client queues requests past it.
+    /// A page needs a few feeds and polls at a time; hyper's default of 200
+    /// let one connection hold 200 request slots.
+    #[arg(long, env = "SKIRMISH_MAX_STREAMS_PER_CONNECTION", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_streams_per_connection: u32,
+
     /// Largest request body of the JSON API, in bytes; larger get 413.
     #[arg(long, env = "SKIRMISH_MAX_BODY_BYTES", default_value_t = 16 * 1024,
           value_parser = clap::value_parser!(u32).range(256..=1 << 20))]
     pub max_body_bytes: u32,
 
     /// Seconds a connection has for its TLS handshake and for each request
-    /// head, and a request for its body; slower clients are dropped.
+    /// head, and a request for its body; slower clients are dropped. A
+    /// connection with no open request (HTTP/2: no open stream) for this
+    /// long is closed (HTTP/2: with GOAWAY).
     #[arg(long, env = "SKIRMISH_HEADER_TIMEOUT_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub header_timeout_secs: u64,
@@ -158,6 +168,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_spectators: u32,
 
+    /// Spectator and ticker streams from one client address (IPv6: one
+    /// /64), over any number of connections; more get 503.
+    #[arg(long, env = "SKIRMISH_MAX_SPECTATORS_PER_IP", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_spectators_per_ip: u32,
+
     /// Seconds between two top-N boards on the ticker (sent when changed).
     #[arg(long, env = "SKIRMISH_TICKER_BOARD_SECS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -178,6 +194,12 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_MAX_POLLS_PER_ROOM", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_polls_per_room: u32,
+
+    /// Long polls waiting at once from one client address (IPv6: one /64),
+    /// over any number of connections; more get 503 with Retry-After.
+    #[arg(long, env = "SKIRMISH_MAX_POLLS_PER_IP", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_polls_per_ip: u32,
 
     /// Longest wait a long poll may ask for, in seconds (default wait 25).
     #[arg(long, env = "SKIRMISH_MAX_POLL_TIMEOUT_SECS", default_value_t = 60,
@@ -276,6 +298,7 @@ impl Config {
             max_connections: self.max_connections as usize,
             max_connections_per_ip: self.max_connections_per_ip as usize,
             header_timeout: Duration::from_secs(self.header_timeout_secs),
+            max_streams: self.max_streams_per_connection,
         }
     }
 

@@ -5,9 +5,15 @@
 //! rate.
 //!
 //! # Layout
+//! - [`address_limit`]: counting slots in all and per client address.
 //! - [`config`]: settings (flags with `SKIRMISH_*` fallbacks), validated once.
+//! - [`connection`]: serving one connection; its idle timeout and graceful
+//!   close.
+//! - [`fd_limit`]: the open-file limit, raised at start; the spare
+//!   descriptor.
 //! - [`game`]: the bevy_ecs simulation of one room; no networking.
-//! - [`listener`]: the accept loop, connection limits, slow-client timeouts.
+//! - [`listener`]: the accept loop, connection limits, refusals while
+//!   draining or out of descriptors.
 //! - [`metrics`]: Prometheus metrics for `/metrics`.
 //! - [`room`]: the room task (tick loop, inbox, snapshot fan-out), the
 //!   registry and the per-connection outbox.
@@ -16,7 +22,10 @@
 //! - [`tls`]: HTTPS with HTTP/1.1 and HTTP/2 by ALPN.
 //! - [`tokens`]: secret-token maps with constant-time comparison.
 
+pub mod address_limit;
 pub mod config;
+pub mod connection;
+pub mod fd_limit;
 pub mod game;
 pub mod listener;
 pub mod metrics;

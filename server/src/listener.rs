@@ -4,42 +4,57 @@
 //! open connections in total and per client address (IPv6 clients count per
 //! /64, the block one host usually owns). A refused connection gets a canned
 //! `503` with a JSON body written in one non-blocking call and is closed; no
-//! task is spawned for it.
+//! task is spawned for it. TLS connections are closed without the answer,
+//! which would need a handshake.
 //!
-//! An admitted connection must send its first request head within
-//! `--header-timeout-secs` (for TLS the handshake has the same time first),
-//! and hyper closes a keep-alive connection whose next request head is that
-//! slow: a slow-loris client holds a slot for seconds, not forever.
-//! Request bodies have the same deadline (see the router).
+//! The same prompt refusal goes to connections that arrive while the server
+//! drains at shutdown (the loop keeps accepting until every tracked task has
+//! finished, so none waits unanswered in the kernel's backlog), and to
+//! connections the process has no file descriptor for: a spare descriptor
+//! is kept for that moment, closed to accept and answer one waiting client,
+//! then opened again. Accept errors are logged once per episode and, when
+//! the spare cannot help, retried with an exponential back-off.
 //!
-//! Each connection holds a [`ConnSlot`] for as long as its socket is open.
-//! Requests carry a clone of it as an extension, so a WebSocket that
-//! outlives the HTTP exchange that upgraded it keeps the connection counted.
+//! An admitted connection is served by [`crate::connection`]. Each holds a
+//! [`ConnSlot`] for as long as its socket is open: requests carry a clone
+//! as an extension, so a WebSocket that outlives the HTTP exchange that
+//! upgraded it keeps the connection counted.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use futures_util::FutureExt as _;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
-use parking_lot::Mutex;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_service::Service as _;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
-use crate::metrics::Metrics;
+pub use crate::address_limit::limit_key;
+use crate::address_limit::{AddressLimit, AddressPermit, Full};
+use crate::connection::{Connection, StreamMark};
+use crate::fd_limit::{self, SpareFd};
+use crate::metrics::{GaugeGuard, Metrics};
+use crate::net::api::SHUTTING_DOWN;
+
+/// `Retry-After` of every canned refusal: a place frees when a client
+/// leaves, a drain ends in seconds.
+const REFUSAL_RETRY_SECS: u32 = 5;
+
+/// The first pause after an accept error the spare descriptor cannot
+/// answer; it doubles up to [`MAX_ACCEPT_BACKOFF`].
+const FIRST_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// The longest pause between accept attempts while they fail: long enough
+/// not to spin on a full descriptor table, short enough that service
+/// resumes within a second of a descriptor freeing.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How connections are admitted and how long they may stay silent.
 #[derive(Clone, Debug)]
@@ -48,8 +63,11 @@ pub struct ListenConfig {
     pub max_connections: usize,
     /// Open connections from one address (one /64 for IPv6).
     pub max_connections_per_ip: usize,
-    /// Time for the TLS handshake, and then for each request head.
+    /// Time for the TLS handshake, then for each request head, and the
+    /// longest a connection may have no open request.
     pub header_timeout: Duration,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_streams: u32,
 }
 
 /// Why a connection was refused.
@@ -59,26 +77,40 @@ pub enum Refusal {
     Total,
     /// This address holds `max_connections_per_ip`.
     PerIp,
+    /// The server is draining before it exits.
+    ShuttingDown,
+    /// The process has no file descriptor left for the connection.
+    NoDescriptors,
 }
 
 impl Refusal {
+    const ALL: [Refusal; 4] = [
+        Refusal::Total,
+        Refusal::PerIp,
+        Refusal::ShuttingDown,
+        Refusal::NoDescriptors,
+    ];
+
     /// The `reason` label of `skirmish_rejected_total`.
     #[must_use]
     pub fn reason(self) -> &'static str {
         match self {
             Refusal::Total => "connection_limit",
             Refusal::PerIp => "ip_connection_limit",
+            Refusal::ShuttingDown => "shutting_down",
+            Refusal::NoDescriptors => "fd_limit",
         }
     }
 
     /// The whole `503` answer, with `{"error": ...}`.
     fn response(self) -> &'static [u8] {
-        static ANSWERS: LazyLock<[Vec<u8>; 2]> = LazyLock::new(|| {
-            [Refusal::Total, Refusal::PerIp].map(|refusal| {
+        static ANSWERS: LazyLock<[Vec<u8>; 4]> = LazyLock::new(|| {
+            Refusal::ALL.map(|refusal| {
                 let body = serde_json::json!({ "error": refusal.message() }).to_string();
                 format!(
                     "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-                     retry-after: 5\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                     retry-after: {REFUSAL_RETRY_SECS}\r\nconnection: close\r\n\
+                     content-length: {}\r\n\r\n{body}",
                     body.len()
                 )
                 .into_bytes()
@@ -91,6 +123,8 @@ impl Refusal {
         match self {
             Refusal::Total => "the server is at its connection limit",
             Refusal::PerIp => "too many connections from your address",
+            Refusal::ShuttingDown => SHUTTING_DOWN,
+            Refusal::NoDescriptors => "the server is out of file descriptors",
         }
     }
 }
@@ -98,67 +132,40 @@ impl Refusal {
 /// Counts open connections, in all and per address.
 #[derive(Debug)]
 pub struct ConnLimits {
-    max_total: usize,
-    max_per_ip: usize,
-    open: Mutex<Open>,
+    open: Arc<AddressLimit>,
     gauge: Gauge,
 }
 
-#[derive(Debug, Default)]
-struct Open {
-    total: usize,
-    by_ip: HashMap<IpAddr, usize>,
-}
-
-/// One admitted connection; dropping the last clone frees its place.
+/// What a request holds of its connection: the connection's admission
+/// (dropping the last clone frees its place) and, once the request is
+/// served, its own open stream (see [`crate::connection`]).
 #[derive(Clone, Debug)]
 pub struct ConnSlot {
-    held: Arc<SlotInner>,
+    admitted: Arc<Admitted>,
+    _stream: Option<Arc<StreamMark>>,
 }
 
 #[derive(Debug)]
-struct SlotInner {
-    limits: Arc<ConnLimits>,
-    key: IpAddr,
+struct Admitted {
+    _permit: AddressPermit,
+    peer: IpAddr,
+    _counted: GaugeGuard,
 }
 
 impl ConnSlot {
-    /// The client's address as limits count it (IPv6: its /64), for limits
-    /// kept elsewhere per address.
+    /// The client's address.
     #[must_use]
-    pub fn client(&self) -> IpAddr {
-        self.held.key
+    pub fn address(&self) -> IpAddr {
+        self.admitted.peer
     }
-}
 
-impl Drop for SlotInner {
-    fn drop(&mut self) {
-        let mut open = self.limits.open.lock();
-        open.total -= 1;
-        if let Some(n) = open.by_ip.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                open.by_ip.remove(&self.key);
-            }
+    /// The slot a request on this connection carries, holding `stream`
+    /// open for as long as any clone lives.
+    pub(crate) fn for_stream(&self, stream: StreamMark) -> ConnSlot {
+        ConnSlot {
+            admitted: self.admitted.clone(),
+            _stream: Some(Arc::new(stream)),
         }
-        drop(open);
-        self.limits.gauge.dec();
-    }
-}
-
-/// The address a limit counts: IPv4 as is (also when mapped into IPv6),
-/// IPv6 by its /64.
-pub(crate) fn limit_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut segments = v6.segments();
-                segments[4..].fill(0);
-                IpAddr::from(segments)
-            }
-        },
     }
 }
 
@@ -167,9 +174,7 @@ impl ConnLimits {
     #[must_use]
     pub fn new(max_total: usize, max_per_ip: usize, gauge: Gauge) -> Arc<ConnLimits> {
         Arc::new(ConnLimits {
-            max_total,
-            max_per_ip,
-            open: Mutex::default(),
+            open: AddressLimit::new(max_total, max_per_ip),
             gauge,
         })
     }
@@ -178,32 +183,25 @@ impl ConnLimits {
     ///
     /// # Errors
     /// A limit is reached.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnSlot, Refusal> {
-        let key = limit_key(ip);
-        let mut open = self.open.lock();
-        if open.total >= self.max_total {
-            return Err(Refusal::Total);
-        }
-        let from_ip = open.by_ip.entry(key).or_default();
-        if *from_ip >= self.max_per_ip {
-            return Err(Refusal::PerIp);
-        }
-        *from_ip += 1;
-        open.total += 1;
-        drop(open);
-        self.gauge.inc();
+    pub fn admit(&self, ip: IpAddr) -> Result<ConnSlot, Refusal> {
+        let permit = self.open.try_take(Some(ip)).map_err(|full| match full {
+            Full::Total => Refusal::Total,
+            Full::PerAddress => Refusal::PerIp,
+        })?;
         Ok(ConnSlot {
-            held: Arc::new(SlotInner {
-                limits: self.clone(),
-                key,
+            admitted: Arc::new(Admitted {
+                _permit: permit,
+                peer: ip,
+                _counted: GaugeGuard::new(&self.gauge),
             }),
+            _stream: None,
         })
     }
 
     /// Open connections.
     #[must_use]
     pub fn open(&self) -> usize {
-        self.open.lock().total
+        self.open.open()
     }
 }
 
@@ -222,48 +220,52 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Accepts and serves `app` until `shutdown`, then lets every open
-    /// connection finish gracefully.
+    /// Accepts and serves `app` until `shutdown`; then refuses newcomers
+    /// with a prompt 503 until every task of `tracker` has finished (open
+    /// connections close gracefully once their requests are done).
     pub async fn serve(
         self,
         app: Router,
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> std::io::Result<()> {
-        let mut builder = Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.config.header_timeout);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .enable_connect_protocol()
-            // Finds dead peers of idle HTTP/2 connections.
-            .keep_alive_interval(Duration::from_secs(20));
-        let graceful = GracefulShutdown::new();
+        let builder = self.builder();
+        let mut trouble = AcceptTrouble::new();
+        let mut draining = false;
         loop {
-            let (tcp, peer) = tokio::select! {
-                () = shutdown.cancelled() => break,
-                accepted = self.tcp.accept() => match accepted {
-                    Ok(pair) => pair,
-                    Err(err) => {
-                        // Out of file descriptors and the like: back off,
-                        // the listener itself is fine.
-                        warn!(%err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
+            let accepted = tokio::select! {
+                biased;
+                () = shutdown.cancelled(), if !draining => {
+                    draining = true;
+                    info!("draining: new connections get 503 until open ones finish");
+                    continue;
+                }
+                () = tracker.wait(), if draining => break,
+                accepted = self.tcp.accept() => accepted,
             };
+            let (tcp, peer) = match accepted {
+                Ok(pair) => {
+                    trouble.recovered();
+                    pair
+                }
+                Err(err) => {
+                    if let Some(pause) = trouble.failed(&err, &self) {
+                        tokio::select! {
+                            () = tokio::time::sleep(pause) => {}
+                            () = tracker.wait(), if draining => break,
+                        }
+                    }
+                    continue;
+                }
+            };
+            if draining {
+                self.refuse(&tcp, Refusal::ShuttingDown);
+                continue;
+            }
             let slot = match self.limits.admit(peer.ip()) {
                 Ok(slot) => slot,
                 Err(refusal) => {
-                    self.metrics.reject(refusal.reason());
-                    if self.tls.is_none() {
-                        // Best effort, never waits: the client sees why.
-                        let _ = tcp.try_write(refusal.response());
-                    }
+                    self.refuse(&tcp, refusal);
                     debug!(%peer, reason = refusal.reason(), "connection refused");
                     continue;
                 }
@@ -277,15 +279,15 @@ impl Listener {
                 builder: builder.clone(),
                 timeout: self.config.header_timeout,
                 metrics: self.metrics.clone(),
+                shutdown: shutdown.clone(),
             };
-            let watcher = graceful.watcher();
             let tls = self.tls.clone();
             tracker.spawn(async move {
                 match tls {
-                    None => conn.run(tcp, watcher).await,
+                    None => conn.run(tcp).await,
                     Some(acceptor) => {
                         match tokio::time::timeout(conn.timeout, acceptor.accept(tcp)).await {
-                            Ok(Ok(stream)) => conn.run(stream, watcher).await,
+                            Ok(Ok(stream)) => conn.run(stream).await,
                             Ok(Err(err)) => debug!(%peer, %err, "TLS handshake failed"),
                             Err(_) => {
                                 conn.metrics.reject("handshake_timeout");
@@ -296,70 +298,103 @@ impl Listener {
                 }
             });
         }
-        // Every open connection finishes its in-flight requests; streams end
-        // on their own because they watch the same shutdown token.
-        graceful.shutdown().await;
         Ok(())
+    }
+
+    /// hyper's settings for every connection.
+    fn builder(&self) -> Builder<TokioExecutor> {
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.config.header_timeout);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .enable_connect_protocol()
+            // One connection may not hold more than a page needs: see
+            // `--max-streams-per-connection`.
+            .max_concurrent_streams(self.config.max_streams)
+            // Finds dead peers of idle HTTP/2 connections.
+            .keep_alive_interval(Duration::from_secs(20));
+        builder
+    }
+
+    /// Answers `refusal` (plain HTTP only) and closes; never waits.
+    fn refuse(&self, tcp: &TcpStream, refusal: Refusal) {
+        self.metrics.reject(refusal.reason());
+        if self.tls.is_none() {
+            // Best effort, one non-blocking write: the client sees why.
+            let _ = tcp.try_write(refusal.response());
+        }
     }
 }
 
-/// One admitted connection.
-struct Connection {
-    peer: SocketAddr,
-    slot: ConnSlot,
-    app: Router,
-    builder: Builder<TokioExecutor>,
-    timeout: Duration,
-    metrics: Arc<Metrics>,
+/// What the accept loop does when `accept` fails, and the log of it.
+struct AcceptTrouble {
+    /// Closed to accept and answer one client when the process is out of
+    /// descriptors, then opened again.
+    spare: SpareFd,
+    /// The pause before the next attempt when the spare cannot help.
+    backoff: Duration,
+    /// The current run of failures: since when, and how many.
+    episode: Option<(Instant, u64)>,
 }
 
-impl Connection {
-    async fn run<I>(self, io: I, watcher: hyper_util::server::graceful::Watcher)
-    where
-        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let Connection {
-            peer,
-            slot,
-            app,
-            builder,
-            timeout,
-            metrics,
-        } = self;
-        let spoke = Arc::new(AtomicBool::new(false));
-        let service = {
-            let spoke = spoke.clone();
-            hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                spoke.store(true, Ordering::Relaxed);
-                request.extensions_mut().insert(slot.clone());
-                let mut app = app.clone();
-                async move {
-                    let response = app.call(request).await;
-                    Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
-                }
-            })
-        };
-        let conn = watcher.watch(
-            builder
-                .serve_connection_with_upgrades(TokioIo::new(io), service)
-                .into_owned(),
-        );
-        tokio::pin!(conn);
-        // hyper times out slow request heads once it knows the protocol;
-        // this covers the time before, when a client has sent nothing.
-        let ended = tokio::select! {
-            ended = &mut conn => ended,
-            () = tokio::time::sleep(timeout) => {
-                if !spoke.load(Ordering::Relaxed) {
-                    metrics.reject("header_timeout");
-                    debug!(%peer, "no request in time; closing");
-                    return;
-                }
-                conn.await
+impl AcceptTrouble {
+    fn new() -> AcceptTrouble {
+        AcceptTrouble {
+            spare: SpareFd::open(),
+            backoff: FIRST_ACCEPT_BACKOFF,
+            episode: None,
+        }
+    }
+
+    /// Handles one failed accept; returns how long to pause, if at all.
+    fn failed(&mut self, err: &std::io::Error, listener: &Listener) -> Option<Duration> {
+        use std::io::ErrorKind;
+        // The client gave up before we took it: nothing is wrong here.
+        if matches!(
+            err.kind(),
+            ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted
+        ) {
+            debug!(%err, "a connection ended before it was accepted");
+            return None;
+        }
+        match &mut self.episode {
+            Some((_, errors)) => *errors += 1,
+            None => {
+                warn!(%err, "cannot accept connections; retrying with back-off (one line until it recovers)");
+                self.episode = Some((Instant::now(), 1));
             }
-        };
-        if let Err(err) = ended {
-            debug!(%peer, %err, "connection ended with an error");
+        }
+        if fd_limit::is_exhausted(err) && self.spare.release() {
+            // The freed descriptor takes one waiting client, who is told
+            // at once rather than left hanging in the backlog.
+            if let Some(Ok((tcp, _))) = listener.tcp.accept().now_or_never() {
+                listener.refuse(&tcp, Refusal::NoDescriptors);
+            }
+            if self.spare.restore() {
+                return None;
+            }
+        }
+        let pause = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_ACCEPT_BACKOFF);
+        Some(pause)
+    }
+
+    /// An accept succeeded: ends the episode with one line.
+    fn recovered(&mut self) {
+        if let Some((since, errors)) = self.episode.take() {
+            info!(
+                errors,
+                secs = since.elapsed().as_secs_f64(),
+                "accepting connections again"
+            );
+            self.backoff = FIRST_ACCEPT_BACKOFF;
+        }
+        if !self.spare.is_held() {
+            self.spare.restore();
         }
     }
 }

@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
         error!("{err}");
         return ExitCode::from(2);
     }
+    skirmish_server::fd_limit::raise(config.max_connections);
     let deadline = Duration::from_secs(config.shutdown_timeout_secs);
     let server = match Server::start(config).await {
         Ok(server) => server,

@@ -3,12 +3,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{Player, SseClient, TestServer, expect_close, metric, raw_socket, send, test_config};
+use common::{
+    Binary, Player, SseClient, TestServer, expect_close, metric, raw_socket, send, test_config,
+};
 use skirmish_shared::{ClientMsg, Hello};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn metrics_report_ticks_players_spectators_and_refusals() {
@@ -78,49 +80,95 @@ async fn metrics_report_ticks_players_spectators_and_refusals() {
     server.stop().await;
 }
 
+/// A request that stays in flight until the test finishes it: a join whose
+/// body has not all arrived. The drain waits for in-flight requests, so it
+/// lasts until [`Holder::finish`].
+struct Holder(tokio::net::TcpStream);
+
+const HELD_BODY: &str = r#"{"name":"Held"}"#;
+
+impl Holder {
+    async fn start(addr: std::net::SocketAddr) -> Holder {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let head = format!(
+            "POST /api/rooms/main/join HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            HELD_BODY.len()
+        );
+        tcp.write_all(head.as_bytes()).await.expect("write");
+        tcp.write_all(&HELD_BODY.as_bytes()[..4])
+            .await
+            .expect("write");
+        Holder(tcp)
+    }
+
+    /// Sends the rest of the body; returns the whole answer.
+    async fn finish(mut self) -> String {
+        self.0
+            .write_all(&HELD_BODY.as_bytes()[4..])
+            .await
+            .expect("write");
+        read_answer(&mut self.0).await
+    }
+}
+
+/// Everything the server sends until it closes (a reset after the answer
+/// ends the read too).
+async fn read_answer(tcp: &mut tokio::net::TcpStream) -> String {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(common::WAIT, tcp.read(&mut buf))
+            .await
+            .expect("answered in time")
+        {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// `GET path` on a new connection, answered within [`common::WAIT`].
+async fn fresh_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    // The server may answer and close before reading this.
+    let _ = tcp.write_all(request.as_bytes()).await;
+    read_answer(&mut tcp).await
+}
+
+/// The status and JSON body of a raw HTTP/1.1 answer.
+fn json_answer(answer: &str) -> (u16, serde_json::Value) {
+    let (status, body) = common::parse_response(answer.as_bytes());
+    (status, serde_json::from_str(&body).expect("JSON body"))
+}
+
 #[tokio::test]
 async fn sigterm_tells_every_client_and_exits_zero() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_skirmish-server"))
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--bots",
-            "2",
-            "--log-format",
-            "json",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server binary starts");
-    // The first log line that names the listening address.
-    let stdout = child.stdout.take().expect("piped");
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let logs = std::thread::spawn(move || {
-        let mut addr_tx = Some(addr_tx);
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(tx) = addr_tx.take_if(|_| line.contains("\"listening\"")) {
-                let json: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-                let _ = tx.send(json["fields"]["addr"].as_str().expect("addr").to_owned());
-            }
-            lines.push(line);
-        }
-        lines
-    });
-    let addr = tokio::time::timeout(Duration::from_secs(20), addr_rx)
-        .await
-        .expect("server logged its address")
-        .expect("address sent");
-    let server = TestServer {
-        server: None,
-        addr: addr.parse().expect("socket address"),
-    };
+    let mut command = Command::new(Binary::PATH);
+    command.args([
+        // No bots: nothing but shutdown may answer the pending poll.
+        "--bots",
+        "0",
+        // The held request below keeps the drain open; neither its body
+        // deadline nor the shutdown deadline may cut it short.
+        "--header-timeout-secs",
+        "60",
+        "--shutdown-timeout-secs",
+        "60",
+    ]);
+    let binary = Binary::start(command).await;
+    let server = binary.server();
     let http = reqwest::Client::new();
     let mut player = Player::join(&server, "Last", None).await;
     let mut spectator =
         SseClient::open(&http, &server.http_url("/api/rooms/main/events"), None).await;
+    // After a tick or two the player's join is logged: the poll below
+    // waits.
+    for _ in 0..2 {
+        player.snapshot().await;
+    }
     let head = {
         let page: serde_json::Value = http
             .get(server.http_url("/api/rooms/main/poll"))
@@ -145,38 +193,53 @@ async fn sigterm_tells_every_client_and_exits_zero() {
                 .await
         }
     });
+    let holder = Holder::start(server.addr).await;
     player.snapshot().await;
+    let ready = fresh_get(server.addr, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.ends_with("ready\n"), "{ready}");
 
-    let pid = child.id().to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    binary.terminate();
 
+    // Players: close 1001 with the reason.
     let (code, reason) = expect_close(&mut player.socket).await;
     assert_eq!(code, 1001, "{reason}");
-    assert!(reason.contains("shutting down"), "{reason}");
-    let mut told = false;
-    for _ in 0..500 {
-        if spectator.next().await.event == "shutdown" {
-            told = true;
-            break;
+    assert_eq!(reason, "server shutting down");
+    // Spectators: a final `shutdown` event, then the stream ends.
+    let shutdown = loop {
+        let event = spectator.next().await;
+        if event.event == "shutdown" {
+            break event;
         }
-    }
-    assert!(told, "spectators get a final shutdown event");
+    };
+    assert_eq!(
+        shutdown.json(),
+        serde_json::json!({ "reason": "server shutting down" })
+    );
+    // Pollers: answered at once, with the reason.
     let page = tokio::time::timeout(Duration::from_secs(10), pending)
         .await
         .expect("the pending poll is answered at shutdown")
         .expect("task")
         .expect("json");
-    assert!(page["events"].is_array(), "{page}");
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .expect("join")
-        .expect("wait");
+    assert_eq!(page["events"], serde_json::json!([]), "{page}");
+    assert_eq!(page["next"], head, "{page}");
+    assert_eq!(page["closed"], "server shutting down", "{page}");
+
+    // The drain is still on (the held request is in flight). A new
+    // connection gets a prompt 503, so a load balancer's `/readyz` sees
+    // the server is going and a client is not left hanging.
+    for path in ["/readyz", "/api/rooms"] {
+        let (status, body) = json_answer(&fresh_get(server.addr, path).await);
+        assert_eq!(status, 503, "{path}");
+        assert_eq!(body["error"], "the server is shutting down", "{path}");
+    }
+    // The held request is answered too: no one joins a stopping server.
+    let (status, body) = json_answer(&holder.finish().await);
+    assert_eq!(status, 503, "{body}");
+
+    let (exit, lines) = binary.wait().await;
     assert!(exit.success(), "exit status {exit:?}");
-    let lines = logs.join().expect("log reader");
     assert!(
         lines.iter().any(|l| l.contains("connection closed")),
         "one line per connection close"

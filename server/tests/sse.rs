@@ -179,7 +179,15 @@ async fn idle_feeds_carry_heartbeats_and_errors_are_json() {
     let _b = SseClient::open(&http, &url, None).await;
     let third = http.get(&url).send().await.expect("sent");
     assert_eq!(third.status(), 503);
-    assert!(third.json::<serde_json::Value>().await.expect("json")["error"].is_string());
+    assert_eq!(
+        third.headers()["retry-after"],
+        "5",
+        "refusals say when to retry"
+    );
+    assert_eq!(
+        third.json::<serde_json::Value>().await.expect("json")["error"],
+        "room \"main\" has 2 spectator streams open, the most allowed"
+    );
     let rooms = common::get_json(&server, "/api/rooms").await;
     assert_eq!(rooms[0]["spectators"], 2);
     server.stop().await;

@@ -12,6 +12,23 @@ use serde::Serialize;
 use super::AppState;
 use crate::room::registry::RoomSummary;
 
+/// What a spectator refusal counts, and its `Retry-After`: EventSource
+/// gives up on a 503, so the delay is for scripts and the web client's own
+/// retry.
+const SPECTATOR_STREAMS: (&str, u32) = ("spectator streams open", 5);
+
+/// What a poll refusal counts, and its `Retry-After`: a poll slot frees
+/// within a poll timeout at most, usually far sooner.
+const WAITING_POLLS: (&str, u32) = ("polls waiting", 1);
+
+/// `Retry-After` while draining: by then another instance, or this one
+/// restarted, may answer.
+const SHUTDOWN_RETRY_SECS: u32 = 5;
+
+/// The error of every request refused because the server is draining, in
+/// a JSON answer or the accept loop's canned one.
+pub(crate) const SHUTTING_DOWN: &str = "the server is shutting down";
+
 /// An HTTP error with a JSON body.
 #[derive(Debug)]
 pub struct ApiError {
@@ -90,6 +107,46 @@ impl ApiError {
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).retry_after(retry_after)
     }
 
+    /// 503: `--max-spectators` streams are open.
+    pub fn spectator_limit(max: usize) -> ApiError {
+        ApiError::at_limit("the server has", max, SPECTATOR_STREAMS)
+    }
+
+    /// 503: `--max-spectators-per-room` streams are open on `room`.
+    pub fn room_spectator_limit(room: &str, max: usize) -> ApiError {
+        ApiError::at_limit(&format!("room {room:?} has"), max, SPECTATOR_STREAMS)
+    }
+
+    /// 503: the client's address has `--max-spectators-per-ip` streams open.
+    pub fn address_spectator_limit(max: usize) -> ApiError {
+        ApiError::at_limit("your address has", max, SPECTATOR_STREAMS)
+    }
+
+    /// 503: `--max-polls` polls are waiting.
+    pub fn poll_limit(max: usize) -> ApiError {
+        ApiError::at_limit("the server has", max, WAITING_POLLS)
+    }
+
+    /// 503: `--max-polls-per-room` polls are waiting on `room`.
+    pub fn room_poll_limit(room: &str, max: usize) -> ApiError {
+        ApiError::at_limit(&format!("room {room:?} has"), max, WAITING_POLLS)
+    }
+
+    /// 503: the client's address has `--max-polls-per-ip` polls waiting.
+    pub fn address_poll_limit(max: usize) -> ApiError {
+        ApiError::at_limit("your address has", max, WAITING_POLLS)
+    }
+
+    /// 503 with `Retry-After`: "`holder` `max` `what`, the most allowed".
+    fn at_limit(holder: &str, max: usize, (what, retry): (&str, u32)) -> ApiError {
+        ApiError::unavailable(format!("{holder} {max} {what}, the most allowed")).retry_after(retry)
+    }
+
+    /// 503: the server is draining before it exits.
+    pub fn shutting_down() -> ApiError {
+        ApiError::unavailable(SHUTTING_DOWN).retry_after(SHUTDOWN_RETRY_SECS)
+    }
+
     /// Adds `Retry-After: secs`.
     #[must_use]
     pub fn retry_after(mut self, secs: u32) -> ApiError {
@@ -147,7 +204,7 @@ pub async fn healthz() -> &'static str {
 /// `GET /readyz`: accepting players (not shutting down).
 pub async fn readyz(State(app): State<AppState>) -> Response {
     if app.shutdown.is_cancelled() {
-        ApiError::unavailable("shutting down").into_response()
+        ApiError::shutting_down().into_response()
     } else {
         "ready\n".into_response()
     }

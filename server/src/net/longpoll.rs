@@ -12,8 +12,8 @@
 //!
 //! A long-poll player is an ordinary player to its room: the state poll's
 //! `after` is its ack, so it gets deltas against what it holds, in the JSON
-//! shape of the binary `Snapshot`. Every poll holds a permit of
-//! `--max-polls`; every wait ends at its timeout, at shutdown, or when the
+//! shape of the binary `Snapshot`. Every waiting poll holds a slot (see
+//! [`super::slots`]); every wait ends at its timeout, at shutdown, or when the
 //! log closes.
 
 use std::sync::Arc;
@@ -28,12 +28,12 @@ use axum::{Extension, Json};
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use skirmish_shared::{Input, Snapshot, Tick, valid_name};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use super::AppState;
 use super::api::ApiError;
 use super::sessions::{LegacySession, Lookup, hex};
+use super::slots::{self, Slot, SlotKind, client_address};
 use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, TransportLabel, transport};
 use crate::room::event_log::{EventLog, Read};
@@ -107,25 +107,17 @@ pub fn parse_poll_query<T: std::str::FromStr>(
     })
 }
 
-/// A waiting poll's slots (server-wide, and its room's when it has one)
-/// and its place in the `pollers` gauge.
-type PollSlot = (
-    OwnedSemaphorePermit,
-    Option<OwnedSemaphorePermit>,
-    GaugeGuard,
-);
+/// A waiting poll's slots (see [`slots`]) and its place in the `pollers`
+/// gauge.
+type PollSlot = (Slot, GaugeGuard);
 
-fn poll_permit(app: &AppState, room: Option<&RoomHandle>) -> Result<PollSlot, ApiError> {
-    let full = || {
-        app.metrics.reject("poll_limit");
-        ApiError::unavailable("too many pending polls; retry shortly").retry_after(1)
-    };
-    let all = app.polls.clone().try_acquire_owned().map_err(|_| full())?;
-    let here = room
-        .map(|r| r.poll_permits.clone().try_acquire_owned())
-        .transpose()
-        .map_err(|_| full())?;
-    Ok((all, here, GaugeGuard::new(&app.metrics.pollers)))
+fn poll_slot(
+    app: &AppState,
+    room: Option<&RoomHandle>,
+    conn: Option<&Extension<ConnSlot>>,
+) -> Result<PollSlot, ApiError> {
+    let slot = slots::take(app, SlotKind::Poll, room, client_address(conn))?;
+    Ok((slot, GaugeGuard::new(&app.metrics.pollers)))
 }
 
 /// A 200 JSON answer, counted as a long-poll message.
@@ -148,13 +140,14 @@ pub async fn room_poll(
     State(app): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<PollQuery>,
+    conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
     let room = app
         .registry
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no room {id:?}")))?;
     let params = parse_params::<u64>(&app, &query)?;
-    let _permit = poll_permit(&app, Some(&room))?;
+    let _slot = poll_slot(&app, Some(&room), conn.as_ref())?;
     Ok(poll_log(&app, &room.feed.log, params).await)
 }
 
@@ -162,9 +155,10 @@ pub async fn room_poll(
 pub async fn ticker_poll(
     State(app): State<AppState>,
     Query(query): Query<PollQuery>,
+    conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
     let params = parse_params::<u64>(&app, &query)?;
-    let _permit = poll_permit(&app, None)?;
+    let _slot = poll_slot(&app, None, conn.as_ref())?;
     let log = app.registry.ticker().clone();
     Ok(poll_log(&app, &log, params).await)
 }
@@ -374,10 +368,11 @@ pub async fn state(
     State(app): State<AppState>,
     Path(token): Path<String>,
     Query(query): Query<PollQuery>,
+    conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
     let session = session_of(&app, &token)?;
     let params = parse_params::<u32>(&app, &query)?;
-    let _permit = poll_permit(&app, Some(&session.seat.room))?;
+    let _slot = poll_slot(&app, Some(&session.seat.room), conn.as_ref())?;
     // One state poll per session: a second client with the same token (or
     // a retry racing the old poll) takes over, and the older poll is told.
     let replaced = session.begin_poll();

@@ -9,6 +9,8 @@
 //! - [`api`]: JSON endpoints (room list, health) and the JSON error type.
 //! - [`flood`]: the inbound rate limit of player transports.
 //! - [`origin`]: which browser origins may open sockets and read the API.
+//! - [`slots`]: the spectator and poll slots, per room, per address and in
+//!   all.
 
 pub mod api;
 pub mod flood;
@@ -16,16 +18,17 @@ pub mod longpoll;
 pub mod origin;
 pub mod router;
 pub mod sessions;
+pub mod slots;
 pub mod sse;
 pub mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::address_limit::AddressLimit;
 use crate::config::Config;
 use crate::listener::ConnLimits;
 use crate::metrics::Metrics;
@@ -56,10 +59,13 @@ pub struct AppInner {
     /// Open TCP connections, in all and per address (the accept loop
     /// admits against them).
     pub connections: Arc<ConnLimits>,
-    /// One permit per spectator or ticker stream, `max_spectators` in all.
-    pub spectators: Arc<Semaphore>,
-    /// One permit per waiting long poll, `max_polls` in all.
-    pub polls: Arc<Semaphore>,
+    /// One slot per spectator or ticker stream: `--max-spectators` in all,
+    /// `--max-spectators-per-ip` per client address, whatever connections
+    /// (or HTTP/2 streams of one connection) they come over.
+    pub spectators: Arc<AddressLimit>,
+    /// One slot per waiting long poll: `--max-polls` in all,
+    /// `--max-polls-per-ip` per client address.
+    pub polls: Arc<AddressLimit>,
     /// Long-poll players by token.
     pub legacy: Arc<SessionStore>,
     /// Everything `/metrics` reports.
@@ -68,14 +74,14 @@ pub struct AppInner {
     pub origins: origin::OriginPolicy,
 }
 
-/// The address a request came from, as the connection limits count it
-/// (IPv6: its /64). Every request the listener serves carries its
+/// The address a request came from (limits key it by [`crate::listener::limit_key`]).
+/// Every request the listener serves carries its
 /// connection's slot; one without (a router served some other way) counts
 /// as the unspecified address, so all such requests share one budget.
 fn client_of(slot: Option<&crate::listener::ConnSlot>) -> std::net::IpAddr {
     slot.map_or(
         std::net::Ipv4Addr::UNSPECIFIED.into(),
-        crate::listener::ConnSlot::client,
+        crate::listener::ConnSlot::address,
     )
 }
 
@@ -121,8 +127,11 @@ impl AppState {
             config.max_connections_per_ip as usize,
             metrics.connections.clone(),
         );
-        let spectators = Arc::new(Semaphore::new(config.max_spectators as usize));
-        let polls = Arc::new(Semaphore::new(config.max_polls as usize));
+        let spectators = AddressLimit::new(
+            config.max_spectators as usize,
+            config.max_spectators_per_ip as usize,
+        );
+        let polls = AddressLimit::new(config.max_polls as usize, config.max_polls_per_ip as usize);
         let legacy = Arc::new(SessionStore::new(
             Duration::from_secs(config.legacy_idle_secs),
             config.max_legacy_sessions as usize,

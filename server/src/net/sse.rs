@@ -14,6 +14,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName};
@@ -22,13 +23,15 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::stream;
 use serde::Deserialize;
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span};
 
 use super::AppState;
 use super::api::ApiError;
+use super::slots::{self, Slot, SlotKind, client_address};
+use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
 use crate::room::event_log::{EventLog, Read};
 use crate::room::feed::StateSample;
@@ -79,32 +82,12 @@ pub fn parse_resume_point(
     }
 }
 
-/// Takes a global and a per-room (or ticker) spectator slot, or answers 503.
-fn permits(
-    app: &AppState,
-    scoped: Option<&Arc<tokio::sync::Semaphore>>,
-) -> Result<Vec<OwnedSemaphorePermit>, ApiError> {
-    let full = || {
-        app.metrics.reject("spectator_limit");
-        ApiError::unavailable("too many spectators; try again later")
-    };
-    let mut held = vec![
-        app.spectators
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| full())?,
-    ];
-    if let Some(room) = scoped {
-        held.push(room.clone().try_acquire_owned().map_err(|_| full())?);
-    }
-    Ok(held)
-}
-
 /// `GET /api/rooms/{id}/events`.
 pub async fn room_events(
     State(app): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<FeedQuery>,
+    conn: Option<Extension<ConnSlot>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let room = app
@@ -112,7 +95,12 @@ pub async fn room_events(
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no room {id:?}")))?;
     let resume = resume_point(&headers, &query)?;
-    let held = permits(&app, Some(&room.spectator_permits))?;
+    let held = slots::take(
+        &app,
+        SlotKind::Spectator,
+        Some(&room),
+        client_address(conn.as_ref()),
+    )?;
     let feed = Feed::new(
         room.feed.log.clone(),
         Some(room.feed.samples.clone()),
@@ -128,10 +116,16 @@ pub async fn room_events(
 pub async fn ticker(
     State(app): State<AppState>,
     Query(query): Query<FeedQuery>,
+    conn: Option<Extension<ConnSlot>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let resume = resume_point(&headers, &query)?;
-    let held = permits(&app, None)?;
+    let held = slots::take(
+        &app,
+        SlotKind::Spectator,
+        None,
+        client_address(conn.as_ref()),
+    )?;
     let feed = Feed::new(app.registry.ticker().clone(), None, resume, &app, held);
     Ok(respond(feed, info_span!("sse", room = "ticker")))
 }
@@ -175,7 +169,7 @@ struct Feed {
     shutdown: CancellationToken,
     done: bool,
     /// Released when the stream is dropped.
-    _permits: Vec<OwnedSemaphorePermit>,
+    _slot: Slot,
     /// Counted as a spectator while the stream lives.
     _counted: GaugeGuard,
     metrics: Arc<Metrics>,
@@ -203,7 +197,7 @@ impl Feed {
         mut samples: Option<watch::Receiver<Arc<StateSample>>>,
         resume: Option<u64>,
         app: &AppState,
-        permits: Vec<OwnedSemaphorePermit>,
+        slot: Slot,
     ) -> Feed {
         let head = log.subscribe();
         let mut opening = BytesMut::from(format!("retry: {RETRY_MS}\n\n").as_bytes());
@@ -231,7 +225,7 @@ impl Feed {
             heartbeat,
             shutdown: app.shutdown.clone(),
             done: false,
-            _permits: permits,
+            _slot: slot,
             _counted: GaugeGuard::new(&app.metrics.spectators),
             metrics: app.metrics.clone(),
             opening_resumed: resume.is_some(),

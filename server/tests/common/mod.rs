@@ -36,6 +36,8 @@ pub fn test_config() -> Config {
     // their own tests.
     config.max_connections_per_ip = config.max_connections;
     config.new_rooms_per_ip_per_min = 1_000_000;
+    config.max_spectators_per_ip = config.max_spectators;
+    config.max_polls_per_ip = config.max_polls;
     config
 }
 
@@ -284,7 +286,7 @@ pub async fn http_get(url: &str) -> (u16, String) {
 }
 
 /// Status and body of a raw HTTP/1.1 response (chunked or not).
-fn parse_response(raw: &[u8]) -> (u16, String) {
+pub fn parse_response(raw: &[u8]) -> (u16, String) {
     let text = String::from_utf8_lossy(raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").expect("http response");
     let status = head
@@ -481,4 +483,86 @@ pub async fn get_json_tls(
     let (status, body) = parse_response(&raw);
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).expect("json")
+}
+
+/// The real server binary as a child process, logging JSON lines to its
+/// stdout, which a thread collects.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    logs: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Binary {
+    /// The path of the server binary, for commands that wrap it.
+    pub const PATH: &str = env!("CARGO_BIN_EXE_skirmish-server");
+
+    /// Runs `command` (the binary, or a wrapper that execs it, with its
+    /// arguments) with `--bind 127.0.0.1:0 --log-format json` appended,
+    /// and waits for the line naming the listening address.
+    pub async fn start(mut command: std::process::Command) -> Binary {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut child = command
+            .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server binary starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let logs = std::thread::spawn(move || {
+            let mut addr_tx = Some(addr_tx);
+            let mut lines = Vec::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(tx) = addr_tx.take_if(|_| line.contains("\"listening\"")) {
+                    let json: serde_json::Value =
+                        serde_json::from_str(&line).expect("JSON log line");
+                    let _ = tx.send(json["fields"]["addr"].as_str().expect("addr").to_owned());
+                }
+                lines.push(line);
+            }
+            lines
+        });
+        let addr = tokio::time::timeout(Duration::from_secs(20), addr_rx)
+            .await
+            .expect("server logged its address")
+            .expect("address sent");
+        Binary {
+            child,
+            addr: addr.parse().expect("socket address"),
+            logs,
+        }
+    }
+
+    /// Sends SIGTERM (to this child only, by pid).
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the exit; returns its status and every log line.
+    pub async fn wait(self) -> (std::process::ExitStatus, Vec<String>) {
+        let Binary {
+            mut child, logs, ..
+        } = self;
+        let exit = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .expect("join")
+            .expect("wait");
+        (exit, logs.join().expect("log reader"))
+    }
+
+    /// A [`TestServer`] handle for the helpers that take one (it does not
+    /// stop the child).
+    pub fn server(&self) -> TestServer {
+        TestServer {
+            server: None,
+            addr: self.addr,
+        }
+    }
 }

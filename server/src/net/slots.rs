@@ -1,0 +1,106 @@
+//! The slots a spectator stream or a waiting long poll holds while it
+//! lives: one of the server's (`--max-spectators`, `--max-polls`), within
+//! its client address's share (`--max-spectators-per-ip`,
+//! `--max-polls-per-ip`), and one of its room's. Every refusal is a 503
+//! with `Retry-After` that says which limit it met, and is counted in
+//! `skirmish_rejected_total`.
+//!
+//! Slots are counted per address, not per connection: HTTP/2 multiplexes
+//! many streams over one connection, so counting connections alone let one
+//! connection hold every slot.
+
+use std::net::IpAddr;
+
+use axum::Extension;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::AppState;
+use super::api::ApiError;
+use crate::address_limit::{AddressPermit, Full};
+use crate::listener::ConnSlot;
+use crate::room::RoomHandle;
+
+/// What a slot is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotKind {
+    /// An SSE stream of a room or of the ticker.
+    Spectator,
+    /// A long poll waiting for news.
+    Poll,
+}
+
+/// A held slot; dropping it frees every part.
+#[derive(Debug)]
+pub struct Slot {
+    _server: AddressPermit,
+    _room: Option<OwnedSemaphorePermit>,
+}
+
+/// The address of the client that sent a request, from its connection's
+/// slot (absent only for requests that did not come through the listener).
+#[must_use]
+pub fn client_address(slot: Option<&Extension<ConnSlot>>) -> Option<IpAddr> {
+    slot.map(|Extension(slot)| slot.address())
+}
+
+/// Takes a slot of `kind` for `client`, in `room` when there is one.
+///
+/// # Errors
+/// A 503 naming the limit that is reached.
+pub fn take(
+    app: &AppState,
+    kind: SlotKind,
+    room: Option<&RoomHandle>,
+    client: Option<IpAddr>,
+) -> Result<Slot, ApiError> {
+    let (limit, room_cap) = match kind {
+        SlotKind::Spectator => (&app.spectators, app.config.max_spectators_per_room),
+        SlotKind::Poll => (&app.polls, app.config.max_polls_per_room),
+    };
+    let server = limit.try_take(client).map_err(|full| {
+        let (reason, error) = match (kind, full) {
+            (SlotKind::Spectator, Full::Total) => (
+                "spectator_limit",
+                ApiError::spectator_limit(limit.max_total()),
+            ),
+            (SlotKind::Spectator, Full::PerAddress) => (
+                "ip_spectator_limit",
+                ApiError::address_spectator_limit(limit.max_per_address()),
+            ),
+            (SlotKind::Poll, Full::Total) => {
+                ("poll_limit", ApiError::poll_limit(limit.max_total()))
+            }
+            (SlotKind::Poll, Full::PerAddress) => (
+                "ip_poll_limit",
+                ApiError::address_poll_limit(limit.max_per_address()),
+            ),
+        };
+        app.metrics.reject(reason);
+        error
+    })?;
+    let room = room
+        .map(|room| {
+            let permits = match kind {
+                SlotKind::Spectator => &room.spectator_permits,
+                SlotKind::Poll => &room.poll_permits,
+            };
+            permits.clone().try_acquire_owned().map_err(|_| {
+                let cap = room_cap as usize;
+                match kind {
+                    SlotKind::Spectator => {
+                        app.metrics.reject("spectator_limit");
+                        ApiError::room_spectator_limit(&room.id, cap)
+                    }
+                    SlotKind::Poll => {
+                        app.metrics.reject("poll_limit");
+                        ApiError::room_poll_limit(&room.id, cap)
+                    }
+                }
+            })
+        })
+        .transpose()?;
+    Ok(Slot {
+        _server: server,
+        _room: room,
+    })
+}

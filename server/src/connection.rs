@@ -16,7 +16,8 @@
 //!
 //! At shutdown each connection is closed the same graceful way; its open
 //! requests finish first (streams end on their own, as they watch the same
-//! token).
+//! token). It never cuts a request or stream that is still open: only the
+//! server's shutdown deadline does.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -6,7 +6,7 @@
 //! privileges) and warns, in one line, when even that is below
 //! `--max-connections` plus [`OWN_FILES`]. [`SpareFd`] is the descriptor the
 //! accept loop keeps for the moment the table is full anyway. Unix only;
-//! elsewhere these do nothing.
+//! elsewhere these do nothing. No unsafe code: rustix makes the calls.
 
 /// Descriptors the server needs besides its connections: standard streams,
 /// the runtime's epoll and wake-ups, the listener, the spare, static files

@@ -3,7 +3,8 @@
 //! its client address's share (`--max-spectators-per-ip`,
 //! `--max-polls-per-ip`), and one of its room's. Every refusal is a 503
 //! with `Retry-After` that says which limit it met, and is counted in
-//! `skirmish_rejected_total`.
+//! `skirmish_rejected_total`. Taking a slot never waits: a full limit is
+//! a refusal, not a queue.
 //!
 //! Slots are counted per address, not per connection: HTTP/2 multiplexes
 //! many streams over one connection, so counting connections alone let one

@@ -33,9 +33,9 @@ use crate::config::Config;
 use crate::listener::ConnLimits;
 use crate::metrics::Metrics;
 use crate::room::Registry;
-use crate::room::event_log::{EventLog, incarnation_floor};
+use crate::room::event_ids::IdAllocator;
 use crate::room::quota::RoomQuota;
-use crate::room::ticker::{board_json, run_board};
+use crate::room::ticker::{Ticker, run_board};
 use sessions::{SessionStore, run_sweeper};
 
 /// Events the ticker log keeps for resuming readers.
@@ -97,10 +97,10 @@ impl AppState {
     #[must_use]
     pub fn new(config: Config, shutdown: CancellationToken, tracker: TaskTracker) -> AppState {
         let metrics = Arc::new(Metrics::new());
-        let ticker = EventLog::new(
+        let ticker = Ticker::new(
             TICKER_LOG_CAPACITY,
-            incarnation_floor(),
-            board_json(&[]).into(),
+            usize::from(config.ticker_top),
+            IdAllocator::process(),
         );
         let registry = Registry::new(
             config.room_config(),
@@ -119,7 +119,6 @@ impl AppState {
             registry.clone(),
             ticker,
             Duration::from_secs(config.ticker_board_secs),
-            usize::from(config.ticker_top),
             shutdown.clone(),
         ));
         let connections = ConnLimits::new(

@@ -1,17 +1,19 @@
 //! The event log: what spectators, scoreboards and pollers read. An
-//! append-only ring of events with consecutive `u64` ids, plus the snapshot
-//! that is true as of the newest id.
+//! append-only ring of events with strictly increasing `u64` ids, plus the
+//! snapshot that is true as of the newest id.
 //!
 //! One writer (a room task, or the ticker) appends a batch per tick under a
 //! short write lock. Readers hold only a cursor (the last id they saw) and
 //! copy `Arc`s out under a read lock; nobody holds the lock across an await
 //! or any I/O, so appending never waits for a reader. A reader whose cursor
-//! has left the ring (or comes from another incarnation of the server) gets
-//! [`Read::Reset`] with the current snapshot, never a silent gap.
+//! is not a position in this log (it left the ring, or it comes from
+//! another log, a later id or an earlier process) gets [`Read::Reset`]
+//! with the current snapshot, never a silent gap or a wrong event.
 //!
-//! Ids start at a per-incarnation floor (unix milliseconds × 1000, below
-//! 2^53 so JavaScript holds them exactly), so an id from an earlier process
-//! is never mistaken for a current one. Every entry is rendered once, as an
+//! Ids come from the process-wide [`IdAllocator`] in ranges no other log
+//! shares (see [`super::event_ids`] for the arithmetic), so the only
+//! cursors this log accepts are its head, the ids its ring holds and the
+//! id just before the oldest of them. Every entry is rendered once, as an
 //! SSE frame and as a long-poll JSON object, and shared by every reader.
 
 use std::collections::VecDeque;
@@ -21,6 +23,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::RwLock;
 use tokio::sync::watch;
+use tracing::error;
+
+use super::event_ids::{IdAllocator, IdsExhausted, LogIds, MAX_ID};
+
+/// Why a log whose id space ran out stopped (see [`super::event_ids`]).
+const IDS_EXHAUSTED: &str = "event ids exhausted";
 
 /// One logged event, rendered for every transport.
 #[derive(Debug)]
@@ -60,10 +68,32 @@ pub enum Read {
 struct Ring {
     entries: VecDeque<Arc<LogEntry>>,
     capacity: usize,
-    /// The newest id (the floor while nothing was appended).
+    /// Where the next ids come from; `None` once the id space ran out.
+    ids: Option<LogIds>,
+    /// The newest id (the log's first id while nothing was appended).
     head: u64,
+    /// The id just before the oldest entry: the newest evicted one, or the
+    /// log's first id. A reader there still misses nothing.
+    horizon: u64,
     snapshot: Arc<str>,
     closed: Option<&'static str>,
+}
+
+impl Ring {
+    /// The next event's id; `None` (and the log closed) when the id space
+    /// ran out, so no id is ever reused.
+    fn issue(&mut self) -> Option<u64> {
+        let issued = self.ids.as_mut().map(LogIds::issue)?;
+        match issued {
+            Ok(id) => Some(id),
+            Err(err @ IdsExhausted { .. }) => {
+                error!(cause = %err, head = self.head, "event log closed: no ids left");
+                self.ids = None;
+                self.closed = Some(IDS_EXHAUSTED);
+                None
+            }
+        }
+    }
 }
 
 /// A bounded, resumable event log. See the module docs.
@@ -73,15 +103,6 @@ pub struct EventLog {
     /// The newest id, for readers to wait on; `watch` holds one value, so
     /// waking a thousand readers costs no queue.
     head: watch::Sender<u64>,
-}
-
-/// A floor for a new log's ids: unix time in milliseconds × 1000.
-#[must_use]
-pub fn incarnation_floor() -> u64 {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
-    ms.saturating_mul(1000)
 }
 
 /// Unix time in milliseconds, the clock events are stamped with.
@@ -99,17 +120,27 @@ fn render(id: u64, kind: &'static str, data: &str) -> (Bytes, Bytes) {
 }
 
 impl EventLog {
-    /// An empty log holding up to `capacity` events, ids after `floor`.
+    /// An empty log holding up to `capacity` events, its ids from
+    /// `allocator`. If no ids are left it starts closed.
     #[must_use]
-    pub fn new(capacity: usize, floor: u64, snapshot: Arc<str>) -> Arc<EventLog> {
-        let (head, _) = watch::channel(floor);
+    pub fn new(capacity: usize, allocator: Arc<IdAllocator>, snapshot: Arc<str>) -> Arc<EventLog> {
+        let (ids, first, closed) = match LogIds::open(allocator) {
+            Ok((ids, first)) => (Some(ids), first, None),
+            Err(err) => {
+                error!(cause = %err, "new event log has no ids; it starts closed");
+                (None, MAX_ID, Some(IDS_EXHAUSTED))
+            }
+        };
+        let (head, _) = watch::channel(first);
         Arc::new(EventLog {
             ring: RwLock::new(Ring {
                 entries: VecDeque::with_capacity(capacity.max(1)),
                 capacity: capacity.max(1),
-                head: floor,
+                ids,
+                head: first,
+                horizon: first,
                 snapshot,
-                closed: None,
+                closed,
             }),
             head,
         })
@@ -124,10 +155,12 @@ impl EventLog {
         let head = {
             let mut ring = self.ring.write();
             for (kind, data) in events {
-                let id = ring.head + 1;
+                let Some(id) = ring.issue() else { break };
                 let (sse, json) = render(id, kind, &data);
-                if ring.entries.len() == ring.capacity {
-                    ring.entries.pop_front();
+                if ring.entries.len() == ring.capacity
+                    && let Some(evicted) = ring.entries.pop_front()
+                {
+                    ring.horizon = evicted.id;
                 }
                 ring.entries.push_back(Arc::new(LogEntry {
                     id,
@@ -170,21 +203,22 @@ impl EventLog {
     #[must_use]
     pub fn read(&self, after: u64, max: usize) -> Read {
         let ring = self.ring.read();
-        if let Some(reason) = ring.closed.filter(|_| after >= ring.head) {
-            return Read::Closed(reason);
-        }
         if after == ring.head {
-            return Read::UpToDate;
+            return ring.closed.map_or(Read::UpToDate, Read::Closed);
         }
-        let oldest = ring.entries.front().map_or(ring.head + 1, |e| e.id);
-        if after > ring.head || after + 1 < oldest {
+        // Only an id this log gave out is a position in it: the horizon or
+        // one the ring holds. Anything else (evicted, another log's, from
+        // the future or an earlier process) starts over.
+        let start = if after == ring.horizon {
+            0
+        } else if let Ok(i) = ring.entries.binary_search_by_key(&after, |e| e.id) {
+            i + 1
+        } else {
             return Read::Reset {
                 snapshot: ring.snapshot.clone(),
                 head: ring.head,
             };
-        }
-        // Ids are consecutive, so the first unseen entry is at a known index.
-        let start = usize::try_from(after + 1 - oldest).unwrap_or(usize::MAX);
+        };
         Read::Events(
             ring.entries
                 .iter()
@@ -208,7 +242,12 @@ mod tests {
     use super::*;
 
     fn log(capacity: usize) -> Arc<EventLog> {
-        EventLog::new(capacity, 1000, Arc::from("{\"s\":0}"))
+        let ids = Arc::new(IdAllocator::starting_at(1000));
+        EventLog::new(capacity, ids, Arc::from("{\"s\":0}"))
+    }
+
+    fn is_reset(read: &Read) -> bool {
+        matches!(read, Read::Reset { .. })
     }
 
     fn ids(read: Read) -> Vec<u64> {
@@ -280,8 +319,65 @@ mod tests {
     }
 
     #[test]
-    fn floors_fit_javascript_numbers() {
-        assert!(incarnation_floor() < (1u64 << 53));
-        assert!(incarnation_floor() > 1_600_000_000_000_000);
+    fn cursors_from_another_log_reset_even_when_in_range() {
+        let alloc = Arc::new(IdAllocator::starting_at(1000));
+        let a = EventLog::new(64, alloc.clone(), Arc::from("{}"));
+        let b = EventLog::new(64, alloc, Arc::from("{}"));
+        for _ in 0..10 {
+            a.append(vec![("kill", "{}".into())], None);
+            b.append(vec![("kill", "{}".into())], None);
+        }
+        // Created together, yet neither accepts the other's head, first
+        // id or any id it logged.
+        let (_, head_a) = a.snapshot();
+        let (_, head_b) = b.snapshot();
+        assert_ne!(head_a, head_b);
+        for cursor in [head_a, head_a - 3, ids_of(&a)[0], 1000] {
+            assert!(is_reset(&b.read(cursor, 10)), "a's {cursor} in b");
+        }
+        for cursor in [head_b, head_b - 3, ids_of(&b)[0]] {
+            assert!(is_reset(&a.read(cursor, 10)), "b's {cursor} in a");
+        }
+        // Their own cursors still resume.
+        assert_eq!(ids(a.read(1000, 100)).len(), 10);
+    }
+
+    fn ids_of(log: &EventLog) -> Vec<u64> {
+        ids(log.read(log.ring.read().horizon, usize::MAX))
+    }
+
+    #[test]
+    fn readers_resume_across_a_jump_to_the_next_range() {
+        let alloc = Arc::new(IdAllocator::starting_at(1000));
+        let busy = EventLog::new(1024, alloc.clone(), Arc::from("{}"));
+        let other = EventLog::new(8, alloc, Arc::from("{}"));
+        for _ in 0..300 {
+            busy.append(vec![("kill", "{}".into())], None);
+        }
+        other.append(vec![("kill", "{}".into())], None);
+        let all = ids_of(&busy);
+        assert_eq!(all.len(), 300);
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        // The first range (1000..1256) is used up, then `other`'s range
+        // lies between: the busy log's ids jump over it.
+        assert_eq!(all[254], 1255);
+        assert_eq!(all[255], 1512);
+        assert_eq!(ids(busy.read(1255, 2)), [1512, 1513]);
+        assert!(is_reset(&busy.read(1256, 2)), "an id in the gap");
+        assert!(is_reset(&busy.read(1300, 2)), "another log's range");
+    }
+
+    #[test]
+    fn a_log_without_ids_closes_instead_of_reusing_one() {
+        let alloc = Arc::new(IdAllocator::starting_at(MAX_ID - 300));
+        let log = EventLog::new(8, alloc.clone(), Arc::from("{}"));
+        for _ in 0..260 {
+            log.append(vec![("kill", "{}".into())], None);
+        }
+        let head = log.head();
+        assert_eq!(head, MAX_ID - 300 + 255, "the first range, used up");
+        assert!(matches!(log.read(head, 10), Read::Closed(IDS_EXHAUSTED)));
+        let late = EventLog::new(8, alloc, Arc::from("{}"));
+        assert!(matches!(late.read(late.head(), 10), Read::Closed(IDS_EXHAUSTED)));
     }
 }

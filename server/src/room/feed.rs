@@ -17,8 +17,10 @@ use skirmish_shared::rules::units;
 use skirmish_shared::{EventKind, ShipId, Tick};
 use tokio::sync::watch;
 
+use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, unix_millis};
 use super::snapshot::Frame;
+use super::ticker::{ScoreChange, Ticker};
 use crate::game::WorldState;
 
 /// The positions of every ship at one tick, for minimaps. Not logged:
@@ -57,7 +59,7 @@ pub struct Feed {
     room: Arc<str>,
     tick_hz: u16,
     log: Arc<EventLog>,
-    ticker: Arc<EventLog>,
+    ticker: Arc<Ticker>,
     samples: watch::Sender<Arc<StateSample>>,
     scores: watch::Sender<Arc<Scoreboard>>,
     /// Ticks between two state samples.
@@ -80,15 +82,15 @@ pub struct FeedReaders {
 
 impl Feed {
     /// A feed for `room`, logging into a fresh log of `capacity` events
-    /// whose ids start after `floor`.
+    /// whose ids come from `ids`.
     #[must_use]
     pub fn new(
         room: Arc<str>,
         tick_hz: u16,
         spectator_hz: u16,
         capacity: usize,
-        floor: u64,
-        ticker: Arc<EventLog>,
+        ids: Arc<IdAllocator>,
+        ticker: Arc<Ticker>,
     ) -> (Feed, FeedReaders) {
         let empty = WorldState {
             tick: Tick(0),
@@ -102,7 +104,7 @@ impl Feed {
         };
         let log = EventLog::new(
             capacity,
-            floor,
+            ids,
             snapshot_json(&room, tick_hz, &empty).into(),
         );
         let (samples, samples_rx) = watch::channel(Arc::new(sample(&empty)));
@@ -185,7 +187,7 @@ impl Feed {
         }
         // Scores reset with the round; the `round` event says so, and a
         // score line per player would only be noise.
-        let mut ticker_events = Vec::new();
+        let mut score_changes = Vec::new();
         if !round_over {
             for (killer, delta) in kills {
                 let Ok(i) = state.ships.binary_search_by_key(&killer, |s| s.state.id) else {
@@ -196,7 +198,17 @@ impl Feed {
                     "score": entry.state.score, "delta": delta, "tick": tick, "time": time})
                 .to_string();
                 events.push(("score", data.clone()));
-                ticker_events.push(("score", data));
+                score_changes.push(ScoreChange {
+                    line: ScoreLine {
+                        room: self.room.clone(),
+                        player: killer.0,
+                        name: entry.name.clone(),
+                        score: entry.state.score,
+                        bot: entry.bot,
+                    },
+                    delta,
+                    data,
+                });
             }
         }
         for event in &frame.events {
@@ -210,7 +222,7 @@ impl Feed {
             self.scores
                 .send_replace(Arc::new(scoreboard(&self.room, state)));
         }
-        self.ticker.append(ticker_events, None);
+        self.ticker.scored(score_changes);
         if tick % self.sample_every == 0 {
             self.samples.send_replace(Arc::new(sample(state)));
         }

@@ -6,6 +6,7 @@
 //! - [`snapshot`]: history of recent ticks and delta building.
 //! - [`outbox`]: the latest-wins slot each connection's writer reads.
 //! - [`seat`]: a seated player as every transport holds it.
+//! - [`event_ids`]: the process-wide allocator of disjoint event-id ranges.
 //! - [`event_log`]: the resumable ring of events spectators and pollers read.
 //! - [`feed`]: what a room publishes after each tick for those who watch.
 //! - [`ticker`]: the server-wide score ticker and its top-N board.
@@ -29,6 +30,7 @@ macro_rules! lifecycle {
 }
 pub(crate) use lifecycle;
 
+pub mod event_ids;
 pub mod event_log;
 pub mod feed;
 pub mod outbox;

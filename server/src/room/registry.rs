@@ -22,11 +22,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::event_log::{EventLog, incarnation_floor};
+use super::event_ids::IdAllocator;
+use super::event_log::EventLog;
 use super::feed::Feed;
 use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
 use super::task::Room;
+use super::ticker::Ticker;
 use super::{JoinError, JoinRequest, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
 use crate::metrics::Metrics;
 
@@ -68,7 +70,7 @@ pub struct Registry {
     next_public: AtomicU64,
     next_session: AtomicU64,
     /// The server-wide score ticker, fed by every room.
-    ticker: Arc<EventLog>,
+    ticker: Arc<Ticker>,
     metrics: Arc<Metrics>,
     /// The room cap and each address's rate of new rooms, asked under the
     /// directory lock.
@@ -95,7 +97,7 @@ impl Registry {
         default_room: &str,
         shutdown: CancellationToken,
         tracker: TaskTracker,
-        ticker: Arc<EventLog>,
+        ticker: Arc<Ticker>,
         metrics: Arc<Metrics>,
         quota: RoomQuota,
     ) -> Arc<Registry> {
@@ -127,7 +129,7 @@ impl Registry {
     /// The server-wide ticker log.
     #[must_use]
     pub fn ticker(&self) -> &Arc<EventLog> {
-        &self.ticker
+        self.ticker.log()
     }
 
     /// Every live room's handle (for the ticker's board).
@@ -163,7 +165,7 @@ impl Registry {
             config.rules.tick_hz,
             config.spectator_hz,
             config.event_log_capacity,
-            incarnation_floor(),
+            IdAllocator::process(),
             self.ticker.clone(),
         );
         let handle = RoomHandle {

@@ -1,18 +1,53 @@
-//! The server-wide ticker: rooms append score changes to one shared event
-//! log as they happen (see [`super::feed`]), and this task adds a top-N
-//! `board` across all rooms every few seconds when it changed. The board is
-//! also the ticker log's snapshot, which new and reset readers start from.
+//! The server-wide ticker: rooms log their score changes into one shared
+//! event log as they happen (see [`super::feed`]), and a task adds a top-N
+//! `board` across all rooms every few seconds when it changed.
+//!
+//! The log's snapshot, which new and reset readers start from, is the board
+//! true as of the log's newest id: the last `board` with every later
+//! `score` applied, so a reader starting from it holds what a reader who
+//! followed every event holds. The board lock keeps it exact: a room folds
+//! its scores into the board and logs them in one step, and the board task
+//! reads every room's scoreboard and logs the result in one step, so a
+//! score change is always either in the board or logged after it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde_json::json;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, unix_millis};
 use super::feed::ScoreLine;
 use super::registry::Registry;
+
+/// One score change a room reports: the player's line as it is now, the
+/// kills that made the change, and the `score` event's JSON.
+#[derive(Debug)]
+pub struct ScoreChange {
+    /// The new line.
+    pub line: ScoreLine,
+    /// Kills this tick.
+    pub delta: u16,
+    /// The event body, as the room's own log carries it.
+    pub data: String,
+}
+
+/// The ticker: its log and the board that log's snapshot shows.
+#[derive(Debug)]
+pub struct Ticker {
+    log: Arc<EventLog>,
+    /// The board as of the log's head, best first, at most `top` lines.
+    /// Held to fold and log a room's scores (rooms wait only for one
+    /// another and for the board task), and by the board task while it
+    /// reads every room's scoreboard, so that no score slips between that
+    /// read and the board it logs. Never held across an await or I/O.
+    board: Mutex<Vec<ScoreLine>>,
+    /// Lines on the board.
+    top: usize,
+}
 
 /// The board's JSON: `{"top": [...], "time": ms}`.
 #[must_use]
@@ -20,47 +55,182 @@ pub fn board_json(top: &[ScoreLine]) -> String {
     json!({"top": top, "time": unix_millis()}).to_string()
 }
 
-/// The best `n` lines across every room's scoreboard.
-#[must_use]
-pub fn top_lines(registry: &Registry, n: usize) -> Vec<ScoreLine> {
-    let mut lines: Vec<ScoreLine> = registry
-        .handles()
-        .iter()
-        .flat_map(|h| h.feed.scores.borrow().iter().cloned().collect::<Vec<_>>())
-        .collect();
+/// Best score first; ties by room, then player.
+fn sort_lines(lines: &mut [ScoreLine]) {
     lines.sort_by(|a, b| {
         b.score
             .cmp(&a.score)
             .then_with(|| a.room.cmp(&b.room))
             .then(a.player.cmp(&b.player))
     });
+}
+
+/// The best `n` lines across every room's scoreboard.
+#[must_use]
+pub fn top_lines(registry: &Registry, n: usize) -> Vec<ScoreLine> {
+    // A room's scoreboard is sorted best first (ties by player), so only
+    // its first `n` lines can make the board.
+    let mut lines: Vec<ScoreLine> = registry
+        .handles()
+        .iter()
+        .flat_map(|h| h.feed.scores.borrow().iter().take(n).cloned().collect::<Vec<_>>())
+        .collect();
+    sort_lines(&mut lines);
     lines.truncate(n);
     lines
 }
 
-/// Appends a `board` event every `every` while the top `n` changed, until
-/// shutdown; then closes the ticker log.
+/// `board` after one score event, as a client that follows the ticker
+/// applies it (`TickerBoard.scored` in `web-client/src/standings.js`):
+/// the player's line moves to its new score. Scores only grow within a
+/// round, so a line already above the new one's starting point means the
+/// room began a new round, and its other lines are at 0 now.
+fn fold(board: &mut Vec<ScoreLine>, change: &ScoreChange, top: usize) {
+    let line = &change.line;
+    let same = |l: &ScoreLine| l.room == line.room && l.player == line.player;
+    let new_round = board
+        .iter()
+        .find(|l| same(l))
+        .is_some_and(|known| known.score > line.score.saturating_sub(change.delta));
+    board.retain(|l| !same(l));
+    if new_round {
+        for other in board.iter_mut().filter(|l| l.room == line.room) {
+            other.score = 0;
+        }
+    }
+    board.push(line.clone());
+    sort_lines(board);
+    board.truncate(top);
+}
+
+impl Ticker {
+    /// An empty ticker keeping `capacity` events for resuming readers, with
+    /// a board of `top` lines, its ids from `ids`.
+    #[must_use]
+    pub fn new(capacity: usize, top: usize, ids: Arc<IdAllocator>) -> Arc<Ticker> {
+        Arc::new(Ticker {
+            log: EventLog::new(capacity, ids, board_json(&[]).into()),
+            board: Mutex::new(Vec::new()),
+            top: top.max(1),
+        })
+    }
+
+    /// The log readers follow.
+    #[must_use]
+    pub fn log(&self) -> &Arc<EventLog> {
+        &self.log
+    }
+
+    /// Logs a room's score changes of one tick and folds them into the
+    /// board, as one step.
+    pub fn scored(&self, changes: Vec<ScoreChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut board = self.board.lock();
+        for change in &changes {
+            fold(&mut board, change, self.top);
+        }
+        let events = changes.into_iter().map(|c| ("score", c.data)).collect();
+        self.log.append(events, Some(board_json(&board).into()));
+    }
+
+    /// Logs a `board` when the top lines across `registry`'s rooms differ
+    /// from the board readers hold. Returns whether it did.
+    pub fn refresh(&self, registry: &Registry) -> bool {
+        let mut board = self.board.lock();
+        let top = top_lines(registry, self.top);
+        if *board == top {
+            return false;
+        }
+        let json = board_json(&top);
+        self.log
+            .append(vec![("board", json.clone())], Some(json.into()));
+        *board = top;
+        true
+    }
+
+    /// Ends the log: readers get `closed`.
+    pub fn close(&self, reason: &'static str) {
+        self.log.close(reason);
+    }
+}
+
+/// Refreshes the board every `every` until shutdown, then closes the
+/// ticker log.
 pub async fn run_board(
     registry: Arc<Registry>,
-    ticker: Arc<EventLog>,
+    ticker: Arc<Ticker>,
     every: Duration,
-    n: usize,
     shutdown: CancellationToken,
 ) {
     let mut clock = tokio::time::interval(every);
     clock.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut last: Option<Vec<ScoreLine>> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             _ = clock.tick() => {}
         }
-        let top = top_lines(&registry, n);
-        if last.as_ref() != Some(&top) {
-            let board = board_json(&top);
-            ticker.append(vec![("board", board.clone())], Some(board.into()));
-            last = Some(top);
-        }
+        ticker.refresh(&registry);
     }
     ticker.close("server shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(room: &str, player: u16, score: u16) -> ScoreLine {
+        ScoreLine {
+            room: room.into(),
+            player,
+            name: format!("P{player}").into(),
+            score,
+            bot: false,
+        }
+    }
+
+    fn change(room: &str, player: u16, score: u16, delta: u16) -> ScoreChange {
+        ScoreChange {
+            line: line(room, player, score),
+            delta,
+            data: String::from("{}"),
+        }
+    }
+
+    fn scores(board: &[ScoreLine]) -> Vec<(&str, u16, u16)> {
+        board
+            .iter()
+            .map(|l| (&*l.room, l.player, l.score))
+            .collect()
+    }
+
+    #[test]
+    fn scores_fold_into_the_board_as_clients_apply_them() {
+        let mut board = vec![line("a", 1, 3), line("b", 2, 2), line("a", 3, 1)];
+        // A line moves up; a newcomer enters and the board keeps `top`.
+        fold(&mut board, &change("a", 3, 4, 3), 3);
+        assert_eq!(scores(&board), [("a", 3, 4), ("a", 1, 3), ("b", 2, 2)]);
+        fold(&mut board, &change("c", 9, 3, 3), 3);
+        assert_eq!(scores(&board), [("a", 3, 4), ("a", 1, 3), ("c", 9, 3)]);
+        // Room a's player 1 starting again from 0 means a new round there.
+        fold(&mut board, &change("a", 1, 1, 1), 3);
+        assert_eq!(scores(&board), [("c", 9, 3), ("a", 1, 1), ("a", 3, 0)]);
+    }
+
+    #[test]
+    fn the_snapshot_is_the_board_as_of_the_head() {
+        let ticker = Ticker::new(16, 10, Arc::new(IdAllocator::starting_at(1000)));
+        ticker.scored(vec![change("a", 1, 1, 1), change("b", 2, 2, 2)]);
+        let (snapshot, head) = ticker.log().snapshot();
+        assert_eq!(head, 1002);
+        let board: serde_json::Value = serde_json::from_str(&snapshot).expect("json");
+        let top: Vec<(String, u64)> = board["top"]
+            .as_array()
+            .expect("top")
+            .iter()
+            .map(|l| (l["room"].as_str().expect("room").into(), l["score"].as_u64().expect("n")))
+            .collect();
+        assert_eq!(top, [("b".into(), 2), ("a".into(), 1)]);
+    }
 }

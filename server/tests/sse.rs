@@ -5,7 +5,10 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Player, SseClient, SseEvent, TestServer, test_config};
+use std::time::Duration;
+
+use common::{Player, ServerProcess, SseClient, SseEvent, TestServer, test_config};
+use serde_json::Value;
 use skirmish_server::Config;
 
 /// A busy arena: many bots, instant respawns, so kills and scores flow.
@@ -51,7 +54,7 @@ async fn room_feed_starts_with_a_snapshot_and_resumes_exactly() {
     assert_eq!(body["tick_hz"], 30);
     let start = snapshot.id.expect("snapshot has an id");
 
-    // Logged events come in order with consecutive ids. A spectator that
+    // Logged events come in order with increasing ids. A spectator that
     // arrives before the first tick sees the bots' joins first, so read on
     // until the fighting has produced a kill.
     let mut first = read_until(&mut watcher, start + 12).await;
@@ -59,9 +62,9 @@ async fn room_feed_starts_with_a_snapshot_and_resumes_exactly() {
         first.push(watcher.next_logged().await);
     }
     let ids: Vec<u64> = first.iter().filter_map(|e| e.id).collect();
-    assert_eq!(
-        ids,
-        (start + 1..=start + ids.len() as u64).collect::<Vec<_>>()
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > start,
+        "{start} then {ids:?}"
     );
     let names: BTreeSet<&str> = first.iter().map(|e| e.event.as_str()).collect();
     assert!(
@@ -125,16 +128,16 @@ async fn evicted_or_foreign_ids_get_a_reset_with_a_fresh_snapshot() {
     let start = watcher.next_logged().await.id.expect("snapshot id");
     read_until(&mut watcher, start + 20).await;
 
-    for stale in [start, 1] {
+    for stale in [start, 1, u64::MAX] {
         let mut late = SseClient::open(&http, &url, Some(stale)).await;
         let reset = late.next_logged().await;
         assert_eq!(reset.event, "reset", "resuming from {stale}");
         let body = reset.json();
         assert_eq!(body["room"], "main");
         assert!(body["players"].as_array().expect("players").len() >= 12);
-        // After the reset the stream continues right after the reset's id.
+        // After the reset the stream continues after the reset's id.
         let next = late.next_logged().await;
-        assert_eq!(next.id, reset.id.map(|id| id + 1));
+        assert!(next.id > reset.id, "{next:?} after {reset:?}");
     }
     server.stop().await;
 }
@@ -209,7 +212,7 @@ async fn the_ticker_carries_scores_from_every_room() {
     while rooms.len() < 3 || boards == 0 {
         let event = ticker.next_logged().await;
         if let (Some(prev), Some(id)) = (last, event.id) {
-            assert_eq!(id, prev + 1, "ticker ids are consecutive");
+            assert!(id > prev, "ticker ids increase: {id} after {prev}");
         }
         last = event.id;
         match event.event.as_str() {
@@ -310,5 +313,263 @@ async fn spectators_of_a_closing_room_get_closed() {
         }
     }
     assert!(closed, "spectators are told the room closed");
+    server.stop().await;
+}
+
+/// One event log as both transports read it.
+struct Log {
+    name: String,
+    sse: String,
+    poll: String,
+}
+
+fn room_log(server: &TestServer, room: &str) -> Log {
+    Log {
+        name: format!("room {room}"),
+        sse: server.http_url(&format!("/api/rooms/{room}/events")),
+        poll: server.http_url(&format!("/api/rooms/{room}/poll")),
+    }
+}
+
+fn ticker_log(server: &TestServer) -> Log {
+    Log {
+        name: "the ticker".into(),
+        sse: server.http_url("/api/ticker"),
+        poll: server.http_url("/api/ticker/poll"),
+    }
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    let response = http.get(url).send().await.expect("sent");
+    assert_eq!(response.status(), 200, "{url}");
+    response.json().await.expect("JSON body")
+}
+
+/// The id a fresh long poll's snapshot of `log` is true as of, once the
+/// snapshot satisfies `settled` (so nothing more is about to be logged).
+async fn settled_head(http: &reqwest::Client, log: &Log, settled: impl Fn(&Value) -> bool) -> u64 {
+    for _ in 0..500 {
+        let page = get_json(http, &log.poll).await;
+        if settled(&page["snapshot"]) {
+            return page["next"].as_u64().expect("next");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} never settled", log.name);
+}
+
+/// A reader resuming from `cursor` gets a `reset`, over SSE and over a
+/// long poll. A cursor wrongly taken for a position in a quiet log would
+/// get nothing instead: SSE would stay silent and the poll would time out.
+async fn assert_reset(http: &reqwest::Client, log: &Log, cursor: u64, what: &str) {
+    let mut feed = SseClient::open(http, &log.sse, Some(cursor)).await;
+    assert_eq!(feed.status, 200);
+    let first = tokio::time::timeout(Duration::from_secs(3), feed.next_logged())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: SSE on {} from {cursor}: no reset", log.name));
+    assert_eq!(
+        first.event, "reset",
+        "{what}: SSE on {} from {cursor}",
+        log.name
+    );
+    let page = get_json(http, &format!("{}?after={cursor}&timeout=1", log.poll)).await;
+    assert!(
+        page["reset"].is_object(),
+        "{what}: poll on {} after={cursor}: {page}",
+        log.name
+    );
+}
+
+/// Opens `rooms` with one long-poll join each, all requests written at
+/// once on connections opened beforehand. The players stay seated for a
+/// minute (the default legacy idle time is longer than any test).
+async fn open_rooms_at_once(server: &TestServer, rooms: &[String]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sockets = Vec::new();
+    for _ in rooms {
+        sockets.push(tokio::net::TcpStream::connect(server.addr).await.expect("connect"));
+    }
+    let requests: Vec<String> = rooms
+        .iter()
+        .map(|room| {
+            let body = r#"{"name":"P"}"#;
+            format!(
+                "POST /api/rooms/{room}/join HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                server.addr,
+                body.len()
+            )
+        })
+        .collect();
+    for (socket, request) in sockets.iter_mut().zip(&requests) {
+        socket.write_all(request.as_bytes()).await.expect("write");
+    }
+    for mut socket in sockets {
+        let mut answer = String::new();
+        tokio::time::timeout(common::WAIT, socket.read_to_string(&mut answer))
+            .await
+            .expect("answer in time")
+            .expect("read");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+}
+
+/// Quiet logs: no bots, no scores, no board until long after a test.
+fn quiet_config() -> Config {
+    let mut config = test_config();
+    config.ticker_board_secs = 3600;
+    config.idle_timeout_secs = 60;
+    config
+}
+
+/// The heads of `logs` once settled: the round has started and each room
+/// has its one player (none in main); the ticker logs nothing.
+async fn settled_heads(http: &reqwest::Client, logs: &[Log]) -> Vec<u64> {
+    let mut heads = Vec::new();
+    for log in logs {
+        heads.push(
+            settled_head(http, log, |s| {
+                let players = usize::from(s["room"] != "main");
+                s.get("top").is_some()
+                    || (s["round"]["number"] == 1
+                        && s["players"].as_array().map(Vec::len) == Some(players))
+            })
+            .await,
+        );
+    }
+    heads
+}
+
+/// Each log's head, given to each other log, gets a reset.
+async fn assert_apart(http: &reqwest::Client, logs: &[Log], heads: &[u64]) {
+    for (from, cursor) in logs.iter().zip(heads) {
+        for to in logs.iter().filter(|l| l.name != from.name) {
+            assert_reset(http, to, *cursor, &format!("the head of {}", from.name)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn cursors_from_another_log_the_future_or_an_earlier_process_get_a_reset() {
+    let http = client();
+    // The default room and the ticker open microseconds apart at start, in
+    // the same millisecond more often than not: on a few fresh servers,
+    // each one's cursor goes to the other.
+    for _ in 0..3 {
+        let fresh = TestServer::start(quiet_config()).await;
+        let logs = [room_log(&fresh, "main"), ticker_log(&fresh)];
+        let heads = settled_heads(&http, &logs).await;
+        assert_apart(&http, &logs, &heads).await;
+        fresh.stop().await;
+    }
+
+    // Eight rooms opened in one burst: long-poll joins on connections
+    // opened beforehand, written back to back, so that rooms open as close
+    // together as the machine allows.
+    let server = TestServer::start(quiet_config()).await;
+    let rooms: Vec<String> = (0..8).map(|i| format!("burst{i}")).collect();
+    open_rooms_at_once(&server, &rooms).await;
+    let mut logs = vec![room_log(&server, "main"), ticker_log(&server)];
+    logs.extend(rooms.iter().map(|room| room_log(&server, room)));
+    let heads = settled_heads(&http, &logs).await;
+    assert_apart(&http, &logs, &heads).await;
+
+    // Ids no log has given out yet: the very next one, and far ahead.
+    for (log, head) in logs.iter().zip(&heads) {
+        for ahead in [1, 1_000_000_000] {
+            assert_reset(&http, log, head + ahead, "a future id").await;
+        }
+    }
+    // Ids of an earlier process: this test's server, to a server binary
+    // started after it.
+    let later = ServerProcess::start(&["--bots", "0"]).await;
+    for log in [room_log(&later.server, "main"), ticker_log(&later.server)] {
+        for cursor in &heads {
+            assert_reset(&http, &log, *cursor, "an id of an earlier process").await;
+        }
+    }
+    server.stop().await;
+}
+
+/// Whether a ticker board (`{"top": [...]}`) shows `player` of `room` with
+/// at least `score`.
+fn board_has(board: &Value, room: &str, player: u64, score: u64) -> bool {
+    board["top"].as_array().expect("top").iter().any(|l| {
+        l["room"] == room && l["player"] == player && l["score"].as_u64() >= Some(score)
+    })
+}
+
+/// Whether a ticker event is the score change `(room, player, tick)`.
+fn is_change(kind: &str, data: &Value, change: &Value) -> bool {
+    kind == "score"
+        && ["room", "player", "tick"]
+            .iter()
+            .all(|field| data[field] == change[field])
+}
+
+/// Events a reader may read past its snapshot looking for a change.
+const LOOK_AHEAD: usize = 64;
+
+#[tokio::test]
+async fn a_fresh_ticker_reader_sees_the_newest_score_in_its_snapshot_or_after_it() {
+    let mut config = busy_config();
+    // The board refreshes only at start: a snapshot that is only the board
+    // would stay stale for the whole test.
+    config.ticker_board_secs = 3600;
+    // Every ship is on the board.
+    config.ticker_top = 100;
+    let server = TestServer::start(config).await;
+    let http = client();
+    let mut room = SseClient::open(&http, &server.http_url("/api/rooms/main/events"), None).await;
+    for _ in 0..3 {
+        // A score change in the room...
+        let change = loop {
+            let event = room.next_logged().await;
+            if event.event == "score" {
+                break event.json();
+            }
+        };
+        let player = change["player"].as_u64().expect("player");
+        let score = change["score"].as_u64().expect("score");
+        let seen_in = |board: &Value| board_has(board, "main", player, score);
+
+        // ...is in a fresh SSE reader's snapshot or among the events after
+        // it, and the same for a reset reader...
+        for resume in [None, Some(1)] {
+            let mut ticker = SseClient::open(&http, &server.http_url("/api/ticker"), resume).await;
+            let opening = ticker.next_logged().await;
+            assert_eq!(opening.event, if resume.is_some() { "reset" } else { "snapshot" });
+            let mut found = seen_in(&opening.json());
+            for _ in 0..LOOK_AHEAD {
+                if found {
+                    break;
+                }
+                let event = ticker.next_logged().await;
+                found = is_change(&event.event, &event.json(), &change);
+            }
+            assert!(found, "SSE {resume:?}: {change} neither in {} nor after it", opening.data);
+        }
+
+        // ...and in a fresh long poll's.
+        let first = get_json(&http, &server.http_url("/api/ticker/poll")).await;
+        let mut found = seen_in(&first["snapshot"]);
+        let mut next = first["next"].as_u64().expect("next");
+        let mut read = 0;
+        for _ in 0..LOOK_AHEAD {
+            if found || read >= LOOK_AHEAD {
+                break;
+            }
+            let page = get_json(
+                &http,
+                &server.http_url(&format!("/api/ticker/poll?after={next}&timeout=5")),
+            )
+            .await;
+            next = page["next"].as_u64().expect("next");
+            for event in page["events"].as_array().expect("events") {
+                read += 1;
+                found |= is_change(event["event"].as_str().expect("kind"), &event["data"], &change);
+            }
+        }
+        assert!(found, "poll: {change} neither in {first} nor after it");
+    }
     server.stop().await;
 }

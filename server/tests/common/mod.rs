@@ -75,6 +75,60 @@ impl TestServer {
     }
 }
 
+/// The real server binary in a process of its own, started after this
+/// test process (so with a later id floor), killed by its pid when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// Its address, for the URL helpers (nothing to stop in-process).
+    pub server: TestServer,
+}
+
+impl ServerProcess {
+    /// Starts the binary on a free loopback port with `args` and waits
+    /// for the log line naming its address.
+    pub async fn start(args: &[&str]) -> ServerProcess {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_skirmish-server"))
+            .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server binary starts");
+        let stdout = child.stdout.take().expect("piped");
+        let addr = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            let line = lines
+                .find(|l| l.contains("\"listening\""))
+                .expect("the server logs its address");
+            // Keep draining, so the server never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            let json: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+            json["fields"]["addr"].as_str().expect("addr").to_owned()
+        });
+        let addr = tokio::time::timeout(Duration::from_secs(20), addr)
+            .await
+            .expect("the server starts in time")
+            .expect("log reader");
+        ServerProcess {
+            child,
+            server: TestServer {
+                server: None,
+                addr: addr.parse().expect("socket address"),
+            },
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Opens a raw WebSocket to the server.

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use common::{Player, Socket, TestServer, expect_close, raw_socket, send, test_config};
 use futures_util::SinkExt;
 use skirmish_shared::{
-    ClientMsg, ErrorCode, Hello, Input, PROTOCOL_VERSION, Ping, ServerMsg, encode,
+    ClientMsg, ErrorCode, Hello, Input, PROTOCOL_VERSION, Ping, ServerMsg, ShipId, encode,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -158,21 +158,92 @@ async fn bad_frames_close_with_their_codes_and_spare_everyone_else() {
     server.stop().await;
 }
 
+/// Whether the room's spectator snapshot (a long poll without cursor)
+/// lists `ship`; also returns the id the snapshot is true as of.
+async fn listed(http: &reqwest::Client, poll: &str, ship: ShipId) -> (bool, u64) {
+    let page: serde_json::Value = http
+        .get(poll)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    let players = page["snapshot"]["players"].as_array().expect("players");
+    (
+        players.iter().any(|p| p["player"] == ship.0),
+        page["next"].as_u64().expect("next"),
+    )
+}
+
+/// Long-polls the room's log from `after` until `ship`'s `leave` event.
+async fn wait_for_leave(http: &reqwest::Client, poll: &str, mut after: u64, ship: ShipId) {
+    loop {
+        let page: serde_json::Value = http
+            .get(format!("{poll}?after={after}&timeout=10"))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("JSON");
+        assert!(page.get("reset").is_none(), "a quiet room keeps its log: {page}");
+        let events = page["events"].as_array().expect("events");
+        if events
+            .iter()
+            .any(|e| e["event"] == "leave" && e["data"]["player"] == ship.0)
+        {
+            return;
+        }
+        after = page["next"].as_u64().expect("next");
+    }
+}
+
 #[tokio::test]
 async fn silent_clients_time_out() {
+    const GRACE: Duration = Duration::from_secs(2);
     let mut config = test_config();
     config.hello_timeout_secs = 1;
     config.idle_timeout_secs = 1;
-    config.resume_grace_secs = 0;
+    config.resume_grace_secs = GRACE.as_secs();
     let server = TestServer::start(config).await;
+    let http = reqwest::Client::new();
+    let poll = server.http_url("/api/rooms/grace/poll");
 
     let mut mute = raw_socket(&server).await;
     let (code, reason) = expect_close(&mut mute).await;
     assert_eq!(code, 4002, "{reason}");
 
-    let mut idle = joined(&server).await;
-    let (code, reason) = expect_close(&mut idle).await;
+    // A player that goes silent is closed, but its ship waits for a resume:
+    // spectators still see it after the close.
+    let mut idle = Player::join(&server, "Idle", Some("grace")).await;
+    let ship = idle.ship();
+    let token = idle.welcome.resume;
+    let (code, reason) = expect_close(&mut idle.socket).await;
     assert_eq!(code, 4001, "{reason}");
+    assert!(listed(&http, &poll, ship).await.0, "the ship waits after 4001");
+
+    // Hello with the resume token takes the same ship back.
+    let mut back = Player::hello(&server, "Idle", Some("grace"), Some(token)).await;
+    assert!(back.welcome.resumed, "resumed");
+    assert_eq!(back.ship(), ship, "the same ship");
+    back.snapshot().await;
+    assert!(back.world().ships.contains_key(&ship));
+
+    // Silent again and never resumed: the ship leaves once the grace is
+    // over, not before.
+    let (code, reason) = expect_close(&mut back.socket).await;
+    assert_eq!(code, 4001, "{reason}");
+    let closed = tokio::time::Instant::now();
+    let (still_there, after) = listed(&http, &poll, ship).await;
+    assert!(still_there, "the ship waits again");
+    wait_for_leave(&http, &poll, after, ship).await;
+    let waited = closed.elapsed();
+    assert!(
+        waited >= GRACE - Duration::from_millis(300),
+        "the ship left {waited:?} after the close; the grace is {GRACE:?}"
+    );
+    assert!(!listed(&http, &poll, ship).await.0, "gone after the grace");
 
     // A client that keeps talking is never timed out.
     let mut chatty = Player::join(&server, "Chatty", None).await;

@@ -20,8 +20,7 @@ const PHASE_TICKS: usize = 60;
 /// movement code (or those functions) went faster would fail.
 fn legal_steps(player: &Player) -> (i64, i64) {
     let rules = &player.welcome.rules;
-    let per_tick =
-        f64::from(rules.ship_speed) * f64::from(POS_SCALE) / f64::from(rules.tick_hz);
+    let per_tick = f64::from(rules.ship_speed) * f64::from(POS_SCALE) / f64::from(rules.tick_hz);
     (
         per_tick.round() as i64,
         (per_tick / std::f64::consts::SQRT_2).round() as i64,
@@ -129,7 +128,10 @@ async fn impossible_inputs_move_and_fire_no_faster_than_the_rules() {
         "diagonal: moved ({dx}, {dy}) sub-units in {ticks} ticks; at most {most} on each axis"
     );
     assert_eq!(dx, dy, "diagonal: both axes move alike");
-    assert!(dx >= most / 2, "diagonal: the legal part moved the ship: {dx}");
+    assert!(
+        dx >= most / 2,
+        "diagonal: the legal part moved the ship: {dx}"
+    );
 
     // Fire is held every tick of both phases: one shot per cooldown at most.
     let ticks = cheat.world().tick.since(start_tick);

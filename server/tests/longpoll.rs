@@ -110,7 +110,10 @@ async fn a_poller_walking_next_sees_every_event_once_in_order() {
             );
             for event in page["events"].as_array().expect("events") {
                 let id = event["id"].as_u64().expect("id");
-                assert!(id > next, "ids arrive once each, in order: {id} after {next}");
+                assert!(
+                    id > next,
+                    "ids arrive once each, in order: {id} after {next}"
+                );
                 next = id;
                 seen.push((id, event["event"].as_str().expect("name").to_owned()));
                 assert!(event["data"].is_object());

@@ -387,7 +387,11 @@ async fn open_rooms_at_once(server: &TestServer, rooms: &[String]) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut sockets = Vec::new();
     for _ in rooms {
-        sockets.push(tokio::net::TcpStream::connect(server.addr).await.expect("connect"));
+        sockets.push(
+            tokio::net::TcpStream::connect(server.addr)
+                .await
+                .expect("connect"),
+        );
     }
     let requests: Vec<String> = rooms
         .iter()
@@ -493,9 +497,11 @@ async fn cursors_from_another_log_the_future_or_an_earlier_process_get_a_reset()
 /// Whether a ticker board (`{"top": [...]}`) shows `player` of `room` with
 /// at least `score`.
 fn board_has(board: &Value, room: &str, player: u64, score: u64) -> bool {
-    board["top"].as_array().expect("top").iter().any(|l| {
-        l["room"] == room && l["player"] == player && l["score"].as_u64() >= Some(score)
-    })
+    board["top"]
+        .as_array()
+        .expect("top")
+        .iter()
+        .any(|l| l["room"] == room && l["player"] == player && l["score"].as_u64() >= Some(score))
 }
 
 /// Whether a ticker event is the score change `(room, player, tick)`.
@@ -537,7 +543,14 @@ async fn a_fresh_ticker_reader_sees_the_newest_score_in_its_snapshot_or_after_it
         for resume in [None, Some(1)] {
             let mut ticker = SseClient::open(&http, &server.http_url("/api/ticker"), resume).await;
             let opening = ticker.next_logged().await;
-            assert_eq!(opening.event, if resume.is_some() { "reset" } else { "snapshot" });
+            assert_eq!(
+                opening.event,
+                if resume.is_some() {
+                    "reset"
+                } else {
+                    "snapshot"
+                }
+            );
             let mut found = seen_in(&opening.json());
             for _ in 0..LOOK_AHEAD {
                 if found {
@@ -546,7 +559,11 @@ async fn a_fresh_ticker_reader_sees_the_newest_score_in_its_snapshot_or_after_it
                 let event = ticker.next_logged().await;
                 found = is_change(&event.event, &event.json(), &change);
             }
-            assert!(found, "SSE {resume:?}: {change} neither in {} nor after it", opening.data);
+            assert!(
+                found,
+                "SSE {resume:?}: {change} neither in {} nor after it",
+                opening.data
+            );
         }
 
         // ...and in a fresh long poll's.
@@ -566,7 +583,11 @@ async fn a_fresh_ticker_reader_sees_the_newest_score_in_its_snapshot_or_after_it
             next = page["next"].as_u64().expect("next");
             for event in page["events"].as_array().expect("events") {
                 read += 1;
-                found |= is_change(event["event"].as_str().expect("kind"), &event["data"], &change);
+                found |= is_change(
+                    event["event"].as_str().expect("kind"),
+                    &event["data"],
+                    &change,
+                );
             }
         }
         assert!(found, "poll: {change} neither in {first} nor after it");

@@ -160,15 +160,8 @@ async fn bad_frames_close_with_their_codes_and_spare_everyone_else() {
 
 /// Whether the room's spectator snapshot (a long poll without cursor)
 /// lists `ship`; also returns the id the snapshot is true as of.
-async fn listed(http: &reqwest::Client, poll: &str, ship: ShipId) -> (bool, u64) {
-    let page: serde_json::Value = http
-        .get(poll)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+async fn listed(server: &TestServer, poll: &str, ship: ShipId) -> (bool, u64) {
+    let page = common::get_json(server, poll).await;
     let players = page["snapshot"]["players"].as_array().expect("players");
     (
         players.iter().any(|p| p["player"] == ship.0),
@@ -177,17 +170,13 @@ async fn listed(http: &reqwest::Client, poll: &str, ship: ShipId) -> (bool, u64)
 }
 
 /// Long-polls the room's log from `after` until `ship`'s `leave` event.
-async fn wait_for_leave(http: &reqwest::Client, poll: &str, mut after: u64, ship: ShipId) {
+async fn wait_for_leave(server: &TestServer, poll: &str, mut after: u64, ship: ShipId) {
     loop {
-        let page: serde_json::Value = http
-            .get(format!("{poll}?after={after}&timeout=10"))
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("JSON");
-        assert!(page.get("reset").is_none(), "a quiet room keeps its log: {page}");
+        let page = common::get_json(server, &format!("{poll}?after={after}&timeout=5")).await;
+        assert!(
+            page.get("reset").is_none(),
+            "a quiet room keeps its log: {page}"
+        );
         let events = page["events"].as_array().expect("events");
         if events
             .iter()
@@ -207,8 +196,7 @@ async fn silent_clients_time_out() {
     config.idle_timeout_secs = 1;
     config.resume_grace_secs = GRACE.as_secs();
     let server = TestServer::start(config).await;
-    let http = reqwest::Client::new();
-    let poll = server.http_url("/api/rooms/grace/poll");
+    let poll = "/api/rooms/grace/poll";
 
     let mut mute = raw_socket(&server).await;
     let (code, reason) = expect_close(&mut mute).await;
@@ -221,7 +209,10 @@ async fn silent_clients_time_out() {
     let token = idle.welcome.resume;
     let (code, reason) = expect_close(&mut idle.socket).await;
     assert_eq!(code, 4001, "{reason}");
-    assert!(listed(&http, &poll, ship).await.0, "the ship waits after 4001");
+    assert!(
+        listed(&server, poll, ship).await.0,
+        "the ship waits after 4001"
+    );
 
     // Hello with the resume token takes the same ship back.
     let mut back = Player::hello(&server, "Idle", Some("grace"), Some(token)).await;
@@ -235,15 +226,15 @@ async fn silent_clients_time_out() {
     let (code, reason) = expect_close(&mut back.socket).await;
     assert_eq!(code, 4001, "{reason}");
     let closed = tokio::time::Instant::now();
-    let (still_there, after) = listed(&http, &poll, ship).await;
+    let (still_there, after) = listed(&server, poll, ship).await;
     assert!(still_there, "the ship waits again");
-    wait_for_leave(&http, &poll, after, ship).await;
+    wait_for_leave(&server, poll, after, ship).await;
     let waited = closed.elapsed();
     assert!(
         waited >= GRACE - Duration::from_millis(300),
         "the ship left {waited:?} after the close; the grace is {GRACE:?}"
     );
-    assert!(!listed(&http, &poll, ship).await.0, "gone after the grace");
+    assert!(!listed(&server, poll, ship).await.0, "gone after the grace");
 
     // A client that keeps talking is never timed out.
     let mut chatty = Player::join(&server, "Chatty", None).await;

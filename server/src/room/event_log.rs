@@ -25,7 +25,7 @@ use parking_lot::RwLock;
 use tokio::sync::watch;
 use tracing::error;
 
-use super::event_ids::{IdAllocator, IdsExhausted, LogIds, MAX_ID};
+use super::event_ids::{IdAllocator, LogIds, MAX_ID};
 
 /// Why a log whose id space ran out stopped (see [`super::event_ids`]).
 const IDS_EXHAUSTED: &str = "event ids exhausted";
@@ -86,7 +86,7 @@ impl Ring {
         let issued = self.ids.as_mut().map(LogIds::issue)?;
         match issued {
             Ok(id) => Some(id),
-            Err(err @ IdsExhausted { .. }) => {
+            Err(err) => {
                 error!(cause = %err, head = self.head, "event log closed: no ids left");
                 self.ids = None;
                 self.closed = Some(IDS_EXHAUSTED);
@@ -221,8 +221,7 @@ impl EventLog {
         };
         Read::Events(
             ring.entries
-                .iter()
-                .skip(start)
+                .range(start..)
                 .take(max.max(1))
                 .cloned()
                 .collect(),
@@ -378,6 +377,9 @@ mod tests {
         assert_eq!(head, MAX_ID - 300 + 255, "the first range, used up");
         assert!(matches!(log.read(head, 10), Read::Closed(IDS_EXHAUSTED)));
         let late = EventLog::new(8, alloc, Arc::from("{}"));
-        assert!(matches!(late.read(late.head(), 10), Read::Closed(IDS_EXHAUSTED)));
+        assert!(matches!(
+            late.read(late.head(), 10),
+            Read::Closed(IDS_EXHAUSTED)
+        ));
     }
 }

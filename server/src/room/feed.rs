@@ -102,11 +102,7 @@ impl Feed {
             ships: Vec::new(),
             shots: Vec::new(),
         };
-        let log = EventLog::new(
-            capacity,
-            ids,
-            snapshot_json(&room, tick_hz, &empty).into(),
-        );
+        let log = EventLog::new(capacity, ids, snapshot_json(&room, tick_hz, &empty).into());
         let (samples, samples_rx) = watch::channel(Arc::new(sample(&empty)));
         let (scores, scores_rx) = watch::channel(Arc::new(Vec::new()));
         let sample_every = u32::from(tick_hz / spectator_hz.clamp(1, tick_hz.max(1))).max(1);

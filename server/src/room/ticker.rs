@@ -73,7 +73,15 @@ pub fn top_lines(registry: &Registry, n: usize) -> Vec<ScoreLine> {
     let mut lines: Vec<ScoreLine> = registry
         .handles()
         .iter()
-        .flat_map(|h| h.feed.scores.borrow().iter().take(n).cloned().collect::<Vec<_>>())
+        .flat_map(|h| {
+            h.feed
+                .scores
+                .borrow()
+                .iter()
+                .take(n)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
         .collect();
     sort_lines(&mut lines);
     lines.truncate(n);
@@ -229,7 +237,12 @@ mod tests {
             .as_array()
             .expect("top")
             .iter()
-            .map(|l| (l["room"].as_str().expect("room").into(), l["score"].as_u64().expect("n")))
+            .map(|l| {
+                (
+                    l["room"].as_str().expect("room").into(),
+                    l["score"].as_u64().expect("n"),
+                )
+            })
             .collect();
         assert_eq!(top, [("b".into(), 2), ("a".into(), 1)]);
     }

@@ -130,7 +130,7 @@ export function parseEventId(raw) {
 }
 
 /**
- * The event-id watermark of one feed. Logged events carry consecutive ids;
+ * The event-id watermark of one feed. Logged events carry increasing ids;
  * one at or below the newest seen is a replay (a resume that overlapped)
  * and is dropped. A snapshot or reset starts the watermark afresh wherever
  * its id is, since it replaces everything before it.

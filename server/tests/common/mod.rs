@@ -1,10 +1,15 @@
 //! The one helper every end-to-end test uses: a real server on 127.0.0.1:0
-//! and a real tokio-tungstenite player client speaking the shared codec.
+//! and a real tokio-tungstenite player client speaking the shared codec;
+//! plus real processes: the server binary ([`node_process`]) and Redis
+//! ([`redis_process`]).
 
 #![allow(
     dead_code,
     reason = "each test binary uses a different part of the helper"
 )]
+
+pub mod node_process;
+pub mod redis_process;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -243,6 +243,58 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Matchmakes per second one client address may ask for (two seconds'
+    /// burst); more get 429. Each reserves a seat for `--seat-ttl-ms`.
+    #[arg(long, env = "SKIRMISH_MATCHMAKES_PER_SEC", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub matchmakes_per_sec: u32,
+
+    /// Redis URL (`redis://host:6379/0`, `redis+unix:///run/redis.sock`):
+    /// run as one node of a cluster that shares rooms, matchmaking and
+    /// seats through it. Without it the server is a single node and needs
+    /// no other service.
+    #[arg(long, env = "SKIRMISH_REDIS")]
+    pub redis: Option<String>,
+
+    /// This node's name in the cluster (1-64 of A-Z a-z 0-9 _ . -);
+    /// default: the host name and a random suffix, new at every start.
+    #[arg(long, env = "SKIRMISH_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// The URL browsers reach this node at (`https://eu3.example.com`);
+    /// matchmaking sends players of its rooms there. Default: the bound
+    /// address (required in cluster mode when `--bind` is a wildcard).
+    #[arg(long, env = "SKIRMISH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Prefix of every Redis key, so several clusters (or test runs) can
+    /// share one Redis.
+    #[arg(long, env = "SKIRMISH_REDIS_PREFIX", default_value = "sk")]
+    pub redis_prefix: String,
+
+    /// Milliseconds between two refreshes of this node's lease and of its
+    /// rooms in the directory.
+    #[arg(long, env = "SKIRMISH_LEASE_REFRESH_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub lease_refresh_ms: u64,
+
+    /// Milliseconds a lease lives without a refresh: a node silent this
+    /// long is dead to the cluster (at least twice the refresh interval).
+    #[arg(long, env = "SKIRMISH_LEASE_TTL_MS", default_value_t = 6000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub lease_ttl_ms: u64,
+
+    /// Milliseconds a seat reserved by matchmaking waits for its player to
+    /// connect before it frees itself.
+    #[arg(long, env = "SKIRMISH_SEAT_TTL_MS", default_value_t = 15_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub seat_ttl_ms: u64,
+
+    /// Milliseconds one Redis command may take before it counts as failed.
+    #[arg(long, env = "SKIRMISH_REDIS_TIMEOUT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub redis_timeout_ms: u64,
+
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
     pub web_root: PathBuf,
@@ -276,10 +328,76 @@ impl Config {
                 self.default_room
             ));
         }
+        self.validate_cluster()?;
         if !self.web_root.is_dir() {
             return Err(format!(
                 "--web-root {}: not a directory",
                 self.web_root.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Cluster mode: `--redis` is set.
+    #[must_use]
+    pub fn clustered(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    fn validate_cluster(&self) -> Result<(), String> {
+        if let Some(id) = &self.node_id
+            && !crate::node::valid_node_id(id)
+        {
+            return Err(format!(
+                "--node-id {id:?}: must be 1-64 characters of A-Z a-z 0-9 _ . -"
+            ));
+        }
+        if let Some(url) = &self.public_url {
+            crate::node::parse_public_url(url)
+                .map_err(|why| format!("--public-url {url:?}: {why}"))?;
+        }
+        let Some(redis) = &self.redis else {
+            return Ok(());
+        };
+        // The URL may carry a password: only the parse error is shown.
+        redis::Client::open(redis.as_str())
+            .map_err(|err| format!("--redis: not a usable Redis URL: {err}"))?;
+        if self.redis_prefix.is_empty()
+            || self.redis_prefix.len() > 32
+            || !self
+                .redis_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
+        {
+            return Err(format!(
+                "--redis-prefix {:?}: must be 1-32 characters of A-Z a-z 0-9 _ . : -",
+                self.redis_prefix
+            ));
+        }
+        if self.lease_ttl_ms < 2 * self.lease_refresh_ms {
+            return Err(format!(
+                "--lease-ttl-ms {} must be at least twice --lease-refresh-ms {}: \
+                 one late refresh must not lose the lease",
+                self.lease_ttl_ms, self.lease_refresh_ms
+            ));
+        }
+        // Rooms a node opens carry its boot id (`main-1a2b3c4d`) so that
+        // ids never collide between nodes.
+        if self.default_room.len() + crate::node::ROOM_SUFFIX_LEN > skirmish_shared::MAX_ROOM_ID_LEN
+        {
+            return Err(format!(
+                "--default-room {:?}: at most {} characters in cluster mode \
+                 (the node's suffix takes {})",
+                self.default_room,
+                skirmish_shared::MAX_ROOM_ID_LEN - crate::node::ROOM_SUFFIX_LEN,
+                crate::node::ROOM_SUFFIX_LEN
+            ));
+        }
+        if self.public_url.is_none() && self.bind.ip().is_unspecified() {
+            return Err(format!(
+                "--public-url is required in cluster mode when --bind {} is a wildcard \
+                 address: other nodes send players to it",
+                self.bind
             ));
         }
         Ok(())
@@ -341,5 +459,43 @@ mod tests {
         assert!(Config::try_parse_from(["s", "--bind", "nowhere"]).is_err());
         let c = Config::try_parse_from(["s", "--default-room", "a b"]).expect("parses");
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn cluster_settings_are_checked_only_together_with_redis() {
+        let cluster = |extra: &[&str]| {
+            let mut args = vec!["s", "--redis", "redis://127.0.0.1:6379/0"];
+            args.extend_from_slice(extra);
+            Config::try_parse_from(args).expect("parses").validate()
+        };
+        assert_eq!(cluster(&[]), Ok(()));
+        assert_eq!(
+            cluster(&[
+                "--node-id",
+                "eu-1",
+                "--public-url",
+                "https://eu1.example.com/"
+            ]),
+            Ok(())
+        );
+        for (bad, says) in [
+            (&["--redis-prefix", "a b"][..], "--redis-prefix"),
+            (&["--node-id", "a:b"], "--node-id"),
+            (&["--public-url", "eu1.example.com"], "--public-url"),
+            (
+                &["--lease-refresh-ms", "2000", "--lease-ttl-ms", "3000"],
+                "twice",
+            ),
+            (&["--bind", "0.0.0.0:8080"], "--public-url is required"),
+            (&["--default-room", &"m".repeat(24)], "--default-room"),
+        ] {
+            let err = cluster(bad).expect_err("refused");
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+        let bad_url = Config::try_parse_from(["s", "--redis", "http://x"]).expect("parses");
+        assert!(bad_url.validate().expect_err("refused").contains("--redis"));
+        // Without --redis the cluster's own settings change nothing.
+        let single = Config::try_parse_from(["s", "--bind", "0.0.0.0:8080"]).expect("parses");
+        assert_eq!(single.validate(), Ok(()));
     }
 }

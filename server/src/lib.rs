@@ -6,6 +6,8 @@
 //!
 //! # Layout
 //! - [`address_limit`]: counting slots in all and per client address.
+//! - [`cluster`]: cluster mode (`--redis`): node leases, the shared room
+//!   directory, seats and session routes in Redis.
 //! - [`config`]: settings (flags with `SKIRMISH_*` fallbacks), validated once.
 //! - [`connection`]: serving one connection; its idle timeout and graceful
 //!   close.
@@ -14,7 +16,9 @@
 //! - [`game`]: the bevy_ecs simulation of one room; no networking.
 //! - [`listener`]: the accept loop, connection limits, refusals while
 //!   draining or out of descriptors.
+//! - [`matchmaker`]: matchmaking and seat tickets, alone or in a cluster.
 //! - [`metrics`]: Prometheus metrics for `/metrics`.
+//! - [`node`]: this process's name, boot id and public URL.
 //! - [`room`]: the room task (tick loop, inbox, snapshot fan-out), the
 //!   registry and the per-connection outbox.
 //! - [`net`]: routes, the player WebSocket, JSON endpoints.
@@ -23,13 +27,16 @@
 //! - [`tokens`]: secret-token maps with constant-time comparison.
 
 pub mod address_limit;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod fd_limit;
 pub mod game;
 pub mod listener;
+pub mod matchmaker;
 pub mod metrics;
 pub mod net;
+pub mod node;
 pub mod room;
 pub mod server;
 pub mod tls;

@@ -55,6 +55,20 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// `op="..."`: one kind of Redis call (a fixed set, see `cluster::redis`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabel {
+    /// The call.
+    pub op: &'static str,
+}
+
+/// `outcome="..."`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// What came of it.
+    pub outcome: &'static str,
+}
+
 /// The transports, as labelled.
 pub mod transport {
     /// Players over `GET /ws`.
@@ -152,7 +166,14 @@ pub fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+fn redis_histogram() -> Histogram {
+    // 50 µs (a loopback round trip) to about 1.6 s (past any sane timeout)
+    // in doublings.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
 type TickFamily = Family<RoomLabel, Histogram, fn() -> Histogram>;
+type RedisFamily = Family<OpLabel, Histogram, fn() -> Histogram>;
 
 /// One room's handle on the tick histogram: its own series, or the shared
 /// `other` one. Dropping it (the room closed) removes an own series and
@@ -219,6 +240,14 @@ pub struct Metrics {
     pub resets: Family<TransportLabel, Counter>,
     /// Connections and requests refused, by reason.
     pub rejected: Family<ReasonLabel, Counter>,
+    /// Seconds each Redis call took, failed ones included (cluster mode).
+    pub redis_seconds: RedisFamily,
+    /// Redis calls that failed (timeout, connection, script error), by call.
+    pub redis_errors: Family<OpLabel, Counter>,
+    /// Live nodes in the cluster at this node's last lease refresh.
+    pub cluster_nodes: Gauge,
+    /// `POST /api/matchmake` answers, by outcome.
+    pub matchmakes: Family<OutcomeLabel, Counter>,
     /// CPU, memory, descriptors and threads of this process.
     process: ProcessGauges,
     /// `(transport, messages, bytes)` handles, resolved once: `sent` runs
@@ -259,6 +288,10 @@ impl Metrics {
             snapshots_skipped: Counter::default(),
             resets: Family::default(),
             rejected: Family::default(),
+            redis_seconds: RedisFamily::new_with_constructor(redis_histogram),
+            redis_errors: Family::default(),
+            cluster_nodes: Gauge::default(),
+            matchmakes: Family::default(),
             process: ProcessGauges::default(),
             sent_by_transport: [transport::WEBSOCKET, transport::SSE, transport::LONGPOLL]
                 .map(|t| (t, Counter::default(), Counter::default())),
@@ -327,6 +360,26 @@ impl Metrics {
             "skirmish_rejected",
             "Connections and requests refused, by reason",
             m.rejected.clone(),
+        );
+        registry.register(
+            "skirmish_redis_seconds",
+            "Seconds one Redis call took, by call",
+            m.redis_seconds.clone(),
+        );
+        registry.register(
+            "skirmish_redis_errors",
+            "Redis calls that failed, by call",
+            m.redis_errors.clone(),
+        );
+        registry.register(
+            "skirmish_cluster_nodes",
+            "Live nodes at this node's last lease refresh",
+            m.cluster_nodes.clone(),
+        );
+        registry.register(
+            "skirmish_matchmakes",
+            "Matchmaking answers, by outcome",
+            m.matchmakes.clone(),
         );
         m.process.register(&mut registry);
         Metrics { registry, ..m }

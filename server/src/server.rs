@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::listener::Listener;
 use crate::net::AppState;
 use crate::net::router::router;
+use crate::node::Node;
 
 /// A running server.
 #[derive(Debug)]
@@ -42,7 +43,9 @@ impl Server {
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let state = AppState::new(config, shutdown.clone(), tracker.clone());
+        let node = Node::resolve(&config, addr, tls.is_some());
+        info!(node = %node.id, boot = %node.boot_id, clustered = node.clustered, "node named");
+        let state = AppState::new(config, node, shutdown.clone(), tracker.clone())?;
         let app = router(state.clone());
         let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = Listener {

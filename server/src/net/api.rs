@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::AppState;
-use crate::room::registry::RoomSummary;
+use crate::matchmaker::RoomList;
+use crate::room::JoinError;
 
 /// What a spectator refusal counts, and its `Retry-After`: EventSource
 /// gives up on a 503, so the delay is for scripts and the web client's own
@@ -147,6 +148,28 @@ impl ApiError {
         ApiError::unavailable(SHUTTING_DOWN).retry_after(SHUTDOWN_RETRY_SECS)
     }
 
+    /// The answer to a join or matchmake the registry refused.
+    #[must_use]
+    pub fn join_refused(err: JoinError) -> ApiError {
+        let message = err.to_string();
+        match err {
+            JoinError::BadRoom
+            | JoinError::ResumeRejected { .. }
+            | JoinError::ResumeWithoutRoom => ApiError::bad_request(message),
+            JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => {
+                ApiError::unavailable(message).retry_after(5)
+            }
+            JoinError::ShuttingDown => ApiError::unavailable(message),
+            JoinError::RoomLimit { retry_after, .. } => ApiError::room_limit(message, retry_after),
+            JoinError::ServerFull { retry_after, .. } => {
+                ApiError::server_full(message, retry_after)
+            }
+            JoinError::RoomRate { retry_after, .. } | JoinError::RoomRateBusy { retry_after } => {
+                ApiError::room_rate(message, retry_after)
+            }
+        }
+    }
+
     /// Adds `Retry-After: secs`.
     #[must_use]
     pub fn retry_after(mut self, secs: u32) -> ApiError {
@@ -179,9 +202,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `GET /api/rooms`.
-pub async fn rooms(State(app): State<AppState>) -> Json<Vec<RoomSummary>> {
-    Json(app.registry.list())
+/// `GET /api/rooms`: this node's rooms; in a cluster every live node's,
+/// each with its node.
+pub async fn rooms(State(app): State<AppState>) -> Json<RoomList> {
+    Json(app.matchmaker.rooms().await)
 }
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
@@ -201,10 +225,17 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: accepting players (not shutting down).
+/// `GET /readyz`: accepting players (not shutting down; in a cluster,
+/// holding its lease, so matchmaking can send players here).
 pub async fn readyz(State(app): State<AppState>) -> Response {
     if app.shutdown.is_cancelled() {
         ApiError::shutting_down().into_response()
+    } else if app
+        .matchmaker
+        .cluster()
+        .is_some_and(|cluster| !cluster.lease_held())
+    {
+        ApiError::unavailable("not registered in the cluster (Redis unreachable?)").into_response()
     } else {
         "ready\n".into_response()
     }

@@ -7,7 +7,9 @@
 //! - [`longpoll`]: watching and playing over plain request/response.
 //! - [`sessions`]: the tokens of long-poll players.
 //! - [`api`]: JSON endpoints (room list, health) and the JSON error type.
+//! - [`matchmake`]: `POST /api/matchmake` and `GET /api/nodes`.
 //! - [`flood`]: the inbound rate limit of player transports.
+//! - [`rate`]: per-address request rates (matchmaking).
 //! - [`origin`]: which browser origins may open sockets and read the API.
 //! - [`slots`]: the spectator and poll slots, per room, per address and in
 //!   all.
@@ -15,7 +17,9 @@
 pub mod api;
 pub mod flood;
 pub mod longpoll;
+pub mod matchmake;
 pub mod origin;
+pub mod rate;
 pub mod router;
 pub mod sessions;
 pub mod slots;
@@ -29,9 +33,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::address_limit::AddressLimit;
+use crate::cluster::Cluster;
+use crate::cluster::redis::ClusterError;
 use crate::config::Config;
 use crate::listener::ConnLimits;
+use crate::matchmaker::{Matchmaker, SessionRoutes};
 use crate::metrics::Metrics;
+use crate::node::Node;
 use crate::room::Registry;
 use crate::room::event_ids::IdAllocator;
 use crate::room::quota::RoomQuota;
@@ -72,6 +80,10 @@ pub struct AppInner {
     pub metrics: Arc<Metrics>,
     /// Browser origins allowed to open player sockets and read the API.
     pub origins: origin::OriginPolicy,
+    /// Seats, tickets and the room list, alone or in a cluster.
+    pub matchmaker: Matchmaker,
+    /// Matchmakes per client address (each holds a seat for a while).
+    pub matchmake_rate: rate::PerAddressRate,
 }
 
 /// The address a request came from (limits key it by [`crate::listener::limit_key`]).
@@ -93,9 +105,17 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state and starts the default room and the ticker.
-    #[must_use]
-    pub fn new(config: Config, shutdown: CancellationToken, tracker: TaskTracker) -> AppState {
+    /// Builds the state and starts the default room and the ticker, and
+    /// in cluster mode the lease task.
+    ///
+    /// # Errors
+    /// `--redis` is unusable.
+    pub fn new(
+        config: Config,
+        node: Node,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Result<AppState, ClusterError> {
         let metrics = Arc::new(Metrics::new());
         let ticker = Ticker::new(
             TICKER_LOG_CAPACITY,
@@ -104,7 +124,7 @@ impl AppState {
         );
         let registry = Registry::new(
             config.room_config(),
-            &config.default_room,
+            node.room_names(&config.default_room),
             shutdown.clone(),
             tracker.clone(),
             ticker.clone(),
@@ -139,7 +159,33 @@ impl AppState {
         ));
         tracker.spawn(run_sweeper(legacy.clone(), shutdown.clone()));
         let origins = origin::OriginPolicy::new(&config.allowed_origins);
-        AppState(Arc::new(AppInner {
+        let node = Arc::new(node);
+        let routes = Arc::new(SessionRoutes::new(Duration::from_secs(
+            config.resume_grace_secs,
+        )));
+        let matchmaker = if config.clustered() {
+            let cluster = Cluster::start(
+                &config,
+                node.clone(),
+                registry.clone(),
+                routes.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+                &tracker,
+            )?;
+            Matchmaker::clustered(node, registry.clone(), routes, cluster, metrics.clone())
+        } else {
+            Matchmaker::local(
+                node,
+                registry.clone(),
+                routes,
+                Duration::from_millis(config.seat_ttl_ms),
+                metrics.clone(),
+            )
+        };
+        Ok(AppState(Arc::new(AppInner {
+            matchmaker,
+            matchmake_rate: rate::PerAddressRate::new(config.matchmakes_per_sec),
             origins,
             config,
             registry,
@@ -150,6 +196,6 @@ impl AppState {
             polls,
             legacy,
             metrics,
-        }))
+        })))
     }
 }

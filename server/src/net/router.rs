@@ -11,7 +11,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use std::time::Duration;
 
-use super::{AppState, api, longpoll, sse, ws};
+use super::{AppState, api, longpoll, matchmake, sse, ws};
 
 /// The whole HTTP surface. `main` serves it; tests serve it on port 0.
 pub fn router(state: AppState) -> Router {
@@ -20,6 +20,8 @@ pub fn router(state: AppState) -> Router {
     // streams are not (a compressor would hold events back to fill blocks).
     let polled = Router::new()
         .route("/rooms", get(api::rooms))
+        .route("/matchmake", post(matchmake::matchmake))
+        .route("/nodes", get(matchmake::nodes))
         .route("/rooms/{id}/poll", get(longpoll::room_poll))
         .route("/ticker/poll", get(longpoll::ticker_poll))
         .route("/rooms/{id}/join", post(longpoll::join))

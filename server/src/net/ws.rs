@@ -1,6 +1,9 @@
 //! The player WebSocket (`GET /ws`): binary frames only.
 //!
-//! A session is Hello → Welcome → inputs up and snapshots down. The upgrade
+//! A session is Hello → Welcome → inputs up and snapshots down. The URL may
+//! name the room and carry a seat ticket from matchmaking
+//! (`/ws?room=ID&seat=T`): the seat is spent before the player is seated in
+//! that room, which must be on this node. The upgrade
 //! handler only extracts and upgrades; [`session`] runs the socket as a
 //! reader and a writer joined by `select!`, and does all cleanup (detach or
 //! leave, the close frame, the log line) once, after it.
@@ -16,8 +19,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -34,8 +38,10 @@ use super::AppState;
 use super::api::ApiError;
 use super::flood::FloodGuard;
 use crate::listener::ConnSlot;
+use crate::matchmaker::routes::KIND_WS;
+use crate::matchmaker::{SeatCheck, SeatTicket};
 use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
-use crate::room::{Outgoing, Seat, SessionId, lifecycle};
+use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
 /// this get a clean 1009 from us; larger ones are cut off by tungstenite
@@ -60,14 +66,65 @@ const MAX_REASON: usize = 123;
 /// reset can destroy the close frame before the client has read it.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
+/// `GET /ws` query: where matchmaking sent the player.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct WsQuery {
+    /// The room to join when Hello names none.
+    room: Option<String>,
+    /// A seat ticket for that room (32 hex digits).
+    seat: Option<String>,
+}
+
+/// What the URL asked for, checked.
+#[derive(Debug, Default)]
+struct Entry {
+    room: Option<String>,
+    seat: Option<SeatTicket>,
+}
+
+impl Entry {
+    fn parse(query: Result<Query<WsQuery>, QueryRejection>) -> Result<Entry, ApiError> {
+        let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+        if let Some(room) = &query.room
+            && !skirmish_shared::valid_room_id(room)
+        {
+            return Err(ApiError::bad_request(
+                "room id must be 1-32 characters of A-Z a-z 0-9 _ -",
+            ));
+        }
+        let seat = match query.seat.as_deref() {
+            None => None,
+            Some(_) if query.room.is_none() => {
+                return Err(ApiError::bad_request("a seat ticket needs its room"));
+            }
+            Some(hex) => Some(
+                SeatTicket::parse(hex)
+                    .ok_or_else(|| ApiError::bad_request("seat must be 32 hex digits"))?,
+            ),
+        };
+        Ok(Entry {
+            room: query.room,
+            seat,
+        })
+    }
+}
+
 /// `GET /ws`: upgrades to the player protocol; 403 for a browser page of a
-/// foreign origin.
+/// foreign origin, 400 for a malformed room or seat in the URL.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(app): State<AppState>,
     slot: Option<Extension<ConnSlot>>,
+    query: Result<Query<WsQuery>, QueryRejection>,
     parts: axum::http::request::Parts,
 ) -> Response {
+    let entry = match Entry::parse(query) {
+        Ok(entry) => entry,
+        Err(err) => {
+            app.metrics.reject("bad_ws_query");
+            return err.into_response();
+        }
+    };
     if let Err(origin) = app.origins.check(&parts) {
         app.metrics.reject("origin");
         let shown = origin.to_str().unwrap_or("?");
@@ -89,7 +146,7 @@ pub async fn upgrade(
                     player = field::Empty
                 );
                 let (sink, stream) = socket.split();
-                session(sink, stream, app, session_id, client)
+                session(sink, stream, app, session_id, client, entry)
                     .instrument(span)
                     .await;
                 // The TCP connection is counted until the socket is done.
@@ -139,9 +196,16 @@ impl End {
 }
 
 /// Runs one player connection from `client` (its address as the limits
-/// count it) from the first frame to the close.
-pub async fn session<S, R>(mut sink: S, mut stream: R, app: AppState, id: SessionId, client: IpAddr)
-where
+/// count it) from the first frame to the close; `entry` is what its URL
+/// asked for.
+async fn session<S, R>(
+    mut sink: S,
+    mut stream: R,
+    app: AppState,
+    id: SessionId,
+    client: IpAddr,
+    entry: Entry,
+) where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
@@ -158,17 +222,23 @@ where
     };
     let end = match hello {
         Err(end) => end,
-        Ok(hello) => match admit(&mut sink, &app, id, hello, client).await {
+        Ok(hello) => match admit(&mut sink, &app, id, hello, client, entry).await {
             Err(end) => end,
             Ok(seat) => {
                 let label = TransportLabel {
                     transport: transport::WEBSOCKET,
                 };
                 let _playing = GaugeGuard::new(&app.metrics.players.get_or_create_owned(&label));
+                let token = seat.welcome.resume;
+                app.matchmaker
+                    .routes
+                    .connected(&token, seat.room.id.clone(), KIND_WS);
                 let end = play(&mut sink, &mut stream, &mut flood, &app, &seat).await;
                 if end.leave {
+                    app.matchmaker.routes.left(&token);
                     seat.leave().await;
                 } else {
+                    app.matchmaker.routes.detached(&token);
                     seat.detach().await;
                 }
                 end
@@ -332,8 +402,9 @@ async fn admit<S>(
     sink: &mut S,
     app: &AppState,
     id: SessionId,
-    hello: Hello,
+    mut hello: Hello,
     client: IpAddr,
+    entry: Entry,
 ) -> Result<Seat, End>
 where
     S: Sink<Message> + Unpin,
@@ -351,11 +422,38 @@ where
         app.metrics.reject("bad_name");
         return Err(refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadName, msg).await);
     }
-    let seat = match app
-        .registry
-        .join(id, hello.name, hello.room, hello.resume, client)
-        .await
-    {
+    if let Some(room) = entry.room {
+        match &hello.room {
+            Some(named) if *named != room => {
+                let msg = format!("Hello names room {named} but the URL is for room {room}");
+                app.metrics.reject("bad_room");
+                return Err(refuse(sink, CloseCode::ProtocolError, ErrorCode::BadRoom, msg).await);
+            }
+            _ => hello.room = Some(room),
+        }
+    }
+    let joined = match (entry.seat, hello.room) {
+        (Some(ticket), Some(room)) => {
+            if hello.resume.is_some() {
+                let msg = "a seat ticket is for a new ship: resume without it".to_owned();
+                app.metrics.reject("bad_seat");
+                return Err(refuse(
+                    sink,
+                    CloseCode::ProtocolError,
+                    ErrorCode::ResumeRejected,
+                    msg,
+                )
+                .await);
+            }
+            take_reserved_seat(sink, app, id, hello.name, room, ticket).await?
+        }
+        (_, room) => {
+            app.registry
+                .join(id, hello.name, room, hello.resume, client)
+                .await
+        }
+    };
+    let seat = match joined {
         Ok(seat) => seat,
         Err(err) => {
             app.metrics.reject(err.reason());
@@ -384,6 +482,37 @@ where
     // the caller's cleanup detaches the seat.
     let _ = sink.send(Message::Binary(Bytes::from(welcome))).await;
     Ok(seat)
+}
+
+/// Seats a matchmade player in `room`, which must be on this node: spends
+/// the ticket, then joins; the seat is freed again if the join fails.
+async fn take_reserved_seat<S>(
+    sink: &mut S,
+    app: &AppState,
+    id: SessionId,
+    name: String,
+    room: String,
+    ticket: SeatTicket,
+) -> Result<Result<Seat, JoinError>, End>
+where
+    S: Sink<Message> + Unpin,
+{
+    if app.registry.get(&room).is_none() {
+        let msg = format!("room {room} is not on this node (closed, or ask matchmaking again)");
+        app.metrics.reject("seat_refused");
+        return Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await);
+    }
+    if app.matchmaker.take_seat(&room, &ticket).await == SeatCheck::Refused {
+        let msg = format!("the seat in room {room} expired or was used: ask matchmaking again");
+        app.metrics.reject("seat_refused");
+        return Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await);
+    }
+    let joined = app.registry.join_existing(id, name, &room).await;
+    match &joined {
+        Ok(seat) => app.matchmaker.seated(seat.room.id.clone(), ticket),
+        Err(_) => app.matchmaker.release(&room, &ticket).await,
+    }
+    Ok(joined)
 }
 
 /// The seated part of a session: reader and writer until one ends or the

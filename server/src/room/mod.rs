@@ -322,6 +322,24 @@ impl RoomHandle {
         self.stats.players.load(Ordering::Relaxed)
     }
 
+    /// The room's figures for the lobby, as of its last tick.
+    #[must_use]
+    pub fn summary(&self) -> registry::RoomSummary {
+        let tick = self.stats.tick.load(Ordering::Relaxed);
+        let ends = self.stats.round_ends.load(Ordering::Relaxed);
+        registry::RoomSummary {
+            id: self.id.to_string(),
+            public: self.public,
+            players: self.players(),
+            max_players: self.max_players,
+            spectators: self.spectators(),
+            bots: self.stats.bots.load(Ordering::Relaxed),
+            tick,
+            tick_hz: self.rules.tick_hz,
+            round_secs_left: f64::from(ends.saturating_sub(tick)) / f64::from(self.rules.tick_hz),
+        }
+    }
+
     /// Whether another human fits (approximate: the room has the last word).
     #[must_use]
     pub fn has_seat(&self) -> bool {

@@ -36,7 +36,7 @@ use crate::metrics::Metrics;
 pub(super) type Directory = Arc<Mutex<HashMap<Arc<str>, RoomHandle>>>;
 
 /// Summary of a room for the lobby.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct RoomSummary {
     /// Room id.
     pub id: String,
@@ -58,12 +58,22 @@ pub struct RoomSummary {
     pub round_secs_left: f64,
 }
 
+/// How a registry names the rooms it opens by itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomNames {
+    /// The room that always exists.
+    pub default_room: String,
+    /// Public rooms opened when every other is full are `{prefix}-{n}`.
+    pub public_prefix: String,
+}
+
 /// All rooms of this server.
 #[derive(Debug)]
 pub struct Registry {
     rooms: Directory,
     config: RoomConfig,
     default_room: Arc<str>,
+    public_prefix: String,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     next_instance: AtomicU64,
@@ -94,7 +104,7 @@ impl Registry {
     #[must_use]
     pub fn new(
         config: RoomConfig,
-        default_room: &str,
+        names: RoomNames,
         shutdown: CancellationToken,
         tracker: TaskTracker,
         ticker: Arc<Ticker>,
@@ -104,7 +114,8 @@ impl Registry {
         let registry = Arc::new(Registry {
             rooms: Arc::default(),
             config,
-            default_room: default_room.into(),
+            default_room: names.default_room.into(),
+            public_prefix: names.public_prefix,
             shutdown,
             tracker,
             next_instance: AtomicU64::new(1),
@@ -124,6 +135,12 @@ impl Registry {
     #[must_use]
     pub fn default_room(&self) -> &str {
         &self.default_room
+    }
+
+    /// The server is stopping: no new rooms or seats.
+    #[must_use]
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
     }
 
     /// The server-wide ticker log.
@@ -242,11 +259,32 @@ impl Registry {
         }
         self.quota
             .admit(rooms.len(), ask.client, Opening::Matchmaking)?;
+        Ok(self.open_public(&mut rooms))
+    }
+
+    /// Opens a new public room for matchmaking from `client`, whatever the
+    /// others hold (matchmaking fills rooms by its own count, seat
+    /// reservations included), within the room cap and the address's rate.
+    ///
+    /// # Errors
+    /// The room cap, the client's rate of new rooms, or shutdown.
+    pub fn create_public(&self, client: IpAddr) -> Result<RoomHandle, JoinError> {
+        if self.shutdown.is_cancelled() {
+            return Err(JoinError::ShuttingDown);
+        }
+        let mut rooms = self.rooms.lock();
+        self.quota
+            .admit(rooms.len(), client, Opening::Matchmaking)?;
+        Ok(self.open_public(&mut rooms))
+    }
+
+    /// Opens the next free `{public_prefix}-{n}`; the caller holds the lock.
+    fn open_public(&self, rooms: &mut HashMap<Arc<str>, RoomHandle>) -> RoomHandle {
         loop {
             let n = self.next_public.fetch_add(1, Ordering::Relaxed);
-            let id: Arc<str> = format!("arena-{n}").into();
+            let id: Arc<str> = format!("{}-{n}", self.public_prefix).into();
             if !rooms.contains_key(&id) {
-                return Ok(self.open(&mut rooms, id, true));
+                return self.open(rooms, id, true);
             }
         }
     }
@@ -272,58 +310,68 @@ impl Registry {
         };
         for _ in 0..2 {
             let handle = self.pick(ask)?;
-            let (reply, answer) = oneshot::channel();
-            let request = RoomCmd::Join(JoinRequest {
-                session,
-                name: name.clone(),
-                resume,
-                reply,
-            });
-            let closed = JoinError::RoomClosed {
-                room: handle.id.to_string(),
-            };
-            if handle.inbox.send(request).await.is_err() {
-                last = closed;
-                continue;
-            }
-            match answer.await {
-                Ok(result) => {
-                    return result.map(|joined| Seat {
-                        room: handle,
-                        session,
-                        outbox: joined.outbox,
-                        welcome: joined.welcome,
-                    });
-                }
-                Err(_) => last = closed,
+            match Registry::seat_in(handle, session, name.clone(), resume).await {
+                Err(closed @ JoinError::RoomClosed { .. }) => last = closed,
+                seated => return seated,
             }
         }
         Err(last)
+    }
+
+    /// Seats a player in a room that exists now, never opening one (a seat
+    /// reserved by matchmaking is for that room only).
+    ///
+    /// # Errors
+    /// The room is gone, or refused.
+    pub async fn join_existing(
+        &self,
+        session: SessionId,
+        name: String,
+        room: &str,
+    ) -> Result<Seat, JoinError> {
+        if self.shutdown.is_cancelled() {
+            return Err(JoinError::ShuttingDown);
+        }
+        let handle = self.get(room).ok_or_else(|| JoinError::RoomClosed {
+            room: room.to_owned(),
+        })?;
+        Registry::seat_in(handle, session, name, None).await
+    }
+
+    /// Asks `handle`'s room for a seat; `RoomClosed` when it closed first.
+    async fn seat_in(
+        handle: RoomHandle,
+        session: SessionId,
+        name: String,
+        resume: Option<ResumeToken>,
+    ) -> Result<Seat, JoinError> {
+        let (reply, answer) = oneshot::channel();
+        let request = RoomCmd::Join(JoinRequest {
+            session,
+            name,
+            resume,
+            reply,
+        });
+        let closed = || JoinError::RoomClosed {
+            room: handle.id.to_string(),
+        };
+        if handle.inbox.send(request).await.is_err() {
+            return Err(closed());
+        }
+        let joined = answer.await.map_err(|_| closed())??;
+        Ok(Seat {
+            room: handle,
+            session,
+            outbox: joined.outbox,
+            welcome: joined.welcome,
+        })
     }
 
     /// The lobby's list, sorted by id.
     #[must_use]
     pub fn list(&self) -> Vec<RoomSummary> {
         let rooms = self.rooms.lock();
-        let mut list: Vec<RoomSummary> = rooms
-            .values()
-            .map(|h| {
-                let tick = h.stats.tick.load(Ordering::Relaxed);
-                let ends = h.stats.round_ends.load(Ordering::Relaxed);
-                RoomSummary {
-                    id: h.id.to_string(),
-                    public: h.public,
-                    players: h.players(),
-                    max_players: h.max_players,
-                    spectators: h.spectators(),
-                    bots: h.stats.bots.load(Ordering::Relaxed),
-                    tick,
-                    tick_hz: h.rules.tick_hz,
-                    round_secs_left: f64::from(ends.saturating_sub(tick))
-                        / f64::from(h.rules.tick_hz),
-                }
-            })
-            .collect();
+        let mut list: Vec<RoomSummary> = rooms.values().map(RoomHandle::summary).collect();
         drop(rooms);
         list.sort_by(|a, b| a.id.cmp(&b.id));
         list

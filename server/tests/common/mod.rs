@@ -43,6 +43,7 @@ pub fn test_config() -> Config {
     config.new_rooms_per_ip_per_min = 1_000_000;
     config.max_spectators_per_ip = config.max_spectators;
     config.max_polls_per_ip = config.max_polls;
+    config.matchmakes_per_sec = 10_000;
     config
 }
 

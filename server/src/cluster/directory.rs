@@ -1,0 +1,483 @@
+//! The cluster directory in Redis: node leases, the rooms each node owns,
+//! seat reservations and session routes.
+//!
+//! Every value is absolute and written by its owner: a node writes its own
+//! lease and its own rooms' entries, never another node's, and counts are
+//! set, never incremented, so a lost or repeated write heals at the next
+//! refresh. Every entry expires unless its owner refreshes it, so a dead
+//! node's lease, rooms and routes disappear by themselves. Seats are the
+//! one thing any node writes: a reservation is a ticket with an expiry in
+//! the room's seat set, taken atomically against the room's cap.
+//!
+//! This module only talks to Redis; it never touches a room. What to
+//! publish comes in as plain values (the registry's [`RoomSummary`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+
+use super::keys::Keys;
+use super::redis::{ClusterError, RedisLink, SCRIPTS};
+use crate::matchmaker::routes::LiveRoute;
+use crate::matchmaker::{RouteKey, SeatTicket};
+use crate::node::Node;
+use crate::room::registry::RoomSummary;
+
+/// Offered rooms one reservation looks at before giving up (each one found
+/// dead or full on the way is withdrawn, so the next call sees others).
+const RESERVE_CANDIDATES: usize = 32;
+
+/// A live node, as the directory shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NodeEntry {
+    /// Node id.
+    pub id: String,
+    /// Its public URL.
+    pub url: String,
+    /// Its current start.
+    pub boot_id: String,
+    /// Rooms it owns.
+    pub rooms: u32,
+    /// Players seated on it.
+    pub players: u32,
+    /// It takes no new rooms or seats.
+    pub draining: bool,
+    /// Milliseconds until its lease runs out unless refreshed.
+    pub lease_ms_left: u64,
+}
+
+/// A room, as its owner last published it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DirectoryRoom {
+    /// The room's figures (the round clock as of the survey).
+    pub summary: RoomSummary,
+    /// Owner node id.
+    pub node: String,
+    /// Owner's public URL.
+    pub url: String,
+}
+
+/// Every live node and room.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Survey {
+    /// Live nodes.
+    pub nodes: Vec<NodeEntry>,
+    /// Their rooms.
+    pub rooms: Vec<DirectoryRoom>,
+}
+
+/// What a lease refresh found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// Held; `conflicts` are room ids another live node publishes (left
+    /// out of the directory, local only).
+    Held {
+        /// Live nodes, this one included.
+        live_nodes: u64,
+        /// Rooms not published.
+        conflicts: Vec<String>,
+    },
+    /// Another start of this node id holds the lease (until it expires).
+    Taken {
+        /// That start's boot id.
+        by_boot: String,
+    },
+}
+
+/// A reserved seat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reserved {
+    /// Room id.
+    pub room: String,
+    /// Owner node id.
+    pub node: String,
+    /// Owner's public URL.
+    pub url: String,
+}
+
+/// The answer to a reservation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// Reserved.
+    Seat(Reserved),
+    /// The room is at its cap (players and seats reserved).
+    Full,
+    /// The room has no live owner (unknown, closed, or its node died).
+    Gone,
+    /// The room or its node is draining.
+    Closed,
+    /// No open public room anywhere.
+    NoneOpen,
+    /// Another live node publishes a room with this id.
+    Taken,
+}
+
+/// Where a session lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Room id.
+    pub room: String,
+    /// Owner node id.
+    pub node: String,
+    /// Owner's public URL.
+    pub url: String,
+}
+
+/// The directory, as this node reads and writes it.
+#[derive(Debug)]
+pub struct RedisDirectory {
+    link: RedisLink,
+    keys: Keys,
+    node: Arc<Node>,
+    /// The node's public URL (always known in cluster mode).
+    url: String,
+    lease_ttl: Duration,
+    seat_ttl: Duration,
+}
+
+/// Milliseconds as Redis arguments take them.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The nine strings `publish_room` (common.lua) reads per room.
+fn room_args(room: &RoomSummary) -> [String; 9] {
+    let round_ms = (room.round_secs_left.max(0.0) * 1000.0).round() as u64;
+    [
+        room.id.clone(),
+        u8::from(room.public).to_string(),
+        room.players.to_string(),
+        room.max_players.to_string(),
+        room.spectators.to_string(),
+        room.bots.to_string(),
+        room.tick.to_string(),
+        room.tick_hz.to_string(),
+        round_ms.to_string(),
+    ]
+}
+
+impl RedisDirectory {
+    /// The directory of `node` through `link`.
+    #[must_use]
+    pub fn new(
+        link: RedisLink,
+        prefix: &str,
+        node: Arc<Node>,
+        lease_ttl: Duration,
+        seat_ttl: Duration,
+    ) -> RedisDirectory {
+        RedisDirectory {
+            keys: Keys::new(prefix, &node.id),
+            url: node.public_url.clone().unwrap_or_default(),
+            link,
+            node,
+            lease_ttl,
+            seat_ttl,
+        }
+    }
+
+    /// How long a reserved seat waits.
+    #[must_use]
+    pub fn seat_ttl(&self) -> Duration {
+        self.seat_ttl
+    }
+
+    /// Refreshes this node's lease and publishes `rooms` (every room it
+    /// owns; rooms published before and missing now are withdrawn).
+    /// `seated` are tickets whose players `rooms` already count.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn heartbeat(
+        &self,
+        rooms: &[RoomSummary],
+        seated: &[(Arc<str>, SeatTicket)],
+        draining: bool,
+    ) -> Result<Lease, ClusterError> {
+        const OP: &str = "heartbeat";
+        let players: u64 = rooms.iter().map(|r| u64::from(r.players)).sum();
+        let mut call = SCRIPTS.heartbeat.prepare_invoke();
+        call.key(&self.keys.node)
+            .key(&self.keys.nodes)
+            .key(&self.keys.node_rooms)
+            .key(&self.keys.matchmaking)
+            .arg(self.keys.prefix())
+            .arg(&self.node.id)
+            .arg(&self.node.boot_id)
+            .arg(&self.url)
+            .arg(ms(self.lease_ttl))
+            .arg(u8::from(draining))
+            .arg(env!("CARGO_PKG_VERSION"))
+            .arg(players)
+            .arg(seated.len());
+        for (room, ticket) in seated {
+            call.arg(&**room).arg(ticket.to_hex());
+        }
+        call.arg(rooms.len());
+        for room in rooms {
+            call.arg(&room_args(room)[..]);
+        }
+        let mut conn = self.link.conn();
+        let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
+        match answer.split_first() {
+            Some((status, rest)) if status == "ok" && !rest.is_empty() => Ok(Lease::Held {
+                live_nodes: rest[0].parse().unwrap_or(0),
+                conflicts: rest[1..].to_vec(),
+            }),
+            Some((status, [boot])) if status == "taken" => Ok(Lease::Taken {
+                by_boot: boot.clone(),
+            }),
+            _ => Err(self.link.reply_error(OP, format!("{answer:?}"))),
+        }
+    }
+
+    /// Takes this node's lease and rooms out of the directory (a clean
+    /// stop), so nobody is sent here any more.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn leave(&self) -> Result<(), ClusterError> {
+        let mut call = SCRIPTS.leave.prepare_invoke();
+        call.key(&self.keys.node)
+            .key(&self.keys.nodes)
+            .key(&self.keys.node_rooms)
+            .key(&self.keys.matchmaking)
+            .arg(self.keys.prefix())
+            .arg(&self.node.id)
+            .arg(&self.node.boot_id);
+        let mut conn = self.link.conn();
+        let _: i64 = self
+            .link
+            .call("leave", call.invoke_async(&mut conn))
+            .await?;
+        Ok(())
+    }
+
+    /// Every live node and the rooms each owns.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn survey(&self) -> Result<Survey, ClusterError> {
+        const OP: &str = "survey";
+        let mut call = SCRIPTS.survey.prepare_invoke();
+        call.key(&self.keys.nodes).arg(self.keys.prefix());
+        let mut conn = self.link.conn();
+        let (nodes, rooms): (Vec<Vec<String>>, Vec<Vec<String>>) =
+            self.link.call(OP, call.invoke_async(&mut conn)).await?;
+        let bad = |row: &[String]| self.link.reply_error(OP, format!("{row:?}"));
+        let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+        let small = |s: &str| u32::try_from(num(s)).unwrap_or(u32::MAX);
+        let mut survey = Survey::default();
+        for row in nodes {
+            let [id, url, boot_id, rooms, players, draining, left] = &row[..] else {
+                return Err(bad(&row));
+            };
+            survey.nodes.push(NodeEntry {
+                id: id.clone(),
+                url: url.clone(),
+                boot_id: boot_id.clone(),
+                rooms: small(rooms),
+                players: small(players),
+                draining: draining == "1",
+                lease_ms_left: num(left),
+            });
+        }
+        for row in rooms {
+            let [
+                id,
+                node,
+                url,
+                public,
+                players,
+                max,
+                spectators,
+                bots,
+                tick,
+                hz,
+                left,
+            ] = &row[..]
+            else {
+                return Err(bad(&row));
+            };
+            survey.rooms.push(DirectoryRoom {
+                summary: RoomSummary {
+                    id: id.clone(),
+                    public: public == "1",
+                    players: small(players),
+                    max_players: usize::try_from(num(max)).unwrap_or(usize::MAX),
+                    spectators: usize::try_from(num(spectators)).unwrap_or(usize::MAX),
+                    bots: small(bots),
+                    tick: small(tick),
+                    tick_hz: u16::try_from(num(hz)).unwrap_or(u16::MAX),
+                    round_secs_left: num(left) as f64 / 1000.0,
+                },
+                node: node.clone(),
+                url: url.clone(),
+            });
+        }
+        survey.nodes.sort_by(|a, b| a.id.cmp(&b.id));
+        survey.rooms.sort_by(|a, b| a.summary.id.cmp(&b.summary.id));
+        Ok(survey)
+    }
+
+    /// Reserves a seat for `ticket` in `room`, or with `None` in the
+    /// fullest open public room of the cluster.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn reserve(
+        &self,
+        room: Option<&str>,
+        ticket: &SeatTicket,
+    ) -> Result<Reservation, ClusterError> {
+        let mut call = SCRIPTS.reserve.prepare_invoke();
+        call.key(&self.keys.matchmaking)
+            .arg(self.keys.prefix())
+            .arg(ticket.to_hex())
+            .arg(ms(self.seat_ttl))
+            .arg(room.unwrap_or(""))
+            .arg(RESERVE_CANDIDATES);
+        self.reservation("reserve", &mut call).await
+    }
+
+    /// Publishes `room`, just opened here, and reserves a seat in it in the
+    /// same step.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn claim(
+        &self,
+        room: &RoomSummary,
+        ticket: &SeatTicket,
+        draining: bool,
+    ) -> Result<Reservation, ClusterError> {
+        let mut call = SCRIPTS.claim.prepare_invoke();
+        call.key(&self.keys.matchmaking)
+            .key(&self.keys.node_rooms)
+            .arg(self.keys.prefix())
+            .arg(&self.node.id)
+            .arg(&self.node.boot_id)
+            .arg(&self.url)
+            .arg(ms(self.lease_ttl))
+            .arg(u8::from(draining))
+            .arg(ticket.to_hex())
+            .arg(ms(self.seat_ttl))
+            .arg(&room_args(room)[..]);
+        self.reservation("claim", &mut call).await
+    }
+
+    async fn reservation(
+        &self,
+        op: &'static str,
+        call: &mut redis::ScriptInvocation<'_>,
+    ) -> Result<Reservation, ClusterError> {
+        let mut conn = self.link.conn();
+        let answer: Vec<String> = self.link.call(op, call.invoke_async(&mut conn)).await?;
+        Ok(match &answer[..] {
+            [ok, room, node, url, _ttl] if ok == "ok" => Reservation::Seat(Reserved {
+                room: room.clone(),
+                node: node.clone(),
+                url: url.clone(),
+            }),
+            [s] if s == "full" => Reservation::Full,
+            [s] if s == "gone" => Reservation::Gone,
+            [s] if s == "closed" => Reservation::Closed,
+            [s] if s == "none" => Reservation::NoneOpen,
+            [s] if s == "taken" => Reservation::Taken,
+            _ => return Err(self.link.reply_error(op, format!("{answer:?}"))),
+        })
+    }
+
+    /// Spends `ticket` for its player arriving in `room` (owned here): true
+    /// when it was reserved and has not expired.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn consume(&self, room: &str, ticket: &SeatTicket) -> Result<bool, ClusterError> {
+        let mut call = SCRIPTS.consume.prepare_invoke();
+        call.key(self.keys.seats(room))
+            .key(self.keys.held(room))
+            .arg(ticket.to_hex())
+            .arg(ms(self.lease_ttl));
+        let mut conn = self.link.conn();
+        let spent: i64 = self
+            .link
+            .call("consume", call.invoke_async(&mut conn))
+            .await?;
+        Ok(spent == 1)
+    }
+
+    /// Frees a spent seat whose player could not be seated after all.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn release(&self, room: &str, ticket: &SeatTicket) -> Result<(), ClusterError> {
+        let mut conn = self.link.conn();
+        let key = self.keys.held(room);
+        let _: i64 = self
+            .link
+            .call("release", conn.zrem(key, ticket.to_hex()))
+            .await?;
+        Ok(())
+    }
+
+    /// Writes the routes of this node's sessions, each living for the rest
+    /// of its resume grace plus `lease` unless written again.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn write_routes(
+        &self,
+        routes: &[LiveRoute],
+        lease: Duration,
+    ) -> Result<(), ClusterError> {
+        if routes.is_empty() {
+            return Ok(());
+        }
+        let fence = self.node.fence();
+        let mut pipe = redis::pipe();
+        for route in routes {
+            let name = self.keys.session(&route.key.to_hex());
+            pipe.hset_multiple(
+                &name,
+                &[
+                    ("room", &*route.room),
+                    ("node", self.node.id.as_str()),
+                    ("fence", fence.as_str()),
+                    ("kind", route.kind),
+                ],
+            )
+            .ignore()
+            .pexpire(
+                &name,
+                i64::try_from(ms(route.resumable_for + lease)).unwrap_or(i64::MAX),
+            )
+            .ignore();
+        }
+        let mut conn = self.link.conn();
+        self.link.call("routes", pipe.exec_async(&mut conn)).await
+    }
+
+    /// Where the session of `key` lives, if its node is alive.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn route(&self, key: &RouteKey) -> Result<Option<Route>, ClusterError> {
+        const OP: &str = "route";
+        let mut call = SCRIPTS.route.prepare_invoke();
+        call.key(self.keys.session(&key.to_hex()))
+            .arg(self.keys.prefix());
+        let mut conn = self.link.conn();
+        let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
+        match &answer[..] {
+            [] => Ok(None),
+            [room, node, url, _kind] => Ok(Some(Route {
+                room: room.clone(),
+                node: node.clone(),
+                url: url.clone(),
+            })),
+            _ => Err(self.link.reply_error(OP, format!("{answer:?}"))),
+        }
+    }
+}

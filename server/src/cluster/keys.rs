@@ -1,0 +1,73 @@
+//! Names of this node's Redis keys, all under `--redis-prefix`. The layout
+//! is documented once, at the top of `lua/common.lua`, and in
+//! `docs/scaleout.md`; the scripts build the same names from the prefix.
+
+/// Key names for one node.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: String,
+    /// `p:node:{nid}`: this node's lease.
+    pub node: String,
+    /// `p:node:{nid}:rooms`: the rooms it owns.
+    pub node_rooms: String,
+    /// `p:nodes`: every lease's deadline.
+    pub nodes: String,
+    /// `p:mm`: open public rooms by seats taken.
+    pub matchmaking: String,
+}
+
+impl Keys {
+    /// The names for node `node_id` under `prefix`.
+    #[must_use]
+    pub fn new(prefix: &str, node_id: &str) -> Keys {
+        let node = format!("{prefix}:node:{{{node_id}}}");
+        Keys {
+            prefix: prefix.to_owned(),
+            node_rooms: format!("{node}:rooms"),
+            node,
+            nodes: format!("{prefix}:nodes"),
+            matchmaking: format!("{prefix}:mm"),
+        }
+    }
+
+    /// The prefix itself (scripts build per-room names from it).
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `p:room:{id}:seats`: reserved seats.
+    #[must_use]
+    pub fn seats(&self, room: &str) -> String {
+        format!("{}:room:{{{room}}}:seats", self.prefix)
+    }
+
+    /// `p:room:{id}:held`: seats whose players arrived.
+    #[must_use]
+    pub fn held(&self, room: &str) -> String {
+        format!("{}:room:{{{room}}}:held", self.prefix)
+    }
+
+    /// `p:sess:{selector}`: a session's route.
+    #[must_use]
+    pub fn session(&self, selector: &str) -> String {
+        format!("{}:sess:{{{selector}}}", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_scripts_layout() {
+        let keys = Keys::new("t1", "n-a");
+        assert_eq!(keys.node, "t1:node:{n-a}");
+        assert_eq!(keys.node_rooms, "t1:node:{n-a}:rooms");
+        assert_eq!(keys.nodes, "t1:nodes");
+        assert_eq!(keys.matchmaking, "t1:mm");
+        assert_eq!(keys.seats("main-1"), "t1:room:{main-1}:seats");
+        assert_eq!(keys.held("main-1"), "t1:room:{main-1}:held");
+        assert_eq!(keys.session("00ff"), "t1:sess:{00ff}");
+    }
+}

@@ -1,0 +1,127 @@
+//! The lease task: every `--lease-refresh-ms` it refreshes this node's
+//! lease and publishes its rooms (one script call), then the routes of its
+//! sessions (one pipeline). On a clean stop it takes the node
+//! out of the directory.
+//!
+//! It reads the registry's figures, which the rooms keep in atomics, and
+//! never sends a room anything: a slow or dead Redis delays only this
+//! task. A failed refresh is logged and retried with a doubling backoff
+//! (from 100 ms, never slower than the refresh interval), so the lease
+//! comes back within one interval of Redis returning, even after Redis
+//! lost every key.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::Cluster;
+use super::directory::Lease;
+use crate::matchmaker::SessionRoutes;
+use crate::metrics::Metrics;
+use crate::room::Registry;
+
+/// The first retry after a failed refresh; doubled after each failure.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+
+/// Failures between two log lines while Redis stays down.
+const LOG_EVERY: u32 = 20;
+
+/// What the lease task needs.
+#[derive(Debug)]
+pub struct LeaseTask {
+    /// The cluster it keeps this node in.
+    pub cluster: Arc<Cluster>,
+    /// Where the rooms' figures come from.
+    pub registry: Arc<Registry>,
+    /// The sessions to route here.
+    pub routes: Arc<SessionRoutes>,
+    /// Interval between refreshes.
+    pub refresh: Duration,
+    /// A lease's lifetime: how long a route outlives its session's grace
+    /// when this node stops refreshing it.
+    pub lease_ttl: Duration,
+    /// For `skirmish_cluster_nodes`.
+    pub metrics: Arc<Metrics>,
+}
+
+impl LeaseTask {
+    /// Refreshes until shutdown, then leaves the cluster.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let directory = &self.cluster.directory;
+        let mut failures: u32 = 0;
+        let mut wait = Duration::ZERO;
+        let mut conflicts: Vec<String> = Vec::new();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(wait) => {}
+            }
+            let started = Instant::now();
+            // Taken before the rooms are read, so every ticket released
+            // here belongs to a player the published count includes.
+            let seated = self.cluster.take_seated();
+            let rooms = self.registry.list();
+            let draining = self.registry.is_shutting_down();
+            match directory.heartbeat(&rooms, &seated, draining).await {
+                Ok(Lease::Held {
+                    live_nodes,
+                    conflicts: now_conflicting,
+                }) => {
+                    self.cluster.set_lease(Some(started));
+                    self.metrics
+                        .cluster_nodes
+                        .set(i64::try_from(live_nodes).unwrap_or(i64::MAX));
+                    if failures > 0 {
+                        info!(failures, "lease refreshed again");
+                    }
+                    failures = 0;
+                    wait = self.refresh;
+                    for room in now_conflicting.iter().filter(|r| !conflicts.contains(r)) {
+                        warn!(
+                            room,
+                            "another live node publishes this room id; it stays local"
+                        );
+                    }
+                    conflicts = now_conflicting;
+                    if let Err(err) = directory
+                        .write_routes(&self.routes.live_routes(), self.lease_ttl)
+                        .await
+                    {
+                        warn!(%err, "session routes not refreshed");
+                    }
+                }
+                Ok(Lease::Taken { by_boot }) => {
+                    self.cluster.set_lease(None);
+                    self.cluster.restore_seated(seated);
+                    if failures.is_multiple_of(LOG_EVERY) {
+                        warn!(
+                            other_boot = %by_boot,
+                            "another start of this node id holds its lease; \
+                             joining when it expires"
+                        );
+                    }
+                    failures = failures.saturating_add(1);
+                    wait = self.refresh;
+                }
+                Err(err) => {
+                    self.cluster.restore_seated(seated);
+                    if failures.is_multiple_of(LOG_EVERY) {
+                        warn!(%err, failures, "lease not refreshed; retrying");
+                    }
+                    failures = failures.saturating_add(1);
+                    wait = FIRST_RETRY
+                        .saturating_mul(1 << (failures - 1).min(16))
+                        .min(self.refresh);
+                }
+            }
+            // The lease lapses by itself once it is older than its ttl.
+        }
+        self.cluster.set_lease(None);
+        match directory.leave().await {
+            Ok(()) => info!("left the cluster"),
+            Err(err) => warn!(%err, "could not leave the cluster; the lease will expire"),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Cluster mode (`--redis`): several nodes share one room directory,
+//! matchmaking and seat reservations through Redis. Nothing here runs
+//! without `--redis`.
+//!
+//! Rooms stay pinned to the node that opened them: the tick loop and the
+//! World never leave it. What the cluster shares lives in Redis as soft
+//! state with absolute values written by their owner, each expiring unless
+//! refreshed: node leases, the rooms each node owns, seats and session
+//! routes. See `docs/scaleout.md` for the keys and the guarantees.
+//!
+//! - [`redis`]: the one connection and the Lua scripts (in `lua/`).
+//! - [`keys`]: key names under `--redis-prefix`.
+//! - [`directory`]: reads and writes of the directory.
+//! - [`lease`]: the task that keeps this node's lease and rooms published.
+//!
+//! A room task never awaits Redis, and nothing here touches a room: the
+//! lease task reads the registry's published figures (atomics) and writes
+//! them out on its own clock. When Redis is slow or down, play goes on.
+
+pub mod directory;
+pub mod keys;
+pub mod lease;
+pub mod redis;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::matchmaker::{SeatTicket, SessionRoutes};
+use crate::metrics::Metrics;
+use crate::node::Node;
+use crate::room::Registry;
+use directory::{RedisDirectory, Survey};
+use redis::{ClusterError, RedisLink};
+
+/// Seated tickets waiting for the next lease refresh to release them. Past
+/// this (Redis down for long), the oldest are forgotten: each then stays
+/// counted until its held expiry (one lease), which can only under-fill a
+/// room, never overfill it.
+const MAX_SEATED: usize = 16_384;
+
+/// How old a directory survey `GET /api/rooms` and `/api/nodes` may serve:
+/// however often they are asked, each node surveys Redis at most this
+/// often.
+const SURVEY_MAX_AGE: Duration = Duration::from_millis(250);
+
+/// This node's part in the cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The shared directory.
+    pub directory: RedisDirectory,
+    /// Tickets whose players were seated since the last refresh. A short
+    /// push or a swap of the whole list; never held across an await.
+    seated: Mutex<Vec<(Arc<str>, SeatTicket)>>,
+    /// When the lease was last refreshed, while it is held.
+    lease: Mutex<Option<Instant>>,
+    lease_ttl: Duration,
+    /// The last survey; the async lock makes concurrent readers share one
+    /// Redis call instead of each making one.
+    survey: tokio::sync::Mutex<Option<(Instant, Arc<Survey>)>>,
+}
+
+impl Cluster {
+    /// Opens the link to Redis and starts the lease task; the node joins
+    /// the cluster at its first refresh (at once when Redis answers).
+    ///
+    /// # Errors
+    /// `--redis` is missing or unusable.
+    pub fn start(
+        config: &Config,
+        node: Arc<Node>,
+        registry: Arc<Registry>,
+        routes: Arc<SessionRoutes>,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Result<Arc<Cluster>, ClusterError> {
+        let link = RedisLink::open(
+            config.redis.as_deref().unwrap_or_default(),
+            Duration::from_millis(config.redis_timeout_ms),
+            metrics.clone(),
+        )?;
+        let lease_ttl = Duration::from_millis(config.lease_ttl_ms);
+        let cluster = Arc::new(Cluster {
+            directory: RedisDirectory::new(
+                link,
+                &config.redis_prefix,
+                node.clone(),
+                lease_ttl,
+                Duration::from_millis(config.seat_ttl_ms),
+            ),
+            seated: Mutex::default(),
+            lease: Mutex::default(),
+            lease_ttl,
+            survey: tokio::sync::Mutex::default(),
+        });
+        let lease = lease::LeaseTask {
+            cluster: cluster.clone(),
+            registry,
+            routes,
+            refresh: Duration::from_millis(config.lease_refresh_ms),
+            lease_ttl,
+            metrics,
+        };
+        tracker.spawn(
+            lease
+                .run(shutdown)
+                .instrument(tracing::info_span!("lease", node = %node.id)),
+        );
+        Ok(cluster)
+    }
+
+    /// Whether this node holds its lease: refreshed within the lease's
+    /// lifetime, and not held by another start of the same node id.
+    #[must_use]
+    pub fn lease_held(&self) -> bool {
+        self.lease
+            .lock()
+            .is_some_and(|at| at.elapsed() < self.lease_ttl)
+    }
+
+    fn set_lease(&self, refreshed: Option<Instant>) {
+        *self.lease.lock() = refreshed;
+    }
+
+    /// A ticket's player is seated: release its held seat at the next
+    /// refresh, which publishes a count that includes the player.
+    pub fn seated(&self, room: Arc<str>, ticket: SeatTicket) {
+        let mut seated = self.seated.lock();
+        if seated.len() >= MAX_SEATED {
+            seated.remove(0);
+        }
+        seated.push((room, ticket));
+    }
+
+    fn take_seated(&self) -> Vec<(Arc<str>, SeatTicket)> {
+        std::mem::take(&mut *self.seated.lock())
+    }
+
+    /// Puts back tickets a failed refresh did not release.
+    fn restore_seated(&self, mut earlier: Vec<(Arc<str>, SeatTicket)>) {
+        let mut seated = self.seated.lock();
+        earlier.append(&mut seated);
+        let excess = earlier.len().saturating_sub(MAX_SEATED);
+        earlier.drain(..excess);
+        *seated = earlier;
+    }
+
+    /// Every live node and room, at most [`SURVEY_MAX_AGE`] old.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn survey(&self) -> Result<Arc<Survey>, ClusterError> {
+        let mut cached = self.survey.lock().await;
+        if let Some((at, survey)) = &*cached
+            && at.elapsed() < SURVEY_MAX_AGE
+        {
+            return Ok(survey.clone());
+        }
+        let survey = Arc::new(self.directory.survey().await?);
+        *cached = Some((Instant::now(), survey.clone()));
+        Ok(survey)
+    }
+}

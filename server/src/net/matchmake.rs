@@ -1,0 +1,149 @@
+//! `POST /api/matchmake` and `GET /api/nodes`.
+//!
+//! Matchmaking answers where to play: the room, its owner node, and the
+//! owner's WebSocket URL carrying a seat ticket (`/ws?room=ID&seat=T`),
+//! the same shape alone or in a cluster. The handler validates and asks
+//! [`crate::matchmaker`]; it holds no state.
+
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::HeaderMap;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use skirmish_shared::valid_room_id;
+
+use super::AppState;
+use super::api::ApiError;
+use crate::cluster::directory::NodeEntry;
+use crate::listener::ConnSlot;
+use crate::matchmaker::{MatchError, Placed, RouteKey, Want};
+use crate::node::ws_url;
+
+/// `POST /api/matchmake` body; every field optional, an empty body too.
+#[derive(Debug, Default, Deserialize)]
+pub struct MatchBody {
+    /// A seat in this room rather than the fullest open one.
+    room: Option<String>,
+    /// Back to the room of this resume token (32 hex digits), no seat.
+    resume: Option<String>,
+}
+
+/// Where to play.
+#[derive(Debug, Serialize)]
+pub struct MatchAnswer {
+    /// Room id.
+    room: String,
+    /// The owner node's id.
+    node: String,
+    /// The owner node's public URL (for its SSE and HTTP routes).
+    node_url: String,
+    /// Where to open the player WebSocket (with the seat ticket).
+    ws_url: String,
+    /// The seat ticket; `null` for a resume (send `Hello.resume` instead).
+    seat: Option<String>,
+    /// Milliseconds the seat waits for the WebSocket; `null` for a resume.
+    seat_ttl_ms: Option<u64>,
+}
+
+/// `POST /api/matchmake`.
+///
+/// # Errors
+/// 400 for a malformed body, 404 for an unknown room or session, 429 past
+/// the address's rate, 503 when no seat can be given now (full, shutting
+/// down, directory unreachable).
+pub async fn matchmake(
+    State(app): State<AppState>,
+    slot: Option<Extension<ConnSlot>>,
+    headers: HeaderMap,
+    body: Result<Option<Json<MatchBody>>, JsonRejection>,
+) -> Result<Json<MatchAnswer>, ApiError> {
+    let client = super::client_of(slot.as_deref());
+    if !app.matchmake_rate.allow(client) {
+        app.metrics.reject("matchmake_rate");
+        return Err(ApiError::too_many(format!(
+            "more than {} matchmakes per second from your address",
+            app.config.matchmakes_per_sec
+        )));
+    }
+    let body = body
+        .map_err(ApiError::from)?
+        .map(|Json(b)| b)
+        .unwrap_or_default();
+    let want = match (body.room, body.resume) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "name a room or a resume token, not both",
+            ));
+        }
+        (Some(room), None) if !valid_room_id(&room) => {
+            return Err(ApiError::bad_request(
+                "room id must be 1-32 characters of A-Z a-z 0-9 _ -",
+            ));
+        }
+        (Some(room), None) => Want::Room(room),
+        (None, Some(token)) => Want::Resume(
+            RouteKey::from_token_hex(&token)
+                .ok_or_else(|| ApiError::bad_request("resume must be 32 hex digits"))?,
+        ),
+        (None, None) => Want::AnyRoom,
+    };
+    let placed = app
+        .matchmaker
+        .place(want, client)
+        .await
+        .map_err(|err| match err {
+            MatchError::NoRoom(_) | MatchError::UnknownSession => {
+                ApiError::not_found(err.to_string())
+            }
+            MatchError::RoomFull(_) | MatchError::RoomClosed(_) | MatchError::Unavailable(_) => {
+                ApiError::unavailable(err.to_string()).retry_after(1)
+            }
+            MatchError::Refused(err) => ApiError::join_refused(err),
+        })?;
+    let Placed {
+        room,
+        node,
+        url,
+        seat,
+    } = placed;
+    let node_url = url.unwrap_or_else(|| own_url(&app, &headers));
+    let seat = seat.map(|t| t.to_hex());
+    Ok(Json(MatchAnswer {
+        ws_url: ws_url(&node_url, &room, seat.as_deref()),
+        seat_ttl_ms: seat.is_some().then_some(app.config.seat_ttl_ms),
+        room,
+        node,
+        node_url,
+        seat,
+    }))
+}
+
+/// This node's URL as the client reached it, for a node that does not
+/// know its own (bound to a wildcard address without `--public-url`).
+/// The client only hears back the host it asked for.
+fn own_url(app: &AppState, headers: &HeaderMap) -> String {
+    let scheme = if app.config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && !h.contains(['/', ' ', '?', '#']))
+        .map_or_else(|| app.config.bind.to_string(), str::to_owned);
+    format!("{scheme}://{host}")
+}
+
+/// `GET /api/nodes`: the live nodes of the cluster (this one alone on a
+/// single node).
+///
+/// # Errors
+/// 503 when the directory is unreachable.
+pub async fn nodes(State(app): State<AppState>) -> Result<Json<Vec<NodeEntry>>, ApiError> {
+    app.matchmaker
+        .nodes()
+        .await
+        .map(Json)
+        .map_err(|err| ApiError::unavailable(err.to_string()).retry_after(1))
+}

@@ -1,0 +1,484 @@
+//! Cluster mode with real parts only: Debian's `redis-server` and real
+//! `skirmish-server` processes on 127.0.0.1:0, with short leases. Each test
+//! uses its own key prefix on a Redis the running tests share (the restart
+//! test has its own). Skipped, loudly, when redis-server is not installed.
+
+mod common;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use common::node_process::NodeProcess;
+use common::redis_process::RedisProcess;
+use common::{Player, Socket, expect_close, recv, send};
+use serde_json::{Value, json};
+use skirmish_shared::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
+
+/// Lease refresh and lifetime of every node here: a dead node is noticed
+/// in about a second.
+const REFRESH_MS: u64 = 200;
+const TTL_MS: u64 = 1000;
+
+/// Slack for a loaded 2-core machine on top of any documented bound.
+const MARGIN: Duration = Duration::from_secs(4);
+
+/// One Redis for the tests running at the same time; the last test to
+/// finish kills it.
+fn shared_redis() -> Option<Arc<RedisProcess>> {
+    static SHARED: Mutex<Weak<RedisProcess>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().expect("shared redis");
+    if let Some(redis) = shared.upgrade() {
+        return Some(redis);
+    }
+    let redis = Arc::new(RedisProcess::start()?);
+    *shared = Arc::downgrade(&redis);
+    Some(redis)
+}
+
+fn prefix(test: &str) -> String {
+    format!("t{}-{test}", std::process::id())
+}
+
+/// Starts node `id` and waits until it holds its lease. `extra` flags
+/// replace the defaults of the same name.
+async fn node(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> NodeProcess {
+    let (refresh, ttl) = (REFRESH_MS.to_string(), TTL_MS.to_string());
+    let defaults = [
+        ("--lease-refresh-ms", refresh.as_str()),
+        ("--lease-ttl-ms", &ttl),
+        ("--bots", "0"),
+        // Every test client has the same address.
+        ("--matchmakes-per-sec", "10000"),
+        ("--new-rooms-per-ip-per-min", "100000"),
+    ];
+    let mut args = vec![
+        "--redis",
+        redis_url,
+        "--redis-prefix",
+        prefix,
+        "--node-id",
+        id,
+    ];
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
+    args.extend_from_slice(extra);
+    let node = NodeProcess::start(&args).await;
+    assert_eq!(node.id, id);
+    let http = reqwest::Client::new();
+    wait_until("the node holds its lease", MARGIN, || async {
+        status(&http, &node.url("/readyz")).await == 200
+    })
+    .await;
+    node
+}
+
+/// Polls `check` until it holds; fails the test past `within`.
+async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn status(http: &reqwest::Client, url: &str) -> u16 {
+    http.get(url)
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> Value {
+    let response = http.get(url).send().await.expect("sent");
+    assert_eq!(response.status(), 200, "{url}");
+    response.json().await.expect("json")
+}
+
+/// `POST /api/matchmake` with `body`; status and JSON.
+async fn matchmake(http: &reqwest::Client, node: &NodeProcess, body: &Value) -> (u16, Value) {
+    let response = http
+        .post(node.url("/api/matchmake"))
+        .json(body)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+/// Opens the answer's `ws_url` and says Hello (naming no room: the URL
+/// does).
+async fn take_seat(answer: &Value, name: &str) -> Player {
+    let url = answer["ws_url"].as_str().expect("ws_url");
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects");
+    Player::hello_on(socket, name, None, None).await
+}
+
+/// Opens `url`, says Hello, and returns the refusal: error text and close
+/// code.
+async fn refused_seat(url: &str) -> (String, u16) {
+    let (mut socket, _): (Socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects");
+    send(
+        &mut socket,
+        &ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            name: "Late".into(),
+            room: None,
+            resume: None,
+        }),
+    )
+    .await;
+    let ServerMsg::Error(error) = recv(&mut socket).await else {
+        panic!("expected an Error");
+    };
+    (error.message, expect_close(&mut socket).await.0)
+}
+
+fn ids(list: &Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v[field].as_str().expect("string").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_node_lists_every_room_with_its_node() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("list");
+    let a = node(&redis.url(), &prefix, "a", &[]).await;
+    let b = node(&redis.url(), &prefix, "b", &[]).await;
+    let http = reqwest::Client::new();
+    let a_rooms = get(&http, &a.url("/api/rooms")).await;
+    let a_main = a_rooms
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["node"] == "a")
+        .expect("a lists its own room")
+        .clone();
+    let a_main_id = a_main["id"].as_str().expect("id").to_owned();
+    assert!(a_main_id.starts_with("main-"), "{a_main}");
+    assert_eq!(a_main["node_url"], a.url(""));
+    for field in [
+        "public",
+        "players",
+        "max_players",
+        "spectators",
+        "bots",
+        "tick",
+        "tick_hz",
+    ] {
+        assert!(
+            !a_main[field].is_null(),
+            "today's field {field} kept: {a_main}"
+        );
+    }
+    wait_until("B lists A's room", MARGIN, || async {
+        let rooms = get(&http, &b.url("/api/rooms")).await;
+        rooms.as_array().expect("array").iter().any(|r| {
+            r["id"] == a_main_id.as_str() && r["node"] == "a" && r["node_url"] == a.url("")
+        })
+    })
+    .await;
+    let b_rooms = get(&http, &b.url("/api/rooms")).await;
+    assert_eq!(
+        ids(&b_rooms, "node").iter().filter(|n| *n == "b").count(),
+        1
+    );
+    for node in [&a, &b] {
+        let nodes = get(&http, &node.url("/api/nodes")).await;
+        assert_eq!(ids(&nodes, "id"), ["a", "b"], "{nodes}");
+        assert_eq!(ids(&nodes, "url"), [a.url(""), b.url("")]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_matchmakes_through_any_node_seat_everyone_on_the_owner() {
+    const PLAYERS: usize = 30;
+    const MAX: usize = 4;
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("mm30");
+    let max = MAX.to_string();
+    let extra = ["--max-players", max.as_str()];
+    let nodes = Arc::new([
+        node(&redis.url(), &prefix, "a", &extra).await,
+        node(&redis.url(), &prefix, "b", &extra).await,
+        node(&redis.url(), &prefix, "c", &extra).await,
+    ]);
+    let urls: HashMap<String, String> = nodes.iter().map(|n| (n.id.clone(), n.url(""))).collect();
+    let http = reqwest::Client::new();
+    let players: Vec<_> = (0..PLAYERS)
+        .map(|i| {
+            let (http, nodes) = (http.clone(), nodes.clone());
+            tokio::spawn(async move {
+                // Through a different node each time, in no fixed order.
+                let asked = &nodes[(i * 7 + i / 3) % 3];
+                let (status, answer) = matchmake(&http, asked, &json!({})).await;
+                assert_eq!(status, 200, "{answer}");
+                let player = take_seat(&answer, &format!("P{i}")).await;
+                (answer, player)
+            })
+        })
+        .collect();
+    let mut seated: HashMap<String, usize> = HashMap::new();
+    let mut held = Vec::new();
+    for task in players {
+        let (answer, player) = task.await.expect("player task");
+        let room = answer["room"].as_str().expect("room");
+        assert_eq!(player.welcome.room, room, "seated in the answered room");
+        let owner = &urls[answer["node"].as_str().expect("node")];
+        assert_eq!(&answer["node_url"], owner.as_str());
+        let ws = answer["ws_url"].as_str().expect("ws_url");
+        assert!(
+            ws.starts_with(&format!(
+                "{}/ws?room={room}&seat=",
+                owner.replace("http", "ws")
+            )),
+            "the owner's socket: {ws}"
+        );
+        *seated.entry(room.to_owned()).or_default() += 1;
+        held.push(player);
+    }
+    assert!(seated.values().all(|&n| n <= MAX), "{seated:?}");
+    assert_eq!(seated.values().sum::<usize>(), PLAYERS);
+    // Every node agrees once the owners have published their counts.
+    wait_until(
+        "every player counted in the cluster list",
+        MARGIN,
+        || async {
+            let rooms = get(&http, &nodes[2].url("/api/rooms")).await;
+            let rooms = rooms.as_array().expect("array");
+            let total: u64 = rooms
+                .iter()
+                .map(|r| r["players"].as_u64().expect("n"))
+                .sum();
+            rooms
+                .iter()
+                .all(|r| r["players"].as_u64() <= r["max_players"].as_u64())
+                && total == PLAYERS as u64
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_abandoned_seat_frees_itself_and_a_ticket_seats_once() {
+    const SEAT_TTL: Duration = Duration::from_millis(1500);
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("seat");
+    let ttl = SEAT_TTL.as_millis().to_string();
+    let a = node(
+        &redis.url(),
+        &prefix,
+        "a",
+        &["--max-players", "2", "--seat-ttl-ms", &ttl],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let (_, first) = matchmake(&http, &a, &json!({})).await;
+    let room = first["room"].as_str().expect("room").to_owned();
+    assert_eq!(first["seat_ttl_ms"], SEAT_TTL.as_millis() as u64);
+    let (status, abandoned) = matchmake(&http, &a, &json!({ "room": room })).await;
+    assert_eq!(status, 200, "{abandoned}");
+    let reserved_at = Instant::now();
+    let (status, full) = matchmake(&http, &a, &json!({ "room": room })).await;
+    assert_eq!(status, 503, "two seats reserved of two: {full}");
+    assert!(
+        full["error"].as_str().expect("error").contains("full"),
+        "{full}"
+    );
+
+    let player = take_seat(&first, "First").await;
+    assert_eq!(player.welcome.room, room);
+    let (why, code) = refused_seat(first["ws_url"].as_str().expect("url")).await;
+    assert_eq!(code, 1013, "{why}");
+    assert!(why.contains("expired or was used"), "{why}");
+
+    // Nobody comes for the second seat: it frees itself at its expiry.
+    wait_until(
+        "the abandoned seat frees itself",
+        SEAT_TTL + MARGIN,
+        || async { matchmake(&http, &a, &json!({ "room": room })).await.0 == 200 },
+    )
+    .await;
+    assert!(
+        reserved_at.elapsed() >= SEAT_TTL - Duration::from_millis(100),
+        "not before its expiry: {:?}",
+        reserved_at.elapsed()
+    );
+    let (why, code) = refused_seat(abandoned["ws_url"].as_str().expect("url")).await;
+    assert_eq!(code, 1013, "{why}");
+    drop(player);
+}
+
+#[tokio::test]
+async fn a_killed_nodes_lease_runs_out_and_its_rooms_leave_the_list() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("kill");
+    let mut a = node(&redis.url(), &prefix, "a", &[]).await;
+    let b = node(&redis.url(), &prefix, "b", &[]).await;
+    let http = reqwest::Client::new();
+    wait_until("B sees A and its room", MARGIN, || async {
+        let nodes = get(&http, &b.url("/api/nodes")).await;
+        let rooms = get(&http, &b.url("/api/rooms")).await;
+        ids(&nodes, "id").contains(&"a".to_owned()) && ids(&rooms, "node").contains(&"a".to_owned())
+    })
+    .await;
+
+    a.kill();
+    let ttl = Duration::from_millis(TTL_MS);
+    let took = wait_until("A's lease runs out on B", ttl + MARGIN, || async {
+        let nodes = get(&http, &b.url("/api/nodes")).await;
+        let rooms = get(&http, &b.url("/api/rooms")).await;
+        ids(&nodes, "id") == ["b"] && ids(&rooms, "node").iter().all(|n| n == "b")
+    })
+    .await;
+    assert!(took <= ttl + MARGIN, "{took:?}");
+    for _ in 0..4 {
+        let (status, answer) = matchmake(&http, &b, &json!({})).await;
+        assert_eq!((status, &answer["node"]), (200, &json!("b")), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_node_stopping_cleanly_leaves_the_cluster_at_once() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("leave");
+    // A lease far longer than the test: only leaving can remove it.
+    let a = node(&redis.url(), &prefix, "a", &["--lease-ttl-ms", "60000"]).await;
+    let b = node(&redis.url(), &prefix, "b", &[]).await;
+    let http = reqwest::Client::new();
+    wait_until("B sees A", MARGIN, || async {
+        ids(&get(&http, &b.url("/api/nodes")).await, "id") == ["a", "b"]
+    })
+    .await;
+    a.signal("TERM");
+    let (exit, logs) = a.wait().await;
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        logs.iter().any(|l| l.contains("left the cluster")),
+        "{logs:?}"
+    );
+    wait_until(
+        "A and its rooms are gone from B's lists",
+        MARGIN,
+        || async {
+            ids(&get(&http, &b.url("/api/nodes")).await, "id") == ["b"]
+                && ids(&get(&http, &b.url("/api/rooms")).await, "node") == ["b"]
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_resume_token_finds_its_room_through_another_node() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("resume");
+    let a = node(&redis.url(), &prefix, "a", &[]).await;
+    let b = node(&redis.url(), &prefix, "b", &[]).await;
+    let http = reqwest::Client::new();
+    let rooms = get(&http, &a.url("/api/rooms")).await;
+    let a_room = rooms
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["node"] == "a")
+        .and_then(|r| r["id"].as_str())
+        .expect("A's room")
+        .to_owned();
+    wait_until("B knows A's room", MARGIN, || async {
+        matchmake(&http, &b, &json!({ "room": a_room })).await.0 == 200
+    })
+    .await;
+    let (_, answer) = matchmake(&http, &b, &json!({ "room": a_room })).await;
+    assert_eq!(answer["node"], "a");
+    let player = take_seat(&answer, "Roamer").await;
+    let token = player.welcome.resume;
+    let hex: String = token.0.iter().map(|b| format!("{b:02x}")).collect();
+    drop(player);
+
+    wait_until("B routes the token to A", MARGIN, || async {
+        matchmake(&http, &b, &json!({ "resume": hex })).await.0 == 200
+    })
+    .await;
+    let (_, answer) = matchmake(&http, &b, &json!({ "resume": hex })).await;
+    assert_eq!(answer["room"], a_room.as_str());
+    assert_eq!(answer["node_url"], a.url(""));
+    assert_eq!(answer["seat"], Value::Null);
+    let (socket, _) = tokio_tungstenite::connect_async(answer["ws_url"].as_str().expect("url"))
+        .await
+        .expect("connects");
+    let back = Player::hello_on(socket, "Roamer", None, Some(token)).await;
+    assert!(back.welcome.resumed);
+    assert_eq!(back.welcome.room, a_room);
+    let (status, _) = matchmake(&http, &b, &json!({ "resume": "00".repeat(16) })).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn play_goes_on_while_redis_is_down_and_the_node_rejoins_an_empty_redis() {
+    let Some(mut redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("outage");
+    let a = node(&redis.url(), &prefix, "a", &[]).await;
+    let http = reqwest::Client::new();
+    let (_, answer) = matchmake(&http, &a, &json!({})).await;
+    let mut player = take_seat(&answer, "Steady").await;
+
+    redis.kill();
+    let down = Instant::now();
+    // Local play keeps its rate: a second of snapshots arrives in about a
+    // second while every Redis call fails.
+    let first = player.snapshot().await.tick;
+    let mut last = first;
+    while down.elapsed() < Duration::from_secs(1) {
+        player.input(0, 0).await;
+        last = player.snapshot().await.tick;
+    }
+    let ticks = last.0 - first.0;
+    assert!(ticks >= 15, "{ticks} ticks in a second of outage");
+    wait_until(
+        "the node reports it lost the cluster",
+        Duration::from_millis(TTL_MS) + MARGIN,
+        || async { status(&http, &a.url("/readyz")).await == 503 },
+    )
+    .await;
+    let (status_code, refusal) = matchmake(&http, &a, &json!({})).await;
+    assert_eq!(status_code, 503, "{refusal}");
+    assert!(
+        refusal["error"]
+            .as_str()
+            .expect("error")
+            .contains("directory"),
+        "{refusal}"
+    );
+    assert_eq!(ids(&get(&http, &a.url("/api/rooms")).await, "node"), ["a"]);
+
+    redis.restart();
+    wait_until("the node joins the empty Redis again", MARGIN, || async {
+        status(&http, &a.url("/readyz")).await == 200
+    })
+    .await;
+    let (status_code, again) = matchmake(&http, &a, &json!({})).await;
+    assert_eq!(status_code, 200, "{again}");
+    assert_eq!(ids(&get(&http, &a.url("/api/nodes")).await, "id"), ["a"]);
+    player.snapshot().await;
+}

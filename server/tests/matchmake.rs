@@ -1,0 +1,210 @@
+//! `POST /api/matchmake` on a single node: the same answer as in a
+//! cluster, seats reserved in memory, tickets spent on the WebSocket.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Player, Socket, TestServer, expect_close, recv, send, test_config};
+use serde_json::{Value, json};
+use skirmish_shared::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
+use tokio_tungstenite::tungstenite::Error;
+
+async fn matchmake(server: &TestServer, body: Option<Value>) -> (u16, Value) {
+    let http = reqwest::Client::new();
+    let mut request = http.post(server.http_url("/api/matchmake"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+async fn connect(url: &str) -> Socket {
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects")
+        .0
+}
+
+/// Says Hello on `url` and returns the refusal's message and close code.
+async fn refused(url: &str) -> (String, u16) {
+    let mut socket = connect(url).await;
+    send(
+        &mut socket,
+        &ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            name: "Late".into(),
+            room: None,
+            resume: None,
+        }),
+    )
+    .await;
+    let ServerMsg::Error(error) = recv(&mut socket).await else {
+        panic!("expected an Error");
+    };
+    (error.message, expect_close(&mut socket).await.0)
+}
+
+#[tokio::test]
+async fn matchmaking_fills_the_fullest_room_and_seats_the_ticket_holder() {
+    let mut config = test_config();
+    config.max_players = 2;
+    let server = TestServer::start(config).await;
+    let (status, first) = matchmake(&server, None).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["room"], "main");
+    assert_eq!(first["node_url"], server.http_url(""));
+    let seat = first["seat"].as_str().expect("seat");
+    assert_eq!(seat.len(), 32);
+    assert_eq!(
+        first["ws_url"],
+        format!("ws://{}/ws?room=main&seat={seat}", server.addr)
+    );
+    assert_eq!(first["seat_ttl_ms"], 15_000);
+    let nodes: Value = common::get_json(&server, "/api/nodes").await;
+    assert_eq!(first["node"], nodes[0]["id"]);
+
+    // The reserved seat counts: the second fills main, the third opens a
+    // new public room.
+    let (_, second) = matchmake(&server, Some(json!({}))).await;
+    assert_eq!(second["room"], "main");
+    let (_, third) = matchmake(&server, None).await;
+    assert_eq!(third["room"], "arena-2");
+    for answer in [&first, &second, &third] {
+        let url = answer["ws_url"].as_str().expect("url");
+        let player = Player::hello_on(connect(url).await, "Matched", None, None).await;
+        assert_eq!(player.welcome.room, answer["room"].as_str().expect("room"));
+    }
+    let (why, code) = refused(first["ws_url"].as_str().expect("url")).await;
+    assert_eq!(code, 1013, "a ticket seats once: {why}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_seat_is_refused_and_frees_its_place() {
+    let mut config = test_config();
+    config.max_players = 1;
+    config.seat_ttl_ms = 200;
+    let server = TestServer::start(config).await;
+    let (_, answer) = matchmake(&server, Some(json!({ "room": "main" }))).await;
+    let (status, full) = matchmake(&server, Some(json!({ "room": "main" }))).await;
+    assert_eq!(status, 503, "{full}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (why, code) = refused(answer["ws_url"].as_str().expect("url")).await;
+    assert_eq!(code, 1013, "{why}");
+    assert!(why.contains("expired"), "{why}");
+    let (status, again) = matchmake(&server, Some(json!({ "room": "main" }))).await;
+    assert_eq!(status, 200, "the expired seat is free again: {again}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_resume_token_is_routed_back_to_its_room() {
+    let server = TestServer::start(test_config()).await;
+    // Matchmaking seats players in rooms that exist; a player opens one
+    // by naming it in Hello.
+    let host = Player::join(&server, "Host", Some("den")).await;
+    let (_, answer) = matchmake(&server, Some(json!({ "room": "den" }))).await;
+    let guest = Player::hello_on(
+        connect(answer["ws_url"].as_str().expect("url")).await,
+        "Guest",
+        None,
+        None,
+    )
+    .await;
+    let token = guest.welcome.resume;
+    drop(guest);
+    let hex: String = token.0.iter().map(|b| format!("{b:02x}")).collect();
+    let (status, back) = matchmake(&server, Some(json!({ "resume": hex }))).await;
+    assert_eq!(status, 200, "{back}");
+    assert_eq!(back["room"], "den");
+    assert_eq!(back["seat"], Value::Null);
+    assert_eq!(back["ws_url"], format!("ws://{}/ws?room=den", server.addr));
+    let socket = connect(back["ws_url"].as_str().expect("url")).await;
+    let resumed = Player::hello_on(socket, "Guest", None, Some(token)).await;
+    assert!(resumed.welcome.resumed);
+    drop(host);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_are_refused_with_reasons() {
+    let server = TestServer::start(test_config()).await;
+    for (body, status, says) in [
+        (json!({ "room": "a b" }), 400, "room id"),
+        (json!({ "resume": "xyz" }), 400, "32 hex"),
+        (json!({ "room": "main", "resume": "00" }), 400, "not both"),
+        (json!({ "room": "nowhere" }), 404, "no room"),
+        (json!({ "resume": "00".repeat(16) }), 404, "no session"),
+        (json!({ "room": 5 }), 422, ""),
+    ] {
+        let (got, answer) = matchmake(&server, Some(body.clone())).await;
+        assert_eq!(got, status, "{body} -> {answer}");
+        assert!(
+            answer["error"].as_str().expect("error").contains(says),
+            "{body} -> {answer}"
+        );
+    }
+    let seat = "ab".repeat(16);
+    for (query, says) in [
+        ("?seat=abc&room=main", "32 hex"),
+        (&*format!("?seat={seat}"), "needs its room"),
+        ("?room=a%20b", "room id"),
+    ] {
+        let url = format!("ws://{}/ws{query}", server.addr);
+        let Err(Error::Http(response)) = tokio_tungstenite::connect_async(&url).await else {
+            panic!("{query}: the upgrade is refused");
+        };
+        let body =
+            String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).to_string();
+        assert_eq!(response.status(), 400, "{query}: {body}");
+        assert!(body.contains(says), "{query}: {body}");
+    }
+    // A Hello naming another room than the URL's.
+    let mut socket = connect(&format!("ws://{}/ws?room=main", server.addr)).await;
+    send(
+        &mut socket,
+        &ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            name: "Lost".into(),
+            room: Some("other".into()),
+            resume: None,
+        }),
+    )
+    .await;
+    assert!(matches!(recv(&mut socket).await, ServerMsg::Error(_)));
+    assert_eq!(expect_close(&mut socket).await.0, 1002);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_address_may_only_matchmake_so_often() {
+    let mut config = test_config();
+    config.matchmakes_per_sec = 1;
+    let server = TestServer::start(config).await;
+    for _ in 0..2 {
+        assert_eq!(
+            matchmake(&server, None).await.0,
+            200,
+            "two seconds of burst"
+        );
+    }
+    let response = reqwest::Client::new()
+        .post(server.http_url("/api/matchmake"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["error"]
+            .as_str()
+            .expect("error")
+            .contains("per second"),
+        "{body}"
+    );
+    server.stop().await;
+}

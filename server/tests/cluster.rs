@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
-use common::{Player, Socket, expect_close, recv, send};
+use common::{Player, connect_url, hex, refused_hello};
 use serde_json::{Value, json};
-use skirmish_shared::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
 
 /// Lease refresh and lifetime of every node here: a dead node is noticed
 /// in about a second.
@@ -41,9 +40,9 @@ fn prefix(test: &str) -> String {
     format!("t{}-{test}", std::process::id())
 }
 
-/// Starts node `id` and waits until it holds its lease. `extra` flags
-/// replace the defaults of the same name.
-async fn node(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> NodeProcess {
+/// The flags of node `id`: this test's Redis and prefix, short leases, no
+/// bots. `extra` flags replace the defaults of the same name.
+fn node_args(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> Vec<String> {
     let (refresh, ttl) = (REFRESH_MS.to_string(), TTL_MS.to_string());
     let defaults = [
         ("--lease-refresh-ms", refresh.as_str()),
@@ -67,7 +66,13 @@ async fn node(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> NodePr
         }
     }
     args.extend_from_slice(extra);
-    let node = NodeProcess::start(&args).await;
+    args.into_iter().map(str::to_owned).collect()
+}
+
+/// Starts node `id` (see [`node_args`]) and waits until it holds its lease.
+async fn node(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> NodeProcess {
+    let args = node_args(redis_url, prefix, id, extra);
+    let node = NodeProcess::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
     assert_eq!(node.id, id);
     let http = reqwest::Client::new();
     wait_until("the node holds its lease", MARGIN, || async {
@@ -122,32 +127,18 @@ async fn matchmake(http: &reqwest::Client, node: &NodeProcess, body: &Value) -> 
 /// does).
 async fn take_seat(answer: &Value, name: &str) -> Player {
     let url = answer["ws_url"].as_str().expect("ws_url");
-    let (socket, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket connects");
-    Player::hello_on(socket, name, None, None).await
+    Player::hello_on(connect_url(url).await, name, None, None).await
 }
 
-/// Opens `url`, says Hello, and returns the refusal: error text and close
-/// code.
-async fn refused_seat(url: &str) -> (String, u16) {
-    let (mut socket, _): (Socket, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket connects");
-    send(
-        &mut socket,
-        &ClientMsg::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            name: "Late".into(),
-            room: None,
-            resume: None,
-        }),
-    )
-    .await;
-    let ServerMsg::Error(error) = recv(&mut socket).await else {
-        panic!("expected an Error");
-    };
-    (error.message, expect_close(&mut socket).await.0)
+/// The first room of `node` in a room list.
+fn room_of(rooms: &Value, node: &str) -> Value {
+    rooms
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["node"] == node)
+        .unwrap_or_else(|| panic!("a room of {node} in {rooms}"))
+        .clone()
 }
 
 fn ids(list: &Value, field: &str) -> Vec<String> {
@@ -165,14 +156,7 @@ async fn every_node_lists_every_room_with_its_node() {
     let a = node(&redis.url(), &prefix, "a", &[]).await;
     let b = node(&redis.url(), &prefix, "b", &[]).await;
     let http = reqwest::Client::new();
-    let a_rooms = get(&http, &a.url("/api/rooms")).await;
-    let a_main = a_rooms
-        .as_array()
-        .expect("array")
-        .iter()
-        .find(|r| r["node"] == "a")
-        .expect("a lists its own room")
-        .clone();
+    let a_main = room_of(&get(&http, &a.url("/api/rooms")).await, "a");
     let a_main_id = a_main["id"].as_str().expect("id").to_owned();
     assert!(a_main_id.starts_with("main-"), "{a_main}");
     assert_eq!(a_main["node_url"], a.url(""));
@@ -307,7 +291,7 @@ async fn an_abandoned_seat_frees_itself_and_a_ticket_seats_once() {
 
     let player = take_seat(&first, "First").await;
     assert_eq!(player.welcome.room, room);
-    let (why, code) = refused_seat(first["ws_url"].as_str().expect("url")).await;
+    let (why, code) = refused_hello(first["ws_url"].as_str().expect("url")).await;
     assert_eq!(code, 1013, "{why}");
     assert!(why.contains("expired or was used"), "{why}");
 
@@ -323,7 +307,7 @@ async fn an_abandoned_seat_frees_itself_and_a_ticket_seats_once() {
         "not before its expiry: {:?}",
         reserved_at.elapsed()
     );
-    let (why, code) = refused_seat(abandoned["ws_url"].as_str().expect("url")).await;
+    let (why, code) = refused_hello(abandoned["ws_url"].as_str().expect("url")).await;
     assert_eq!(code, 1013, "{why}");
     drop(player);
 }
@@ -388,20 +372,49 @@ async fn a_node_stopping_cleanly_leaves_the_cluster_at_once() {
 }
 
 #[tokio::test]
+async fn a_second_process_with_the_same_node_id_waits_for_the_first_lease() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("twice");
+    let mut first = node(&redis.url(), &prefix, "a", &[]).await;
+    let args = node_args(&redis.url(), &prefix, "a", &[]);
+    let second = NodeProcess::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let http = reqwest::Client::new();
+    wait_until("the second start says why it waits", MARGIN, || async {
+        second
+            .logs()
+            .iter()
+            .any(|l| l.contains("another start of this node id"))
+    })
+    .await;
+    assert_eq!(status(&http, &second.url("/readyz")).await, 503);
+    let nodes = get(&http, &second.url("/api/nodes")).await;
+    assert_eq!(
+        nodes[0]["url"],
+        first.url(""),
+        "the first keeps the lease: {nodes}"
+    );
+
+    first.kill();
+    wait_until(
+        "the second takes the id once the first lease ends",
+        Duration::from_millis(TTL_MS) + MARGIN,
+        || async { status(&http, &second.url("/readyz")).await == 200 },
+    )
+    .await;
+    let nodes = get(&http, &second.url("/api/nodes")).await;
+    assert_eq!(nodes[0]["url"], second.url(""), "{nodes}");
+}
+
+#[tokio::test]
 async fn a_resume_token_finds_its_room_through_another_node() {
     let Some(redis) = shared_redis() else { return };
     let prefix = prefix("resume");
     let a = node(&redis.url(), &prefix, "a", &[]).await;
     let b = node(&redis.url(), &prefix, "b", &[]).await;
     let http = reqwest::Client::new();
-    let rooms = get(&http, &a.url("/api/rooms")).await;
-    let a_room = rooms
-        .as_array()
-        .expect("array")
-        .iter()
-        .find(|r| r["node"] == "a")
-        .and_then(|r| r["id"].as_str())
-        .expect("A's room")
+    let a_room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
+        .as_str()
+        .expect("id")
         .to_owned();
     wait_until("B knows A's room", MARGIN, || async {
         matchmake(&http, &b, &json!({ "room": a_room })).await.0 == 200
@@ -411,7 +424,7 @@ async fn a_resume_token_finds_its_room_through_another_node() {
     assert_eq!(answer["node"], "a");
     let player = take_seat(&answer, "Roamer").await;
     let token = player.welcome.resume;
-    let hex: String = token.0.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex(&token.0);
     drop(player);
 
     wait_until("B routes the token to A", MARGIN, || async {
@@ -422,9 +435,7 @@ async fn a_resume_token_finds_its_room_through_another_node() {
     assert_eq!(answer["room"], a_room.as_str());
     assert_eq!(answer["node_url"], a.url(""));
     assert_eq!(answer["seat"], Value::Null);
-    let (socket, _) = tokio_tungstenite::connect_async(answer["ws_url"].as_str().expect("url"))
-        .await
-        .expect("connects");
+    let socket = connect_url(answer["ws_url"].as_str().expect("url")).await;
     let back = Player::hello_on(socket, "Roamer", None, Some(token)).await;
     assert!(back.welcome.resumed);
     assert_eq!(back.welcome.room, a_room);

@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Player, Socket, TestServer, expect_close, recv, send, test_config};
+use common::{
+    Player, TestServer, connect_url, expect_close, hex, recv, refused_hello, send, test_config,
+};
 use serde_json::{Value, json};
 use skirmish_shared::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
 use tokio_tungstenite::tungstenite::Error;
@@ -19,32 +21,6 @@ async fn matchmake(server: &TestServer, body: Option<Value>) -> (u16, Value) {
     let response = request.send().await.expect("sent");
     let status = response.status().as_u16();
     (status, response.json().await.expect("json"))
-}
-
-async fn connect(url: &str) -> Socket {
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket connects")
-        .0
-}
-
-/// Says Hello on `url` and returns the refusal's message and close code.
-async fn refused(url: &str) -> (String, u16) {
-    let mut socket = connect(url).await;
-    send(
-        &mut socket,
-        &ClientMsg::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            name: "Late".into(),
-            room: None,
-            resume: None,
-        }),
-    )
-    .await;
-    let ServerMsg::Error(error) = recv(&mut socket).await else {
-        panic!("expected an Error");
-    };
-    (error.message, expect_close(&mut socket).await.0)
 }
 
 #[tokio::test]
@@ -74,10 +50,10 @@ async fn matchmaking_fills_the_fullest_room_and_seats_the_ticket_holder() {
     assert_eq!(third["room"], "arena-2");
     for answer in [&first, &second, &third] {
         let url = answer["ws_url"].as_str().expect("url");
-        let player = Player::hello_on(connect(url).await, "Matched", None, None).await;
+        let player = Player::hello_on(connect_url(url).await, "Matched", None, None).await;
         assert_eq!(player.welcome.room, answer["room"].as_str().expect("room"));
     }
-    let (why, code) = refused(first["ws_url"].as_str().expect("url")).await;
+    let (why, code) = refused_hello(first["ws_url"].as_str().expect("url")).await;
     assert_eq!(code, 1013, "a ticket seats once: {why}");
     server.stop().await;
 }
@@ -92,7 +68,7 @@ async fn an_expired_seat_is_refused_and_frees_its_place() {
     let (status, full) = matchmake(&server, Some(json!({ "room": "main" }))).await;
     assert_eq!(status, 503, "{full}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (why, code) = refused(answer["ws_url"].as_str().expect("url")).await;
+    let (why, code) = refused_hello(answer["ws_url"].as_str().expect("url")).await;
     assert_eq!(code, 1013, "{why}");
     assert!(why.contains("expired"), "{why}");
     let (status, again) = matchmake(&server, Some(json!({ "room": "main" }))).await;
@@ -108,7 +84,7 @@ async fn a_resume_token_is_routed_back_to_its_room() {
     let host = Player::join(&server, "Host", Some("den")).await;
     let (_, answer) = matchmake(&server, Some(json!({ "room": "den" }))).await;
     let guest = Player::hello_on(
-        connect(answer["ws_url"].as_str().expect("url")).await,
+        connect_url(answer["ws_url"].as_str().expect("url")).await,
         "Guest",
         None,
         None,
@@ -116,13 +92,12 @@ async fn a_resume_token_is_routed_back_to_its_room() {
     .await;
     let token = guest.welcome.resume;
     drop(guest);
-    let hex: String = token.0.iter().map(|b| format!("{b:02x}")).collect();
-    let (status, back) = matchmake(&server, Some(json!({ "resume": hex }))).await;
+    let (status, back) = matchmake(&server, Some(json!({ "resume": hex(&token.0) }))).await;
     assert_eq!(status, 200, "{back}");
     assert_eq!(back["room"], "den");
     assert_eq!(back["seat"], Value::Null);
     assert_eq!(back["ws_url"], format!("ws://{}/ws?room=den", server.addr));
-    let socket = connect(back["ws_url"].as_str().expect("url")).await;
+    let socket = connect_url(back["ws_url"].as_str().expect("url")).await;
     let resumed = Player::hello_on(socket, "Guest", None, Some(token)).await;
     assert!(resumed.welcome.resumed);
     drop(host);
@@ -163,7 +138,7 @@ async fn malformed_requests_are_refused_with_reasons() {
         assert!(body.contains(says), "{query}: {body}");
     }
     // A Hello naming another room than the URL's.
-    let mut socket = connect(&format!("ws://{}/ws?room=main", server.addr)).await;
+    let mut socket = connect_url(&format!("ws://{}/ws?room=main", server.addr)).await;
     send(
         &mut socket,
         &ClientMsg::Hello(Hello {

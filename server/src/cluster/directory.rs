@@ -183,6 +183,20 @@ impl RedisDirectory {
         self.seat_ttl
     }
 
+    /// A call of a script about this node's lease: its four keys, then
+    /// the prefix, node id and boot id.
+    fn node_call<'s>(&self, script: &'s redis::Script) -> redis::ScriptInvocation<'s> {
+        let mut call = script.prepare_invoke();
+        call.key(&self.keys.node)
+            .key(&self.keys.nodes)
+            .key(&self.keys.node_rooms)
+            .key(&self.keys.matchmaking)
+            .arg(self.keys.prefix())
+            .arg(&self.node.id)
+            .arg(&self.node.boot_id);
+        call
+    }
+
     /// Refreshes this node's lease and publishes `rooms` (every room it
     /// owns; rooms published before and missing now are withdrawn).
     /// `seated` are tickets whose players `rooms` already count.
@@ -197,15 +211,8 @@ impl RedisDirectory {
     ) -> Result<Lease, ClusterError> {
         const OP: &str = "heartbeat";
         let players: u64 = rooms.iter().map(|r| u64::from(r.players)).sum();
-        let mut call = SCRIPTS.heartbeat.prepare_invoke();
-        call.key(&self.keys.node)
-            .key(&self.keys.nodes)
-            .key(&self.keys.node_rooms)
-            .key(&self.keys.matchmaking)
-            .arg(self.keys.prefix())
-            .arg(&self.node.id)
-            .arg(&self.node.boot_id)
-            .arg(&self.url)
+        let mut call = self.node_call(&SCRIPTS.heartbeat);
+        call.arg(&self.url)
             .arg(ms(self.lease_ttl))
             .arg(u8::from(draining))
             .arg(env!("CARGO_PKG_VERSION"))
@@ -238,14 +245,7 @@ impl RedisDirectory {
     /// # Errors
     /// Redis failed.
     pub async fn leave(&self) -> Result<(), ClusterError> {
-        let mut call = SCRIPTS.leave.prepare_invoke();
-        call.key(&self.keys.node)
-            .key(&self.keys.nodes)
-            .key(&self.keys.node_rooms)
-            .key(&self.keys.matchmaking)
-            .arg(self.keys.prefix())
-            .arg(&self.node.id)
-            .arg(&self.node.boot_id);
+        let call = self.node_call(&SCRIPTS.leave);
         let mut conn = self.link.conn();
         let _: i64 = self
             .link

@@ -145,6 +145,39 @@ pub async fn raw_socket(server: &TestServer) -> Socket {
     socket
 }
 
+/// Opens a WebSocket at `url` (a matchmaking answer's `ws_url`).
+pub async fn connect_url(url: &str) -> Socket {
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects")
+        .0
+}
+
+/// Opens `url`, says Hello naming no room, and returns the refusal: the
+/// `Error` message's text and the close code.
+pub async fn refused_hello(url: &str) -> (String, u16) {
+    let mut socket = connect_url(url).await;
+    send(
+        &mut socket,
+        &ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            name: "Late".into(),
+            room: None,
+            resume: None,
+        }),
+    )
+    .await;
+    let ServerMsg::Error(error) = recv(&mut socket).await else {
+        panic!("expected an Error");
+    };
+    (error.message, expect_close(&mut socket).await.0)
+}
+
+/// 32 hex digits, as the JSON API writes tokens.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Reads until the server closes; returns the close code and reason.
 pub async fn expect_close(socket: &mut Socket) -> (u16, String) {
     loop {

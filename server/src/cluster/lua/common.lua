@@ -57,6 +57,16 @@ local function offer(mm, id, open, taken, max)
   end
 end
 
+-- Takes room id out of the directory and the offer, if the incarnation
+-- `fence` still owns it.
+local function withdraw_room(p, mm, fence, id)
+  local rk = room_key(p, id)
+  if redis.call('HGET', rk, 'fence') == fence then
+    redis.call('DEL', rk, rk .. ':seats', rk .. ':held')
+    redis.call('ZREM', mm, id)
+  end
+end
+
 -- Writes room r's entry for the incarnation (nid, fence) unless another
 -- live incarnation holds that id. r = {id, public, players, max,
 -- spectators, bots, tick, tick_hz, round_ms_left} as strings.

@@ -46,11 +46,7 @@ end
 -- Rooms this incarnation published before and has closed since.
 for _, id in ipairs(old) do
   if not mine[id] then
-    local rk = room_key(p, id)
-    if redis.call('HGET', rk, 'fence') == fence then
-      redis.call('DEL', rk, rk .. ':seats', rk .. ':held')
-      redis.call('ZREM', KEYS[4], id)
-    end
+    withdraw_room(p, KEYS[4], fence, id)
   end
 end
 redis.call('PEXPIRE', KEYS[3], ttl)

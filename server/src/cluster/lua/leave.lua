@@ -11,11 +11,7 @@ if redis.call('HGET', KEYS[1], 'boot_id') ~= boot then
 end
 local fence = nid .. ':' .. boot
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  local rk = room_key(p, id)
-  if redis.call('HGET', rk, 'fence') == fence then
-    redis.call('DEL', rk, rk .. ':seats', rk .. ':held')
-    redis.call('ZREM', KEYS[4], id)
-  end
+  withdraw_room(p, KEYS[4], fence, id)
 end
 redis.call('DEL', KEYS[3], KEYS[1])
 redis.call('ZREM', KEYS[2], nid)

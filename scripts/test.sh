@@ -4,13 +4,25 @@
 # check, the web client's tests under node's built-in runner, and the web
 # client's end to end in a real Chromium (playwright-core, from
 # web-client/package-lock.json; Debian's chromium, installed when missing).
+# The cluster tests need Debian's redis-server, also installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v node >/dev/null || { echo "node (>= 20) is required for the web client tests" >&2; exit 1; }
 
+# Installs Debian packages that are missing, refreshing the package lists
+# at most once per run.
+updated=""
+need() {
+  command -v "$1" >/dev/null && return
+  [ -n "$updated" ] || { apt-get update -qq; updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"
+}
+
+# The cluster tests (server/tests/cluster.rs) run a real redis-server.
+need redis-server redis-server
 cargo test --workspace --locked
 (cd web-client && node --test test/)
 (cd web-client && npm ci --no-audit --no-fund)
-command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+need chromium chromium
 node web-client/e2e/game.e2e.mjs

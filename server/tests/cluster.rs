@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
-use common::{Player, connect_url, hex, refused_hello};
+use common::{Player, connect_url, expect_close, hex, recv, refused_hello, send};
 use serde_json::{Value, json};
+use skirmish_shared::{ClientMsg, ErrorCode, Hello, PROTOCOL_VERSION, ServerMsg};
 
 /// Lease refresh and lifetime of every node here: a dead node is noticed
 /// in about a second.
@@ -184,6 +185,33 @@ async fn every_node_lists_every_room_with_its_node() {
     let b_rooms = get(&http, &b.url("/api/rooms")).await;
     assert_eq!(
         ids(&b_rooms, "node").iter().filter(|n| *n == "b").count(),
+        1
+    );
+    // A Hello naming A's room on B gets pointed at A, and no second room
+    // of that id opens on B.
+    let mut socket = connect_url(&format!("ws://{}/ws", b.addr)).await;
+    send(
+        &mut socket,
+        &ClientMsg::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            name: "Astray".into(),
+            room: Some(a_main_id.clone()),
+            resume: None,
+        }),
+    )
+    .await;
+    let ServerMsg::Error(error) = recv(&mut socket).await else {
+        panic!("expected an Error");
+    };
+    assert_eq!(error.code, ErrorCode::BadRoom);
+    assert!(error.message.contains(&a.url("")), "{}", error.message);
+    assert_eq!(expect_close(&mut socket).await.0, 1008);
+    let b_rooms = get(&http, &b.url("/api/rooms")).await;
+    assert_eq!(
+        ids(&b_rooms, "id")
+            .iter()
+            .filter(|id| **id == a_main_id)
+            .count(),
         1
     );
     for node in [&a, &b] {
@@ -490,6 +518,11 @@ async fn play_goes_on_while_redis_is_down_and_the_node_rejoins_an_empty_redis() 
     .await;
     let (status_code, again) = matchmake(&http, &a, &json!({})).await;
     assert_eq!(status_code, 200, "{again}");
+    // The survey's last failure is kept for a moment, then Redis is asked.
+    wait_until("the node lists itself again", MARGIN, || async {
+        status(&http, &a.url("/api/nodes")).await == 200
+    })
+    .await;
     assert_eq!(ids(&get(&http, &a.url("/api/nodes")).await, "id"), ["a"]);
     player.snapshot().await;
 }

@@ -44,10 +44,13 @@ use redis::{ClusterError, RedisLink};
 /// room, never overfill it.
 const MAX_SEATED: usize = 16_384;
 
-/// How old a directory survey `GET /api/rooms` and `/api/nodes` may serve:
-/// however often they are asked, each node surveys Redis at most this
-/// often.
+/// How old a directory survey (or its failure) `GET /api/rooms`,
+/// `/api/nodes` and the Hello check may use: however often they are asked,
+/// each node surveys Redis at most this often.
 const SURVEY_MAX_AGE: Duration = Duration::from_millis(250);
+
+/// A survey, or why it failed.
+type SurveyOutcome = Result<Arc<Survey>, String>;
 
 /// This node's part in the cluster.
 #[derive(Debug)]
@@ -60,9 +63,11 @@ pub struct Cluster {
     /// When the lease was last refreshed, while it is held.
     lease: Mutex<Option<Instant>>,
     lease_ttl: Duration,
-    /// The last survey; the async lock makes concurrent readers share one
-    /// Redis call instead of each making one.
-    survey: tokio::sync::Mutex<Option<(Instant, Arc<Survey>)>>,
+    /// The last survey, or why it failed; the async lock makes concurrent
+    /// readers share one Redis call instead of each making one, and a
+    /// failure is kept as long as a survey, so readers queued behind a dead
+    /// Redis get the error at once instead of one timeout each.
+    survey: tokio::sync::Mutex<Option<(Instant, SurveyOutcome)>>,
 }
 
 impl Cluster {
@@ -160,10 +165,16 @@ impl Cluster {
         if let Some((at, survey)) = &*cached
             && at.elapsed() < SURVEY_MAX_AGE
         {
-            return Ok(survey.clone());
+            return survey.clone().map_err(|cause| ClusterError::Recent {
+                op: "survey",
+                cause,
+            });
         }
-        let survey = Arc::new(self.directory.survey().await?);
-        *cached = Some((Instant::now(), survey.clone()));
-        Ok(survey)
+        let survey = self.directory.survey().await.map(Arc::new);
+        *cached = Some((
+            Instant::now(),
+            survey.as_ref().map(Arc::clone).map_err(ToString::to_string),
+        ));
+        survey
     }
 }

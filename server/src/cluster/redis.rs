@@ -78,6 +78,14 @@ pub enum ClusterError {
         /// The bound.
         after: Duration,
     },
+    /// The same call failed moments ago; not asked again so soon.
+    #[error("redis {op}: {cause} (failed moments ago)")]
+    Recent {
+        /// The call.
+        op: &'static str,
+        /// Why it failed then.
+        cause: String,
+    },
     /// An answer of a shape the script never gives.
     #[error("redis {op}: unexpected answer: {what}")]
     Reply {

@@ -468,6 +468,30 @@ impl Matchmaker {
         }
     }
 
+    /// In a cluster, the node (id and URL) that owns `room` when it is not
+    /// on this node, so a Hello naming it is not answered with a second room
+    /// of the same id here. `None` when it is here, unknown, or the
+    /// directory cannot say (then play goes on locally).
+    pub async fn owner_elsewhere(&self, room: &str) -> Option<(String, String)> {
+        let Backend::Cluster(cluster) = &self.backend else {
+            return None;
+        };
+        if self.registry.get(room).is_some() {
+            return None;
+        }
+        match cluster.survey().await {
+            Ok(survey) => survey
+                .rooms
+                .iter()
+                .find(|r| r.summary.id == room && r.node != self.node.id)
+                .map(|r| (r.node.clone(), r.url.clone())),
+            Err(err) => {
+                warn!(%err, room, "cannot tell whether another node owns this room");
+                None
+            }
+        }
+    }
+
     /// `GET /api/rooms`: this node's rooms, and in a cluster every other
     /// live node's as last published (this node's own are always fresh).
     /// Without the directory, a cluster node lists its own rooms only.

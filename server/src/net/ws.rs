@@ -448,6 +448,18 @@ where
             take_reserved_seat(sink, app, id, hello.name, room, ticket).await?
         }
         (_, room) => {
+            if let Some(room) = &room
+                && let Some((node, url)) = app.matchmaker.owner_elsewhere(room).await
+            {
+                let msg = format!(
+                    "room {room} is on node {node} ({url}): ask POST /api/matchmake \
+                     with {{\"room\": \"{room}\"}} for a seat there"
+                );
+                app.metrics.reject("bad_room");
+                return Err(
+                    refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadRoom, msg).await,
+                );
+            }
             app.registry
                 .join(id, hello.name, room, hello.resume, client)
                 .await

@@ -183,3 +183,24 @@ async fn one_address_may_only_matchmake_so_often() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn matchmaking_opens_no_room_past_the_cap() {
+    let mut config = test_config();
+    config.max_players = 1;
+    config.max_rooms = 1;
+    let server = TestServer::start(config).await;
+    assert_eq!(matchmake(&server, None).await.0, 200, "the seat in main");
+    let (status, full) = matchmake(&server, None).await;
+    assert_eq!(status, 503, "{full}");
+    assert!(
+        full["error"]
+            .as_str()
+            .expect("error")
+            .contains("limit of 1 rooms"),
+        "{full}"
+    );
+    let rooms = common::get_json(&server, "/api/rooms").await;
+    assert_eq!(rooms.as_array().expect("array").len(), 1, "{rooms}");
+    server.stop().await;
+}

@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Binary, WAIT};
+use common::WAIT;
+use common::node_process::NodeProcess;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -23,7 +24,7 @@ fn limited(soft: u32, hard: u32) -> Command {
     command.args([
         &format!("--nofile={soft}:{hard}"),
         "--",
-        Binary::PATH,
+        NodeProcess::PATH,
         "--bots",
         "0",
         // Held connections idle for the whole test.
@@ -73,7 +74,7 @@ async fn healthz(addr: SocketAddr) -> (TcpStream, String) {
 #[tokio::test]
 async fn out_of_descriptors_clients_get_a_prompt_503_and_service_resumes() {
     const LIMIT: u32 = 64;
-    let binary = Binary::start(limited(LIMIT, LIMIT)).await;
+    let binary = NodeProcess::start_command(limited(LIMIT, LIMIT)).await;
     // Keep-alive connections, each holding a descriptor, until the server
     // has none left for the next one.
     let mut held = Vec::new();
@@ -133,8 +134,8 @@ async fn out_of_descriptors_clients_get_a_prompt_503_and_service_resumes() {
 
 #[tokio::test]
 async fn the_soft_limit_is_raised_to_the_hard_limit_at_start() {
-    let binary = Binary::start(limited(64, 4096)).await;
-    assert_eq!(open_files_limit(binary.child.id()), (4096, 4096));
+    let binary = NodeProcess::start_command(limited(64, 4096)).await;
+    assert_eq!(open_files_limit(binary.pid()), (4096, 4096));
     binary.terminate();
     let (exit, lines) = binary.wait().await;
     assert!(exit.success(), "{exit:?}");

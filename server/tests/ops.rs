@@ -6,9 +6,8 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{
-    Binary, Player, SseClient, TestServer, expect_close, metric, raw_socket, send, test_config,
-};
+use common::node_process::NodeProcess;
+use common::{Player, SseClient, TestServer, expect_close, metric, raw_socket, send, test_config};
 use skirmish_shared::{ClientMsg, Hello};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -146,7 +145,7 @@ fn json_answer(answer: &str) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn sigterm_tells_every_client_and_exits_zero() {
-    let mut command = Command::new(Binary::PATH);
+    let mut command = Command::new(NodeProcess::PATH);
     command.args([
         // No bots: nothing but shutdown may answer the pending poll.
         "--bots",
@@ -158,7 +157,7 @@ async fn sigterm_tells_every_client_and_exits_zero() {
         "--shutdown-timeout-secs",
         "60",
     ]);
-    let binary = Binary::start(command).await;
+    let binary = NodeProcess::start_command(command).await;
     let server = binary.server();
     let http = reqwest::Client::new();
     let mut player = Player::join(&server, "Last", None).await;

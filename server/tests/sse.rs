@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use std::time::Duration;
 
-use common::{Player, ServerProcess, SseClient, SseEvent, TestServer, test_config};
+use common::node_process::NodeProcess;
+use common::{Player, SseClient, SseEvent, TestServer, test_config};
 use serde_json::Value;
 use skirmish_server::Config;
 
@@ -485,8 +486,11 @@ async fn cursors_from_another_log_the_future_or_an_earlier_process_get_a_reset()
     }
     // Ids of an earlier process: this test's server, to a server binary
     // started after it.
-    let later = ServerProcess::start(&["--bots", "0"]).await;
-    for log in [room_log(&later.server, "main"), ticker_log(&later.server)] {
+    let later = NodeProcess::start(&["--bots", "0"]).await;
+    for log in [
+        room_log(&later.server(), "main"),
+        ticker_log(&later.server()),
+    ] {
         for cursor in &heads {
             assert_reset(&http, &log, *cursor, "an id of an earlier process").await;
         }

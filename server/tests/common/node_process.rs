@@ -1,6 +1,8 @@
-//! The real `skirmish-server` binary as a child process: a cluster node, or
-//! a server that gets real signals. It listens on 127.0.0.1:0 and logs
-//! JSON; the helper reads its address and node id from the log.
+//! The real `skirmish-server` binary as a child process: a cluster node, a
+//! server that gets real signals, one under a wrapper (`prlimit`), or one
+//! started after the test process. It listens on 127.0.0.1:0 and logs JSON;
+//! the helper reads its address and node id from the log, and kills exactly
+//! its own pid when dropped, so a failed test leaves nothing running.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -25,12 +27,23 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
+    /// The path of the server binary, for commands that wrap it.
+    pub const PATH: &str = env!("CARGO_BIN_EXE_skirmish-server");
+
     /// Starts the binary with `args` (plus `--bind 127.0.0.1:0` and JSON
     /// logs) and waits for its `listening` line.
     pub async fn start(args: &[&str]) -> NodeProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_skirmish-server"))
+        let mut command = Command::new(Self::PATH);
+        command.args(args);
+        NodeProcess::start_command(command).await
+    }
+
+    /// Runs `command` (the binary, or a wrapper that execs it, with its
+    /// arguments) with `--bind 127.0.0.1:0 --log-format json` appended, and
+    /// waits for its `listening` line.
+    pub async fn start_command(mut command: Command) -> NodeProcess {
+        let mut child = command
             .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
-            .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -104,6 +117,11 @@ impl NodeProcess {
             .status()
             .expect("kill runs");
         assert!(status.success(), "kill -{signal}");
+    }
+
+    /// SIGTERM: a graceful shutdown.
+    pub fn terminate(&self) {
+        self.signal("TERM");
     }
 
     /// SIGKILL, and reaps it.

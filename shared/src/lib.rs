@@ -7,6 +7,10 @@
 //! - [`tick`]: the `Tick` newtype, simulation time on the wire.
 //! - [`protocol`]: `ClientMsg` / `ServerMsg` and every type they carry,
 //!   `CloseCode`, `PROTOCOL_VERSION` and the frame limits.
+//! - [`feed`]: the JSON events of the room feeds and the ticker (SSE and
+//!   watching by long poll), and the one table of their names.
+//! - [`http`]: the JSON API's bodies (poll pages, join, input and state
+//!   answers, the room list) and the error body with its `ApiErrorCode`.
 //! - [`codec`]: the only place that turns messages into bytes and back
 //!   (bincode 2 today; swapping the format touches this file only).
 //! - [`rules`]: the reference arena's constants and the pure movement and
@@ -20,6 +24,8 @@
 
 pub mod bot;
 pub mod codec;
+pub mod feed;
+pub mod http;
 pub mod protocol;
 pub mod rng;
 pub mod rules;

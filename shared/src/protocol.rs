@@ -137,12 +137,16 @@ pub struct Welcome {
 /// A snapshot as one player receives it. `last_input` comes first because it
 /// is the only per-player part: the server encodes each distinct `body` once
 /// and prefixes it per player.
+///
+/// `B` is how the body is held: a `SnapshotBody` everywhere but where the
+/// server writes long polling's JSON from the body its room built, by
+/// reference (`Snapshot<&SnapshotBody>` serializes the same).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
+pub struct Snapshot<B = SnapshotBody> {
     /// Newest input sequence of this player the server has applied.
     pub last_input: u32,
     /// The room's state.
-    pub body: SnapshotBody,
+    pub body: B,
 }
 
 /// The room's state at `tick`: a full snapshot when `baseline` is `None`,

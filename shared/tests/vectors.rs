@@ -1,15 +1,24 @@
-//! Golden vectors: the bytes of every message kind, the movement trajectories
-//! and the close-code table, written to `shared/vectors/` for the web
-//! client's tests. The test fails when the committed files are out of date;
+//! Golden vectors: the bytes of every message kind, the JSON of every feed
+//! event and API body, the movement trajectories and the close-code and
+//! error-code tables, written to `shared/vectors/` for the web client's
+//! tests, and the JSON section of `docs/protocol.md`. The test fails when
+//! the committed files are out of date;
 //! `SKIRMISH_BLESS=1 cargo test -p skirmish-shared --test vectors` rewrites them.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use skirmish_shared::bot::BotPolicy;
+use skirmish_shared::feed::{RoomEvent, TickerEvent};
+use skirmish_shared::http::{
+    DEFAULT_POLL_TIMEOUT_SECS, MAX_EVENTS_PER_PAGE, MAX_INPUTS_PER_REQUEST,
+};
 use skirmish_shared::protocol::*;
 use skirmish_shared::rules::{Rules, buttons};
 use skirmish_shared::{Tick, encode};
+
+#[path = "vectors/json_messages.rs"]
+mod json_messages;
 
 fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
@@ -387,19 +396,44 @@ fn golden_vectors_are_up_to_date() {
         .map(|c| (c.name(), c.code()))
         .collect();
     check(&dir.join("close_codes.json"), &json(&codes), &mut stale);
+    json_messages::check_event_tables();
+    let json_vectors = json_messages::json_vectors();
+    for vector in &json_vectors {
+        let path = dir.join(format!("{}.json", vector.name));
+        check(&path, vector.pretty.as_bytes(), &mut stale);
+    }
+    check(
+        &dir.join("error_codes.json"),
+        &json(&json_messages::error_codes()),
+        &mut stale,
+    );
     let meta = serde_json::json!({
         "protocol_version": PROTOCOL_VERSION,
         "max_client_frame": MAX_CLIENT_FRAME,
         "max_server_frame": MAX_SERVER_FRAME,
         "max_name_len": MAX_NAME_LEN,
         "max_room_id_len": MAX_ROOM_ID_LEN,
+        "max_inputs_per_request": MAX_INPUTS_PER_REQUEST,
+        "max_events_per_page": MAX_EVENTS_PER_PAGE,
+        "default_poll_timeout_secs": DEFAULT_POLL_TIMEOUT_SECS,
         "messages": index
             .iter()
             .map(|(name, side, len)| serde_json::json!({"name": name, "side": side, "bytes": len}))
             .collect::<Vec<_>>(),
+        "json": json_vectors.iter().map(|v| &v.name).collect::<Vec<_>>(),
+        "room_events": RoomEvent::NAMES,
+        "ticker_events": TickerEvent::NAMES,
         "trajectories": trajectories().iter().map(|(n, _)| *n).collect::<Vec<_>>(),
     });
     check(&dir.join("index.json"), &json(&meta), &mut stale);
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md");
+    let text = std::fs::read_to_string(&docs).expect("docs/protocol.md");
+    check(
+        &docs,
+        json_messages::docs_with_examples(&text, &json_vectors).as_bytes(),
+        &mut stale,
+    );
+    json_messages::check_error_table(&text);
     assert!(
         stale.is_empty(),
         "golden vectors out of date (run SKIRMISH_BLESS=1 cargo test -p skirmish-shared --test vectors): {stale:?}"

@@ -1,0 +1,288 @@
+//! The JSON API's bodies: long polling (watching and playing), the room
+//! list, and the one error body every refusal carries, with its
+//! machine-readable [`ApiErrorCode`]. The feeds' events are in
+//! [`crate::feed`]; the WebSocket's binary messages in [`crate::protocol`].
+//!
+//! Types only: routes, statuses and limits are enforced by the server
+//! (`server/src/net/`), and this file must never grow an HTTP client or
+//! server.
+
+use serde::{Deserialize, Serialize};
+
+use crate::feed::{Board, Polled, RoomEvent, RoomSnapshot, TickerEvent};
+use crate::protocol::{Input, ShipId, Snapshot, SnapshotBody};
+use crate::rules::Rules;
+use crate::tick::Tick;
+
+/// Inputs one `POST /api/sessions/{token}/input` may carry.
+pub const MAX_INPUTS_PER_REQUEST: usize = 32;
+
+/// Events one poll page (and one SSE write) carries at most; a reader far
+/// behind catches up in several.
+pub const MAX_EVENTS_PER_PAGE: usize = 256;
+
+/// The wait of a poll that names no `timeout`, in seconds (the server caps
+/// every wait at `--max-poll-timeout-secs`).
+pub const DEFAULT_POLL_TIMEOUT_SECS: u64 = 25;
+
+/// The body of every HTTP error: `{"error": "...", "code": "..."}`.
+/// Clients branch on `code`; `error` is for people and may change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, in words.
+    pub error: String,
+    /// What went wrong, for programs.
+    pub code: ApiErrorCode,
+}
+
+/// Why the server refused a request. Each code has one HTTP status
+/// ([`ApiErrorCode::status`]); `docs/protocol.md` lists them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiErrorCode {
+    /// A malformed request the HTTP layer refused (a path that is not
+    /// UTF-8, an unreadable body).
+    BadRequest,
+    /// A query parameter or header value is malformed or out of range
+    /// (`after`, `timeout`, `Last-Event-ID`).
+    BadParam,
+    /// The body is not JSON.
+    BadJson,
+    /// The name is empty, too long or has control characters.
+    BadName,
+    /// The room id is malformed.
+    BadRoom,
+    /// More than [`MAX_INPUTS_PER_REQUEST`] inputs in one request.
+    TooManyInputs,
+    /// `/ws` without a valid WebSocket upgrade.
+    NotWebsocket,
+    /// A browser page of an origin that may not play.
+    OriginForbidden,
+    /// No such route or file.
+    NotFound,
+    /// The room does not exist (rooms are created by their first player).
+    NoRoom,
+    /// The session token was never issued, or was forgotten long ago.
+    UnknownSession,
+    /// The route exists, the method does not.
+    MethodNotAllowed,
+    /// A newer state poll of the same session took over this one.
+    PollReplaced,
+    /// The session expired: no request for the idle timeout. Join again.
+    SessionExpired,
+    /// The player left, or the room removed the ship. Join again.
+    SessionEnded,
+    /// Another connection (a WebSocket resume) took the ship.
+    SessionReplaced,
+    /// The room closed, or the server is stopping.
+    RoomClosed,
+    /// The body is larger than the server's limit.
+    BodyTooLarge,
+    /// The body has no JSON content type.
+    NotJson,
+    /// JSON of the wrong shape (a missing field, a number out of range).
+    BadBody,
+    /// `/ws` on a connection that cannot be upgraded.
+    UpgradeRequired,
+    /// More inputs per second than the session may send.
+    InputFlood,
+    /// The server failed; the request may be retried.
+    Internal,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// The room has no free seat.
+    RoomFull,
+    /// Every spectator stream (in all, or on this room) is taken.
+    SpectatorLimit,
+    /// Every long-poll slot (in all, or on this room) is taken.
+    PollLimit,
+    /// The server holds as many long-poll players as it may.
+    LegacyLimit,
+    /// The server holds as many connections as it may.
+    ConnectionLimit,
+    /// Your address holds as many connections as it may.
+    IpConnectionLimit,
+}
+
+impl ApiErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ApiErrorCode; 30] = [
+        ApiErrorCode::BadRequest,
+        ApiErrorCode::BadParam,
+        ApiErrorCode::BadJson,
+        ApiErrorCode::BadName,
+        ApiErrorCode::BadRoom,
+        ApiErrorCode::TooManyInputs,
+        ApiErrorCode::NotWebsocket,
+        ApiErrorCode::OriginForbidden,
+        ApiErrorCode::NotFound,
+        ApiErrorCode::NoRoom,
+        ApiErrorCode::UnknownSession,
+        ApiErrorCode::MethodNotAllowed,
+        ApiErrorCode::PollReplaced,
+        ApiErrorCode::SessionExpired,
+        ApiErrorCode::SessionEnded,
+        ApiErrorCode::SessionReplaced,
+        ApiErrorCode::RoomClosed,
+        ApiErrorCode::BodyTooLarge,
+        ApiErrorCode::NotJson,
+        ApiErrorCode::BadBody,
+        ApiErrorCode::UpgradeRequired,
+        ApiErrorCode::InputFlood,
+        ApiErrorCode::Internal,
+        ApiErrorCode::ShuttingDown,
+        ApiErrorCode::RoomFull,
+        ApiErrorCode::SpectatorLimit,
+        ApiErrorCode::PollLimit,
+        ApiErrorCode::LegacyLimit,
+        ApiErrorCode::ConnectionLimit,
+        ApiErrorCode::IpConnectionLimit,
+    ];
+
+    /// The HTTP status the code is answered with.
+    #[must_use]
+    pub fn status(self) -> u16 {
+        use ApiErrorCode::*;
+        match self {
+            BadRequest | BadParam | BadJson | BadName | BadRoom | TooManyInputs | NotWebsocket => {
+                400
+            }
+            OriginForbidden => 403,
+            NotFound | NoRoom | UnknownSession => 404,
+            MethodNotAllowed => 405,
+            PollReplaced => 409,
+            SessionExpired | SessionEnded | SessionReplaced | RoomClosed => 410,
+            BodyTooLarge => 413,
+            NotJson => 415,
+            BadBody => 422,
+            UpgradeRequired => 426,
+            InputFlood => 429,
+            Internal => 500,
+            ShuttingDown | RoomFull | SpectatorLimit | PollLimit | LegacyLimit
+            | ConnectionLimit | IpConnectionLimit => 503,
+        }
+    }
+}
+
+/// A watcher's poll answer (`GET /api/rooms/{id}/poll`,
+/// `GET /api/ticker/poll`). `next` is the cursor to poll `after`; `events`
+/// is empty when the page carries a snapshot, a reset, a close or nothing
+/// new before the timeout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// Not serde's inferred `S: Default`: the defaults are `None` and empty.
+#[serde(bound(deserialize = "S: Deserialize<'de>, E: Deserialize<'de>"))]
+pub struct PollPage<S, E> {
+    /// The first poll's answer (no `after`): where to start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<S>,
+    /// The cursor was not in the log: start over from this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<S>,
+    /// Logged events after the cursor, oldest first, at most
+    /// [`MAX_EVENTS_PER_PAGE`].
+    #[serde(default)]
+    pub events: Vec<E>,
+    /// The id the page is true as of.
+    pub next: u64,
+    /// The log ended (`room closed`, `server shutting down`): stop polling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<String>,
+}
+
+/// A room's poll page.
+pub type RoomPage = PollPage<RoomSnapshot, Polled<RoomEvent>>;
+
+/// The ticker's poll page.
+pub type TickerPage = PollPage<Board, Polled<TickerEvent>>;
+
+/// `POST /api/rooms/{id}/join`'s body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinBody {
+    /// Display name, 1 to [`crate::MAX_NAME_LEN`] bytes.
+    pub name: String,
+}
+
+/// `POST /api/rooms/{id}/join`'s answer: the session token plus what the
+/// WebSocket's `Welcome` says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinAnswer {
+    /// The session: 32 hex digits, in every later request's path.
+    pub token: String,
+    /// The player's own ship.
+    pub ship: ShipId,
+    /// The room joined.
+    pub room: String,
+    /// The room's tick when the player joined.
+    pub tick: Tick,
+    /// The WebSocket's resume token as 32 hex digits: a long-poll player
+    /// may move to the WebSocket and keep its ship.
+    pub resume: String,
+    /// The rules to predict with.
+    pub rules: Rules,
+}
+
+/// `POST /api/sessions/{token}/input`'s body: one input, or several in
+/// sequence order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum InputBody {
+    /// `{"inputs": [...]}`, at most [`MAX_INPUTS_PER_REQUEST`].
+    Many {
+        /// In sequence order.
+        inputs: Vec<Input>,
+    },
+    /// A single input object.
+    One(Input),
+}
+
+/// `POST /api/sessions/{token}/input`'s answer (202).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputAccepted {
+    /// Inputs handed to the room.
+    pub accepted: u32,
+}
+
+/// `GET /api/sessions/{token}/state`'s answer: the newest snapshot after
+/// the tick the client holds, in the JSON shape of the binary `Snapshot`,
+/// or `null` when none came before the timeout. `B` is how the body is
+/// held: clients read a `SnapshotBody`; the server writes the one its room
+/// built, by reference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "B: Deserialize<'de>"))]
+pub struct StateAnswer<B = SnapshotBody> {
+    /// The snapshot, or `null`.
+    pub snapshot: Option<Snapshot<B>>,
+    /// The server is stopping: stop polling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<String>,
+}
+
+/// `POST /api/sessions/{token}/leave`'s answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveAnswer {
+    /// Always true: the ship left.
+    pub left: bool,
+}
+
+/// One room of `GET /api/rooms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    /// Room id.
+    pub id: String,
+    /// Matchmaking may put players here.
+    pub public: bool,
+    /// Human players seated.
+    pub players: u32,
+    /// Human seats.
+    pub max_players: u32,
+    /// Open spectator streams.
+    pub spectators: u32,
+    /// Server-side bots.
+    pub bots: u32,
+    /// Last completed tick.
+    pub tick: u32,
+    /// Ticks per second.
+    pub tick_hz: u16,
+    /// Seconds left in the current round.
+    pub round_secs_left: f64,
+}

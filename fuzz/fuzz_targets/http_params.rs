@@ -26,9 +26,10 @@ use axum::Json;
 use axum::extract::Query;
 use axum::http::{HeaderValue, Uri};
 use libfuzzer_sys::fuzz_target;
-use skirmish_server::net::longpoll::{InputBody, JoinBody, PollQuery, parse_poll_query};
+use skirmish_server::net::longpoll::{PollQuery, parse_poll_query};
 use skirmish_server::net::sessions::{SessionToken, hex};
 use skirmish_server::net::sse::parse_resume_point;
+use skirmish_shared::http::{InputBody, JoinBody};
 use skirmish_shared::{Input, MAX_ROOM_ID_LEN, valid_name, valid_room_id};
 
 /// Legal `--max-poll-timeout-secs` values (the flag allows 1..=600), ascending.

@@ -96,7 +96,9 @@ fn fan_out_bench(c: &mut Criterion) {
                     .body(&history, *ack)
                     .expect("encodes")
                     .expect("history has frames");
-                bytes += snapshot_frame(i as u32, &body).expect("frame").len();
+                bytes += snapshot_frame(i as u32, &body.encoded)
+                    .expect("frame")
+                    .len();
             }
             black_box(bytes)
         });

@@ -3,8 +3,8 @@
 //! Before a connection costs anything it is admitted against two limits:
 //! open connections in total and per client address (IPv6 clients count per
 //! /64, the block one host usually owns). A refused connection gets a canned
-//! `503` with a JSON body written in one non-blocking call and is closed; no
-//! task is spawned for it. TLS connections are closed without the answer,
+//! `503` with the JSON error body (its code says which limit) written in one
+//! non-blocking call and is closed; no task is spawned for it. TLS connections are closed without the answer,
 //! which would need a handshake.
 //!
 //! The same prompt refusal goes to connections that arrive while the server
@@ -29,6 +29,7 @@ use futures_util::FutureExt as _;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use prometheus_client::metrics::gauge::Gauge;
+use skirmish_shared::http::ApiErrorCode;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -41,7 +42,7 @@ use crate::address_limit::{AddressLimit, AddressPermit, Full};
 use crate::connection::{Connection, StreamMark};
 use crate::fd_limit::{self, SpareFd};
 use crate::metrics::{GaugeGuard, Metrics};
-use crate::net::api::SHUTTING_DOWN;
+use crate::net::api::{SHUTTING_DOWN, error_body};
 
 /// `Retry-After` of every canned refusal: a place frees when a client
 /// leaves, a drain ends in seconds.
@@ -102,21 +103,33 @@ impl Refusal {
         }
     }
 
-    /// The whole `503` answer, with `{"error": ...}`.
+    /// The whole `503` answer with the error body, built once.
     fn response(self) -> &'static [u8] {
         static ANSWERS: LazyLock<[Vec<u8>; 4]> = LazyLock::new(|| {
             Refusal::ALL.map(|refusal| {
-                let body = serde_json::json!({ "error": refusal.message() }).to_string();
-                format!(
+                let body = error_body(refusal.code(), refusal.message());
+                let mut answer = format!(
                     "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
                      retry-after: {REFUSAL_RETRY_SECS}\r\nconnection: close\r\n\
-                     content-length: {}\r\n\r\n{body}",
+                     content-length: {}\r\n\r\n",
                     body.len()
                 )
-                .into_bytes()
+                .into_bytes();
+                answer.extend_from_slice(&body);
+                answer
             })
         });
         &ANSWERS[self as usize]
+    }
+
+    /// The error body's code.
+    fn code(self) -> ApiErrorCode {
+        match self {
+            Refusal::Total => ApiErrorCode::ConnectionLimit,
+            Refusal::PerIp => ApiErrorCode::IpConnectionLimit,
+            Refusal::ShuttingDown => ApiErrorCode::ShuttingDown,
+            Refusal::NoDescriptors => ApiErrorCode::FdLimit,
+        }
     }
 
     fn message(self) -> &'static str {

@@ -71,12 +71,6 @@ impl<V> TokenMap<V> {
         bool::from(stored.ct_eq(token)).then_some(value)
     }
 
-    /// Whether `token` is present.
-    #[must_use]
-    pub fn contains(&self, token: &Token) -> bool {
-        self.get(token).is_some()
-    }
-
     /// Removes and returns the value of `token`.
     pub fn remove(&mut self, token: &Token) -> Option<V> {
         let key = selector(token);
@@ -140,7 +134,7 @@ mod tests {
         assert_eq!(map.len(), 100);
         map.retain(|_, v| v % 2 == 0);
         assert_eq!(map.len(), 50);
-        assert!(map.contains(&tokens[0]) && !map.contains(&tokens[1]));
+        assert!(map.get(&tokens[0]).is_some() && map.get(&tokens[1]).is_none());
         assert_eq!(map.iter().filter(|(t, _)| **t == tokens[2]).count(), 1);
     }
 }

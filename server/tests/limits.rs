@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::{Player, TestServer, WAIT, http_get, test_config};
 use skirmish_server::Config;
+use skirmish_shared::http::ApiErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -68,6 +69,12 @@ fn refused(answer: &str, reason: &str) {
     let body = answer.split_once("\r\n\r\n").expect("body").1;
     let json: serde_json::Value = serde_json::from_str(body).expect("JSON body");
     assert_eq!(json["error"], reason, "{answer}");
+    let code = if reason.contains("your address") {
+        ApiErrorCode::IpConnectionLimit
+    } else {
+        ApiErrorCode::ConnectionLimit
+    };
+    assert_eq!(common::refusal(503, &json), code, "{answer}");
 }
 
 fn limited(total: u32, per_ip: u32) -> Config {

@@ -5,11 +5,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Player, TestServer, hunt, test_config};
+use common::{Player, TestServer, hunt, refusal, test_config};
 use serde_json::{Value, json};
 use skirmish_server::Config;
+use skirmish_shared::feed::FeedEvent;
+use skirmish_shared::http::{
+    ApiErrorCode, InputAccepted, JoinAnswer, LeaveAnswer, RoomPage, StateAnswer, TickerPage,
+};
 use skirmish_shared::view::{ViewHistory, WorldView};
-use skirmish_shared::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg, ShipId, Snapshot};
+use skirmish_shared::{
+    ClientMsg, Hello, PROTOCOL_VERSION, ResumeToken, ServerMsg, ShipId, Snapshot,
+};
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()
@@ -94,8 +100,9 @@ async fn a_poller_walking_next_sees_every_event_once_in_order() {
     let base = server.http_url("/api/rooms/main/poll");
     let (status, first) = get(&http, &base).await;
     assert_eq!(status, 200);
-    assert_eq!(first["snapshot"]["room"], "main");
-    let mut next = first["next"].as_u64().expect("next");
+    let first: RoomPage = serde_json::from_value(first).expect("a room page");
+    assert_eq!(first.snapshot.expect("the first page").room, "main");
+    let mut next = first.next;
     let start = next;
 
     let stop = tokio::sync::Notify::new();
@@ -104,21 +111,19 @@ async fn a_poller_walking_next_sees_every_event_once_in_order() {
         while seen.len() < 2000 {
             let (status, page) = get(&http, &format!("{base}?after={next}&timeout=5")).await;
             assert_eq!(status, 200, "{page}");
-            assert!(
-                page.get("reset").is_none(),
-                "the ring is large enough: no reset"
-            );
-            for event in page["events"].as_array().expect("events") {
-                let id = event["id"].as_u64().expect("id");
+            // Every event the server logs is one of the shared types.
+            let page: RoomPage = serde_json::from_value(page).expect("a room page");
+            assert!(page.reset.is_none(), "the ring is large enough: no reset");
+            for event in &page.events {
+                let id = event.id;
                 assert!(
                     id > next,
                     "ids arrive once each, in order: {id} after {next}"
                 );
                 next = id;
-                seen.push((id, event["event"].as_str().expect("name").to_owned()));
-                assert!(event["data"].is_object());
+                seen.push((id, event.event.name().to_owned()));
             }
-            assert_eq!(page["next"].as_u64(), Some(next));
+            assert_eq!(page.next, next);
         }
         stop.notify_one();
         seen
@@ -172,7 +177,8 @@ async fn stale_cursors_reset_and_quiet_polls_time_out() {
     // The ticker polls the same way.
     let (status, ticker) = get(&http, &server.http_url("/api/ticker/poll")).await;
     assert_eq!(status, 200);
-    assert!(ticker["snapshot"]["top"].is_array());
+    let ticker: TickerPage = serde_json::from_value(ticker).expect("a ticker page");
+    assert!(ticker.snapshot.is_some() && ticker.events.is_empty());
     server.stop().await;
 }
 
@@ -215,6 +221,8 @@ struct Legacy {
     base: String,
     token: String,
     ship: ShipId,
+    /// The WebSocket's resume token, in hex.
+    resume: String,
     view: ViewHistory,
     seq: u32,
 }
@@ -229,13 +237,14 @@ impl Legacy {
         )
         .await;
         assert_eq!(status, 200, "{joined}");
-        assert_eq!(joined["room"], room);
-        assert_eq!(joined["rules"]["tick_hz"], 30);
-        assert_eq!(joined["resume"].as_str().expect("resume").len(), 32);
+        let joined: JoinAnswer = serde_json::from_value(joined).expect("a join answer");
+        assert_eq!((joined.room.as_str(), joined.rules.tick_hz), (room, 30));
+        assert_eq!(joined.resume.len(), 32);
         Legacy {
             base: server.http_url("/api/sessions/"),
-            token: joined["token"].as_str().expect("token").to_owned(),
-            ship: ShipId(joined["ship"].as_u64().expect("ship") as u16),
+            token: joined.token,
+            ship: joined.ship,
+            resume: joined.resume,
             http,
             view: ViewHistory::new(),
             seq: 0,
@@ -256,11 +265,10 @@ impl Legacy {
             };
             let (status, page) = get(&self.http, &url).await;
             assert_eq!(status, 200, "{page}");
-            if page["snapshot"].is_null() {
+            let page: StateAnswer = serde_json::from_value(page).expect("a state answer");
+            let Some(snapshot) = page.snapshot else {
                 continue;
-            }
-            let snapshot: Snapshot =
-                serde_json::from_value(page["snapshot"].clone()).expect("a Snapshot");
+            };
             assert!(
                 snapshot.body.baseline.is_none() || snapshot.body.baseline.map(|t| t.0) == after,
                 "deltas are against what the client named"
@@ -276,6 +284,8 @@ impl Legacy {
         let body = json!({"seq": self.seq, "ack": ack, "buttons": buttons, "aim": aim});
         let (status, page) = post(&self.http, &self.url("input"), body).await;
         assert_eq!(status, 202, "{page}");
+        let page: InputAccepted = serde_json::from_value(page).expect("an input answer");
+        assert_eq!(page.accepted, 1);
     }
 
     fn world(&self) -> &WorldView {
@@ -358,10 +368,13 @@ async fn legacy_and_websocket_players_see_and_hit_each_other() {
     tokio::join!(watcher, chase);
 
     let (status, left) = post(&legacy.http, &legacy.url("leave"), json!({})).await;
-    assert_eq!((status, left), (200, json!({"left": true})));
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_value::<LeaveAnswer>(left).expect("a leave answer"),
+        LeaveAnswer { left: true }
+    );
     let (status, gone) = get(&legacy.http, &legacy.url("state")).await;
-    assert_eq!(status, 410);
-    assert!(gone["error"].is_string());
+    assert_eq!(refusal(status, &gone), ApiErrorCode::SessionEnded);
     server.stop().await;
 }
 
@@ -384,11 +397,10 @@ async fn bad_parameters_and_limits_get_json_errors() {
         "timeout=soon",
     ] {
         let (status, body) = get(&http, &format!("{poll}?{query}")).await;
-        assert_eq!(status, 400, "{query}: {body}");
-        assert!(body["error"].is_string(), "{query}");
+        assert_eq!(refusal(status, &body), ApiErrorCode::BadParam, "{query}");
     }
     let (status, body) = get(&http, &server.http_url("/api/rooms/nowhere/poll")).await;
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(refusal(status, &body), ApiErrorCode::NoRoom);
 
     // The poll cap answers 503 with Retry-After.
     let head = settled_head(&http, &poll).await;
@@ -429,44 +441,46 @@ async fn bad_parameters_and_limits_get_json_errors() {
     }
     let refused = refused.expect("a third concurrent poll is refused");
     assert_eq!(refused.headers()["retry-after"], "1");
-    assert!(refused.json::<Value>().await.expect("json")["error"].is_string());
+    let status = refused.status().as_u16();
+    let body = refused.json::<Value>().await.expect("json");
+    assert_eq!(refusal(status, &body), ApiErrorCode::PollLimit);
 
     // Joining and playing.
     let join = server.http_url("/api/rooms/main/join");
     let (status, body) = post(&http, &join, json!({"name": ""})).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(refusal(status, &body), ApiErrorCode::BadName);
     let (status, body) = post(&http, &join, json!({"nom": "x"})).await;
-    assert_eq!(status, 422, "{body}");
-    assert!(body["error"].is_string());
+    assert_eq!(refusal(status, &body), ApiErrorCode::BadBody);
     let (status, body) = post(
         &http,
         &server.http_url("/api/rooms/bad%20room/join"),
         json!({"name": "x"}),
     )
     .await;
-    assert_eq!(status, 400, "{body}");
-    let (status, body) = get(
-        &http,
-        &server.http_url("/api/sessions/00112233445566778899aabbccddeeff/state"),
-    )
-    .await;
-    assert_eq!(status, 404, "{body}");
-    let (status, _) = get(&http, &server.http_url("/api/sessions/not-a-token/state")).await;
-    assert_eq!(status, 404);
+    assert_eq!(refusal(status, &body), ApiErrorCode::BadRoom);
+    for token in ["00112233445566778899aabbccddeeff", "not-a-token"] {
+        let url = server.http_url(&format!("/api/sessions/{token}/state"));
+        let (status, body) = get(&http, &url).await;
+        assert_eq!(refusal(status, &body), ApiErrorCode::UnknownSession);
+    }
 
     let legacy = Legacy::join(&server, "main", "Spammer").await;
     let many: Vec<Value> = (1..=33)
         .map(|seq| json!({"seq": seq, "ack": null, "buttons": 0, "aim": 0}))
         .collect();
-    let (status, _) = post(&http, &legacy.url("input"), json!({"inputs": many})).await;
-    assert_eq!(status, 400);
-    let (status, _) = post(
+    let (status, body) = post(&http, &legacy.url("input"), json!({"inputs": many})).await;
+    assert_eq!(refusal(status, &body), ApiErrorCode::TooManyInputs);
+    let (status, body) = post(
         &http,
         &legacy.url("input"),
         json!({"seq": 1, "ack": null, "buttons": 300, "aim": 0}),
     )
     .await;
-    assert_eq!(status, 422, "a button byte out of range");
+    assert_eq!(
+        refusal(status, &body),
+        ApiErrorCode::BadBody,
+        "a button byte out of range"
+    );
     let mut flooded = false;
     for seq in 0..10 {
         let batch: Vec<Value> = (0..8)
@@ -474,6 +488,7 @@ async fn bad_parameters_and_limits_get_json_errors() {
             .collect();
         let (status, body) = post(&http, &legacy.url("input"), json!({"inputs": batch})).await;
         if status == 429 {
+            assert_eq!(refusal(status, &body), ApiErrorCode::InputFlood);
             assert!(body["error"].as_str().expect("msg").contains("flood"));
             flooded = true;
             break;
@@ -497,7 +512,7 @@ async fn bad_parameters_and_limits_get_json_errors() {
     }
     assert!(expired, "the idle long-poll player's seat was freed");
     let (status, body) = get(&http, &legacy.url("state")).await;
-    assert_eq!(status, 410, "{body}");
+    assert_eq!(refusal(status, &body), ApiErrorCode::SessionExpired);
     server.stop().await;
 }
 
@@ -552,7 +567,7 @@ async fn a_newer_state_poll_of_a_session_replaces_the_older() {
         .await
         .expect("the older poll is answered at once")
         .expect("task");
-    assert_eq!(status, 409, "{page}");
+    assert_eq!(refusal(status, &page), ApiErrorCode::PollReplaced);
     assert_eq!(page["error"], "replaced by a newer poll of this session");
     let (status, page) = newer.await.expect("task");
     assert_eq!(status, 200, "{page}");
@@ -588,8 +603,7 @@ async fn each_room_has_its_own_poll_cap() {
     }
     assert_eq!(pollers(), 2, "both polls wait");
     let (status, body) = get(&http, &format!("{poll}?after={head}&timeout=0")).await;
-    assert_eq!(status, 503, "{body}");
-    assert!(body["error"].is_string(), "{body}");
+    assert_eq!(refusal(status, &body), ApiErrorCode::PollLimit);
     // Another room and the ticker still answer.
     let (status, body) = get(&http, &server.http_url("/api/rooms/side/poll")).await;
     assert_eq!(status, 200, "{body}");
@@ -617,9 +631,9 @@ async fn oversized_bodies_get_413_with_a_json_reason() {
             .send()
             .await
             .expect("sent");
-        assert_eq!(response.status(), 413, "{url}");
+        let status = response.status().as_u16();
         let body: Value = response.json().await.expect("JSON body");
-        assert!(body["error"].is_string(), "{body}");
+        assert_eq!(refusal(status, &body), ApiErrorCode::BodyTooLarge, "{url}");
     }
     // The session is still good.
     let (status, page) = post(
@@ -629,5 +643,87 @@ async fn oversized_bodies_get_413_with_a_json_reason() {
     )
     .await;
     assert_eq!(status, 202, "{page}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_websocket_resume_ends_the_long_poll_session_with_its_code() {
+    let server = TestServer::start(test_config()).await;
+    let mut legacy = Legacy::join(&server, "main", "Mover").await;
+    legacy.poll().await;
+    // The same ship, taken over by a WebSocket with the join's resume token.
+    let mut token = [0u8; 16];
+    for (i, byte) in token.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&legacy.resume[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    let ws = Player::hello(&server, "Mover", Some("main"), Some(ResumeToken(token))).await;
+    assert_eq!(ws.ship(), legacy.ship, "the ship moved to the WebSocket");
+    let (status, body) = get(&legacy.http, &legacy.url("state?timeout=5")).await;
+    assert_eq!(refusal(status, &body), ApiErrorCode::SessionReplaced);
+    // And stays gone with the same code.
+    let (status, body) = post(
+        &legacy.http,
+        &legacy.url("input"),
+        json!({"seq": 9, "buttons": 0, "aim": 0}),
+    )
+    .await;
+    assert_eq!(refusal(status, &body), ApiErrorCode::SessionReplaced);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn errors_the_http_layer_makes_carry_codes_too() {
+    let server = TestServer::start(test_config()).await;
+    let http = client();
+    let cases: [(reqwest::RequestBuilder, ApiErrorCode); 9] = [
+        // The route exists, the method does not (axum's own 405).
+        (
+            http.get(server.http_url("/api/rooms/main/join")),
+            ApiErrorCode::MethodNotAllowed,
+        ),
+        (
+            http.delete(server.http_url("/api/ticker")),
+            ApiErrorCode::MethodNotAllowed,
+        ),
+        (
+            http.get(server.http_url("/api/nothing")),
+            ApiErrorCode::NotFound,
+        ),
+        // The file server's 404.
+        (
+            http.get(server.http_url("/no-such-page.html")),
+            ApiErrorCode::NotFound,
+        ),
+        // A path segment that is not UTF-8 (axum's plain-text 400).
+        (
+            http.get(server.http_url("/api/rooms/%FF/poll")),
+            ApiErrorCode::BadRequest,
+        ),
+        // A query string that does not parse.
+        (
+            http.get(server.http_url("/api/rooms/main/poll?after=1&after=2")),
+            ApiErrorCode::BadParam,
+        ),
+        (
+            http.post(server.http_url("/api/rooms/main/join"))
+                .body(r#"{"name":"x"}"#),
+            ApiErrorCode::NotJson,
+        ),
+        (
+            http.post(server.http_url("/api/rooms/main/join"))
+                .header("content-type", "application/json")
+                .body("{name"),
+            ApiErrorCode::BadJson,
+        ),
+        // A plain GET of the player socket.
+        (http.get(server.http_url("/ws")), ApiErrorCode::NotWebsocket),
+    ];
+    for (request, expected) in cases {
+        let response = request.send().await.expect("sent");
+        let status = response.status().as_u16();
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(refusal(status, &body), expected, "{body}");
+    }
     server.stop().await;
 }

@@ -4,10 +4,13 @@
 mod common;
 
 use common::{TestServer, test_config};
+use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+/// Opens the player socket from a page of `origin`; a refusal is its
+/// status, checked to carry the `origin_forbidden` error body.
 async fn open_with_origin(server: &TestServer, origin: &str) -> Result<common::Socket, u16> {
     let mut request = server.ws_url().into_client_request().expect("request");
     request
@@ -16,7 +19,14 @@ async fn open_with_origin(server: &TestServer, origin: &str) -> Result<common::S
     match tokio_tungstenite::connect_async(request).await {
         Ok((socket, _)) => Ok(socket),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            Err(response.status().as_u16())
+            let status = response.status().as_u16();
+            let body = response.body().as_deref().unwrap_or_default();
+            let body: serde_json::Value = serde_json::from_slice(body).expect("a JSON body");
+            assert_eq!(
+                common::refusal(status, &body),
+                ApiErrorCode::OriginForbidden
+            );
+            Err(status)
         }
         Err(other) => panic!("unexpected handshake error: {other}"),
     }

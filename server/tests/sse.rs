@@ -8,9 +8,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::node_process::NodeProcess;
-use common::{Player, SseClient, SseEvent, TestServer, test_config};
+use common::{Player, SseClient, SseEvent, TestServer, refusal, test_config};
 use serde_json::Value;
 use skirmish_server::Config;
+use skirmish_shared::feed::{FeedEvent, RoomEvent, TickerEvent};
+use skirmish_shared::http::ApiErrorCode;
 
 /// A busy arena: many bots, instant respawns, so kills and scores flow.
 fn busy_config() -> Config {
@@ -49,11 +51,16 @@ async fn room_feed_starts_with_a_snapshot_and_resumes_exactly() {
     assert_eq!(watcher.headers["x-accel-buffering"], "no");
     assert_eq!(watcher.next().await.event, "retry");
     let snapshot = watcher.next().await;
-    assert_eq!(snapshot.event, "snapshot");
-    let body = snapshot.json();
-    assert_eq!(body["room"], "main");
-    assert_eq!(body["tick_hz"], 30);
+    let RoomEvent::Snapshot(body) = snapshot.room() else {
+        panic!("a fresh stream starts with a snapshot: {snapshot:?}");
+    };
+    assert_eq!((body.room.as_str(), body.tick_hz), ("main", 30));
     let start = snapshot.id.expect("snapshot has an id");
+    let sample = watcher.next().await;
+    assert!(
+        matches!(sample.room(), RoomEvent::State(_)),
+        "then the state sample: {sample:?}"
+    );
 
     // Logged events come in order with increasing ids. A spectator that
     // arrives before the first tick sees the bots' joins first, so read on
@@ -67,31 +74,23 @@ async fn room_feed_starts_with_a_snapshot_and_resumes_exactly() {
         ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > start,
         "{start} then {ids:?}"
     );
-    let names: BTreeSet<&str> = first.iter().map(|e| e.event.as_str()).collect();
+    // Every frame is one of the shared types, and only logged kinds
+    // carry ids.
+    let events: Vec<RoomEvent> = first.iter().map(SseEvent::room).collect();
+    let names: BTreeSet<&str> = events.iter().map(FeedEvent::name).collect();
     assert!(
         names
             .iter()
             .all(|n| ["join", "leave", "kill", "score", "round"].contains(n)),
         "{names:?}"
     );
-    assert!(names.contains("kill"), "bots fight: {names:?}");
-    let kill = first
-        .iter()
-        .find(|e| e.event == "kill")
-        .expect("a kill")
-        .json();
-    for field in [
-        "room",
-        "killer",
-        "killer_name",
-        "victim",
-        "victim_name",
-        "weapon",
-        "tick",
-        "time",
-    ] {
-        assert!(kill.get(field).is_some(), "kill lacks {field}: {kill}");
-    }
+    let kill = events.iter().find_map(|e| match e {
+        RoomEvent::Kill(kill) => Some(kill),
+        _ => None,
+    });
+    let kill = kill.expect("bots fight");
+    assert_eq!(kill.room, "main");
+    assert!(kill.killer_name.starts_with("Bot "), "{kill:?}");
 
     // Drop the connection at `cut`, let the watcher run ahead, then resume
     // with the header and with the query parameter: both get exactly what
@@ -132,10 +131,11 @@ async fn evicted_or_foreign_ids_get_a_reset_with_a_fresh_snapshot() {
     for stale in [start, 1, u64::MAX] {
         let mut late = SseClient::open(&http, &url, Some(stale)).await;
         let reset = late.next_logged().await;
-        assert_eq!(reset.event, "reset", "resuming from {stale}");
-        let body = reset.json();
-        assert_eq!(body["room"], "main");
-        assert!(body["players"].as_array().expect("players").len() >= 12);
+        let RoomEvent::Reset(body) = reset.room() else {
+            panic!("resuming from {stale}: {reset:?}");
+        };
+        assert_eq!(body.room, "main");
+        assert!(body.players.len() >= 12);
         // After the reset the stream continues after the reset's id.
         let next = late.next_logged().await;
         assert!(next.id > reset.id, "{next:?} after {reset:?}");
@@ -166,30 +166,36 @@ async fn idle_feeds_carry_heartbeats_and_errors_are_json() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(missing.status(), 404);
+    let status = missing.status().as_u16();
     let body: serde_json::Value = missing.json().await.expect("json");
+    assert_eq!(refusal(status, &body), ApiErrorCode::NoRoom);
     assert!(body["error"].as_str().expect("message").contains("nowhere"));
 
-    let bad = http
-        .get(server.http_url("/api/rooms/main/events?lastEventId=-3"))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(bad.status(), 400);
-    assert!(bad.json::<serde_json::Value>().await.expect("json")["error"].is_string());
+    for query in ["lastEventId=-3", "lastEventId=1&lastEventId=2"] {
+        let bad = http
+            .get(server.http_url(&format!("/api/rooms/main/events?{query}")))
+            .send()
+            .await
+            .expect("sent");
+        let status = bad.status().as_u16();
+        let body = bad.json::<serde_json::Value>().await.expect("json");
+        assert_eq!(refusal(status, &body), ApiErrorCode::BadParam, "{query}");
+    }
 
     let url = server.http_url("/api/rooms/main/events");
     let _a = SseClient::open(&http, &url, None).await;
     let _b = SseClient::open(&http, &url, None).await;
     let third = http.get(&url).send().await.expect("sent");
-    assert_eq!(third.status(), 503);
     assert_eq!(
         third.headers()["retry-after"],
         "5",
         "refusals say when to retry"
     );
+    let status = third.status().as_u16();
+    let body = third.json::<serde_json::Value>().await.expect("json");
+    assert_eq!(refusal(status, &body), ApiErrorCode::RoomSpectatorLimit);
     assert_eq!(
-        third.json::<serde_json::Value>().await.expect("json")["error"],
+        body["error"],
         "room \"main\" has 2 spectator streams open, the most allowed"
     );
     let rooms = common::get_json(&server, "/api/rooms").await;
@@ -216,28 +222,22 @@ async fn the_ticker_carries_scores_from_every_room() {
             assert!(id > prev, "ticker ids increase: {id} after {prev}");
         }
         last = event.id;
-        match event.event.as_str() {
-            "score" => {
-                let data = event.json();
-                assert!(data["delta"].as_u64().expect("delta") >= 1);
-                assert!(data["score"].as_u64().is_some() && data["name"].is_string());
-                rooms.insert(data["room"].as_str().expect("room").to_owned());
+        match event.ticker() {
+            TickerEvent::Score(score) => {
+                assert!(score.delta >= 1 && !score.name.is_empty(), "{score:?}");
+                rooms.insert(score.room);
             }
-            "board" => {
+            TickerEvent::Board(board) => {
                 boards += 1;
-                let top = event.json()["top"].as_array().expect("top").clone();
-                assert!(top.len() <= 10);
-                let scores: Vec<u64> = top
-                    .iter()
-                    .map(|l| l["score"].as_u64().expect("score"))
-                    .collect();
+                assert!(board.top.len() <= 10);
+                let scores: Vec<u16> = board.top.iter().map(|l| l.score).collect();
                 assert!(
                     scores.windows(2).all(|w| w[0] >= w[1]),
                     "board sorted: {scores:?}"
                 );
             }
-            "snapshot" => {}
-            other => panic!("unexpected ticker event {other}"),
+            TickerEvent::Snapshot(_) => {}
+            other => panic!("unexpected ticker event {other:?}"),
         }
     }
     assert_eq!(
@@ -307,8 +307,11 @@ async fn spectators_of_a_closing_room_get_closed() {
     let mut closed = false;
     for _ in 0..200 {
         let event = feed.next().await;
-        if event.event == "closed" {
-            assert_eq!(event.json()["reason"], "room closed");
+        if ["retry", ":"].contains(&event.event.as_str()) {
+            continue;
+        }
+        if let RoomEvent::Closed(end) = event.room() {
+            assert_eq!(end.reason, "room closed");
             closed = true;
             break;
         }

@@ -17,8 +17,8 @@
 use serde::{Deserialize, Serialize, Serializer};
 
 /// Declares a feed's event enum from one table of `Variant(Data) = "name"`
-/// rows, and derives from the same rows its `NAMES`, [`name`](RoomEvent::name)
-/// and [`data`](RoomEvent::data), so the names cannot drift apart.
+/// rows, and derives from the same rows its `NAMES` and its [`FeedEvent`]
+/// impl, so the names cannot drift apart.
 macro_rules! feed_events {
     (
         $(#[$meta:meta])*
@@ -36,25 +36,17 @@ macro_rules! feed_events {
         impl $name {
             /// Every event name of this feed, in declaration order.
             pub const NAMES: &[&str] = &[$($tag),*];
+        }
 
-            /// The event's name: SSE `event:`, a poll entry's `"event"`.
-            #[must_use]
-            pub fn name(&self) -> &'static str {
+        impl FeedEvent for $name {
+            fn name(&self) -> &'static str {
                 match self {
                     $( $name::$variant(_) => $tag, )*
                 }
             }
 
-            /// The payload alone, as SSE `data:` carries it.
-            #[must_use]
-            pub fn data(&self) -> Data<'_, $name> {
-                Data(self)
-            }
-        }
-
-        impl Serialize for Data<'_, $name> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                match self.0 {
+            fn serialize_data<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
                     $( $name::$variant(data) => data.serialize(serializer), )*
                 }
             }
@@ -62,9 +54,48 @@ macro_rules! feed_events {
     };
 }
 
-/// An event's payload without its name: see `RoomEvent::data`.
+/// What every feed's events have: a name and a payload, which SSE writes
+/// apart.
+pub trait FeedEvent: Serialize {
+    /// The event's name: SSE `event:`, a poll entry's `"event"`.
+    fn name(&self) -> &'static str;
+
+    /// Serializes the payload alone, as SSE `data:` carries it.
+    ///
+    /// # Errors
+    /// The serializer's.
+    fn serialize_data<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+
+    /// The payload alone, as a value to serialize.
+    fn data(&self) -> Data<'_, Self>
+    where
+        Self: Sized,
+    {
+        Data(self)
+    }
+}
+
+/// The names the server writes around payloads it rendered once and
+/// shares (the log's snapshot, the state sample). Both feeds' tables hold
+/// the first two; a test keeps them equal to the enums' own.
+pub mod names {
+    /// A fresh reader's first event.
+    pub const SNAPSHOT: &str = "snapshot";
+    /// A lost reader's new start.
+    pub const RESET: &str = "reset";
+    /// A room's state sample.
+    pub const STATE: &str = "state";
+}
+
+/// An event's payload without its name: see [`FeedEvent::data`].
 #[derive(Clone, Copy, Debug)]
 pub struct Data<'a, E>(&'a E);
+
+impl<E: FeedEvent> Serialize for Data<'_, E> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_data(serializer)
+    }
+}
 
 feed_events! {
     /// Everything a room's feed carries.
@@ -389,4 +420,53 @@ pub struct BoardLine {
 pub struct Closed {
     /// For people (`room closed`, `server shutting down`).
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_names_are_the_enums_own() {
+        let board = || Board {
+            time: 0,
+            top: Vec::new(),
+        };
+        let snapshot = || RoomSnapshot {
+            players: Vec::new(),
+            room: String::new(),
+            round: RoundClock {
+                ends_tick: 0,
+                number: 0,
+                secs_left: 0.0,
+                started_tick: 0,
+            },
+            tick: 0,
+            tick_hz: 30,
+            time: 0,
+        };
+        assert_eq!(RoomEvent::Snapshot(snapshot()).name(), names::SNAPSHOT);
+        assert_eq!(RoomEvent::Reset(snapshot()).name(), names::RESET);
+        assert_eq!(TickerEvent::Snapshot(board()).name(), names::SNAPSHOT);
+        assert_eq!(TickerEvent::Reset(board()).name(), names::RESET);
+        let sample = StateSample {
+            round_ends_tick: 0,
+            ships: Vec::new(),
+            tick: 0,
+            time: 0,
+        };
+        assert_eq!(RoomEvent::State(sample).name(), names::STATE);
+        // The ticker's ends are the room's: the SSE stream writes them alike.
+        let closed = || Closed {
+            reason: String::new(),
+        };
+        assert_eq!(
+            RoomEvent::Closed(closed()).name(),
+            TickerEvent::Closed(closed()).name()
+        );
+        assert_eq!(
+            RoomEvent::Shutdown(closed()).name(),
+            TickerEvent::Shutdown(closed()).name()
+        );
+    }
 }

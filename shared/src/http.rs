@@ -52,6 +52,11 @@ pub enum ApiErrorCode {
     BadName,
     /// The room id is malformed.
     BadRoom,
+    /// A resume token or seat ticket that is not 32 hex digits.
+    BadToken,
+    /// The resume token matches no ship of that room, or came without
+    /// the room's id.
+    ResumeRejected,
     /// More than [`MAX_INPUTS_PER_REQUEST`] inputs in one request.
     TooManyInputs,
     /// `/ws` without a valid WebSocket upgrade.
@@ -86,32 +91,61 @@ pub enum ApiErrorCode {
     UpgradeRequired,
     /// More inputs per second than the session may send.
     InputFlood,
+    /// This address opened new rooms faster than `--new-rooms-per-ip-per-min`.
+    RoomRateLimited,
+    /// So many addresses are opening rooms that the server takes no more
+    /// for now.
+    RoomRateBusy,
+    /// This address asked for matchmaking faster than
+    /// `--matchmakes-per-sec`.
+    MatchmakeRateLimited,
     /// The server failed; the request may be retried.
     Internal,
     /// The server is shutting down.
     ShuttingDown,
     /// The room has no free seat.
     RoomFull,
-    /// Every spectator stream (in all, or on this room) is taken.
+    /// The room does not exist and the server holds `--max-rooms` rooms.
+    RoomLimit,
+    /// Matchmaking found no free public seat and may open no room.
+    ServerFull,
+    /// `--max-spectators` streams are open.
     SpectatorLimit,
-    /// Every long-poll slot (in all, or on this room) is taken.
+    /// `--max-spectators-per-room` streams are open on this room.
+    RoomSpectatorLimit,
+    /// Your address has `--max-spectators-per-ip` streams open.
+    IpSpectatorLimit,
+    /// `--max-polls` polls are waiting.
     PollLimit,
+    /// `--max-polls-per-room` polls are waiting on this room.
+    RoomPollLimit,
+    /// Your address has `--max-polls-per-ip` polls waiting.
+    IpPollLimit,
     /// The server holds as many long-poll players as it may.
     LegacyLimit,
     /// The server holds as many connections as it may.
     ConnectionLimit,
     /// Your address holds as many connections as it may.
     IpConnectionLimit,
+    /// The server is out of file descriptors.
+    FdLimit,
+    /// The cluster's directory (Redis) could not be asked.
+    DirectoryUnavailable,
+    /// This node does not hold its cluster lease: matchmaking sends no one
+    /// here (`/readyz`).
+    NotRegistered,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 30] = [
+    pub const ALL: [ApiErrorCode; 44] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
         ApiErrorCode::BadName,
         ApiErrorCode::BadRoom,
+        ApiErrorCode::BadToken,
+        ApiErrorCode::ResumeRejected,
         ApiErrorCode::TooManyInputs,
         ApiErrorCode::NotWebsocket,
         ApiErrorCode::OriginForbidden,
@@ -129,14 +163,26 @@ impl ApiErrorCode {
         ApiErrorCode::BadBody,
         ApiErrorCode::UpgradeRequired,
         ApiErrorCode::InputFlood,
+        ApiErrorCode::RoomRateLimited,
+        ApiErrorCode::RoomRateBusy,
+        ApiErrorCode::MatchmakeRateLimited,
         ApiErrorCode::Internal,
         ApiErrorCode::ShuttingDown,
         ApiErrorCode::RoomFull,
+        ApiErrorCode::RoomLimit,
+        ApiErrorCode::ServerFull,
         ApiErrorCode::SpectatorLimit,
+        ApiErrorCode::RoomSpectatorLimit,
+        ApiErrorCode::IpSpectatorLimit,
         ApiErrorCode::PollLimit,
+        ApiErrorCode::RoomPollLimit,
+        ApiErrorCode::IpPollLimit,
         ApiErrorCode::LegacyLimit,
         ApiErrorCode::ConnectionLimit,
         ApiErrorCode::IpConnectionLimit,
+        ApiErrorCode::FdLimit,
+        ApiErrorCode::DirectoryUnavailable,
+        ApiErrorCode::NotRegistered,
     ];
 
     /// The HTTP status the code is answered with.
@@ -144,9 +190,8 @@ impl ApiErrorCode {
     pub fn status(self) -> u16 {
         use ApiErrorCode::*;
         match self {
-            BadRequest | BadParam | BadJson | BadName | BadRoom | TooManyInputs | NotWebsocket => {
-                400
-            }
+            BadRequest | BadParam | BadJson | BadName | BadRoom | BadToken | ResumeRejected
+            | TooManyInputs | NotWebsocket => 400,
             OriginForbidden => 403,
             NotFound | NoRoom | UnknownSession => 404,
             MethodNotAllowed => 405,
@@ -156,10 +201,12 @@ impl ApiErrorCode {
             NotJson => 415,
             BadBody => 422,
             UpgradeRequired => 426,
-            InputFlood => 429,
+            InputFlood | RoomRateLimited | RoomRateBusy | MatchmakeRateLimited => 429,
             Internal => 500,
-            ShuttingDown | RoomFull | SpectatorLimit | PollLimit | LegacyLimit
-            | ConnectionLimit | IpConnectionLimit => 503,
+            ShuttingDown | RoomFull | RoomLimit | ServerFull | SpectatorLimit
+            | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
+            | LegacyLimit | ConnectionLimit | IpConnectionLimit | FdLimit
+            | DirectoryUnavailable | NotRegistered => 503,
         }
     }
 }

@@ -1,13 +1,17 @@
 //! JSON endpoints: the room list and health checks, plus [`ApiError`], the
-//! one shape every HTTP error takes (`{"error": "..."}` with a status).
+//! one shape every HTTP error takes (`{"error": "...", "code": "..."}`,
+//! the status following from the code), and [`json_errors`], which gives
+//! that shape to the bare errors the HTTP layer answers by itself.
 
 use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
-use axum::http::header::RETRY_AFTER;
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use skirmish_shared::http::{ApiErrorCode, ErrorBody};
 
 use super::AppState;
 use crate::matchmaker::RoomList;
@@ -30,143 +34,130 @@ const SHUTDOWN_RETRY_SECS: u32 = 5;
 /// a JSON answer or the accept loop's canned one.
 pub(crate) const SHUTTING_DOWN: &str = "the server is shutting down";
 
-/// An HTTP error with a JSON body.
+/// An HTTP error: a code (which sets the status) and words for people.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
+    code: ApiErrorCode,
     message: String,
     retry_after: Option<u32>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-}
-
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+    /// An error answered with `code`'s status.
+    pub fn new(code: ApiErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
+            code,
             message: message.into(),
             retry_after: None,
         }
     }
 
-    /// 400: a malformed parameter or body.
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    /// 403.
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, message)
-    }
-
-    /// 404.
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, message)
-    }
-
-    /// 409: the request lost to a newer one.
-    pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, message)
-    }
-
-    /// 410: it existed and is over.
-    pub fn gone(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::GONE, message)
-    }
-
-    /// 429: slow down.
-    pub fn too_many(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).retry_after(1)
-    }
-
-    /// 500.
-    pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
-    }
-
-    /// 503: at a limit or shutting down.
-    pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
-    }
-
-    /// 503: the named room does not exist and opening it would pass
-    /// `--max-rooms`.
-    pub fn room_limit(message: impl Into<String>, retry_after: u32) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(retry_after)
-    }
-
-    /// 503: no public room has a seat and no room may be opened.
-    pub fn server_full(message: impl Into<String>, retry_after: u32) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(retry_after)
-    }
-
-    /// 429: this client address opens new rooms too fast.
-    pub fn room_rate(message: impl Into<String>, retry_after: u32) -> ApiError {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).retry_after(retry_after)
-    }
-
-    /// 503: `--max-spectators` streams are open.
+    /// 503 `spectator_limit`: `--max-spectators` streams are open.
     pub fn spectator_limit(max: usize) -> ApiError {
-        ApiError::at_limit("the server has", max, SPECTATOR_STREAMS)
+        ApiError::at_limit(
+            ApiErrorCode::SpectatorLimit,
+            "the server has",
+            max,
+            SPECTATOR_STREAMS,
+        )
     }
 
-    /// 503: `--max-spectators-per-room` streams are open on `room`.
+    /// 503 `room_spectator_limit`: `--max-spectators-per-room` streams are
+    /// open on `room`.
     pub fn room_spectator_limit(room: &str, max: usize) -> ApiError {
-        ApiError::at_limit(&format!("room {room:?} has"), max, SPECTATOR_STREAMS)
+        let holder = format!("room {room:?} has");
+        ApiError::at_limit(
+            ApiErrorCode::RoomSpectatorLimit,
+            &holder,
+            max,
+            SPECTATOR_STREAMS,
+        )
     }
 
-    /// 503: the client's address has `--max-spectators-per-ip` streams open.
+    /// 503 `ip_spectator_limit`: the client's address has
+    /// `--max-spectators-per-ip` streams open.
     pub fn address_spectator_limit(max: usize) -> ApiError {
-        ApiError::at_limit("your address has", max, SPECTATOR_STREAMS)
+        ApiError::at_limit(
+            ApiErrorCode::IpSpectatorLimit,
+            "your address has",
+            max,
+            SPECTATOR_STREAMS,
+        )
     }
 
-    /// 503: `--max-polls` polls are waiting.
+    /// 503 `poll_limit`: `--max-polls` polls are waiting.
     pub fn poll_limit(max: usize) -> ApiError {
-        ApiError::at_limit("the server has", max, WAITING_POLLS)
+        ApiError::at_limit(
+            ApiErrorCode::PollLimit,
+            "the server has",
+            max,
+            WAITING_POLLS,
+        )
     }
 
-    /// 503: `--max-polls-per-room` polls are waiting on `room`.
+    /// 503 `room_poll_limit`: `--max-polls-per-room` polls are waiting on
+    /// `room`.
     pub fn room_poll_limit(room: &str, max: usize) -> ApiError {
-        ApiError::at_limit(&format!("room {room:?} has"), max, WAITING_POLLS)
+        let holder = format!("room {room:?} has");
+        ApiError::at_limit(ApiErrorCode::RoomPollLimit, &holder, max, WAITING_POLLS)
     }
 
-    /// 503: the client's address has `--max-polls-per-ip` polls waiting.
+    /// 503 `ip_poll_limit`: the client's address has `--max-polls-per-ip`
+    /// polls waiting.
     pub fn address_poll_limit(max: usize) -> ApiError {
-        ApiError::at_limit("your address has", max, WAITING_POLLS)
+        ApiError::at_limit(
+            ApiErrorCode::IpPollLimit,
+            "your address has",
+            max,
+            WAITING_POLLS,
+        )
     }
 
-    /// 503 with `Retry-After`: "`holder` `max` `what`, the most allowed".
-    fn at_limit(holder: &str, max: usize, (what, retry): (&str, u32)) -> ApiError {
-        ApiError::unavailable(format!("{holder} {max} {what}, the most allowed")).retry_after(retry)
+    /// `code` with `Retry-After`: "`holder` `max` `what`, the most allowed".
+    fn at_limit(
+        code: ApiErrorCode,
+        holder: &str,
+        max: usize,
+        (what, retry): (&str, u32),
+    ) -> ApiError {
+        ApiError::new(code, format!("{holder} {max} {what}, the most allowed")).retry_after(retry)
     }
 
-    /// 503: the server is draining before it exits.
+    /// 503 `shutting_down`: the server is draining before it exits.
     pub fn shutting_down() -> ApiError {
-        ApiError::unavailable(SHUTTING_DOWN).retry_after(SHUTDOWN_RETRY_SECS)
+        ApiError::new(ApiErrorCode::ShuttingDown, SHUTTING_DOWN).retry_after(SHUTDOWN_RETRY_SECS)
     }
 
-    /// The answer to a join or matchmake the registry refused.
+    /// The answer to a join or matchmake the registry refused: the
+    /// refusal's code, with `Retry-After` when waiting may help.
     #[must_use]
     pub fn join_refused(err: JoinError) -> ApiError {
-        let message = err.to_string();
-        match err {
-            JoinError::BadRoom
-            | JoinError::ResumeRejected { .. }
-            | JoinError::ResumeWithoutRoom => ApiError::bad_request(message),
+        let (code, retry) = match err {
+            JoinError::BadRoom => (ApiErrorCode::BadRoom, None),
+            JoinError::ResumeRejected { .. } | JoinError::ResumeWithoutRoom => {
+                (ApiErrorCode::ResumeRejected, None)
+            }
             JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => {
-                ApiError::unavailable(message).retry_after(5)
+                (ApiErrorCode::RoomFull, Some(5))
             }
-            JoinError::ShuttingDown => ApiError::unavailable(message),
-            JoinError::RoomLimit { retry_after, .. } => ApiError::room_limit(message, retry_after),
+            JoinError::ShuttingDown => (ApiErrorCode::ShuttingDown, None),
+            JoinError::RoomLimit { retry_after, .. } => {
+                (ApiErrorCode::RoomLimit, Some(retry_after))
+            }
             JoinError::ServerFull { retry_after, .. } => {
-                ApiError::server_full(message, retry_after)
+                (ApiErrorCode::ServerFull, Some(retry_after))
             }
-            JoinError::RoomRate { retry_after, .. } | JoinError::RoomRateBusy { retry_after } => {
-                ApiError::room_rate(message, retry_after)
+            JoinError::RoomRate { retry_after, .. } => {
+                (ApiErrorCode::RoomRateLimited, Some(retry_after))
             }
+            JoinError::RoomRateBusy { retry_after } => {
+                (ApiErrorCode::RoomRateBusy, Some(retry_after))
+            }
+        };
+        let refusal = ApiError::new(code, err.to_string());
+        match retry {
+            Some(secs) => refusal.retry_after(secs),
+            None => refusal,
         }
     }
 
@@ -176,21 +167,59 @@ impl ApiError {
         self.retry_after = Some(secs);
         self
     }
+
+    /// The machine-readable code.
+    #[must_use]
+    pub fn code(&self) -> ApiErrorCode {
+        self.code
+    }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> ApiError {
-        ApiError::new(rejection.status(), rejection.body_text())
+        let code = match &rejection {
+            JsonRejection::JsonDataError(_) => ApiErrorCode::BadBody,
+            JsonRejection::JsonSyntaxError(_) => ApiErrorCode::BadJson,
+            JsonRejection::MissingJsonContentType(_) => ApiErrorCode::NotJson,
+            JsonRejection::BytesRejection(_)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiErrorCode::BodyTooLarge
+            }
+            _ => ApiErrorCode::BadRequest,
+        };
+        ApiError::new(code, rejection.body_text())
     }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> ApiError {
+        ApiError::new(ApiErrorCode::BadParam, rejection.body_text())
+    }
+}
+
+/// The status of `code`.
+fn status(code: ApiErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The JSON body of `code` and `message`.
+#[must_use]
+pub fn error_body(code: ApiErrorCode, message: impl Into<String>) -> Vec<u8> {
+    let body = ErrorBody {
+        error: message.into(),
+        code,
+    };
+    // Two plain fields: serializing cannot fail.
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
-            self.status,
-            Json(ErrorBody {
-                error: &self.message,
-            }),
+            status(self.code),
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            error_body(self.code, self.message),
         )
             .into_response();
         if let Some(secs) = self.retry_after {
@@ -200,6 +229,50 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The code of a bare error the HTTP layer answered by itself (a method
+/// the route lacks, a path that is not UTF-8, a missing file), by status.
+fn layer_code(status: StatusCode) -> Option<ApiErrorCode> {
+    Some(match status {
+        StatusCode::BAD_REQUEST => ApiErrorCode::BadRequest,
+        StatusCode::NOT_FOUND => ApiErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiErrorCode::BodyTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiErrorCode::NotJson,
+        StatusCode::UNPROCESSABLE_ENTITY => ApiErrorCode::BadBody,
+        StatusCode::UPGRADE_REQUIRED => ApiErrorCode::UpgradeRequired,
+        StatusCode::INTERNAL_SERVER_ERROR => ApiErrorCode::Internal,
+        _ => return None,
+    })
+}
+
+/// Middleware: an error answer that is not JSON (one the HTTP layer made:
+/// axum's 405, an extractor's plain-text 400, the file server's 404) gets
+/// the error body, so every error on every route carries a code. Its
+/// status and headers stay.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    let Some(code) = layer_code(status).filter(|_| !is_json) else {
+        return response;
+    };
+    let reason = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase();
+    let (mut parts, _) = response.into_parts();
+    // The bare body may have been compressed; the new one is not.
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_ENCODING);
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, Body::from(error_body(code, reason)))
 }
 
 /// `GET /api/rooms`: this node's rooms; in a cluster every live node's,
@@ -235,7 +308,8 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
         .cluster()
         .is_some_and(|cluster| !cluster.lease_held())
     {
-        ApiError::unavailable("not registered in the cluster (Redis unreachable?)").into_response()
+        let message = "not registered in the cluster (Redis unreachable?)";
+        ApiError::new(ApiErrorCode::NotRegistered, message).into_response()
     } else {
         "ready\n".into_response()
     }
@@ -243,5 +317,5 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
 
 /// Any route that does not exist.
 pub async fn not_found() -> ApiError {
-    ApiError::not_found("no such route")
+    ApiError::new(ApiErrorCode::NotFound, "no such route")
 }

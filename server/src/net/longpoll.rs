@@ -19,15 +19,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
-use skirmish_shared::{Input, Snapshot, Tick, valid_name};
+use serde_json::value::RawValue;
+use skirmish_shared::http::{
+    ApiErrorCode, DEFAULT_POLL_TIMEOUT_SECS, InputAccepted, InputBody, JoinAnswer, JoinBody,
+    LeaveAnswer, MAX_EVENTS_PER_PAGE, MAX_INPUTS_PER_REQUEST, PollPage, StateAnswer,
+};
+use skirmish_shared::{CloseCode, Snapshot, Tick, valid_name};
 use tokio::time::Instant;
 
 use super::AppState;
@@ -37,16 +41,7 @@ use super::slots::{self, Slot, SlotKind, client_address};
 use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, TransportLabel, transport};
 use crate::room::event_log::{EventLog, Read};
-use crate::room::{JoinError, Outgoing, RoomHandle, lifecycle};
-
-/// Events per poll answer at most.
-const BATCH: usize = 256;
-
-/// Wait when the client names no timeout, in seconds.
-const DEFAULT_TIMEOUT_SECS: u64 = 25;
-
-/// Inputs accepted in one request.
-const MAX_INPUTS_PER_REQUEST: usize = 32;
+use crate::room::{Outgoing, RoomHandle, lifecycle};
 
 /// The query of every long poll. Parsed by hand so that every malformed
 /// value gets a JSON 400 that says which one.
@@ -67,36 +62,37 @@ pub struct PollParams<T> {
 
 fn parse_params<T: std::str::FromStr>(
     app: &AppState,
-    q: &PollQuery,
+    q: Result<Query<PollQuery>, QueryRejection>,
 ) -> Result<PollParams<T>, ApiError> {
-    parse_poll_query(q, app.config.max_poll_timeout_secs)
+    let Query(q) = q?;
+    parse_poll_query(&q, app.config.max_poll_timeout_secs)
 }
 
 /// Parses a poll's query; `cap` is `--max-poll-timeout-secs`. Pure (no
 /// state), so the `http_params` fuzz target can call it.
 ///
 /// # Errors
-/// A 400 naming the malformed or out-of-range parameter.
+/// A 400 (`bad_param`) naming the malformed or out-of-range parameter.
 pub fn parse_poll_query<T: std::str::FromStr>(
     q: &PollQuery,
     cap: u64,
 ) -> Result<PollParams<T>, ApiError> {
+    let bad = |message: String| ApiError::new(ApiErrorCode::BadParam, message);
     let after = match q.after.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(text) => Some(text.parse::<T>().map_err(|_| {
-            ApiError::bad_request(format!("after={text:?}: expected a non-negative integer"))
-        })?),
+        Some(text) => Some(
+            text.parse::<T>()
+                .map_err(|_| bad(format!("after={text:?}: expected a non-negative integer")))?,
+        ),
     };
     let timeout = match q.timeout.as_deref().map(str::trim) {
-        None | Some("") => DEFAULT_TIMEOUT_SECS.min(cap),
+        None | Some("") => DEFAULT_POLL_TIMEOUT_SECS.min(cap),
         Some(text) => {
-            let secs: u64 = text.parse().map_err(|_| {
-                ApiError::bad_request(format!("timeout={text:?}: expected whole seconds"))
-            })?;
+            let secs: u64 = text
+                .parse()
+                .map_err(|_| bad(format!("timeout={text:?}: expected whole seconds")))?;
             if secs > cap {
-                return Err(ApiError::bad_request(format!(
-                    "timeout={secs}: the limit is {cap} seconds"
-                )));
+                return Err(bad(format!("timeout={secs}: the limit is {cap} seconds")));
             }
             secs
         }
@@ -120,18 +116,29 @@ fn poll_slot(
     Ok((slot, GaugeGuard::new(&app.metrics.pollers)))
 }
 
-/// A 200 JSON answer, counted as a long-poll message.
-fn answer(app: &AppState, body: impl Into<Bytes>) -> Response {
-    let body = body.into();
-    app.metrics.sent(transport::LONGPOLL, body.len());
-    (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response()
+/// A JSON answer with `status`, counted as a long-poll message.
+fn answer<T: Serialize>(app: &AppState, status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            app.metrics.sent(transport::LONGPOLL, body.len());
+            (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Err(err) => ApiError::new(ApiErrorCode::Internal, err.to_string()).into_response(),
+    }
 }
 
-/// [`answer`] for a serialisable value.
-fn answer_json<T: Serialize>(app: &AppState, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(body) => answer(app, body),
-        Err(err) => ApiError::internal(err.to_string()).into_response(),
+/// A watcher's page as the server writes it: the snapshot and the events
+/// are JSON the log rendered once, shared by every reader.
+type Page<'a> = PollPage<&'a RawValue, &'a RawValue>;
+
+/// An empty page at `next`.
+fn page<'a>(next: u64) -> Page<'a> {
+    PollPage {
+        snapshot: None,
+        reset: None,
+        events: Vec::new(),
+        next,
+        closed: None,
     }
 }
 
@@ -139,14 +146,14 @@ fn answer_json<T: Serialize>(app: &AppState, value: &T) -> Response {
 pub async fn room_poll(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<PollQuery>,
+    query: Result<Query<PollQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
     let room = app
         .registry
         .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no room {id:?}")))?;
-    let params = parse_params::<u64>(&app, &query)?;
+        .ok_or_else(|| ApiError::new(ApiErrorCode::NoRoom, format!("no room {id:?}")))?;
+    let params = parse_params::<u64>(&app, query)?;
     let _slot = poll_slot(&app, Some(&room), conn.as_ref())?;
     Ok(poll_log(&app, &room.feed.log, params).await)
 }
@@ -154,10 +161,10 @@ pub async fn room_poll(
 /// `GET /api/ticker/poll`.
 pub async fn ticker_poll(
     State(app): State<AppState>,
-    Query(query): Query<PollQuery>,
+    query: Result<Query<PollQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
-    let params = parse_params::<u64>(&app, &query)?;
+    let params = parse_params::<u64>(&app, query)?;
     let _slot = poll_slot(&app, None, conn.as_ref())?;
     let log = app.registry.ticker().clone();
     Ok(poll_log(&app, &log, params).await)
@@ -166,9 +173,13 @@ pub async fn ticker_poll(
 /// Answers at once when the log has news for `after`, else waits for it
 /// until the timeout.
 async fn poll_log(app: &AppState, log: &Arc<EventLog>, params: PollParams<u64>) -> Response {
+    let ok = |page: &Page<'_>| answer(app, StatusCode::OK, page);
     let Some(after) = params.after else {
         let (snapshot, head) = log.snapshot();
-        return answer(app, format!("{{\"snapshot\":{snapshot},\"next\":{head}}}"));
+        return ok(&PollPage {
+            snapshot: Some(&*snapshot),
+            ..page(head)
+        });
     };
     let deadline = Instant::now() + params.timeout;
     // Subscribe before reading, so an append between the read and the wait
@@ -176,18 +187,13 @@ async fn poll_log(app: &AppState, log: &Arc<EventLog>, params: PollParams<u64>) 
     let mut changes = log.subscribe();
     loop {
         changes.borrow_and_update();
-        match log.read(after, BATCH) {
+        match log.read(after, MAX_EVENTS_PER_PAGE) {
             Read::Events(events) => {
                 let next = events.last().map_or(after, |e| e.id);
-                let mut body = BytesMut::from(&b"{\"events\":["[..]);
-                for (i, event) in events.iter().enumerate() {
-                    if i > 0 {
-                        body.extend_from_slice(b",");
-                    }
-                    body.extend_from_slice(&event.json);
-                }
-                body.extend_from_slice(format!("],\"next\":{next}}}").as_bytes());
-                return answer(app, body.freeze());
+                return ok(&PollPage {
+                    events: events.iter().map(|e| &*e.json).collect(),
+                    ..page(next)
+                });
             }
             Read::Reset { snapshot, head } => {
                 app.metrics
@@ -196,50 +202,32 @@ async fn poll_log(app: &AppState, log: &Arc<EventLog>, params: PollParams<u64>) 
                         transport: transport::LONGPOLL,
                     })
                     .inc();
-                return answer(app, format!("{{\"reset\":{snapshot},\"next\":{head}}}"));
+                return ok(&PollPage {
+                    reset: Some(&*snapshot),
+                    ..page(head)
+                });
             }
             Read::Closed(reason) => {
-                return answer(
-                    app,
-                    format!("{{\"events\":[],\"next\":{after},\"closed\":\"{reason}\"}}"),
-                );
+                return ok(&PollPage {
+                    closed: Some(reason.to_owned()),
+                    ..page(after)
+                });
             }
             Read::UpToDate => {}
         }
-        tokio::select! {
-            changed = changes.changed() => if changed.is_err() {
-                return answer(app, format!("{{\"events\":[],\"next\":{after},\"closed\":\"gone\"}}"));
+        let closed = tokio::select! {
+            changed = changes.changed() => match changed {
+                Ok(()) => continue,
+                Err(_) => "gone",
             },
-            () = tokio::time::sleep_until(deadline) => {
-                return answer(app, format!("{{\"events\":[],\"next\":{after}}}"));
-            }
-            () = app.shutdown.cancelled() => {
-                return answer(app, format!(
-                    "{{\"events\":[],\"next\":{after},\"closed\":\"server shutting down\"}}"
-                ));
-            }
-        }
+            () = tokio::time::sleep_until(deadline) => return ok(&page(after)),
+            () = app.shutdown.cancelled() => "server shutting down",
+        };
+        return ok(&PollPage {
+            closed: Some(closed.to_owned()),
+            ..page(after)
+        });
     }
-}
-
-/// `POST /api/rooms/{id}/join` body.
-#[derive(Debug, Deserialize)]
-pub struct JoinBody {
-    /// Display name.
-    name: String,
-}
-
-/// The join answer: the session token plus what `Welcome` says.
-#[derive(Debug, Serialize)]
-struct Joined<'a> {
-    token: String,
-    ship: u16,
-    room: &'a str,
-    tick: u32,
-    /// The binary protocol's resume token: a long-poll player may move to
-    /// the WebSocket and keep its ship.
-    resume: String,
-    rules: &'a skirmish_shared::rules::Rules,
 }
 
 /// `POST /api/rooms/{id}/join`.
@@ -249,15 +237,18 @@ pub async fn join(
     slot: Option<Extension<ConnSlot>>,
     body: Result<Json<JoinBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(ApiError::from)?;
+    let Json(body) = body?;
     if !valid_name(&body.name) {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
+            ApiErrorCode::BadName,
             "name must be 1-24 bytes without control characters",
         ));
     }
     if !app.legacy.has_room() {
         app.metrics.reject("legacy_limit");
-        return Err(ApiError::unavailable("too many long-poll players").retry_after(5));
+        return Err(
+            ApiError::new(ApiErrorCode::LegacyLimit, "too many long-poll players").retry_after(5),
+        );
     }
     let session = app.registry.new_session();
     let seat = app
@@ -271,61 +262,27 @@ pub async fn join(
         )
         .await
         .inspect_err(|err| app.metrics.reject(err.reason()))
-        .map_err(|err| {
-            let message = err.to_string();
-            match err {
-                JoinError::BadRoom
-                | JoinError::ResumeRejected { .. }
-                | JoinError::ResumeWithoutRoom => ApiError::bad_request(message),
-                JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => {
-                    ApiError::unavailable(message).retry_after(5)
-                }
-                JoinError::ShuttingDown => ApiError::unavailable(message),
-                JoinError::RoomLimit { retry_after, .. } => {
-                    ApiError::room_limit(message, retry_after)
-                }
-                JoinError::ServerFull { retry_after, .. } => {
-                    ApiError::server_full(message, retry_after)
-                }
-                JoinError::RoomRate { retry_after, .. }
-                | JoinError::RoomRateBusy { retry_after } => {
-                    ApiError::room_rate(message, retry_after)
-                }
-            }
-        })?;
+        .map_err(ApiError::join_refused)?;
     let welcome = seat.welcome.clone();
     let public = seat.room.public;
     let (token, _) = app.legacy.insert(seat);
     lifecycle!(public, room = %welcome.room, player = welcome.ship.0, "long-poll player joined");
-    let joined = Joined {
+    let joined = JoinAnswer {
         token: token.to_hex(),
-        ship: welcome.ship.0,
-        room: &welcome.room,
-        tick: welcome.tick.0,
+        ship: welcome.ship,
+        room: welcome.room,
+        tick: welcome.tick,
         resume: hex(&welcome.resume.0),
-        rules: &welcome.rules,
+        rules: welcome.rules,
     };
-    Ok(answer_json(&app, &joined))
+    Ok(answer(&app, StatusCode::OK, &joined))
 }
 
 fn session_of(app: &AppState, token: &str) -> Result<Arc<LegacySession>, ApiError> {
     app.legacy.get(token).map_err(|lookup| match lookup {
-        Lookup::Unknown => ApiError::not_found("unknown session"),
-        Lookup::Gone => ApiError::gone("session expired or ended; join again"),
+        Lookup::Unknown => ApiError::new(ApiErrorCode::UnknownSession, "unknown session"),
+        Lookup::Gone(code) => ApiError::new(code, "session expired or ended; join again"),
     })
-}
-
-/// `POST /api/sessions/{token}/input` body: one input or several.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum InputBody {
-    /// `{"inputs": [...]}`.
-    Many {
-        /// In sequence order.
-        inputs: Vec<Input>,
-    },
-    /// A single input object.
-    One(Input),
 }
 
 /// `POST /api/sessions/{token}/input`.
@@ -335,31 +292,42 @@ pub async fn input(
     body: Result<Json<InputBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let session = session_of(&app, &token)?;
-    let Json(body) = body.map_err(ApiError::from)?;
+    let Json(body) = body?;
     let inputs = match body {
         InputBody::Many { inputs } => inputs,
         InputBody::One(input) => vec![input],
     };
     if inputs.len() > MAX_INPUTS_PER_REQUEST {
-        return Err(ApiError::bad_request(format!(
-            "at most {MAX_INPUTS_PER_REQUEST} inputs per request"
-        )));
+        return Err(ApiError::new(
+            ApiErrorCode::TooManyInputs,
+            format!("at most {MAX_INPUTS_PER_REQUEST} inputs per request"),
+        ));
     }
-    if !session.allow(u32::try_from(inputs.len()).unwrap_or(u32::MAX)) {
-        return Err(ApiError::too_many(format!(
-            "input flood: more than {} inputs per second",
-            app.config.max_msgs_per_sec
-        )));
+    let accepted = u32::try_from(inputs.len()).unwrap_or(u32::MAX);
+    if !session.allow(accepted) {
+        return Err(ApiError::new(
+            ApiErrorCode::InputFlood,
+            format!(
+                "input flood: more than {} inputs per second",
+                app.config.max_msgs_per_sec
+            ),
+        )
+        .retry_after(1));
     }
-    let accepted = inputs.len();
     for input in inputs {
         session.seat.input(input);
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "accepted": accepted })),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(InputAccepted { accepted })).into_response())
+}
+
+/// The 410 code of a session its room closed, by the close code a
+/// WebSocket would have got.
+fn gone_code(code: CloseCode) -> ApiErrorCode {
+    match code {
+        CloseCode::SessionReplaced => ApiErrorCode::SessionReplaced,
+        CloseCode::GoingAway => ApiErrorCode::RoomClosed,
+        _ => ApiErrorCode::SessionEnded,
+    }
 }
 
 /// `GET /api/sessions/{token}/state`: the newest snapshot after `after`,
@@ -367,11 +335,11 @@ pub async fn input(
 pub async fn state(
     State(app): State<AppState>,
     Path(token): Path<String>,
-    Query(query): Query<PollQuery>,
+    query: Result<Query<PollQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
     let session = session_of(&app, &token)?;
-    let params = parse_params::<u32>(&app, &query)?;
+    let params = parse_params::<u32>(&app, query)?;
     let _slot = poll_slot(&app, Some(&session.seat.room), conn.as_ref())?;
     // One state poll per session: a second client with the same token (or
     // a retry racing the old poll) takes over, and the older poll is told.
@@ -380,31 +348,36 @@ pub async fn state(
     let after = params.after.map(Tick);
     session.seat.ack(after);
     let deadline = Instant::now() + params.timeout;
+    let nothing = |closed: Option<&str>| StateAnswer::<()> {
+        snapshot: None,
+        closed: closed.map(str::to_owned),
+    };
     loop {
         let next = tokio::select! {
             out = session.seat.next() => out,
             () = &mut replaced => {
-                return Err(ApiError::conflict("replaced by a newer poll of this session"));
+                return Err(ApiError::new(
+                    ApiErrorCode::PollReplaced,
+                    "replaced by a newer poll of this session",
+                ));
             }
             () = tokio::time::sleep_until(deadline) => {
-                return Ok(answer_json(&app, &serde_json::json!({ "snapshot": null })));
+                return Ok(answer(&app, StatusCode::OK, &nothing(None)));
             }
             () = app.shutdown.cancelled() => {
-                return Ok(answer_json(&app, &serde_json::json!({
-                    "snapshot": null, "closed": "server shutting down"
-                })));
+                return Ok(answer(&app, StatusCode::OK, &nothing(Some("server shutting down"))));
             }
         };
         match next {
-            Outgoing::Close(_, reason) => {
-                app.legacy.remove(&token);
-                return Err(ApiError::gone(reason));
+            Outgoing::Close(code, reason) => {
+                let code = gone_code(code);
+                app.legacy.remove(&token, code);
+                return Err(ApiError::new(code, reason));
             }
             Outgoing::Snapshot(out) => {
-                let body = out
-                    .body
-                    .decode()
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                // The body the room built, written as it lies: never
+                // decoded back from its encoding, never copied.
+                let body = &out.body.value;
                 // Only what the client can apply: newer than what it holds,
                 // and full or against exactly the tick it named. Anything
                 // else was built before the room saw this ack; the next
@@ -412,18 +385,15 @@ pub async fn state(
                 let newer = after.is_none_or(|a| body.tick > a);
                 let fits = body.baseline.is_none() || body.baseline == after;
                 if newer && fits {
-                    // Serialized straight to bytes: `json!` would first
-                    // build a Value tree of every ship, which was a quarter
-                    // of the server's CPU with 256 long-poll players.
-                    #[derive(Serialize)]
-                    struct Answer {
-                        snapshot: Snapshot,
-                    }
                     let snapshot = Snapshot {
                         last_input: out.last_input,
                         body,
                     };
-                    return Ok(answer_json(&app, &Answer { snapshot }));
+                    let state = StateAnswer {
+                        snapshot: Some(snapshot),
+                        closed: None,
+                    };
+                    return Ok(answer(&app, StatusCode::OK, &state));
                 }
             }
         }
@@ -436,7 +406,7 @@ pub async fn leave(
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
     let session = session_of(&app, &token)?;
-    app.legacy.remove(&token);
+    app.legacy.remove(&token, ApiErrorCode::SessionEnded);
     session.seat.leave().await;
-    Ok(Json(serde_json::json!({ "left": true })).into_response())
+    Ok(Json(LeaveAnswer { left: true }).into_response())
 }

@@ -10,6 +10,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::valid_room_id;
 
 use super::AppState;
@@ -60,10 +61,14 @@ pub async fn matchmake(
     let client = super::client_of(slot.as_deref());
     if !app.matchmake_rate.allow(client) {
         app.metrics.reject("matchmake_rate");
-        return Err(ApiError::too_many(format!(
-            "more than {} matchmakes per second from your address",
-            app.config.matchmakes_per_sec
-        )));
+        return Err(ApiError::new(
+            ApiErrorCode::MatchmakeRateLimited,
+            format!(
+                "more than {} matchmakes per second from your address",
+                app.config.matchmakes_per_sec
+            ),
+        )
+        .retry_after(1));
     }
     let body = body
         .map_err(ApiError::from)?
@@ -71,20 +76,21 @@ pub async fn matchmake(
         .unwrap_or_default();
     let want = match (body.room, body.resume) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::new(
+                ApiErrorCode::BadRequest,
                 "name a room or a resume token, not both",
             ));
         }
         (Some(room), None) if !valid_room_id(&room) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::new(
+                ApiErrorCode::BadRoom,
                 "room id must be 1-32 characters of A-Z a-z 0-9 _ -",
             ));
         }
         (Some(room), None) => Want::Room(room),
-        (None, Some(token)) => Want::Resume(
-            RouteKey::from_token_hex(&token)
-                .ok_or_else(|| ApiError::bad_request("resume must be 32 hex digits"))?,
-        ),
+        (None, Some(token)) => Want::Resume(RouteKey::from_token_hex(&token).ok_or_else(|| {
+            ApiError::new(ApiErrorCode::BadToken, "resume must be 32 hex digits")
+        })?),
         (None, None) => Want::AnyRoom,
     };
     let placed = app
@@ -92,11 +98,15 @@ pub async fn matchmake(
         .place(want, client)
         .await
         .map_err(|err| match err {
-            MatchError::NoRoom(_) | MatchError::UnknownSession => {
-                ApiError::not_found(err.to_string())
+            MatchError::NoRoom(_) => ApiError::new(ApiErrorCode::NoRoom, err.to_string()),
+            MatchError::UnknownSession => {
+                ApiError::new(ApiErrorCode::UnknownSession, err.to_string())
             }
-            MatchError::RoomFull(_) | MatchError::RoomClosed(_) | MatchError::Unavailable(_) => {
-                ApiError::unavailable(err.to_string()).retry_after(1)
+            MatchError::RoomFull(_) | MatchError::RoomClosed(_) => {
+                ApiError::new(ApiErrorCode::RoomFull, err.to_string()).retry_after(1)
+            }
+            MatchError::Unavailable(_) => {
+                ApiError::new(ApiErrorCode::DirectoryUnavailable, err.to_string()).retry_after(1)
             }
             MatchError::Refused(err) => ApiError::join_refused(err),
         })?;
@@ -141,9 +151,7 @@ fn own_url(app: &AppState, headers: &HeaderMap) -> String {
 /// # Errors
 /// 503 when the directory is unreachable.
 pub async fn nodes(State(app): State<AppState>) -> Result<Json<Vec<NodeEntry>>, ApiError> {
-    app.matchmaker
-        .nodes()
-        .await
-        .map(Json)
-        .map_err(|err| ApiError::unavailable(err.to_string()).retry_after(1))
+    app.matchmaker.nodes().await.map(Json).map_err(|err| {
+        ApiError::new(ApiErrorCode::DirectoryUnavailable, err.to_string()).retry_after(1)
+    })
 }

@@ -60,5 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(api::readyz))
         .nest("/api", json_api)
         .fallback_service(web)
+        // Last, so it sees every answer: errors the HTTP layer made by
+        // itself get the JSON error body too.
+        .layer(axum::middleware::from_fn(api::json_errors))
         .with_state(state)
 }

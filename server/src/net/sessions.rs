@@ -1,13 +1,14 @@
 //! Long-poll player sessions: a 128-bit random token names a [`Seat`] held
 //! over plain HTTP. A session that makes no request for the idle timeout
 //! expires: its ship leaves the room and its token answers 410 for a while
-//! (then 404, like one never issued). The store's lock guards map lookups
-//! only, never an await.
+//! (then 404, like one never issued), with the code of why it ended. The
+//! store's lock guards map lookups only, never an await.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use skirmish_shared::http::ApiErrorCode;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -115,15 +116,16 @@ impl LegacySession {
 pub enum Lookup {
     /// Never issued (or forgotten long ago).
     Unknown,
-    /// It expired or left recently.
-    Gone,
+    /// It ended recently, for this reason (a 410 code).
+    Gone(ApiErrorCode),
 }
 
 /// All long-poll sessions.
 #[derive(Debug)]
 pub struct SessionStore {
     live: Mutex<TokenMap<Arc<LegacySession>>>,
-    gone: Mutex<TokenMap<Instant>>,
+    /// Ended sessions: when, and why.
+    gone: Mutex<TokenMap<(Instant, ApiErrorCode)>>,
     idle: Duration,
     max: usize,
     msgs_per_sec: u32,
@@ -188,7 +190,7 @@ impl SessionStore {
     /// The live session of `token`, touched.
     ///
     /// # Errors
-    /// [`Lookup::Gone`] for a recently expired or closed token, else
+    /// [`Lookup::Gone`] with the reason for a recently ended token, else
     /// [`Lookup::Unknown`].
     pub fn get(&self, token: &str) -> Result<Arc<LegacySession>, Lookup> {
         let token = SessionToken::parse(token).ok_or(Lookup::Unknown)?;
@@ -196,30 +198,31 @@ impl SessionStore {
             session.touch();
             return Ok(session);
         }
-        if self.gone.lock().contains(&token.0) {
-            return Err(Lookup::Gone);
+        if let Some((_, why)) = self.gone.lock().get(&token.0) {
+            return Err(Lookup::Gone(*why));
         }
         Err(Lookup::Unknown)
     }
 
-    /// Ends a session (left, or closed by the room); its token answers 410.
-    pub fn remove(&self, token: &str) -> Option<Arc<LegacySession>> {
+    /// Ends a session (left, or closed by the room); its token answers 410
+    /// with `why`.
+    pub fn remove(&self, token: &str, why: ApiErrorCode) -> Option<Arc<LegacySession>> {
         let token = SessionToken::parse(token)?;
         let session = self.live.lock().remove(&token.0)?;
-        self.bury(token);
+        self.bury(token, why);
         Some(session)
     }
 
-    fn bury(&self, token: SessionToken) {
+    fn bury(&self, token: SessionToken, why: ApiErrorCode) {
         let mut gone = self.gone.lock();
         let full = gone.len() >= MAX_TOMBSTONES;
         if let Some(oldest) = full
-            .then(|| gone.iter().min_by_key(|(_, at)| **at).map(|(t, _)| *t))
+            .then(|| gone.iter().min_by_key(|(_, (at, _))| *at).map(|(t, _)| *t))
             .flatten()
         {
             gone.remove(&oldest);
         }
-        gone.insert(token.0, Instant::now());
+        gone.insert(token.0, (Instant::now(), why));
     }
 
     /// Removes sessions idle past the timeout and returns them, so the
@@ -239,11 +242,11 @@ impl SessionStore {
                 .collect()
         };
         for (token, _) in &expired {
-            self.bury(*token);
+            self.bury(*token, ApiErrorCode::SessionExpired);
         }
         self.gone
             .lock()
-            .retain(|_, at| at.elapsed() < TOMBSTONE_TTL);
+            .retain(|_, (at, _)| at.elapsed() < TOMBSTONE_TTL);
         expired.into_iter().map(|(_, s)| s).collect()
     }
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName};
 use axum::http::{HeaderValue, StatusCode};
@@ -23,6 +24,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::stream;
 use serde::Deserialize;
+use skirmish_shared::feed::{Closed, FeedEvent, RoomEvent, names};
+use skirmish_shared::http::{ApiErrorCode, MAX_EVENTS_PER_PAGE};
 use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -33,12 +36,12 @@ use super::api::ApiError;
 use super::slots::{self, Slot, SlotKind, client_address};
 use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
-use crate::room::event_log::{EventLog, Read};
-use crate::room::feed::StateSample;
+use crate::room::event_log::{EventLog, Read, sse_frame, to_json};
+use crate::room::feed::SampleFrame;
 
 /// Events sent in one chunk at most; a reader far behind catches up in
 /// batches instead of one huge write.
-const BATCH: usize = 256;
+const BATCH: usize = MAX_EVENTS_PER_PAGE;
 
 /// What a disconnected EventSource should wait before reconnecting.
 const RETRY_MS: u32 = 2000;
@@ -70,14 +73,17 @@ pub fn parse_resume_point(
         Some(value) => Some(
             value
                 .to_str()
-                .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?,
+                .map_err(|_| ApiError::new(ApiErrorCode::BadParam, "Last-Event-ID is not text"))?,
         ),
         None => query,
     };
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) => text.parse().map(Some).map_err(|_| {
-            ApiError::bad_request(format!("event id {text:?} is not a non-negative integer"))
+            ApiError::new(
+                ApiErrorCode::BadParam,
+                format!("event id {text:?} is not a non-negative integer"),
+            )
         }),
     }
 }
@@ -86,14 +92,15 @@ pub fn parse_resume_point(
 pub async fn room_events(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<FeedQuery>,
+    query: Result<Query<FeedQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query?;
     let room = app
         .registry
         .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no room {id:?}")))?;
+        .ok_or_else(|| ApiError::new(ApiErrorCode::NoRoom, format!("no room {id:?}")))?;
     let resume = resume_point(&headers, &query)?;
     let held = slots::take(
         &app,
@@ -115,10 +122,11 @@ pub async fn room_events(
 /// `GET /api/ticker`.
 pub async fn ticker(
     State(app): State<AppState>,
-    Query(query): Query<FeedQuery>,
+    query: Result<Query<FeedQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query?;
     let resume = resume_point(&headers, &query)?;
     let held = slots::take(
         &app,
@@ -160,7 +168,7 @@ fn respond(mut feed: Feed, span: tracing::Span) -> Response {
 struct Feed {
     log: Arc<EventLog>,
     head: watch::Receiver<u64>,
-    samples: Option<watch::Receiver<Arc<StateSample>>>,
+    samples: Option<watch::Receiver<Arc<SampleFrame>>>,
     /// The last id this reader has been given (or its snapshot's id).
     cursor: u64,
     /// The first chunk: `retry` and the snapshot or resumed events.
@@ -187,14 +195,19 @@ impl Drop for Feed {
     }
 }
 
-fn framed(id: u64, event: &str, data: &str) -> Bytes {
-    Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))
+/// The frame that ends a stream: `closed` (the log ended) or `shutdown`.
+/// The ticker's ends have the room feed's names and payload.
+fn end_frame(event: fn(Closed) -> RoomEvent, reason: &str) -> Bytes {
+    let event = event(Closed {
+        reason: reason.to_owned(),
+    });
+    sse_frame(None, event.name(), to_json(&event.data()).get())
 }
 
 impl Feed {
     fn new(
         log: Arc<EventLog>,
-        mut samples: Option<watch::Receiver<Arc<StateSample>>>,
+        mut samples: Option<watch::Receiver<Arc<SampleFrame>>>,
         resume: Option<u64>,
         app: &AppState,
         slot: Slot,
@@ -206,7 +219,7 @@ impl Feed {
             Some(after) => after,
             None => {
                 let (snapshot, id) = log.snapshot();
-                opening.extend_from_slice(&framed(id, "snapshot", &snapshot));
+                opening.extend_from_slice(&sse_frame(Some(id), names::SNAPSHOT, snapshot.get()));
                 if let Some(rx) = samples.as_mut() {
                     opening.extend_from_slice(&rx.borrow_and_update().sse);
                 }
@@ -260,15 +273,14 @@ impl Feed {
                             transport: transport::SSE,
                         })
                         .inc();
-                    out.extend_from_slice(&framed(head, "reset", &snapshot));
+                    out.extend_from_slice(&sse_frame(Some(head), names::RESET, snapshot.get()));
                     self.cursor = head;
                     return Some(out.freeze());
                 }
                 Read::Closed(reason) => {
                     self.done = true;
                     self.end = reason;
-                    let data = serde_json::json!({ "reason": reason });
-                    out.extend_from_slice(format!("event: closed\ndata: {data}\n\n").as_bytes());
+                    out.extend_from_slice(&end_frame(RoomEvent::Closed, reason));
                     return Some(out.freeze());
                 }
                 Read::UpToDate if !out.is_empty() => return Some(out.freeze()),
@@ -280,9 +292,7 @@ impl Feed {
                 () = self.shutdown.cancelled() => {
                     self.done = true;
                     self.end = "server shutting down";
-                    return Some(Bytes::from_static(
-                        b"event: shutdown\ndata: {\"reason\":\"server shutting down\"}\n\n",
-                    ));
+                    return Some(end_frame(RoomEvent::Shutdown, self.end));
                 }
                 changed = self.head.changed() => {
                     if changed.is_err() {
@@ -304,7 +314,7 @@ impl Feed {
 
 /// The next state sample's bytes; `None` when the room stopped publishing.
 /// Pends forever for feeds without samples.
-async fn next_sample(samples: Option<&mut watch::Receiver<Arc<StateSample>>>) -> Option<Bytes> {
+async fn next_sample(samples: Option<&mut watch::Receiver<Arc<SampleFrame>>>) -> Option<Bytes> {
     let Some(rx) = samples else {
         return std::future::pending().await;
     };

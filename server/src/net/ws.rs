@@ -20,12 +20,15 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use skirmish_shared::codec::snapshot_frame;
+use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{
     ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, MAX_CLIENT_FRAME, PROTOCOL_VERSION, Pong,
     ServerMsg, decode_client, encode, valid_name,
@@ -84,23 +87,26 @@ struct Entry {
 
 impl Entry {
     fn parse(query: Result<Query<WsQuery>, QueryRejection>) -> Result<Entry, ApiError> {
-        let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+        let Query(query) = query?;
         if let Some(room) = &query.room
             && !skirmish_shared::valid_room_id(room)
         {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::new(
+                ApiErrorCode::BadRoom,
                 "room id must be 1-32 characters of A-Z a-z 0-9 _ -",
             ));
         }
         let seat = match query.seat.as_deref() {
             None => None,
             Some(_) if query.room.is_none() => {
-                return Err(ApiError::bad_request("a seat ticket needs its room"));
+                return Err(ApiError::new(
+                    ApiErrorCode::BadParam,
+                    "a seat ticket needs its room",
+                ));
             }
-            Some(hex) => Some(
-                SeatTicket::parse(hex)
-                    .ok_or_else(|| ApiError::bad_request("seat must be 32 hex digits"))?,
-            ),
+            Some(hex) => Some(SeatTicket::parse(hex).ok_or_else(|| {
+                ApiError::new(ApiErrorCode::BadToken, "seat must be 32 hex digits")
+            })?),
         };
         Ok(Entry {
             room: query.room,
@@ -110,14 +116,26 @@ impl Entry {
 }
 
 /// `GET /ws`: upgrades to the player protocol; 403 for a browser page of a
-/// foreign origin, 400 for a malformed room or seat in the URL.
+/// foreign origin, 400 for a malformed room or seat in the URL, and the
+/// error body for a request that is no upgrade.
 pub async fn upgrade(
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(app): State<AppState>,
     slot: Option<Extension<ConnSlot>>,
     query: Result<Query<WsQuery>, QueryRejection>,
     parts: axum::http::request::Parts,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            let code = match rejection.status() {
+                StatusCode::METHOD_NOT_ALLOWED => ApiErrorCode::MethodNotAllowed,
+                StatusCode::UPGRADE_REQUIRED => ApiErrorCode::UpgradeRequired,
+                _ => ApiErrorCode::NotWebsocket,
+            };
+            return ApiError::new(code, rejection.body_text()).into_response();
+        }
+    };
     let entry = match Entry::parse(query) {
         Ok(entry) => entry,
         Err(err) => {
@@ -128,8 +146,8 @@ pub async fn upgrade(
     if let Err(origin) = app.origins.check(&parts) {
         app.metrics.reject("origin");
         let shown = origin.to_str().unwrap_or("?");
-        return ApiError::forbidden(format!("origin {shown} may not open a player socket"))
-            .into_response();
+        let message = format!("origin {shown} may not open a player socket");
+        return ApiError::new(ApiErrorCode::OriginForbidden, message).into_response();
     }
     ws.read_buffer_size(WS_READ_BUFFER)
         .max_message_size(WS_MAX_MESSAGE)
@@ -625,7 +643,7 @@ impl Writer<'_> {
             let message = tokio::select! {
                 out = seat.next() => match out {
                     Outgoing::Close(code, reason) => return End::close(code, reason),
-                    Outgoing::Snapshot(snapshot) => match snapshot_frame(snapshot.last_input, &snapshot.body) {
+                    Outgoing::Snapshot(snapshot) => match snapshot_frame(snapshot.last_input, &snapshot.body.encoded) {
                         Ok(frame) => Message::Binary(Bytes::from(frame)),
                         Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
                     },

@@ -14,7 +14,8 @@
 //! shares (see [`super::event_ids`] for the arithmetic), so the only
 //! cursors this log accepts are its head, the ids its ring holds and the
 //! id just before the oldest of them. Every entry is rendered once, as an
-//! SSE frame and as a long-poll JSON object, and shared by every reader.
+//! SSE frame and as a long-poll JSON object (the typed events of
+//! `skirmish_shared::feed`, serialized), and shared by every reader.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,6 +23,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use skirmish_shared::feed::{FeedEvent, Polled, Tagged};
 use tokio::sync::watch;
 use tracing::error;
 
@@ -35,14 +39,35 @@ const IDS_EXHAUSTED: &str = "event ids exhausted";
 pub struct LogEntry {
     /// Its id.
     pub id: u64,
-    /// Event name (`join`, `kill`, ...).
-    pub kind: &'static str,
-    /// The JSON object.
-    pub data: Arc<str>,
     /// `id: ..\nevent: ..\ndata: ..\n\n`.
     pub sse: Bytes,
-    /// `{"id":..,"event":"..","data":{..}}`.
-    pub json: Bytes,
+    /// `{"id":..,"event":"..","data":{..}}`, as a poll page lists it.
+    pub json: Box<RawValue>,
+}
+
+/// JSON already serialized, shared by every reader that sends it.
+pub type Json = Arc<RawValue>;
+
+/// `value` as JSON. Serializing the protocol's types cannot fail (no maps
+/// with non-string keys, no fallible `Serialize` impls); were it to, the
+/// reader would get `null` and the log an error line, never a panic.
+#[must_use]
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|err| {
+        error!(%err, "a protocol value failed to serialize");
+        serde_json::value::to_raw_value(&()).unwrap_or_default()
+    })
+}
+
+/// One Server-Sent Events frame: `id:` (when given), `event:`, `data:` and
+/// the blank line. The only place SSE frames are written; `data` is one
+/// line of compact JSON.
+#[must_use]
+pub fn sse_frame(id: Option<u64>, event: &str, data: &str) -> Bytes {
+    Bytes::from(match id {
+        Some(id) => format!("id: {id}\nevent: {event}\ndata: {data}\n\n"),
+        None => format!("event: {event}\ndata: {data}\n\n"),
+    })
 }
 
 /// What a reader gets for its cursor.
@@ -56,7 +81,7 @@ pub enum Read {
     /// true as of `head`.
     Reset {
         /// The current snapshot.
-        snapshot: Arc<str>,
+        snapshot: Json,
         /// The newest id.
         head: u64,
     },
@@ -75,7 +100,7 @@ struct Ring {
     /// The id just before the oldest entry: the newest evicted one, or the
     /// log's first id. A reader there still misses nothing.
     horizon: u64,
-    snapshot: Arc<str>,
+    snapshot: Json,
     closed: Option<&'static str>,
 }
 
@@ -113,17 +138,30 @@ pub fn unix_millis() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
 }
 
-fn render(id: u64, kind: &'static str, data: &str) -> (Bytes, Bytes) {
-    let sse = format!("id: {id}\nevent: {kind}\ndata: {data}\n\n");
-    let json = format!("{{\"id\":{id},\"event\":\"{kind}\",\"data\":{data}}}");
-    (Bytes::from(sse), Bytes::from(json))
+/// An event's payload serialized ahead of the log's lock; the lock is held
+/// only to number it and frame it.
+struct Payload {
+    name: &'static str,
+    data: Box<RawValue>,
+}
+
+fn render(id: u64, payload: &Payload) -> LogEntry {
+    let event = Tagged {
+        event: payload.name,
+        data: &*payload.data,
+    };
+    LogEntry {
+        id,
+        sse: sse_frame(Some(id), payload.name, payload.data.get()),
+        json: to_json(&Polled { id, event }),
+    }
 }
 
 impl EventLog {
     /// An empty log holding up to `capacity` events, its ids from
     /// `allocator`. If no ids are left it starts closed.
     #[must_use]
-    pub fn new(capacity: usize, allocator: Arc<IdAllocator>, snapshot: Arc<str>) -> Arc<EventLog> {
+    pub fn new(capacity: usize, allocator: Arc<IdAllocator>, snapshot: Json) -> Arc<EventLog> {
         let (ids, first, closed) = match LogIds::open(allocator) {
             Ok((ids, first)) => (Some(ids), first, None),
             Err(err) => {
@@ -146,29 +184,29 @@ impl EventLog {
         })
     }
 
-    /// Appends `events` (name, JSON object) and, when given, replaces the
-    /// snapshot, as one step: a reader sees both or neither.
-    pub fn append(&self, events: Vec<(&'static str, String)>, snapshot: Option<Arc<str>>) {
+    /// Appends `events` and, when given, replaces the snapshot, as one
+    /// step: a reader sees both or neither.
+    pub fn append<E: FeedEvent>(&self, events: &[E], snapshot: Option<Json>) {
         if events.is_empty() && snapshot.is_none() {
             return;
         }
+        let payloads: Vec<Payload> = events
+            .iter()
+            .map(|e| Payload {
+                name: e.name(),
+                data: to_json(&e.data()),
+            })
+            .collect();
         let head = {
             let mut ring = self.ring.write();
-            for (kind, data) in events {
+            for payload in &payloads {
                 let Some(id) = ring.issue() else { break };
-                let (sse, json) = render(id, kind, &data);
                 if ring.entries.len() == ring.capacity
                     && let Some(evicted) = ring.entries.pop_front()
                 {
                     ring.horizon = evicted.id;
                 }
-                ring.entries.push_back(Arc::new(LogEntry {
-                    id,
-                    kind,
-                    data: data.into(),
-                    sse,
-                    json,
-                }));
+                ring.entries.push_back(Arc::new(render(id, payload)));
                 ring.head = id;
             }
             if let Some(snapshot) = snapshot {
@@ -188,7 +226,7 @@ impl EventLog {
 
     /// The current snapshot and the id it is true as of.
     #[must_use]
-    pub fn snapshot(&self) -> (Arc<str>, u64) {
+    pub fn snapshot(&self) -> (Json, u64) {
         let ring = self.ring.read();
         (ring.snapshot.clone(), ring.head)
     }
@@ -239,14 +277,26 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use skirmish_shared::feed::{Closed, RoomEvent};
+
+    fn json(text: &str) -> Json {
+        Json::from(RawValue::from_string(text.to_owned()).expect("JSON"))
+    }
 
     fn log(capacity: usize) -> Arc<EventLog> {
         let ids = Arc::new(IdAllocator::starting_at(1000));
-        EventLog::new(capacity, ids, Arc::from("{\"s\":0}"))
+        EventLog::new(capacity, ids, json("{\"s\":0}"))
     }
 
     fn is_reset(read: &Read) -> bool {
         matches!(read, Read::Reset { .. })
+    }
+
+    /// Any event: the log only names and serializes it.
+    fn event(reason: &str) -> RoomEvent {
+        RoomEvent::Closed(Closed {
+            reason: reason.into(),
+        })
     }
 
     fn ids(read: Read) -> Vec<u64> {
@@ -260,20 +310,21 @@ mod tests {
     fn readers_resume_exactly_after_their_cursor() {
         let log = log(8);
         assert!(matches!(log.read(1000, 10), Read::UpToDate));
-        log.append(vec![("join", "{}".into()), ("kill", "{}".into())], None);
-        log.append(vec![("score", "{}".into())], Some(Arc::from("{\"s\":1}")));
+        log.append(&[event("a"), event("b")], None);
+        log.append(&[event("c")], Some(json("{\"s\":1}")));
         assert_eq!(ids(log.read(1000, 10)), [1001, 1002, 1003]);
         assert_eq!(ids(log.read(1001, 10)), [1002, 1003]);
         assert_eq!(ids(log.read(1000, 2)), [1001, 1002]);
         assert!(matches!(log.read(1003, 10), Read::UpToDate));
-        assert_eq!(log.snapshot(), (Arc::from("{\"s\":1}"), 1003));
+        let (snapshot, head) = log.snapshot();
+        assert_eq!((snapshot.get(), head), ("{\"s\":1}", 1003));
     }
 
     #[test]
     fn evicted_and_foreign_cursors_reset() {
         let log = log(3);
         for _ in 0..5 {
-            log.append(vec![("kill", "{\"a\":1}".into())], None);
+            log.append(&[event("a")], None);
         }
         // Ring holds 1003..=1005; a cursor at 1002 still resumes.
         assert_eq!(ids(log.read(1002, 10)), [1003, 1004, 1005]);
@@ -288,17 +339,17 @@ mod tests {
     #[test]
     fn entries_are_rendered_once_for_both_transports() {
         let log = log(4);
-        log.append(vec![("kill", "{\"killer\":3}".into())], None);
+        log.append(&[event("gone")], None);
         let Read::Events(events) = log.read(1000, 1) else {
             panic!("events expected");
         };
         assert_eq!(
             &events[0].sse[..],
-            b"id: 1001\nevent: kill\ndata: {\"killer\":3}\n\n"
+            b"id: 1001\nevent: closed\ndata: {\"reason\":\"gone\"}\n\n"
         );
         assert_eq!(
-            &events[0].json[..],
-            b"{\"id\":1001,\"event\":\"kill\",\"data\":{\"killer\":3}}"
+            events[0].json.get(),
+            r#"{"id":1001,"event":"closed","data":{"reason":"gone"}}"#
         );
     }
 
@@ -307,7 +358,7 @@ mod tests {
         let log = log(4);
         let mut rx = log.subscribe();
         let writer = log.clone();
-        tokio::spawn(async move { writer.append(vec![("join", "{}".into())], None) });
+        tokio::spawn(async move { writer.append(&[event("a")], None) });
         rx.changed().await.expect("writer alive");
         assert_eq!(*rx.borrow_and_update(), 1001);
         log.close("room closed");
@@ -320,11 +371,11 @@ mod tests {
     #[test]
     fn cursors_from_another_log_reset_even_when_in_range() {
         let alloc = Arc::new(IdAllocator::starting_at(1000));
-        let a = EventLog::new(64, alloc.clone(), Arc::from("{}"));
-        let b = EventLog::new(64, alloc, Arc::from("{}"));
+        let a = EventLog::new(64, alloc.clone(), json("{}"));
+        let b = EventLog::new(64, alloc, json("{}"));
         for _ in 0..10 {
-            a.append(vec![("kill", "{}".into())], None);
-            b.append(vec![("kill", "{}".into())], None);
+            a.append(&[event("a")], None);
+            b.append(&[event("a")], None);
         }
         // Created together, yet neither accepts the other's head, first
         // id or any id it logged.
@@ -348,12 +399,12 @@ mod tests {
     #[test]
     fn readers_resume_across_a_jump_to_the_next_range() {
         let alloc = Arc::new(IdAllocator::starting_at(1000));
-        let busy = EventLog::new(1024, alloc.clone(), Arc::from("{}"));
-        let other = EventLog::new(8, alloc, Arc::from("{}"));
+        let busy = EventLog::new(1024, alloc.clone(), json("{}"));
+        let other = EventLog::new(8, alloc, json("{}"));
         for _ in 0..300 {
-            busy.append(vec![("kill", "{}".into())], None);
+            busy.append(&[event("a")], None);
         }
-        other.append(vec![("kill", "{}".into())], None);
+        other.append(&[event("a")], None);
         let all = ids_of(&busy);
         assert_eq!(all.len(), 300);
         assert!(all.windows(2).all(|w| w[0] < w[1]));
@@ -369,14 +420,14 @@ mod tests {
     #[test]
     fn a_log_without_ids_closes_instead_of_reusing_one() {
         let alloc = Arc::new(IdAllocator::starting_at(MAX_ID - 300));
-        let log = EventLog::new(8, alloc.clone(), Arc::from("{}"));
+        let log = EventLog::new(8, alloc.clone(), json("{}"));
         for _ in 0..260 {
-            log.append(vec![("kill", "{}".into())], None);
+            log.append(&[event("a")], None);
         }
         let head = log.head();
         assert_eq!(head, MAX_ID - 300 + 255, "the first range, used up");
         assert!(matches!(log.read(head, 10), Read::Closed(IDS_EXHAUSTED)));
-        let late = EventLog::new(8, alloc, Arc::from("{}"));
+        let late = EventLog::new(8, alloc, json("{}"));
         assert!(matches!(
             late.read(late.head(), 10),
             Read::Closed(IDS_EXHAUSTED)

@@ -11,32 +11,34 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde::Serialize;
-use serde_json::json;
+use skirmish_shared::feed::{
+    self, Join, Kill, Leave, PlayerLine, RoomEvent, RoomSnapshot, RoundClock, ShipSample,
+    StandingLine, Weapon, names,
+};
 use skirmish_shared::rules::units;
 use skirmish_shared::{EventKind, ShipId, Tick};
 use tokio::sync::watch;
 
 use super::event_ids::IdAllocator;
-use super::event_log::{EventLog, unix_millis};
+use super::event_log::{EventLog, Json, sse_frame, to_json, unix_millis};
 use super::snapshot::Frame;
 use super::ticker::{ScoreChange, Ticker};
 use crate::game::WorldState;
 
-/// The positions of every ship at one tick, for minimaps. Not logged:
-/// only the newest matters.
+/// The positions of every ship at one tick, for minimaps, as its SSE
+/// frame. Not logged: only the newest matters.
 #[derive(Debug)]
-pub struct StateSample {
+pub struct SampleFrame {
     /// The tick sampled.
     pub tick: Tick,
     /// `event: state\ndata: ..\n\n`.
     pub sse: Bytes,
-    /// The JSON object.
-    pub json: Arc<str>,
 }
 
-/// One line of a room's scoreboard, for the ticker's top-N board.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One line of a room's scoreboard, for the ticker's top-N board. Names
+/// are shared, not copied: a scoreboard is rebuilt on every tick with
+/// events.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScoreLine {
     /// Room id.
     pub room: Arc<str>,
@@ -60,7 +62,7 @@ pub struct Feed {
     tick_hz: u16,
     log: Arc<EventLog>,
     ticker: Arc<Ticker>,
-    samples: watch::Sender<Arc<StateSample>>,
+    samples: watch::Sender<Arc<SampleFrame>>,
     scores: watch::Sender<Arc<Scoreboard>>,
     /// Ticks between two state samples.
     sample_every: u32,
@@ -75,7 +77,7 @@ pub struct FeedReaders {
     /// The room's event log.
     pub log: Arc<EventLog>,
     /// Newest state sample.
-    pub samples: watch::Receiver<Arc<StateSample>>,
+    pub samples: watch::Receiver<Arc<SampleFrame>>,
     /// Newest scoreboard.
     pub scores: watch::Receiver<Arc<Scoreboard>>,
 }
@@ -102,7 +104,7 @@ impl Feed {
             ships: Vec::new(),
             shots: Vec::new(),
         };
-        let log = EventLog::new(capacity, ids, snapshot_json(&room, tick_hz, &empty).into());
+        let log = EventLog::new(capacity, ids, snapshot_json(&room, tick_hz, &empty));
         let (samples, samples_rx) = watch::channel(Arc::new(sample(&empty)));
         let (scores, scores_rx) = watch::channel(Arc::new(Vec::new()));
         let sample_every = u32::from(tick_hz / spectator_hz.clamp(1, tick_hz.max(1))).max(1);
@@ -133,7 +135,8 @@ impl Feed {
     /// Publishes one tick.
     pub fn publish(&mut self, frame: &Frame) {
         let state = &frame.state;
-        let (tick, time, room) = (state.tick.0, unix_millis(), &*self.room);
+        let (tick, time) = (state.tick.0, unix_millis());
+        let room = || self.room.to_string();
         let mut events = Vec::new();
         let mut kills: BTreeMap<ShipId, u16> = BTreeMap::new();
         let mut round_over = false;
@@ -143,41 +146,63 @@ impl Feed {
                     if let Ok(i) = state.ships.binary_search_by_key(ship, |s| s.state.id) {
                         let entry = &state.ships[i];
                         self.names.insert(*ship, (entry.name.clone(), entry.bot));
-                        let data = json!({"room": room, "player": ship.0, "name": &*entry.name,
-                            "bot": entry.bot, "tick": tick, "time": time});
-                        events.push(("join", data.to_string()));
+                        events.push(RoomEvent::Join(Join {
+                            bot: entry.bot,
+                            name: entry.name.to_string(),
+                            player: ship.0,
+                            room: room(),
+                            tick,
+                            time,
+                        }));
                     }
                 }
-                EventKind::Left { ship } => {
-                    let name = self.name(*ship);
-                    let data = json!({"room": room, "player": ship.0, "name": &*name,
-                        "tick": tick, "time": time});
-                    events.push(("leave", data.to_string()));
-                }
+                EventKind::Left { ship } => events.push(RoomEvent::Leave(Leave {
+                    name: self.name(*ship).to_string(),
+                    player: ship.0,
+                    room: room(),
+                    tick,
+                    time,
+                })),
                 EventKind::Killed { killer, victim } => {
-                    let data = json!({"room": room, "killer": killer.0,
-                        "killer_name": &*self.name(*killer), "victim": victim.0,
-                        "victim_name": &*self.name(*victim), "weapon": "blaster",
-                        "tick": tick, "time": time});
-                    events.push(("kill", data.to_string()));
+                    events.push(RoomEvent::Kill(Kill {
+                        killer: killer.0,
+                        killer_name: self.name(*killer).to_string(),
+                        room: room(),
+                        tick,
+                        time,
+                        victim: victim.0,
+                        victim_name: self.name(*victim).to_string(),
+                        weapon: Weapon::Blaster,
+                    }));
                     *kills.entry(*killer).or_default() += 1;
                 }
                 EventKind::RoundStarted { round, ends } => {
-                    let data = json!({"room": room, "phase": "started", "round": round,
-                        "ends_tick": ends.0,
-                        "secs_left": f64::from(ends.since(state.tick)) / f64::from(self.tick_hz),
-                        "tick": tick, "time": time});
-                    events.push(("round", data.to_string()));
+                    events.push(RoomEvent::Round(feed::Round::Started {
+                        ends_tick: ends.0,
+                        room: room(),
+                        round: *round,
+                        secs_left: f64::from(ends.since(state.tick)) / f64::from(self.tick_hz),
+                        tick,
+                        time,
+                    }));
                 }
                 EventKind::RoundEnded { round, standings } => {
                     round_over = true;
-                    let standings: Vec<_> = standings
+                    let standings = standings
                         .iter()
-                        .map(|s| json!({"player": s.ship.0, "name": &*self.name(s.ship), "score": s.score}))
+                        .map(|s| StandingLine {
+                            name: self.name(s.ship).to_string(),
+                            player: s.ship.0,
+                            score: s.score,
+                        })
                         .collect();
-                    let data = json!({"room": room, "phase": "ended", "round": round,
-                        "standings": standings, "tick": tick, "time": time});
-                    events.push(("round", data.to_string()));
+                    events.push(RoomEvent::Round(feed::Round::Ended {
+                        room: room(),
+                        round: *round,
+                        standings,
+                        tick,
+                        time,
+                    }));
                 }
             }
         }
@@ -190,10 +215,15 @@ impl Feed {
                     continue; // a shot from a ship that left scores nothing
                 };
                 let entry = &state.ships[i];
-                let data = json!({"room": room, "player": killer.0, "name": &*entry.name,
-                    "score": entry.state.score, "delta": delta, "tick": tick, "time": time})
-                .to_string();
-                events.push(("score", data.clone()));
+                let score = feed::Score {
+                    delta,
+                    name: entry.name.to_string(),
+                    player: killer.0,
+                    room: room(),
+                    score: entry.state.score,
+                    tick,
+                    time,
+                };
                 score_changes.push(ScoreChange {
                     line: ScoreLine {
                         room: self.room.clone(),
@@ -202,9 +232,9 @@ impl Feed {
                         score: entry.state.score,
                         bot: entry.bot,
                     },
-                    delta,
-                    data,
+                    event: score.clone(),
                 });
+                events.push(RoomEvent::Score(score));
             }
         }
         for event in &frame.events {
@@ -213,8 +243,8 @@ impl Feed {
             }
         }
         if !events.is_empty() {
-            let snapshot = snapshot_json(room, self.tick_hz, state);
-            self.log.append(events, Some(snapshot.into()));
+            let snapshot = snapshot_json(&self.room, self.tick_hz, state);
+            self.log.append(&events, Some(snapshot));
             self.scores
                 .send_replace(Arc::new(scoreboard(&self.room, state)));
         }
@@ -247,49 +277,24 @@ fn scoreboard(room: &Arc<str>, state: &WorldState) -> Scoreboard {
 }
 
 /// The snapshot spectators start from: room, round clock and scoreboard.
-fn snapshot_json(room: &str, tick_hz: u16, state: &WorldState) -> String {
-    // Typed structs, not `json!` trees: this runs on every tick with
-    // events, for every ship of the room. Fields stay in alphabetical order,
-    // as `json!` wrote them.
-    #[derive(Serialize)]
-    struct Player<'a> {
-        bot: bool,
-        hp: u8,
-        name: &'a str,
-        player: u16,
-        score: u16,
-    }
-    #[derive(Serialize)]
-    struct Round {
-        ends_tick: u32,
-        number: u32,
-        secs_left: f64,
-        started_tick: u32,
-    }
-    #[derive(Serialize)]
-    struct Snapshot<'a> {
-        players: Vec<Player<'a>>,
-        room: &'a str,
-        round: Round,
-        tick: u32,
-        tick_hz: u16,
-        time: u64,
-    }
+/// Its strings are borrowed from the state: this runs on every tick with
+/// events, for every ship of the room.
+fn snapshot_json(room: &str, tick_hz: u16, state: &WorldState) -> Json {
     let round = state.round;
-    let snapshot = Snapshot {
+    let snapshot = RoomSnapshot {
         players: state
             .ships
             .iter()
-            .map(|s| Player {
+            .map(|s| PlayerLine {
                 bot: s.bot,
                 hp: s.state.hp,
-                name: &s.name,
+                name: &*s.name,
                 player: s.state.id.0,
                 score: s.state.score,
             })
             .collect(),
         room,
-        round: Round {
+        round: RoundClock {
             ends_tick: round.ends.0,
             number: round.number,
             secs_left: f64::from(round.ends.since(state.tick)) / f64::from(tick_hz.max(1)),
@@ -299,35 +304,26 @@ fn snapshot_json(room: &str, tick_hz: u16, state: &WorldState) -> String {
         tick_hz,
         time: unix_millis(),
     };
-    serde_json::to_string(&snapshot).unwrap_or_default()
+    to_json(&snapshot).into()
 }
 
 /// Every ship as `[id, x, y, aim, hp]`, positions in arena units.
-fn sample(state: &WorldState) -> StateSample {
-    #[derive(Serialize)]
-    struct Sample {
-        round_ends_tick: u32,
-        ships: Vec<(u16, f32, f32, u8, u8)>,
-        tick: u32,
-        time: u64,
-    }
-    let sample = Sample {
+fn sample(state: &WorldState) -> SampleFrame {
+    let sample = feed::StateSample {
         round_ends_tick: state.round.ends.0,
         ships: state
             .ships
             .iter()
             .map(|s| {
                 let st = s.state;
-                (st.id.0, units(st.x), units(st.y), st.aim, st.hp)
+                ShipSample(st.id.0, units(st.x), units(st.y), st.aim, st.hp)
             })
             .collect(),
         tick: state.tick.0,
         time: unix_millis(),
     };
-    let json = serde_json::to_string(&sample).unwrap_or_default();
-    StateSample {
+    SampleFrame {
         tick: state.tick,
-        sse: Bytes::from(format!("event: state\ndata: {json}\n\n")),
-        json: json.into(),
+        sse: sse_frame(None, names::STATE, to_json(&sample).get()),
     }
 }

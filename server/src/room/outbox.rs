@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use skirmish_shared::CloseCode;
-use skirmish_shared::codec::EncodedBody;
 use tokio::sync::Notify;
+
+use super::snapshot::SharedBody;
 
 /// One player's snapshot: the per-player header plus a body shared by every
 /// player with the same baseline.
@@ -20,8 +21,8 @@ use tokio::sync::Notify;
 pub struct SnapshotOut {
     /// Newest input sequence applied for this player.
     pub last_input: u32,
-    /// The encoded body, shared.
-    pub body: Arc<EncodedBody>,
+    /// The body, shared.
+    pub body: Arc<SharedBody>,
 }
 
 /// What the writer should do next.
@@ -93,11 +94,14 @@ impl Outbox {
 mod tests {
     use super::*;
     use skirmish_shared::SnapshotBody;
+    use skirmish_shared::codec::EncodedBody;
 
     fn out(last_input: u32) -> SnapshotOut {
+        let value = SnapshotBody::default();
+        let encoded = EncodedBody::new(&value).expect("encode");
         SnapshotOut {
             last_input,
-            body: Arc::new(EncodedBody::new(&SnapshotBody::default()).expect("encode")),
+            body: Arc::new(SharedBody { value, encoded }),
         }
     }
 

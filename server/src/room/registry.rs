@@ -35,28 +35,8 @@ use crate::metrics::Metrics;
 /// Live rooms by id, shared with the room tasks so they can remove themselves.
 pub(super) type Directory = Arc<Mutex<HashMap<Arc<str>, RoomHandle>>>;
 
-/// Summary of a room for the lobby.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct RoomSummary {
-    /// Room id.
-    pub id: String,
-    /// Matchmaking may put players here.
-    pub public: bool,
-    /// Human players.
-    pub players: u32,
-    /// Human seats.
-    pub max_players: usize,
-    /// Open spectator streams.
-    pub spectators: usize,
-    /// Server-side bots.
-    pub bots: u32,
-    /// Last completed tick.
-    pub tick: u32,
-    /// Ticks per second.
-    pub tick_hz: u16,
-    /// Seconds left in the current round.
-    pub round_secs_left: f64,
-}
+/// Summary of a room for the lobby: the JSON API's type.
+pub use skirmish_shared::http::RoomSummary;
 
 /// How a registry names the rooms it opens by itself.
 #[derive(Clone, Debug, PartialEq, Eq)]

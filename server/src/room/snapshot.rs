@@ -3,8 +3,9 @@
 //! The room keeps the last [`History::capacity`] ticks of wire-ready state.
 //! Each player's snapshot is the difference between the current tick and the
 //! tick that player last acknowledged (a full snapshot when that tick has
-//! left the history or none was acknowledged). Bodies are encoded once per
-//! distinct baseline and shared by every player with that baseline.
+//! left the history or none was acknowledged). Bodies are built and encoded
+//! once per distinct baseline and shared by every player with that baseline:
+//! WebSocket writers copy the encoding, long polling serializes the value.
 //!
 //! Nothing here touches the network or blocks.
 
@@ -243,18 +244,29 @@ fn merge<T, K: Ord>(
     new[j..].iter().for_each(&mut added);
 }
 
-/// The encoded bodies of one tick, one per distinct baseline, so players
-/// who acked the same tick share one encoding. Cleared when the tick moves.
+/// One tick's body for one baseline, as every transport needs it. The
+/// value was built for the encoding anyway; keeping it costs nothing, and
+/// spares long polling decoding the bytes back to write JSON.
+#[derive(Debug)]
+pub struct SharedBody {
+    /// The body, for transports that speak JSON.
+    pub value: SnapshotBody,
+    /// Its encoding, for the WebSocket's frames.
+    pub encoded: EncodedBody,
+}
+
+/// The bodies of one tick, one per distinct baseline, so players who acked
+/// the same tick share one. Cleared when the tick moves.
 #[derive(Debug, Default)]
 pub struct BodyCache {
     tick: Tick,
-    bodies: Vec<(Option<Tick>, Arc<EncodedBody>)>,
+    bodies: Vec<(Option<Tick>, Arc<SharedBody>)>,
 }
 
 impl BodyCache {
-    /// The encoded body of `history`'s newest tick for a client acking
-    /// `ack`; built and encoded on first use this tick. `None` when the
-    /// history is empty.
+    /// The body of `history`'s newest tick for a client acking `ack`;
+    /// built and encoded on first use this tick. `None` when the history is
+    /// empty.
     ///
     /// # Errors
     /// Encoding failed (a bug: every protocol value encodes).
@@ -262,7 +274,7 @@ impl BodyCache {
         &mut self,
         history: &History,
         ack: Option<Tick>,
-    ) -> Result<Option<Arc<EncodedBody>>, CodecError> {
+    ) -> Result<Option<Arc<SharedBody>>, CodecError> {
         let Some(now) = history.latest().map(|f| f.state.tick) else {
             return Ok(None);
         };
@@ -279,9 +291,12 @@ impl BodyCache {
         let Some(body) = history.body(baseline) else {
             return Ok(None);
         };
-        let encoded = Arc::new(EncodedBody::new(&body)?);
-        self.bodies.push((baseline, encoded.clone()));
-        Ok(Some(encoded))
+        let shared = Arc::new(SharedBody {
+            encoded: EncodedBody::new(&body)?,
+            value: body,
+        });
+        self.bodies.push((baseline, shared.clone()));
+        Ok(Some(shared))
     }
 }
 

@@ -14,25 +14,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde_json::json;
+use skirmish_shared::feed::{self, Board, BoardLine, TickerEvent};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::event_ids::IdAllocator;
-use super::event_log::{EventLog, unix_millis};
+use super::event_log::{EventLog, to_json, unix_millis};
 use super::feed::ScoreLine;
 use super::registry::Registry;
 
-/// One score change a room reports: the player's line as it is now, the
-/// kills that made the change, and the `score` event's JSON.
+/// One score change a room reports: the player's line as it is now, and
+/// the `score` event (with the kills that made the change), as the room's
+/// own log carries it.
 #[derive(Debug)]
 pub struct ScoreChange {
     /// The new line.
     pub line: ScoreLine,
-    /// Kills this tick.
-    pub delta: u16,
-    /// The event body, as the room's own log carries it.
-    pub data: String,
+    /// The event.
+    pub event: feed::Score,
 }
 
 /// The ticker: its log and the board that log's snapshot shows.
@@ -49,10 +48,22 @@ pub struct Ticker {
     top: usize,
 }
 
-/// The board's JSON: `{"top": [...], "time": ms}`.
+/// The board of `top`, stamped now.
 #[must_use]
-pub fn board_json(top: &[ScoreLine]) -> String {
-    json!({"top": top, "time": unix_millis()}).to_string()
+pub fn board(top: &[ScoreLine]) -> Board {
+    Board {
+        time: unix_millis(),
+        top: top
+            .iter()
+            .map(|line| BoardLine {
+                bot: line.bot,
+                name: line.name.to_string(),
+                player: line.player,
+                room: line.room.to_string(),
+                score: line.score,
+            })
+            .collect(),
+    }
 }
 
 /// Best score first; ties by room, then player.
@@ -99,7 +110,7 @@ fn fold(board: &mut Vec<ScoreLine>, change: &ScoreChange, top: usize) {
     let new_round = board
         .iter()
         .find(|l| same(l))
-        .is_some_and(|known| known.score > line.score.saturating_sub(change.delta));
+        .is_some_and(|known| known.score > line.score.saturating_sub(change.event.delta));
     board.retain(|l| !same(l));
     if new_round {
         for other in board.iter_mut().filter(|l| l.room == line.room) {
@@ -117,7 +128,7 @@ impl Ticker {
     #[must_use]
     pub fn new(capacity: usize, top: usize, ids: Arc<IdAllocator>) -> Arc<Ticker> {
         Arc::new(Ticker {
-            log: EventLog::new(capacity, ids, board_json(&[]).into()),
+            log: EventLog::new(capacity, ids, to_json(&board(&[])).into()),
             board: Mutex::new(Vec::new()),
             top: top.max(1),
         })
@@ -139,8 +150,12 @@ impl Ticker {
         for change in &changes {
             fold(&mut board, change, self.top);
         }
-        let events = changes.into_iter().map(|c| ("score", c.data)).collect();
-        self.log.append(events, Some(board_json(&board).into()));
+        let snapshot = to_json(&self::board(&board)).into();
+        let events: Vec<TickerEvent> = changes
+            .into_iter()
+            .map(|c| TickerEvent::Score(c.event))
+            .collect();
+        self.log.append(&events, Some(snapshot));
     }
 
     /// Logs a `board` when the top lines across `registry`'s rooms differ
@@ -151,9 +166,10 @@ impl Ticker {
         if *board == top {
             return false;
         }
-        let json = board_json(&top);
+        let event = self::board(&top);
+        let snapshot = to_json(&event).into();
         self.log
-            .append(vec![("board", json.clone())], Some(json.into()));
+            .append(&[TickerEvent::Board(event)], Some(snapshot));
         *board = top;
         true
     }
@@ -199,11 +215,17 @@ mod tests {
     }
 
     fn change(room: &str, player: u16, score: u16, delta: u16) -> ScoreChange {
-        ScoreChange {
-            line: line(room, player, score),
+        let line = line(room, player, score);
+        let event = feed::Score {
             delta,
-            data: String::from("{}"),
-        }
+            name: line.name.to_string(),
+            player,
+            room: room.into(),
+            score,
+            tick: 1,
+            time: 0,
+        };
+        ScoreChange { line, event }
     }
 
     fn scores(board: &[ScoreLine]) -> Vec<(&str, u16, u16)> {
@@ -232,18 +254,12 @@ mod tests {
         ticker.scored(vec![change("a", 1, 1, 1), change("b", 2, 2, 2)]);
         let (snapshot, head) = ticker.log().snapshot();
         assert_eq!(head, 1002);
-        let board: serde_json::Value = serde_json::from_str(&snapshot).expect("json");
-        let top: Vec<(String, u64)> = board["top"]
-            .as_array()
-            .expect("top")
+        let board: Board = serde_json::from_str(snapshot.get()).expect("a board");
+        let top: Vec<(&str, u16)> = board
+            .top
             .iter()
-            .map(|l| {
-                (
-                    l["room"].as_str().expect("room").into(),
-                    l["score"].as_u64().expect("n"),
-                )
-            })
+            .map(|l| (l.room.as_str(), l.score))
             .collect();
-        assert_eq!(top, [("b".into(), 2), ("a".into(), 1)]);
+        assert_eq!(top, [("b", 2), ("a", 1)]);
     }
 }

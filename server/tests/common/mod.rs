@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use serde_json::value::RawValue;
 use skirmish_server::{Config, Server};
+use skirmish_shared::feed::{RoomEvent, Tagged, TickerEvent};
+use skirmish_shared::http::{ApiErrorCode, ErrorBody};
 use skirmish_shared::rules::{buttons, quantise_aim, units};
 use skirmish_shared::view::{ViewError, ViewHistory, WorldView};
 use skirmish_shared::{
@@ -299,6 +302,16 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
 
+/// The code of an error answer, checked: the body is the shared
+/// `ErrorBody` with some words, and the status is the code's own.
+pub fn refusal(status: u16, body: &serde_json::Value) -> ApiErrorCode {
+    let error: ErrorBody = serde_json::from_value(body.clone())
+        .unwrap_or_else(|err| panic!("not an error body ({err}): {body}"));
+    assert_eq!(status, error.code.status(), "{body}");
+    assert!(!error.error.is_empty(), "{body}");
+    error.code
+}
+
 /// `GET path`, parsed as JSON.
 pub async fn get_json(server: &TestServer, path: &str) -> serde_json::Value {
     let url = server.http_url(path);
@@ -369,6 +382,28 @@ pub struct SseEvent {
 impl SseEvent {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.data).expect("event data is JSON")
+    }
+
+    /// The frame as a room feed's event: its name and data must be one of
+    /// `shared/src/feed.rs`'s.
+    pub fn room(&self) -> RoomEvent {
+        self.typed()
+    }
+
+    /// The frame as a ticker event.
+    pub fn ticker(&self) -> TickerEvent {
+        self.typed()
+    }
+
+    fn typed<E: serde::de::DeserializeOwned>(&self) -> E {
+        let data = RawValue::from_string(self.data.clone()).expect("event data is JSON");
+        let event = Tagged {
+            event: &self.event,
+            data,
+        };
+        let text = serde_json::to_string(&event).expect("serialises");
+        serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("not a feed event ({err}): {self:?}"))
     }
 }
 

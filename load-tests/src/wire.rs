@@ -89,8 +89,9 @@ pub fn unix_ms() -> u64 {
 /// The `"time":N` field of a server event's JSON, found without parsing the
 /// whole event: a 100-ship `state` sample is kilobytes, and hundreds of
 /// spectators read ten a second. The server writes compact JSON; the last
-/// `"time"` key at any depth wins, which is the top-level one because
-/// serde_json sorts object keys and `time` sorts after the nested fields.
+/// `"time"` key at any depth wins, which is the top-level one because the
+/// feed's types (`shared/src/feed.rs`) write their keys in alphabetical
+/// order and no nested object has a `time`.
 #[must_use]
 pub fn event_time(data: &str) -> Option<u64> {
     const KEY: &str = "\"time\":";

@@ -75,9 +75,11 @@ pub trait FeedEvent: Serialize {
     }
 }
 
-/// The names the server writes around payloads it rendered once and
-/// shares (the log's snapshot, the state sample). Both feeds' tables hold
-/// the first two; a test keeps them equal to the enums' own.
+/// Names of the events that frame a stream rather than report the game:
+/// the server writes them around payloads it rendered once and shares (the
+/// log's snapshot, the state sample), and readers that do not parse every
+/// frame branch on them. Both feeds' tables hold all but `state`; a test
+/// keeps them equal to the enums' own.
 pub mod names {
     /// A fresh reader's first event.
     pub const SNAPSHOT: &str = "snapshot";
@@ -85,6 +87,10 @@ pub mod names {
     pub const RESET: &str = "reset";
     /// A room's state sample.
     pub const STATE: &str = "state";
+    /// The log ended.
+    pub const CLOSED: &str = "closed";
+    /// The server is stopping.
+    pub const SHUTDOWN: &str = "shutdown";
 }
 
 /// An event's payload without its name: see [`FeedEvent::data`].
@@ -456,17 +462,22 @@ mod tests {
             time: 0,
         };
         assert_eq!(RoomEvent::State(sample).name(), names::STATE);
-        // The ticker's ends are the room's: the SSE stream writes them alike.
         let closed = || Closed {
             reason: String::new(),
         };
-        assert_eq!(
-            RoomEvent::Closed(closed()).name(),
-            TickerEvent::Closed(closed()).name()
-        );
-        assert_eq!(
-            RoomEvent::Shutdown(closed()).name(),
-            TickerEvent::Shutdown(closed()).name()
-        );
+        for (room, ticker, name) in [
+            (
+                RoomEvent::Closed(closed()),
+                TickerEvent::Closed(closed()),
+                names::CLOSED,
+            ),
+            (
+                RoomEvent::Shutdown(closed()),
+                TickerEvent::Shutdown(closed()),
+                names::SHUTDOWN,
+            ),
+        ] {
+            assert_eq!((room.name(), ticker.name()), (name, name));
+        }
     }
 }

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::{RequestBuilder, StatusCode, Url};
+use skirmish_shared::http::{ApiErrorCode, ErrorBody};
 use tokio_util::sync::CancellationToken;
 
 use crate::stats::{Recorder, Transport};
@@ -98,7 +99,16 @@ pub enum ClientError {
     /// A wait ran out.
     #[error("timeout ({0})")]
     Timeout(&'static str),
-    /// An HTTP status other than the expected one (also a refused upgrade).
+    /// The server refused with an error body: its status and code.
+    #[error("http {status} {}", code_name(*.code))]
+    Api {
+        /// The status.
+        status: u16,
+        /// Why, for programs.
+        code: ApiErrorCode,
+    },
+    /// An HTTP status other than the expected one, without the server's
+    /// error body (a proxy's answer, say).
     #[error("http {0}")]
     Status(u16),
     /// The server closed the WebSocket with a code.
@@ -126,7 +136,36 @@ pub enum ClientError {
     Transport(String),
 }
 
+/// A code as the wire spells it (`room_full`), for the error counts.
+fn code_name(code: ApiErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The code of an error answer's body, when it is the server's error body.
+#[must_use]
+pub fn error_code(body: &[u8]) -> Option<ApiErrorCode> {
+    serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .map(|error| error.code)
+}
+
 impl ClientError {
+    /// An answer that is not the one expected: refused with a code, or a
+    /// bare status.
+    #[must_use]
+    pub fn refused(status: StatusCode, body: &[u8]) -> ClientError {
+        match error_code(body) {
+            Some(code) => ClientError::Api {
+                status: status.as_u16(),
+                code,
+            },
+            None => ClientError::Status(status.as_u16()),
+        }
+    }
+
     /// From a reqwest failure.
     #[must_use]
     pub fn http(err: &reqwest::Error) -> ClientError {
@@ -205,6 +244,22 @@ pub struct Answer {
     pub body: Bytes,
 }
 
+impl Answer {
+    /// The error code, when the answer is an error with the server's body.
+    #[must_use]
+    pub fn code(&self) -> Option<ApiErrorCode> {
+        (self.status.is_client_error() || self.status.is_server_error())
+            .then(|| error_code(&self.body))
+            .flatten()
+    }
+
+    /// The answer as a failure: why the server refused.
+    #[must_use]
+    pub fn refused(&self) -> ClientError {
+        ClientError::refused(self.status, &self.body)
+    }
+}
+
 /// Sends `request` and reads the whole answer, counting one request and
 /// the answer's bytes against `kind`.
 ///
@@ -255,8 +310,9 @@ pub async fn fetch(
     })
 }
 
-/// Retries `attempt` while it answers 404 (the room does not exist yet:
-/// rooms are created by their first player), for up to [`ROOM_WAIT`].
+/// Retries `attempt` while it answers `no_room` (the room does not exist
+/// yet: rooms are created by their first player), for up to
+/// [`ROOM_WAIT`].
 ///
 /// # Errors
 /// Whatever the last attempt failed with.
@@ -271,7 +327,7 @@ where
     let deadline = Instant::now() + ROOM_WAIT;
     loop {
         let answer = attempt().await?;
-        if answer.status != StatusCode::NOT_FOUND
+        if answer.code() != Some(ApiErrorCode::NoRoom)
             || Instant::now() >= deadline
             || ctx.stop.is_cancelled()
         {
@@ -287,5 +343,30 @@ pub async fn in_flight<F: Future + Unpin>(slot: &mut Option<F>) -> F::Output {
     match slot.as_mut() {
         Some(future) => future.await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_counted_by_code() {
+        let vector = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/vectors/http_error.json"
+        ))
+        .expect("the golden error body");
+        let refused = ClientError::refused(StatusCode::SERVICE_UNAVAILABLE, &vector);
+        assert!(matches!(
+            refused,
+            ClientError::Api {
+                status: 503,
+                code: ApiErrorCode::RoomFull
+            }
+        ));
+        assert_eq!(refused.to_string(), "http 503 room_full");
+        let bare = ClientError::refused(StatusCode::BAD_GATEWAY, b"<html>proxy</html>");
+        assert_eq!(bare.to_string(), "http 502");
     }
 }

@@ -16,10 +16,9 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use skirmish_shared::Input;
 use skirmish_shared::bot::BotPolicy;
-use skirmish_shared::{Input, Snapshot};
+use skirmish_shared::http::{InputBody, JoinAnswer, JoinBody, MAX_INPUTS_PER_REQUEST, StateAnswer};
 use tokio::time::MissedTickBehavior;
 
 use super::play_state::PlayState;
@@ -35,35 +34,14 @@ const STATE_TIMEOUT_SECS: u64 = 5;
 /// Extra time an answer may take beyond its wait.
 const SLACK: Duration = Duration::from_secs(10);
 
-/// Inputs one request may carry (the server's limit).
-const MAX_BATCH: usize = 32;
-
 const KIND: Transport = Transport::PollPlayer;
 
 type InFlight<'a> = Pin<Box<dyn Future<Output = Result<Answer, ClientError>> + Send + 'a>>;
 
-#[derive(Debug, Deserialize)]
-struct Joined {
-    token: String,
-    rules: JoinedRules,
-}
-
-#[derive(Debug, Deserialize)]
-struct JoinedRules {
-    tick_hz: u16,
-}
-
-#[derive(Debug, Deserialize)]
-struct StateAnswer {
-    snapshot: Option<Snapshot>,
-    closed: Option<String>,
-}
-
 /// One session, from the join to the stop (`Ok`) or a failure.
 ///
 /// # Errors
-/// HTTP statuses (410 when the session expired), timeouts, undecodable
-/// answers.
+/// Refusals (`session_expired`, say), timeouts, undecodable answers.
 pub async fn session(
     ctx: &ClientCtx,
     spec: &ClientSpec,
@@ -74,13 +52,15 @@ pub async fn session(
     let started = Instant::now();
     let join = http
         .post(ctx.url(&format!("api/rooms/{}/join", spec.room)))
-        .json(&json!({ "name": format!("poll-bot-{}", spec.index) }))
+        .json(&JoinBody {
+            name: format!("poll-bot-{}", spec.index),
+        })
         .timeout(super::CONNECT_TIMEOUT);
     let answer = fetch(ctx, KIND, join).await?;
     if answer.status != StatusCode::OK {
-        return Err(ClientError::Status(answer.status.as_u16()));
+        return Err(answer.refused());
     }
-    let joined: Joined = serde_json::from_slice(&answer.body)
+    let joined: JoinAnswer = serde_json::from_slice(&answer.body)
         .map_err(|_| ClientError::Protocol("undecodable join answer"))?;
     let _connected = connected(ctx, KIND, started, first);
     let session = ctx.url(&format!("api/sessions/{}/", joined.token));
@@ -111,7 +91,7 @@ pub async fn session(
                 post = None;
                 let answer = answer?;
                 if answer.status != StatusCode::ACCEPTED {
-                    return Err(ClientError::Status(answer.status.as_u16()));
+                    return Err(answer.refused());
                 }
                 if !queued.is_empty() {
                     post = Some(send_inputs(ctx, &http, &session, &mut queued));
@@ -120,7 +100,7 @@ pub async fn session(
             answer = in_flight(&mut poll) => {
                 let answer = answer?;
                 if answer.status != StatusCode::OK {
-                    return Err(ClientError::Status(answer.status.as_u16()));
+                    return Err(answer.refused());
                 }
                 let page: StateAnswer = serde_json::from_slice(&answer.body)
                     .map_err(|_| ClientError::Protocol("undecodable state answer"))?;
@@ -137,17 +117,20 @@ pub async fn session(
     }
 }
 
-/// One POST with the queued inputs (the oldest `MAX_BATCH`).
+/// One POST with the queued inputs (the oldest [`MAX_INPUTS_PER_REQUEST`]).
 fn send_inputs<'a>(
     ctx: &'a ClientCtx,
     http: &reqwest::Client,
     session: &str,
     queued: &mut Vec<Input>,
 ) -> InFlight<'a> {
-    let batch: Vec<Input> = queued.drain(..queued.len().min(MAX_BATCH)).collect();
-    let body = match batch.as_slice() {
-        [one] => json!(one),
-        many => json!({ "inputs": many }),
+    let mut batch: Vec<Input> = queued
+        .drain(..queued.len().min(MAX_INPUTS_PER_REQUEST))
+        .collect();
+    let body = if batch.len() == 1 {
+        InputBody::One(batch.remove(0))
+    } else {
+        InputBody::Many { inputs: batch }
     };
     let request = http
         .post(format!("{session}input"))

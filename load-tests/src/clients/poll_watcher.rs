@@ -11,8 +11,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+use skirmish_shared::http::RoomPage;
 
 use super::{ClientCtx, ClientError, ClientSpec, connected, fetch, when_room_exists};
 use crate::stats::{Metric, Transport};
@@ -24,30 +23,10 @@ pub const POLL_TIMEOUT_SECS: u64 = 25;
 /// Extra time a poll's answer may take beyond its wait.
 const POLL_SLACK: Duration = Duration::from_secs(10);
 
-/// A poll answer: events, a reset or a snapshot, and the cursor.
-#[derive(Debug, Deserialize)]
-struct Page {
-    #[serde(default)]
-    events: Vec<PolledEvent>,
-    next: u64,
-    reset: Option<IgnoredAny>,
-    closed: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PolledEvent {
-    data: EventData,
-}
-
-#[derive(Debug, Deserialize)]
-struct EventData {
-    time: Option<u64>,
-}
-
 /// One session, from the first poll to the stop (`Ok`) or a failure.
 ///
 /// # Errors
-/// HTTP statuses, timeouts, undecodable answers, a closed room.
+/// Refusals, timeouts, undecodable answers, a closed room.
 pub async fn session(
     ctx: &ClientCtx,
     spec: &ClientSpec,
@@ -83,8 +62,8 @@ pub async fn session(
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         stats.messages(page.events.len() as u64);
-        for event in &page.events {
-            if let Some(time) = event.data.time {
+        for polled in &page.events {
+            if let Some(time) = polled.event.time() {
                 stats.record_micros(Metric::Delivery, received.saturating_sub(time) * 1000);
             }
         }
@@ -92,9 +71,9 @@ pub async fn session(
     }
 }
 
-fn page(answer: &super::Answer) -> Result<Page, ClientError> {
+fn page(answer: &super::Answer) -> Result<RoomPage, ClientError> {
     if answer.status != StatusCode::OK {
-        return Err(ClientError::Status(answer.status.as_u16()));
+        return Err(answer.refused());
     }
     serde_json::from_slice(&answer.body)
         .map_err(|_| ClientError::Protocol("undecodable poll answer"))

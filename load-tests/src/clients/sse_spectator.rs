@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use reqwest::StatusCode;
+use skirmish_shared::feed::names;
+use skirmish_shared::http::ApiErrorCode;
 
-use super::{ClientCtx, ClientError, ClientSpec, connected};
+use super::{ClientCtx, ClientError, ClientSpec, connected, error_code};
 use crate::stats::{Metric, Transport, TransportStats};
 use crate::wire::{
     SseFrame, SseParser, chunk_overhead, event_time, is_chunked, response_head_len, unix_ms,
@@ -28,7 +30,7 @@ const MAX_FRAME: usize = 4 << 20;
 /// One session, from the request to the stop (`Ok`) or a failure.
 ///
 /// # Errors
-/// HTTP statuses, timeouts, a feed that ends.
+/// Refusals, timeouts, a feed that ends.
 pub async fn session(
     ctx: &ClientCtx,
     spec: &ClientSpec,
@@ -49,19 +51,22 @@ pub async fn session(
         .map_err(|_| ClientError::Timeout("sse connect"))?
         .map_err(|e| ClientError::http(&e))?;
         stats.bytes(response_head_len(&response));
+        if response.status() == StatusCode::OK {
+            break response;
+        }
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| ClientError::http(&e))?;
+        stats.bytes(body.len() as u64);
         // Rooms are created by their first player: wait for it a while.
-        if response.status() == StatusCode::NOT_FOUND
+        if error_code(&body) == Some(ApiErrorCode::NoRoom)
             && Instant::now() < deadline
             && !ctx.stop.is_cancelled()
         {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        break response;
+        return Err(ClientError::refused(status, &body));
     };
-    if response.status() != StatusCode::OK {
-        return Err(ClientError::Status(response.status().as_u16()));
-    }
     let chunked = is_chunked(&response);
     let mut body = response.bytes_stream();
     let mut parser = SseParser::default();
@@ -83,7 +88,7 @@ pub async fn session(
         stats.bytes(chunk.len() as u64 + framing);
         parser.push(&chunk);
         while let Some(frame) = parser.next_frame() {
-            if frame.event == "snapshot" && guard.is_none() {
+            if frame.event == names::SNAPSHOT && guard.is_none() {
                 guard = Some(connected(ctx, Transport::SseSpectator, started, first));
             }
             handle(stats, &frame)?;
@@ -97,12 +102,14 @@ pub async fn session(
 fn handle(stats: &TransportStats, frame: &SseFrame) -> Result<(), ClientError> {
     match frame.event.as_str() {
         // Comments, `retry:` and the opening snapshot carry no update.
-        "" | "snapshot" => {}
-        "reset" => {
+        "" | names::SNAPSHOT => {}
+        names::RESET => {
             stats.counters.resets.fetch_add(1, Ordering::Relaxed);
         }
-        "closed" | "shutdown" => return Err(ClientError::FeedClosed(frame.event.clone())),
-        "state" => {
+        names::CLOSED | names::SHUTDOWN => {
+            return Err(ClientError::FeedClosed(frame.event.clone()));
+        }
+        names::STATE => {
             stats.messages(1);
             let c = &stats.counters;
             c.samples.fetch_add(1, Ordering::Relaxed);

@@ -229,7 +229,10 @@ async fn leave(socket: &mut Socket, stats: &TransportStats) {
 fn ws_error(err: tungstenite::Error) -> ClientError {
     use tungstenite::Error as E;
     match err {
-        E::Http(response) => ClientError::Status(response.status().as_u16()),
+        E::Http(response) => ClientError::refused(
+            response.status(),
+            response.body().as_deref().unwrap_or_default(),
+        ),
         E::ConnectionClosed | E::AlreadyClosed => ClientError::Eof,
         E::Io(io) => ClientError::Transport(format!("io {:?}", io.kind())),
         E::Protocol(_) => ClientError::Transport("ws protocol error".into()),

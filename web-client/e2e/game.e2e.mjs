@@ -2,8 +2,9 @@
 /**
  * @file End to end in a real browser: starts the real server (cargo run,
  * port 0), drives Debian's Chromium through playwright-core, and checks the
- * lobby, movement with prediction, firing at a bot, the scoreboard page, the
- * round-end results and the frame rate with 32+ ships on screen.
+ * lobby, movement with prediction, firing at a bot, the scoreboard page, a
+ * game over long polling, the round-end results and the frame rate with
+ * 32+ ships on screen.
  *
  * Run from anywhere: `node web-client/e2e/game.e2e.mjs`. Prints one line per
  * check and a last line `N passed, M failed`; exits non-zero on any failure.
@@ -408,6 +409,34 @@ try {
     } finally {
       await blip.close();
       proxy.close();
+    }
+  });
+
+  await check('over long polling the JSON snapshots move the ship', 25000, async () => {
+    const { page: legacy, errors: legacyErrors } = await openPage(/** @type {any} */ (browser));
+    try {
+      await legacy.goto(`${main?.base}/?transport=longpoll`);
+      await legacy.fill('#name', 'Polly');
+      await legacy.click('#play');
+      const start = await until(async () => {
+        const st = await gameState(legacy);
+        return st.phase === 'playing' && st.transport === 'longpoll' && st.predicted && st.ships.length >= 4 ? st : null;
+      }, 10000, 'a long-poll game with 4 ships');
+      const key = start.predicted.x < start.rules.arena_w / 2 ? 'KeyD' : 'KeyA';
+      const sign = key === 'KeyD' ? 1 : -1;
+      const ownAt = (/** @type {any} */ st) => st.ships.find((/** @type {any} */ p) => p.own);
+      await legacy.keyboard.down(key);
+      await sleep(1000);
+      await legacy.keyboard.up(key);
+      await sleep(500);
+      const after = await gameState(legacy);
+      const moved = (ownAt(after).x - ownAt(start).x) * sign;
+      assert(moved > 100, `the server ship moved ${moved} units over long polling`);
+      assert(after.tick > start.tick + 20, `ticks ${start.tick} -> ${after.tick}`);
+      await legacy.screenshot({ path: `${RESULTS}longpoll.png` });
+      assert(legacyErrors.length === 0, `page errors: ${legacyErrors.join('; ')}`);
+    } finally {
+      await legacy.close();
     }
   });
 

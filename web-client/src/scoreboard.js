@@ -8,6 +8,7 @@
  */
 
 import { drawShip } from './draw.js';
+import { RoomEvent, TickerEvent, endsStream } from './feed.js';
 import { validRoomId } from './protocol.js';
 import { aimRadians } from './rules.js';
 import {
@@ -31,9 +32,6 @@ const RETRY_MIN_MS = 2000;
 const RETRY_MAX_MS = 15000;
 /** Seconds without a state sample (10 a second when live) before the bar says so. */
 const STALE_SECS = 3;
-/** Room feed events; the ticker has its own. */
-const ROOM_EVENTS = ['snapshot', 'reset', 'state', 'join', 'leave', 'kill', 'score', 'round', 'closed', 'shutdown'];
-const TICKER_EVENTS = ['snapshot', 'reset', 'board', 'score', 'closed', 'shutdown'];
 
 /**
  * @template {HTMLElement} T
@@ -202,7 +200,7 @@ function open(current, lastEventId) {
     }
   });
 
-  const kinds = target.kind === 'ticker' ? TICKER_EVENTS : ROOM_EVENTS;
+  const kinds = Object.values(target.kind === 'ticker' ? TickerEvent : RoomEvent);
   for (const kind of kinds) {
     source.addEventListener(kind, (e) => {
       if (feed !== current) return;
@@ -214,14 +212,14 @@ function open(current, lastEventId) {
         console.warn(`skirmish: ${kind} event with bad JSON`, msg.data);
         return;
       }
-      if (kind === 'closed' || kind === 'shutdown') {
+      if (endsStream(kind)) {
         // The stream ends; the browser reconnects by itself.
         current.note = String(data?.reason ?? kind);
         return;
       }
       // EventSource repeats the previous id on events without one, so only
       // logged events are read for their id.
-      const id = kind === 'state' ? null : parseEventId(msg.lastEventId);
+      const id = kind === RoomEvent.State ? null : parseEventId(msg.lastEventId);
       try {
         if (current.model.apply(kind, data, id, performance.now())) current.events++;
       } catch (err) {

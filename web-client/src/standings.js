@@ -10,8 +10,10 @@
  * Every event goes through `apply(kind, data, id, now)`: `id` is the SSE id
  * (null for unlogged events such as `state`), `now` the caller's clock in
  * milliseconds, so tests drive time by hand. This module never touches the
- * network or the DOM.
+ * network or the DOM. Event names come from `feed.js`, the one table.
  */
+
+import { LOGGED_ROOM_EVENTS, RoomEvent, TickerEvent } from './feed.js';
 
 /** Kill-feed lines kept, newest first. */
 export const KILL_FEED_LEN = 8;
@@ -350,18 +352,18 @@ export class RoomBoard {
    * @param {number} now local milliseconds
    */
   apply(kind, data, id, now) {
-    if (kind === 'snapshot' || kind === 'reset') {
+    if (kind === RoomEvent.Snapshot || kind === RoomEvent.Reset) {
       this.cursor.restart(id);
       this.replace(data);
       return true;
     }
-    if (kind === 'state') {
+    if (kind === RoomEvent.State) {
       this.takeSample(data, now);
       return true;
     }
     if (!LOGGED_ROOM_EVENTS.has(kind) || !this.cursor.admit(id)) return false;
     switch (kind) {
-      case 'join':
+      case RoomEvent.Join:
         this.rerank(now, () => {
           this.players.set(data.player, {
             player: data.player,
@@ -372,10 +374,10 @@ export class RoomBoard {
           });
         });
         break;
-      case 'leave':
+      case RoomEvent.Leave:
         this.rerank(now, () => this.players.delete(data.player));
         break;
-      case 'kill':
+      case RoomEvent.Kill:
         this.kills.unshift({
           id,
           killer: data.killer,
@@ -388,7 +390,7 @@ export class RoomBoard {
         });
         this.kills.length = Math.min(this.kills.length, this.killsKept);
         break;
-      case 'score':
+      case RoomEvent.Score:
         this.rerank(now, () => {
           const known = this.players.get(data.player);
           this.players.set(data.player, {
@@ -400,7 +402,7 @@ export class RoomBoard {
           });
         });
         break;
-      case 'round':
+      case RoomEvent.Round:
         if (data.phase === 'started') {
           this.round = { number: data.round, endsTick: data.ends_tick };
         } else if (data.phase === 'ended') {
@@ -541,8 +543,6 @@ export class RoomBoard {
   }
 }
 
-/** The room events that carry an id and change the board. */
-const LOGGED_ROOM_EVENTS = new Set(['join', 'leave', 'kill', 'score', 'round']);
 
 /**
  * Aim bytes interpolated the short way round; may be fractional.
@@ -601,16 +601,16 @@ export class TickerBoard {
    * @param {number} now
    */
   apply(kind, data, id, now) {
-    if (kind === 'snapshot' || kind === 'reset') {
+    if (kind === TickerEvent.Snapshot || kind === TickerEvent.Reset) {
       this.cursor.restart(id);
       this.ready = true;
       this.moves.clear();
       this.top = this.board(data.top);
       return true;
     }
-    if ((kind !== 'board' && kind !== 'score') || !this.cursor.admit(id)) return false;
+    if ((kind !== TickerEvent.Board && kind !== TickerEvent.Score) || !this.cursor.admit(id)) return false;
     const before = this.top;
-    if (kind === 'board') {
+    if (kind === TickerEvent.Board) {
       this.top = this.board(data.top);
     } else {
       this.tape.unshift({

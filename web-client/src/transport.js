@@ -17,15 +17,20 @@
  * - Leave → `POST /api/sessions/{token}/leave`.
  * - There is no Ping: the round trip of the input POSTs is the measured RTT.
  *
- * JSON answers pass through the binary codec (encode, then decode), so a
- * shape the decoder would refuse is refused here too, and what the session
- * gets is exactly what the binary decoder would have produced.
+ * JSON answers are handed on as they are: the state answer's snapshot has
+ * the shape the binary decoder produces (`http_state_answer.json` holds the
+ * snapshot of `server_snapshot_delta.bin`, and the tests compare them), so
+ * the session cannot tell the transports apart. An answer without the
+ * fields the session relies on is a protocol error ({@link AnswerError}).
+ * Refusals are read by their `code` ({@link import('./http.js')}), never by
+ * their words.
  *
  * The page's fallback rule is the pure {@link webSocketTrouble}; nothing here
  * touches the DOM.
  */
 
-import { CloseCode, decodeServer, encodeClient, encodeServer } from './protocol.js';
+import { DEFAULT_POLL_TIMEOUT_SECS, MAX_INPUTS_PER_REQUEST, errorOf, goneClose, joinRefusal } from './http.js';
+import { CloseCode, decodeServer, encodeClient } from './protocol.js';
 
 /** @typedef {import('./protocol.js').ClientMsg} ClientMsg */
 /** @typedef {import('./protocol.js').ServerMsg} ServerMsg */
@@ -192,10 +197,6 @@ export class WebSocketTransport {
 // ---------------------------------------------------------------------------
 // Long polling
 
-/** Inputs one POST carries at most (the server's limit). */
-export const MAX_BATCH = 32;
-/** Seconds a state poll waits for a snapshot (server default 25, limit 60). */
-const POLL_TIMEOUT_SECS = 25;
 /** Milliseconds between retries of a failed state poll; then give up. */
 const RETRY_MS = [500, 1000, 2000, 4000, 4000];
 
@@ -213,87 +214,70 @@ export function bytesFromHex(hex) {
   return bytes;
 }
 
-/**
- * A server message built from JSON, checked and normalised by the binary
- * codec: throws a CodecError for anything the binary decoder would refuse.
- * @param {ServerMsg} msg
- * @returns {ServerMsg}
- */
-export function viaCodec(msg) {
-  return decodeServer(encodeServer(msg));
+/** A JSON answer without the fields the session relies on. */
+export class AnswerError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'AnswerError';
+  }
 }
 
+/** @param {unknown} n */
+const isCount = (n) => Number.isInteger(n) && /** @type {number} */ (n) >= 0;
+
 /**
- * The Welcome a join answer stands for. Long-poll joins never resume.
+ * The Welcome a join answer (`http_join_answer.json`) stands for. Long-poll
+ * joins never resume.
  * @param {any} joined the `POST /api/rooms/{id}/join` answer
  * @returns {ServerMsg}
  */
 export function welcomeFromJoin(joined) {
-  return viaCodec({
+  const ok =
+    joined &&
+    typeof joined.token === 'string' &&
+    isCount(joined.ship) &&
+    typeof joined.room === 'string' &&
+    isCount(joined.tick) &&
+    joined.rules &&
+    isCount(joined.rules.tick_hz);
+  if (!ok) throw new AnswerError('the join answer lacks token, ship, room, tick or rules');
+  let resume;
+  try {
+    resume = bytesFromHex(joined.resume);
+  } catch (err) {
+    throw new AnswerError(String(err));
+  }
+  return {
     Welcome: {
       ship: joined.ship,
       room: joined.room,
       tick: joined.tick,
-      resume: bytesFromHex(joined.resume),
+      resume,
       resumed: false,
       rules: joined.rules,
     },
-  });
+  };
 }
 
-/**
- * What a refused join means in the binary protocol's terms: the Error the
- * WebSocket would have sent (if any) and the close code it would have used.
- * @param {number} status
- * @param {string} message the answer's `error`
- * @returns {{ error: ErrorMsg | null, code: number }}
- */
-export function joinRefusal(status, message) {
-  if (status === 400) {
-    const code = /name/i.test(message) ? 'BadName' : 'BadRoom';
-    return { error: { code, message }, code: CloseCode.PolicyViolation };
-  }
-  if (status === 429) {
-    // The only 429 a join gets: this address opened rooms too fast.
-    return { error: { code: 'RoomRateLimited', message }, code: CloseCode.TryAgainLater };
-  }
-  if (status === 503) {
-    if (/shutting down/i.test(message)) {
-      return { error: { code: 'ShuttingDown', message }, code: CloseCode.GoingAway };
-    }
-    let code = 'RoomFull';
-    if (/every public room is full/i.test(message)) code = 'ServerFull';
-    else if (/limit of \d+ rooms/i.test(message)) code = 'RoomLimit';
-    else if (/too many|limit/i.test(message)) code = 'ServerFull';
-    return { error: { code, message }, code: CloseCode.TryAgainLater };
-  }
-  return { error: null, code: CloseCode.ProtocolError };
-}
+const SNAPSHOT_LISTS = ['spawned', 'changed', 'removed', 'shots', 'shots_gone', 'events'];
 
 /**
- * The close code for a session the server no longer has (410, or 404 for a
- * token it forgot), from the reason it gave.
- * @param {number} status
- * @param {string} reason
+ * The Snapshot message a state answer's `snapshot` is. Checked only for
+ * what the session relies on: the tick, the baseline and the lists.
+ * @param {any} snapshot
+ * @returns {ServerMsg}
  */
-export function goneCode(status, reason) {
-  if (/resumed by another|replaced/i.test(reason)) return CloseCode.SessionReplaced;
-  if (status === 404 || /expired/i.test(reason)) return CloseCode.IdleTimeout;
-  return CloseCode.Normal;
-}
-
-/**
- * The `error` of a JSON error answer, or its status text.
- * @param {Response} res
- */
-async function errorText(res) {
-  try {
-    const body = await res.json();
-    if (body && typeof body.error === 'string') return body.error;
-  } catch {
-    // not JSON
-  }
-  return `HTTP ${res.status}`;
+export function snapshotFromAnswer(snapshot) {
+  const body = snapshot?.body;
+  const ok =
+    isCount(snapshot?.last_input) &&
+    isCount(body?.tick) &&
+    (body.baseline === null || isCount(body.baseline)) &&
+    (body.round === null || typeof body.round === 'object') &&
+    SNAPSHOT_LISTS.every((list) => Array.isArray(body[list]));
+  if (!ok) throw new AnswerError('malformed snapshot in the state answer');
+  return { Snapshot: snapshot };
 }
 
 /**
@@ -325,7 +309,7 @@ export class LongPollTransport {
     fetch: fetcher = (input, init) => globalThis.fetch(input, init),
     holding,
     now = () => performance.now(),
-    pollTimeoutSecs = POLL_TIMEOUT_SECS,
+    pollTimeoutSecs = DEFAULT_POLL_TIMEOUT_SECS,
     setTimeout: later = (fn, ms) => globalThis.setTimeout(fn, ms),
     clearTimeout: cancel = (id) => globalThis.clearTimeout(id),
   } = {}) {
@@ -382,7 +366,9 @@ export class LongPollTransport {
     } else if ('Input' in msg) {
       if (!this.token) return;
       this.queue.push(msg.Input);
-      if (this.queue.length > MAX_BATCH) this.queue.splice(0, this.queue.length - MAX_BATCH);
+      if (this.queue.length > MAX_INPUTS_PER_REQUEST) {
+        this.queue.splice(0, this.queue.length - MAX_INPUTS_PER_REQUEST);
+      }
       this.flush();
     }
     // Ping: long polling has none; input POSTs measure the round trip.
@@ -434,9 +420,9 @@ export class LongPollTransport {
     }
     if (this.closed) return;
     if (!res.ok) {
-      const message = await errorText(res);
+      const { code, message } = await errorOf(res);
       if (this.closed) return;
-      const refusal = joinRefusal(res.status, message);
+      const refusal = joinRefusal(code, message);
       if (refusal.error) this.deliver({ Error: refusal.error });
       this.close(refusal.code, message);
       return;
@@ -479,23 +465,26 @@ export class LongPollTransport {
           signal: this.polls.signal,
         });
         if (this.closed) return;
-        if (res.status === 410 || res.status === 404) {
-          const reason = await errorText(res);
-          this.close(goneCode(res.status, reason), reason);
-          return;
-        }
-        if (res.status === 429 || res.status >= 500) {
+        if (!res.ok) {
+          const { code, message } = await errorOf(res);
+          if (this.closed) return;
+          const gone = goneClose(code);
+          if (gone !== null) {
+            this.close(gone, message);
+            return;
+          }
+          // Busy or failing (a poll limit, a proxy's 502): try again later.
+          if (res.status !== 429 && res.status < 500) {
+            this.close(CloseCode.ProtocolError, message);
+            return;
+          }
           retry = retryAfterMs(res, RETRY_MS[Math.min(failures, RETRY_MS.length - 1)]);
-        } else if (!res.ok) {
-          const reason = await errorText(res);
-          this.close(CloseCode.ProtocolError, reason);
-          return;
         } else {
           const answer = await res.json();
           if (this.closed) return;
           failures = 0;
           if (answer.snapshot) {
-            this.deliver(viaCodec({ Snapshot: answer.snapshot }));
+            this.deliver(snapshotFromAnswer(answer.snapshot));
           } else if (answer.closed) {
             this.close(CloseCode.GoingAway, String(answer.closed));
             return;
@@ -504,7 +493,7 @@ export class LongPollTransport {
         }
       } catch (err) {
         if (this.closed) return;
-        if (err instanceof Error && err.name === 'CodecError') {
+        if (err instanceof AnswerError) {
           this.close(CloseCode.ProtocolError, err.message);
           return;
         }
@@ -545,7 +534,7 @@ export class LongPollTransport {
       return;
     }
     const ack = this.holding();
-    const inputs = this.queue.splice(0, MAX_BATCH).map((input) => ({ ...input, ack }));
+    const inputs = this.queue.splice(0, MAX_INPUTS_PER_REQUEST).map((input) => ({ ...input, ack }));
     this.inFlight = true;
     const sent = this.now();
     this.fetch(this.url(`sessions/${this.token}/input`), {
@@ -557,14 +546,18 @@ export class LongPollTransport {
         if (this.closed) return;
         if (res.ok) {
           this.handlers?.rtt?.(this.now() - sent);
-        } else if (res.status === 410 || res.status === 404) {
-          const reason = await errorText(res);
-          this.close(goneCode(res.status, reason), reason);
-        } else if (res.status === 429) {
+          return;
+        }
+        const { code, message } = await errorOf(res);
+        if (this.closed) return;
+        const gone = goneClose(code);
+        if (gone !== null) {
+          this.close(gone, message);
+        } else if (code === 'input_flood' || res.status === 429) {
           // The batch is lost, like inputs a flooded room drops.
           this.pausedUntil = this.now() + retryAfterMs(res, 1000);
         } else {
-          console.warn(`skirmish: ${inputs.length} inputs refused: ${await errorText(res)}`);
+          console.warn(`skirmish: ${inputs.length} inputs refused: ${code ?? ''} ${message}`);
         }
       })
       .catch((err) => {

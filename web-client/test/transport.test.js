@@ -8,14 +8,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { CloseCode, decodeClient, encodeServer } from '../src/protocol.js';
+import { MAX_INPUTS_PER_REQUEST } from '../src/http.js';
+import { CloseCode, decodeClient, decodeServer, encodeServer } from '../src/protocol.js';
 import { GameSession } from '../src/session.js';
 import {
   bytesFromHex,
-  goneCode,
-  joinRefusal,
   LongPollTransport,
-  MAX_BATCH,
   transportMode,
   webSocketTrouble,
   WebSocketTransport,
@@ -25,15 +23,8 @@ import { readBytes, readJson } from '../testing/vectors.js';
 
 const BASE = 'http://game.test';
 const WELCOME = readJson('server_welcome.json').Welcome;
-/** The join answer that stands for the golden Welcome. */
-const JOINED = {
-  token: '0123456789abcdef0123456789abcdef',
-  ship: WELCOME.ship,
-  room: WELCOME.room,
-  tick: WELCOME.tick,
-  resume: 'ab'.repeat(16),
-  rules: WELCOME.rules,
-};
+/** The golden join answer: it stands for the golden Welcome. */
+const JOINED = readJson('http_join_answer.json');
 
 /** Lets every settled promise run its continuations. */
 async function settle() {
@@ -165,37 +156,9 @@ test('fallback rule: only a WebSocket that never reached the game falls back', (
 test('a join answer is the Welcome the binary decoder gives', () => {
   assert.deepEqual(bytesFromHex('00ff10'.padEnd(32, '0')), [0, 255, 16, ...new Array(13).fill(0)]);
   assert.throws(() => bytesFromHex('abc'), TypeError);
-  assert.deepEqual(welcomeFromJoin(JOINED), readJson('server_welcome.json'));
-  assert.throws(() => welcomeFromJoin({ ...JOINED, ship: -1 }), { name: 'CodecError' });
-});
-
-test('refusals map to the WebSocket’s Error and close codes', () => {
-  assert.deepEqual(joinRefusal(400, 'name must be 1-24 bytes'), {
-    error: { code: 'BadName', message: 'name must be 1-24 bytes' },
-    code: CloseCode.PolicyViolation,
-  });
-  assert.equal(joinRefusal(400, 'room id must be 1-32 characters')?.error?.code, 'BadRoom');
-  assert.deepEqual(joinRefusal(503, 'room main is full (8 players)'), {
-    error: { code: 'RoomFull', message: 'room main is full (8 players)' },
-    code: CloseCode.TryAgainLater,
-  });
-  assert.equal(joinRefusal(503, 'too many long-poll players').error?.code, 'ServerFull');
-  const atCap = 'the server holds its limit of 256 rooms: join an existing room or retry later';
-  assert.deepEqual(joinRefusal(503, atCap), {
-    error: { code: 'RoomLimit', message: atCap },
-    code: CloseCode.TryAgainLater,
-  });
-  const tooFast = 'too many new rooms from your address (at most 10 a minute): retry in 6 s';
-  assert.deepEqual(joinRefusal(429, tooFast), {
-    error: { code: 'RoomRateLimited', message: tooFast },
-    code: CloseCode.TryAgainLater,
-  });
-  assert.equal(joinRefusal(503, 'server is shutting down').code, CloseCode.GoingAway);
-  assert.deepEqual(joinRefusal(422, 'missing field `name`'), { error: null, code: CloseCode.ProtocolError });
-  assert.equal(goneCode(410, 'session resumed by another connection'), CloseCode.SessionReplaced);
-  assert.equal(goneCode(410, 'left the room'), CloseCode.Normal);
-  assert.equal(goneCode(410, 'session expired or ended; join again'), CloseCode.IdleTimeout);
-  assert.equal(goneCode(404, 'unknown session'), CloseCode.IdleTimeout);
+  assert.deepEqual(welcomeFromJoin(JOINED), decodeServer(readBytes('server_welcome.bin')));
+  assert.throws(() => welcomeFromJoin({ ...JOINED, ship: -1 }), { name: 'AnswerError' });
+  assert.throws(() => welcomeFromJoin({ ...JOINED, resume: 'abc' }), { name: 'AnswerError' });
 });
 
 test('open, then Hello joins the room and the answer becomes Welcome', async () => {
@@ -222,10 +185,12 @@ test('a refused join delivers the Error, then closes', async () => {
   const h = harness();
   await settle();
   h.transport.send({ Hello: { protocol: 1, name: 'Ada', room: null, resume: null } });
-  h.net.take('/api/rooms/main/join').respond(503, { error: 'room main is full (8 players)' }, { 'retry-after': '5' });
+  h.net
+    .take('/api/rooms/main/join')
+    .respond(503, readJson('http_error.json'), { 'retry-after': '5' });
   await settle();
-  assert.deepEqual(h.messages, [{ Error: { code: 'RoomFull', message: 'room main is full (8 players)' } }]);
-  assert.deepEqual(h.closes, [{ code: CloseCode.TryAgainLater, reason: 'room main is full (8 players)' }]);
+  assert.deepEqual(h.messages, [{ Error: { code: 'RoomFull', message: 'room main is full (64 players)' } }]);
+  assert.deepEqual(h.closes, [{ code: CloseCode.TryAgainLater, reason: 'room main is full (64 players)' }]);
   assert.equal(h.net.calls.length, 1);
 });
 
@@ -248,6 +213,19 @@ test('state polls: snapshots become Snapshot messages, after follows the tick he
   assert.deepEqual(h.messages[2], { Snapshot: SNAPSHOT_DELTA });
   assert.equal(h.net.take('/state').query.get('after'), '1237');
   assert.deepEqual(h.closes, []);
+});
+
+test('the golden state answer is handed on as the binary decoder gives it', async () => {
+  const h = await joined();
+  h.net.take('/state').respond(200, readJson('http_state_answer.json'));
+  await settle();
+  assert.deepEqual(h.messages[1], decodeServer(readBytes('server_snapshot_delta.bin')));
+  h.net.take('/state').respond(200, readJson('http_state_timeout.json'));
+  await settle();
+  assert.equal(h.messages.length, 2, 'a timeout delivers nothing');
+  h.net.take('/state').respond(200, readJson('http_state_closed.json'));
+  await settle();
+  assert.deepEqual(h.closes, [{ code: CloseCode.GoingAway, reason: 'server shutting down' }]);
 });
 
 test('after is whatever the holder says it holds', async () => {
@@ -310,7 +288,9 @@ test('the same GameSession logic runs over long polling', async () => {
 
 test('410 on the state poll closes with the server’s reason and stops polling', async () => {
   const h = await joined();
-  h.net.take('/state').respond(410, { error: 'session resumed by another connection' });
+  h.net
+    .take('/state')
+    .respond(410, { error: 'session resumed by another connection', code: 'session_replaced' });
   await settle();
   assert.deepEqual(h.closes, [{ code: CloseCode.SessionReplaced, reason: 'session resumed by another connection' }]);
   assert.equal(h.net.pending('/state').length, 0);
@@ -327,7 +307,7 @@ test('a closing server ends the session', async () => {
   assert.deepEqual(h.closes, [{ code: CloseCode.GoingAway, reason: 'server shutting down' }]);
 });
 
-test('a snapshot the codec refuses is a protocol error', async () => {
+test('a malformed snapshot is a protocol error', async () => {
   const h = await joined();
   h.net.take('/state').respond(200, { snapshot: { last_input: 0, body: { tick: 'soon' } } });
   await settle();
@@ -344,7 +324,9 @@ test('failed polls retry with a backoff, then give up', async () => {
   assert.equal(h.timers[0].ms, 500);
   h.timers[0].fn();
   await settle();
-  h.net.take('/state').respond(503, { error: 'too many pending polls; retry shortly' }, { 'retry-after': '1' });
+  h.net
+    .take('/state')
+    .respond(503, { error: 'too many pending polls; retry shortly', code: 'poll_limit' }, { 'retry-after': '1' });
   await settle();
   assert.equal(h.timers[1].ms, 1000, 'Retry-After');
   h.timers[1].fn();
@@ -390,13 +372,13 @@ test('inputs: one POST in flight, the rest batched in order with the newest ack'
   );
 
   // More than a batch while one is in flight: the oldest go.
-  for (let seq = 4; seq < 4 + MAX_BATCH + 8; seq++) h.transport.send(input(seq));
+  for (let seq = 4; seq < 4 + MAX_INPUTS_PER_REQUEST + 8; seq++) h.transport.send(input(seq));
   second.respond(202, { accepted: 2 });
   await settle();
   const third = h.net.take('/input');
   const seqs = third.body.inputs.map((/** @type {any} */ i) => i.seq);
-  assert.equal(seqs.length, MAX_BATCH);
-  assert.deepEqual(seqs, Array.from({ length: MAX_BATCH }, (_, i) => 12 + i));
+  assert.equal(seqs.length, MAX_INPUTS_PER_REQUEST);
+  assert.deepEqual(seqs, Array.from({ length: MAX_INPUTS_PER_REQUEST }, (_, i) => 12 + i));
 
   // A lost POST loses its batch, and the next one goes.
   h.transport.send(input(100));
@@ -409,7 +391,7 @@ test('inputs: one POST in flight, the rest batched in order with the newest ack'
 test('429 pauses the input POSTs for Retry-After', async () => {
   const h = await joined();
   h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0 } });
-  h.net.take('/input').respond(429, { error: 'input flood' }, { 'retry-after': '1' });
+  h.net.take('/input').respond(429, { error: 'input flood', code: 'input_flood' }, { 'retry-after': '1' });
   await settle();
   h.transport.send({ Input: { seq: 2, ack: null, buttons: 0, aim: 0 } });
   h.transport.send({ Input: { seq: 3, ack: null, buttons: 0, aim: 0 } });
@@ -424,7 +406,9 @@ test('429 pauses the input POSTs for Retry-After', async () => {
 test('410 on an input POST closes too', async () => {
   const h = await joined();
   h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0 } });
-  h.net.take('/input').respond(410, { error: 'session expired or ended; join again' });
+  h.net
+    .take('/input')
+    .respond(410, { error: 'session expired or ended; join again', code: 'session_expired' });
   await settle();
   assert.deepEqual(h.closes, [{ code: CloseCode.IdleTimeout, reason: 'session expired or ended; join again' }]);
   assert.equal(h.net.pending('/state').length, 0, 'the open poll was aborted');

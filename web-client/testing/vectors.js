@@ -20,6 +20,8 @@ export function readBytes(name) {
 
 /** @type {{ protocol_version: number, max_client_frame: number, max_server_frame: number,
  *   max_name_len: number, max_room_id_len: number,
+ *   max_inputs_per_request: number, max_events_per_page: number, default_poll_timeout_secs: number,
  *   messages: { name: string, side: 'client' | 'server', bytes: number }[],
+ *   json: string[], room_events: string[], ticker_events: string[],
  *   trajectories: string[] }} */
 export const index = readJson('index.json');

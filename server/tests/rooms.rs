@@ -8,8 +8,9 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::{Player, TestServer, WAIT, expect_close, get_json, metric, test_config};
+use common::{Player, TestServer, WAIT, expect_close, get_json, metric, refusal, test_config};
 use serde_json::{Value, json};
+use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{ClientMsg, ErrorCode, Hello, PROTOCOL_VERSION, ResumeToken, ServerMsg};
 
 /// An HTTP client whose connections come from `source` (any 127.0.0.0/8
@@ -144,7 +145,11 @@ async fn a_flood_of_new_room_names_from_one_address_is_refused_past_its_rate() {
     );
     assert_eq!(opened[..3], ["flood-0", "flood-1", "flood-2"]);
     for (i, status, retry, body) in &refusals {
-        assert_eq!(*status, 429, "flood-{i}: {body}");
+        assert_eq!(
+            refusal(*status, body),
+            ApiErrorCode::RoomRateLimited,
+            "flood-{i}: {body}"
+        );
         let retry = retry.expect("Retry-After on every refusal");
         assert!((1..=20).contains(&retry), "Retry-After {retry}");
         let error = body["error"].as_str().expect("JSON error");
@@ -228,7 +233,7 @@ async fn the_room_cap_refuses_new_rooms_but_seats_players_where_there_is_room() 
     let http = client_from([127, 0, 0, 1]);
     let join = server.http_url("/api/rooms/fresh/join");
     let (status, retry, body) = post(&http, &join, json!({ "name": "Late" })).await;
-    assert_eq!(status, 503, "{body}");
+    assert_eq!(refusal(status, &body), ApiErrorCode::RoomLimit);
     assert_eq!(body["error"], message.as_str());
     assert!(retry.is_some_and(|s| s >= 1), "Retry-After {retry:?}");
     assert_eq!(room_ids(&server).await, ["arena-2", "main"]);

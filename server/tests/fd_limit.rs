@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::WAIT;
 use common::node_process::NodeProcess;
+use skirmish_shared::http::ApiErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -93,6 +94,7 @@ async fn out_of_descriptors_clients_get_a_prompt_503_and_service_resumes() {
     let body = refused.split_once("\r\n\r\n").expect("body").1;
     let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
     assert_eq!(json["error"], "the server is out of file descriptors");
+    assert_eq!(common::refusal(503, &json), ApiErrorCode::FdLimit);
     // While it lasts, every newcomer is answered at once, and the log does
     // not grow by a line per failed accept.
     for _ in 0..20 {

@@ -18,6 +18,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use skirmish_shared::http::ApiErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -314,8 +315,10 @@ async fn body(response: hyper::Response<hyper::body::Incoming>) -> Bytes {
     body.to_bytes()
 }
 
-/// The JSON error of a refused request, with its `Retry-After`.
-async fn refusal(response: hyper::Response<hyper::body::Incoming>) -> (String, String) {
+/// The code and words of a refused request, with its `Retry-After`.
+async fn refusal(
+    response: hyper::Response<hyper::body::Incoming>,
+) -> (ApiErrorCode, String, String) {
     assert_eq!(response.status(), 503);
     let retry = response
         .headers()
@@ -325,7 +328,12 @@ async fn refusal(response: hyper::Response<hyper::body::Incoming>) -> (String, S
         .expect("ascii")
         .to_owned();
     let json: serde_json::Value = serde_json::from_slice(&body(response).await).expect("JSON body");
-    (json["error"].as_str().expect("error").to_owned(), retry)
+    let code = common::refusal(503, &json);
+    (
+        code,
+        json["error"].as_str().expect("error").to_owned(),
+        retry,
+    )
 }
 
 #[tokio::test]
@@ -345,7 +353,8 @@ async fn one_address_cannot_take_every_spectator_or_poll_slot() {
         assert_eq!(response.status(), 200, "stream {i}");
         feeds.push(response.into_body());
     }
-    let (error, retry) = refusal(get(&first, &server, "/api/ticker").await).await;
+    let (code, error, retry) = refusal(get(&first, &server, "/api/ticker").await).await;
+    assert_eq!(code, ApiErrorCode::IpSpectatorLimit);
     assert_eq!(
         error,
         "your address has 20 spectator streams open, the most allowed"
@@ -377,7 +386,8 @@ async fn one_address_cannot_take_every_spectator_or_poll_slot() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(pollers.polls.open(), 10, "ten polls wait");
-    let (error, retry) = refusal(get(&first, &server, &wait).await).await;
+    let (code, error, retry) = refusal(get(&first, &server, &wait).await).await;
+    assert_eq!(code, ApiErrorCode::IpPollLimit);
     assert_eq!(error, "your address has 10 polls waiting, the most allowed");
     assert_eq!(retry, "1");
     let response = get(&other, &server, "/api/ticker/poll").await;

@@ -603,7 +603,7 @@ async fn each_room_has_its_own_poll_cap() {
     }
     assert_eq!(pollers(), 2, "both polls wait");
     let (status, body) = get(&http, &format!("{poll}?after={head}&timeout=0")).await;
-    assert_eq!(refusal(status, &body), ApiErrorCode::PollLimit);
+    assert_eq!(refusal(status, &body), ApiErrorCode::RoomPollLimit);
     // Another room and the ticker still answer.
     let (status, body) = get(&http, &server.http_url("/api/rooms/side/poll")).await;
     assert_eq!(status, 200, "{body}");

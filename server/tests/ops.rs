@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::node_process::NodeProcess;
 use common::{Player, SseClient, TestServer, expect_close, metric, raw_socket, send, test_config};
+use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{ClientMsg, Hello};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -232,6 +233,11 @@ async fn sigterm_tells_every_client_and_exits_zero() {
         let (status, body) = json_answer(&fresh_get(server.addr, path).await);
         assert_eq!(status, 503, "{path}");
         assert_eq!(body["error"], "the server is shutting down", "{path}");
+        assert_eq!(
+            common::refusal(status, &body),
+            ApiErrorCode::ShuttingDown,
+            "{path}"
+        );
     }
     // The held request is answered too: no one joins a stopping server.
     let (status, body) = json_answer(&holder.finish().await);

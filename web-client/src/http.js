@@ -54,10 +54,15 @@ export const ApiErrorCode = Object.freeze({
   room_limit: 503,
   server_full: 503,
   spectator_limit: 503,
+  room_spectator_limit: 503,
+  ip_spectator_limit: 503,
   poll_limit: 503,
+  room_poll_limit: 503,
+  ip_poll_limit: 503,
   legacy_limit: 503,
   connection_limit: 503,
   ip_connection_limit: 503,
+  fd_limit: 503,
 });
 
 /**
@@ -74,9 +79,9 @@ const JOIN_REFUSALS = Object.freeze({
   room_rate_busy: ['RoomRateLimited', CloseCode.TryAgainLater],
   server_full: ['ServerFull', CloseCode.TryAgainLater],
   legacy_limit: ['ServerFull', CloseCode.TryAgainLater],
-  poll_limit: ['ServerFull', CloseCode.TryAgainLater],
   connection_limit: ['ServerFull', CloseCode.TryAgainLater],
   ip_connection_limit: ['ServerFull', CloseCode.TryAgainLater],
+  fd_limit: ['ServerFull', CloseCode.TryAgainLater],
   shutting_down: ['ShuttingDown', CloseCode.GoingAway],
 });
 

@@ -14,6 +14,7 @@ use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
 use common::{Player, connect_url, expect_close, hex, recv, refused_hello, send};
 use serde_json::{Value, json};
+use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{ClientMsg, ErrorCode, Hello, PROTOCOL_VERSION, ServerMsg};
 
 /// Lease refresh and lifetime of every node here: a dead node is noticed
@@ -311,7 +312,11 @@ async fn an_abandoned_seat_frees_itself_and_a_ticket_seats_once() {
     assert_eq!(status, 200, "{abandoned}");
     let reserved_at = Instant::now();
     let (status, full) = matchmake(&http, &a, &json!({ "room": room })).await;
-    assert_eq!(status, 503, "two seats reserved of two: {full}");
+    assert_eq!(
+        common::refusal(status, &full),
+        ApiErrorCode::RoomFull,
+        "two seats reserved of two"
+    );
     assert!(
         full["error"].as_str().expect("error").contains("full"),
         "{full}"
@@ -467,8 +472,11 @@ async fn a_resume_token_finds_its_room_through_another_node() {
     let back = Player::hello_on(socket, "Roamer", None, Some(token)).await;
     assert!(back.welcome.resumed);
     assert_eq!(back.welcome.room, a_room);
-    let (status, _) = matchmake(&http, &b, &json!({ "resume": "00".repeat(16) })).await;
-    assert_eq!(status, 404);
+    let (status, unknown) = matchmake(&http, &b, &json!({ "resume": "00".repeat(16) })).await;
+    assert_eq!(
+        common::refusal(status, &unknown),
+        ApiErrorCode::UnknownSession
+    );
 }
 
 #[tokio::test]
@@ -501,7 +509,10 @@ async fn play_goes_on_while_redis_is_down_and_the_node_rejoins_an_empty_redis() 
     )
     .await;
     let (status_code, refusal) = matchmake(&http, &a, &json!({})).await;
-    assert_eq!(status_code, 503, "{refusal}");
+    assert_eq!(
+        common::refusal(status_code, &refusal),
+        ApiErrorCode::DirectoryUnavailable
+    );
     assert!(
         refusal["error"]
             .as_str()

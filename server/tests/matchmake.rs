@@ -9,6 +9,7 @@ use common::{
     Player, TestServer, connect_url, expect_close, hex, recv, refused_hello, send, test_config,
 };
 use serde_json::{Value, json};
+use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{ClientMsg, Hello, PROTOCOL_VERSION, ServerMsg};
 use tokio_tungstenite::tungstenite::Error;
 
@@ -107,26 +108,42 @@ async fn a_resume_token_is_routed_back_to_its_room() {
 #[tokio::test]
 async fn malformed_requests_are_refused_with_reasons() {
     let server = TestServer::start(test_config()).await;
-    for (body, status, says) in [
-        (json!({ "room": "a b" }), 400, "room id"),
-        (json!({ "resume": "xyz" }), 400, "32 hex"),
-        (json!({ "room": "main", "resume": "00" }), 400, "not both"),
-        (json!({ "room": "nowhere" }), 404, "no room"),
-        (json!({ "resume": "00".repeat(16) }), 404, "no session"),
-        (json!({ "room": 5 }), 422, ""),
+    for (body, code, says) in [
+        (json!({ "room": "a b" }), ApiErrorCode::BadRoom, "room id"),
+        (json!({ "resume": "xyz" }), ApiErrorCode::BadToken, "32 hex"),
+        (
+            json!({ "room": "main", "resume": "00" }),
+            ApiErrorCode::BadRequest,
+            "not both",
+        ),
+        (
+            json!({ "room": "nowhere" }),
+            ApiErrorCode::NoRoom,
+            "no room",
+        ),
+        (
+            json!({ "resume": "00".repeat(16) }),
+            ApiErrorCode::UnknownSession,
+            "no session",
+        ),
+        (json!({ "room": 5 }), ApiErrorCode::BadBody, ""),
     ] {
         let (got, answer) = matchmake(&server, Some(body.clone())).await;
-        assert_eq!(got, status, "{body} -> {answer}");
+        assert_eq!(common::refusal(got, &answer), code, "{body} -> {answer}");
         assert!(
             answer["error"].as_str().expect("error").contains(says),
             "{body} -> {answer}"
         );
     }
     let seat = "ab".repeat(16);
-    for (query, says) in [
-        ("?seat=abc&room=main", "32 hex"),
-        (&*format!("?seat={seat}"), "needs its room"),
-        ("?room=a%20b", "room id"),
+    for (query, code, says) in [
+        ("?seat=abc&room=main", ApiErrorCode::BadToken, "32 hex"),
+        (
+            &*format!("?seat={seat}"),
+            ApiErrorCode::BadParam,
+            "needs its room",
+        ),
+        ("?room=a%20b", ApiErrorCode::BadRoom, "room id"),
     ] {
         let url = format!("ws://{}/ws{query}", server.addr);
         let Err(Error::Http(response)) = tokio_tungstenite::connect_async(&url).await else {
@@ -134,7 +151,9 @@ async fn malformed_requests_are_refused_with_reasons() {
         };
         let body =
             String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).to_string();
-        assert_eq!(response.status(), 400, "{query}: {body}");
+        let json: Value = serde_json::from_str(&body).expect("a JSON body");
+        let status = response.status().as_u16();
+        assert_eq!(common::refusal(status, &json), code, "{query}: {body}");
         assert!(body.contains(says), "{query}: {body}");
     }
     // A Hello naming another room than the URL's.
@@ -171,9 +190,13 @@ async fn one_address_may_only_matchmake_so_often() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "1");
+    let status = response.status().as_u16();
     let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        common::refusal(status, &body),
+        ApiErrorCode::MatchmakeRateLimited
+    );
     assert!(
         body["error"]
             .as_str()
@@ -192,7 +215,7 @@ async fn matchmaking_opens_no_room_past_the_cap() {
     let server = TestServer::start(config).await;
     assert_eq!(matchmake(&server, None).await.0, 200, "the seat in main");
     let (status, full) = matchmake(&server, None).await;
-    assert_eq!(status, 503, "{full}");
+    assert_eq!(common::refusal(status, &full), ApiErrorCode::ServerFull);
     assert!(
         full["error"]
             .as_str()

@@ -1,6 +1,6 @@
 //! The JSON API's bodies: long polling (watching and playing), the room
-//! list, and the one error body every refusal carries, with its
-//! machine-readable [`ApiErrorCode`]. The feeds' events are in
+//! list, matchmaking and the cluster's nodes, and the one error body every
+//! refusal carries, with its machine-readable [`ApiErrorCode`]. The feeds' events are in
 //! [`crate::feed`]; the WebSocket's binary messages in [`crate::protocol`].
 //!
 //! Types only: routes, statuses and limits are enforced by the server
@@ -332,4 +332,76 @@ pub struct RoomSummary {
     pub tick_hz: u16,
     /// Seconds left in the current round.
     pub round_secs_left: f64,
+}
+
+/// A room of `GET /api/rooms` in cluster mode: the summary, plus its owner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListedRoom {
+    /// The room's figures.
+    #[serde(flatten)]
+    pub summary: RoomSummary,
+    /// Owner node id.
+    pub node: String,
+    /// Owner's public URL (empty when the answering node does not know its
+    /// own).
+    pub node_url: String,
+}
+
+/// `GET /api/rooms`: plain summaries on a single node, with owners in a
+/// cluster. A client reads either; the cluster form is tried first, since
+/// its entries are summaries too.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RoomList {
+    /// Cluster node.
+    Cluster(Vec<ListedRoom>),
+    /// Single node.
+    Local(Vec<RoomSummary>),
+}
+
+/// `POST /api/matchmake`'s body; every field optional, an empty body too.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchBody {
+    /// A seat in this room rather than the fullest open one.
+    #[serde(default)]
+    pub room: Option<String>,
+    /// Back to the room of this resume token (32 hex digits), no seat.
+    #[serde(default)]
+    pub resume: Option<String>,
+}
+
+/// `POST /api/matchmake`'s answer: where to play.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchAnswer {
+    /// Room id.
+    pub room: String,
+    /// The owner node's id.
+    pub node: String,
+    /// The owner node's public URL (for its SSE and HTTP routes).
+    pub node_url: String,
+    /// Where to open the player WebSocket (with the seat ticket).
+    pub ws_url: String,
+    /// The seat ticket; `null` for a resume (send `Hello.resume` instead).
+    pub seat: Option<String>,
+    /// Milliseconds the seat waits for the WebSocket; `null` for a resume.
+    pub seat_ttl_ms: Option<u64>,
+}
+
+/// One live node of `GET /api/nodes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// Node id.
+    pub id: String,
+    /// Its public URL.
+    pub url: String,
+    /// Its current start.
+    pub boot_id: String,
+    /// Rooms it owns.
+    pub rooms: u32,
+    /// Players seated on it.
+    pub players: u32,
+    /// It takes no new rooms or seats.
+    pub draining: bool,
+    /// Milliseconds until its lease runs out unless refreshed.
+    pub lease_ms_left: u64,
 }

@@ -29,6 +29,8 @@ export const ApiErrorCode = Object.freeze({
   bad_json: 400,
   bad_name: 400,
   bad_room: 400,
+  bad_token: 400,
+  resume_rejected: 400,
   too_many_inputs: 400,
   not_websocket: 400,
   origin_forbidden: 403,
@@ -48,6 +50,7 @@ export const ApiErrorCode = Object.freeze({
   input_flood: 429,
   room_rate_limited: 429,
   room_rate_busy: 429,
+  matchmake_rate_limited: 429,
   internal: 500,
   shutting_down: 503,
   room_full: 503,
@@ -63,6 +66,8 @@ export const ApiErrorCode = Object.freeze({
   connection_limit: 503,
   ip_connection_limit: 503,
   fd_limit: 503,
+  directory_unavailable: 503,
+  not_registered: 503,
 });
 
 /**
@@ -73,6 +78,7 @@ export const ApiErrorCode = Object.freeze({
 const JOIN_REFUSALS = Object.freeze({
   bad_name: ['BadName', CloseCode.PolicyViolation],
   bad_room: ['BadRoom', CloseCode.PolicyViolation],
+  resume_rejected: ['ResumeRejected', CloseCode.PolicyViolation],
   room_full: ['RoomFull', CloseCode.TryAgainLater],
   room_limit: ['RoomLimit', CloseCode.TryAgainLater],
   room_rate_limited: ['RoomRateLimited', CloseCode.TryAgainLater],

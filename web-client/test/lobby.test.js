@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { clock, resultLines, roomRows } from '../src/lobby.js';
+import { readJson } from '../testing/vectors.js';
 
 test('clock shows m:ss, rounded up', () => {
   assert.equal(clock(0), '0:00');
@@ -51,4 +52,10 @@ test('results rank best first and share ranks on ties', () => {
     { rank: 2, ship: 2, name: 'Bot', score: 4, own: false },
     { rank: 2, ship: 3, name: 'Cy', score: 4, own: true },
   ]);
+});
+
+test('the golden room lists, single node and cluster, become the same rows', () => {
+  const single = roomRows(readJson('http_rooms.json'));
+  assert.deepEqual(single, [{ id: 'main', players: '12/64', full: false, spectators: 3, bots: 4, roundLeft: '2:38', public: true }]);
+  assert.deepEqual(roomRows(readJson('http_rooms_cluster.json')), single);
 });

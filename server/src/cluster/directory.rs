@@ -28,24 +28,8 @@ use crate::room::registry::RoomSummary;
 /// dead or full on the way is withdrawn, so the next call sees others).
 const RESERVE_CANDIDATES: usize = 32;
 
-/// A live node, as the directory shows it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct NodeEntry {
-    /// Node id.
-    pub id: String,
-    /// Its public URL.
-    pub url: String,
-    /// Its current start.
-    pub boot_id: String,
-    /// Rooms it owns.
-    pub rooms: u32,
-    /// Players seated on it.
-    pub players: u32,
-    /// It takes no new rooms or seats.
-    pub draining: bool,
-    /// Milliseconds until its lease runs out unless refreshed.
-    pub lease_ms_left: u64,
-}
+/// A live node, as the directory shows it (the `/api/nodes` entry).
+pub use skirmish_shared::http::NodeEntry;
 
 /// A room, as its owner last published it.
 #[derive(Clone, Debug, PartialEq)]

@@ -31,7 +31,6 @@ use crate::cluster::directory::{DirectoryRoom, NodeEntry, Reservation, Reserved}
 use crate::cluster::redis::ClusterError;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::node::Node;
-use crate::room::registry::RoomSummary;
 use crate::room::{JoinError, Registry};
 use local::{LocalRefusal, LocalSeats};
 pub use routes::{RouteKey, SessionRoutes};
@@ -153,29 +152,7 @@ pub enum SeatCheck {
     Unchecked,
 }
 
-/// A room of `GET /api/rooms` in cluster mode: today's fields, plus its
-/// owner.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct ListedRoom {
-    /// The room's figures.
-    #[serde(flatten)]
-    pub summary: RoomSummary,
-    /// Owner node id.
-    pub node: String,
-    /// Owner's public URL (empty when this node does not know its own).
-    pub node_url: String,
-}
-
-/// `GET /api/rooms`: plain summaries on a single node, with owners in a
-/// cluster.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(untagged)]
-pub enum RoomList {
-    /// Single node.
-    Local(Vec<RoomSummary>),
-    /// Cluster node.
-    Cluster(Vec<ListedRoom>),
-}
+pub use skirmish_shared::http::{ListedRoom, RoomList};
 
 enum Backend {
     Local(LocalSeats),

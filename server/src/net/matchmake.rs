@@ -9,42 +9,14 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
-use skirmish_shared::http::ApiErrorCode;
+use skirmish_shared::http::{ApiErrorCode, MatchAnswer, MatchBody, NodeEntry};
 use skirmish_shared::valid_room_id;
 
 use super::AppState;
 use super::api::ApiError;
-use crate::cluster::directory::NodeEntry;
 use crate::listener::ConnSlot;
 use crate::matchmaker::{MatchError, Placed, RouteKey, Want};
 use crate::node::ws_url;
-
-/// `POST /api/matchmake` body; every field optional, an empty body too.
-#[derive(Debug, Default, Deserialize)]
-pub struct MatchBody {
-    /// A seat in this room rather than the fullest open one.
-    room: Option<String>,
-    /// Back to the room of this resume token (32 hex digits), no seat.
-    resume: Option<String>,
-}
-
-/// Where to play.
-#[derive(Debug, Serialize)]
-pub struct MatchAnswer {
-    /// Room id.
-    room: String,
-    /// The owner node's id.
-    node: String,
-    /// The owner node's public URL (for its SSE and HTTP routes).
-    node_url: String,
-    /// Where to open the player WebSocket (with the seat ticket).
-    ws_url: String,
-    /// The seat ticket; `null` for a resume (send `Hello.resume` instead).
-    seat: Option<String>,
-    /// Milliseconds the seat waits for the WebSocket; `null` for a resume.
-    seat_ttl_ms: Option<u64>,
-}
 
 /// `POST /api/matchmake`.
 ///

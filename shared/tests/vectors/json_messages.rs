@@ -290,6 +290,20 @@ fn ticker_events() -> Vec<(&'static str, &'static str, TickerEvent)> {
     ]
 }
 
+fn summary() -> RoomSummary {
+    RoomSummary {
+        id: "main".into(),
+        public: true,
+        players: 12,
+        max_players: 64,
+        spectators: 3,
+        bots: 4,
+        tick: 676,
+        tick_hz: 30,
+        round_secs_left: 157.5,
+    }
+}
+
 /// The snapshot of `server_snapshot_delta`, so the long-poll answer's
 /// vector can be compared with the binary one's decoded value.
 fn delta_snapshot() -> Snapshot {
@@ -452,17 +466,51 @@ fn http_vectors() -> Vec<JsonVector> {
         ),
         vector(
             "http_rooms",
-            "GET /api/rooms",
-            &vec![RoomSummary {
-                id: "main".into(),
-                public: true,
-                players: 12,
-                max_players: 64,
-                spectators: 3,
-                bots: 4,
-                tick: 676,
-                tick_hz: 30,
-                round_secs_left: 157.5,
+            "GET /api/rooms on a single node",
+            &RoomList::Local(vec![summary()]),
+        ),
+        vector(
+            "http_rooms_cluster",
+            "GET /api/rooms in a cluster: each room with its owner node",
+            &RoomList::Cluster(vec![ListedRoom {
+                summary: summary(),
+                node: "node-a".into(),
+                node_url: "https://a.play.example.com".into(),
+            }]),
+        ),
+        vector(
+            "http_matchmake_body",
+            "POST /api/matchmake: a room, a resume token, or neither (any room)",
+            &MatchBody {
+                room: Some("arena-2".into()),
+                resume: None,
+            },
+        ),
+        vector(
+            "http_matchmake_answer",
+            "its answer: where to open the WebSocket, with a seat ticket",
+            &MatchAnswer {
+                room: "arena-2".into(),
+                node: "node-a".into(),
+                node_url: "https://a.play.example.com".into(),
+                ws_url:
+                    "wss://a.play.example.com/ws?room=arena-2&seat=0123456789abcdef0123456789abcdef"
+                        .into(),
+                seat: Some("0123456789abcdef0123456789abcdef".into()),
+                seat_ttl_ms: Some(10_000),
+            },
+        ),
+        vector(
+            "http_nodes",
+            "GET /api/nodes: the live nodes of the cluster",
+            &vec![NodeEntry {
+                id: "node-a".into(),
+                url: "https://a.play.example.com".into(),
+                boot_id: "7f3a9c".into(),
+                rooms: 3,
+                players: 41,
+                draining: false,
+                lease_ms_left: 8200,
             }],
         ),
         vector(

@@ -29,6 +29,9 @@ async fn main() -> ExitCode {
     }
     skirmish_server::fd_limit::raise(config.max_connections);
     let deadline = Duration::from_secs(config.shutdown_timeout_secs);
+    // Registered before binding: a supervisor (or a test) may send SIGTERM
+    // as soon as the address is logged, and that must drain, not kill.
+    let signals = ShutdownSignals::install();
     let server = match Server::start(config).await {
         Ok(server) => server,
         Err(err) => {
@@ -36,7 +39,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    wait_for_signal().await;
+    signals.wait().await;
     match server.shutdown(deadline).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -46,30 +49,55 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Resolves on ctrl-c or SIGTERM.
-async fn wait_for_signal() {
-    let ctrl_c = async {
+/// SIGINT (ctrl-c) and SIGTERM, listened for from the moment they are
+/// installed; a signal that cannot be installed is logged and never fires.
+struct ShutdownSignals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    fn install() -> ShutdownSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| {
+                signal(kind)
+                    .inspect_err(|err| error!(%err, "cannot listen for {name}"))
+                    .ok()
+            };
+            ShutdownSignals {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        ShutdownSignals {}
+    }
+
+    /// Resolves on the first of them.
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.interrupt) => {},
+                () = next(self.terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(err) = tokio::signal::ctrl_c().await {
             error!(%err, "cannot listen for ctrl-c");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(err) => {
-                error!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }

@@ -138,6 +138,21 @@ async fn fresh_get(addr: std::net::SocketAddr, path: &str) -> String {
     read_answer(&mut tcp).await
 }
 
+/// Waits until the server reports `n` waiting long polls.
+async fn wait_for_pollers(addr: std::net::SocketAddr, n: u64) {
+    tokio::time::timeout(common::WAIT, async {
+        loop {
+            let (_, text) = common::http_get(&format!("http://{addr}/metrics")).await;
+            if metric(&text, "skirmish_pollers") == Some(n as f64) {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the poll reached the server");
+}
+
 /// The status and JSON body of a raw HTTP/1.1 answer.
 fn json_answer(answer: &str) -> (u16, serde_json::Value) {
     let (status, body) = common::parse_response(answer.as_bytes());
@@ -193,6 +208,9 @@ async fn sigterm_tells_every_client_and_exits_zero() {
                 .await
         }
     });
+    // Only a poll the server holds is answered by shutdown; one still on
+    // its way would meet the drain's canned 503 instead.
+    wait_for_pollers(server.addr, 1).await;
     let holder = Holder::start(server.addr).await;
     player.snapshot().await;
     let ready = fresh_get(server.addr, "/readyz").await;

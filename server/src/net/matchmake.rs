@@ -31,7 +31,7 @@ pub async fn matchmake(
     body: Result<Option<Json<MatchBody>>, JsonRejection>,
 ) -> Result<Json<MatchAnswer>, ApiError> {
     let client = super::client_of(slot.as_deref());
-    if !app.matchmake_rate.allow(client) {
+    if let Err(refusal) = app.matchmake_rate.allow(client) {
         app.metrics.reject("matchmake_rate");
         return Err(ApiError::new(
             ApiErrorCode::MatchmakeRateLimited,
@@ -40,7 +40,7 @@ pub async fn matchmake(
                 app.config.matchmakes_per_sec
             ),
         )
-        .retry_after(1));
+        .retry_after(refusal.retry_after_secs()));
     }
     let body = body
         .map_err(ApiError::from)?

@@ -185,7 +185,10 @@ impl AppState {
         };
         Ok(AppState(Arc::new(AppInner {
             matchmaker,
-            matchmake_rate: rate::PerAddressRate::new(config.matchmakes_per_sec),
+            matchmake_rate: rate::PerAddressRate::per_second(
+                config.matchmakes_per_sec,
+                rate::MAX_TRACKED_ADDRESSES,
+            ),
             origins,
             config,
             registry,

@@ -4,27 +4,15 @@
 //! before it opens a room, so counting and creating are one step: two
 //! requests cannot both take the last place, and a refused request has
 //! created nothing. The bucket map has its own lock, taken only inside the
-//! directory lock (directory first, then buckets) and never across an await.
+//! directory lock (directory first, then buckets; see [`PerAddressRate`]) and never across an await.
 //! It must never be consulted for a join that opens no room: joining a room
 //! that exists costs nothing.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
 use super::JoinError;
-use crate::listener::limit_key;
-use crate::net::flood::FloodGuard;
-
-/// Addresses tracked at once. An address is tracked from its first new room
-/// until its bucket has refilled (a minute with the default rate); with the
-/// room cap and the rate together this is far more than honest traffic
-/// needs. When every entry is still refilling, new addresses are refused
-/// (fail closed) rather than let the map grow: 4096 entries are about
-/// 200 KiB.
-const MAX_TRACKED: usize = 4096;
+use crate::net::rate::{MAX_TRACKED_ADDRESSES, PerAddressRate, RateRefusal};
 
 /// Longest `Retry-After` for the room cap, in seconds.
 const MAX_RETRY_SECS: u64 = 60;
@@ -39,8 +27,9 @@ pub struct RoomQuota {
     /// What to tell a client refused at the cap: an empty room frees its
     /// place after the empty-room grace, so that is when to look again.
     cap_retry_secs: u32,
-    /// One bucket per address (IPv6: per /64) that opened a room recently.
-    buckets: Mutex<HashMap<IpAddr, FloodGuard>>,
+    /// One bucket per address (IPv6: per /64) that opened a room recently:
+    /// a minute's worth at once, refilled at `per_min` a minute.
+    rate: PerAddressRate,
 }
 
 /// Whether a request names its room or asks matchmaking for any seat.
@@ -63,7 +52,11 @@ impl RoomQuota {
             per_min,
             cap_retry_secs: u32::try_from(empty_room_grace.as_secs().clamp(1, MAX_RETRY_SECS))
                 .unwrap_or(1),
-            buckets: Mutex::new(HashMap::new()),
+            rate: PerAddressRate::new(
+                f64::from(per_min) / 60.0,
+                f64::from(per_min),
+                MAX_TRACKED_ADDRESSES,
+            ),
         }
     }
 
@@ -82,33 +75,21 @@ impl RoomQuota {
                 Opening::Matchmaking => JoinError::ServerFull { max, retry_after },
             });
         }
-        let mut buckets = self.buckets.lock();
-        let key = limit_key(client);
-        if !buckets.contains_key(&key) && buckets.len() >= MAX_TRACKED {
-            // A refilled bucket is the same as none: forget those first.
-            buckets.retain(|_, bucket| !bucket.is_full());
-            if buckets.len() >= MAX_TRACKED {
-                return Err(JoinError::RoomRateBusy { retry_after: 1 });
-            }
-        }
-        let rate = f64::from(self.per_min) / 60.0;
-        let bucket = buckets
-            .entry(key)
-            .or_insert_with(|| FloodGuard::with_burst(rate, f64::from(self.per_min)));
-        if bucket.allow(1) {
-            return Ok(());
-        }
-        let wait = bucket.retry_in().as_secs_f64().ceil();
-        Err(JoinError::RoomRate {
-            per_min: self.per_min,
-            retry_after: (wait as u32).max(1),
+        self.rate.allow(client).map_err(|refusal| match refusal {
+            RateRefusal::Over { .. } => JoinError::RoomRate {
+                per_min: self.per_min,
+                retry_after: refusal.retry_after_secs(),
+            },
+            RateRefusal::Busy => JoinError::RoomRateBusy {
+                retry_after: refusal.retry_after_secs(),
+            },
         })
     }
 
     /// Addresses tracked now (for tests).
     #[must_use]
     pub fn tracked(&self) -> usize {
-        self.buckets.lock().len()
+        self.rate.tracked()
     }
 }
 
@@ -194,17 +175,20 @@ mod tests {
     async fn the_map_stays_bounded_and_forgets_refilled_buckets() {
         let quota = RoomQuota::new(100_000, 1, Duration::from_secs(30));
         let nth = |n: usize| IpAddr::from([10, (n >> 16) as u8, (n >> 8) as u8, n as u8]);
-        for n in 0..MAX_TRACKED {
+        for n in 0..MAX_TRACKED_ADDRESSES {
             assert_eq!(quota.admit(1, nth(n), Opening::Named), Ok(()));
         }
         assert_eq!(
-            quota.admit(1, nth(MAX_TRACKED), Opening::Named),
+            quota.admit(1, nth(MAX_TRACKED_ADDRESSES), Opening::Named),
             Err(JoinError::RoomRateBusy { retry_after: 1 })
         );
-        assert_eq!(quota.tracked(), MAX_TRACKED);
+        assert_eq!(quota.tracked(), MAX_TRACKED_ADDRESSES);
         // After a minute every bucket has refilled and is forgotten.
         tokio::time::advance(Duration::from_secs(60)).await;
-        assert_eq!(quota.admit(1, nth(MAX_TRACKED), Opening::Named), Ok(()));
+        assert_eq!(
+            quota.admit(1, nth(MAX_TRACKED_ADDRESSES), Opening::Named),
+            Ok(())
+        );
         assert_eq!(quota.tracked(), 1);
     }
 }

@@ -1,8 +1,10 @@
 //! The room registry: finds, creates and lists rooms, and seats players.
 //!
 //! The directory lock guards a small map and is held for lookups and
-//! inserts only, never across an await or any I/O. Rooms remove themselves
-//! when they close; a join that raced with a closing room retries once.
+//! inserts only, never across an await or any I/O. A room's task is spawned
+//! here, and the same spawned future takes the room out of the directory
+//! when its loop ends, before the room tells its players it closed; a join
+//! that raced with a closing room retries once.
 //!
 //! A room is opened only under the directory lock, after [`RoomQuota`]
 //! admitted it there: the count it checks is the map's own length, so the
@@ -32,8 +34,9 @@ use super::ticker::Ticker;
 use super::{JoinError, JoinRequest, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
 use crate::metrics::Metrics;
 
-/// Live rooms by id, shared with the room tasks so they can remove themselves.
-pub(super) type Directory = Arc<Mutex<HashMap<Arc<str>, RoomHandle>>>;
+/// Live rooms by id, shared with the spawned room futures so each can take
+/// its own entry out when its room ends.
+type Directory = Arc<Mutex<HashMap<Arc<str>, RoomHandle>>>;
 
 /// Summary of a room for the lobby: the JSON API's type.
 pub use skirmish_shared::http::RoomSummary;
@@ -182,7 +185,6 @@ impl Registry {
         let permanent = id == self.default_room;
         let room = Room::new(
             id.clone(),
-            instance,
             permanent,
             public,
             config,
@@ -192,9 +194,22 @@ impl Registry {
         );
         let directory = self.rooms.clone();
         let shutdown = self.shutdown.clone();
+        let entry = id.clone();
         self.tracker.spawn(
-            room.run(rx, directory, shutdown)
-                .instrument(tracing::info_span!("room", room = %id)),
+            async move {
+                let room = room.run(rx, &shutdown).await;
+                // Out of the directory before anyone hears the room closed,
+                // and only this instance: a room of the same id opened since
+                // stays.
+                {
+                    let mut rooms = directory.lock();
+                    if rooms.get(&entry).is_some_and(|h| h.instance == instance) {
+                        rooms.remove(&entry);
+                    }
+                }
+                room.close(shutdown.is_cancelled());
+            }
+            .instrument(tracing::info_span!("room", room = %id)),
         );
         rooms.insert(id, handle.clone());
         handle

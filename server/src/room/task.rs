@@ -4,7 +4,9 @@
 //! once, inputs wait for the next tick). After each tick it records the frame
 //! in the history and drops each connected player's snapshot into its
 //! outbox. It must never await anything but its inbox, its timer and the
-//! shutdown signal: no locks held by I/O code, no sockets.
+//! shutdown signal: no locks held by I/O code, no sockets. It knows nothing
+//! of the registry: whoever spawned it takes it out of the directory when
+//! [`Room::run`] returns, then calls [`Room::close`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::feed::Feed;
-use super::registry::Directory;
 use super::snapshot::{BodyCache, Frame, History};
 use super::{
     JoinError, JoinRequest, Joined, Outbox, RoomCmd, RoomConfig, RoomStats, SessionId, SnapshotOut,
@@ -33,14 +34,32 @@ struct Player {
     ship: ShipId,
     token: ResumeToken,
     session: SessionId,
-    /// `None` while disconnected and waiting for a resume.
-    outbox: Option<Arc<Outbox>>,
-    /// When the connection was lost.
-    detached_at: Option<Instant>,
+    link: Link,
     /// Newest snapshot tick the client says it holds.
     ack: Option<Tick>,
     /// Inputs filed since the last tick, bounded by [`MAX_PENDING_INPUTS`].
     pending: u16,
+}
+
+/// Whether a seated player has a connection to send snapshots to.
+#[derive(Debug)]
+enum Link {
+    /// Connected: its snapshots go to this outbox.
+    Connected(Arc<Outbox>),
+    /// The connection was lost at `since`; the ship waits out the resume
+    /// grace from then.
+    Detached { since: Instant },
+}
+
+/// Where a room is in its life; decides when it closes by itself.
+#[derive(Clone, Copy, Debug)]
+enum Lifecycle {
+    /// The default room: it never closes for want of players.
+    Permanent,
+    /// At least one player is seated (connected or awaiting a resume).
+    Occupied,
+    /// No players since `since`; closes once the empty-room grace passes.
+    Empty { since: Instant },
 }
 
 /// Inputs one player may file between two ticks; beyond it they are dropped
@@ -50,8 +69,6 @@ const MAX_PENDING_INPUTS: u16 = 16;
 /// Everything one room task owns.
 pub struct Room {
     id: Arc<str>,
-    instance: u64,
-    permanent: bool,
     /// Matchmaking may put players here (the default room and `arena-N`):
     /// its comings and goings are logged at INFO, a client-named room's at
     /// DEBUG.
@@ -66,7 +83,7 @@ pub struct Room {
     by_token: TokenMap<ShipId>,
     inputs: Vec<(ShipId, Input)>,
     stats: Arc<RoomStats>,
-    empty_since: Option<Instant>,
+    lifecycle: Lifecycle,
     /// What spectators and the ticker are told after each tick.
     feed: Feed,
     metrics: Arc<Metrics>,
@@ -83,7 +100,6 @@ impl Room {
     )]
     pub(super) fn new(
         id: Arc<str>,
-        instance: u64,
         permanent: bool,
         public: bool,
         config: RoomConfig,
@@ -100,8 +116,6 @@ impl Room {
         });
         Room {
             id,
-            instance,
-            permanent,
             public,
             history: History::new(config.history_ticks),
             bodies: BodyCache::default(),
@@ -112,7 +126,13 @@ impl Room {
             by_token: TokenMap::new(),
             inputs: Vec::new(),
             stats,
-            empty_since: Some(Instant::now()),
+            lifecycle: if permanent {
+                Lifecycle::Permanent
+            } else {
+                Lifecycle::Empty {
+                    since: Instant::now(),
+                }
+            },
             feed,
             tick_seconds,
             metrics,
@@ -120,14 +140,14 @@ impl Room {
     }
 
     /// Runs until shutdown, or until the room has been empty for its grace
-    /// period (the default room never closes). Removes itself from the
-    /// directory on the way out.
+    /// period (the default room never closes). Returns the room with its
+    /// players still seated: its owner takes it out of the directory first,
+    /// so no join finds it, and then calls [`Room::close`].
     pub(super) async fn run(
         mut self,
         mut inbox: mpsc::Receiver<RoomCmd>,
-        directory: Directory,
-        shutdown: CancellationToken,
-    ) {
+        shutdown: &CancellationToken,
+    ) -> Room {
         let period = std::time::Duration::from_secs_f64(1.0 / f64::from(self.config.rules.tick_hz));
         let mut clock = tokio::time::interval(period);
         // A late tick is skipped rather than run in a burst: bursts would
@@ -156,22 +176,19 @@ impl Room {
                 },
             }
         }
-        {
-            let mut rooms = directory.lock();
-            if rooms
-                .get(&self.id)
-                .is_some_and(|h| h.instance == self.instance)
-            {
-                rooms.remove(&self.id);
-            }
-        }
-        let reason = if shutdown.is_cancelled() {
+        self
+    }
+
+    /// Tells everyone still attached that the room is gone: players'
+    /// connections are closed, spectators and pollers get a final `closed`.
+    pub(super) fn close(self, shutting_down: bool) {
+        let reason = if shutting_down {
             "server shutting down"
         } else {
             "room closed"
         };
         for player in self.players.values() {
-            if let Some(outbox) = &player.outbox {
+            if let Link::Connected(outbox) = &player.link {
                 outbox.close(CloseCode::GoingAway, reason);
             }
         }
@@ -182,11 +199,19 @@ impl Room {
     }
 
     fn should_close(&mut self) -> bool {
-        if self.permanent || !self.players.is_empty() {
-            self.empty_since = None;
-            return false;
-        }
-        let since = *self.empty_since.get_or_insert_with(Instant::now);
+        let since = match self.lifecycle {
+            Lifecycle::Permanent => return false,
+            _ if !self.players.is_empty() => {
+                self.lifecycle = Lifecycle::Occupied;
+                return false;
+            }
+            Lifecycle::Occupied => {
+                let since = Instant::now();
+                self.lifecycle = Lifecycle::Empty { since };
+                since
+            }
+            Lifecycle::Empty { since } => since,
+        };
         since.elapsed() >= self.config.empty_room_grace
     }
 
@@ -263,8 +288,7 @@ impl Room {
                 ship,
                 token,
                 session,
-                outbox: Some(outbox.clone()),
-                detached_at: None,
+                link: Link::Connected(outbox.clone()),
                 ack: None,
                 pending: 0,
             },
@@ -284,7 +308,9 @@ impl Room {
         };
         let ship = *self.by_token.get(&token.0).ok_or_else(rejected)?;
         let player = self.players.get_mut(&ship).ok_or_else(rejected)?;
-        if let Some(old) = player.outbox.take() {
+        let outbox = Outbox::new();
+        let old = std::mem::replace(&mut player.link, Link::Connected(outbox.clone()));
+        if let Link::Connected(old) = old {
             // The newer connection wins; the older learns why it was closed.
             old.close(
                 CloseCode::SessionReplaced,
@@ -292,10 +318,7 @@ impl Room {
             );
         }
         self.by_session.remove(&player.session);
-        let outbox = Outbox::new();
         player.session = session;
-        player.outbox = Some(outbox.clone());
-        player.detached_at = None;
         player.ack = None;
         self.by_session.insert(session, ship);
         lifecycle!(self.public, player = ship.0, "player resumed");
@@ -334,8 +357,9 @@ impl Room {
             return;
         }
         if let Some(player) = self.players.get_mut(&ship) {
-            player.outbox = None;
-            player.detached_at = Some(Instant::now());
+            player.link = Link::Detached {
+                since: Instant::now(),
+            };
             self.sim.clear_input(ship);
             lifecycle!(
                 self.public,
@@ -349,7 +373,7 @@ impl Room {
         if let Some(player) = self.players.remove(&ship) {
             self.by_session.remove(&player.session);
             self.by_token.remove(&player.token.0);
-            if let Some(outbox) = player.outbox {
+            if let Link::Connected(outbox) = player.link {
                 outbox.close(CloseCode::Normal, "left the room");
             }
             self.sim.remove_ship(ship);
@@ -413,7 +437,7 @@ impl Room {
         };
         let mut skipped = 0;
         for player in players.values() {
-            let Some(outbox) = &player.outbox else {
+            let Link::Connected(outbox) = &player.link else {
                 continue;
             };
             let body = match bodies.body(history, player.ack) {
@@ -441,7 +465,7 @@ impl Room {
         let expired: Vec<ShipId> = self
             .players
             .values()
-            .filter(|p| p.detached_at.is_some_and(|at| at.elapsed() >= grace))
+            .filter(|p| matches!(p.link, Link::Detached { since } if since.elapsed() >= grace))
             .map(|p| p.ship)
             .collect();
         for ship in expired {

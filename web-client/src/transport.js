@@ -7,7 +7,7 @@
  * client messages (`{Hello}`, `{Input}`, `{Ping}`, `'Leave'`), so the session
  * cannot tell them apart.
  *
- * Long polling maps the protocol onto the JSON API of `server/src/net/longpoll.rs`:
+ * Long polling maps the protocol onto the JSON API of `server/src/net/longpoll/`:
  * - Hello → `POST /api/rooms/{room}/join`; its answer becomes the Welcome.
  * - Snapshots ← `GET /api/sessions/{token}/state?after=TICK`, polled again as
  *   soon as each answer is handed on. `after` is the tick the client holds
@@ -290,7 +290,7 @@ function retryAfterMs(res, fallback) {
   return Number.isFinite(secs) && secs > 0 ? secs * 1000 : fallback;
 }
 
-/** The game over long polling (`server/src/net/longpoll.rs`). */
+/** The game over long polling (`server/src/net/longpoll/`). */
 export class LongPollTransport {
   /**
    * @param {object} [options]

@@ -94,10 +94,6 @@ pub struct Room {
 
 impl Room {
     /// A room with a fresh simulation.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "called once, by the registry; a struct would only rename them"
-    )]
     pub(super) fn new(
         id: Arc<str>,
         permanent: bool,

@@ -1,0 +1,206 @@
+//! Playing by long poll (legacy clients): a [`crate::room::Seat`] held under
+//! a session token between requests. The state poll's `after` is the
+//! player's ack; the answer is the snapshot body the room built, written as
+//! JSON once.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use skirmish_shared::http::{
+    ApiErrorCode, InputAccepted, InputBody, JoinAnswer, JoinBody, LeaveAnswer,
+    MAX_INPUTS_PER_REQUEST, StateAnswer,
+};
+use skirmish_shared::{CloseCode, Snapshot, Tick, valid_name};
+use tokio::time::Instant;
+
+use super::{PollQuery, answer, parse_params, poll_slot};
+use crate::listener::ConnSlot;
+use crate::net::AppState;
+use crate::net::api::ApiError;
+use crate::net::sessions::{LegacySession, Lookup, hex};
+use crate::room::{Outgoing, lifecycle};
+
+/// `POST /api/rooms/{id}/join`.
+pub async fn join(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    slot: Option<Extension<ConnSlot>>,
+    body: Result<Json<JoinBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    if !valid_name(&body.name) {
+        return Err(ApiError::new(
+            ApiErrorCode::BadName,
+            "name must be 1-24 bytes without control characters",
+        ));
+    }
+    if !app.legacy.has_room() {
+        app.metrics.reject("legacy_limit");
+        return Err(
+            ApiError::new(ApiErrorCode::LegacyLimit, "too many long-poll players").retry_after(5),
+        );
+    }
+    let session = app.registry.new_session();
+    let seat = app
+        .registry
+        .join(
+            session,
+            body.name,
+            Some(id),
+            None,
+            crate::net::client_of(slot.as_deref()),
+        )
+        .await
+        .inspect_err(|err| app.metrics.reject(err.reason()))
+        .map_err(ApiError::join_refused)?;
+    let welcome = seat.welcome.clone();
+    let public = seat.room.public;
+    let (token, _) = app.legacy.insert(seat);
+    lifecycle!(public, room = %welcome.room, player = welcome.ship.0, "long-poll player joined");
+    let joined = JoinAnswer {
+        token: token.to_hex(),
+        ship: welcome.ship,
+        room: welcome.room,
+        tick: welcome.tick,
+        resume: hex(&welcome.resume.0),
+        rules: welcome.rules,
+    };
+    Ok(answer(&app, StatusCode::OK, &joined))
+}
+
+fn session_of(app: &AppState, token: &str) -> Result<Arc<LegacySession>, ApiError> {
+    app.legacy.get(token).map_err(|lookup| match lookup {
+        Lookup::Unknown => ApiError::new(ApiErrorCode::UnknownSession, "unknown session"),
+        Lookup::Gone(code) => ApiError::new(code, "session expired or ended; join again"),
+    })
+}
+
+/// `POST /api/sessions/{token}/input`.
+pub async fn input(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+    body: Result<Json<InputBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let session = session_of(&app, &token)?;
+    let Json(body) = body?;
+    let inputs = match body {
+        InputBody::Many { inputs } => inputs,
+        InputBody::One(input) => vec![input],
+    };
+    if inputs.len() > MAX_INPUTS_PER_REQUEST {
+        return Err(ApiError::new(
+            ApiErrorCode::TooManyInputs,
+            format!("at most {MAX_INPUTS_PER_REQUEST} inputs per request"),
+        ));
+    }
+    let accepted = u32::try_from(inputs.len()).unwrap_or(u32::MAX);
+    if !session.allow(accepted) {
+        return Err(ApiError::new(
+            ApiErrorCode::InputFlood,
+            format!(
+                "input flood: more than {} inputs per second",
+                app.config.max_msgs_per_sec
+            ),
+        )
+        .retry_after(1));
+    }
+    for input in inputs {
+        session.seat.input(input);
+    }
+    Ok((StatusCode::ACCEPTED, Json(InputAccepted { accepted })).into_response())
+}
+
+/// The 410 code of a session its room closed, by the close code a
+/// WebSocket would have got.
+fn gone_code(code: CloseCode) -> ApiErrorCode {
+    match code {
+        CloseCode::SessionReplaced => ApiErrorCode::SessionReplaced,
+        CloseCode::GoingAway => ApiErrorCode::RoomClosed,
+        _ => ApiErrorCode::SessionEnded,
+    }
+}
+
+/// `GET /api/sessions/{token}/state`: the newest snapshot after `after`,
+/// as a delta against `after` when the server still holds it.
+pub async fn state(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+    query: Result<Query<PollQuery>, QueryRejection>,
+    conn: Option<Extension<ConnSlot>>,
+) -> Result<Response, ApiError> {
+    let session = session_of(&app, &token)?;
+    let params = parse_params::<u32>(&app, query)?;
+    let _slot = poll_slot(&app, Some(&session.seat.room), conn.as_ref())?;
+    // One state poll per session: a second client with the same token (or
+    // a retry racing the old poll) takes over, and the older poll is told.
+    let replaced = session.begin_poll();
+    tokio::pin!(replaced);
+    let after = params.after.map(Tick);
+    session.seat.ack(after);
+    let deadline = Instant::now() + params.timeout;
+    let nothing = |closed: Option<&str>| StateAnswer::<()> {
+        snapshot: None,
+        closed: closed.map(str::to_owned),
+    };
+    loop {
+        let next = tokio::select! {
+            out = session.seat.next() => out,
+            () = &mut replaced => {
+                return Err(ApiError::new(
+                    ApiErrorCode::PollReplaced,
+                    "replaced by a newer poll of this session",
+                ));
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                return Ok(answer(&app, StatusCode::OK, &nothing(None)));
+            }
+            () = app.shutdown.cancelled() => {
+                return Ok(answer(&app, StatusCode::OK, &nothing(Some("server shutting down"))));
+            }
+        };
+        match next {
+            Outgoing::Close(code, reason) => {
+                let code = gone_code(code);
+                app.legacy.remove(&token, code);
+                return Err(ApiError::new(code, reason));
+            }
+            Outgoing::Snapshot(out) => {
+                // The body the room built, written as it lies: never
+                // decoded back from its encoding, never copied.
+                let body = &out.body.value;
+                // Only what the client can apply: newer than what it holds,
+                // and full or against exactly the tick it named. Anything
+                // else was built before the room saw this ack; the next
+                // tick's will fit.
+                let newer = after.is_none_or(|a| body.tick > a);
+                let fits = body.baseline.is_none() || body.baseline == after;
+                if newer && fits {
+                    let snapshot = Snapshot {
+                        last_input: out.last_input,
+                        body,
+                    };
+                    let state = StateAnswer {
+                        snapshot: Some(snapshot),
+                        closed: None,
+                    };
+                    return Ok(answer(&app, StatusCode::OK, &state));
+                }
+            }
+        }
+    }
+}
+
+/// `POST /api/sessions/{token}/leave`: the ship leaves now.
+pub async fn leave(
+    State(app): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let session = session_of(&app, &token)?;
+    app.legacy.remove(&token, ApiErrorCode::SessionEnded);
+    session.seat.leave().await;
+    Ok(Json(LeaveAnswer { left: true }).into_response())
+}

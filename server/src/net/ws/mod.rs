@@ -12,9 +12,9 @@
 //! room with `try_send` (a full inbox drops the input and counts it); the
 //! writer sends whatever the room put in this connection's [`Outbox`].
 //! Every malformed or abusive frame ends the session with a close code and a
-//! reason; nothing a client sends can affect another session.
+//! reason; nothing a client sends can affect another session. Which code
+//! and reason each end gets is decided in [`close`], without I/O.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -30,12 +30,14 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use skirmish_shared::codec::snapshot_frame;
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{
-    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, MAX_CLIENT_FRAME, PROTOCOL_VERSION, Pong,
-    ServerMsg, decode_client, encode, valid_name,
+    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg, encode,
+    valid_name,
 };
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};
 use tracing::{Instrument, debug, field, info, info_span};
+
+mod close;
 
 use super::AppState;
 use super::api::ApiError;
@@ -45,6 +47,7 @@ use crate::matchmaker::routes::KIND_WS;
 use crate::matchmaker::{SeatCheck, SeatTicket};
 use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
 use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
+use close::{End, Frame, classify, socket_error, truncate};
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
 /// this get a clean 1009 from us; larger ones are cut off by tungstenite
@@ -59,9 +62,6 @@ const WS_READ_BUFFER: usize = 4 * 1024;
 /// Pongs waiting for the writer. Pings are rate-limited with everything
 /// else, so a full queue only drops pongs of a flooding client.
 const CONTROL_QUEUE: usize = 8;
-
-/// A close reason must fit a control frame: 123 bytes.
-const MAX_REASON: usize = 123;
 
 /// How long the close frame may take to go out, and then how long the
 /// server keeps reading (and discarding) until the client answers it.
@@ -173,46 +173,6 @@ pub async fn upgrade(
         })
 }
 
-/// How a session ended.
-#[derive(Debug)]
-struct End {
-    /// Close frame to send, when the socket is still ours to close.
-    close: Option<(CloseCode, Cow<'static, str>)>,
-    /// The player left on purpose: free the seat now, no resume.
-    leave: bool,
-    /// For the log.
-    reason: Cow<'static, str>,
-}
-
-impl End {
-    fn close(code: CloseCode, reason: impl Into<Cow<'static, str>>) -> End {
-        let reason = reason.into();
-        // A client closed for breaking the protocol loses its seat: keeping
-        // the ship for a resume would only let it repeat. Timeouts and lost
-        // connections keep it.
-        let leave = matches!(
-            code,
-            CloseCode::ProtocolError
-                | CloseCode::UnsupportedData
-                | CloseCode::PolicyViolation
-                | CloseCode::MessageTooBig
-        );
-        End {
-            close: Some((code, reason.clone())),
-            leave,
-            reason,
-        }
-    }
-
-    fn gone(reason: impl Into<Cow<'static, str>>) -> End {
-        End {
-            close: None,
-            leave: false,
-            reason: reason.into(),
-        }
-    }
-}
-
 /// Runs one player connection from `client` (its address as the limits
 /// count it) from the first frame to the close; `entry` is what its URL
 /// asked for.
@@ -283,17 +243,6 @@ async fn session<S, R>(
     info!(reason = %end.reason, close_code = code, "connection closed");
 }
 
-fn truncate(reason: &str) -> String {
-    if reason.len() <= MAX_REASON {
-        return reason.to_owned();
-    }
-    let mut cut = MAX_REASON;
-    while !reason.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    reason[..cut].to_owned()
-}
-
 /// Reads until the first frame, which must be a binary Hello.
 async fn read_hello<R>(stream: &mut R, flood: &mut FloodGuard, app: &AppState) -> Result<Hello, End>
 where
@@ -302,7 +251,7 @@ where
     loop {
         let frame = match stream.next().await {
             None => return Err(End::gone("closed before Hello")),
-            Some(Err(err)) => return Err(socket_error(&err)),
+            Some(Err(err)) => return Err(socket_error(&err.to_string())),
             Some(Ok(frame)) => frame,
         };
         if !flood.allow(1) {
@@ -322,43 +271,6 @@ where
     }
 }
 
-/// What one incoming frame means.
-enum Frame {
-    Msg(ClientMsg),
-    Skip,
-    End(End),
-}
-
-fn classify(frame: Message) -> Frame {
-    match frame {
-        Message::Binary(bytes) => {
-            if bytes.len() > MAX_CLIENT_FRAME {
-                return Frame::End(End::close(
-                    CloseCode::MessageTooBig,
-                    format!(
-                        "frame of {} bytes exceeds the limit of {MAX_CLIENT_FRAME}",
-                        bytes.len()
-                    ),
-                ));
-            }
-            match decode_client(&bytes) {
-                Ok(msg) => Frame::Msg(msg),
-                Err(err) => Frame::End(End::close(
-                    CloseCode::ProtocolError,
-                    format!("undecodable frame: {err}"),
-                )),
-            }
-        }
-        Message::Text(_) => Frame::End(End::close(
-            CloseCode::UnsupportedData,
-            "text frames are not accepted: the protocol is binary",
-        )),
-        // Pings are answered by tungstenite itself; both count as activity.
-        Message::Ping(_) | Message::Pong(_) => Frame::Skip,
-        Message::Close(_) => Frame::End(End::gone("client closed")),
-    }
-}
-
 fn flooded(app: &AppState) -> End {
     End::close(
         CloseCode::PolicyViolation,
@@ -367,38 +279,6 @@ fn flooded(app: &AppState) -> End {
             app.config.max_msgs_per_sec
         ),
     )
-}
-
-fn socket_error(err: &axum::Error) -> End {
-    let text = err.to_string();
-    if text.contains("without closing handshake") {
-        return End::gone("connection lost");
-    }
-    // Broken framing (reserved bits, unknown opcodes, unmasked or
-    // fragmented control frames, bad UTF-8): RFC 6455 wants a 1002.
-    if let Some(what) = text
-        .strip_prefix("WebSocket protocol error: ")
-        .or_else(|| text.strip_prefix("UTF-8 encoding error"))
-    {
-        let what = if what.is_empty() || what.starts_with(':') {
-            "invalid UTF-8"
-        } else {
-            what
-        };
-        return End::close(
-            CloseCode::ProtocolError,
-            format!("malformed WebSocket frame: {what}"),
-        );
-    }
-    // tungstenite refuses over-long frames before buffering them; tell the
-    // client why, like for frames we measure ourselves.
-    if text.contains("too long") || text.contains("Space limit exceeded") {
-        return End::close(
-            CloseCode::MessageTooBig,
-            format!("frame exceeds the limit of {MAX_CLIENT_FRAME} bytes"),
-        );
-    }
-    End::gone(format!("socket error: {text}"))
 }
 
 /// Sends an error message, then ends with `code`.
@@ -591,7 +471,7 @@ where
                 );
             }
             Ok(None) => return End::gone("connection lost"),
-            Ok(Some(Err(err))) => return socket_error(&err),
+            Ok(Some(Err(err))) => return socket_error(&err.to_string()),
             Ok(Some(Ok(frame))) => frame,
         };
         if !flood.allow(1) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use skirmish_server::metrics::names;
 
 use crate::clients::play_state::ViewMode;
 use crate::config::Plan;
@@ -284,14 +285,14 @@ impl ServerProcess {
     /// From the `skirmish_process_*` gauges of two scrapes `window` apart.
     #[must_use]
     pub fn from_scrapes(before: &str, after: &str, window: Duration) -> Option<ServerProcess> {
-        let cpu = |text: &str| prom::value(text, "skirmish_process_cpu_seconds");
+        let cpu = |text: &str| prom::value(text, names::PROCESS_CPU_SECONDS);
         let mb = |name: &str| prom::value(after, name).map(|b| round3(b / 1e6));
         let cores = (cpu(after)? - cpu(before)?) / window.as_secs_f64().max(1e-3);
         Some(ServerProcess {
             cpu_cores: (cores * 100.0).round() / 100.0,
-            resident_mb: mb("skirmish_process_resident_bytes")?,
-            peak_resident_mb: mb("skirmish_process_peak_resident_bytes")?,
-            open_fds: prom::value(after, "skirmish_process_open_fds")? as u64,
+            resident_mb: mb(names::PROCESS_RESIDENT_BYTES)?,
+            peak_resident_mb: mb(names::PROCESS_PEAK_RESIDENT_BYTES)?,
+            open_fds: prom::value(after, names::PROCESS_OPEN_FDS)? as u64,
         })
     }
 }

@@ -16,12 +16,10 @@ use crate::report::{Report, ServerProcess, ServerTicks};
 use crate::stats::{Recorder, Transport};
 use crate::target::Target;
 use crate::{Error, prom};
+use skirmish_server::metrics::names::TICK_DURATION_SECONDS;
 
 /// How long stopped clients may take to leave before they are aborted.
 const STOP_GRACE: Duration = Duration::from_secs(5);
-
-/// The server's tick-duration histogram.
-pub const TICK_METRIC: &str = "skirmish_tick_duration_seconds";
 
 /// Runs `plan` to the end, or until `interrupt` fires (ctrl-c), and reports.
 ///
@@ -181,12 +179,12 @@ async fn scrape(http: &reqwest::Client, base: &str) -> Option<String> {
 /// Tick durations per room during the run: the after-scrape minus the
 /// before-scrape. `None` when the server exposes no tick histogram.
 fn server_ticks(before: Option<&str>, after: Option<&str>) -> Option<Vec<ServerTicks>> {
-    let after = prom::histograms(after?, TICK_METRIC, "room");
+    let after = prom::histograms(after?, TICK_DURATION_SECONDS, "room");
     if after.is_empty() {
         return None;
     }
     let before = before
-        .map(|text| prom::histograms(text, TICK_METRIC, "room"))
+        .map(|text| prom::histograms(text, TICK_DURATION_SECONDS, "room"))
         .unwrap_or_default();
     Some(
         after

@@ -38,7 +38,7 @@ use tower_service::Service as _;
 use tracing::debug;
 
 use crate::listener::ConnSlot;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Rejection};
 
 /// One admitted connection, ready to serve.
 pub(crate) struct Connection {
@@ -195,7 +195,7 @@ impl Connection {
                     if !activity.spoke() {
                         // hyper times out slow heads once it knows the
                         // protocol; this covers a client that sent nothing.
-                        metrics.reject("header_timeout");
+                        metrics.reject(Rejection::HeaderTimeout);
                         debug!(%peer, "no request in time; closing");
                         return;
                     }

@@ -41,7 +41,7 @@ pub use crate::address_limit::limit_key;
 use crate::address_limit::{AddressLimit, AddressPermit, Full};
 use crate::connection::{Connection, StreamMark};
 use crate::fd_limit::{self, SpareFd};
-use crate::metrics::{GaugeGuard, Metrics};
+use crate::metrics::{GaugeGuard, Metrics, Rejection};
 use crate::net::api::{SHUTTING_DOWN, error_body};
 
 /// `Retry-After` of every canned refusal: a place frees when a client
@@ -94,12 +94,12 @@ impl Refusal {
 
     /// The `reason` label of `skirmish_rejected_total`.
     #[must_use]
-    pub fn reason(self) -> &'static str {
+    pub fn reason(self) -> Rejection {
         match self {
-            Refusal::Total => "connection_limit",
-            Refusal::PerIp => "ip_connection_limit",
-            Refusal::ShuttingDown => "shutting_down",
-            Refusal::NoDescriptors => "fd_limit",
+            Refusal::Total => Rejection::ConnectionLimit,
+            Refusal::PerIp => Rejection::IpConnectionLimit,
+            Refusal::ShuttingDown => Rejection::ShuttingDown,
+            Refusal::NoDescriptors => Rejection::FdLimit,
         }
     }
 
@@ -279,7 +279,7 @@ impl Listener {
                 Ok(slot) => slot,
                 Err(refusal) => {
                     self.refuse(&tcp, refusal);
-                    debug!(%peer, reason = refusal.reason(), "connection refused");
+                    debug!(%peer, reason = refusal.reason().as_str(), "connection refused");
                     continue;
                 }
             };
@@ -303,7 +303,7 @@ impl Listener {
                             Ok(Ok(stream)) => conn.run(stream).await,
                             Ok(Err(err)) => debug!(%peer, %err, "TLS handshake failed"),
                             Err(_) => {
-                                conn.metrics.reject("handshake_timeout");
+                                conn.metrics.reject(Rejection::HandshakeTimeout);
                                 debug!(%peer, "TLS handshake timed out");
                             }
                         }

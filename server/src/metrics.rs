@@ -48,11 +48,105 @@ pub struct TransportLabel {
     pub transport: &'static str,
 }
 
-/// `reason="..."`.
+/// `reason="..."`, from [`Rejection::as_str`].
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
-    /// Why.
+    /// [`Rejection::as_str`] of the refusal.
     pub reason: &'static str,
+}
+
+/// Why a connection or a request was refused: the `reason` label of
+/// `skirmish_rejected_total`. One enum, so the label set is fixed and
+/// listed here, whatever clients send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rejection {
+    /// The listener is at `--max-connections`.
+    ConnectionLimit,
+    /// The address is at `--max-connections-per-ip`.
+    IpConnectionLimit,
+    /// The server is draining.
+    ShuttingDown,
+    /// No file descriptor left for the connection.
+    FdLimit,
+    /// The TLS handshake took too long.
+    HandshakeTimeout,
+    /// The request head took too long.
+    HeaderTimeout,
+    /// A browser origin not on the allow list.
+    Origin,
+    /// A malformed `/ws` query.
+    BadWsQuery,
+    /// No `Hello` within the timeout.
+    HelloTimeout,
+    /// A `Hello` of another protocol version.
+    BadVersion,
+    /// A name that is empty, too long or has control characters.
+    BadName,
+    /// A malformed room id, or a room on another node.
+    BadRoom,
+    /// A seat ticket that is unknown, expired or for another room.
+    BadSeat,
+    /// A seat reserved by matchmaking could not be taken.
+    SeatRefused,
+    /// A client stopped reading: a write outlived its timeout.
+    WriteTimeout,
+    /// `--max-legacy-sessions` long-poll players.
+    LegacyLimit,
+    /// The spectator cap, in all or of a room.
+    SpectatorLimit,
+    /// The address's spectator cap.
+    IpSpectatorLimit,
+    /// The poll cap, in all or of a room.
+    PollLimit,
+    /// The address's poll cap.
+    IpPollLimit,
+    /// The address's matchmaking rate.
+    MatchmakeRate,
+    /// The room is full (or closed while the join waited).
+    RoomFull,
+    /// A resume token no room holds.
+    ResumeRejected,
+    /// The room cap.
+    RoomLimit,
+    /// Every room and the room cap are full.
+    ServerFull,
+    /// The address's rate of new rooms.
+    RoomRate,
+}
+
+impl Rejection {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::ConnectionLimit => "connection_limit",
+            Rejection::IpConnectionLimit => "ip_connection_limit",
+            Rejection::ShuttingDown => "shutting_down",
+            Rejection::FdLimit => "fd_limit",
+            Rejection::HandshakeTimeout => "handshake_timeout",
+            Rejection::HeaderTimeout => "header_timeout",
+            Rejection::Origin => "origin",
+            Rejection::BadWsQuery => "bad_ws_query",
+            Rejection::HelloTimeout => "hello_timeout",
+            Rejection::BadVersion => "bad_version",
+            Rejection::BadName => "bad_name",
+            Rejection::BadRoom => "bad_room",
+            Rejection::BadSeat => "bad_seat",
+            Rejection::SeatRefused => "seat_refused",
+            Rejection::WriteTimeout => "write_timeout",
+            Rejection::LegacyLimit => "legacy_limit",
+            Rejection::SpectatorLimit => "spectator_limit",
+            Rejection::IpSpectatorLimit => "ip_spectator_limit",
+            Rejection::PollLimit => "poll_limit",
+            Rejection::IpPollLimit => "ip_poll_limit",
+            Rejection::MatchmakeRate => "matchmake_rate",
+            Rejection::RoomFull => "room_full",
+            Rejection::ResumeRejected => "resume_rejected",
+            Rejection::RoomLimit => "room_limit",
+            Rejection::ServerFull => "server_full",
+            Rejection::RoomRate => "room_rate",
+        }
+    }
 }
 
 /// `op="..."`: one kind of Redis call (a fixed set, see `cluster::redis`).
@@ -62,11 +156,44 @@ pub struct OpLabel {
     pub op: &'static str,
 }
 
-/// `outcome="..."`.
+/// `outcome="..."`, from [`MatchOutcome::as_str`].
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
-    /// What came of it.
+    /// [`MatchOutcome::as_str`] of the answer.
     pub outcome: &'static str,
+}
+
+/// What came of one `POST /api/matchmake`: the `outcome` label of
+/// `skirmish_matchmakes_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatchOutcome {
+    /// A resume was routed to its room's node.
+    Resume,
+    /// A seat was reserved.
+    Seat,
+    /// The room or the session is unknown.
+    Unknown,
+    /// The room is full or closed.
+    Full,
+    /// Refused (the room cap, the address's rate, shutdown...).
+    Refused,
+    /// The cluster directory could not be reached.
+    Unavailable,
+}
+
+impl MatchOutcome {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchOutcome::Resume => "resume",
+            MatchOutcome::Seat => "seat",
+            MatchOutcome::Unknown => "unknown",
+            MatchOutcome::Full => "full",
+            MatchOutcome::Refused => "refused",
+            MatchOutcome::Unavailable => "unavailable",
+        }
+    }
 }
 
 /// The transports, as labelled.
@@ -77,6 +204,56 @@ pub mod transport {
     pub const SSE: &str = "sse";
     /// Watch polls and long-poll players.
     pub const LONGPOLL: &str = "longpoll";
+}
+
+/// Every metric's name, exported once: the server registers under these
+/// and the load-test bots read the same names from a scrape. Counters get
+/// `_total` appended by the OpenMetrics encoder.
+pub mod names {
+    /// User and system CPU seconds of the server process.
+    pub const PROCESS_CPU_SECONDS: &str = "skirmish_process_cpu_seconds";
+    /// Resident memory of the server process.
+    pub const PROCESS_RESIDENT_BYTES: &str = "skirmish_process_resident_bytes";
+    /// Highest resident memory so far.
+    pub const PROCESS_PEAK_RESIDENT_BYTES: &str = "skirmish_process_peak_resident_bytes";
+    /// Open file descriptors.
+    pub const PROCESS_OPEN_FDS: &str = "skirmish_process_open_fds";
+    /// Threads of the server process.
+    pub const PROCESS_THREADS: &str = "skirmish_process_threads";
+    /// Seconds one room tick took, by room (histogram).
+    pub const TICK_DURATION_SECONDS: &str = "skirmish_tick_duration_seconds";
+    /// Open TCP connections.
+    pub const CONNECTIONS: &str = "skirmish_connections";
+    /// Rooms open.
+    pub const ROOMS: &str = "skirmish_rooms";
+    /// Seated players, by transport.
+    pub const PLAYERS: &str = "skirmish_players";
+    /// Open spectator and ticker streams.
+    pub const SPECTATORS: &str = "skirmish_spectators";
+    /// Long polls waiting.
+    pub const POLLERS: &str = "skirmish_pollers";
+    /// Long-poll player sessions.
+    pub const LEGACY_SESSIONS: &str = "skirmish_legacy_sessions";
+    /// Messages sent, by transport (a counter: `_total` on the wire).
+    pub const MESSAGES_SENT: &str = "skirmish_messages_sent";
+    /// Payload bytes sent, by transport (a counter).
+    pub const BYTES_SENT: &str = "skirmish_bytes_sent";
+    /// Inputs dropped (a counter).
+    pub const INPUTS_DROPPED: &str = "skirmish_inputs_dropped";
+    /// Snapshots replaced before a slow reader took them (a counter).
+    pub const SNAPSHOTS_SKIPPED: &str = "skirmish_snapshots_skipped";
+    /// Event-log readers reset, by transport (a counter).
+    pub const RESETS: &str = "skirmish_resets";
+    /// Refusals, by [`super::Rejection`] (a counter).
+    pub const REJECTED: &str = "skirmish_rejected";
+    /// Seconds per Redis call, by call (histogram).
+    pub const REDIS_SECONDS: &str = "skirmish_redis_seconds";
+    /// Failed Redis calls, by call (a counter).
+    pub const REDIS_ERRORS: &str = "skirmish_redis_errors";
+    /// Live nodes at the last lease refresh.
+    pub const CLUSTER_NODES: &str = "skirmish_cluster_nodes";
+    /// Matchmaking answers, by [`super::MatchOutcome`] (a counter).
+    pub const MATCHMAKES: &str = "skirmish_matchmakes";
 }
 
 fn tick_histogram() -> Histogram {
@@ -99,27 +276,27 @@ struct ProcessGauges {
 impl ProcessGauges {
     fn register(&self, registry: &mut Registry) {
         registry.register(
-            "skirmish_process_cpu_seconds",
+            names::PROCESS_CPU_SECONDS,
             "User and system CPU time of the server process",
             self.cpu_seconds.clone(),
         );
         registry.register(
-            "skirmish_process_resident_bytes",
+            names::PROCESS_RESIDENT_BYTES,
             "Resident memory of the server process",
             self.resident_bytes.clone(),
         );
         registry.register(
-            "skirmish_process_peak_resident_bytes",
+            names::PROCESS_PEAK_RESIDENT_BYTES,
             "Highest resident memory of the server process so far",
             self.peak_resident_bytes.clone(),
         );
         registry.register(
-            "skirmish_process_open_fds",
+            names::PROCESS_OPEN_FDS,
             "Open file descriptors (sockets included)",
             self.open_fds.clone(),
         );
         registry.register(
-            "skirmish_process_threads",
+            names::PROCESS_THREADS,
             "Threads of the server process",
             self.threads.clone(),
         );
@@ -269,7 +446,7 @@ impl Metrics {
         let mut registry = Registry::default();
         let tick_duration = TickFamily::new_with_constructor(tick_histogram);
         registry.register(
-            "skirmish_tick_duration_seconds",
+            names::TICK_DURATION_SECONDS,
             "Seconds one room tick took",
             tick_duration.clone(),
         );
@@ -310,74 +487,74 @@ impl Metrics {
         };
         let mut registry = m.registry;
         registry.register(
-            "skirmish_connections",
+            names::CONNECTIONS,
             "Open TCP connections",
             m.connections.clone(),
         );
-        registry.register("skirmish_rooms", "Rooms open", m.rooms.clone());
+        registry.register(names::ROOMS, "Rooms open", m.rooms.clone());
         registry.register(
-            "skirmish_players",
+            names::PLAYERS,
             "Seated players by transport",
             m.players.clone(),
         );
         registry.register(
-            "skirmish_spectators",
+            names::SPECTATORS,
             "Open spectator and ticker streams",
             m.spectators.clone(),
         );
-        registry.register("skirmish_pollers", "Long polls waiting", m.pollers.clone());
+        registry.register(names::POLLERS, "Long polls waiting", m.pollers.clone());
         registry.register(
-            "skirmish_legacy_sessions",
+            names::LEGACY_SESSIONS,
             "Long-poll player sessions",
             m.legacy_sessions.clone(),
         );
         registry.register(
-            "skirmish_messages_sent",
+            names::MESSAGES_SENT,
             "Messages sent by transport",
             m.messages_sent.clone(),
         );
         registry.register(
-            "skirmish_bytes_sent",
+            names::BYTES_SENT,
             "Payload bytes sent by transport",
             m.bytes_sent.clone(),
         );
         registry.register(
-            "skirmish_inputs_dropped",
+            names::INPUTS_DROPPED,
             "Inputs dropped (stale, over the per-tick cap, or inbox full)",
             m.inputs_dropped.clone(),
         );
         registry.register(
-            "skirmish_snapshots_skipped",
+            names::SNAPSHOTS_SKIPPED,
             "Snapshots replaced before a slow reader took them",
             m.snapshots_skipped.clone(),
         );
         registry.register(
-            "skirmish_resets",
+            names::RESETS,
             "Event-log readers reset after falling off the ring",
             m.resets.clone(),
         );
         registry.register(
-            "skirmish_rejected",
+            names::REJECTED,
             "Connections and requests refused, by reason",
             m.rejected.clone(),
         );
         registry.register(
-            "skirmish_redis_seconds",
+            names::REDIS_SECONDS,
             "Seconds one Redis call took, by call",
             m.redis_seconds.clone(),
         );
         registry.register(
-            "skirmish_redis_errors",
+            names::REDIS_ERRORS,
             "Redis calls that failed, by call",
             m.redis_errors.clone(),
         );
         registry.register(
-            "skirmish_cluster_nodes",
+            names::CLUSTER_NODES,
             "Live nodes at this node's last lease refresh",
             m.cluster_nodes.clone(),
         );
         registry.register(
-            "skirmish_matchmakes",
+            names::MATCHMAKES,
             "Matchmaking answers, by outcome",
             m.matchmakes.clone(),
         );
@@ -429,8 +606,19 @@ impl Metrics {
     }
 
     /// Counts a refusal.
-    pub fn reject(&self, reason: &'static str) {
-        self.rejected.get_or_create(&ReasonLabel { reason }).inc();
+    pub fn reject(&self, why: Rejection) {
+        let label = ReasonLabel {
+            reason: why.as_str(),
+        };
+        self.rejected.get_or_create(&label).inc();
+    }
+
+    /// Counts a matchmaking answer.
+    pub fn matchmade(&self, outcome: MatchOutcome) {
+        let label = OutcomeLabel {
+            outcome: outcome.as_str(),
+        };
+        self.matchmakes.get_or_create(&label).inc();
     }
 
     /// The OpenMetrics text of every metric.
@@ -474,7 +662,7 @@ mod tests {
         let main = m.room_ticks("main", true);
         main.observe(0.0004);
         m.sent(transport::WEBSOCKET, 120);
-        m.reject("connection_limit");
+        m.reject(Rejection::ConnectionLimit);
         let guard = GaugeGuard::new(&m.spectators);
         let text = m.render();
         for line in [

@@ -29,7 +29,7 @@ use tracing::warn;
 use crate::cluster::Cluster;
 use crate::cluster::directory::{DirectoryRoom, NodeEntry, Reservation, Reserved};
 use crate::cluster::redis::ClusterError;
-use crate::metrics::{Metrics, OutcomeLabel};
+use crate::metrics::{MatchOutcome, Metrics};
 use crate::node::Node;
 use crate::room::{JoinError, Registry};
 use local::{LocalRefusal, LocalSeats};
@@ -183,13 +183,6 @@ impl std::fmt::Debug for Matchmaker {
     }
 }
 
-fn outcome(metrics: &Metrics, outcome: &'static str) {
-    metrics
-        .matchmakes
-        .get_or_create(&OutcomeLabel { outcome })
-        .inc();
-}
-
 impl Matchmaker {
     /// Matchmaking of a single node: seats wait `seat_ttl` for players.
     #[must_use]
@@ -255,17 +248,14 @@ impl Matchmaker {
             Backend::Local(seats) => self.place_local(seats, want, client),
             Backend::Cluster(cluster) => self.place_clustered(cluster, want, client).await,
         };
-        outcome(
-            &self.metrics,
-            match &placed {
-                Ok(Placed { seat: None, .. }) => "resume",
-                Ok(_) => "seat",
-                Err(MatchError::NoRoom(_) | MatchError::UnknownSession) => "unknown",
-                Err(MatchError::RoomFull(_) | MatchError::RoomClosed(_)) => "full",
-                Err(MatchError::Refused(_)) => "refused",
-                Err(MatchError::Unavailable(_)) => "unavailable",
-            },
-        );
+        self.metrics.matchmade(match &placed {
+            Ok(Placed { seat: None, .. }) => MatchOutcome::Resume,
+            Ok(_) => MatchOutcome::Seat,
+            Err(MatchError::NoRoom(_) | MatchError::UnknownSession) => MatchOutcome::Unknown,
+            Err(MatchError::RoomFull(_) | MatchError::RoomClosed(_)) => MatchOutcome::Full,
+            Err(MatchError::Refused(_)) => MatchOutcome::Refused,
+            Err(MatchError::Unavailable(_)) => MatchOutcome::Unavailable,
+        });
         placed
     }
 

@@ -16,6 +16,7 @@ use super::AppState;
 use super::api::ApiError;
 use crate::listener::ConnSlot;
 use crate::matchmaker::{MatchError, Placed, RouteKey, Want};
+use crate::metrics::Rejection;
 use crate::node::ws_url;
 
 /// `POST /api/matchmake`.
@@ -32,7 +33,7 @@ pub async fn matchmake(
 ) -> Result<Json<MatchAnswer>, ApiError> {
     let client = super::client_of(slot.as_deref());
     if let Err(refusal) = app.matchmake_rate.allow(client) {
-        app.metrics.reject("matchmake_rate");
+        app.metrics.reject(Rejection::MatchmakeRate);
         return Err(ApiError::new(
             ApiErrorCode::MatchmakeRateLimited,
             format!(

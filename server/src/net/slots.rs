@@ -19,6 +19,7 @@ use super::AppState;
 use super::api::ApiError;
 use crate::address_limit::{AddressPermit, Full};
 use crate::listener::ConnSlot;
+use crate::metrics::Rejection;
 use crate::room::RoomHandle;
 
 /// What a slot is for.
@@ -61,18 +62,19 @@ pub fn take(
     let server = limit.try_take(client).map_err(|full| {
         let (reason, error) = match (kind, full) {
             (SlotKind::Spectator, Full::Total) => (
-                "spectator_limit",
+                Rejection::SpectatorLimit,
                 ApiError::spectator_limit(limit.max_total()),
             ),
             (SlotKind::Spectator, Full::PerAddress) => (
-                "ip_spectator_limit",
+                Rejection::IpSpectatorLimit,
                 ApiError::address_spectator_limit(limit.max_per_address()),
             ),
-            (SlotKind::Poll, Full::Total) => {
-                ("poll_limit", ApiError::poll_limit(limit.max_total()))
-            }
+            (SlotKind::Poll, Full::Total) => (
+                Rejection::PollLimit,
+                ApiError::poll_limit(limit.max_total()),
+            ),
             (SlotKind::Poll, Full::PerAddress) => (
-                "ip_poll_limit",
+                Rejection::IpPollLimit,
                 ApiError::address_poll_limit(limit.max_per_address()),
             ),
         };
@@ -89,11 +91,11 @@ pub fn take(
                 let cap = room_cap as usize;
                 match kind {
                     SlotKind::Spectator => {
-                        app.metrics.reject("spectator_limit");
+                        app.metrics.reject(Rejection::SpectatorLimit);
                         ApiError::room_spectator_limit(&room.id, cap)
                     }
                     SlotKind::Poll => {
-                        app.metrics.reject("poll_limit");
+                        app.metrics.reject(Rejection::PollLimit);
                         ApiError::room_poll_limit(&room.id, cap)
                     }
                 }

@@ -49,6 +49,8 @@ use skirmish_shared::rules::Rules;
 use skirmish_shared::{ErrorCode, Input, ResumeToken, Welcome};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::metrics::Rejection;
+
 pub use outbox::{Outbox, Outgoing, SnapshotOut};
 pub use registry::Registry;
 pub use seat::Seat;
@@ -252,15 +254,17 @@ impl JoinError {
     /// The `reason` label of `skirmish_rejected_total`: one per kind of
     /// refusal, a fixed set whatever clients send.
     #[must_use]
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Rejection {
         match self {
-            JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => "room_full",
-            JoinError::ResumeRejected { .. } | JoinError::ResumeWithoutRoom => "resume_rejected",
-            JoinError::BadRoom => "bad_room",
-            JoinError::ShuttingDown => "shutting_down",
-            JoinError::RoomLimit { .. } => "room_limit",
-            JoinError::ServerFull { .. } => "server_full",
-            JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => "room_rate",
+            JoinError::RoomFull { .. } | JoinError::RoomClosed { .. } => Rejection::RoomFull,
+            JoinError::ResumeRejected { .. } | JoinError::ResumeWithoutRoom => {
+                Rejection::ResumeRejected
+            }
+            JoinError::BadRoom => Rejection::BadRoom,
+            JoinError::ShuttingDown => Rejection::ShuttingDown,
+            JoinError::RoomLimit { .. } => Rejection::RoomLimit,
+            JoinError::ServerFull { .. } => Rejection::ServerFull,
+            JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => Rejection::RoomRate,
         }
     }
 }

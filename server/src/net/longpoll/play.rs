@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::{PollQuery, answer, parse_params, poll_slot};
 use crate::listener::ConnSlot;
+use crate::metrics::Rejection;
 use crate::net::AppState;
 use crate::net::api::ApiError;
 use crate::net::sessions::{LegacySession, Lookup, hex};
@@ -39,7 +40,7 @@ pub async fn join(
         ));
     }
     if !app.legacy.has_room() {
-        app.metrics.reject("legacy_limit");
+        app.metrics.reject(Rejection::LegacyLimit);
         return Err(
             ApiError::new(ApiErrorCode::LegacyLimit, "too many long-poll players").retry_after(5),
         );

@@ -45,7 +45,7 @@ use super::flood::FloodGuard;
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_WS;
 use crate::matchmaker::{SeatCheck, SeatTicket};
-use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
+use crate::metrics::{GaugeGuard, Metrics, Rejection, TransportLabel, transport};
 use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
 use close::{End, Frame, classify, socket_error, truncate};
 
@@ -139,12 +139,12 @@ pub async fn upgrade(
     let entry = match Entry::parse(query) {
         Ok(entry) => entry,
         Err(err) => {
-            app.metrics.reject("bad_ws_query");
+            app.metrics.reject(Rejection::BadWsQuery);
             return err.into_response();
         }
     };
     if let Err(origin) = app.origins.check(&parts) {
-        app.metrics.reject("origin");
+        app.metrics.reject(Rejection::Origin);
         let shown = origin.to_str().unwrap_or("?");
         let message = format!("origin {shown} may not open a player socket");
         return ApiError::new(ApiErrorCode::OriginForbidden, message).into_response();
@@ -193,7 +193,7 @@ async fn session<S, R>(
     let hello_timeout = Duration::from_secs(app.config.hello_timeout_secs);
     let hello = match timeout(hello_timeout, read_hello(&mut stream, &mut flood, &app)).await {
         Err(_) => {
-            app.metrics.reject("hello_timeout");
+            app.metrics.reject(Rejection::HelloTimeout);
             Err(End::close(CloseCode::HelloTimeout, "no Hello in time"))
         }
         Ok(result) => result,
@@ -312,19 +312,19 @@ where
             "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
             hello.protocol
         );
-        app.metrics.reject("bad_version");
+        app.metrics.reject(Rejection::BadVersion);
         return Err(refuse(sink, CloseCode::ProtocolError, ErrorCode::BadVersion, msg).await);
     }
     if !valid_name(&hello.name) {
         let msg = "name must be 1-24 bytes without control characters".to_owned();
-        app.metrics.reject("bad_name");
+        app.metrics.reject(Rejection::BadName);
         return Err(refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadName, msg).await);
     }
     if let Some(room) = entry.room {
         match &hello.room {
             Some(named) if *named != room => {
                 let msg = format!("Hello names room {named} but the URL is for room {room}");
-                app.metrics.reject("bad_room");
+                app.metrics.reject(Rejection::BadRoom);
                 return Err(refuse(sink, CloseCode::ProtocolError, ErrorCode::BadRoom, msg).await);
             }
             _ => hello.room = Some(room),
@@ -334,7 +334,7 @@ where
         (Some(ticket), Some(room)) => {
             if hello.resume.is_some() {
                 let msg = "a seat ticket is for a new ship: resume without it".to_owned();
-                app.metrics.reject("bad_seat");
+                app.metrics.reject(Rejection::BadSeat);
                 return Err(refuse(
                     sink,
                     CloseCode::ProtocolError,
@@ -353,7 +353,7 @@ where
                     "room {room} is on node {node} ({url}): ask POST /api/matchmake \
                      with {{\"room\": \"{room}\"}} for a seat there"
                 );
-                app.metrics.reject("bad_room");
+                app.metrics.reject(Rejection::BadRoom);
                 return Err(
                     refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadRoom, msg).await,
                 );
@@ -409,12 +409,12 @@ where
 {
     if app.registry.get(&room).is_none() {
         let msg = format!("room {room} is not on this node (closed, or ask matchmaking again)");
-        app.metrics.reject("seat_refused");
+        app.metrics.reject(Rejection::SeatRefused);
         return Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await);
     }
     if app.matchmaker.take_seat(&room, &ticket).await == SeatCheck::Refused {
         let msg = format!("the seat in room {room} expired or was used: ask matchmaking again");
-        app.metrics.reject("seat_refused");
+        app.metrics.reject(Rejection::SeatRefused);
         return Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await);
     }
     let joined = app.registry.join_existing(id, name, &room).await;
@@ -547,7 +547,7 @@ impl Writer<'_> {
                 // Its buffers are full: the client stopped reading. Its ship
                 // waits for a resume like after any lost connection.
                 Err(_) => {
-                    self.metrics.reject("write_timeout");
+                    self.metrics.reject(Rejection::WriteTimeout);
                     return End::gone(format!(
                         "stopped reading: a frame waited {} s to be sent",
                         self.stall.as_secs()

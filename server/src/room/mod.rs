@@ -92,26 +92,6 @@ pub struct RoomConfig {
     pub max_polls: usize,
 }
 
-impl Default for RoomConfig {
-    fn default() -> Self {
-        RoomConfig {
-            rules: Rules::default(),
-            bots: 4,
-            max_players: 64,
-            max_inputs_per_tick: 4,
-            history_ticks: 32,
-            resume_grace: Duration::from_secs(15),
-            empty_room_grace: Duration::from_secs(30),
-            inbox_capacity: 8192,
-            seed: 1,
-            event_log_capacity: 1024,
-            spectator_hz: 10,
-            max_spectators: 2000,
-            max_polls: 1000,
-        }
-    }
-}
-
 /// Commands from connections to a room.
 #[derive(Debug)]
 pub enum RoomCmd {

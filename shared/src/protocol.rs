@@ -453,6 +453,13 @@ pub fn valid_name(name: &str) -> bool {
     !name.trim().is_empty() && name.len() <= MAX_NAME_LEN && !name.chars().any(char::is_control)
 }
 
+/// What a client whose name [`valid_name`] refused is told, built from
+/// [`MAX_NAME_LEN`] so the words cannot disagree with the rule.
+#[must_use]
+pub fn bad_name_message() -> String {
+    format!("name must be 1-{MAX_NAME_LEN} bytes without control characters")
+}
+
 /// Checks a room id: 1 to [`MAX_ROOM_ID_LEN`] of `[A-Za-z0-9_-]`.
 #[must_use]
 pub fn valid_room_id(id: &str) -> bool {
@@ -475,6 +482,7 @@ mod tests {
         assert!(!valid_name("   "));
         assert!(!valid_name("a\u{7}b"));
         assert!(!valid_name(&"x".repeat(MAX_NAME_LEN + 1)));
+        assert!(bad_name_message().contains(&format!("1-{MAX_NAME_LEN} bytes")));
         assert!(valid_room_id("arena-1_b"));
         assert!(!valid_room_id("a b"));
         assert!(!valid_room_id(""));

@@ -21,6 +21,13 @@ export const POS_SCALE = 8;
 /** Aim angles travel as one byte: 256 steps per turn. */
 export const AIM_STEPS = 256;
 
+/**
+ * The size of the reference arena of GAME.md (`Rules::reference`), the one
+ * every room runs. Pages that read only the feeds, which do not carry the
+ * rules, draw with it; a test checks it against the golden Welcome's rules.
+ */
+export const REFERENCE_ARENA = Object.freeze({ arena_w: 2000, arena_h: 2000 });
+
 const TAU_F32 = Math.fround(2 * Math.PI);
 const I32_MAX = 2147483647;
 const I32_MIN = -2147483648;

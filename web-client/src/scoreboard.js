@@ -10,7 +10,7 @@
 import { drawShip } from './draw.js';
 import { RoomEvent, TickerEvent, endsStream } from './feed.js';
 import { validRoomId } from './protocol.js';
-import { aimRadians } from './rules.js';
+import { REFERENCE_ARENA, aimRadians } from './rules.js';
 import {
   MOVE_MS,
   RESULT_MS,
@@ -23,8 +23,10 @@ import {
   playerColor,
 } from './standings.js';
 
-/** Arena size in units; the feeds do not say, the rules do (2000 x 2000). */
-const ARENA = 2000;
+/** Arena size in units: the feeds do not carry the rules, so the reference arena's. */
+const { arena_w: ARENA_W, arena_h: ARENA_H } = REFERENCE_ARENA;
+/** The map is square: the longer side fills it. */
+const ARENA = Math.max(ARENA_W, ARENA_H);
 /** How often the room picker's list is refreshed. */
 const ROOMS_MS = 5000;
 /** Waits before making a new EventSource after the browser gave up on one. */
@@ -599,16 +601,18 @@ function drawMap(model, now) {
   ctx.strokeStyle = '#161d2b';
   ctx.lineWidth = 1 / scale;
   ctx.beginPath();
-  for (let v = 200; v < ARENA; v += 200) {
-    ctx.moveTo(v, 0);
-    ctx.lineTo(v, ARENA);
-    ctx.moveTo(0, v);
-    ctx.lineTo(ARENA, v);
+  for (let x = 200; x < ARENA_W; x += 200) {
+    ctx.moveTo(x, 0);
+    ctx.lineTo(x, ARENA_H);
+  }
+  for (let y = 200; y < ARENA_H; y += 200) {
+    ctx.moveTo(0, y);
+    ctx.lineTo(ARENA_W, y);
   }
   ctx.stroke();
   ctx.strokeStyle = '#3a4760';
   ctx.lineWidth = 3 / scale;
-  ctx.strokeRect(0, 0, ARENA, ARENA);
+  ctx.strokeRect(0, 0, ARENA_W, ARENA_H);
 
   const ships = model.shipsAt(now);
   const leader = model.leader();
@@ -637,7 +641,7 @@ function drawMap(model, now) {
   }
   if (!model.sample) {
     ctx.fillStyle = '#7b8798';
-    ctx.fillText('waiting for positions…', ARENA / 2, ARENA / 2);
+    ctx.fillText('waiting for positions…', ARENA_W / 2, ARENA_H / 2);
   }
 }
 

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { Buttons } from '../src/protocol.js';
 import {
   POS_SCALE,
+  REFERENCE_ARENA,
   aimRadians,
   direction,
   maxX,
@@ -53,6 +54,10 @@ describe('movement trajectories', () => {
     assert.equal(seen.size, 9);
     assert.ok(clamped);
   });
+});
+
+test('the reference arena is the golden Welcome\'s', () => {
+  assert.deepEqual(REFERENCE_ARENA, { arena_w: REFERENCE.arena_w, arena_h: REFERENCE.arena_h });
 });
 
 describe('rules.rs unit cases', () => {

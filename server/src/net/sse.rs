@@ -39,10 +39,6 @@ use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
 use crate::room::event_log::{EventLog, Read, sse_frame, to_json};
 use crate::room::feed::SampleFrame;
 
-/// Events sent in one chunk at most; a reader far behind catches up in
-/// batches instead of one huge write.
-const BATCH: usize = MAX_EVENTS_PER_PAGE;
-
 /// What a disconnected EventSource should wait before reconnecting.
 const RETRY_MS: u32 = 2000;
 
@@ -257,7 +253,7 @@ impl Feed {
             out.extend_from_slice(&opening);
         }
         loop {
-            match self.log.read(self.cursor, BATCH) {
+            match self.log.read(self.cursor, MAX_EVENTS_PER_PAGE) {
                 Read::Events(events) => {
                     for event in &events {
                         out.extend_from_slice(&event.sse);

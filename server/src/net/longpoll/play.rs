@@ -14,7 +14,7 @@ use skirmish_shared::http::{
     ApiErrorCode, InputAccepted, InputBody, JoinAnswer, JoinBody, LeaveAnswer,
     MAX_INPUTS_PER_REQUEST, StateAnswer,
 };
-use skirmish_shared::{CloseCode, Snapshot, Tick, valid_name};
+use skirmish_shared::{CloseCode, Snapshot, Tick, bad_name_message, valid_name};
 use tokio::time::Instant;
 
 use super::{PollQuery, answer, parse_params, poll_slot};
@@ -34,10 +34,7 @@ pub async fn join(
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     if !valid_name(&body.name) {
-        return Err(ApiError::new(
-            ApiErrorCode::BadName,
-            "name must be 1-24 bytes without control characters",
-        ));
+        return Err(ApiError::new(ApiErrorCode::BadName, bad_name_message()));
     }
     if !app.legacy.has_room() {
         app.metrics.reject(Rejection::LegacyLimit);

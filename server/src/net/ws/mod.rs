@@ -30,8 +30,8 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use skirmish_shared::codec::snapshot_frame;
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{
-    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg, encode,
-    valid_name,
+    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg,
+    bad_name_message, encode, valid_name,
 };
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};
@@ -316,7 +316,7 @@ where
         return Err(refuse(sink, CloseCode::ProtocolError, ErrorCode::BadVersion, msg).await);
     }
     if !valid_name(&hello.name) {
-        let msg = "name must be 1-24 bytes without control characters".to_owned();
+        let msg = bad_name_message();
         app.metrics.reject(Rejection::BadName);
         return Err(refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadName, msg).await);
     }

@@ -12,7 +12,9 @@
 //! - [`http`]: the JSON API's bodies (poll pages, join, input and state
 //!   answers, the room list) and the error body with its `ApiErrorCode`.
 //! - [`codec`]: the only place that turns messages into bytes and back
-//!   (bincode 2 today; swapping the format touches this file only).
+//!   (bincode 2 today; swapping the format touches this module only): the
+//!   codec itself, snapshot frame assembly (`codec/frame.rs`) and the id
+//!   gaps of snapshot lists (`codec/id_gaps.rs`).
 //! - [`rules`]: the reference arena's constants and the pure movement and
 //!   quantisation functions that client prediction must reproduce exactly.
 //! - [`rng`]: the seeded xorshift generator the bot policy is defined with.

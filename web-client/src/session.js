@@ -13,7 +13,8 @@
  * arrays.
  */
 
-import { closeCodeName, decodeServer, PROTOCOL_VERSION } from './protocol.js';
+import { decodeServer } from './codec.js';
+import { closeCodeName, PROTOCOL_VERSION } from './protocol.js';
 import { units } from './rules.js';
 import { WorldView } from './snapshot.js';
 import { resultLines } from './lobby.js';

@@ -30,7 +30,8 @@
  */
 
 import { DEFAULT_POLL_TIMEOUT_SECS, MAX_INPUTS_PER_REQUEST, errorOf, goneClose, joinRefusal } from './http.js';
-import { CloseCode, decodeServer, encodeClient } from './protocol.js';
+import { decodeServer, encodeClient } from './codec.js';
+import { CloseCode } from './protocol.js';
 
 /** @typedef {import('./protocol.js').ClientMsg} ClientMsg */
 /** @typedef {import('./protocol.js').ServerMsg} ServerMsg */

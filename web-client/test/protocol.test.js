@@ -10,9 +10,15 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import {
+  CodecError,
+  decodeClient,
+  decodeServer,
+  encodeClient,
+  encodeServer,
+} from '../src/codec.js';
+import {
   Buttons,
   CloseCode,
-  CodecError,
   ErrorCode,
   MAX_CLIENT_FRAME,
   MAX_NAME_LEN,
@@ -20,10 +26,6 @@ import {
   MAX_SERVER_FRAME,
   PROTOCOL_VERSION,
   closeCodeName,
-  decodeClient,
-  decodeServer,
-  encodeClient,
-  encodeServer,
   validName,
   validRoomId,
 } from '../src/protocol.js';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { decodeClient, encodeClient, encodeServer } from '../src/protocol.js';
+import { decodeClient, encodeClient, encodeServer } from '../src/codec.js';
 import { GameSession } from '../src/session.js';
 import { snapshot } from '../testing/messages.js';
 import { readBytes, readJson } from '../testing/vectors.js';

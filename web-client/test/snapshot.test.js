@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { decodeServer } from '../src/protocol.js';
+import { decodeServer } from '../src/codec.js';
 import { WorldView } from '../src/snapshot.js';
 import { snapshot } from '../testing/messages.js';
 import { readBytes, readJson } from '../testing/vectors.js';

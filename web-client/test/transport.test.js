@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { MAX_INPUTS_PER_REQUEST } from '../src/http.js';
-import { CloseCode, decodeClient, decodeServer, encodeServer } from '../src/protocol.js';
+import { decodeClient, decodeServer, encodeServer } from '../src/codec.js';
+import { CloseCode } from '../src/protocol.js';
 import { GameSession } from '../src/session.js';
 import {
   bytesFromHex,

@@ -16,7 +16,7 @@
 //!
 //! Human-readable serializers (serde_json: the long-poll transport, the
 //! golden vectors' `.json`) get the plain list of real ids, so only the bytes
-//! on the binary wire change. `web-client/src/protocol.js` (`idGaps`)
+//! on the binary wire change. `web-client/src/codec.js` (`idGaps`)
 //! mirrors this.
 
 use std::fmt;

@@ -16,7 +16,8 @@
 //! - [`wire`]: byte accounting (HTTP heads, chunk and frame overhead) and
 //!   the small parsers the clients share (SSE frames, event `time`).
 //! - [`stats`]: live counters and histograms every client records into.
-//! - [`prom`]: reading the server's tick histogram from `GET /metrics`.
+//! - [`prom`]: reading the server's tick histogram from `GET /metrics`
+//!   (metric names from `skirmish_server::metrics::names`).
 //! - [`report`]: the summary table, the JSON report and the error budgets.
 //! - [`progress`]: the live progress bar.
 //! - [`cpu`]: how the cores were shared between a spawned server and the

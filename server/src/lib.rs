@@ -17,11 +17,17 @@
 //! - [`listener`]: the accept loop, connection limits, refusals while
 //!   draining or out of descriptors.
 //! - [`matchmaker`]: matchmaking and seat tickets, alone or in a cluster.
-//! - [`metrics`]: Prometheus metrics for `/metrics`.
+//! - [`metrics`]: Prometheus metrics for `/metrics`: every metric name once
+//!   (`metrics::names`, read by the bots too) and every label set as a
+//!   fixed enum.
 //! - [`node`]: this process's name, boot id and public URL.
-//! - [`room`]: the room task (tick loop, inbox, snapshot fan-out), the
-//!   registry and the per-connection outbox.
-//! - [`net`]: routes, the player WebSocket, JSON endpoints.
+//! - [`room`]: the room task (tick loop, inbox, feed, snapshot fan-out),
+//!   the registry that spawns and removes rooms, the room quota, the
+//!   per-connection outbox, the event logs spectators and pollers read, the
+//!   event-id allocator and the server-wide ticker.
+//! - [`net`]: routes, the player WebSocket (and its close rules), SSE, long
+//!   polling (watching and legacy play), JSON endpoints, origin and slot
+//!   limits.
 //! - [`server`]: binding, serving and graceful shutdown.
 //! - [`tls`]: HTTPS with HTTP/1.1 and HTTP/2 by ALPN.
 //! - [`tokens`]: secret-token maps with constant-time comparison.

@@ -6,7 +6,7 @@
 //! outbox. It must never await anything but its inbox, its timer and the
 //! shutdown signal: no locks held by I/O code, no sockets. It knows nothing
 //! of the registry: whoever spawned it takes it out of the directory when
-//! [`Room::run`] returns, then calls [`Room::close`].
+//! `Room::run` returns, then calls `Room::close`.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -16,8 +16,8 @@
 //! [`super::slots`]); every wait ends at its timeout, at shutdown, or when the
 //! log closes.
 //!
-//! - [`watch`]: the room and ticker polls, cursors into the event logs.
-//! - [`play`]: the legacy player's join, input, state and leave.
+//! - `watch`: the room and ticker polls, cursors into the event logs.
+//! - `play`: the legacy player's join, input, state and leave.
 //!
 //! This file holds what both share: the query parser, the poll slot and the
 //! JSON answer. Neither half may wait on anything but its log or its seat,

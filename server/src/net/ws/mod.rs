@@ -13,7 +13,7 @@
 //! writer sends whatever the room put in this connection's [`Outbox`].
 //! Every malformed or abusive frame ends the session with a close code and a
 //! reason; nothing a client sends can affect another session. Which code
-//! and reason each end gets is decided in [`close`], without I/O.
+//! and reason each end gets is decided in `close`, without I/O.
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -37,14 +37,13 @@ pub const OTHER_ROOMS: &str = "other";
 /// `room="..."`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RoomLabel {
-    /// Room id.
     pub room: String,
 }
 
 /// `transport="websocket|sse|longpoll"`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TransportLabel {
-    /// Transport name.
+    /// One of [`transport`]'s names, never a client's word.
     pub transport: &'static str,
 }
 
@@ -152,7 +151,8 @@ impl Rejection {
 /// `op="..."`: one kind of Redis call (a fixed set, see `cluster::redis`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabel {
-    /// The call.
+    /// The call's name as `cluster::redis` times it; static, so no client
+    /// input can become a label value.
     pub op: &'static str,
 }
 

@@ -199,7 +199,6 @@ pub struct Polled<E> {
 pub struct Tagged<'a, D> {
     /// The event's name.
     pub event: &'a str,
-    /// Its payload.
     pub data: D,
 }
 
@@ -211,7 +210,6 @@ pub struct Tagged<'a, D> {
 pub struct RoomSnapshot<S = String> {
     /// Every ship, by id.
     pub players: Vec<PlayerLine<S>>,
-    /// Room id.
     pub room: S,
     /// The current round.
     pub round: RoundClock,
@@ -230,7 +228,6 @@ pub struct PlayerLine<S = String> {
     pub bot: bool,
     /// Hit points; 0 while dead.
     pub hp: u8,
-    /// Display name.
     pub name: S,
     /// Ship id.
     pub player: u16,
@@ -276,11 +273,9 @@ pub struct ShipSample(pub u16, pub f32, pub f32, pub u8, pub u8);
 pub struct Join {
     /// A server-side bot.
     pub bot: bool,
-    /// Display name.
     pub name: String,
     /// Ship id.
     pub player: u16,
-    /// Room id.
     pub room: String,
     /// The tick it happened.
     pub tick: u32,
@@ -295,7 +290,6 @@ pub struct Leave {
     pub name: String,
     /// Ship id.
     pub player: u16,
-    /// Room id.
     pub room: String,
     /// The tick it happened.
     pub tick: u32,
@@ -310,7 +304,6 @@ pub struct Kill {
     pub killer: u16,
     /// Its display name.
     pub killer_name: String,
-    /// Room id.
     pub room: String,
     /// The tick it happened.
     pub tick: u32,
@@ -337,11 +330,9 @@ pub enum Weapon {
 pub struct Score {
     /// Kills this tick.
     pub delta: u16,
-    /// Display name.
     pub name: String,
     /// Ship id.
     pub player: u16,
-    /// Room id.
     pub room: String,
     /// The new score.
     pub score: u16,
@@ -360,9 +351,7 @@ pub enum Round {
     Started {
         /// The tick it ends.
         ends_tick: u32,
-        /// Room id.
         room: String,
-        /// Its number.
         round: u32,
         /// Seconds until it ends.
         secs_left: f64,
@@ -373,9 +362,7 @@ pub enum Round {
     },
     /// A round ended.
     Ended {
-        /// Room id.
         room: String,
-        /// Its number.
         round: u32,
         /// Final scores, best first.
         standings: Vec<StandingLine>,
@@ -389,7 +376,6 @@ pub enum Round {
 /// One line of a finished round's standings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StandingLine {
-    /// Display name.
     pub name: String,
     /// Ship id.
     pub player: u16,
@@ -411,11 +397,9 @@ pub struct Board {
 pub struct BoardLine {
     /// A server-side bot.
     pub bot: bool,
-    /// Display name.
     pub name: String,
     /// Ship id.
     pub player: u16,
-    /// Room id.
     pub room: String,
     /// Kills this round.
     pub score: u16,

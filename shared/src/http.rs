@@ -314,7 +314,6 @@ pub struct LeaveAnswer {
 /// One room of `GET /api/rooms`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoomSummary {
-    /// Room id.
     pub id: String,
     /// Matchmaking may put players here.
     pub public: bool,
@@ -373,7 +372,6 @@ pub struct MatchBody {
 /// `POST /api/matchmake`'s answer: where to play.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchAnswer {
-    /// Room id.
     pub room: String,
     /// The owner node's id.
     pub node: String,
@@ -390,7 +388,6 @@ pub struct MatchAnswer {
 /// One live node of `GET /api/nodes`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeEntry {
-    /// Node id.
     pub id: String,
     /// Its public URL.
     pub url: String,

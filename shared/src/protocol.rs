@@ -204,7 +204,6 @@ pub struct RoundState {
 /// ([`crate::rules::POS_SCALE`]); `hp == 0` means dead, waiting to respawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipState {
-    /// Id.
     pub id: ShipId,
     /// x in sub-units.
     pub x: u16,
@@ -223,7 +222,6 @@ pub struct ShipState {
 pub struct ShipSpawn {
     /// Its full state.
     pub ship: ShipState,
-    /// Display name.
     pub name: String,
     /// True for a server-side bot.
     pub bot: bool,
@@ -235,7 +233,6 @@ pub enum ShipDelta {
     /// Only position and aim changed (the common case: 4 bytes while the
     /// id gap and the moves are small).
     Moved {
-        /// Id.
         id: ShipId,
         /// x change in sub-units.
         dx: i16,
@@ -264,7 +261,6 @@ impl ShipDelta {
 /// says when it is gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShotSpawn {
-    /// Id.
     pub id: ShotId,
     /// The ship that fired it.
     pub owner: ShipId,
@@ -281,9 +277,7 @@ pub struct ShotSpawn {
 /// Something that happened on a tick.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameEvent {
-    /// When.
     pub tick: Tick,
-    /// What.
     pub kind: EventKind,
 }
 
@@ -291,15 +285,9 @@ pub struct GameEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
     /// A ship joined (its name arrives in `spawned`).
-    Joined {
-        /// Who.
-        ship: ShipId,
-    },
+    Joined { ship: ShipId },
     /// A ship left.
-    Left {
-        /// Who.
-        ship: ShipId,
-    },
+    Left { ship: ShipId },
     /// A ship lost its last hit point.
     Killed {
         /// Who fired.
@@ -309,14 +297,12 @@ pub enum EventKind {
     },
     /// A round began.
     RoundStarted {
-        /// Round number.
         round: u32,
         /// Tick it ends.
         ends: Tick,
     },
     /// A round ended; scores reset for the next.
     RoundEnded {
-        /// Round number.
         round: u32,
         /// Final scores, best first.
         standings: Vec<Standing>,
@@ -326,7 +312,6 @@ pub enum EventKind {
 /// One line of a round's results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Standing {
-    /// Who.
     pub ship: ShipId,
     /// Kills.
     pub score: u16,

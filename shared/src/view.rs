@@ -23,7 +23,6 @@ pub const MAX_KEPT_STATES: usize = 64;
 pub struct ShipView {
     /// Synced state.
     pub state: ShipState,
-    /// Display name.
     pub name: String,
     /// Server-side bot.
     pub bot: bool,
@@ -38,7 +37,6 @@ pub struct ShotView {
     pub x: u16,
     /// Origin y in sub-units.
     pub y: u16,
-    /// Direction.
     pub aim: u8,
     /// Tick it was fired.
     pub fired: Tick,
@@ -47,7 +45,6 @@ pub struct ShotView {
 /// The room's state at one tick, as reconstructed by a client.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WorldView {
-    /// Tick.
     pub tick: Tick,
     /// Round clock.
     pub round: Option<RoundState>,

@@ -39,7 +39,6 @@ pub struct WorldState {
 pub struct ShipEntry {
     /// Position, aim, hp and score.
     pub state: ShipState,
-    /// Display name.
     pub name: Arc<str>,
     /// True for a server-side bot.
     pub bot: bool,
@@ -50,7 +49,6 @@ pub struct ShipEntry {
 /// One live projectile, as clients extrapolate it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ShotEntry {
-    /// Id.
     pub id: ShotId,
     /// The ship that fired it.
     pub owner: ShipId,

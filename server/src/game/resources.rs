@@ -97,7 +97,6 @@ impl ShipDirectory {
 pub struct ShipMark {
     /// The ship's id, the tie-breaker when two are equally near.
     pub id: ShipId,
-    /// Its entity.
     pub entity: Entity,
 }
 

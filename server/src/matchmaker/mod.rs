@@ -107,7 +107,6 @@ pub enum Want {
 /// Where matchmaking sends a player.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placed {
-    /// Room id.
     pub room: String,
     /// The owner node's id.
     pub node: String,

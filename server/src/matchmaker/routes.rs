@@ -57,7 +57,6 @@ pub const KIND_WS: &str = "ws";
 pub struct LiveRoute {
     /// The token's public half.
     pub key: RouteKey,
-    /// Its room.
     pub room: Arc<str>,
     /// Its transport ([`KIND_WS`]).
     pub kind: &'static str,

@@ -58,7 +58,6 @@ pub struct AppState(Arc<AppInner>);
 pub struct AppInner {
     /// Validated settings.
     pub config: Config,
-    /// All rooms.
     pub registry: Arc<Registry>,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,

@@ -37,7 +37,6 @@ const IDS_EXHAUSTED: &str = "event ids exhausted";
 /// One logged event, rendered for every transport.
 #[derive(Debug)]
 pub struct LogEntry {
-    /// Its id.
     pub id: u64,
     /// `id: ..\nevent: ..\ndata: ..\n\n`.
     pub sse: Bytes,

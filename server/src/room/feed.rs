@@ -40,11 +40,9 @@ pub struct SampleFrame {
 /// events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScoreLine {
-    /// Room id.
     pub room: Arc<str>,
     /// Ship id.
     pub player: u16,
-    /// Display name.
     pub name: Arc<str>,
     /// Kills this round.
     pub score: u16,

@@ -98,30 +98,18 @@ pub enum RoomCmd {
     /// A player wants a seat (or its old one back).
     Join(JoinRequest),
     /// One input of a seated player.
-    Input {
-        /// Whose.
-        session: SessionId,
-        /// The input.
-        input: Input,
-    },
+    Input { session: SessionId, input: Input },
     /// The newest snapshot tick the client holds, from a transport whose
     /// acks do not ride on inputs (long polling).
     Ack {
-        /// Whose.
         session: SessionId,
         /// The tick held; `None` asks for full snapshots.
         ack: Option<skirmish_shared::Tick>,
     },
     /// The connection ended without `Leave`: keep the ship for a resume.
-    Detach {
-        /// Whose.
-        session: SessionId,
-    },
+    Detach { session: SessionId },
     /// The player left on purpose: remove the ship now.
-    Leave {
-        /// Whose.
-        session: SessionId,
-    },
+    Leave { session: SessionId },
 }
 
 /// A join as the room receives it.
@@ -151,27 +139,16 @@ pub struct Joined {
 pub enum JoinError {
     /// No free seat.
     #[error("room {room} is full ({max} players)")]
-    RoomFull {
-        /// Room id.
-        room: String,
-        /// Its cap.
-        max: usize,
-    },
+    RoomFull { room: String, max: usize },
     /// The token matches no ship in that room (expired or never issued).
     #[error("nothing to resume in room {room}: join without the token")]
-    ResumeRejected {
-        /// Room id.
-        room: String,
-    },
+    ResumeRejected { room: String },
     /// The room id is malformed.
     #[error("room id must be 1-32 characters of A-Z a-z 0-9 _ -")]
     BadRoom,
     /// The room closed while the join was on its way; try again.
     #[error("room {room} closed")]
-    RoomClosed {
-        /// Room id.
-        room: String,
-    },
+    RoomClosed { room: String },
     /// The server is stopping.
     #[error("server is shutting down")]
     ShuttingDown,
@@ -266,7 +243,6 @@ pub struct RoomStats {
 /// A live room, as the registry and connections hold it.
 #[derive(Clone, Debug)]
 pub struct RoomHandle {
-    /// Room id.
     pub id: Arc<str>,
     /// Matchmaking may put players here.
     pub public: bool,
@@ -276,7 +252,6 @@ pub struct RoomHandle {
     pub inbox: mpsc::Sender<RoomCmd>,
     /// Published figures.
     pub stats: Arc<RoomStats>,
-    /// Its rules.
     pub rules: Arc<Rules>,
     /// Human seats.
     pub max_players: usize,

@@ -21,7 +21,6 @@ use super::snapshot::SharedBody;
 pub struct SnapshotOut {
     /// Newest input sequence applied for this player.
     pub last_input: u32,
-    /// The body, shared.
     pub body: Arc<SharedBody>,
 }
 

@@ -13,7 +13,6 @@ use super::{Outbox, Outgoing, RoomCmd, RoomHandle, SessionId};
 /// A seated player, as its transport holds it.
 #[derive(Clone, Debug)]
 pub struct Seat {
-    /// The room.
     pub room: RoomHandle,
     /// This connection's session (a resume elsewhere makes it stale).
     pub session: SessionId,

@@ -28,9 +28,7 @@ use super::registry::Registry;
 /// own log carries it.
 #[derive(Debug)]
 pub struct ScoreChange {
-    /// The new line.
     pub line: ScoreLine,
-    /// The event.
     pub event: feed::Score,
 }
 

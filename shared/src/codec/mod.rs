@@ -29,12 +29,7 @@ pub use frame::{EncodedBody, SnapshotHead, peek_snapshot, snapshot_frame};
 pub enum CodecError {
     /// The frame is larger than the receiver accepts.
     #[error("frame of {len} bytes exceeds the limit of {max}")]
-    FrameTooLarge {
-        /// Frame length.
-        len: usize,
-        /// Limit.
-        max: usize,
-    },
+    FrameTooLarge { len: usize, max: usize },
     /// The bytes are not a message.
     #[error("malformed frame: {0}")]
     Malformed(String),

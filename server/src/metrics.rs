@@ -196,14 +196,38 @@ impl MatchOutcome {
     }
 }
 
-/// The transports, as labelled.
-pub mod transport {
+/// The transports: the `transport` label of every per-transport family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
     /// Players over `GET /ws`.
-    pub const WEBSOCKET: &str = "websocket";
+    WebSocket,
     /// Spectator and ticker streams.
-    pub const SSE: &str = "sse";
+    Sse,
     /// Watch polls and long-poll players.
-    pub const LONGPOLL: &str = "longpoll";
+    LongPoll,
+}
+
+impl Transport {
+    /// Every transport, in the order of [`Transport`]'s discriminants.
+    pub const ALL: [Transport; 3] = [Transport::WebSocket, Transport::Sse, Transport::LongPoll];
+
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::Sse => "sse",
+            Transport::LongPoll => "longpoll",
+        }
+    }
+}
+
+impl From<Transport> for TransportLabel {
+    fn from(transport: Transport) -> TransportLabel {
+        TransportLabel {
+            transport: transport.as_str(),
+        }
+    }
 }
 
 /// Every metric's name, exported once: the server registers under these
@@ -427,10 +451,10 @@ pub struct Metrics {
     pub matchmakes: Family<OutcomeLabel, Counter>,
     /// CPU, memory, descriptors and threads of this process.
     process: ProcessGauges,
-    /// `(transport, messages, bytes)` handles, resolved once: `sent` runs
-    /// for every frame of every connection and must not touch the label
-    /// maps' locks.
-    sent_by_transport: [(&'static str, Counter, Counter); 3],
+    /// `(messages, bytes)` handles by [`Transport`], resolved once: `sent`
+    /// runs for every frame of every connection and must not touch the
+    /// label maps' locks.
+    sent_by_transport: [(Counter, Counter); 3],
 }
 
 impl Default for Metrics {
@@ -470,15 +494,13 @@ impl Metrics {
             cluster_nodes: Gauge::default(),
             matchmakes: Family::default(),
             process: ProcessGauges::default(),
-            sent_by_transport: [transport::WEBSOCKET, transport::SSE, transport::LONGPOLL]
-                .map(|t| (t, Counter::default(), Counter::default())),
+            sent_by_transport: Default::default(),
             registry,
         };
         let m = Metrics {
-            sent_by_transport: m.sent_by_transport.clone().map(|(t, _, _)| {
-                let label = TransportLabel { transport: t };
+            sent_by_transport: Transport::ALL.map(|t| {
+                let label = TransportLabel::from(t);
                 (
-                    t,
                     m.messages_sent.get_or_create_owned(&label),
                     m.bytes_sent.get_or_create_owned(&label),
                 )
@@ -589,20 +611,21 @@ impl Metrics {
     }
 
     /// Counts one message of `bytes` sent over `transport`.
-    pub fn sent(&self, transport: &'static str, bytes: usize) {
-        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
-        if let Some((_, messages, sent)) = self
-            .sent_by_transport
-            .iter()
-            .find(|(t, ..)| *t == transport)
-        {
-            messages.inc();
-            sent.inc_by(bytes);
-        } else {
-            let label = TransportLabel { transport };
-            self.messages_sent.get_or_create(&label).inc();
-            self.bytes_sent.get_or_create(&label).inc_by(bytes);
-        }
+    pub fn sent(&self, transport: Transport, bytes: usize) {
+        let (messages, sent) = &self.sent_by_transport[transport as usize];
+        messages.inc();
+        sent.inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
+    }
+
+    /// Counts a reader of `transport` that fell off an event log.
+    pub fn reset(&self, transport: Transport) {
+        self.resets.get_or_create(&transport.into()).inc();
+    }
+
+    /// The seated-players gauge of `transport`.
+    #[must_use]
+    pub fn players_on(&self, transport: Transport) -> Gauge {
+        self.players.get_or_create_owned(&transport.into())
     }
 
     /// Counts a refusal.
@@ -661,7 +684,7 @@ mod tests {
         let m = Metrics::new();
         let main = m.room_ticks("main", true);
         main.observe(0.0004);
-        m.sent(transport::WEBSOCKET, 120);
+        m.sent(Transport::WebSocket, 120);
         m.reject(Rejection::ConnectionLimit);
         let guard = GaugeGuard::new(&m.spectators);
         let text = m.render();
@@ -687,6 +710,23 @@ mod tests {
         }
         drop(main);
         assert!(!m.render().contains("room=\"main\""));
+    }
+
+    #[test]
+    fn each_transport_counts_under_its_own_label() {
+        let m = Metrics::new();
+        for (i, t) in Transport::ALL.into_iter().enumerate() {
+            m.sent(t, 10 * (i + 1));
+        }
+        let text = m.render();
+        for (i, t) in Transport::ALL.into_iter().enumerate() {
+            let line = format!(
+                "skirmish_bytes_sent_total{{transport=\"{}\"}} {}",
+                t.as_str(),
+                10 * (i + 1)
+            );
+            assert!(text.contains(&line), "missing {line} in\n{text}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::flood::FloodGuard;
-use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
+use crate::metrics::{GaugeGuard, Metrics, Transport};
 use crate::room::{Seat, lifecycle};
 use crate::tokens::TokenMap;
 
@@ -178,9 +178,7 @@ impl SessionStore {
             polls: watch::Sender::new(0),
             _counted: [
                 GaugeGuard::new(&self.metrics.legacy_sessions),
-                GaugeGuard::new(&self.metrics.players.get_or_create_owned(&TransportLabel {
-                    transport: transport::LONGPOLL,
-                })),
+                GaugeGuard::new(&self.metrics.players_on(Transport::LongPoll)),
             ],
         });
         let token = SessionToken(self.live.lock().issue(session.clone()));

@@ -35,7 +35,7 @@ use super::AppState;
 use super::api::ApiError;
 use super::slots::{self, Slot, SlotKind, client_address};
 use crate::listener::ConnSlot;
-use crate::metrics::{GaugeGuard, Metrics, TransportLabel, transport};
+use crate::metrics::{GaugeGuard, Metrics, Transport};
 use crate::room::event_log::{EventLog, Read, sse_frame, to_json};
 use crate::room::feed::SampleFrame;
 
@@ -140,7 +140,7 @@ fn respond(mut feed: Feed, span: tracing::Span) -> Response {
     let body = stream::unfold(feed, move |mut feed| {
         async move {
             let chunk = feed.next_chunk().await?;
-            feed.metrics.sent(transport::SSE, chunk.len());
+            feed.metrics.sent(Transport::Sse, chunk.len());
             Some((Ok::<Bytes, Infallible>(chunk), feed))
         }
         .instrument(span.clone())
@@ -263,12 +263,7 @@ impl Feed {
                 }
                 Read::Reset { snapshot, head } => {
                     debug!(from = self.cursor, to = head, "reader reset");
-                    self.metrics
-                        .resets
-                        .get_or_create(&TransportLabel {
-                            transport: transport::SSE,
-                        })
-                        .inc();
+                    self.metrics.reset(Transport::Sse);
                     out.extend_from_slice(&sse_frame(Some(head), names::RESET, snapshot.get()));
                     self.cursor = head;
                     return Some(out.freeze());

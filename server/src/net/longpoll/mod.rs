@@ -41,7 +41,7 @@ use super::AppState;
 use super::api::ApiError;
 use super::slots::{self, Slot, SlotKind, client_address};
 use crate::listener::ConnSlot;
-use crate::metrics::{GaugeGuard, transport};
+use crate::metrics::{GaugeGuard, Transport};
 use crate::room::RoomHandle;
 
 pub use play::{input, join, leave, state};
@@ -124,7 +124,7 @@ fn poll_slot(
 fn answer<T: Serialize>(app: &AppState, status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => {
-            app.metrics.sent(transport::LONGPOLL, body.len());
+            app.metrics.sent(Transport::LongPoll, body.len());
             (status, [(CONTENT_TYPE, "application/json")], body).into_response()
         }
         Err(err) => ApiError::new(ApiErrorCode::Internal, err.to_string()).into_response(),

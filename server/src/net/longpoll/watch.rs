@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{PollParams, PollQuery, answer, parse_params, poll_slot};
 use crate::listener::ConnSlot;
-use crate::metrics::{TransportLabel, transport};
+use crate::metrics::Transport;
 use crate::net::AppState;
 use crate::net::api::ApiError;
 use crate::room::event_log::{EventLog, Read};
@@ -89,12 +89,7 @@ async fn poll_log(app: &AppState, log: &Arc<EventLog>, params: PollParams<u64>) 
                 });
             }
             Read::Reset { snapshot, head } => {
-                app.metrics
-                    .resets
-                    .get_or_create(&TransportLabel {
-                        transport: transport::LONGPOLL,
-                    })
-                    .inc();
+                app.metrics.reset(Transport::LongPoll);
                 return ok(&PollPage {
                     reset: Some(&*snapshot),
                     ..page(head)

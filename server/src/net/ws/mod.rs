@@ -45,7 +45,7 @@ use super::flood::FloodGuard;
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_WS;
 use crate::matchmaker::{SeatCheck, SeatTicket};
-use crate::metrics::{GaugeGuard, Metrics, Rejection, TransportLabel, transport};
+use crate::metrics::{GaugeGuard, Metrics, Rejection, Transport};
 use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
 use close::{End, Frame, classify, socket_error, truncate};
 
@@ -203,10 +203,7 @@ async fn session<S, R>(
         Ok(hello) => match admit(&mut sink, &app, id, hello, client, entry).await {
             Err(end) => end,
             Ok(seat) => {
-                let label = TransportLabel {
-                    transport: transport::WEBSOCKET,
-                };
-                let _playing = GaugeGuard::new(&app.metrics.players.get_or_create_owned(&label));
+                let _playing = GaugeGuard::new(&app.metrics.players_on(Transport::WebSocket));
                 let token = seat.welcome.resume;
                 app.matchmaker
                     .routes
@@ -555,7 +552,7 @@ impl Writer<'_> {
                 }
             }
             if len > 0 {
-                self.metrics.sent(transport::WEBSOCKET, len);
+                self.metrics.sent(Transport::WebSocket, len);
             }
         }
     }

@@ -197,10 +197,13 @@ impl Registry {
         let entry = id.clone();
         self.tracker.spawn(
             async move {
-                let room = room.run(rx, &shutdown).await;
+                let mut inbox = rx;
+                let room = room.run(&mut inbox, &shutdown).await;
                 // Out of the directory before anyone hears the room closed,
                 // and only this instance: a room of the same id opened since
-                // stays.
+                // stays. The inbox lives until then, so a join that reached
+                // it meanwhile fails as `RoomClosed` and its retry finds the
+                // room gone.
                 {
                     let mut rooms = directory.lock();
                     if rooms.get(&entry).is_some_and(|h| h.instance == instance) {
@@ -208,6 +211,7 @@ impl Registry {
                     }
                 }
                 room.close(shutdown.is_cancelled());
+                drop(inbox);
             }
             .instrument(tracing::info_span!("room", room = %id)),
         );

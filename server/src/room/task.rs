@@ -141,7 +141,7 @@ impl Room {
     /// so no join finds it, and then calls [`Room::close`].
     pub(super) async fn run(
         mut self,
-        mut inbox: mpsc::Receiver<RoomCmd>,
+        inbox: &mut mpsc::Receiver<RoomCmd>,
         shutdown: &CancellationToken,
     ) -> Room {
         let period = std::time::Duration::from_secs_f64(1.0 / f64::from(self.config.rules.tick_hz));

@@ -73,12 +73,9 @@ fn server(data: &[u8]) {
     assert!(bytes.len() <= data.len(), "re-encoding grew the frame");
     assert_eq!(decode_server(&bytes).as_ref(), Ok(&msg), "round trip");
     if let ServerMsg::Snapshot(snapshot) = &msg {
+        // The body bytes are the frame's tail, and the frame round-trips
+        // above, so equal frames mean the shared body round-trips too.
         let body = EncodedBody::new(&snapshot.body).expect("a decoded body encodes");
-        assert_eq!(
-            body.decode().as_ref(),
-            Ok(&snapshot.body),
-            "body round trip"
-        );
         assert_eq!(
             snapshot_frame(snapshot.last_input, &body).as_ref(),
             Ok(&bytes),

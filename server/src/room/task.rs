@@ -62,6 +62,27 @@ enum Lifecycle {
     Empty { since: Instant },
 }
 
+/// Why a ship left the room, for its log line.
+#[derive(Clone, Copy, Debug)]
+enum Removal {
+    /// The player sent `Leave` (or the transport's equivalent).
+    Left,
+    /// The connection ended and the room keeps no ship for a resume.
+    Disconnected,
+    /// Detached longer than the resume grace.
+    GraceExpired,
+}
+
+impl Removal {
+    fn as_str(self) -> &'static str {
+        match self {
+            Removal::Left => "left",
+            Removal::Disconnected => "disconnected",
+            Removal::GraceExpired => "resume grace expired",
+        }
+    }
+}
+
 /// Inputs one player may file between two ticks; beyond it they are dropped
 /// (the sim would drop all but `max_inputs_per_tick` anyway).
 const MAX_PENDING_INPUTS: u16 = 16;
@@ -228,7 +249,7 @@ impl Room {
             RoomCmd::Detach { session } => self.detach(session),
             RoomCmd::Leave { session } => {
                 if let Some(ship) = self.by_session.get(&session).copied() {
-                    self.remove(ship, "left");
+                    self.remove(ship, Removal::Left);
                 }
             }
         }
@@ -349,7 +370,7 @@ impl Room {
             return;
         };
         if self.config.resume_grace.is_zero() {
-            self.remove(ship, "disconnected");
+            self.remove(ship, Removal::Disconnected);
             return;
         }
         if let Some(player) = self.players.get_mut(&ship) {
@@ -365,7 +386,7 @@ impl Room {
         }
     }
 
-    fn remove(&mut self, ship: ShipId, why: &'static str) {
+    fn remove(&mut self, ship: ShipId, why: Removal) {
         if let Some(player) = self.players.remove(&ship) {
             self.by_session.remove(&player.session);
             self.by_token.remove(&player.token.0);
@@ -374,7 +395,12 @@ impl Room {
             }
             self.sim.remove_ship(ship);
             self.publish_players();
-            lifecycle!(self.public, player = ship.0, why, "player removed");
+            lifecycle!(
+                self.public,
+                player = ship.0,
+                why = why.as_str(),
+                "player removed"
+            );
         }
     }
 
@@ -465,7 +491,7 @@ impl Room {
             .map(|p| p.ship)
             .collect();
         for ship in expired {
-            self.remove(ship, "resume grace expired");
+            self.remove(ship, Removal::GraceExpired);
         }
     }
 }

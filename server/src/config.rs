@@ -295,6 +295,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub redis_timeout_ms: u64,
 
+    /// Milliseconds a follower of another node's room outlives its last
+    /// local reader (a reader that comes back soon finds it warm).
+    #[arg(long, env = "SKIRMISH_FOLLOWER_IDLE_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub follower_idle_ms: u64,
+
+    /// Milliseconds between a follower's reads of its room's stream head,
+    /// which catch a lost last message.
+    #[arg(long, env = "SKIRMISH_FOLLOWER_CHECK_MS", default_value_t = 3000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub follower_check_ms: u64,
+
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
     pub web_root: PathBuf,

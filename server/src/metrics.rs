@@ -449,6 +449,16 @@ pub struct Metrics {
     pub cluster_nodes: Gauge,
     /// `POST /api/matchmake` answers, by outcome.
     pub matchmakes: Family<OutcomeLabel, Counter>,
+    /// Log batches waiting for the Redis log writer (cluster mode).
+    pub log_writer_backlog: Gauge,
+    /// Log batches by what became of them: `written`, `fenced`, `failed`,
+    /// `overflow` (dropped at a full queue; later resent from the ring).
+    pub log_writer_batches: Family<OutcomeLabel, Counter>,
+    /// Rooms of other nodes this node follows now.
+    pub followers: Gauge,
+    /// Follower repairs: `gap_filled`, `resubscribed`, `restarted` (the
+    /// mirror started over; its readers get `reset`).
+    pub follower_repairs: Family<OutcomeLabel, Counter>,
     /// CPU, memory, descriptors and threads of this process.
     process: ProcessGauges,
     /// `(messages, bytes)` handles by [`Transport`], resolved once: `sent`
@@ -493,6 +503,10 @@ impl Metrics {
             redis_errors: Family::default(),
             cluster_nodes: Gauge::default(),
             matchmakes: Family::default(),
+            log_writer_backlog: Gauge::default(),
+            log_writer_batches: Family::default(),
+            followers: Gauge::default(),
+            follower_repairs: Family::default(),
             process: ProcessGauges::default(),
             sent_by_transport: Default::default(),
             registry,
@@ -579,6 +593,26 @@ impl Metrics {
             names::MATCHMAKES,
             "Matchmaking answers, by outcome",
             m.matchmakes.clone(),
+        );
+        registry.register(
+            "skirmish_log_writer_backlog",
+            "Event-log batches waiting for the Redis writer",
+            m.log_writer_backlog.clone(),
+        );
+        registry.register(
+            "skirmish_log_writer_batches",
+            "Event-log batches by outcome (written, fenced, failed, overflow)",
+            m.log_writer_batches.clone(),
+        );
+        registry.register(
+            "skirmish_followers",
+            "Rooms of other nodes followed",
+            m.followers.clone(),
+        );
+        registry.register(
+            "skirmish_follower_repairs",
+            "Follower repairs (gap_filled, resubscribed, restarted)",
+            m.follower_repairs.clone(),
         );
         m.process.register(&mut registry);
         Metrics { registry, ..m }

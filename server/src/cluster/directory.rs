@@ -161,6 +161,24 @@ impl RedisDirectory {
         }
     }
 
+    /// The Redis link (for the log writer and followers).
+    #[must_use]
+    pub fn link(&self) -> &RedisLink {
+        &self.link
+    }
+
+    /// This node's key names.
+    #[must_use]
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// This start's fence, `nid:boot_id`, as room entries carry it.
+    #[must_use]
+    pub fn fence(&self) -> String {
+        format!("{}:{}", self.node.id, self.node.boot_id)
+    }
+
     /// How long a reserved seat waits.
     #[must_use]
     pub fn seat_ttl(&self) -> Duration {

@@ -48,6 +48,30 @@ impl Keys {
         format!("{}:room:{{{room}}}:held", self.prefix)
     }
 
+    /// `p:room:{id}`: a room's directory entry (its fence).
+    #[must_use]
+    pub fn room(&self, room: &str) -> String {
+        format!("{}:room:{{{room}}}", self.prefix)
+    }
+
+    /// `p:room:{id}:log`: the room's event log, a stream.
+    #[must_use]
+    pub fn log(&self, room: &str) -> String {
+        format!("{}:room:{{{room}}}:log", self.prefix)
+    }
+
+    /// `p:room:{id}:feed`: the log's head, snapshot and close reason.
+    #[must_use]
+    pub fn feed(&self, room: &str) -> String {
+        format!("{}:room:{{{room}}}:feed", self.prefix)
+    }
+
+    /// Channel `p:room:{id}:ev`: one message per appended batch.
+    #[must_use]
+    pub fn events_channel(&self, room: &str) -> String {
+        format!("{}:room:{{{room}}}:ev", self.prefix)
+    }
+
     /// `p:sess:{selector}`: a session's route.
     #[must_use]
     pub fn session(&self, selector: &str) -> String {
@@ -69,5 +93,9 @@ mod tests {
         assert_eq!(keys.seats("main-1"), "t1:room:{main-1}:seats");
         assert_eq!(keys.held("main-1"), "t1:room:{main-1}:held");
         assert_eq!(keys.session("00ff"), "t1:sess:{00ff}");
+        assert_eq!(keys.room("main-1"), "t1:room:{main-1}");
+        assert_eq!(keys.log("main-1"), "t1:room:{main-1}:log");
+        assert_eq!(keys.feed("main-1"), "t1:room:{main-1}:feed");
+        assert_eq!(keys.events_channel("main-1"), "t1:room:{main-1}:ev");
     }
 }

@@ -12,14 +12,18 @@
 //! - [`keys`]: key names under `--redis-prefix`.
 //! - [`directory`]: reads and writes of the directory.
 //! - [`lease`]: the task that keeps this node's lease and rooms published.
+//! - [`log_writer`]: copies local rooms' event logs to Redis streams.
+//! - [`follower`]: mirrors of other nodes' rooms for local readers.
 //!
 //! A room task never awaits Redis, and nothing here touches a room: the
 //! lease task reads the registry's published figures (atomics) and writes
 //! them out on its own clock. When Redis is slow or down, play goes on.
 
 pub mod directory;
+pub mod follower;
 pub mod keys;
 pub mod lease;
+pub mod log_writer;
 pub mod redis;
 
 use std::sync::Arc;
@@ -36,6 +40,7 @@ use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::room::Registry;
 use directory::{RedisDirectory, Survey};
+use follower::Followers;
 use redis::{ClusterError, RedisLink};
 
 /// Seated tickets waiting for the next lease refresh to release them. Past
@@ -56,7 +61,9 @@ type SurveyOutcome = Result<Arc<Survey>, String>;
 #[derive(Debug)]
 pub struct Cluster {
     /// The shared directory.
-    pub directory: RedisDirectory,
+    pub directory: Arc<RedisDirectory>,
+    /// This node's followers of other nodes' rooms.
+    pub followers: Arc<Followers>,
     /// Tickets whose players were seated since the last refresh. A short
     /// push or a swap of the whole list; never held across an await.
     seated: Mutex<Vec<(Arc<str>, SeatTicket)>>,
@@ -91,14 +98,34 @@ impl Cluster {
             metrics.clone(),
         )?;
         let lease_ttl = Duration::from_millis(config.lease_ttl_ms);
+        let directory = Arc::new(RedisDirectory::new(
+            link,
+            &config.redis_prefix,
+            node.clone(),
+            lease_ttl,
+            Duration::from_millis(config.seat_ttl_ms),
+        ));
+        let capacity = config.event_log_capacity as usize;
+        let (writer, replicas) =
+            log_writer::LogWriter::new(directory.clone(), capacity, metrics.clone());
+        tracker.spawn(
+            writer
+                .run(shutdown.clone())
+                .instrument(tracing::info_span!("log_writer", node = %node.id)),
+        );
+        registry.replicate_with(replicas);
+        let followers = Followers::new(
+            directory.clone(),
+            capacity,
+            Duration::from_millis(config.follower_idle_ms),
+            Duration::from_millis(config.follower_check_ms),
+            metrics.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        );
         let cluster = Arc::new(Cluster {
-            directory: RedisDirectory::new(
-                link,
-                &config.redis_prefix,
-                node.clone(),
-                lease_ttl,
-                Duration::from_millis(config.seat_ttl_ms),
-            ),
+            directory,
+            followers,
             seated: Mutex::default(),
             lease: Mutex::default(),
             lease_ttl,

@@ -45,6 +45,10 @@ pub struct Scripts {
     pub route: Script,
     /// Leave the cluster on purpose.
     pub leave: Script,
+    /// Copy a batch of a room's event log and publish it.
+    pub append: Script,
+    /// Read a room's log head, snapshot and entries.
+    pub log_read: Script,
 }
 
 /// The scripts, compiled in.
@@ -56,6 +60,8 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     survey: lua!("survey.lua"),
     route: lua!("route.lua"),
     leave: lua!("leave.lua"),
+    append: lua!("append.lua"),
+    log_read: lua!("log_read.lua"),
 });
 
 /// Why a Redis call failed.
@@ -99,6 +105,9 @@ pub enum ClusterError {
 /// The connection, with metrics.
 #[derive(Clone)]
 pub struct RedisLink {
+    /// For the pub/sub connections of followers (the multiplexed one
+    /// cannot subscribe).
+    client: redis::Client,
     conn: ConnectionManager,
     timeout: Duration,
     metrics: Arc<Metrics>,
@@ -135,6 +144,7 @@ impl RedisLink {
             .set_max_delay(timeout);
         let conn = client.get_connection_manager_lazy(config).map_err(fail)?;
         Ok(RedisLink {
+            client,
             conn,
             timeout,
             metrics,
@@ -145,6 +155,21 @@ impl RedisLink {
     /// connection).
     pub fn conn(&self) -> ConnectionManager {
         self.conn.clone()
+    }
+
+    /// A new pub/sub connection (one per followed room), bounded by the
+    /// timeout and timed as `subscribe`.
+    ///
+    /// # Errors
+    /// Redis is unreachable.
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, ClusterError> {
+        self.call("subscribe", self.client.get_async_pubsub()).await
+    }
+
+    /// How long one call may take.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Runs one call under the timeout, timing it as `op`.

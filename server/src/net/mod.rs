@@ -11,6 +11,8 @@
 //! - [`flood`]: the inbound rate limit of player transports.
 //! - [`rate`]: per-address request rates (matchmaking).
 //! - [`origin`]: which browser origins may open sockets and read the API.
+//! - [`room_feed`]: which log a room's readers read here (its own, or a
+//!   follower's mirror of another node's room).
 //! - [`slots`]: the spectator and poll slots, per room, per address and in
 //!   all.
 
@@ -20,6 +22,7 @@ pub mod longpoll;
 pub mod matchmake;
 pub mod origin;
 pub mod rate;
+pub mod room_feed;
 pub mod router;
 pub mod sessions;
 pub mod slots;

@@ -33,7 +33,9 @@ use tracing::{Instrument, debug, info, info_span};
 
 use super::AppState;
 use super::api::ApiError;
+use super::room_feed;
 use super::slots::{self, Slot, SlotKind, client_address};
+use crate::cluster::follower::Following;
 use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, Metrics, Transport};
 use crate::room::event_log::{EventLog, Read, sse_frame, to_json};
@@ -93,25 +95,17 @@ pub async fn room_events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let room = app
-        .registry
-        .get(&id)
-        .ok_or_else(|| ApiError::new(ApiErrorCode::NoRoom, format!("no room {id:?}")))?;
+    let room = room_feed::find(&app, &id).await?;
     let resume = resume_point(&headers, &query)?;
     let held = slots::take(
         &app,
         SlotKind::Spectator,
-        Some(&room),
+        room.local.as_ref(),
         client_address(conn.as_ref()),
     )?;
-    let feed = Feed::new(
-        room.feed.log.clone(),
-        Some(room.feed.samples.clone()),
-        resume,
-        &app,
-        held,
-    );
-    let span = info_span!("sse", room = %room.id);
+    let mut feed = Feed::new(room.log.clone(), room.samples.clone(), resume, &app, held);
+    feed._following = room.following;
+    let span = info_span!("sse", room = %id);
     Ok(respond(feed, span))
 }
 
@@ -176,6 +170,8 @@ struct Feed {
     _slot: Slot,
     /// Counted as a spectator while the stream lives.
     _counted: GaugeGuard,
+    /// For a room of another node: keeps its follower open.
+    _following: Option<Following>,
     metrics: Arc<Metrics>,
     /// For the open line: did the reader resume with an id?
     opening_resumed: bool,
@@ -236,6 +232,7 @@ impl Feed {
             done: false,
             _slot: slot,
             _counted: GaugeGuard::new(&app.metrics.spectators),
+            _following: None,
             metrics: app.metrics.clone(),
             opening_resumed: resume.is_some(),
             end: "client went away",

@@ -18,7 +18,7 @@
 //! `skirmish_shared::feed`, serialized), and shared by every reader.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -127,6 +127,8 @@ pub struct EventLog {
     /// The newest id, for readers to wait on; `watch` holds one value, so
     /// waking a thousand readers costs no queue.
     head: watch::Sender<u64>,
+    /// Where appends are copied, once set (cluster mode).
+    replica: OnceLock<Arc<dyn Replica>>,
 }
 
 /// Unix time in milliseconds, the clock events are stamped with.
@@ -145,15 +147,45 @@ struct Payload {
 }
 
 fn render(id: u64, payload: &Payload) -> LogEntry {
-    let event = Tagged {
-        event: payload.name,
-        data: &*payload.data,
-    };
-    LogEntry {
-        id,
-        sse: sse_frame(Some(id), payload.name, payload.data.get()),
-        json: to_json(&Polled { id, event }),
+    LogEntry::rendered(id, payload.name, &payload.data)
+}
+
+impl LogEntry {
+    /// Event `name` with payload `data` as entry `id`, framed for every
+    /// transport. A mirror renders what it reads back the same way, so a
+    /// spectator gets the same bytes from any node.
+    #[must_use]
+    pub fn rendered(id: u64, name: &str, data: &RawValue) -> LogEntry {
+        let event = Tagged { event: name, data };
+        LogEntry {
+            id,
+            sse: sse_frame(Some(id), name, data.get()),
+            json: to_json(&Polled { id, event }),
+        }
     }
+}
+
+/// One append, as a log hands it to its [`Replica`]: entries whose
+/// predecessors are `prev`, then each other, and the snapshot true as of
+/// the last of them (or of `prev` when there are none).
+#[derive(Debug)]
+pub struct Appended {
+    /// The id before the first entry: the log's head before the append.
+    pub prev: u64,
+    /// The new entries, oldest first.
+    pub entries: Vec<Arc<LogEntry>>,
+    /// The snapshot after the append.
+    pub snapshot: Json,
+}
+
+/// Where a log copies its appends (cluster mode: the Redis log writer).
+/// Called under the log's write lock, in append order, so it must only
+/// hand the batch over (a `try_send`), never wait.
+pub trait Replica: Send + Sync + std::fmt::Debug {
+    /// One append happened.
+    fn appended(&self, batch: Appended);
+    /// The log closed for `reason`.
+    fn closed(&self, reason: &'static str);
 }
 
 impl EventLog {
@@ -180,7 +212,83 @@ impl EventLog {
                 closed,
             }),
             head,
+            replica: OnceLock::new(),
         })
+    }
+
+    /// A mirror of another node's log: no ids of its own, filled by a
+    /// follower with the entries it reads, starting empty at `head`.
+    #[must_use]
+    pub fn mirror(capacity: usize, head: u64, snapshot: Json) -> Arc<EventLog> {
+        let (head_tx, _) = watch::channel(head);
+        Arc::new(EventLog {
+            ring: RwLock::new(Ring {
+                entries: VecDeque::with_capacity(capacity.max(1)),
+                capacity: capacity.max(1),
+                ids: None,
+                head,
+                horizon: head,
+                snapshot,
+                closed: None,
+            }),
+            head: head_tx,
+            replica: OnceLock::new(),
+        })
+    }
+
+    /// Copies every later append to `replica`, starting with the current
+    /// snapshot (so a replica learns the head of a log with no events
+    /// yet). A second replica is refused (returns false).
+    pub fn replicate_to(&self, replica: Arc<dyn Replica>) -> bool {
+        let ring = self.ring.write();
+        if self.replica.set(replica.clone()).is_err() {
+            return false;
+        }
+        replica.appended(Appended {
+            prev: ring.head,
+            entries: Vec::new(),
+            snapshot: ring.snapshot.clone(),
+        });
+        true
+    }
+
+    /// A mirror's next entries (each id above the head, each the successor
+    /// of the one before in the source log) and the snapshot as of the
+    /// last. Entries not above the head are skipped.
+    pub fn mirror_extend(&self, entries: Vec<LogEntry>, snapshot: Option<Json>) {
+        let head = {
+            let mut ring = self.ring.write();
+            for entry in entries {
+                if entry.id <= ring.head {
+                    continue;
+                }
+                if ring.entries.len() == ring.capacity
+                    && let Some(evicted) = ring.entries.pop_front()
+                {
+                    ring.horizon = evicted.id;
+                }
+                ring.head = entry.id;
+                ring.entries.push_back(Arc::new(entry));
+            }
+            if let Some(snapshot) = snapshot {
+                ring.snapshot = snapshot;
+            }
+            ring.head
+        };
+        self.head.send_replace(head);
+    }
+
+    /// A mirror starts over at `horizon` (its source's history before is
+    /// lost to it): every cursor it held resets, to `snapshot`, true as of
+    /// the last of `entries`.
+    pub fn mirror_restart(&self, horizon: u64, entries: Vec<LogEntry>, snapshot: Json) {
+        {
+            let mut ring = self.ring.write();
+            ring.entries.clear();
+            ring.head = horizon;
+            ring.horizon = horizon;
+        }
+        self.mirror_extend(entries, Some(snapshot));
     }
 
     /// Appends `events` and, when given, replaces the snapshot, as one
@@ -198,6 +306,9 @@ impl EventLog {
             .collect();
         let head = {
             let mut ring = self.ring.write();
+            let prev = ring.head;
+            let replica = self.replica.get();
+            let mut appended = Vec::new();
             for payload in &payloads {
                 let Some(id) = ring.issue() else { break };
                 if ring.entries.len() == ring.capacity
@@ -205,11 +316,22 @@ impl EventLog {
                 {
                     ring.horizon = evicted.id;
                 }
-                ring.entries.push_back(Arc::new(render(id, payload)));
+                let entry = Arc::new(render(id, payload));
+                if replica.is_some() {
+                    appended.push(entry.clone());
+                }
+                ring.entries.push_back(entry);
                 ring.head = id;
             }
             if let Some(snapshot) = snapshot {
                 ring.snapshot = snapshot;
+            }
+            if let Some(replica) = replica {
+                replica.appended(Appended {
+                    prev,
+                    entries: appended,
+                    snapshot: ring.snapshot.clone(),
+                });
             }
             ring.head
         };
@@ -219,6 +341,9 @@ impl EventLog {
     /// Marks the log finished; readers get [`Read::Closed`].
     pub fn close(&self, reason: &'static str) {
         self.ring.write().closed = Some(reason);
+        if let Some(replica) = self.replica.get() {
+            replica.closed(reason);
+        }
         // Wake every waiting reader so it sees the close.
         self.head.send_modify(|_| {});
     }

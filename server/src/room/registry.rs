@@ -14,8 +14,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use skirmish_shared::{ResumeToken, valid_room_id};
@@ -25,7 +25,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::event_ids::IdAllocator;
-use super::event_log::EventLog;
+use super::event_log::{EventLog, Replica};
 use super::feed::Feed;
 use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
@@ -37,6 +37,9 @@ use crate::metrics::Metrics;
 /// Live rooms by id, shared with the spawned room futures so each can take
 /// its own entry out when its room ends.
 type Directory = Arc<Mutex<HashMap<Arc<str>, RoomHandle>>>;
+
+/// Makes the replica of one room's log (cluster mode: its Redis writer).
+pub type ReplicaFactory = Arc<dyn Fn(&Arc<str>, &Arc<EventLog>) -> Arc<dyn Replica> + Send + Sync>;
 
 /// Summary of a room for the lobby: the JSON API's type.
 pub use skirmish_shared::http::RoomSummary;
@@ -51,7 +54,6 @@ pub struct RoomNames {
 }
 
 /// All rooms of this server.
-#[derive(Debug)]
 pub struct Registry {
     rooms: Directory,
     config: RoomConfig,
@@ -68,6 +70,17 @@ pub struct Registry {
     /// The room cap and each address's rate of new rooms, asked under the
     /// directory lock.
     quota: RoomQuota,
+    /// Every room's log is copied through this, once set (cluster mode).
+    replicas: OnceLock<ReplicaFactory>,
+}
+
+/// A factory has no useful Debug.
+struct Opaque;
+
+impl std::fmt::Debug for Opaque {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplicaFactory")
+    }
 }
 
 /// What a join asks of the registry besides the player's name.
@@ -80,6 +93,16 @@ pub struct Ask<'a> {
     /// The client's address (as the connection limits count it), charged
     /// if a room must be opened.
     pub client: IpAddr,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("default_room", &self.default_room)
+            .field("rooms", &self.rooms.lock().len())
+            .field("replicas", &self.replicas.get().map(|_| Opaque))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
@@ -107,6 +130,7 @@ impl Registry {
             ticker,
             metrics,
             quota,
+            replicas: OnceLock::new(),
         });
         let mut rooms = registry.rooms.lock();
         registry.open(&mut rooms, registry.default_room.clone(), true);
@@ -136,6 +160,19 @@ impl Registry {
     #[must_use]
     pub fn handles(&self) -> Vec<RoomHandle> {
         self.rooms.lock().values().cloned().collect()
+    }
+
+    /// Copies the log of every room, open now or later, through
+    /// `factory`'s replicas. Set once; a second call is ignored.
+    pub fn replicate_with(&self, factory: ReplicaFactory) {
+        // Under the directory lock, so no room opens between the two steps.
+        let rooms = self.rooms.lock();
+        if self.replicas.set(factory.clone()).is_err() {
+            return;
+        }
+        for (id, room) in rooms.iter() {
+            room.feed.log.replicate_to(factory(id, &room.feed.log));
+        }
     }
 
     /// A new session id for a connection.
@@ -168,6 +205,9 @@ impl Registry {
             IdAllocator::process(),
             self.ticker.clone(),
         );
+        if let Some(factory) = self.replicas.get() {
+            readers.log.replicate_to(factory(&id, &readers.log));
+        }
         let handle = RoomHandle {
             id: id.clone(),
             public,

@@ -12,6 +12,12 @@
 --                                 not yet in the owner's published count)
 --   p:mm                     ZSET open public room -> seats taken
 --   p:sess:{selector}        HASH where a player's session lives
+--   p:room:{id}:log          STREAM the room's event log, entry ids <id>-0,
+--                                 fields p (the previous entry's id), e (the
+--                                 entry as a poll page lists it)
+--   p:room:{id}:feed         HASH last (newest id), snap (snapshot JSON),
+--                                 snap_at (its id), closed (reason)
+--   channel p:room:{id}:ev   one message per append batch (see log_writer.rs)
 
 -- Milliseconds by Redis's clock: one clock for every node.
 local function now_ms()

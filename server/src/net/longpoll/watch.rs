@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::value::RawValue;
-use skirmish_shared::http::{ApiErrorCode, MAX_EVENTS_PER_PAGE, PollPage};
+use skirmish_shared::http::{MAX_EVENTS_PER_PAGE, PollPage};
 use tokio::time::Instant;
 
 use super::{PollParams, PollQuery, answer, parse_params, poll_slot};
@@ -42,13 +42,10 @@ pub async fn room_poll(
     query: Result<Query<PollQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
-    let room = app
-        .registry
-        .get(&id)
-        .ok_or_else(|| ApiError::new(ApiErrorCode::NoRoom, format!("no room {id:?}")))?;
+    let room = crate::net::room_feed::find(&app, &id).await?;
     let params = parse_params::<u64>(&app, query)?;
-    let _slot = poll_slot(&app, Some(&room), conn.as_ref())?;
-    Ok(poll_log(&app, &room.feed.log, params).await)
+    let _slot = poll_slot(&app, room.local.as_ref(), conn.as_ref())?;
+    Ok(poll_log(&app, &room.log, params).await)
 }
 
 /// `GET /api/ticker/poll`.

@@ -1,0 +1,415 @@
+//! The log writer: copies every local room's event log to Redis, so other
+//! nodes' followers can serve its spectators and pollers.
+//!
+//! A room's log hands each append to its [`RoomReplica`], which only
+//! `try_send`s it into one bounded queue per node: the room task never
+//! awaits Redis and never blocks on it. One writer task drains the queue
+//! and sends one `append` script call per room per drained batch (fence
+//! check, `XADD` with the log's own ids, head and snapshot, `PUBLISH`, in
+//! one atomic step).
+//!
+//! The room's in-memory log stays the truth. When a batch cannot follow on
+//! what the writer last wrote (the queue overflowed, a call failed, Redis
+//! lost data), the writer resends what the room's ring still holds after
+//! that point; when the ring no longer holds it, the batch goes out with
+//! its true predecessor id anyway, and followers, finding the chain
+//! broken, start over and give their readers `reset`. Never a wrong event.
+//! A fenced answer (another live node owns the room id) is logged and
+//! counted; what follows from it is issue 16's.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use redis::Value;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::directory::RedisDirectory;
+use super::redis::{ClusterError, SCRIPTS};
+use crate::metrics::{Metrics, OutcomeLabel};
+use crate::room::event_log::{Appended, EventLog, LogEntry, Read, Replica};
+use crate::room::registry::ReplicaFactory;
+
+/// Batches the queue holds. A tick appends at most one batch per room, so
+/// this is about four seconds of 30 Hz ticks for 30 busy rooms; past it
+/// batches are dropped (counted) and resent from the rooms' rings.
+const QUEUE: usize = 4096;
+
+/// Batches taken from the queue per round of script calls: bounds the
+/// memory of one round.
+const DRAIN: usize = 512;
+
+/// How long a room's feed lives in Redis without a write, and how often
+/// the writer rewrites an idle room's head to keep it: a room with no
+/// events for hours stays followable, a dead node's history expires.
+const FEED_TTL: Duration = Duration::from_secs(600);
+const FEED_REFRESH: Duration = Duration::from_secs(120);
+
+/// What the queue carries.
+#[derive(Debug)]
+enum Job {
+    Appended(Appended),
+    /// The log closed at this head.
+    Closed(&'static str, u64),
+}
+
+/// One room's queued job.
+#[derive(Debug)]
+struct Queued {
+    room: Arc<str>,
+    log: Weak<EventLog>,
+    job: Job,
+}
+
+/// A room log's replica: hands appends to the writer's queue.
+#[derive(Debug)]
+pub struct RoomReplica {
+    room: Arc<str>,
+    log: Weak<EventLog>,
+    tx: mpsc::Sender<Queued>,
+    metrics: Arc<Metrics>,
+}
+
+impl RoomReplica {
+    fn queue(&self, job: Job) {
+        let queued = Queued {
+            room: self.room.clone(),
+            log: self.log.clone(),
+            job,
+        };
+        if self.tx.try_send(queued).is_err() {
+            // The writer resends from the ring when the next batch does
+            // not follow on what it wrote.
+            self.metrics
+                .log_writer_batches
+                .get_or_create(&OutcomeLabel {
+                    outcome: "overflow",
+                })
+                .inc();
+        } else {
+            self.metrics.log_writer_backlog.inc();
+        }
+    }
+}
+
+impl Replica for RoomReplica {
+    fn appended(&self, batch: Appended) {
+        self.queue(Job::Appended(batch));
+    }
+
+    fn closed(&self, reason: &'static str) {
+        let head = self.log.upgrade().map_or(0, |log| log.head());
+        self.queue(Job::Closed(reason, head));
+    }
+}
+
+/// The message a batch is published as: the entries with their
+/// predecessors, the snapshot as of the last, and a close.
+#[derive(Serialize)]
+struct Message<'a> {
+    /// `(prev, id, entry)`, oldest first.
+    entries: Vec<(u64, u64, &'a RawValue)>,
+    snap: &'a RawValue,
+    snap_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    closed: Option<&'static str>,
+}
+
+/// What the writer knows of one room.
+#[derive(Debug)]
+struct Written {
+    /// The newest id Redis holds from this node, once known.
+    last: Option<u64>,
+    log: Weak<EventLog>,
+    at: Instant,
+}
+
+/// One room's work in a round: merged batches.
+struct Work {
+    log: Weak<EventLog>,
+    prev: u64,
+    entries: Vec<Arc<LogEntry>>,
+    snapshot: Option<Arc<RawValue>>,
+    closed: Option<&'static str>,
+}
+
+/// The writer task and the factory of its replicas.
+#[derive(Debug)]
+pub struct LogWriter {
+    directory: Arc<RedisDirectory>,
+    rx: mpsc::Receiver<Queued>,
+    capacity: usize,
+    metrics: Arc<Metrics>,
+    rooms: HashMap<Arc<str>, Written>,
+}
+
+impl LogWriter {
+    /// A writer for rooms whose rings hold `capacity` events, and the
+    /// factory that gives each room log its replica.
+    #[must_use]
+    pub fn new(
+        directory: Arc<RedisDirectory>,
+        capacity: usize,
+        metrics: Arc<Metrics>,
+    ) -> (LogWriter, ReplicaFactory) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let replica_metrics = metrics.clone();
+        let factory: ReplicaFactory = Arc::new(move |room, log| {
+            Arc::new(RoomReplica {
+                room: room.clone(),
+                log: Arc::downgrade(log),
+                tx: tx.clone(),
+                metrics: replica_metrics.clone(),
+            }) as Arc<dyn Replica>
+        });
+        let writer = LogWriter {
+            directory,
+            rx,
+            capacity,
+            metrics,
+            rooms: HashMap::new(),
+        };
+        (writer, factory)
+    }
+
+    /// Runs until shutdown (then writes what is queued, once).
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut refresh = tokio::time::interval(FEED_REFRESH);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut jobs = Vec::new();
+            tokio::select! {
+                n = self.rx.recv_many(&mut jobs, DRAIN) => {
+                    if n == 0 {
+                        return;
+                    }
+                }
+                _ = refresh.tick() => {
+                    self.refresh_idle().await;
+                    continue;
+                }
+                () = shutdown.cancelled() => {
+                    while let Ok(job) = self.rx.try_recv() {
+                        jobs.push(job);
+                    }
+                    self.round(jobs).await;
+                    return;
+                }
+            }
+            self.round(jobs).await;
+        }
+    }
+
+    /// Rewrites the head and snapshot of rooms not written for a while.
+    async fn refresh_idle(&mut self) {
+        let idle: Vec<(Arc<str>, Weak<EventLog>)> = self
+            .rooms
+            .iter()
+            .filter(|(_, w)| w.at.elapsed() >= FEED_REFRESH)
+            .map(|(room, w)| (room.clone(), w.log.clone()))
+            .collect();
+        for (room, log) in idle {
+            let Some(live) = log.upgrade() else {
+                self.rooms.remove(&room);
+                continue;
+            };
+            let (snapshot, head) = live.snapshot();
+            let work = Work {
+                log,
+                prev: head,
+                entries: Vec::new(),
+                snapshot: Some(snapshot),
+                closed: None,
+            };
+            self.write(&room, work).await;
+        }
+    }
+
+    /// Writes one drained set of jobs: per room, in order, consecutive
+    /// appends merged while each follows on the one before.
+    async fn round(&mut self, jobs: Vec<Queued>) {
+        self.metrics
+            .log_writer_backlog
+            .dec_by(i64::try_from(jobs.len()).unwrap_or(i64::MAX));
+        let mut order: Vec<Arc<str>> = Vec::new();
+        let mut work: HashMap<Arc<str>, Vec<Work>> = HashMap::new();
+        for queued in jobs {
+            let runs = work.entry(queued.room.clone()).or_insert_with(|| {
+                order.push(queued.room.clone());
+                Vec::new()
+            });
+            let prev = match &queued.job {
+                Job::Appended(a) => a.prev,
+                Job::Closed(_, head) => *head,
+            };
+            let follows = runs.last().is_some_and(|w| {
+                w.closed.is_none() && w.entries.last().map_or(w.prev, |e| e.id) == prev
+            });
+            if !follows {
+                runs.push(Work {
+                    log: queued.log.clone(),
+                    prev,
+                    entries: Vec::new(),
+                    snapshot: None,
+                    closed: None,
+                });
+            }
+            let Some(run) = runs.last_mut() else { continue };
+            match queued.job {
+                Job::Appended(mut a) => {
+                    run.entries.append(&mut a.entries);
+                    run.snapshot = Some(a.snapshot);
+                }
+                Job::Closed(reason, _) => run.closed = Some(reason),
+            }
+        }
+        for room in order {
+            for run in work.remove(&room).unwrap_or_default() {
+                self.write(&room, run).await;
+            }
+        }
+    }
+
+    /// One script call for one room, after resending from the ring what
+    /// Redis lacks.
+    async fn write(&mut self, room: &Arc<str>, mut work: Work) {
+        let known = self.rooms.get(room).and_then(|w| w.last);
+        if let Some(last) = known {
+            // Entries Redis has already: the first kept one follows on
+            // the newest of them.
+            if let Some(written) = work
+                .entries
+                .iter()
+                .map(|e| e.id)
+                .filter(|id| *id <= last)
+                .max()
+            {
+                work.prev = written;
+                work.entries.retain(|e| e.id > last);
+            }
+            if work.prev != last
+                && let Some(log) = work.log.upgrade()
+            {
+                resync(&log, last, &mut work);
+            }
+        }
+        let Some(snapshot) = work
+            .snapshot
+            .clone()
+            .or_else(|| work.log.upgrade().map(|log| log.snapshot().0))
+        else {
+            return;
+        };
+        let snap_at = work.entries.last().map_or(work.prev, |e| e.id);
+        let mut prev = work.prev;
+        let mut triples = Vec::with_capacity(work.entries.len());
+        for entry in &work.entries {
+            triples.push((prev, entry.id, &*entry.json));
+            prev = entry.id;
+        }
+        let message = Message {
+            entries: triples,
+            snap: &snapshot,
+            snap_at,
+            closed: work.closed,
+        };
+        let Ok(message) = serde_json::to_string(&message) else {
+            return;
+        };
+        let dir = &self.directory;
+        let keys = dir.keys();
+        let mut call = SCRIPTS.append.prepare_invoke();
+        call.key(keys.room(room))
+            .key(keys.log(room))
+            .key(keys.feed(room))
+            .arg(keys.prefix())
+            .arg(dir.fence())
+            .arg(self.capacity)
+            .arg(u64::try_from(FEED_TTL.as_millis()).unwrap_or(u64::MAX))
+            .arg(keys.events_channel(room))
+            .arg(message)
+            .arg(snapshot.get())
+            .arg(snap_at)
+            .arg(work.closed.unwrap_or(""))
+            .arg(work.entries.len());
+        let mut prev = work.prev;
+        for entry in &work.entries {
+            call.arg(prev).arg(entry.id).arg(entry.json.get());
+            prev = entry.id;
+        }
+        let mut conn = dir.link().conn();
+        let reply: Result<Vec<Value>, ClusterError> = dir
+            .link()
+            .call("append", call.invoke_async(&mut conn))
+            .await;
+        let outcome = match reply.as_deref() {
+            Ok([Value::BulkString(tag), Value::BulkString(last), ..]) if tag == b"ok" => {
+                let last = std::str::from_utf8(last).ok().and_then(|s| s.parse().ok());
+                self.rooms.insert(
+                    room.clone(),
+                    Written {
+                        last,
+                        log: work.log.clone(),
+                        at: Instant::now(),
+                    },
+                );
+                if work.closed.is_some() {
+                    self.rooms.remove(room);
+                }
+                "written"
+            }
+            Ok([Value::BulkString(tag), Value::BulkString(holder), ..]) if tag == b"fenced" => {
+                warn!(room = %room, holder = %String::from_utf8_lossy(holder),
+                      "log not copied: another live node owns this room id");
+                "fenced"
+            }
+            Ok(other) => {
+                warn!(room = %room, reply = ?other, "log append: unexpected answer");
+                "failed"
+            }
+            Err(err) => {
+                debug!(room = %room, %err, "log append failed; the ring is resent later");
+                "failed"
+            }
+        };
+        if outcome != "written" {
+            // Unknown: the next batch resends from the ring after what
+            // Redis acknowledged last.
+            if let Some(w) = self.rooms.get_mut(room) {
+                w.at = Instant::now();
+            } else {
+                self.rooms.insert(
+                    room.clone(),
+                    Written {
+                        last: None,
+                        log: work.log.clone(),
+                        at: Instant::now(),
+                    },
+                );
+            }
+        }
+        self.metrics
+            .log_writer_batches
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+}
+
+/// Replaces `work`'s entries with everything the ring holds after `last`
+/// and its snapshot, when the ring still holds `last`; otherwise leaves
+/// the batch as it is (its chain breaks, and followers start over).
+fn resync(log: &EventLog, last: u64, work: &mut Work) {
+    let (snapshot, head) = log.snapshot();
+    if let Read::Events(entries) = log.read(last, usize::MAX) {
+        work.entries = entries.into_iter().filter(|e| e.id <= head).collect();
+        work.prev = last;
+        work.snapshot = Some(snapshot);
+    } else if let Read::UpToDate = log.read(last, 1) {
+        work.entries.clear();
+        work.prev = last;
+    }
+}

@@ -1,0 +1,75 @@
+//! Which log a room's spectators and pollers read on this node: the room's
+//! own log when it runs here; in cluster mode, for a room another live node
+//! owns, this node's follower mirror of it (same ids, same resume and reset
+//! rules). Never opens a room.
+
+use std::sync::Arc;
+
+use skirmish_shared::http::ApiErrorCode;
+use tokio::sync::watch;
+
+use super::AppState;
+use super::api::ApiError;
+use crate::cluster::follower::Following;
+use crate::room::RoomHandle;
+use crate::room::event_log::EventLog;
+use crate::room::feed::SampleFrame;
+
+/// A room's readable side on this node.
+#[derive(Debug)]
+pub struct RoomFeed {
+    /// The log to read.
+    pub log: Arc<EventLog>,
+    /// Its state samples (local rooms only).
+    pub samples: Option<watch::Receiver<Arc<SampleFrame>>>,
+    /// The room, when it runs here (its spectator and poll caps apply).
+    pub local: Option<RoomHandle>,
+    /// The hold on the follower, for a room of another node: keep it as
+    /// long as the reader reads.
+    pub following: Option<Following>,
+}
+
+/// The feed of room `id`.
+///
+/// # Errors
+/// 404 when no live node has the room; 503 when the cluster directory or
+/// the room's log in Redis cannot be read now.
+pub async fn find(app: &AppState, id: &str) -> Result<RoomFeed, ApiError> {
+    if let Some(room) = app.registry.get(id) {
+        return Ok(RoomFeed {
+            log: room.feed.log.clone(),
+            samples: Some(room.feed.samples.clone()),
+            local: Some(room),
+            following: None,
+        });
+    }
+    let no_room = || ApiError::new(ApiErrorCode::NoRoom, format!("no room {id:?}"));
+    let Some(cluster) = app.matchmaker.cluster() else {
+        return Err(no_room());
+    };
+    let unavailable =
+        |err: String| ApiError::new(ApiErrorCode::DirectoryUnavailable, err).retry_after(1);
+    let survey = cluster
+        .survey()
+        .await
+        .map_err(|err| unavailable(err.to_string()))?;
+    let node = &app.matchmaker.node().id;
+    if !survey
+        .rooms
+        .iter()
+        .any(|r| r.summary.id == id && r.node != *node)
+    {
+        return Err(no_room());
+    }
+    let following = cluster
+        .followers
+        .follow(id)
+        .await
+        .map_err(|err| unavailable(err.to_string()))?;
+    Ok(RoomFeed {
+        log: following.log().clone(),
+        samples: None,
+        local: None,
+        following: Some(following),
+    })
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
-use common::{Player, connect_url, expect_close, hex, recv, refused_hello, send};
+use common::{Player, SseClient, connect_url, expect_close, hex, recv, refused_hello, send};
 use serde_json::{Value, json};
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{ClientMsg, ErrorCode, Hello, PROTOCOL_VERSION, ServerMsg};
@@ -536,4 +536,163 @@ async fn play_goes_on_while_redis_is_down_and_the_node_rejoins_an_empty_redis() 
     .await;
     assert_eq!(ids(&get(&http, &a.url("/api/nodes")).await, "id"), ["a"]);
     player.snapshot().await;
+}
+
+/// `GET /api/rooms/{room}/events` on `node`.
+fn events_url(node: &NodeProcess, room: &str) -> String {
+    node.url(&format!("/api/rooms/{room}/events"))
+}
+
+/// A player joins `room` on its owner `node`, sees one snapshot (so the
+/// join is logged: a ship that joins and leaves within one tick is never
+/// announced) and leaves: `join` and `leave` in the room's log.
+async fn join_and_leave(node: &NodeProcess, room: &str, name: &str) {
+    let socket = connect_url(&format!("ws://{}/ws", node.addr)).await;
+    let mut player = Player::hello_on(socket, name, Some(room), None).await;
+    player.snapshot().await;
+    player.send(&ClientMsg::Leave).await;
+}
+
+/// The next `n` logged frames of `reader`: (id, event, data).
+async fn logged(reader: &mut SseClient, n: usize) -> Vec<(u64, String, String)> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let e = reader.next_logged().await;
+        out.push((e.id.expect("logged"), e.event, e.data));
+    }
+    out
+}
+
+/// Logged frames of `reader` up to `name`'s `leave` (a join into an empty
+/// room may also log round events).
+async fn until_left(reader: &mut SseClient, name: &str) -> Vec<(u64, String, String)> {
+    let mut out = Vec::new();
+    let started = Instant::now();
+    loop {
+        // State samples keep the stream busy, so bound the whole wait.
+        assert!(started.elapsed() < MARGIN * 5, "{name} left: {out:?}");
+        let e = logged(reader, 1).await.remove(0);
+        let done = e.1 == "leave" && e.2.contains(&format!("\"name\":\"{name}\""));
+        out.push(e);
+        if done {
+            return out;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("feeds");
+    // No timed round ends: the room logs only what the test does.
+    let extra = [
+        "--event-log-capacity",
+        "16",
+        "--round-secs",
+        "86400",
+        "--follower-check-ms",
+        "200",
+        "--follower-idle-ms",
+        "1000",
+    ];
+    let a = node(&redis.url(), &prefix, "a", &extra).await;
+    let b = node(&redis.url(), &prefix, "b", &extra).await;
+    let c = node(&redis.url(), &prefix, "c", &extra).await;
+    let http = reqwest::Client::new();
+    let room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for other in [&b, &c] {
+        wait_until("the room is listed everywhere", MARGIN, || async {
+            let rooms = get(&http, &other.url("/api/rooms")).await;
+            ids(&rooms, "id").contains(&room)
+        })
+        .await;
+    }
+
+    // The same snapshot and the same events, with the same ids, on the
+    // owner and on another node.
+    let mut on_a = SseClient::open(&http, &events_url(&a, &room), None).await;
+    let mut on_b = SseClient::open(&http, &events_url(&b, &room), None).await;
+    assert_eq!((on_a.status, on_b.status), (200, 200));
+    let (snap_a, snap_b) = (on_a.next_logged().await, on_b.next_logged().await);
+    assert_eq!(snap_a.event, "snapshot");
+    assert_eq!((&snap_b.event, snap_b.id), (&snap_a.event, snap_a.id));
+    for name in ["Ann", "Bob"] {
+        join_and_leave(&a, &room, name).await;
+    }
+    let seen_a = until_left(&mut on_a, "Bob").await;
+    assert_eq!(until_left(&mut on_b, "Bob").await, seen_a);
+    let people: Vec<&str> = seen_a
+        .iter()
+        .map(|e| e.1.as_str())
+        .filter(|e| *e != "round")
+        .collect();
+    assert_eq!(people, ["join", "leave", "join", "leave"], "{seen_a:?}");
+
+    // A reader that read two of them on A resumes on B: exactly the rest,
+    // once, then what comes next.
+    drop(on_a);
+    for name in ["Cid", "Dee"] {
+        join_and_leave(&a, &room, name).await;
+    }
+    let later = until_left(&mut on_b, "Dee").await;
+    let mut resumed = SseClient::open(&http, &events_url(&b, &room), Some(seen_a[1].0)).await;
+    let mut missed = seen_a[2..].to_vec();
+    missed.extend(later.iter().cloned());
+    assert_eq!(logged(&mut resumed, missed.len()).await, missed);
+    join_and_leave(&a, &room, "Eve").await;
+    let next = until_left(&mut on_b, "Eve").await;
+    assert_eq!(logged(&mut resumed, next.len()).await, next, "no repeats");
+
+    // Ten more joins and leaves push the first events out of every ring
+    // (16): an old cursor gets `reset` at the head on either node, never a
+    // wrong event.
+    for i in 0..10 {
+        join_and_leave(&a, &room, &format!("P{i}")).await;
+    }
+    let recent = until_left(&mut on_b, "P9").await;
+    let head = recent.last().expect("events").0;
+    for owner_or_not in [&a, &b] {
+        let mut old = SseClient::open(&http, &events_url(owner_or_not, &room), snap_a.id).await;
+        let reset = old.next_logged().await;
+        assert_eq!((reset.event.as_str(), reset.id), ("reset", Some(head)));
+    }
+
+    // Long polls on a third node answer the same ids and events.
+    let poll = |after: u64| {
+        let url = c.url(&format!("/api/rooms/{room}/poll?after={after}"));
+        let http = http.clone();
+        async move { get(&http, &url).await }
+    };
+    let from = recent.len() - 10;
+    let page = poll(recent[from - 1].0).await;
+    let polled: Vec<(u64, String, Value)> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_u64().expect("id"),
+                e["event"].as_str().expect("event").to_owned(),
+                e["data"].clone(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String, Value)> = recent[from..]
+        .iter()
+        .map(|(id, event, data)| {
+            (
+                *id,
+                event.clone(),
+                serde_json::from_str(data).expect("json"),
+            )
+        })
+        .collect();
+    assert_eq!(polled, expected);
+    assert_eq!(page["next"], head);
+    let page = poll(snap_a.id.expect("id")).await;
+    assert!(page["reset"].is_object(), "{page}");
+    assert_eq!(page["next"], head);
 }

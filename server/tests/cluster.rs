@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
-use common::{Player, SseClient, connect_url, expect_close, hex, recv, refused_hello, send};
+use common::{
+    Player, SseClient, connect_url, expect_close, hex, metric, recv, refused_hello, send,
+};
 use serde_json::{Value, json};
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{ClientMsg, ErrorCode, Hello, PROTOCOL_VERSION, ServerMsg};
@@ -695,4 +697,41 @@ async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
     let page = poll(snap_a.id.expect("id")).await;
     assert!(page["reset"].is_object(), "{page}");
     assert_eq!(page["next"], head);
+
+    // Redis drops every subscriber (as it does to a slow one): B's
+    // follower subscribes again and catches up, and its reader still gets
+    // every event once, as on the owner.
+    let mut on_a = SseClient::open(&http, &events_url(&a, &room), Some(head)).await;
+    let redis_client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = redis_client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .expect("client kill");
+    assert!(killed >= 1, "B's follower was subscribed");
+    for name in ["Fay", "Gus"] {
+        join_and_leave(&a, &room, name).await;
+    }
+    let owner = until_left(&mut on_a, "Gus").await;
+    assert_eq!(until_left(&mut on_b, "Gus").await, owner);
+    let metrics = reqwest::get(b.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metric(
+            &metrics,
+            "skirmish_follower_repairs_total{outcome=\"resubscribed\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
 }

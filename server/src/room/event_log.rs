@@ -541,6 +541,65 @@ mod tests {
         assert!(is_reset(&busy.read(1300, 2)), "another log's range");
     }
 
+    /// What a log hands its replica, recorded.
+    #[derive(Debug, Default)]
+    struct Recorder(parking_lot::Mutex<Vec<(u64, Vec<u64>)>>);
+
+    impl Replica for Recorder {
+        fn appended(&self, batch: Appended) {
+            let ids = batch.entries.iter().map(|e| e.id).collect();
+            self.0.lock().push((batch.prev, ids));
+        }
+        fn closed(&self, _: &'static str) {}
+    }
+
+    #[test]
+    fn a_replica_gets_each_append_with_its_predecessor_and_a_mirror_serves_the_same_reads() {
+        let alloc = Arc::new(IdAllocator::starting_at(1000));
+        let log = EventLog::new(4, alloc, json("{}"));
+        let recorder = Arc::new(Recorder::default());
+        assert!(log.replicate_to(recorder.clone()));
+        log.append(&[event("a"), event("b")], Some(json("{\"s\":1}")));
+        log.append(&[event("c")], Some(json("{\"s\":2}")));
+        assert_eq!(
+            *recorder.0.lock(),
+            [(1000, vec![]), (1000, vec![1001, 1002]), (1002, vec![1003])]
+        );
+        // A mirror filled with the same entries answers every cursor as
+        // the log does.
+        let mirror = EventLog::mirror(4, 1000, json("null"));
+        let copy = |after| match log.read(after, 10) {
+            Read::Events(v) => v
+                .iter()
+                .map(|e| {
+                    let polled: serde_json::Value =
+                        serde_json::from_str(e.json.get()).expect("json");
+                    let data = to_json(&polled["data"]);
+                    LogEntry::rendered(e.id, polled["event"].as_str().expect("name"), &data)
+                })
+                .collect(),
+            other => panic!("{other:?}"),
+        };
+        mirror.mirror_extend(copy(1000), Some(log.snapshot().0));
+        for cursor in [1000, 1001, 1002, 1003] {
+            assert_eq!(
+                format!("{:?}", mirror.read(cursor, 10)),
+                format!("{:?}", log.read(cursor, 10))
+            );
+        }
+        assert!(is_reset(&mirror.read(999, 10)));
+        // Starting over at 1003 resets every older cursor to the snapshot
+        // as of 1003.
+        mirror.mirror_restart(1003, Vec::new(), json("{\"s\":9}"));
+        match mirror.read(1001, 10) {
+            Read::Reset { snapshot, head } => {
+                assert_eq!((snapshot.get(), head), ("{\"s\":9}", 1003))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(mirror.read(1003, 10), Read::UpToDate));
+    }
+
     #[test]
     fn a_log_without_ids_closes_instead_of_reusing_one() {
         let alloc = Arc::new(IdAllocator::starting_at(MAX_ID - 300));

@@ -156,10 +156,11 @@ pub struct OpLabel {
     pub op: &'static str,
 }
 
-/// `outcome="..."`, from [`MatchOutcome::as_str`].
+/// `outcome="..."`, from [`MatchOutcome::as_str`], [`LogBatch::as_str`]
+/// or [`FollowerRepair::as_str`].
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
-    /// [`MatchOutcome::as_str`] of the answer.
+    /// The `as_str` of one of those enums.
     pub outcome: &'static str,
 }
 
@@ -192,6 +193,57 @@ impl MatchOutcome {
             MatchOutcome::Full => "full",
             MatchOutcome::Refused => "refused",
             MatchOutcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// What became of one event-log batch on its way to Redis: the `outcome`
+/// label of `skirmish_log_writer_batches_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogBatch {
+    /// Copied.
+    Written,
+    /// Refused: another live node owns the room id.
+    Fenced,
+    /// The call failed; resent from the ring with the next batch.
+    Failed,
+    /// Dropped at a full queue; resent from the ring with the next batch.
+    Overflow,
+}
+
+impl LogBatch {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogBatch::Written => "written",
+            LogBatch::Fenced => "fenced",
+            LogBatch::Failed => "failed",
+            LogBatch::Overflow => "overflow",
+        }
+    }
+}
+
+/// A follower's repair: the `outcome` label of
+/// `skirmish_follower_repairs_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FollowerRepair {
+    /// Missing entries read from the stream.
+    GapFilled,
+    /// Subscribed again after a lost connection.
+    Resubscribed,
+    /// The mirror started over; its readers get `reset`.
+    Restarted,
+}
+
+impl FollowerRepair {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowerRepair::GapFilled => "gap_filled",
+            FollowerRepair::Resubscribed => "resubscribed",
+            FollowerRepair::Restarted => "restarted",
         }
     }
 }
@@ -668,6 +720,22 @@ impl Metrics {
             reason: why.as_str(),
         };
         self.rejected.get_or_create(&label).inc();
+    }
+
+    /// Counts an event-log batch's fate.
+    pub fn log_batch(&self, outcome: LogBatch) {
+        let label = OutcomeLabel {
+            outcome: outcome.as_str(),
+        };
+        self.log_writer_batches.get_or_create(&label).inc();
+    }
+
+    /// Counts a follower's repair.
+    pub fn follower_repaired(&self, repair: FollowerRepair) {
+        let label = OutcomeLabel {
+            outcome: repair.as_str(),
+        };
+        self.follower_repairs.get_or_create(&label).inc();
     }
 
     /// Counts a matchmaking answer.

@@ -42,7 +42,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::directory::RedisDirectory;
 use super::redis::{ClusterError, SCRIPTS};
-use crate::metrics::{GaugeGuard, Metrics, OutcomeLabel};
+use crate::metrics::{FollowerRepair, GaugeGuard, Metrics};
 use crate::room::event_log::{EventLog, Json, LogEntry};
 
 /// The close reason a mirror gives its readers when the owner closed the
@@ -234,11 +234,8 @@ impl Followers {
         follower
     }
 
-    fn repaired(&self, outcome: &'static str) {
-        self.metrics
-            .follower_repairs
-            .get_or_create(&OutcomeLabel { outcome })
-            .inc();
+    fn repaired(&self, repair: FollowerRepair) {
+        self.metrics.follower_repaired(repair);
     }
 
     /// Removes `follower` if it has had no reader for [`Self::idle`].
@@ -328,7 +325,7 @@ impl Task {
             };
             backoff = Duration::from_millis(100);
             if subscribed_before {
-                f.repaired("resubscribed");
+                f.repaired(FollowerRepair::Resubscribed);
             }
             subscribed_before = true;
             let mut check = tokio::time::interval(f.check);
@@ -415,7 +412,7 @@ impl Task {
                 self.restart().await;
                 return;
             }
-            f.repaired("gap_filled");
+            f.repaired(FollowerRepair::GapFilled);
             if !full {
                 if read.closed {
                     self.log().close(REMOTE_CLOSED);
@@ -483,7 +480,7 @@ impl Task {
             self.log().mirror_restart(horizon, rendered, snapshot);
         }
         if self.follower.ready.send_replace(true) {
-            f.repaired("restarted");
+            f.repaired(FollowerRepair::Restarted);
         }
         if read.closed {
             self.log().close(REMOTE_CLOSED);

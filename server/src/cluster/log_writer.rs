@@ -30,7 +30,7 @@ use tracing::{debug, warn};
 
 use super::directory::RedisDirectory;
 use super::redis::{ClusterError, SCRIPTS};
-use crate::metrics::{Metrics, OutcomeLabel};
+use crate::metrics::{LogBatch, Metrics};
 use crate::room::event_log::{Appended, EventLog, LogEntry, Read, Replica};
 use crate::room::registry::ReplicaFactory;
 
@@ -84,12 +84,7 @@ impl RoomReplica {
         if self.tx.try_send(queued).is_err() {
             // The writer resends from the ring when the next batch does
             // not follow on what it wrote.
-            self.metrics
-                .log_writer_batches
-                .get_or_create(&OutcomeLabel {
-                    outcome: "overflow",
-                })
-                .inc();
+            self.metrics.log_batch(LogBatch::Overflow);
         } else {
             self.metrics.log_writer_backlog.inc();
         }
@@ -360,23 +355,23 @@ impl LogWriter {
                 if work.closed.is_some() {
                     self.rooms.remove(room);
                 }
-                "written"
+                LogBatch::Written
             }
             Ok([Value::BulkString(tag), Value::BulkString(holder), ..]) if tag == b"fenced" => {
                 warn!(room = %room, holder = %String::from_utf8_lossy(holder),
                       "log not copied: another live node owns this room id");
-                "fenced"
+                LogBatch::Fenced
             }
             Ok(other) => {
                 warn!(room = %room, reply = ?other, "log append: unexpected answer");
-                "failed"
+                LogBatch::Failed
             }
             Err(err) => {
                 debug!(room = %room, %err, "log append failed; the ring is resent later");
-                "failed"
+                LogBatch::Failed
             }
         };
-        if outcome != "written" {
+        if outcome != LogBatch::Written {
             // Unknown: the next batch resends from the ring after what
             // Redis acknowledged last.
             if let Some(w) = self.rooms.get_mut(room) {
@@ -392,10 +387,7 @@ impl LogWriter {
                 );
             }
         }
-        self.metrics
-            .log_writer_batches
-            .get_or_create(&OutcomeLabel { outcome })
-            .inc();
+        self.metrics.log_batch(outcome);
     }
 }
 

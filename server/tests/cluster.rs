@@ -726,6 +726,17 @@ async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
         .text()
         .await
         .expect("text");
+    // The owner's 10 Hz state samples reach B's spectators too.
+    let mut sample = None;
+    for _ in 0..200 {
+        let frame = on_b.next().await;
+        if frame.event == "state" {
+            sample = Some(frame.json());
+            break;
+        }
+    }
+    let sample = sample.expect("a state sample on B");
+    assert!(sample["ships"].is_array(), "{sample}");
     assert!(
         metric(
             &metrics,

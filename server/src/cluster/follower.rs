@@ -44,6 +44,7 @@ use super::directory::RedisDirectory;
 use super::redis::{ClusterError, SCRIPTS};
 use crate::metrics::{FollowerRepair, GaugeGuard, Metrics};
 use crate::room::event_log::{EventLog, Json, LogEntry};
+use crate::room::feed::SampleFrame;
 
 /// The close reason a mirror gives its readers when the owner closed the
 /// room's log.
@@ -126,6 +127,8 @@ pub struct Follower {
     left: Mutex<Instant>,
     /// True once the first read filled the mirror.
     ready: watch::Sender<bool>,
+    /// The room's latest state sample, as its owner published it.
+    samples: watch::Sender<Arc<SampleFrame>>,
 }
 
 /// A reader's hold on a follower: the mirror it reads, counted while held.
@@ -139,6 +142,12 @@ impl Following {
     #[must_use]
     pub fn log(&self) -> &Arc<EventLog> {
         &self.follower.log
+    }
+
+    /// The room's latest state sample (empty until the first arrives).
+    #[must_use]
+    pub fn samples(&self) -> watch::Receiver<Arc<SampleFrame>> {
+        self.follower.samples.subscribe()
     }
 }
 
@@ -222,11 +231,17 @@ impl Followers {
             readers: AtomicUsize::new(0),
             left: Mutex::new(Instant::now()),
             ready: watch::channel(false).0,
+            samples: watch::channel(Arc::new(SampleFrame {
+                tick: skirmish_shared::Tick(0),
+                sse: bytes::Bytes::new(),
+            }))
+            .0,
         });
         let task = Task {
             followers: self.clone(),
             follower: follower.clone(),
             channel: self.directory.keys().events_channel(room),
+            state_channel: self.directory.keys().state_channel(room),
             _counted: GaugeGuard::new(&self.metrics.followers),
         };
         self.tracker
@@ -298,6 +313,7 @@ struct Task {
     followers: Arc<Followers>,
     follower: Arc<Follower>,
     channel: String,
+    state_channel: String,
     _counted: GaugeGuard,
 }
 
@@ -334,6 +350,9 @@ impl Task {
             loop {
                 tokio::select! {
                     message = messages.next() => match message {
+                        Some(message) if message.get_channel_name() == self.state_channel => {
+                            self.sample(message.get_payload_bytes());
+                        }
                         Some(message) => self.apply(message.get_payload_bytes()).await,
                         None => {
                             info!("subscription lost; subscribing again");
@@ -364,6 +383,8 @@ impl Task {
         let link = self.followers.directory.link();
         let mut pubsub = link.pubsub().await?;
         link.call("subscribe", pubsub.subscribe(&self.channel))
+            .await?;
+        link.call("subscribe", pubsub.subscribe(&self.state_channel))
             .await?;
         Ok(pubsub.into_on_message())
     }
@@ -485,6 +506,24 @@ impl Task {
         if read.closed {
             self.log().close(REMOTE_CLOSED);
         }
+    }
+
+    /// One state sample: `<tick>\n<sse frame>`, latest wins.
+    fn sample(&self, payload: &[u8]) {
+        let Some(split) = payload.iter().position(|b| *b == b'\n') else {
+            return;
+        };
+        let Some(tick) = std::str::from_utf8(&payload[..split])
+            .ok()
+            .and_then(|t| t.parse::<u32>().ok())
+        else {
+            return;
+        };
+        let frame = SampleFrame {
+            tick: skirmish_shared::Tick(tick),
+            sse: bytes::Bytes::copy_from_slice(&payload[split + 1..]),
+        };
+        self.follower.samples.send_replace(Arc::new(frame));
     }
 
     /// One message from the channel.

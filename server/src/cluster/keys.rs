@@ -72,6 +72,12 @@ impl Keys {
         format!("{}:room:{{{room}}}:ev", self.prefix)
     }
 
+    /// Channel `p:room:{id}:state`: the room's latest state sample.
+    #[must_use]
+    pub fn state_channel(&self, room: &str) -> String {
+        format!("{}:room:{{{room}}}:state", self.prefix)
+    }
+
     /// `p:sess:{selector}`: a session's route.
     #[must_use]
     pub fn session(&self, selector: &str) -> String {
@@ -97,5 +103,6 @@ mod tests {
         assert_eq!(keys.log("main-1"), "t1:room:{main-1}:log");
         assert_eq!(keys.feed("main-1"), "t1:room:{main-1}:feed");
         assert_eq!(keys.events_channel("main-1"), "t1:room:{main-1}:ev");
+        assert_eq!(keys.state_channel("main-1"), "t1:room:{main-1}:state");
     }
 }

@@ -14,6 +14,7 @@
 //! - [`lease`]: the task that keeps this node's lease and rooms published.
 //! - [`log_writer`]: copies local rooms' event logs to Redis streams.
 //! - [`follower`]: mirrors of other nodes' rooms for local readers.
+//! - [`samples`]: local rooms' state samples to their Redis channels.
 //!
 //! A room task never awaits Redis, and nothing here touches a room: the
 //! lease task reads the registry's published figures (atomics) and writes
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod lease;
 pub mod log_writer;
 pub mod redis;
+pub mod samples;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -114,6 +116,16 @@ impl Cluster {
                 .instrument(tracing::info_span!("log_writer", node = %node.id)),
         );
         registry.replicate_with(replicas);
+        let sample_period = Duration::from_secs(1) / u32::from(config.spectator_hz.max(1));
+        tracker.spawn(
+            samples::run(
+                directory.clone(),
+                registry.clone(),
+                sample_period,
+                shutdown.clone(),
+            )
+            .instrument(tracing::info_span!("samples", node = %node.id)),
+        );
         let followers = Followers::new(
             directory.clone(),
             capacity,

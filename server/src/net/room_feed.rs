@@ -20,7 +20,7 @@ use crate::room::feed::SampleFrame;
 pub struct RoomFeed {
     /// The log to read.
     pub log: Arc<EventLog>,
-    /// Its state samples (local rooms only).
+    /// Its state samples.
     pub samples: Option<watch::Receiver<Arc<SampleFrame>>>,
     /// The room, when it runs here (its spectator and poll caps apply).
     pub local: Option<RoomHandle>,
@@ -68,7 +68,7 @@ pub async fn find(app: &AppState, id: &str) -> Result<RoomFeed, ApiError> {
         .map_err(|err| unavailable(err.to_string()))?;
     Ok(RoomFeed {
         log: following.log().clone(),
-        samples: None,
+        samples: Some(following.samples()),
         local: None,
         following: Some(following),
     })

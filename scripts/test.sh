@@ -4,7 +4,9 @@
 # check, the web client's tests under node's built-in runner, and the web
 # client's end to end in a real Chromium (playwright-core, from
 # web-client/package-lock.json; Debian's chromium, installed when missing).
-# The cluster tests need Debian's redis-server, also installed when missing.
+# The cluster tests need Debian's redis-server, and the storage tests
+# Debian's postgresql (run from a temporary directory by the test itself),
+# both installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,11 @@ need() {
 
 # The cluster tests (server/tests/cluster.rs) run a real redis-server.
 need redis-server redis-server
+# The storage tests (server/tests/persistence.rs) run a real PostgreSQL
+# server; its binaries are off PATH, in /usr/lib/postgresql/<version>/bin.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  need initdb postgresql
+fi
 cargo test --workspace --locked
 (cd web-client && node --test test/)
 (cd web-client && npm ci --no-audit --no-fund)

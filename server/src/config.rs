@@ -307,6 +307,42 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub follower_check_ms: u64,
 
+    /// Directory for the embedded SQLite database (`skirmish.db`), created
+    /// on first start: players, finished rounds, leaderboards. Unused with
+    /// `--database-url` or `--no-database`.
+    #[arg(long, env = "SKIRMISH_DATA_DIR", default_value = "skirmish-data")]
+    pub data_dir: PathBuf,
+
+    /// A PostgreSQL URL (`postgres://user:pass@host/db`) to keep records
+    /// in instead of the SQLite file: what a cluster's nodes share.
+    /// `sqlite://path` also works.
+    #[arg(long, env = "SKIRMISH_DATABASE_URL", conflicts_with = "no_database")]
+    pub database_url: Option<String>,
+
+    /// Keep no records at all: no identities, match history or
+    /// leaderboards (their routes answer 503 `no_database`).
+    #[arg(long, env = "SKIRMISH_NO_DATABASE")]
+    pub no_database: bool,
+
+    /// Finished rounds waiting for the database; while it is slow or down
+    /// play goes on, and rounds past this are dropped and counted.
+    #[arg(long, env = "SKIRMISH_DB_BACKLOG", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub db_backlog: u32,
+
+    /// Database connections in the pool (the writer takes one at a time;
+    /// the rest serve the history routes and identity checks).
+    #[arg(long, env = "SKIRMISH_DB_MAX_CONNECTIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub db_max_connections: u32,
+
+    /// Milliseconds a database read (an identity check at join, a history
+    /// route) may take before it gives up: a join then plays unrecorded, a
+    /// route answers 503.
+    #[arg(long, env = "SKIRMISH_DB_TIMEOUT_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub db_timeout_ms: u64,
+
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
     pub web_root: PathBuf,
@@ -449,6 +485,7 @@ impl Config {
             spectator_hz: self.spectator_hz,
             max_spectators: self.max_spectators_per_room as usize,
             max_polls: self.max_polls_per_room as usize,
+            rounds: None,
         }
     }
 }

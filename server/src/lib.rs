@@ -29,6 +29,8 @@
 //!   polling (watching and legacy play), JSON endpoints, origin and slot
 //!   limits.
 //! - [`server`]: binding, serving and graceful shutdown.
+//! - [`storage`]: players, match history and leaderboards in SQLite or
+//!   PostgreSQL; the bounded writer rooms hand finished rounds to.
 //! - [`tls`]: HTTPS with HTTP/1.1 and HTTP/2 by ALPN.
 //! - [`tokens`]: secret-token maps with constant-time comparison.
 
@@ -45,6 +47,7 @@ pub mod net;
 pub mod node;
 pub mod room;
 pub mod server;
+pub mod storage;
 pub mod tls;
 pub mod tokens;
 

@@ -248,6 +248,30 @@ impl FollowerRepair {
     }
 }
 
+/// What became of one finished round on its way to the database: the
+/// `outcome` label of `skirmish_db_rounds_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DbRound {
+    /// Written (its match, standings and player rows, in one transaction).
+    Written,
+    /// Dropped: the backlog held `--db-backlog` rounds already.
+    Dropped,
+}
+
+impl DbRound {
+    /// Every outcome, in the order of [`DbRound`]'s discriminants.
+    pub const ALL: [DbRound; 2] = [DbRound::Written, DbRound::Dropped];
+
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbRound::Written => "written",
+            DbRound::Dropped => "dropped",
+        }
+    }
+}
+
 /// The transports: the `transport` label of every per-transport family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -330,6 +354,12 @@ pub mod names {
     pub const CLUSTER_NODES: &str = "skirmish_cluster_nodes";
     /// Matchmaking answers, by [`super::MatchOutcome`] (a counter).
     pub const MATCHMAKES: &str = "skirmish_matchmakes";
+    /// Finished rounds waiting for the database writer.
+    pub const DB_BACKLOG: &str = "skirmish_db_backlog";
+    /// Finished rounds by [`super::DbRound`] (a counter).
+    pub const DB_ROUNDS: &str = "skirmish_db_rounds";
+    /// Database calls that failed or timed out (a counter).
+    pub const DB_ERRORS: &str = "skirmish_db_errors";
 }
 
 fn tick_histogram() -> Histogram {
@@ -511,6 +541,16 @@ pub struct Metrics {
     /// Follower repairs: `gap_filled`, `resubscribed`, `restarted` (the
     /// mirror started over; its readers get `reset`).
     pub follower_repairs: Family<OutcomeLabel, Counter>,
+    /// Finished rounds waiting for the database writer (queued or in the
+    /// batch being retried).
+    pub db_backlog: Gauge,
+    /// Finished rounds by outcome: `written`, `dropped`.
+    pub db_rounds: Family<OutcomeLabel, Counter>,
+    /// Database calls that failed or timed out (writes, reads, checks).
+    pub db_errors: Counter,
+    /// `db_rounds` handles by [`DbRound`], resolved once: rooms count a
+    /// dropped round on their tick and must not touch the label map's lock.
+    db_rounds_by_outcome: [Counter; 2],
     /// CPU, memory, descriptors and threads of this process.
     process: ProcessGauges,
     /// `(messages, bytes)` handles by [`Transport`], resolved once: `sent`
@@ -559,6 +599,10 @@ impl Metrics {
             log_writer_batches: Family::default(),
             followers: Gauge::default(),
             follower_repairs: Family::default(),
+            db_backlog: Gauge::default(),
+            db_rounds: Family::default(),
+            db_errors: Counter::default(),
+            db_rounds_by_outcome: Default::default(),
             process: ProcessGauges::default(),
             sent_by_transport: Default::default(),
             registry,
@@ -570,6 +614,11 @@ impl Metrics {
                     m.messages_sent.get_or_create_owned(&label),
                     m.bytes_sent.get_or_create_owned(&label),
                 )
+            }),
+            db_rounds_by_outcome: DbRound::ALL.map(|o| {
+                m.db_rounds.get_or_create_owned(&OutcomeLabel {
+                    outcome: o.as_str(),
+                })
             }),
             ..m
         };
@@ -666,6 +715,21 @@ impl Metrics {
             "Follower repairs (gap_filled, resubscribed, restarted)",
             m.follower_repairs.clone(),
         );
+        registry.register(
+            names::DB_BACKLOG,
+            "Finished rounds waiting for the database writer",
+            m.db_backlog.clone(),
+        );
+        registry.register(
+            names::DB_ROUNDS,
+            "Finished rounds by outcome (written, dropped)",
+            m.db_rounds.clone(),
+        );
+        registry.register(
+            names::DB_ERRORS,
+            "Database calls that failed or timed out",
+            m.db_errors.clone(),
+        );
         m.process.register(&mut registry);
         Metrics { registry, ..m }
     }
@@ -736,6 +800,11 @@ impl Metrics {
             outcome: repair.as_str(),
         };
         self.follower_repairs.get_or_create(&label).inc();
+    }
+
+    /// Counts finished rounds' fate (lock-free: a room calls it).
+    pub fn db_rounds(&self, outcome: DbRound, n: u64) {
+        self.db_rounds_by_outcome[outcome as usize].inc_by(n);
     }
 
     /// Counts a matchmaking answer.

@@ -16,6 +16,7 @@ use crate::listener::Listener;
 use crate::net::AppState;
 use crate::net::router::router;
 use crate::node::Node;
+use crate::storage::Storage;
 
 /// A running server.
 #[derive(Debug)]
@@ -45,7 +46,16 @@ impl Server {
         let tracker = TaskTracker::new();
         let node = Node::resolve(&config, addr, tls.is_some());
         info!(node = %node.id, boot = %node.boot_id, clustered = node.clustered, "node named");
-        let state = AppState::new(config, node, shutdown.clone(), tracker.clone())?;
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        let storage = Storage::open(&config, metrics.clone(), shutdown.clone(), &tracker).await?;
+        let state = AppState::new(
+            config,
+            node,
+            metrics,
+            storage,
+            shutdown.clone(),
+            tracker.clone(),
+        )?;
         let app = router(state.clone());
         let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = Listener {

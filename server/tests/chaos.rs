@@ -250,6 +250,7 @@ async fn assert_snapshots_flow(player: &mut Player, server: &TestServer) {
 fn hello(name: &str, room: Option<&str>) -> ClientMsg {
     ClientMsg::Hello(Hello {
         protocol: PROTOCOL_VERSION,
+        player: None,
         name: name.into(),
         room: room.map(Into::into),
         resume: None,

@@ -197,6 +197,7 @@ async fn every_node_lists_every_room_with_its_node() {
         &mut socket,
         &ClientMsg::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            player: None,
             name: "Astray".into(),
             room: Some(a_main_id.clone()),
             resume: None,

@@ -41,6 +41,7 @@ async fn churn(server: &TestServer, cycles: usize) {
         let mut socket = common::raw_socket(server).await;
         let hello = ClientMsg::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            player: None,
             name: format!("churn{i}"),
             room: Some("main".into()),
             resume: None,

@@ -162,6 +162,7 @@ async fn malformed_requests_are_refused_with_reasons() {
         &mut socket,
         &ClientMsg::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            player: None,
             name: "Lost".into(),
             room: Some("other".into()),
             resume: None,

@@ -28,6 +28,7 @@ async fn metrics_report_ticks_players_spectators_and_refusals() {
         &mut old,
         &ClientMsg::Hello(Hello {
             protocol: 99,
+            player: None,
             name: "Old".into(),
             room: None,
             resume: None,

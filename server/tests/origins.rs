@@ -55,6 +55,7 @@ async fn foreign_pages_cannot_open_player_sockets() {
             .unwrap_or_else(|s| panic!("{origin}: {s}"));
         let hello = ClientMsg::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            player: None,
             name: "Friend".into(),
             room: None,
             resume: None,

@@ -97,6 +97,7 @@ async fn refused_hello(
         &mut socket,
         &ClientMsg::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            player: None,
             name: "Refused".into(),
             room: room.map(Into::into),
             resume,

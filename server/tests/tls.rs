@@ -210,6 +210,7 @@ where
 {
     let hello = ClientMsg::Hello(Hello {
         protocol: PROTOCOL_VERSION,
+        player: None,
         name: name.into(),
         room: None,
         resume: None,

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 fn hello(name: &str, protocol: u16) -> ClientMsg {
     ClientMsg::Hello(Hello {
         protocol,
+        player: None,
         name: name.into(),
         room: None,
         resume: None,

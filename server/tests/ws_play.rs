@@ -211,6 +211,7 @@ async fn resume_replaces_a_live_connection_and_rejects_unknown_tokens() {
         &mut socket,
         &ClientMsg::Hello(skirmish_shared::Hello {
             protocol: skirmish_shared::PROTOCOL_VERSION,
+            player: None,
             name: "Thief".into(),
             room: Some("twins".into()),
             resume: Some(ResumeToken([9; 16])),
@@ -236,6 +237,7 @@ async fn full_rooms_refuse_and_matchmaking_opens_public_rooms() {
         &mut socket,
         &ClientMsg::Hello(skirmish_shared::Hello {
             protocol: skirmish_shared::PROTOCOL_VERSION,
+            player: None,
             name: "Late".into(),
             room: Some("solo".into()),
             resume: None,

@@ -1,5 +1,6 @@
 //! The JSON API's bodies: long polling (watching and playing), the room
-//! list, matchmaking and the cluster's nodes, and the one error body every
+//! list, matchmaking and the cluster's nodes, players, match history and
+//! leaderboards, and the one error body every
 //! refusal carries, with its machine-readable [`ApiErrorCode`]. The feeds' events are in
 //! [`crate::feed`]; the WebSocket's binary messages in [`crate::protocol`].
 //!
@@ -10,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::feed::{Board, Polled, RoomEvent, RoomSnapshot, TickerEvent};
-use crate::protocol::{Input, ShipId, Snapshot, SnapshotBody};
+use crate::protocol::{Input, PlayerGrant, PlayerKey, ShipId, Snapshot, SnapshotBody};
 use crate::rules::Rules;
 use crate::tick::Tick;
 
@@ -24,6 +25,18 @@ pub const MAX_EVENTS_PER_PAGE: usize = 256;
 /// The wait of a poll that names no `timeout`, in seconds (the server caps
 /// every wait at `--max-poll-timeout-secs`).
 pub const DEFAULT_POLL_TIMEOUT_SECS: u64 = 25;
+
+/// Matches one `GET /api/matches` page carries at most (its `limit`).
+pub const MAX_MATCHES_PER_PAGE: u32 = 100;
+
+/// Matches a page carries when the request names no `limit`.
+pub const DEFAULT_MATCHES_PER_PAGE: u32 = 20;
+
+/// Rows `GET /api/leaderboard` answers at most (its `limit`).
+pub const MAX_LEADERBOARD_ROWS: u32 = 100;
+
+/// Rows a leaderboard carries when the request names no `limit`.
+pub const DEFAULT_LEADERBOARD_ROWS: u32 = 20;
 
 /// The body of every HTTP error: `{"error": "...", "code": "..."}`.
 /// Clients branch on `code`; `error` is for people and may change.
@@ -134,11 +147,20 @@ pub enum ApiErrorCode {
     /// This node does not hold its cluster lease: matchmaking sends no one
     /// here (`/readyz`).
     NotRegistered,
+    /// No player has that id (or it never finished a round).
+    NoPlayer,
+    /// No match has that id.
+    NoMatch,
+    /// The server runs without a database (`--no-database`): it keeps no
+    /// players, matches or leaderboards.
+    NoDatabase,
+    /// The database did not answer in time; retry later.
+    DatabaseUnavailable,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 44] = [
+    pub const ALL: [ApiErrorCode; 48] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -183,6 +205,10 @@ impl ApiErrorCode {
         ApiErrorCode::FdLimit,
         ApiErrorCode::DirectoryUnavailable,
         ApiErrorCode::NotRegistered,
+        ApiErrorCode::NoPlayer,
+        ApiErrorCode::NoMatch,
+        ApiErrorCode::NoDatabase,
+        ApiErrorCode::DatabaseUnavailable,
     ];
 
     /// The HTTP status the code is answered with.
@@ -193,7 +219,7 @@ impl ApiErrorCode {
             BadRequest | BadParam | BadJson | BadName | BadRoom | BadToken | ResumeRejected
             | TooManyInputs | NotWebsocket => 400,
             OriginForbidden => 403,
-            NotFound | NoRoom | UnknownSession => 404,
+            NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
             SessionExpired | SessionEnded | SessionReplaced | RoomClosed => 410,
@@ -206,7 +232,7 @@ impl ApiErrorCode {
             ShuttingDown | RoomFull | RoomLimit | ServerFull | SpectatorLimit
             | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
             | LegacyLimit | ConnectionLimit | IpConnectionLimit | FdLimit
-            | DirectoryUnavailable | NotRegistered => 503,
+            | DirectoryUnavailable | NotRegistered | NoDatabase | DatabaseUnavailable => 503,
         }
     }
 }
@@ -247,6 +273,9 @@ pub type TickerPage = PollPage<Board, Polled<TickerEvent>>;
 pub struct JoinBody {
     /// Display name, 1 to [`crate::MAX_NAME_LEN`] bytes.
     pub name: String,
+    /// The device identity an earlier join granted (as `Hello.player`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player: Option<PlayerKey>,
 }
 
 /// `POST /api/rooms/{id}/join`'s answer: the session token plus what the
@@ -266,6 +295,9 @@ pub struct JoinAnswer {
     pub resume: String,
     /// The rules to predict with.
     pub rules: Rules,
+    /// The identity the rounds are recorded under (as `Welcome.player`).
+    #[serde(default)]
+    pub player: Option<PlayerGrant>,
 }
 
 /// `POST /api/sessions/{token}/input`'s body: one input, or several in
@@ -401,4 +433,112 @@ pub struct NodeEntry {
     pub draining: bool,
     /// Milliseconds until its lease runs out unless refreshed.
     pub lease_ms_left: u64,
+}
+
+/// `GET /api/players/{id}`: a player's record over every round it finished.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerProfile {
+    pub id: String,
+    /// The name of its latest recorded round.
+    pub name: String,
+    /// Rounds it was in when they ended.
+    pub rounds: u64,
+    pub kills: u64,
+    pub deaths: u64,
+    /// Rounds it ended at the top of the standings (ties included) with at
+    /// least one kill.
+    pub wins: u64,
+    /// Its best score in one round.
+    pub best_score: u32,
+    /// Unix milliseconds of its first recorded round's end.
+    pub first_seen_ms: u64,
+    /// Unix milliseconds of its latest recorded round's end.
+    pub last_seen_ms: u64,
+}
+
+/// One line of a match's final standings, best first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchStanding {
+    /// 1 for the best; ships with equal scores share a rank.
+    pub rank: u32,
+    /// The player's id; `null` for bots and players the server could not
+    /// identify (no database at their join).
+    pub player: Option<String>,
+    pub name: String,
+    pub bot: bool,
+    pub score: u32,
+    /// Kills this round.
+    pub kills: u32,
+    /// Deaths this round.
+    pub deaths: u32,
+}
+
+/// A match (one finished round) in a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchSummary {
+    /// Increasing in the order matches were recorded.
+    pub id: u64,
+    pub room: String,
+    /// The room's round number.
+    pub round: u32,
+    /// Unix milliseconds the round started.
+    pub started_ms: u64,
+    /// Unix milliseconds the round ended.
+    pub ended_ms: u64,
+    /// Ships in the final standings, bots included.
+    pub ships: u32,
+    /// Name of the best ship, `null` when nobody scored.
+    pub winner: Option<String>,
+}
+
+/// `GET /api/matches/{id}`: the match and its full standings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchRecord {
+    #[serde(flatten)]
+    pub summary: MatchSummary,
+    /// Best first.
+    pub standings: Vec<MatchStanding>,
+}
+
+/// `GET /api/matches?room=&player=&before=&limit=`: newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchPage {
+    pub matches: Vec<MatchSummary>,
+    /// Pass as `before` for the next (older) page; `null` on the last.
+    pub next_before: Option<u64>,
+}
+
+/// Which rounds a leaderboard adds up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaderboardPeriod {
+    /// Every recorded round.
+    #[default]
+    All,
+    /// Rounds that ended in the last 7 days.
+    Week,
+}
+
+/// One player of a leaderboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderboardRow {
+    /// From 1; every row has its own (ties are broken, see [`Leaderboard`]).
+    pub rank: u32,
+    pub player: String,
+    pub name: String,
+    pub kills: u64,
+    pub deaths: u64,
+    pub wins: u64,
+    pub rounds: u64,
+}
+
+/// `GET /api/leaderboard?period=all|week&limit=`: ranked by kills, then
+/// wins, then fewer deaths, then player id, so equal records always come
+/// in the same order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leaderboard {
+    pub period: LeaderboardPeriod,
+    /// Unix milliseconds the period starts (`null` for `all`).
+    pub since_ms: Option<u64>,
+    pub rows: Vec<LeaderboardRow>,
 }

@@ -13,12 +13,20 @@ use crate::tick::Tick;
 
 /// Bumped on every change to the bytes of any message. 2: a snapshot body's
 /// id-sorted lists carry id gaps instead of ids, and `changed` folds each
-/// `ShipDelta` variant into its gap.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// `ShipDelta` variant into its gap. 3: `Hello.player` and
+/// `Welcome.player` (device identities).
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Largest client frame the server decodes. A Hello with the longest name,
-/// room and a resume token is under 100 bytes; anything near this is hostile.
+/// room, a resume token and a player key is under 200 bytes; anything near
+/// this is hostile.
 pub const MAX_CLIENT_FRAME: usize = 512;
+
+/// Length of a player id: 16 lowercase hex digits (64 random bits).
+pub const PLAYER_ID_LEN: usize = 16;
+
+/// Length of a player secret: 64 lowercase hex digits (256 random bits).
+pub const PLAYER_SECRET_LEN: usize = 64;
 
 /// Largest server frame a client should accept: a full snapshot of a 512-ship
 /// room with long names is about 30 KiB.
@@ -81,6 +89,66 @@ pub struct Hello {
     pub room: Option<String>,
     /// Token from an earlier `Welcome`, to take that ship back.
     pub resume: Option<ResumeToken>,
+    /// The device identity an earlier `Welcome` granted; `None` on a first
+    /// visit. A wrong or unknown key plays as a new guest.
+    pub player: Option<PlayerKey>,
+}
+
+/// A device identity as the client presents it: the id and secret a
+/// `Welcome` (or a long-poll join answer) granted, kept by the client (the
+/// web client in `localStorage`). Never logged: `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerKey {
+    /// [`PLAYER_ID_LEN`] lowercase hex digits.
+    pub id: String,
+    /// [`PLAYER_SECRET_LEN`] lowercase hex digits.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for PlayerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlayerKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The identity a session plays under, as the server grants it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerGrant {
+    /// The player's id (`GET /api/players/{id}`).
+    pub id: String,
+    /// Present only when the server made this identity now: keep it with
+    /// the id and present both in later Hellos. `None` when the key the
+    /// client presented was accepted (or on a resume).
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for PlayerGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlayerGrant")
+            .field("id", &self.id)
+            .field("new", &self.secret.is_some())
+            .finish()
+    }
+}
+
+/// Whether `id` has the shape of a player id ([`PLAYER_ID_LEN`] lowercase
+/// hex digits); anything else is never looked up.
+#[must_use]
+pub fn valid_player_id(id: &str) -> bool {
+    id.len() == PLAYER_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether `key` has the shape of a key the server grants.
+#[must_use]
+pub fn valid_player_key(key: &PlayerKey) -> bool {
+    valid_player_id(&key.id)
+        && key.secret.len() == PLAYER_SECRET_LEN
+        && key
+            .secret
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// One client tick of input.
@@ -132,6 +200,10 @@ pub struct Welcome {
     pub resumed: bool,
     /// The rules to predict with.
     pub rules: Rules,
+    /// The identity this session's rounds are recorded under; `None` when
+    /// the server keeps no records (no database, or it could not be asked:
+    /// keep any key you hold and present it next time).
+    pub player: Option<PlayerGrant>,
 }
 
 /// A snapshot as one player receives it. `last_input` comes first because it
@@ -472,6 +544,28 @@ mod tests {
         assert!(!valid_room_id("a b"));
         assert!(!valid_room_id(""));
         assert!(!valid_room_id(&"r".repeat(MAX_ROOM_ID_LEN + 1)));
+    }
+
+    #[test]
+    fn player_keys_are_checked_and_stay_out_of_logs() {
+        let key = PlayerKey {
+            id: "0123456789abcdef".into(),
+            secret: "f".repeat(PLAYER_SECRET_LEN),
+        };
+        assert!(valid_player_key(&key));
+        assert!(!format!("{key:?}").contains("fff"));
+        assert!(!valid_player_id("0123456789ABCDEF"));
+        assert!(!valid_player_id("0123"));
+        let short = PlayerKey {
+            secret: "f".repeat(PLAYER_SECRET_LEN - 1),
+            ..key.clone()
+        };
+        assert!(!valid_player_key(&short));
+        let grant = PlayerGrant {
+            id: key.id,
+            secret: Some(key.secret),
+        };
+        assert!(!format!("{grant:?}").contains("fff"));
     }
 
     #[test]

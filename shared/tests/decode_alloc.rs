@@ -39,6 +39,7 @@ fn client_frame() -> impl Strategy<Value = Vec<u8>> {
         .prop_map(|(name, room, resume)| {
             ClientMsg::Hello(Hello {
                 protocol: 2,
+                player: None,
                 name,
                 room,
                 resume: resume.then_some(ResumeToken([7; 16])),

@@ -33,6 +33,7 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
                 name: "Ada".into(),
                 room: None,
                 resume: None,
+                player: None,
             }),
         ),
         (
@@ -44,6 +45,21 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
                 resume: Some(ResumeToken([
                     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 250, 251, 252, 253, 254, 255,
                 ])),
+                player: None,
+            }),
+        ),
+        (
+            "client_hello_player",
+            ClientMsg::Hello(Hello {
+                protocol: PROTOCOL_VERSION,
+                name: "Ada".into(),
+                room: None,
+                resume: None,
+                player: Some(PlayerKey {
+                    id: "0123456789abcdef".into(),
+                    secret: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+                        .into(),
+                }),
             }),
         ),
         (
@@ -91,6 +107,24 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
                 resume: ResumeToken([0xAB; 16]),
                 resumed: false,
                 rules: Rules::default(),
+                player: None,
+            }),
+        ),
+        (
+            "server_welcome_new_player",
+            ServerMsg::Welcome(Welcome {
+                ship: ShipId(3),
+                room: "main".into(),
+                tick: Tick(1234),
+                resume: ResumeToken([0xAB; 16]),
+                resumed: false,
+                rules: Rules::default(),
+                player: Some(PlayerGrant {
+                    id: "0123456789abcdef".into(),
+                    secret: Some(
+                        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".into(),
+                    ),
+                }),
             }),
         ),
         (

@@ -529,11 +529,17 @@ const Tick = u32;
 const ShipIdT = u16;
 const ResumeTokenT = byteArray(16);
 
+const PlayerKeyT = struct('PlayerKey', [
+  ['id', string],
+  ['secret', string],
+]);
+
 const HelloT = struct('Hello', [
   ['protocol', u16],
   ['name', string],
   ['room', option(string)],
   ['resume', option(ResumeTokenT)],
+  ['player', option(PlayerKeyT)],
 ]);
 
 const InputT = struct('Input', [
@@ -573,6 +579,7 @@ const WelcomeT = struct('Welcome', [
   ['resume', ResumeTokenT],
   ['resumed', bool],
   ['rules', RulesT],
+  ['player', option(struct('PlayerGrant', [['id', string], ['secret', option(string)]]))],
 ]);
 
 const RoundStateT = struct('RoundState', [

@@ -68,6 +68,10 @@ export const ApiErrorCode = Object.freeze({
   fd_limit: 503,
   directory_unavailable: 503,
   not_registered: 503,
+  no_player: 404,
+  no_match: 404,
+  no_database: 503,
+  database_unavailable: 503,
 });
 
 /**

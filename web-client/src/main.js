@@ -13,6 +13,7 @@ import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { drawShip } from './draw.js';
 import { clock, ROOMS_REFRESH_MS, roomRows } from './lobby.js';
 import { GameSession } from './session.js';
+import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
 import {
   FALLBACK_MS,
   LongPollTransport,
@@ -441,6 +442,8 @@ function start(kind, name, room, resume, fallback, attempt = 0) {
     // Long polling joins afresh (its join takes no token); the WebSocket may resume.
     resume: resume?.token ?? null,
     seq: resume?.seq ?? 0,
+    player: loadPlayerKey(browserStorage()),
+    onPlayer: (key) => savePlayerKey(browserStorage(), key),
     send: (msg) => transport.send(msg),
     transport: kind,
     fallback,

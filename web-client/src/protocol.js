@@ -11,7 +11,7 @@
  */
 
 /** Bumped on every change to the bytes of any message. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Largest client frame the server decodes. */
 export const MAX_CLIENT_FRAME = 512;
 /** Largest server frame a client accepts. */
@@ -86,7 +86,10 @@ export function closeCodeName(code) {
  * @property {string} name
  * @property {string | null} room
  * @property {ResumeToken | null} resume
+ * @property {PlayerKey | null} player the device identity an earlier Welcome granted
  */
+/** @typedef {{ id: string, secret: string }} PlayerKey a device identity (`identity.js` keeps it) */
+/** @typedef {{ id: string, secret: string | null }} PlayerGrant secret: only when new */
 /**
  * @typedef {object} Input
  * @property {number} seq
@@ -119,6 +122,7 @@ export function closeCodeName(code) {
  * @property {ResumeToken} resume
  * @property {boolean} resumed
  * @property {Rules} rules
+ * @property {PlayerGrant | null} player null: this server keeps no records now
  */
 /** @typedef {{ number: number, started: Tick, ends: Tick }} RoundState */
 /**

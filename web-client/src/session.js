@@ -96,6 +96,10 @@ export class GameSession {
    * @param {number} [options.seq] last sequence sent on an earlier socket, so a
    *   resumed ship's server, which ignores sequences already applied, takes
    *   the new inputs
+   * @param {import('./protocol.js').PlayerKey | null} [options.player] the
+   *   device identity to present in Hello (`identity.js`)
+   * @param {(key: import('./protocol.js').PlayerKey) => void} [options.onPlayer]
+   *   called when a Welcome grants a new identity, to keep it
    * @param {(msg: ClientMsg) => void} options.send hands one message to the transport
    * @param {TransportKind} [options.transport] for the state (and the HUD)
    * @param {boolean} [options.fallback] the transport is long polling
@@ -107,6 +111,8 @@ export class GameSession {
     room = null,
     resume = null,
     seq = 0,
+    player = null,
+    onPlayer = () => {},
     send,
     transport = 'websocket',
     fallback = false,
@@ -115,6 +121,8 @@ export class GameSession {
     this.name = name;
     this.room = room;
     this.resume = resume;
+    this.player = player;
+    this.onPlayer = onPlayer;
     this.send = send;
     this.now = now;
     this.view = new WorldView();
@@ -167,7 +175,13 @@ export class GameSession {
     this.state.connected = true;
     this.state.phase = 'joining';
     this.post({
-      Hello: { protocol: PROTOCOL_VERSION, name: this.name, room: this.room, resume: this.resume },
+      Hello: {
+        protocol: PROTOCOL_VERSION,
+        name: this.name,
+        room: this.room,
+        resume: this.resume,
+        player: this.player,
+      },
     });
   }
 
@@ -191,6 +205,12 @@ export class GameSession {
     if ('Welcome' in msg) {
       const w = msg.Welcome;
       this.resume = w.resume;
+      // A new identity (first visit, or a key the server did not know):
+      // keep it. Without a grant the key held stays for the next visit.
+      if (w.player?.secret) {
+        this.player = { id: w.player.id, secret: w.player.secret };
+        this.onPlayer(this.player);
+      }
       Object.assign(this.state, {
         phase: 'playing',
         ship: w.ship,

@@ -257,6 +257,7 @@ export function welcomeFromJoin(joined) {
       resume,
       resumed: false,
       rules: joined.rules,
+      player: joined.player ?? null,
     },
   };
 }
@@ -363,7 +364,7 @@ export class LongPollTransport {
     if (msg === 'Leave') {
       this.leave();
     } else if ('Hello' in msg) {
-      if (!this.joining && !this.token) void this.join(msg.Hello.name, msg.Hello.room);
+      if (!this.joining && !this.token) void this.join(msg.Hello.name, msg.Hello.room, msg.Hello.player);
     } else if ('Input' in msg) {
       if (!this.token) return;
       this.queue.push(msg.Input);
@@ -404,15 +405,16 @@ export class LongPollTransport {
   /**
    * @param {string} name
    * @param {string | null} room
+   * @param {import('./protocol.js').PlayerKey | null} [player]
    */
-  async join(name, room) {
+  async join(name, room, player = null) {
     this.joining = true;
     let res;
     try {
       res = await this.fetch(this.url(`rooms/${encodeURIComponent(room || 'main')}/join`), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name }),
+        body: JSON.stringify(player ? { name, player } : { name }),
         signal: this.polls.signal,
       });
     } catch (err) {

@@ -238,7 +238,7 @@ describe('encoding', () => {
   });
 
   test('strings keep a leading byte-order mark and non-ASCII text', () => {
-    const msg = { Hello: { protocol: 1, name: '\uFEFFZoë 🚀', room: 'r', resume: null } };
+    const msg = { Hello: { protocol: 1, name: '\uFEFFZoë 🚀', room: 'r', resume: null, player: null } };
     assert.deepStrictEqual(decodeClient(encodeClient(msg)), msg);
   });
 
@@ -253,10 +253,10 @@ describe('encoding', () => {
       input({ seq: 1.5 }),
       input({ ack: '3' }),
       { Input: { seq: 1, ack: null, buttons: 0 } },
-      { Hello: { protocol: 70000, name: 'a', room: null, resume: null } },
-      { Hello: { protocol: 1, name: 'a', room: null, resume: new Array(15).fill(0) } },
-      { Hello: { protocol: 1, name: 'a\uD800', room: null, resume: null } },
-      { Hello: { protocol: 1, name: 'x'.repeat(MAX_CLIENT_FRAME), room: null, resume: null } },
+      { Hello: { protocol: 70000, name: 'a', room: null, resume: null, player: null } },
+      { Hello: { protocol: 1, name: 'a', room: null, resume: new Array(15).fill(0), player: null } },
+      { Hello: { protocol: 1, name: 'a\uD800', room: null, resume: null, player: null } },
+      { Hello: { protocol: 1, name: 'x'.repeat(MAX_CLIENT_FRAME), room: null, resume: null, player: null } },
       { Nope: {} },
       { Leave: {} },
       'Ping',
@@ -268,9 +268,9 @@ describe('encoding', () => {
 
   test('a Uint8Array resume token encodes like an array', () => {
     const resume = Array.from({ length: 16 }, (_, i) => i * 16);
-    const a = encodeClient({ Hello: { protocol: 1, name: 'a', room: null, resume } });
+    const a = encodeClient({ Hello: { protocol: 1, name: 'a', room: null, resume, player: null } });
     const b = encodeClient({
-      Hello: { protocol: 1, name: 'a', room: null, resume: /** @type {any} */ (Uint8Array.from(resume)) },
+      Hello: { protocol: 1, name: 'a', room: null, resume: /** @type {any} */ (Uint8Array.from(resume)), player: null },
     });
     assert.equal(hex(a), hex(b));
   });

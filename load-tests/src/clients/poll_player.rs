@@ -54,6 +54,8 @@ pub async fn session(
         .post(ctx.url(&format!("api/rooms/{}/join", spec.room)))
         .json(&JoinBody {
             name: format!("poll-bot-{}", spec.index),
+            // Load-test bots keep no identity: each join is a new guest.
+            player: None,
         })
         .timeout(super::CONNECT_TIMEOUT);
     let answer = fetch(ctx, KIND, join).await?;

@@ -82,6 +82,7 @@ pub async fn session(
         &mut socket,
         &ClientMsg::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            player: None,
             name: format!("bot-{}", spec.index),
             room: Some(spec.room.clone()),
             resume: None,

@@ -15,9 +15,12 @@
 //!   follower's mirror of another node's room).
 //! - [`slots`]: the spectator and poll slots, per room, per address and in
 //!   all.
+//! - [`history`]: players, match history and leaderboards (JSON, read from
+//!   the storage).
 
 pub mod api;
 pub mod flood;
+pub mod history;
 pub mod longpoll;
 pub mod matchmake;
 pub mod origin;
@@ -47,6 +50,7 @@ use crate::room::Registry;
 use crate::room::event_ids::IdAllocator;
 use crate::room::quota::RoomQuota;
 use crate::room::ticker::{Ticker, run_board};
+use crate::storage::Storage;
 use sessions::{SessionStore, run_sweeper};
 
 /// Events the ticker log keeps for resuming readers.
@@ -86,6 +90,9 @@ pub struct AppInner {
     pub matchmaker: Matchmaker,
     /// Matchmakes per client address (each holds a seat for a while).
     pub matchmake_rate: rate::PerAddressRate,
+    /// Players, match history and leaderboards; `None` with
+    /// `--no-database`.
+    pub storage: Option<Storage>,
 }
 
 /// The address a request came from (limits key it by [`crate::listener::limit_key`]).
@@ -107,6 +114,19 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// The identity a new ship plays under: `None` when the server keeps no
+    /// records or the database could not be asked (see
+    /// [`Storage::resolve`]).
+    pub async fn resolve_identity(
+        &self,
+        key: Option<&skirmish_shared::PlayerKey>,
+    ) -> Option<crate::storage::Resolved> {
+        match &self.storage {
+            Some(storage) => storage.resolve(key).await,
+            None => None,
+        }
+    }
+
     /// Builds the state and starts the default room and the ticker, and
     /// in cluster mode the lease task.
     ///
@@ -115,17 +135,20 @@ impl AppState {
     pub fn new(
         config: Config,
         node: Node,
+        metrics: Arc<Metrics>,
+        storage: Option<Storage>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> Result<AppState, ClusterError> {
-        let metrics = Arc::new(Metrics::new());
         let ticker = Ticker::new(
             TICKER_LOG_CAPACITY,
             usize::from(config.ticker_top),
             IdAllocator::process(),
         );
+        let mut room_config = config.room_config();
+        room_config.rounds = storage.as_ref().map(|s| s.rounds().clone());
         let registry = Registry::new(
-            config.room_config(),
+            room_config,
             node.room_names(&config.default_room),
             shutdown.clone(),
             tracker.clone(),
@@ -201,6 +224,7 @@ impl AppState {
             polls,
             legacy,
             metrics,
+            storage,
         })))
     }
 }

@@ -11,7 +11,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use std::time::Duration;
 
-use super::{AppState, api, longpoll, matchmake, sse, ws};
+use super::{AppState, api, history, longpoll, matchmake, sse, ws};
 
 /// The whole HTTP surface. `main` serves it; tests serve it on port 0.
 pub fn router(state: AppState) -> Router {
@@ -22,6 +22,10 @@ pub fn router(state: AppState) -> Router {
         .route("/rooms", get(api::rooms))
         .route("/matchmake", post(matchmake::matchmake))
         .route("/nodes", get(matchmake::nodes))
+        .route("/players/{id}", get(history::player))
+        .route("/matches", get(history::matches))
+        .route("/matches/{id}", get(history::match_record))
+        .route("/leaderboard", get(history::leaderboard))
         .route("/rooms/{id}/poll", get(longpoll::room_poll))
         .route("/ticker/poll", get(longpoll::ticker_poll))
         .route("/rooms/{id}/join", post(longpoll::join))

@@ -10,6 +10,8 @@
 //! - [`event_log`]: the resumable ring of events spectators and pollers read.
 //! - [`feed`]: what a room publishes after each tick for those who watch.
 //! - [`ticker`]: the server-wide score ticker and its top-N board.
+//! - [`record`]: the round being played, as its record will say (kills,
+//!   deaths, start time), handed to the storage writer when it ends.
 //! - [`quota`]: how many rooms may exist and how fast an address opens them.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
@@ -35,6 +37,7 @@ pub mod event_log;
 pub mod feed;
 pub mod outbox;
 pub mod quota;
+pub mod record;
 pub mod registry;
 pub mod seat;
 pub mod snapshot;
@@ -90,6 +93,8 @@ pub struct RoomConfig {
     pub max_spectators: usize,
     /// Long polls waiting on one room (watchers and its legacy players).
     pub max_polls: usize,
+    /// Where finished rounds go to be recorded; `None` without a database.
+    pub rounds: Option<crate::storage::RoundSink>,
 }
 
 /// Commands from connections to a room.
@@ -121,6 +126,9 @@ pub struct JoinRequest {
     pub name: String,
     /// Token of the ship to take back.
     pub resume: Option<ResumeToken>,
+    /// Whose record a new ship's rounds add to (ignored on a resume: the
+    /// ship keeps its own); `None` plays unrecorded.
+    pub identity: Option<crate::storage::identity::Identity>,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Result<Joined, JoinError>>,
 }

@@ -33,6 +33,7 @@ use super::task::Room;
 use super::ticker::Ticker;
 use super::{JoinError, JoinRequest, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
 use crate::metrics::Metrics;
+use crate::storage::identity::Identity;
 
 /// Live rooms by id, shared with the spawned room futures so each can take
 /// its own entry out when its room ends.
@@ -81,6 +82,14 @@ impl std::fmt::Debug for Opaque {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ReplicaFactory")
     }
+}
+
+/// Who asks a room for a seat.
+#[derive(Debug)]
+struct Entrant {
+    name: String,
+    resume: Option<ResumeToken>,
+    identity: Option<Identity>,
 }
 
 /// What a join asks of the registry besides the player's name.
@@ -339,6 +348,7 @@ impl Registry {
         name: String,
         room: Option<String>,
         resume: Option<ResumeToken>,
+        identity: Option<Identity>,
         client: IpAddr,
     ) -> Result<Seat, JoinError> {
         let mut last = JoinError::ShuttingDown;
@@ -349,7 +359,12 @@ impl Registry {
         };
         for _ in 0..2 {
             let handle = self.pick(ask)?;
-            match Registry::seat_in(handle, session, name.clone(), resume).await {
+            let entrant = Entrant {
+                name: name.clone(),
+                resume,
+                identity: identity.clone(),
+            };
+            match Registry::seat_in(handle, session, entrant).await {
                 Err(closed @ JoinError::RoomClosed { .. }) => last = closed,
                 seated => return seated,
             }
@@ -366,6 +381,7 @@ impl Registry {
         &self,
         session: SessionId,
         name: String,
+        identity: Option<Identity>,
         room: &str,
     ) -> Result<Seat, JoinError> {
         if self.shutdown.is_cancelled() {
@@ -374,21 +390,26 @@ impl Registry {
         let handle = self.get(room).ok_or_else(|| JoinError::RoomClosed {
             room: room.to_owned(),
         })?;
-        Registry::seat_in(handle, session, name, None).await
+        let entrant = Entrant {
+            name,
+            resume: None,
+            identity,
+        };
+        Registry::seat_in(handle, session, entrant).await
     }
 
     /// Asks `handle`'s room for a seat; `RoomClosed` when it closed first.
     async fn seat_in(
         handle: RoomHandle,
         session: SessionId,
-        name: String,
-        resume: Option<ResumeToken>,
+        entrant: Entrant,
     ) -> Result<Seat, JoinError> {
         let (reply, answer) = oneshot::channel();
         let request = RoomCmd::Join(JoinRequest {
             session,
-            name,
-            resume,
+            name: entrant.name,
+            resume: entrant.resume,
+            identity: entrant.identity,
             reply,
         });
         let closed = || JoinError::RoomClosed {

@@ -14,19 +14,21 @@ use std::sync::atomic::Ordering;
 use std::time::Instant as StdInstant;
 
 use crate::tokens::TokenMap;
-use skirmish_shared::{CloseCode, Input, ResumeToken, ShipId, Tick, Welcome};
+use skirmish_shared::{CloseCode, Input, PlayerGrant, ResumeToken, ShipId, Tick, Welcome};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::feed::Feed;
+use super::record::RoundTally;
 use super::snapshot::{BodyCache, Frame, History};
 use super::{
     JoinError, JoinRequest, Joined, Outbox, RoomCmd, RoomConfig, RoomStats, SessionId, SnapshotOut,
 };
 use crate::game::{Sim, SimConfig};
 use crate::metrics::{Metrics, RoomTicks};
+use crate::storage::identity::Identity;
 
 /// A seated human player.
 #[derive(Debug)]
@@ -39,6 +41,8 @@ struct Player {
     ack: Option<Tick>,
     /// Inputs filed since the last tick, bounded by [`MAX_PENDING_INPUTS`].
     pending: u16,
+    /// Whose record this ship's rounds add to; `None` plays unrecorded.
+    identity: Option<Identity>,
 }
 
 /// Whether a seated player has a connection to send snapshots to.
@@ -111,6 +115,8 @@ pub struct Room {
     /// This room's tick-duration histogram (its own series or the shared
     /// one); dropped with the room, which removes an own series.
     tick_seconds: RoomTicks,
+    /// Kills and deaths of the round being played, for its record.
+    tally: RoundTally,
 }
 
 impl Room {
@@ -153,6 +159,7 @@ impl Room {
             feed,
             tick_seconds,
             metrics,
+            tally: RoundTally::default(),
         }
     }
 
@@ -260,11 +267,12 @@ impl Room {
             session,
             name,
             resume,
+            identity,
             reply,
         } = req;
         let result = match resume {
             Some(token) => self.resume(session, token),
-            None => self.seat(session, &name),
+            None => self.seat(session, &name, identity),
         };
         if let Err(err) = &result {
             debug!(%err, "join refused");
@@ -273,6 +281,8 @@ impl Room {
         let _ = reply.send(result);
     }
 
+    /// The Welcome of `ship`; its `player` carries the id only (a new
+    /// identity's secret is added by the transport, which minted it).
     fn welcome(&self, ship: ShipId, token: ResumeToken, resumed: bool) -> Welcome {
         Welcome {
             ship,
@@ -281,10 +291,23 @@ impl Room {
             resume: token,
             resumed,
             rules: self.config.rules.clone(),
+            player: self
+                .players
+                .get(&ship)
+                .and_then(|p| p.identity.as_ref())
+                .map(|identity| PlayerGrant {
+                    id: identity.id.to_string(),
+                    secret: None,
+                }),
         }
     }
 
-    fn seat(&mut self, session: SessionId, name: &str) -> Result<Joined, JoinError> {
+    fn seat(
+        &mut self,
+        session: SessionId,
+        name: &str,
+        identity: Option<Identity>,
+    ) -> Result<Joined, JoinError> {
         if self.players.len() >= self.config.max_players {
             return Err(JoinError::RoomFull {
                 room: self.id.to_string(),
@@ -308,6 +331,7 @@ impl Room {
                 link: Link::Connected(outbox.clone()),
                 ack: None,
                 pending: 0,
+                identity,
             },
         );
         self.by_session.insert(session, ship);
@@ -394,6 +418,7 @@ impl Room {
                 outbox.close(CloseCode::Normal, "left the room");
             }
             self.sim.remove_ship(ship);
+            self.tally.forget(ship);
             self.publish_players();
             lifecycle!(
                 self.public,
@@ -432,6 +457,13 @@ impl Room {
         });
         if let Some(frame) = self.history.latest() {
             self.feed.publish(frame);
+            let players = &self.players;
+            let finished = self.tally.observe(frame, &self.id, |ship| {
+                players.get(&ship).and_then(|p| p.identity.clone())
+            });
+            if let (Some(round), Some(sink)) = (finished, &self.config.rounds) {
+                sink.submit(round);
+            }
         }
         self.fan_out();
         self.expire_detached();

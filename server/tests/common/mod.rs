@@ -1,7 +1,7 @@
 //! The one helper every end-to-end test uses: a real server on 127.0.0.1:0
 //! and a real tokio-tungstenite player client speaking the shared codec;
-//! plus real processes: the server binary ([`node_process`]) and Redis
-//! ([`redis_process`]).
+//! plus real processes: the server binary ([`node_process`]), Redis
+//! ([`redis_process`]) and PostgreSQL ([`postgres_process`]).
 
 #![allow(
     dead_code,
@@ -9,6 +9,7 @@
 )]
 
 pub mod node_process;
+pub mod postgres_process;
 pub mod redis_process;
 
 use std::net::SocketAddr;
@@ -47,6 +48,9 @@ pub fn test_config() -> Config {
     config.max_spectators_per_ip = config.max_spectators;
     config.max_polls_per_ip = config.max_polls;
     config.matchmakes_per_sec = 10_000;
+    // Tests that keep records give their server a temporary data
+    // directory (`persistence.rs`); the rest keep none.
+    config.no_database = true;
     config
 }
 
@@ -110,6 +114,7 @@ pub async fn refused_hello(url: &str) -> (String, u16) {
         &mut socket,
         &ClientMsg::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            player: None,
             name: "Late".into(),
             room: None,
             resume: None,
@@ -182,6 +187,7 @@ impl Player {
             &mut socket,
             &ClientMsg::Hello(Hello {
                 protocol: PROTOCOL_VERSION,
+                player: None,
                 name: name.into(),
                 room: room.map(Into::into),
                 resume,

@@ -40,8 +40,18 @@ impl NodeProcess {
 
     /// Runs `command` (the binary, or a wrapper that execs it, with its
     /// arguments) with `--bind 127.0.0.1:0 --log-format json` appended, and
-    /// waits for its `listening` line.
+    /// waits for its `listening` line. A command that names no database
+    /// (`--data-dir`, `--database-url`) runs with `--no-database`, so tests
+    /// never share a SQLite file in the working directory.
     pub async fn start_command(mut command: Command) -> NodeProcess {
+        let names_storage = command.get_args().any(|arg| {
+            ["--data-dir", "--database-url", "--no-database"]
+                .iter()
+                .any(|flag| arg.to_str().is_some_and(|a| a.starts_with(flag)))
+        });
+        if !names_storage {
+            command.arg("--no-database");
+        }
         let mut child = command
             .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
             .env("RUST_LOG", "info")

@@ -149,6 +149,7 @@ mod tests {
             )
                 .prop_map(|(protocol, name, room, resume)| ClientMsg::Hello(Hello {
                     protocol,
+                    player: None,
                     name,
                     room,
                     resume: resume.map(ResumeToken),

@@ -95,6 +95,18 @@ fn room_snapshot() -> RoomSnapshot {
     }
 }
 
+fn match_summary() -> MatchSummary {
+    MatchSummary {
+        id: 42,
+        room: "main".into(),
+        round: 7,
+        started_ms: TIME - 180_000,
+        ended_ms: TIME,
+        ships: 5,
+        winner: Some("Ada".into()),
+    }
+}
+
 fn kill() -> Kill {
     Kill {
         killer: 5,
@@ -386,7 +398,14 @@ fn http_vectors() -> Vec<JsonVector> {
         vector(
             "http_join_body",
             "POST /api/rooms/{id}/join",
-            &JoinBody { name: "Ada".into() },
+            &JoinBody {
+                name: "Ada".into(),
+                player: Some(PlayerKey {
+                    id: "0123456789abcdef".into(),
+                    secret: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+                        .into(),
+                }),
+            },
         ),
         vector(
             "http_join_answer",
@@ -398,6 +417,25 @@ fn http_vectors() -> Vec<JsonVector> {
                 tick: Tick(1234),
                 resume: "abababababababababababababababab".into(),
                 rules: Rules::default(),
+                player: None,
+            },
+        ),
+        vector(
+            "http_join_answer_new_player",
+            "its answer to a first visit: a new identity, to keep and present in later joins",
+            &JoinAnswer {
+                token: "b6937457d38ccc63cccfe020a707e051".into(),
+                ship: ShipId(3),
+                room: "main".into(),
+                tick: Tick(1234),
+                resume: "abababababababababababababababab".into(),
+                rules: Rules::default(),
+                player: Some(PlayerGrant {
+                    id: "0123456789abcdef".into(),
+                    secret: Some(
+                        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".into(),
+                    ),
+                }),
             },
         ),
         vector(
@@ -512,6 +550,73 @@ fn http_vectors() -> Vec<JsonVector> {
                 draining: false,
                 lease_ms_left: 8200,
             }],
+        ),
+        vector(
+            "http_player",
+            "GET /api/players/{id}: a player's record over every finished round",
+            &PlayerProfile {
+                id: "0123456789abcdef".into(),
+                name: "Ada".into(),
+                rounds: 12,
+                kills: 40,
+                deaths: 31,
+                wins: 3,
+                best_score: 9,
+                first_seen_ms: TIME - 86_400_000,
+                last_seen_ms: TIME,
+            },
+        ),
+        vector(
+            "http_matches",
+            "GET /api/matches?room=&player=&before=&limit=: finished rounds, newest first",
+            &MatchPage {
+                matches: vec![match_summary()],
+                next_before: Some(41),
+            },
+        ),
+        vector(
+            "http_match",
+            "GET /api/matches/{id}: one match with its final standings",
+            &MatchRecord {
+                summary: match_summary(),
+                standings: vec![
+                    MatchStanding {
+                        rank: 1,
+                        player: Some("0123456789abcdef".into()),
+                        name: "Ada".into(),
+                        bot: false,
+                        score: 9,
+                        kills: 9,
+                        deaths: 2,
+                    },
+                    MatchStanding {
+                        rank: 2,
+                        player: None,
+                        name: "Bot 1".into(),
+                        bot: true,
+                        score: 4,
+                        kills: 4,
+                        deaths: 5,
+                    },
+                ],
+            },
+        ),
+        vector(
+            "http_leaderboard",
+            "GET /api/leaderboard?period=all|week&limit=: ranked by kills, then wins, fewer deaths, id",
+            &Leaderboard {
+                period: LeaderboardPeriod::Week,
+                since_ms: Some(TIME - 7 * 86_400_000),
+                rows: vec![LeaderboardRow {
+                    rank: 1,
+                    player: "0123456789abcdef".into(),
+                    name: "Ada".into(),
+                    kills: 40,
+                    deaths: 31,
+                    wins: 3,
+                    rounds: 12,
+                }],
+            },
         ),
         vector(
             "http_error",

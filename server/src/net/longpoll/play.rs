@@ -24,6 +24,7 @@ use crate::net::AppState;
 use crate::net::api::ApiError;
 use crate::net::sessions::{LegacySession, Lookup, hex};
 use crate::room::{Outgoing, lifecycle};
+use crate::storage::grant_secret;
 
 /// `POST /api/rooms/{id}/join`.
 pub async fn join(
@@ -43,6 +44,7 @@ pub async fn join(
         );
     }
     let session = app.registry.new_session();
+    let resolved = app.resolve_identity(body.player.as_ref()).await;
     let seat = app
         .registry
         .join(
@@ -50,12 +52,14 @@ pub async fn join(
             body.name,
             Some(id),
             None,
+            resolved.as_ref().map(|r| r.identity.clone()),
             crate::net::client_of(slot.as_deref()),
         )
         .await
         .inspect_err(|err| app.metrics.reject(err.reason()))
         .map_err(ApiError::join_refused)?;
-    let welcome = seat.welcome.clone();
+    let mut welcome = seat.welcome.clone();
+    grant_secret(&mut welcome, resolved);
     let public = seat.room.public;
     let (token, _) = app.legacy.insert(seat);
     lifecycle!(public, room = %welcome.room, player = welcome.ship.0, "long-poll player joined");
@@ -66,6 +70,7 @@ pub async fn join(
         tick: welcome.tick,
         resume: hex(&welcome.resume.0),
         rules: welcome.rules,
+        player: welcome.player,
     };
     Ok(answer(&app, StatusCode::OK, &joined))
 }

@@ -188,6 +188,7 @@ mod tests {
     fn frames_are_classified_by_kind_and_size() {
         let hello = ClientMsg::Hello(Hello {
             protocol: PROTOCOL_VERSION,
+            player: None,
             name: "ace".into(),
             room: None,
             resume: None,

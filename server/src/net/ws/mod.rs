@@ -47,6 +47,8 @@ use crate::matchmaker::routes::KIND_WS;
 use crate::matchmaker::{SeatCheck, SeatTicket};
 use crate::metrics::{GaugeGuard, Metrics, Rejection, Transport};
 use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
+use crate::storage::grant_secret;
+use crate::storage::identity::Identity;
 use close::{End, Frame, classify, socket_error, truncate};
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
@@ -340,7 +342,12 @@ where
                 )
                 .await);
             }
-            take_reserved_seat(sink, app, id, hello.name, room, ticket).await?
+            let resolved = app.resolve_identity(hello.player.as_ref()).await;
+            let identity = resolved.as_ref().map(|r| r.identity.clone());
+            (
+                take_reserved_seat(sink, app, id, hello.name, identity, room, ticket).await?,
+                resolved,
+            )
         }
         (_, room) => {
             if let Some(room) = &room
@@ -355,12 +362,22 @@ where
                     refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadRoom, msg).await,
                 );
             }
-            app.registry
-                .join(id, hello.name, room, hello.resume, client)
-                .await
+            // A resume takes back a ship that keeps its own identity.
+            let resolved = match hello.resume {
+                Some(_) => None,
+                None => app.resolve_identity(hello.player.as_ref()).await,
+            };
+            let identity = resolved.as_ref().map(|r| r.identity.clone());
+            (
+                app.registry
+                    .join(id, hello.name, room, hello.resume, identity, client)
+                    .await,
+                resolved,
+            )
         }
     };
-    let seat = match joined {
+    let (joined, resolved) = joined;
+    let mut seat = match joined {
         Ok(seat) => seat,
         Err(err) => {
             app.metrics.reject(err.reason());
@@ -383,6 +400,7 @@ where
         resumed = seat.welcome.resumed,
         "player seated"
     );
+    grant_secret(&mut seat.welcome, resolved);
     let welcome = encode(&ServerMsg::Welcome(seat.welcome.clone()))
         .map_err(|e| End::close(CloseCode::InternalError, e.to_string()))?;
     // A failed send means the socket is gone; the writer finds out next and
@@ -398,6 +416,7 @@ async fn take_reserved_seat<S>(
     app: &AppState,
     id: SessionId,
     name: String,
+    identity: Option<Identity>,
     room: String,
     ticket: SeatTicket,
 ) -> Result<Result<Seat, JoinError>, End>
@@ -414,7 +433,7 @@ where
         app.metrics.reject(Rejection::SeatRefused);
         return Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await);
     }
-    let joined = app.registry.join_existing(id, name, &room).await;
+    let joined = app.registry.join_existing(id, name, identity, &room).await;
     match &joined {
         Ok(seat) => app.matchmaker.seated(seat.room.id.clone(), ticket),
         Err(_) => app.matchmaker.release(&room, &ticket).await,

@@ -1,0 +1,208 @@
+//! The record writer: rooms hand finished rounds to a bounded queue with
+//! `try_send` ([`RoundSink::submit`], never blocking a tick), and one task
+//! writes them in batches. While the database is slow or down the batch in
+//! hand is retried with backoff and new rounds wait in the queue; past
+//! `--db-backlog` they are dropped and counted. Each episode (the queue
+//! overflowing, the database failing) is logged once when it starts and
+//! once when it ends. Never awaited by a room.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument as _, error, info, info_span, warn};
+
+use super::record::RoundRecord;
+use super::{StorageError, Store};
+use crate::metrics::{DbRound, Metrics};
+
+/// Rounds written in one transaction at most: a backlog drains in a few
+/// large transactions, and one transaction never grows without bound.
+const MAX_BATCH: usize = 64;
+
+/// First and longest wait between two attempts while the database fails.
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// How long the queue may take to reach the database at shutdown; what is
+/// still unwritten then is lost (and logged).
+const FINAL_FLUSH: Duration = Duration::from_secs(5);
+
+/// Where rooms hand finished rounds. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct RoundSink {
+    /// Bounded by `--db-backlog`: the rounds a database outage may hold.
+    tx: mpsc::Sender<RoundRecord>,
+    metrics: Arc<Metrics>,
+    /// Set while the queue overflows, so the episode is logged once.
+    overflowing: Arc<AtomicBool>,
+}
+
+impl RoundSink {
+    /// Queues a finished round; never waits. A full queue drops it.
+    pub fn submit(&self, round: RoundRecord) {
+        match self.tx.try_send(round) {
+            Ok(()) => {
+                self.metrics.db_backlog.inc();
+            }
+            Err(TrySendError::Full(round)) => {
+                self.metrics.db_rounds(DbRound::Dropped, 1);
+                if !self.overflowing.swap(true, Ordering::Relaxed) {
+                    warn!(
+                        room = %round.room,
+                        round = round.round,
+                        "record backlog full (--db-backlog): finished rounds are being dropped"
+                    );
+                }
+            }
+            // The writer has stopped: the server is shutting down.
+            Err(TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+/// Starts the writer task over `store`; rounds go through the sink.
+pub fn start(
+    store: Arc<dyn Store>,
+    backlog: usize,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) -> RoundSink {
+    let (tx, rx) = mpsc::channel(backlog.max(1));
+    let overflowing = Arc::new(AtomicBool::new(false));
+    let writer = Writer {
+        store,
+        rx,
+        metrics: metrics.clone(),
+        overflowing: overflowing.clone(),
+        failing: false,
+    };
+    tracker.spawn(writer.run(shutdown).instrument(info_span!("record_writer")));
+    RoundSink {
+        tx,
+        metrics,
+        overflowing,
+    }
+}
+
+struct Writer {
+    store: Arc<dyn Store>,
+    rx: mpsc::Receiver<RoundRecord>,
+    metrics: Arc<Metrics>,
+    overflowing: Arc<AtomicBool>,
+    /// The database failed the last attempt (logged once per episode).
+    failing: bool,
+}
+
+impl Writer {
+    async fn run(mut self, shutdown: CancellationToken) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            if batch.is_empty() {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    n = self.rx.recv_many(&mut batch, MAX_BATCH) => if n == 0 { break },
+                }
+            }
+            if self.write(&mut batch).await {
+                backoff = BACKOFF_MIN;
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+        self.flush(batch).await;
+        self.store.close().await;
+    }
+
+    /// One attempt at `batch`; true when it is done with (written, or
+    /// refused round by round), false to retry it later.
+    async fn write(&mut self, batch: &mut Vec<RoundRecord>) -> bool {
+        match self.store.write_rounds(batch).await {
+            Ok(()) => {
+                self.written(batch.len());
+                batch.clear();
+                true
+            }
+            Err(StorageError::Refused(why)) => {
+                // Something in the batch the database will never take:
+                // write the rounds one by one so only that one is lost.
+                self.metrics.db_errors.inc();
+                for round in batch.drain(..) {
+                    match self.store.write_rounds(std::slice::from_ref(&round)).await {
+                        Ok(()) => self.written(1),
+                        Err(err) => {
+                            self.metrics.db_errors.inc();
+                            self.metrics.db_backlog.dec();
+                            self.metrics.db_rounds(DbRound::Dropped, 1);
+                            error!(room = %round.room, round = round.round, %err, batch_error = %why,
+                                "the database refused a round; it is dropped");
+                        }
+                    }
+                }
+                true
+            }
+            Err(err) => {
+                self.metrics.db_errors.inc();
+                if !self.failing {
+                    self.failing = true;
+                    warn!(%err, waiting = batch.len() + self.rx.len(),
+                        "cannot write finished rounds; they wait and are retried (play goes on)");
+                }
+                false
+            }
+        }
+    }
+
+    fn written(&mut self, n: usize) {
+        let n64 = u64::try_from(n).unwrap_or(u64::MAX);
+        self.metrics.db_rounds(DbRound::Written, n64);
+        self.metrics
+            .db_backlog
+            .dec_by(i64::try_from(n).unwrap_or(i64::MAX));
+        if self.failing {
+            self.failing = false;
+            info!(
+                waiting = self.rx.len(),
+                "database back: writing the backlog"
+            );
+        }
+        if self.overflowing.swap(false, Ordering::Relaxed) {
+            info!("record backlog has room again");
+        }
+    }
+
+    /// At shutdown: whatever is queued gets one bounded last chance.
+    async fn flush(&mut self, mut batch: Vec<RoundRecord>) {
+        self.rx.close();
+        while let Some(round) = self.rx.recv().await {
+            batch.push(round);
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let last = async {
+            while !batch.is_empty() {
+                let take = batch.len().min(MAX_BATCH);
+                let mut chunk: Vec<RoundRecord> = batch.drain(..take).collect();
+                while !self.write(&mut chunk).await {
+                    tokio::time::sleep(BACKOFF_MIN).await;
+                }
+            }
+        };
+        if tokio::time::timeout(FINAL_FLUSH, last).await.is_err() {
+            error!(
+                "shutdown: the database did not take the last finished rounds within {FINAL_FLUSH:?}; they are lost"
+            );
+        }
+    }
+}

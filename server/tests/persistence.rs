@@ -316,6 +316,13 @@ async fn history_routes_refuse_bad_parameters_with_codes() {
         let (status, body) = get(&node, path).await;
         assert_eq!(common::refusal(status, &body), code, "{path}");
     }
+    // A guest who never finishes a round leaves no row behind: minting an
+    // identity writes nothing.
+    let mut guest = join_as(&node.server(), "Guest", "brief", None).await;
+    let key = granted_key(&guest);
+    guest.send(&ClientMsg::Leave).await;
+    let (status, body) = get(&node, &format!("/api/players/{}", key.id)).await;
+    assert_eq!(common::refusal(status, &body), ApiErrorCode::NoPlayer);
     // Paging: an empty history is one page with no next.
     let (status, page) = get(&node, "/api/matches?limit=100").await;
     assert_eq!(status, 200);

@@ -268,6 +268,39 @@ async fn sqlite_records_survive_a_restart_and_keys_keep_records() {
         id: ada_key.id.clone(),
         secret: bob_key.secret.clone(),
     };
+    // Long polling presents and grants identities the same way.
+    let http = reqwest::Client::new();
+    let join = |body: Value| {
+        http.post(node.url("/api/rooms/rec3/join"))
+            .json(&body)
+            .send()
+    };
+    let first: Value = join(serde_json::json!({"name": "Ada", "player": ada_key}))
+        .await
+        .expect("join")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        first["player"],
+        serde_json::json!({"id": ada_key.id, "secret": null})
+    );
+    let answer: Value = join(serde_json::json!({"name": "Newcomer"}))
+        .await
+        .expect("join")
+        .json()
+        .await
+        .expect("JSON");
+    assert_ne!(answer["player"]["id"], ada_key.id.as_str());
+    assert_eq!(answer["player"]["secret"].as_str().map(str::len), Some(64));
+    for token in [&first["token"], &answer["token"]] {
+        let leave = node.url(&format!(
+            "/api/sessions/{}/leave",
+            token.as_str().expect("token")
+        ));
+        let status = http.post(leave).send().await.expect("leave").status();
+        assert_eq!(status, 200, "no round of rec3 adds to Ada's record");
+    }
     let mut mallory = join_as(&server, "Mallory", "rec2", Some(forged)).await;
     let mallory_key = granted_key(&mallory);
     assert_ne!(

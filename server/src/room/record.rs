@@ -124,3 +124,138 @@ impl RoundTally {
         finished
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use skirmish_shared::{GameEvent, RoundState, ShipState, Standing, Tick};
+
+    use super::*;
+    use crate::game::output::{ShipEntry, WorldState};
+    use crate::storage::identity::mint;
+
+    fn frame(ships: &[(u16, &str, bool)], events: Vec<EventKind>) -> Frame {
+        Frame {
+            state: WorldState {
+                tick: Tick(10),
+                round: RoundState {
+                    number: 1,
+                    started: Tick(0),
+                    ends: Tick(10),
+                },
+                ships: ships
+                    .iter()
+                    .map(|&(id, name, bot)| ShipEntry {
+                        state: ShipState {
+                            id: ShipId(id),
+                            x: 0,
+                            y: 0,
+                            aim: 0,
+                            hp: 3,
+                            score: 0,
+                        },
+                        name: Arc::from(name),
+                        bot,
+                        last_input: 0,
+                    })
+                    .collect(),
+                shots: Vec::new(),
+            },
+            events: events
+                .into_iter()
+                .map(|kind| GameEvent {
+                    tick: Tick(10),
+                    kind,
+                })
+                .collect(),
+        }
+    }
+
+    fn kill(killer: u16, victim: u16) -> EventKind {
+        EventKind::Killed {
+            killer: ShipId(killer),
+            victim: ShipId(victim),
+        }
+    }
+
+    fn ended(round: u32, scores: &[(u16, u16)]) -> EventKind {
+        EventKind::RoundEnded {
+            round,
+            standings: scores
+                .iter()
+                .map(|&(ship, score)| Standing {
+                    ship: ShipId(ship),
+                    score,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_round_is_recorded_with_each_ships_kills_deaths_and_identity() {
+        let ships = [(1, "Bot 1", true), (2, "Ada", false), (3, "Bob", false)];
+        let (ada, _) = mint();
+        let identity = |ship: ShipId| (ship == ShipId(2)).then(|| ada.clone());
+        let mut tally = RoundTally::default();
+        let tick = frame(&ships, vec![kill(2, 3), kill(2, 1), kill(1, 2)]);
+        assert_eq!(tally.observe(&tick, "main", identity), None);
+        let end = frame(
+            &ships,
+            vec![
+                kill(2, 3),
+                ended(4, &[(2, 3), (1, 1), (3, 0)]),
+                EventKind::RoundStarted {
+                    round: 5,
+                    ends: Tick(20),
+                },
+            ],
+        );
+        let record = tally.observe(&end, "main", identity).expect("recorded");
+        assert_eq!((record.room.as_str(), record.round), ("main", 4));
+        let lines: Vec<_> = record
+            .standings
+            .iter()
+            .map(|l| (l.name.as_str(), l.bot, l.score, l.kills, l.deaths))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("Ada", false, 3, 3, 1),
+                ("Bot 1", true, 1, 1, 1),
+                ("Bob", false, 0, 0, 2)
+            ]
+        );
+        assert_eq!(record.standings[0].player.as_ref(), Some(&ada));
+        assert_eq!(record.standings[1].player, None, "bots have no record");
+        assert_eq!(record.standings[2].player, None, "Bob plays unrecorded");
+        // The next round starts from nothing.
+        let next = frame(&ships, vec![ended(5, &[(2, 0), (1, 0), (3, 0)])]);
+        let record = tally.observe(&next, "main", identity).expect("recorded");
+        assert!(
+            record
+                .standings
+                .iter()
+                .all(|l| l.kills == 0 && l.deaths == 0)
+        );
+    }
+
+    #[test]
+    fn rounds_of_bots_alone_are_not_kept_and_a_leaver_takes_its_tally() {
+        let mut tally = RoundTally::default();
+        let bots = [(1, "Bot 1", true), (2, "Bot 2", true)];
+        let tick = frame(&bots, vec![kill(1, 2), ended(1, &[(1, 1), (2, 0)])]);
+        assert_eq!(tally.observe(&tick, "main", |_| None), None);
+
+        let ships = [(1, "Bot 1", true), (2, "Ada", false)];
+        tally.observe(&frame(&ships, vec![kill(2, 1)]), "main", |_| None);
+        // Ada leaves; a new ship gets her id before the round ends.
+        tally.forget(ShipId(2));
+        let ships = [(1, "Bot 1", true), (2, "Zoe", false)];
+        let end = frame(&ships, vec![ended(2, &[(1, 0), (2, 0)])]);
+        let record = tally.observe(&end, "main", |_| None).expect("recorded");
+        assert_eq!(record.standings[1].name, "Zoe");
+        assert_eq!(record.standings[1].kills, 0, "not Ada's kill");
+        assert_eq!(record.standings[0].deaths, 1, "the bot's death stays");
+    }
+}

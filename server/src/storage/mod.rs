@@ -33,7 +33,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{ConnectOptions as _, Executor as _};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -143,6 +143,9 @@ pub struct Storage {
     /// `--db-timeout-ms`: the bound of every read.
     timeout: Duration,
     metrics: Arc<Metrics>,
+    /// Set while reads fail, so an outage is logged once (every request
+    /// would otherwise log it), and its end once.
+    reads_failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A join's identity, once checked.
@@ -227,7 +230,15 @@ impl Storage {
             rounds,
             timeout,
             metrics,
+            reads_failing: Arc::default(),
         }))
+    }
+
+    /// The store itself, for benchmarks (the server reads through
+    /// [`Storage::read`] and writes through [`Storage::rounds`]).
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Where rooms hand finished rounds.
@@ -248,9 +259,21 @@ impl Storage {
             Ok(result) => result,
             Err(_) => Err(StorageError::Timeout(self.timeout)),
         };
-        if let Err(err) = &result {
-            self.metrics.db_errors.inc();
-            warn!(%err, "database read failed");
+        use std::sync::atomic::Ordering::Relaxed;
+        match &result {
+            Err(err) => {
+                self.metrics.db_errors.inc();
+                if self.reads_failing.swap(true, Relaxed) {
+                    debug!(%err, "database read failed");
+                } else {
+                    warn!(%err, "database reads failing: joins play unrecorded, history answers 503");
+                }
+            }
+            Ok(_) => {
+                if self.reads_failing.swap(false, Relaxed) {
+                    info!("database reads answered again");
+                }
+            }
         }
         result
     }

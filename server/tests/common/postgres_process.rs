@@ -126,6 +126,8 @@ impl PostgresProcess {
 
     fn command(&self, program: &str) -> Command {
         let mut command = Command::new(self.bin.join(program));
+        // The test's own directory may be closed to the postgres user.
+        command.current_dir(&self.dir);
         if let Some((uid, gid)) = self.user {
             command.uid(uid).gid(gid);
         }

@@ -135,6 +135,9 @@ fn server_config(plan: &Plan, server_bots: u16, tick_hz: u16) -> Result<Config, 
     config.default_room = plan.rooms.first().cloned().unwrap_or(config.default_room);
     let seats = per_room(plan.players + plan.legacy) + u32::from(server_bots) + 8;
     config.max_players = u16::try_from(seats.min(2000)).unwrap_or(2000);
+    // The spawned server measures play, not storage: it keeps no records
+    // (which would also land in the working directory's ./skirmish-data).
+    config.no_database = true;
     let total = plan.total_clients();
     // Every bot comes from this one address, and a legacy player keeps an
     // input request and a state poll open at once.

@@ -468,3 +468,29 @@ async fn postgres_outage_mid_round_stalls_no_tick_and_the_backlog_is_written() {
     ada.send(&ClientMsg::Leave).await;
     stop(node).await;
 }
+
+#[tokio::test]
+async fn an_unusable_database_stops_start_up_with_its_reason_and_no_password() {
+    let cases = [
+        (
+            "mysql://u:hunter2@127.0.0.1/db",
+            "neither postgres:// nor sqlite:",
+        ),
+        (
+            "postgres://u:hunter2@127.0.0.1:1/db",
+            "cannot open the database: error communicating with database",
+        ),
+    ];
+    for (url, reason) in cases {
+        let out = tokio::process::Command::new(NodeProcess::PATH)
+            .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--db-timeout-ms", "2000", "--database-url", url])
+            .output()
+            .await
+            .expect("runs");
+        let log = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{url}: {log}");
+        assert!(log.contains(reason), "{url}: {log}");
+        assert!(!log.contains("hunter2"), "the password stays out of logs");
+    }
+}

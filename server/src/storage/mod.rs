@@ -188,6 +188,24 @@ impl Storage {
             // Every statement at DEBUG would log each round's inserts.
             .disable_statement_logging();
         let timeout = Duration::from_millis(config.db_timeout_ms);
+        // One connection first: the pool would report any failure as its
+        // own timeout, and an operator needs the reason (refused, bad
+        // password, no such database).
+        match tokio::time::timeout(timeout, options.connect()).await {
+            Ok(Ok(probe)) => {
+                let _ = sqlx::Connection::close(probe).await;
+            }
+            Ok(Err(err)) => {
+                return Err(StorageError::Setup(format!(
+                    "cannot open the database: {err}"
+                )));
+            }
+            Err(_) => {
+                return Err(StorageError::Setup(format!(
+                    "cannot open the database: no answer within {timeout:?} (--db-timeout-ms)"
+                )));
+            }
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(config.db_max_connections)
             .acquire_timeout(timeout)

@@ -10,6 +10,7 @@
 import { drawShip } from './draw.js';
 import { RoomEvent, TickerEvent, endsStream } from './feed.js';
 import { validRoomId } from './protocol.js';
+import { fetchLeaderboard } from './records.js';
 import { REFERENCE_ARENA, aimRadians } from './rules.js';
 import {
   MOVE_MS,
@@ -85,6 +86,9 @@ const ui = {
   standingsTitle: $('standings-title'),
   standings: $('standings'),
   standingsEmpty: $('standings-empty'),
+  records: $('records'),
+  leaderboard: $('leaderboard'),
+  leaderboardEmpty: $('leaderboard-empty'),
   kills: $('kills'),
   killsEmpty: $('kills-empty'),
   meta: $('meta'),
@@ -760,6 +764,34 @@ function frame() {
 };
 
 // ---------------------------------------------------------------------------
+// The week's leaderboard (records kept by the server; none: the panel stays hidden)
+
+/** How often the leaderboard is asked for again: it changes when rounds end. */
+const LEADERBOARD_MS = 30_000;
+
+async function refreshLeaderboard() {
+  const view = await fetchLeaderboard(fetch);
+  ui.records.hidden = view.kind === 'off';
+  if (view.kind !== 'lines') {
+    if (view.kind === 'unavailable') setText(ui.leaderboardEmpty, 'Records unavailable right now.');
+    ui.leaderboardEmpty.hidden = view.kind === 'off';
+    return;
+  }
+  setText(ui.leaderboardEmpty, 'No rounds recorded this week.');
+  ui.leaderboardEmpty.hidden = view.lines.length > 0;
+  ui.leaderboard.replaceChildren(
+    ...view.lines.map((line) => {
+      const row = el('li');
+      row.title = `${line.kills} kills, ${line.deaths} deaths, ${line.wins} wins in ${line.rounds} rounds`;
+      const name = el('span', 'name', line.name);
+      name.append(el('small', '', `${line.wins} W · ${line.deaths} D · ${line.rounds} R`));
+      row.append(el('span', 'rank', String(line.rank)), el('i', 'swatch'), name, el('span', 'move'), el('b', 'score', String(line.kills)));
+      return row;
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------
 // Start
 
 {
@@ -767,5 +799,7 @@ function frame() {
   watch(target, problem);
   refreshRooms();
   window.setInterval(refreshRooms, ROOMS_MS);
+  refreshLeaderboard();
+  window.setInterval(refreshLeaderboard, LEADERBOARD_MS);
   requestAnimationFrame(frame);
 }

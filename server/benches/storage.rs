@@ -4,6 +4,10 @@
 //! round per transaction) and of 64 (the writer draining a backlog), each
 //! round 8 ships (4 identified humans returning round after round, 4 bots).
 //!
+//! With `SKIRMISH_BENCH_DATABASE_URL=postgres://...` the same batches are
+//! also written to that PostgreSQL database (its tables are created; use a
+//! scratch database).
+//!
 //! `cargo bench -p skirmish-server --bench storage`
 
 use std::sync::Arc;
@@ -51,15 +55,24 @@ fn round(n: u64, humans: &[Identity]) -> RoundRecord {
 }
 
 fn writes(c: &mut Criterion) {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = std::env::temp_dir().join(format!("skirmish-bench-storage-{}", std::process::id()));
     let mut config = Config::defaults();
     config.data_dir = dir.clone();
+    bench_backend(c, "sqlite", &config);
+    let _ = std::fs::remove_dir_all(dir);
+    if let Ok(url) = std::env::var("SKIRMISH_BENCH_DATABASE_URL") {
+        config.database_url = Some(url);
+        bench_backend(c, "postgres", &config);
+    }
+}
+
+fn bench_backend(c: &mut Criterion, backend: &str, config: &Config) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let tracker = TaskTracker::new();
     let shutdown = CancellationToken::new();
     let storage = runtime
         .block_on(Storage::open(
-            &config,
+            config,
             Arc::new(Metrics::new()),
             shutdown.clone(),
             &tracker,
@@ -72,7 +85,7 @@ fn writes(c: &mut Criterion) {
     let mut group = c.benchmark_group("storage_write_rounds");
     for batch in BATCHES {
         group.throughput(Throughput::Elements(batch as u64));
-        group.bench_with_input(BenchmarkId::new("sqlite", batch), &batch, |b, &batch| {
+        group.bench_with_input(BenchmarkId::new(backend, batch), &batch, |b, &batch| {
             b.iter(|| {
                 let rounds: Vec<RoundRecord> = (0..batch)
                     .map(|_| {
@@ -90,7 +103,6 @@ fn writes(c: &mut Criterion) {
     shutdown.cancel();
     tracker.close();
     runtime.block_on(tracker.wait());
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 criterion_group!(benches, writes);

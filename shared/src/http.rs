@@ -81,6 +81,9 @@ pub enum ApiErrorCode {
     SessionReplaced,
     /// The room closed, or the server is stopping.
     RoomClosed,
+    /// Cluster mode: the node that held this session is gone (its lease
+    /// ran out), and the session with it; matchmake again.
+    ServerLost,
     /// The body is larger than the server's limit.
     BodyTooLarge,
     /// The body has no JSON content type.
@@ -138,7 +141,7 @@ pub enum ApiErrorCode {
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 44] = [
+    pub const ALL: [ApiErrorCode; 45] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -158,6 +161,7 @@ impl ApiErrorCode {
         ApiErrorCode::SessionEnded,
         ApiErrorCode::SessionReplaced,
         ApiErrorCode::RoomClosed,
+        ApiErrorCode::ServerLost,
         ApiErrorCode::BodyTooLarge,
         ApiErrorCode::NotJson,
         ApiErrorCode::BadBody,
@@ -196,7 +200,7 @@ impl ApiErrorCode {
             NotFound | NoRoom | UnknownSession => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
-            SessionExpired | SessionEnded | SessionReplaced | RoomClosed => 410,
+            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost => 410,
             BodyTooLarge => 413,
             NotJson => 415,
             BadBody => 422,
@@ -247,6 +251,10 @@ pub type TickerPage = PollPage<Board, Polled<TickerEvent>>;
 pub struct JoinBody {
     /// Display name, 1 to [`crate::MAX_NAME_LEN`] bytes.
     pub name: String,
+    /// A seat ticket from `POST /api/matchmake` for this room (32 hex
+    /// digits): the seat is spent on the room's owner, as on `/ws`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<String>,
 }
 
 /// `POST /api/rooms/{id}/join`'s answer: the session token plus what the
@@ -266,6 +274,10 @@ pub struct JoinAnswer {
     pub resume: String,
     /// The rules to predict with.
     pub rules: Rules,
+    /// The base URL of the node that holds the session (its
+    /// `--public-url`): every later request of the session goes there. A
+    /// request that reaches another node is redirected to it (307).
+    pub node_url: String,
 }
 
 /// `POST /api/sessions/{token}/input`'s body: one input, or several in

@@ -43,6 +43,7 @@ export const ApiErrorCode = Object.freeze({
   session_ended: 410,
   session_replaced: 410,
   room_closed: 410,
+  server_lost: 410,
   body_too_large: 413,
   not_json: 415,
   bad_body: 422,
@@ -116,6 +117,7 @@ const GONE = Object.freeze({
   session_expired: CloseCode.IdleTimeout,
   unknown_session: CloseCode.IdleTimeout,
   room_closed: CloseCode.GoingAway,
+  server_lost: CloseCode.GoingAway,
   session_ended: CloseCode.Normal,
 });
 

@@ -54,6 +54,7 @@ pub async fn session(
         .post(ctx.url(&format!("api/rooms/{}/join", spec.room)))
         .json(&JoinBody {
             name: format!("poll-bot-{}", spec.index),
+            seat: None,
         })
         .timeout(super::CONNECT_TIMEOUT);
     let answer = fetch(ctx, KIND, join).await?;

@@ -104,8 +104,12 @@ pub struct Route {
     pub room: String,
     /// Owner node id.
     pub node: String,
-    /// Owner's public URL.
+    /// Owner's public URL (empty when the owner is gone).
     pub url: String,
+    /// How the player is connected (`matchmaker::routes::KIND_*`).
+    pub kind: String,
+    /// The owner still holds its lease; false once it died.
+    pub alive: bool,
 }
 
 /// The directory, as this node reads and writes it.
@@ -461,7 +465,18 @@ impl RedisDirectory {
         self.link.call("routes", pipe.exec_async(&mut conn)).await
     }
 
-    /// Where the session of `key` lives, if its node is alive.
+    /// Writes one route now (a session that was just opened), living for
+    /// the rest of its grace plus one lease like the lease task's.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn write_route(&self, route: &LiveRoute) -> Result<(), ClusterError> {
+        self.write_routes(std::slice::from_ref(route), self.lease_ttl)
+            .await
+    }
+
+    /// Where the session of `key` lives, while its route lasts (the rest
+    /// of its grace plus one lease, also after its node died).
     ///
     /// # Errors
     /// Redis failed.
@@ -474,10 +489,12 @@ impl RedisDirectory {
         let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
         match &answer[..] {
             [] => Ok(None),
-            [room, node, url, _kind] => Ok(Some(Route {
+            [room, node, url, kind, alive] => Ok(Some(Route {
                 room: room.clone(),
                 node: node.clone(),
                 url: url.clone(),
+                kind: kind.clone(),
+                alive: alive == "1",
             })),
             _ => Err(self.link.reply_error(OP, format!("{answer:?}"))),
         }

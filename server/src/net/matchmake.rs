@@ -22,7 +22,8 @@ use crate::node::ws_url;
 /// `POST /api/matchmake`.
 ///
 /// # Errors
-/// 400 for a malformed body, 404 for an unknown room or session, 429 past
+/// 400 for a malformed body, 404 for an unknown room or session, 410 for a
+/// session whose node is gone (`server_lost`), 429 past
 /// the address's rate, 503 when no seat can be given now (full, shutting
 /// down, directory unreachable).
 pub async fn matchmake(
@@ -75,6 +76,7 @@ pub async fn matchmake(
             MatchError::UnknownSession => {
                 ApiError::new(ApiErrorCode::UnknownSession, err.to_string())
             }
+            MatchError::ServerLost(_) => ApiError::new(ApiErrorCode::ServerLost, err.to_string()),
             MatchError::RoomFull(_) | MatchError::RoomClosed(_) => {
                 ApiError::new(ApiErrorCode::RoomFull, err.to_string()).retry_after(1)
             }
@@ -99,6 +101,16 @@ pub async fn matchmake(
         node_url,
         seat,
     }))
+}
+
+/// This node's public URL, or the one the client reached it by when it
+/// does not know its own.
+pub fn node_url(app: &AppState, headers: &HeaderMap) -> String {
+    app.matchmaker
+        .node()
+        .public_url
+        .clone()
+        .unwrap_or_else(|| own_url(app, headers))
 }
 
 /// This node's URL as the client reached it, for a node that does not

@@ -153,18 +153,19 @@ impl AppState {
             config.max_spectators_per_ip as usize,
         );
         let polls = AddressLimit::new(config.max_polls as usize, config.max_polls_per_ip as usize);
+        let routes = Arc::new(SessionRoutes::new(Duration::from_secs(
+            config.resume_grace_secs,
+        )));
         let legacy = Arc::new(SessionStore::new(
             Duration::from_secs(config.legacy_idle_secs),
             config.max_legacy_sessions as usize,
             config.max_msgs_per_sec,
+            routes.clone(),
             metrics.clone(),
         ));
         tracker.spawn(run_sweeper(legacy.clone(), shutdown.clone()));
         let origins = origin::OriginPolicy::new(&config.allowed_origins);
         let node = Arc::new(node);
-        let routes = Arc::new(SessionRoutes::new(Duration::from_secs(
-            config.resume_grace_secs,
-        )));
         let matchmaker = if config.clustered() {
             let cluster = Cluster::start(
                 &config,

@@ -8,6 +8,7 @@
     reason = "each test binary uses a different part of the helper"
 )]
 
+pub mod cluster_nodes;
 pub mod node_process;
 pub mod redis_process;
 

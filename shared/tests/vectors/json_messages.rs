@@ -386,7 +386,18 @@ fn http_vectors() -> Vec<JsonVector> {
         vector(
             "http_join_body",
             "POST /api/rooms/{id}/join",
-            &JoinBody { name: "Ada".into() },
+            &JoinBody {
+                name: "Ada".into(),
+                seat: None,
+            },
+        ),
+        vector(
+            "http_join_body_seat",
+            "POST /api/rooms/{id}/join with a seat ticket from matchmaking",
+            &JoinBody {
+                name: "Ada".into(),
+                seat: Some("5f0c9d2e8a7b4c3d2e1f0a9b8c7d6e5f".into()),
+            },
         ),
         vector(
             "http_join_answer",
@@ -398,6 +409,7 @@ fn http_vectors() -> Vec<JsonVector> {
                 tick: Tick(1234),
                 resume: "abababababababababababababababab".into(),
                 rules: Rules::default(),
+                node_url: "https://a.play.example.com".into(),
             },
         ),
         vector(

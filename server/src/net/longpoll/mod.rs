@@ -18,11 +18,13 @@
 //!
 //! - `watch`: the room and ticker polls, cursors into the event logs.
 //! - `play`: the legacy player's join, input, state and leave.
+//! - `owner`: the redirect of a player's request to the node holding it.
 //!
 //! This file holds what both share: the query parser, the poll slot and the
 //! JSON answer. Neither half may wait on anything but its log or its seat,
 //! its deadline and shutdown.
 
+mod owner;
 mod play;
 mod watch;
 

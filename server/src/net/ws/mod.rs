@@ -44,7 +44,7 @@ use super::api::ApiError;
 use super::flood::FloodGuard;
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_WS;
-use crate::matchmaker::{SeatCheck, SeatTicket};
+use crate::matchmaker::{SeatRefusal, SeatTicket};
 use crate::metrics::{GaugeGuard, Metrics, Rejection, Transport};
 use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
 use close::{End, Frame, classify, socket_error, truncate};
@@ -391,8 +391,8 @@ where
     Ok(seat)
 }
 
-/// Seats a matchmade player in `room`, which must be on this node: spends
-/// the ticket, then joins; the seat is freed again if the join fails.
+/// Seats a matchmade player in `room`, which must be on this node (see
+/// [`crate::matchmaker::Matchmaker::seat_reserved`]).
 async fn take_reserved_seat<S>(
     sink: &mut S,
     app: &AppState,
@@ -404,22 +404,15 @@ async fn take_reserved_seat<S>(
 where
     S: Sink<Message> + Unpin,
 {
-    if app.registry.get(&room).is_none() {
-        let msg = format!("room {room} is not on this node (closed, or ask matchmaking again)");
-        app.metrics.reject(Rejection::SeatRefused);
-        return Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await);
+    match app.matchmaker.seat_reserved(id, name, &room, ticket).await {
+        Ok(seat) => Ok(Ok(seat)),
+        Err(SeatRefusal::Join(err)) => Ok(Err(err)),
+        Err(refusal) => {
+            let msg = format!("room {room}: {refusal}");
+            app.metrics.reject(Rejection::SeatRefused);
+            Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await)
+        }
     }
-    if app.matchmaker.take_seat(&room, &ticket).await == SeatCheck::Refused {
-        let msg = format!("the seat in room {room} expired or was used: ask matchmaking again");
-        app.metrics.reject(Rejection::SeatRefused);
-        return Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await);
-    }
-    let joined = app.registry.join_existing(id, name, &room).await;
-    match &joined {
-        Ok(seat) => app.matchmaker.seated(seat.room.id.clone(), ticket),
-        Err(_) => app.matchmaker.release(&room, &ticket).await,
-    }
-    Ok(joined)
 }
 
 /// The seated part of a session: reader and writer until one ends or the

@@ -1,8 +1,9 @@
 // @ts-check
 /**
- * @file The playable page: lobby form, one transport per game (WebSocket, or
- * long polling when the WebSocket cannot connect or `?transport=longpoll`
- * asks for it), keyboard and mouse to Inputs, and a canvas that draws the
+ * @file The playable page: lobby form, matchmaking (`POST /api/matchmake` on
+ * the page's node, then the room's owner node as answered), one transport
+ * per game (WebSocket, or long polling when the WebSocket cannot connect or
+ * `?transport=longpoll` asks for it), keyboard and mouse to Inputs, and a canvas that draws the
  * own ship where prediction puts it and the others interpolated in the past
  * (`prediction.js`). Protocol logic lives in `session.js` and
  * `transport.js`; this file only wires them to the browser.
@@ -12,8 +13,10 @@ import { Buttons, CloseCode, validName, validRoomId } from './protocol.js';
 import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { drawShip } from './draw.js';
 import { clock, ROOMS_REFRESH_MS, roomRows } from './lobby.js';
+import { matchmake, matchMessage, matchStep } from './matchmaking.js';
 import { GameSession } from './session.js';
 import {
+  ABNORMAL_CLOSE,
   FALLBACK_MS,
   LongPollTransport,
   reconnectDelay,
@@ -261,6 +264,7 @@ ui.form.addEventListener('submit', (e) => {
 });
 
 ui.leave.addEventListener('click', () => {
+  placing += 1;
   if (!game) return;
   game.left = true;
   game.session.leave();
@@ -272,6 +276,7 @@ ui.leave.addEventListener('click', () => {
 ui.back.addEventListener('click', showLobby);
 
 function showLobby() {
+  placing += 1;
   stopGame();
   game = null;
   ui.game.hidden = true;
@@ -412,32 +417,97 @@ function stopGame() {
  */
 function connect(name, room, resume) {
   const kind = firstTransport();
-  start(kind, name, room, resume, kind === 'longpoll' && mode === 'auto');
+  void place(kind, name, room, resume, kind === 'longpoll' && mode === 'auto');
 }
 
+/** Counts lobby visits and leaves: a placement that finds it changed was abandoned by the player. */
+let placing = 0;
+
 /**
- * Starts a game on one transport.
+ * Asks matchmaking on the page's node where to play (a seat, or the room of
+ * the resume token), then starts the game there. A refusal is acted on by
+ * its code (`matchStep`) and shown by it (`matchMessage`).
  * @param {TransportKind} kind
  * @param {string} name
- * @param {string | null} room
+ * @param {string | null} room the room the player asked for; null: any
  * @param {SavedResume | null} resume
  * @param {boolean} fallback long polling because the WebSocket failed
  * @param {number} [attempt] reconnects already tried since the game dropped
  */
-function start(kind, name, room, resume, fallback, attempt = 0) {
+async function place(kind, name, room, resume, fallback, attempt = 0) {
+  const mine = placing;
+  const asked = { resuming: !!resume, named: room !== null };
+  const matched = await matchmake({ room, resume: resume?.token ?? null });
+  if (mine !== placing) return;
+  if (matched.ok) {
+    start(kind, name, room, resume, fallback, attempt, matched.placement);
+    return;
+  }
+  const step = matchStep(matched, asked);
+  if (step === 'fresh') {
+    saveResume(null);
+    void place(kind, name, room, null, fallback);
+    return;
+  }
+  if (step === 'direct') {
+    // No such room anywhere: Hello on this node opens it.
+    start(kind, name, room, null, fallback, attempt, null);
+    return;
+  }
+  const delay = step === 'retry' ? reconnectDelay(ABNORMAL_CLOSE, attempt) : null;
+  const text = matchMessage(matched);
+  if (delay !== null) {
+    showNotice(`${text} Retrying…`);
+    setTimeout(() => {
+      if (mine === placing) void place(kind, name, room, resume, fallback, attempt + 1);
+    }, matched.retryAfterMs ?? delay);
+    return;
+  }
+  showNotice(text);
+}
+
+/**
+ * A matchmaking message: on the lobby while it shows, else on the banner.
+ * @param {string} text
+ */
+function showNotice(text) {
+  if (!ui.lobby.hidden) {
+    ui.lobbyMessage.textContent = text;
+    return;
+  }
+  ui.bannerText.textContent = text;
+  ui.banner.hidden = false;
+}
+
+/**
+ * Starts a game on one transport, at the node matchmaking named (or, with
+ * no placement, on the page's own node).
+ * @param {TransportKind} kind
+ * @param {string} name
+ * @param {string | null} room the room the player asked for
+ * @param {SavedResume | null} resume
+ * @param {boolean} fallback long polling because the WebSocket failed
+ * @param {number} attempt reconnects already tried since the game dropped
+ * @param {import('./matchmaking.js').Placement | null} placement
+ */
+function start(kind, name, room, resume, fallback, attempt, placement) {
   stopGame();
   /** @type {Transport} */
   let transport;
   if (kind === 'websocket') {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    transport = new WebSocketTransport(`${scheme}://${location.host}/ws`);
+    transport = new WebSocketTransport(placement?.wsUrl ?? `${scheme}://${location.host}/ws`);
   } else {
-    // `after` and every input's ack: the newest tick the view holds.
-    transport = new LongPollTransport({ holding: () => session.view.ack });
+    transport = new LongPollTransport({
+      base: placement?.nodeUrl ?? '',
+      seat: placement?.seat ?? null,
+      // `after` and every input's ack: the newest tick the view holds.
+      holding: () => session.view.ack,
+    });
   }
   const session = new GameSession({
     name,
-    room,
+    room: placement?.room ?? room,
     // Long polling joins afresh (its join takes no token); the WebSocket may resume.
     resume: resume?.token ?? null,
     seq: resume?.seq ?? 0,
@@ -469,7 +539,7 @@ function start(kind, name, room, resume, fallback, attempt = 0) {
     clearTimers(current);
     transport.abandon();
     session.closed(1006, 'fell back to long polling');
-    start('longpoll', name, room, resume, true);
+    void place('longpoll', name, room, resume, true);
     return true;
   };
 
@@ -526,8 +596,8 @@ function start(kind, name, room, resume, fallback, attempt = 0) {
         current.timers.push(
           setTimeout(() => {
             if (game !== current) return;
-            const again = loadResume();
-            start('websocket', name, again?.room ?? room, again, false, tries + 1);
+            // Matchmaking on this page's node finds the ship's node again.
+            void place('websocket', name, room, loadResume(), false, tries + 1);
           }, delay),
         );
         return;

@@ -91,7 +91,10 @@ pub async fn matchmake(
         url,
         seat,
     } = placed;
-    let node_url = url.unwrap_or_else(|| own_url(&app, &headers));
+    let node_url = match url {
+        Some(url) if app.matchmaker.cluster().is_some() => url,
+        _ => node_url(&app, &headers),
+    };
     let seat = seat.map(|t| t.to_hex());
     Ok(Json(MatchAnswer {
         ws_url: ws_url(&node_url, &room, seat.as_deref()),
@@ -103,14 +106,17 @@ pub async fn matchmake(
     }))
 }
 
-/// This node's public URL, or the one the client reached it by when it
-/// does not know its own.
+/// The URL a client should use for this node: its `--public-url`, the one
+/// the cluster knows it by, or, for a single node told no `--public-url`,
+/// the URL the client reached it by. A lone node is the only place to
+/// send anyone, and the client's own URL still works behind a proxy or a
+/// port forward, where the bound address would not.
 pub fn node_url(app: &AppState, headers: &HeaderMap) -> String {
-    app.matchmaker
-        .node()
-        .public_url
-        .clone()
-        .unwrap_or_else(|| own_url(app, headers))
+    let told = app.config.public_url.is_some() || app.matchmaker.cluster().is_some();
+    match &app.matchmaker.node().public_url {
+        Some(url) if told => url.clone(),
+        _ => own_url(app, headers),
+    }
 }
 
 /// This node's URL as the client reached it, for a node that does not

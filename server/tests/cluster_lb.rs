@@ -1,14 +1,19 @@
 //! Players reaching the cluster through nodes that do not own their room,
-//! as behind a load balancer without sticky sessions: real Debian
-//! `redis-server`, real `skirmish-server` processes. Skipped, loudly, when
-//! redis-server is not installed.
+//! as behind a load balancer without sticky sessions, and through a real
+//! one: Debian's `redis-server` and `nginx` (running the shipped
+//! `deploy/nginx/skirmish.conf`), real `skirmish-server` processes.
+//! Skipped, loudly, when redis-server or nginx is not installed.
 
 mod common;
+
+use std::sync::Arc;
 
 use common::cluster_nodes::{
     MARGIN, get, matchmake, node, prefix, room_of, shared_redis, take_seat, wait_until,
 };
+use common::nginx_process::NginxProcess;
 use common::node_process::NodeProcess;
+use common::redis_process::RedisProcess;
 use serde_json::{Value, json};
 use skirmish_shared::ShipId;
 use skirmish_shared::http::{JoinAnswer, StateAnswer};
@@ -22,8 +27,9 @@ async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// A long-poll player whose every request goes to whichever node the test
-/// names, the way a round-robin balancer would send it.
+/// A long-poll player whose every request goes to whichever base URL the
+/// test names (a node, or the balancer), the way a round-robin balancer
+/// would send it.
 struct Legacy {
     http: reqwest::Client,
     token: String,
@@ -33,14 +39,10 @@ struct Legacy {
 }
 
 impl Legacy {
-    /// Joins `room` through `via` (`body` names the player, maybe a seat).
-    async fn join(via: &NodeProcess, room: &str, body: Value) -> (Legacy, JoinAnswer) {
+    /// Joins through `url` (`body` names the player, maybe a seat).
+    async fn join_at(url: &str, body: Value) -> (Legacy, JoinAnswer) {
         let http = reqwest::Client::new();
-        let (status, joined) = call(
-            http.post(via.url(&format!("/api/rooms/{room}/join")))
-                .json(&body),
-        )
-        .await;
+        let (status, joined) = call(http.post(url).json(&body)).await;
         assert_eq!(status, 200, "{joined}");
         let joined: JoinAnswer = serde_json::from_value(joined).expect("a join answer");
         let legacy = Legacy {
@@ -53,17 +55,22 @@ impl Legacy {
         (legacy, joined)
     }
 
-    fn url(&self, via: &NodeProcess, rest: &str) -> String {
-        via.url(&format!("/api/sessions/{}/{rest}", self.token))
+    /// Joins `room` through node `via`.
+    async fn join(via: &NodeProcess, room: &str, body: Value) -> (Legacy, JoinAnswer) {
+        Legacy::join_at(&via.url(&format!("/api/rooms/{room}/join")), body).await
     }
 
-    /// One state poll through `via`, applied.
-    async fn poll(&mut self, via: &NodeProcess) {
+    fn url(&self, base: &str, rest: &str) -> String {
+        format!("{base}/api/sessions/{}/{rest}", self.token)
+    }
+
+    /// One state poll through `base`, applied.
+    async fn poll_at(&mut self, base: &str) {
         let query = match self.view.latest() {
             Some(v) => format!("state?after={}&timeout=5", v.tick.0),
             None => "state?timeout=5".into(),
         };
-        let (status, page) = call(self.http.get(self.url(via, &query))).await;
+        let (status, page) = call(self.http.get(self.url(base, &query))).await;
         assert_eq!(status, 200, "{page}");
         let page: StateAnswer = serde_json::from_value(page).expect("a state answer");
         if let Some(snapshot) = page.snapshot {
@@ -71,12 +78,12 @@ impl Legacy {
         }
     }
 
-    /// One input (thrust right) through `via`.
-    async fn input(&mut self, via: &NodeProcess) {
+    /// One input (thrust right) through `base`.
+    async fn input_at(&mut self, base: &str) {
         self.seq += 1;
         let ack = self.view.latest().map(|v| v.tick);
         let body = json!({"seq": self.seq, "ack": ack, "buttons": 8, "aim": 0});
-        let (status, page) = call(self.http.post(self.url(via, "input")).json(&body)).await;
+        let (status, page) = call(self.http.post(self.url(base, "input")).json(&body)).await;
         assert_eq!(status, 202, "{page}");
     }
 
@@ -147,10 +154,11 @@ async fn a_long_poll_player_through_other_nodes_plays_with_a_websocket_player_on
     // Its polls and inputs go through C (and B): redirected to A. Both
     // players see each other.
     let ws_ship = socket.ship();
+    let (b_url, c_url) = (b.url(""), c.url(""));
     for round in 0..300 {
-        let via = if round % 2 == 0 { &c } else { &b };
-        legacy.poll(via).await;
-        legacy.input(via).await;
+        let via = if round % 2 == 0 { &c_url } else { &b_url };
+        legacy.poll_at(via).await;
+        legacy.input_at(via).await;
         if legacy.sees(ws_ship) {
             break;
         }
@@ -170,8 +178,8 @@ async fn a_long_poll_player_through_other_nodes_plays_with_a_websocket_player_on
     let legacy_x = |p: &common::Player| p.world().ships[&legacy_ship].state.x;
     let before = legacy_x(&socket);
     for _ in 0..20 {
-        legacy.input(&c).await;
-        legacy.poll(&c).await;
+        legacy.input_at(&c_url).await;
+        legacy.poll_at(&c_url).await;
     }
     socket
         .play_until(300, |_, _| (0, 0), |p| legacy_x(p) != before)
@@ -210,11 +218,163 @@ async fn a_long_poll_player_through_other_nodes_plays_with_a_websocket_player_on
     drop(socket);
     let mut a = a;
     a.kill();
-    let lost = legacy.url(&b, "state?timeout=1");
+    let lost = legacy.url(&b_url, "state?timeout=1");
     wait_until("B says the session's node is gone", MARGIN, || async {
         let (status, body) = call(manual.get(&lost)).await;
         assert!(status == 307 || status == 410, "{status} {body}");
         status == 410 && body["code"] == "server_lost"
     })
     .await;
+}
+
+/// The flags of a node behind nginx on `port`: its public URL is its path
+/// there, and its per-address limits fit every client arriving from the
+/// balancer's address.
+fn behind_nginx(port: u16, id: &str) -> Vec<String> {
+    let mut args = vec![
+        "--public-url".to_owned(),
+        NginxProcess::node_url_at(port, id),
+    ];
+    for flag in [
+        "--max-connections-per-ip",
+        "--max-spectators-per-ip",
+        "--max-polls-per-ip",
+    ] {
+        args.extend([flag.to_owned(), "4096".to_owned()]);
+    }
+    args
+}
+
+/// Redis, nodes a, b and c, and nginx in front of them (as
+/// `deploy/nginx/skirmish.conf` ships); `None` when a binary is missing.
+async fn cluster_behind_nginx(
+    test: &str,
+) -> Option<(Vec<NodeProcess>, NginxProcess, Arc<RedisProcess>)> {
+    let redis = shared_redis()?;
+    if !NginxProcess::available() {
+        return None;
+    }
+    let port = NginxProcess::free_port();
+    let prefix = prefix(test);
+    let mut nodes = Vec::new();
+    for id in ["a", "b", "c"] {
+        let args = behind_nginx(port, id);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        nodes.push(node(&redis.url(), &prefix, id, &args).await);
+    }
+    let upstreams: Vec<(&str, std::net::SocketAddr)> =
+        nodes.iter().map(|n| (n.id.as_str(), n.addr)).collect();
+    let nginx = NginxProcess::start(port, &upstreams)?;
+    Some((nodes, nginx, redis))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_behind_nginx_serve_every_transport_without_stickiness() {
+    let Some((nodes, nginx, _redis)) = cluster_behind_nginx("nginx").await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+
+    // The page and the API through round robin, and each node by its path.
+    for path in ["/", "/node/b/", "/node/c/index.html"] {
+        let response = http.get(nginx.url(path)).send().await.expect("sent");
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(
+            response.text().await.expect("text").contains("<html"),
+            "{path}"
+        );
+    }
+    let (status, body) = call(http.get(nginx.url("/node/zz/api/rooms"))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    let (status, node_a) = call(http.get(nginx.url("/node/a/api/nodes"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(node_a.as_array().map(Vec::len), Some(3), "{node_a}");
+    wait_until(
+        "every request lists all three default rooms",
+        MARGIN,
+        || async {
+            let mut all = true;
+            for _ in 0..3 {
+                let rooms = get(&http, &nginx.url("/api/rooms")).await;
+                all &= ["a", "b", "c"].iter().all(|n| {
+                    rooms
+                        .as_array()
+                        .expect("array")
+                        .iter()
+                        .any(|r| r["node"] == *n)
+                });
+            }
+            all
+        },
+    )
+    .await;
+
+    // A WebSocket player matchmade through nginx lands on the owner's path.
+    let (status, seat) = call(http.post(nginx.url("/api/matchmake")).json(&json!({}))).await;
+    assert_eq!(status, 200, "{seat}");
+    let owner = seat["node"].as_str().expect("node").to_owned();
+    let ws_prefix = format!("ws://127.0.0.1:{}/node/{owner}/ws?room=", nginx.port);
+    assert!(
+        seat["ws_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&ws_prefix)),
+        "{seat}"
+    );
+    let room = seat["room"].as_str().expect("room").to_owned();
+    let mut socket = take_seat(&seat, "Socket").await;
+    socket.snapshot().await;
+
+    // An SSE reader through round robin sees the next player join at
+    // once: nginx buffers nothing of the stream.
+    let events = nginx.url(&format!("/api/rooms/{room}/events"));
+    let mut reader = common::SseClient::open(&http, &events, None).await;
+    assert_eq!(reader.status, 200);
+    assert_eq!(reader.next_logged().await.event, "snapshot");
+
+    // A long-poll player joins through round robin with a matchmade seat,
+    // then polls through round robin too: redirected to the owner's path.
+    let (status, seat) = call(
+        http.post(nginx.url("/api/matchmake"))
+            .json(&json!({"room": room})),
+    )
+    .await;
+    assert_eq!(status, 200, "{seat}");
+    let (mut legacy, joined) = Legacy::join_at(
+        &nginx.url(&format!("/api/rooms/{room}/join")),
+        json!({"name": "Legacy", "seat": seat["seat"]}),
+    )
+    .await;
+    assert_eq!(joined.node_url, nginx.node_url(&owner));
+    let join = loop {
+        let e = reader.next_logged().await;
+        if e.event == "join" {
+            break e;
+        }
+    };
+    assert!(join.data.contains("\"name\":\"Legacy\""), "{}", join.data);
+    let base = nginx.url("");
+    let ws_ship = socket.ship();
+    for _ in 0..60 {
+        legacy.poll_at(&base).await;
+        if legacy.sees(ws_ship) {
+            break;
+        }
+    }
+    assert!(
+        legacy.sees(ws_ship),
+        "the long-poll player sees the WebSocket ship"
+    );
+    let legacy_ship = legacy.ship;
+    socket
+        .play_until(
+            300,
+            |_, _| (0, 0),
+            |p| p.world().ships.contains_key(&legacy_ship),
+        )
+        .await;
+    drop(nodes);
 }

@@ -9,6 +9,7 @@
 )]
 
 pub mod cluster_nodes;
+pub mod nginx_process;
 pub mod node_process;
 pub mod redis_process;
 

@@ -378,3 +378,42 @@ async fn three_nodes_behind_nginx_serve_every_transport_without_stickiness() {
         .await;
     drop(nodes);
 }
+
+/// A room opened by name is published before its first player hears
+/// Welcome, and a node whose cached survey predates it asks the room's own
+/// entry: a reader sent to another node right after finds it there, even
+/// with refreshes seconds apart.
+#[tokio::test]
+async fn a_room_opened_by_name_is_found_on_every_node_at_once() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("opened");
+    let slow = ["--lease-refresh-ms", "5000", "--lease-ttl-ms", "15000"];
+    let a = node(&redis.url(), &prefix, "a", &slow).await;
+    let b = node(&redis.url(), &prefix, "b", &slow).await;
+    let http = reqwest::Client::new();
+    for room in ["fresh-ws", "fresh-lp"] {
+        // B's survey is cached from before the room exists.
+        let _ = get(&http, &b.url("/api/rooms")).await;
+        if room == "fresh-ws" {
+            let socket = common::connect_url(&format!("ws://{}/ws", a.addr)).await;
+            let _player = common::Player::hello_on(socket, "Opener", Some(room), None).await;
+        } else {
+            let url = a.url(&format!("/api/rooms/{room}/join"));
+            let _ = Legacy::join_at(&url, json!({"name": "Opener"})).await;
+        }
+        let (status, page) =
+            call(http.get(b.url(&format!("/api/rooms/{room}/poll?timeout=1")))).await;
+        assert_eq!(status, 200, "{room} readable on B at once: {page}");
+        let (status, joined) = call(
+            http.post(b.url(&format!("/api/rooms/{room}/join")))
+                .json(&json!({"name": "Second"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{joined}");
+        assert_eq!(
+            joined["node_url"],
+            a.url(""),
+            "joined on the owner, not a second {room} on B"
+        );
+    }
+}

@@ -465,6 +465,24 @@ impl RedisDirectory {
         self.link.call("routes", pipe.exec_async(&mut conn)).await
     }
 
+    /// The live node owning `room` (its id and public URL), read from the
+    /// room's own entry: O(1), for a room the cached survey does not list.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn owner(&self, room: &str) -> Result<Option<(String, String)>, ClusterError> {
+        const OP: &str = "owner";
+        let mut call = SCRIPTS.owner.prepare_invoke();
+        call.key(self.keys.room(room)).arg(self.keys.prefix());
+        let mut conn = self.link.conn();
+        let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
+        match <[String; 2]>::try_from(answer) {
+            Ok([node, url]) => Ok(Some((node, url))),
+            Err(answer) if answer.is_empty() => Ok(None),
+            Err(answer) => Err(self.link.reply_error(OP, format!("{answer:?}"))),
+        }
+    }
+
     /// Writes one route now (a session that was just opened), living for
     /// the rest of its grace plus one lease like the lease task's.
     ///

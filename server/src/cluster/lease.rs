@@ -1,5 +1,6 @@
-//! The lease task: every `--lease-refresh-ms` it refreshes this node's
-//! lease and publishes its rooms (one script call), then the routes of its
+//! The lease task: every `--lease-refresh-ms`, and at once when a room
+//! opened here ([`Cluster::publish_now`]), it refreshes this node's lease
+//! and publishes its rooms (one script call), then the routes of its
 //! sessions (one pipeline). On a clean stop it takes the node
 //! out of the directory.
 //!
@@ -57,8 +58,11 @@ impl LeaseTask {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(wait) => {}
+                // A room opened here: publish it now.
+                () = self.cluster.publish_wanted() => {}
             }
             let started = Instant::now();
+            let asked = self.cluster.publish_asked();
             // Taken before the rooms are read, so every ticket released
             // here belongs to a player the published count includes.
             let seated = self.cluster.take_seated();
@@ -70,6 +74,7 @@ impl LeaseTask {
                     conflicts: now_conflicting,
                 }) => {
                     self.cluster.set_lease(Some(started));
+                    self.cluster.published(asked);
                     self.metrics
                         .cluster_nodes
                         .set(i64::try_from(live_nodes).unwrap_or(i64::MAX));

@@ -77,6 +77,20 @@ pub struct Cluster {
     /// failure is kept as long as a survey, so readers queued behind a dead
     /// Redis get the error at once instead of one timeout each.
     survey: tokio::sync::Mutex<Option<(Instant, SurveyOutcome)>>,
+    /// Publishing now, between refreshes (a room just opened here).
+    publish: Publish,
+}
+
+/// Asks for the lease task's next refresh now, and tells who asked when a
+/// refresh that began after the ask has published. Counters only; no lock.
+#[derive(Debug, Default)]
+struct Publish {
+    /// Wakes the lease task.
+    wake: tokio::sync::Notify,
+    /// Asks so far.
+    asked: std::sync::atomic::AtomicU64,
+    /// The asks the last successful refresh covered.
+    done: tokio::sync::watch::Sender<u64>,
 }
 
 impl Cluster {
@@ -142,6 +156,7 @@ impl Cluster {
             lease: Mutex::default(),
             lease_ttl,
             survey: tokio::sync::Mutex::default(),
+            publish: Publish::default(),
         });
         let lease = lease::LeaseTask {
             cluster: cluster.clone(),
@@ -193,6 +208,57 @@ impl Cluster {
         let excess = earlier.len().saturating_sub(MAX_SEATED);
         earlier.drain(..excess);
         *seated = earlier;
+    }
+
+    /// Publishes this node's rooms now rather than at the next refresh,
+    /// and waits (at most `within`) until a refresh that began after this
+    /// call has: a room opened by name is then visible to every node
+    /// before its first player hears Welcome, so nobody is sent to it on
+    /// its owner and told it does not exist on the next node.
+    pub async fn publish_now(&self, within: Duration) {
+        use std::sync::atomic::Ordering;
+        let ask = self.publish.asked.fetch_add(1, Ordering::AcqRel) + 1;
+        let mut done = self.publish.done.subscribe();
+        self.publish.wake.notify_one();
+        let published = tokio::time::timeout(within, done.wait_for(|n| *n >= ask)).await;
+        if published.is_err() {
+            tracing::warn!("a new room was not published in time; it is at the next refresh");
+        }
+    }
+
+    /// For the lease task: the asks a refresh starting now covers.
+    fn publish_asked(&self) -> u64 {
+        self.publish
+            .asked
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// For the lease task: a refresh covering `asked` asks has published.
+    fn published(&self, asked: u64) {
+        self.publish.done.send_if_modified(|n| {
+            let newer = asked > *n;
+            *n = (*n).max(asked);
+            newer
+        });
+    }
+
+    /// For the lease task: until someone asks to publish now.
+    async fn publish_wanted(&self) {
+        self.publish.wake.notified().await;
+    }
+
+    /// The live node that owns `room` (id and public URL): from the
+    /// cached survey, or, for a room it does not list (newer than it), from
+    /// the room's own entry in Redis.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn owner_of(&self, room: &str) -> Result<Option<(String, String)>, ClusterError> {
+        let survey = self.survey().await?;
+        if let Some(r) = survey.rooms.iter().find(|r| r.summary.id == room) {
+            return Ok(Some((r.node.clone(), r.url.clone())));
+        }
+        self.directory.owner(room).await
     }
 
     /// Every live node and room, at most [`SURVEY_MAX_AGE`] old.

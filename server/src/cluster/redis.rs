@@ -43,6 +43,8 @@ pub struct Scripts {
     pub survey: Script,
     /// Where a session lives.
     pub route: Script,
+    /// Which live node owns one room.
+    pub owner: Script,
     /// Leave the cluster on purpose.
     pub leave: Script,
     /// Copy a batch of a room's event log and publish it.
@@ -59,6 +61,7 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     consume: lua!("consume.lua"),
     survey: lua!("survey.lua"),
     route: lua!("route.lua"),
+    owner: lua!("owner.lua"),
     leave: lua!("leave.lua"),
     append: lua!("append.lua"),
     log_read: lua!("log_read.lua"),

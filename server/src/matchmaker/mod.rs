@@ -525,16 +525,22 @@ impl Matchmaker {
         if self.registry.get(room).is_some() {
             return None;
         }
-        match cluster.survey().await {
-            Ok(survey) => survey
-                .rooms
-                .iter()
-                .find(|r| r.summary.id == room && r.node != self.node.id)
-                .map(|r| (r.node.clone(), r.url.clone())),
+        match cluster.owner_of(room).await {
+            Ok(owner) => owner.filter(|(node, _)| *node != self.node.id),
             Err(err) => {
                 warn!(%err, room, "cannot tell whether another node owns this room");
                 None
             }
+        }
+    }
+
+    /// A join by name opened `room` here: in a cluster, publish it before
+    /// its player is welcomed (bounded by twice `redis_timeout`), so every
+    /// node finds it from then on.
+    pub async fn opened(&self, room: &str, redis_timeout: Duration) {
+        if let Backend::Cluster(cluster) = &self.backend {
+            tracing::debug!(room, "publishing a room opened by name");
+            cluster.publish_now(2 * redis_timeout).await;
         }
     }
 

@@ -49,16 +49,12 @@ pub async fn find(app: &AppState, id: &str) -> Result<RoomFeed, ApiError> {
     };
     let unavailable =
         |err: String| ApiError::new(ApiErrorCode::DirectoryUnavailable, err).retry_after(1);
-    let survey = cluster
-        .survey()
+    let owner = cluster
+        .owner_of(id)
         .await
         .map_err(|err| unavailable(err.to_string()))?;
     let node = &app.matchmaker.node().id;
-    if !survey
-        .rooms
-        .iter()
-        .any(|r| r.summary.id == id && r.node != *node)
-    {
+    if owner.is_none_or(|(owner, _)| owner == *node) {
         return Err(no_room());
     }
     let following = cluster

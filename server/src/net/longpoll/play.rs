@@ -84,18 +84,26 @@ pub async fn join(
                     .into());
             }
         },
-        None => app
-            .registry
-            .join(
-                session,
-                body.name,
-                Some(id),
-                None,
-                crate::net::client_of(slot.as_deref()),
-            )
-            .await
-            .inspect_err(|err| app.metrics.reject(err.reason()))
-            .map_err(ApiError::join_refused)?,
+        None => {
+            let opens = app.registry.get(&id).is_none();
+            let seat = app
+                .registry
+                .join(
+                    session,
+                    body.name,
+                    Some(id),
+                    None,
+                    crate::net::client_of(slot.as_deref()),
+                )
+                .await
+                .inspect_err(|err| app.metrics.reject(err.reason()))
+                .map_err(ApiError::join_refused)?;
+            if opens {
+                let timeout = Duration::from_millis(app.config.redis_timeout_ms);
+                app.matchmaker.opened(&seat.room.id, timeout).await;
+            }
+            seat
+        }
     };
     let welcome = seat.welcome.clone();
     let public = seat.room.public;

@@ -382,7 +382,8 @@ async fn three_nodes_behind_nginx_serve_every_transport_without_stickiness() {
 /// A room opened by name is published before its first player hears
 /// Welcome, and a node whose cached survey predates it asks the room's own
 /// entry: a reader sent to another node right after finds it there, even
-/// with refreshes seconds apart.
+/// with refreshes seconds apart. A new session's route is published at once
+/// as well (within the margin, not the 5 s refresh).
 #[tokio::test]
 async fn a_room_opened_by_name_is_found_on_every_node_at_once() {
     let Some(redis) = shared_redis() else { return };
@@ -396,7 +397,24 @@ async fn a_room_opened_by_name_is_found_on_every_node_at_once() {
         let _ = get(&http, &b.url("/api/rooms")).await;
         if room == "fresh-ws" {
             let socket = common::connect_url(&format!("ws://{}/ws", a.addr)).await;
-            let _player = common::Player::hello_on(socket, "Opener", Some(room), None).await;
+            let player = common::Player::hello_on(socket, "Opener", Some(room), None).await;
+            // Its resume token is routed at once too, not at A's next
+            // refresh seconds later.
+            let resume = common::hex(&player.welcome.resume.0);
+            wait_until(
+                "B routes the new session's resume token",
+                MARGIN,
+                || async {
+                    let (status, _) = matchmake(&http, &b, &json!({"resume": resume})).await;
+                    status == 200
+                },
+            )
+            .await;
+            let (_, back) = matchmake(&http, &b, &json!({"resume": resume})).await;
+            assert_eq!(
+                (back["node"].as_str(), back["room"].as_str()),
+                (Some("a"), Some(room))
+            );
         } else {
             let url = a.url(&format!("/api/rooms/{room}/join"));
             let _ = Legacy::join_at(&url, json!({"name": "Opener"})).await;

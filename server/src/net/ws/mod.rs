@@ -30,8 +30,8 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use skirmish_shared::codec::snapshot_frame;
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{
-    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg,
-    bad_name_message, encode, valid_name,
+    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, PROTOCOL_VERSION, Pong, ResumeToken,
+    ServerMsg, bad_name_message, encode, valid_name,
 };
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};
@@ -44,7 +44,7 @@ use super::api::ApiError;
 use super::flood::FloodGuard;
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_WS;
-use crate::matchmaker::{SeatRefusal, SeatTicket};
+use crate::matchmaker::{LiveRoute, RouteKey, SeatRefusal, SeatTicket};
 use crate::metrics::{GaugeGuard, Metrics, Rejection, Transport};
 use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
 use close::{End, Frame, classify, socket_error, truncate};
@@ -208,6 +208,7 @@ async fn session<S, R>(
                 app.matchmaker
                     .routes
                     .connected(&token, seat.room.id.clone(), KIND_WS);
+                announce(&app, &token, &seat);
                 let end = play(&mut sink, &mut stream, &mut flood, &app, &seat).await;
                 if end.leave {
                     app.matchmaker.routes.left(&token);
@@ -238,6 +239,24 @@ async fn session<S, R>(
     }
     let code = end.close.as_ref().map(|(c, _)| c.code());
     info!(reason = %end.reason, close_code = code, "connection closed");
+}
+
+/// Publishes a new session's route now (in a cluster), rather than at the
+/// next lease refresh, so a resume through another node finds it at once.
+/// In the background: play never waits for Redis.
+fn announce(app: &AppState, token: &ResumeToken, seat: &Seat) {
+    if app.matchmaker.cluster().is_none() {
+        return;
+    }
+    let route = LiveRoute {
+        key: RouteKey::of(token),
+        room: seat.room.id.clone(),
+        kind: KIND_WS,
+        resumable_for: Duration::from_secs(app.config.resume_grace_secs),
+    };
+    let mm = app.clone();
+    app.tracker
+        .spawn(async move { mm.matchmaker.announce(route).await });
 }
 
 /// Reads until the first frame, which must be a binary Hello.

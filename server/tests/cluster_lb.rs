@@ -94,6 +94,32 @@ impl Legacy {
     }
 }
 
+/// The long-poll player polls (and thrusts) through `bases` in turn until
+/// it sees the WebSocket player's ship, and the WebSocket player then sees
+/// the long-poll ship.
+async fn see_each_other(legacy: &mut Legacy, socket: &mut common::Player, bases: &[String]) {
+    let ws_ship = socket.ship();
+    for base in bases.iter().cycle().take(300) {
+        legacy.poll_at(base).await;
+        legacy.input_at(base).await;
+        if legacy.sees(ws_ship) {
+            break;
+        }
+    }
+    assert!(
+        legacy.sees(ws_ship),
+        "the long-poll player sees the WebSocket ship"
+    );
+    let legacy_ship = legacy.ship;
+    socket
+        .play_until(
+            300,
+            |_, _| (0, 0),
+            |p| p.world().ships.contains_key(&legacy_ship),
+        )
+        .await;
+}
+
 #[tokio::test]
 async fn a_long_poll_player_through_other_nodes_plays_with_a_websocket_player_on_the_owner() {
     let Some(redis) = shared_redis() else { return };
@@ -153,28 +179,9 @@ async fn a_long_poll_player_through_other_nodes_plays_with_a_websocket_player_on
 
     // Its polls and inputs go through C (and B): redirected to A. Both
     // players see each other.
-    let ws_ship = socket.ship();
     let (b_url, c_url) = (b.url(""), c.url(""));
-    for round in 0..300 {
-        let via = if round % 2 == 0 { &c_url } else { &b_url };
-        legacy.poll_at(via).await;
-        legacy.input_at(via).await;
-        if legacy.sees(ws_ship) {
-            break;
-        }
-    }
-    assert!(
-        legacy.sees(ws_ship),
-        "the long-poll player sees the WebSocket ship"
-    );
+    see_each_other(&mut legacy, &mut socket, &[c_url.clone(), b_url.clone()]).await;
     let legacy_ship = legacy.ship;
-    socket
-        .play_until(
-            300,
-            |_, _| (0, 0),
-            |p| p.world().ships.contains_key(&legacy_ship),
-        )
-        .await;
     let legacy_x = |p: &common::Player| p.world().ships[&legacy_ship].state.x;
     let before = legacy_x(&socket);
     for _ in 0..20 {
@@ -356,26 +363,7 @@ async fn three_nodes_behind_nginx_serve_every_transport_without_stickiness() {
         }
     };
     assert!(join.data.contains("\"name\":\"Legacy\""), "{}", join.data);
-    let base = nginx.url("");
-    let ws_ship = socket.ship();
-    for _ in 0..60 {
-        legacy.poll_at(&base).await;
-        if legacy.sees(ws_ship) {
-            break;
-        }
-    }
-    assert!(
-        legacy.sees(ws_ship),
-        "the long-poll player sees the WebSocket ship"
-    );
-    let legacy_ship = legacy.ship;
-    socket
-        .play_until(
-            300,
-            |_, _| (0, 0),
-            |p| p.world().ships.contains_key(&legacy_ship),
-        )
-        .await;
+    see_each_other(&mut legacy, &mut socket, &[nginx.url("")]).await;
     drop(nodes);
 }
 

@@ -234,17 +234,17 @@ async fn matchmaking_opens_no_room_past_the_cap() {
 #[tokio::test]
 async fn a_lone_node_answers_the_url_the_client_reached_it_by() {
     let server = TestServer::start(test_config()).await;
-    let http = reqwest::Client::new();
-    let answer: Value = http
-        .post(server.http_url("/api/matchmake"))
-        .header("host", "proxy.test:8443")
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let via_proxy = |path: &str, body: Value| {
+        let request = reqwest::Client::new()
+            .post(server.http_url(path))
+            .header("host", "proxy.test:8443")
+            .json(&body);
+        async move {
+            let response = request.send().await.expect("sent");
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    let answer = via_proxy("/api/matchmake", json!({})).await;
     assert_eq!(answer["node_url"], "http://proxy.test:8443", "{answer}");
     assert!(
         answer["ws_url"]
@@ -252,16 +252,7 @@ async fn a_lone_node_answers_the_url_the_client_reached_it_by() {
             .is_some_and(|u| u.starts_with("ws://proxy.test:8443/ws?room=main&seat=")),
         "{answer}"
     );
-    let joined: Value = http
-        .post(server.http_url("/api/rooms/main/join"))
-        .header("host", "proxy.test:8443")
-        .json(&json!({"name": "Polly"}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let joined = via_proxy("/api/rooms/main/join", json!({"name": "Polly"})).await;
     assert_eq!(joined["node_url"], "http://proxy.test:8443", "{joined}");
     server.stop().await;
 

@@ -79,6 +79,8 @@ pub struct Cluster {
     survey: tokio::sync::Mutex<Option<(Instant, SurveyOutcome)>>,
     /// Publishing now, between refreshes (a room just opened here).
     publish: Publish,
+    /// How long a join waits for that: twice `--redis-timeout-ms`.
+    publish_within: Duration,
 }
 
 /// Asks for the lease task's next refresh now, and tells who asked when a
@@ -157,6 +159,7 @@ impl Cluster {
             lease_ttl,
             survey: tokio::sync::Mutex::default(),
             publish: Publish::default(),
+            publish_within: 2 * Duration::from_millis(config.redis_timeout_ms),
         });
         let lease = lease::LeaseTask {
             cluster: cluster.clone(),
@@ -211,16 +214,17 @@ impl Cluster {
     }
 
     /// Publishes this node's rooms now rather than at the next refresh,
-    /// and waits (at most `within`) until a refresh that began after this
-    /// call has: a room opened by name is then visible to every node
+    /// and waits (at most twice `--redis-timeout-ms`) until a refresh that
+    /// began after this call has: a room opened by name is then visible to every node
     /// before its first player hears Welcome, so nobody is sent to it on
     /// its owner and told it does not exist on the next node.
-    pub async fn publish_now(&self, within: Duration) {
+    pub async fn publish_now(&self) {
         use std::sync::atomic::Ordering;
         let ask = self.publish.asked.fetch_add(1, Ordering::AcqRel) + 1;
         let mut done = self.publish.done.subscribe();
         self.publish.wake.notify_one();
-        let published = tokio::time::timeout(within, done.wait_for(|n| *n >= ask)).await;
+        let published =
+            tokio::time::timeout(self.publish_within, done.wait_for(|n| *n >= ask)).await;
         if published.is_err() {
             tracing::warn!("a new room was not published in time; it is at the next refresh");
         }

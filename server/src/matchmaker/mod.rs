@@ -34,6 +34,7 @@ use crate::node::Node;
 use crate::room::{JoinError, Registry, Seat, SessionId};
 use local::{LocalRefusal, LocalSeats};
 pub use routes::{LiveRoute, RouteKey, SessionRoutes};
+use skirmish_shared::ResumeToken;
 
 /// 16 bytes from 32 hex digits.
 #[must_use]
@@ -534,14 +535,33 @@ impl Matchmaker {
         }
     }
 
-    /// A join by name opened `room` here: in a cluster, publish it before
-    /// its player is welcomed (bounded by twice `redis_timeout`), so every
-    /// node finds it from then on.
-    pub async fn opened(&self, room: &str, redis_timeout: Duration) {
-        if let Backend::Cluster(cluster) = &self.backend {
-            tracing::debug!(room, "publishing a room opened by name");
-            cluster.publish_now(2 * redis_timeout).await;
+    /// Joins (or resumes) by room name, as a `Hello` or a long-poll join
+    /// without a ticket does. A join that opened its room here publishes it
+    /// in a cluster before returning (see [`Cluster::publish_now`]), so
+    /// every node finds the room from its first Welcome on.
+    ///
+    /// # Errors
+    /// The room refused the player.
+    pub async fn join_by_name(
+        &self,
+        session: SessionId,
+        name: String,
+        room: Option<String>,
+        resume: Option<ResumeToken>,
+        client: IpAddr,
+    ) -> Result<Seat, JoinError> {
+        let opens = room
+            .as_ref()
+            .is_some_and(|r| self.registry.get(r).is_none());
+        let seat = self
+            .registry
+            .join(session, name, room, resume, client)
+            .await?;
+        if let (true, Backend::Cluster(cluster)) = (opens, &self.backend) {
+            tracing::debug!(room = %seat.room.id, "publishing a room opened by name");
+            cluster.publish_now().await;
         }
+        Ok(seat)
     }
 
     /// `GET /api/rooms`: this node's rooms, and in a cluster every other

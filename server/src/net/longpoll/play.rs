@@ -29,7 +29,7 @@ use crate::net::AppState;
 use crate::net::api::ApiError;
 use crate::net::matchmake::node_url;
 use crate::net::sessions::{LegacySession, Lookup, SessionToken, hex};
-use crate::room::{Outgoing, lifecycle};
+use crate::room::{Outgoing, Seat, lifecycle};
 
 /// `POST /api/rooms/{id}/join`: a new ship in room `id`, or in the seat a
 /// ticket from matchmaking reserved there. A room another node owns is
@@ -64,47 +64,8 @@ pub async fn join(
                 .into(),
         );
     }
-    let session = app.registry.new_session();
-    let seat = match ticket {
-        Some(ticket) => match app
-            .matchmaker
-            .seat_reserved(session, body.name, &id, ticket)
-            .await
-        {
-            Ok(seat) => seat,
-            Err(SeatRefusal::Join(err)) => {
-                app.metrics.reject(err.reason());
-                return Err(ApiError::join_refused(err).into());
-            }
-            Err(refusal) => {
-                app.metrics.reject(Rejection::SeatRefused);
-                let message = format!("room {id}: {refusal}");
-                return Err(ApiError::new(ApiErrorCode::RoomFull, message)
-                    .retry_after(1)
-                    .into());
-            }
-        },
-        None => {
-            let opens = app.registry.get(&id).is_none();
-            let seat = app
-                .registry
-                .join(
-                    session,
-                    body.name,
-                    Some(id),
-                    None,
-                    crate::net::client_of(slot.as_deref()),
-                )
-                .await
-                .inspect_err(|err| app.metrics.reject(err.reason()))
-                .map_err(ApiError::join_refused)?;
-            if opens {
-                let timeout = Duration::from_millis(app.config.redis_timeout_ms);
-                app.matchmaker.opened(&seat.room.id, timeout).await;
-            }
-            seat
-        }
-    };
+    let client = crate::net::client_of(slot.as_deref());
+    let seat = take_seat(&app, body.name, &id, ticket, client).await?;
     let welcome = seat.welcome.clone();
     let public = seat.room.public;
     let room = seat.room.id.clone();
@@ -128,6 +89,44 @@ pub async fn join(
         node_url: node_url(&app, &headers),
     };
     Ok(answer(&app, StatusCode::OK, &joined))
+}
+
+/// Seats a long-poll player in room `id` (on this node): in the seat its
+/// ticket reserved, or by name (which may open the room).
+async fn take_seat(
+    app: &AppState,
+    name: String,
+    id: &str,
+    ticket: Option<SeatTicket>,
+    client: std::net::IpAddr,
+) -> Result<Seat, ApiError> {
+    let session = app.registry.new_session();
+    let Some(ticket) = ticket else {
+        return app
+            .matchmaker
+            .join_by_name(session, name, Some(id.to_owned()), None, client)
+            .await
+            .inspect_err(|err| app.metrics.reject(err.reason()))
+            .map_err(ApiError::join_refused);
+    };
+    match app
+        .matchmaker
+        .seat_reserved(session, name, id, ticket)
+        .await
+    {
+        Ok(seat) => Ok(seat),
+        Err(SeatRefusal::Join(err)) => {
+            app.metrics.reject(err.reason());
+            Err(ApiError::join_refused(err))
+        }
+        Err(refusal) => {
+            app.metrics.reject(Rejection::SeatRefused);
+            Err(
+                ApiError::new(ApiErrorCode::RoomFull, format!("room {id}: {refusal}"))
+                    .retry_after(1),
+            )
+        }
+    }
 }
 
 /// The live session of `token` on this node. A token this node does not

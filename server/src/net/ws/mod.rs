@@ -374,17 +374,9 @@ where
                     refuse(sink, CloseCode::PolicyViolation, ErrorCode::BadRoom, msg).await,
                 );
             }
-            let opens = room.as_ref().is_some_and(|r| app.registry.get(r).is_none());
-            let joined = app
-                .registry
-                .join(id, hello.name, room, hello.resume, client)
-                .await;
-            if let (true, Ok(seat)) = (opens, &joined) {
-                app.matchmaker
-                    .opened(&seat.room.id, redis_timeout(app))
-                    .await;
-            }
-            joined
+            app.matchmaker
+                .join_by_name(id, hello.name, room, hello.resume, client)
+                .await
         }
     };
     let seat = match joined {
@@ -416,11 +408,6 @@ where
     // the caller's cleanup detaches the seat.
     let _ = sink.send(Message::Binary(Bytes::from(welcome))).await;
     Ok(seat)
-}
-
-/// `--redis-timeout-ms`.
-fn redis_timeout(app: &AppState) -> Duration {
-    Duration::from_millis(app.config.redis_timeout_ms)
 }
 
 /// Seats a matchmade player in `room`, which must be on this node (see

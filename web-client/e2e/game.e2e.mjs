@@ -503,6 +503,32 @@ try {
     await crowded.close();
   });
 
+  await check('a refused matchmake is shown on the lobby by its code', 20000, async () => {
+    // One seat per room: a second player asking for main is refused room_full.
+    const tiny = await startServer(['--bots', '0', '--max-players', '1']);
+    const { page: first } = await openPage(/** @type {any} */ (browser));
+    const { page: second, errors: secondErrors } = await openPage(/** @type {any} */ (browser));
+    try {
+      await first.goto(`${tiny.base}/`);
+      await first.fill('#name', 'First');
+      await first.fill('#room', 'main');
+      await first.click('#play');
+      await first.waitForFunction(() => /** @type {any} */ (window).skirmish?.state?.phase === 'playing', null, { timeout: 10000 });
+      await second.goto(`${tiny.base}/`);
+      await second.fill('#name', 'Second');
+      await second.fill('#room', 'main');
+      await second.click('#play');
+      await second.waitForFunction(() => /\(room_full\)/.test(document.getElementById('lobby-message')?.textContent ?? ''), null, { timeout: 10000 });
+      const shown = await second.textContent('#lobby-message');
+      assert(shown === 'That room is full. (room_full)', `lobby message: ${shown}`);
+      assert(await second.locator('#lobby').isVisible(), 'still on the lobby');
+      assert(secondErrors.length === 0, `page errors: ${secondErrors.join('; ')}`);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      await stopServer(tiny);
+    }
+  });
+
   // A cluster: three nodes (3 bots per room) behind nginx as deploy/nginx ships it.
   cluster = await startCluster(startServer, stopServer, ['--bots', '3']);
   if (cluster) {

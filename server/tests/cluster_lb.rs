@@ -291,6 +291,17 @@ async fn three_nodes_behind_nginx_serve_every_transport_without_stickiness() {
             "{path}"
         );
     }
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let response = bare.get(nginx.url("/node/b")).send().await.expect("sent");
+    assert_eq!(response.status(), 301);
+    assert_eq!(
+        response.headers()["location"],
+        "/node/b/",
+        "on the host asked"
+    );
     let (status, body) = call(http.get(nginx.url("/node/zz/api/rooms"))).await;
     assert_eq!(
         (status, body["code"].as_str()),

@@ -199,16 +199,7 @@ impl Followers {
     /// The first read did not complete in time (Redis down, or the owner
     /// has not written the room's log yet).
     pub async fn follow(self: &Arc<Self>, room: &str) -> Result<Following, NotReady> {
-        let follower = {
-            let mut rooms = self.rooms.lock();
-            let follower = rooms
-                .entry(Arc::from(room))
-                .or_insert_with(|| self.open(room))
-                .clone();
-            follower.readers.fetch_add(1, Ordering::Relaxed);
-            follower
-        };
-        let held = Following { follower };
+        let held = self.hold(room);
         let mut ready = held.follower.ready.subscribe();
         let wait = self.directory.link().timeout() * 2;
         match tokio::time::timeout(wait, ready.wait_for(|r| *r)).await {
@@ -218,6 +209,20 @@ impl Followers {
                 cause: format!("its log was not read within {wait:?}"),
             }),
         }
+    }
+
+    /// A hold on `room`'s follower, opening it if needed, without waiting
+    /// for its first read: a follower held this way runs for as long as
+    /// the hold (the cluster ticker's is held for the node's life).
+    #[must_use]
+    pub fn hold(self: &Arc<Self>, room: &str) -> Following {
+        let mut rooms = self.rooms.lock();
+        let follower = rooms
+            .entry(Arc::from(room))
+            .or_insert_with(|| self.open(room))
+            .clone();
+        follower.readers.fetch_add(1, Ordering::Relaxed);
+        Following { follower }
     }
 
     fn open(self: &Arc<Self>, room: &str) -> Arc<Follower> {

@@ -156,8 +156,8 @@ pub struct OpLabel {
     pub op: &'static str,
 }
 
-/// `outcome="..."`, from [`MatchOutcome::as_str`], [`LogBatch::as_str`]
-/// or [`FollowerRepair::as_str`].
+/// `outcome="..."`, from [`MatchOutcome::as_str`], [`LogBatch::as_str`],
+/// [`FollowerRepair::as_str`] or [`TickerScore::as_str`].
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     /// The `as_str` of one of those enums.
@@ -244,6 +244,32 @@ impl FollowerRepair {
             FollowerRepair::GapFilled => "gap_filled",
             FollowerRepair::Resubscribed => "resubscribed",
             FollowerRepair::Restarted => "restarted",
+        }
+    }
+}
+
+/// What became of one score event on its way to the cluster ticker: the
+/// `outcome` label of `skirmish_ticker_scores_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TickerScore {
+    /// Logged in the cluster ticker.
+    Written,
+    /// The call failed; the event is not logged (never retried: Redis
+    /// allocates the ids, and a call that timed out may have run). The
+    /// board is whole again after the node's next board refresh.
+    Failed,
+    /// Dropped at the writer's full queue; as for `Failed`.
+    Overflow,
+}
+
+impl TickerScore {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TickerScore::Written => "written",
+            TickerScore::Failed => "failed",
+            TickerScore::Overflow => "overflow",
         }
     }
 }
@@ -511,6 +537,12 @@ pub struct Metrics {
     /// Follower repairs: `gap_filled`, `resubscribed`, `restarted` (the
     /// mirror started over; its readers get `reset`).
     pub follower_repairs: Family<OutcomeLabel, Counter>,
+    /// Jobs (a tick's scores, or a board refresh) waiting for the cluster
+    /// ticker writer.
+    pub ticker_writer_backlog: Gauge,
+    /// Score events bound for the cluster ticker: `written`, `failed`,
+    /// `overflow`.
+    pub ticker_scores: Family<OutcomeLabel, Counter>,
     /// CPU, memory, descriptors and threads of this process.
     process: ProcessGauges,
     /// `(messages, bytes)` handles by [`Transport`], resolved once: `sent`
@@ -559,6 +591,8 @@ impl Metrics {
             log_writer_batches: Family::default(),
             followers: Gauge::default(),
             follower_repairs: Family::default(),
+            ticker_writer_backlog: Gauge::default(),
+            ticker_scores: Family::default(),
             process: ProcessGauges::default(),
             sent_by_transport: Default::default(),
             registry,
@@ -666,6 +700,16 @@ impl Metrics {
             "Follower repairs (gap_filled, resubscribed, restarted)",
             m.follower_repairs.clone(),
         );
+        registry.register(
+            "skirmish_ticker_writer_backlog",
+            "Score and board jobs waiting for the cluster ticker writer",
+            m.ticker_writer_backlog.clone(),
+        );
+        registry.register(
+            "skirmish_ticker_scores",
+            "Score events bound for the cluster ticker by outcome (written, failed, overflow)",
+            m.ticker_scores.clone(),
+        );
         m.process.register(&mut registry);
         Metrics { registry, ..m }
     }
@@ -736,6 +780,16 @@ impl Metrics {
             outcome: repair.as_str(),
         };
         self.follower_repairs.get_or_create(&label).inc();
+    }
+
+    /// Counts `n` score events bound for the cluster ticker.
+    pub fn ticker_scores(&self, outcome: TickerScore, n: usize) {
+        let label = OutcomeLabel {
+            outcome: outcome.as_str(),
+        };
+        self.ticker_scores
+            .get_or_create(&label)
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
     /// Counts a matchmaking answer.

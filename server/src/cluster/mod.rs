@@ -15,6 +15,8 @@
 //! - [`log_writer`]: copies local rooms' event logs to Redis streams.
 //! - [`follower`]: mirrors of other nodes' rooms for local readers.
 //! - [`samples`]: local rooms' state samples to their Redis channels.
+//! - [`ticker_writer`]: this node's score changes into the cluster ticker.
+//! - [`ticker_follower`]: the cluster ticker's mirror for local readers.
 //!
 //! A room task never awaits Redis, and nothing here touches a room: the
 //! lease task reads the registry's published figures (atomics) and writes
@@ -27,6 +29,8 @@ pub mod lease;
 pub mod log_writer;
 pub mod redis;
 pub mod samples;
+pub mod ticker_follower;
+pub mod ticker_writer;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,9 +45,12 @@ use crate::matchmaker::{SeatTicket, SessionRoutes};
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::room::Registry;
+use crate::room::ticker::{TICKER_LOG_CAPACITY, Ticker};
 use directory::{RedisDirectory, Survey};
 use follower::Followers;
 use redis::{ClusterError, RedisLink};
+use ticker_follower::TickerFollower;
+use ticker_writer::TickerWriter;
 
 /// Seated tickets waiting for the next lease refresh to release them. Past
 /// this (Redis down for long), the oldest are forgotten: each then stays
@@ -66,6 +73,8 @@ pub struct Cluster {
     pub directory: Arc<RedisDirectory>,
     /// This node's followers of other nodes' rooms.
     pub followers: Arc<Followers>,
+    /// This node's follower of the cluster ticker.
+    pub ticker: TickerFollower,
     /// Tickets whose players were seated since the last refresh. A short
     /// push or a swap of the whole list; never held across an await.
     seated: Mutex<Vec<(Arc<str>, SeatTicket)>>,
@@ -98,13 +107,19 @@ struct Publish {
 impl Cluster {
     /// Opens the link to Redis and starts the lease task; the node joins
     /// the cluster at its first refresh (at once when Redis answers).
+    /// From now on `ticker`'s scores go to the cluster ticker.
     ///
     /// # Errors
     /// `--redis` is missing or unusable.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the node's parts the cluster joins, each built by AppState"
+    )]
     pub fn start(
         config: &Config,
         node: Arc<Node>,
         registry: Arc<Registry>,
+        ticker: &Ticker,
         routes: Arc<SessionRoutes>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
@@ -142,6 +157,26 @@ impl Cluster {
             )
             .instrument(tracing::info_span!("samples", node = %node.id)),
         );
+        let (ticker_writer, sink) = TickerWriter::new(
+            directory.clone(),
+            TICKER_LOG_CAPACITY,
+            usize::from(config.ticker_top),
+            metrics.clone(),
+        );
+        tracker.spawn(
+            ticker_writer
+                .run(shutdown.clone())
+                .instrument(tracing::info_span!("ticker_writer", node = %node.id)),
+        );
+        ticker.send_to(sink);
+        let ticker = TickerFollower::start(
+            directory.clone(),
+            TICKER_LOG_CAPACITY,
+            Duration::from_millis(config.follower_check_ms),
+            metrics.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        );
         let followers = Followers::new(
             directory.clone(),
             capacity,
@@ -154,6 +189,7 @@ impl Cluster {
         let cluster = Arc::new(Cluster {
             directory,
             followers,
+            ticker,
             seated: Mutex::default(),
             lease: Mutex::default(),
             lease_ttl,

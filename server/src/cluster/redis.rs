@@ -51,6 +51,8 @@ pub struct Scripts {
     pub append: Script,
     /// Read a room's log head, snapshot and entries.
     pub log_read: Script,
+    /// Append score events and a node's top lines to the cluster ticker.
+    pub ticker_append: Script,
 }
 
 /// The scripts, compiled in.
@@ -65,6 +67,7 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     leave: lua!("leave.lua"),
     append: lua!("append.lua"),
     log_read: lua!("log_read.lua"),
+    ticker_append: lua!("ticker_append.lua"),
 });
 
 /// Why a Redis call failed.

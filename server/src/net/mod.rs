@@ -46,11 +46,8 @@ use crate::node::Node;
 use crate::room::Registry;
 use crate::room::event_ids::IdAllocator;
 use crate::room::quota::RoomQuota;
-use crate::room::ticker::{Ticker, run_board};
+use crate::room::ticker::{TICKER_LOG_CAPACITY, Ticker, run_board};
 use sessions::{SessionStore, run_sweeper};
-
-/// Events the ticker log keeps for resuming readers.
-const TICKER_LOG_CAPACITY: usize = 4096;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -139,7 +136,7 @@ impl AppState {
         );
         tracker.spawn(run_board(
             registry.clone(),
-            ticker,
+            ticker.clone(),
             Duration::from_secs(config.ticker_board_secs),
             shutdown.clone(),
         ));
@@ -171,6 +168,7 @@ impl AppState {
                 &config,
                 node.clone(),
                 registry.clone(),
+                &ticker,
                 routes.clone(),
                 metrics.clone(),
                 shutdown.clone(),

@@ -1,7 +1,8 @@
 //! Which log a room's spectators and pollers read on this node: the room's
 //! own log when it runs here; in cluster mode, for a room another live node
 //! owns, this node's follower mirror of it (same ids, same resume and reset
-//! rules). Never opens a room.
+//! rules). Never opens a room. The same for the ticker: the node's own
+//! log, or in cluster mode the mirror of the cluster ticker.
 
 use std::sync::Arc;
 
@@ -68,4 +69,20 @@ pub async fn find(app: &AppState, id: &str) -> Result<RoomFeed, ApiError> {
         local: None,
         following: Some(following),
     })
+}
+
+/// The ticker's readable side on this node: the log to read, and in
+/// cluster mode the hold on the cluster ticker's follower (keep it as long
+/// as the reader reads).
+///
+/// # Errors
+/// 503 when the cluster ticker has not been read from Redis yet.
+pub async fn ticker(app: &AppState) -> Result<(Arc<EventLog>, Option<Following>), ApiError> {
+    let Some(cluster) = app.matchmaker.cluster() else {
+        return Ok((app.registry.ticker().clone(), None));
+    };
+    let following = cluster.ticker.follow().await.map_err(|err| {
+        ApiError::new(ApiErrorCode::DirectoryUnavailable, err.to_string()).retry_after(1)
+    })?;
+    Ok((following.log().clone(), Some(following)))
 }

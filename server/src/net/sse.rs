@@ -117,6 +117,7 @@ pub async fn ticker(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
+    let (log, following) = room_feed::ticker(&app).await?;
     let resume = resume_point(&headers, &query)?;
     let held = slots::take(
         &app,
@@ -124,7 +125,8 @@ pub async fn ticker(
         None,
         client_address(conn.as_ref()),
     )?;
-    let feed = Feed::new(app.registry.ticker().clone(), None, resume, &app, held);
+    let mut feed = Feed::new(log, None, resume, &app, held);
+    feed._following = following;
     Ok(respond(feed, info_span!("sse", room = "ticker")))
 }
 

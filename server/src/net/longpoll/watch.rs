@@ -54,9 +54,9 @@ pub async fn ticker_poll(
     query: Result<Query<PollQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
+    let (log, _following) = crate::net::room_feed::ticker(&app).await?;
     let params = parse_params::<u64>(&app, query)?;
     let _slot = poll_slot(&app, None, conn.as_ref())?;
-    let log = app.registry.ticker().clone();
     Ok(poll_log(&app, &log, params).await)
 }
 

@@ -1,0 +1,378 @@
+//! The cluster-wide ticker with real parts only: Debian's `redis-server`
+//! and real `skirmish-server` processes on 127.0.0.1:0, whose bots score.
+//! Every node's `/api/ticker` must serve the same contiguous ids and
+//! events, resume a cursor read elsewhere exactly, and `reset` a cursor
+//! that is not in the ticker, including every cursor of a Redis that
+//! restarted empty. Skipped, loudly, when redis-server is not installed.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use common::node_process::NodeProcess;
+use common::redis_process::RedisProcess;
+use common::{SseClient, SseEvent};
+use skirmish_shared::feed::{Board, Polled, TickerEvent};
+use skirmish_shared::http::TickerPage;
+
+/// Slack for a loaded 2-core machine on top of any documented bound.
+const MARGIN: Duration = Duration::from_secs(20);
+
+/// One Redis for the tests running at the same time; the last test to
+/// finish kills it. (The restart test has its own.)
+fn shared_redis() -> Option<Arc<RedisProcess>> {
+    static SHARED: Mutex<Weak<RedisProcess>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().expect("shared redis");
+    if let Some(redis) = shared.upgrade() {
+        return Some(redis);
+    }
+    let redis = Arc::new(RedisProcess::start()?);
+    *shared = Arc::downgrade(&redis);
+    Some(redis)
+}
+
+/// A node scoring fast: a dozen bots in its default room.
+const SCORING: &[&str] = &["--bots", "12"];
+/// A node whose rooms never score.
+const QUIET: &[&str] = &["--bots", "0"];
+
+/// Starts node `id` of the cluster at `redis_url` under `test`'s prefix,
+/// with short leases and a board of 40 lines (every ship of two rooms of
+/// 12 bots), refreshed every second; waits until it holds its lease.
+async fn node(redis_url: &str, test: &str, id: &str, extra: &[&str]) -> NodeProcess {
+    let prefix = format!("t{}-{test}", std::process::id());
+    let mut args = vec![
+        "--redis",
+        redis_url,
+        "--redis-prefix",
+        &prefix,
+        "--node-id",
+        id,
+        "--lease-refresh-ms",
+        "200",
+        "--lease-ttl-ms",
+        "1000",
+        "--follower-check-ms",
+        "200",
+        "--ticker-board-secs",
+        "1",
+        "--ticker-top",
+        "40",
+    ];
+    args.extend_from_slice(extra);
+    let node = NodeProcess::start(&args).await;
+    let http = reqwest::Client::new();
+    wait_until("the node holds its lease", || async {
+        http.get(node.url("/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    node
+}
+
+/// Polls `check` until it holds; fails the test past [`MARGIN`].
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < MARGIN, "{what}: not within {MARGIN:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The ids of the rooms `node` owns, from its own room list.
+async fn own_rooms(http: &reqwest::Client, node: &NodeProcess) -> BTreeSet<String> {
+    let rooms: serde_json::Value = http
+        .get(node.url("/api/rooms"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    rooms
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|r| r["node"] == node.id.as_str())
+        .map(|r| r["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// `/api/ticker/poll` on `node`, after `after` (or the first poll).
+async fn poll(http: &reqwest::Client, node: &NodeProcess, after: Option<u64>) -> TickerPage {
+    let query = after.map_or_else(String::new, |a| format!("&after={a}"));
+    let response = http
+        .get(node.url(&format!("/api/ticker/poll?timeout=2{query}")))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("a ticker page")
+}
+
+/// One logged ticker frame: its id, name and data as sent.
+type Logged = (u64, String, String);
+
+fn logged(frame: SseEvent) -> Logged {
+    (frame.id.expect("logged"), frame.event, frame.data)
+}
+
+/// Reads `reader` past its opening snapshot until `done` holds for what
+/// it read, checking that every id is the one before plus one.
+async fn read_contiguous(
+    reader: &mut SseClient,
+    mut done: impl FnMut(&[Logged]) -> bool,
+) -> (u64, Vec<Logged>) {
+    let snapshot = reader.next_logged().await;
+    assert_eq!(snapshot.event, "snapshot", "{snapshot:?}");
+    let start = snapshot.id.expect("the snapshot's id");
+    let mut read: Vec<Logged> = Vec::new();
+    let deadline = tokio::time::Instant::now() + MARGIN * 3;
+    while !done(&read) {
+        // Heartbeats keep the stream busy, so bound the whole read.
+        let frame = tokio::time::timeout_at(deadline, reader.next_logged())
+            .await
+            .unwrap_or_else(|_| panic!("not within time, after {read:?}"));
+        let frame = logged(frame);
+        let prev = read.last().map_or(start, |f| f.0);
+        assert_eq!(
+            frame.0,
+            prev + 1,
+            "ids are contiguous: {frame:?} after {prev}"
+        );
+        read.push(frame);
+    }
+    (start, read)
+}
+
+fn ticker_event((_, event, data): &Logged) -> TickerEvent {
+    common::SseEvent {
+        id: None,
+        event: event.clone(),
+        data: data.clone(),
+    }
+    .ticker()
+}
+
+/// The rooms of the ships on `board`.
+fn board_rooms(board: &Board) -> BTreeSet<String> {
+    board.top.iter().map(|l| l.room.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_serves_one_ticker_of_every_nodes_scores_with_contiguous_ids() {
+    let Some(redis) = shared_redis() else { return };
+    let test = "contiguous";
+    let a = node(&redis.url(), test, "a", SCORING).await;
+    let b = node(&redis.url(), test, "b", SCORING).await;
+    let c = node(&redis.url(), test, "c", QUIET).await;
+    let http = reqwest::Client::new();
+    let (rooms_a, rooms_b) = (own_rooms(&http, &a).await, own_rooms(&http, &b).await);
+    let mut readers = Vec::new();
+    for n in [&a, &b, &c] {
+        let reader = SseClient::open(&http, &n.url("/api/ticker"), None).await;
+        assert_eq!(reader.status, 200);
+        readers.push(reader);
+    }
+
+    // C has no scoring room, yet its ticker carries the scores of A's and
+    // B's rooms, with ids n, n+1, ...
+    let mut on_c = readers.pop().expect("c's reader");
+    let (_, seen_c) = read_contiguous(&mut on_c, |read| {
+        let mut scored = BTreeSet::new();
+        for frame in read {
+            match ticker_event(frame) {
+                TickerEvent::Score(s) => {
+                    scored.insert(s.room);
+                }
+                TickerEvent::Board(_) => {}
+                other => panic!("unexpected ticker event {other:?}"),
+            }
+        }
+        scored.iter().any(|r| rooms_a.contains(r)) && scored.iter().any(|r| rooms_b.contains(r))
+    })
+    .await;
+
+    // A and B serve the same ids with the same events, byte for byte.
+    let last = seen_c.last().expect("events").0;
+    let by_id: BTreeMap<u64, &Logged> = seen_c.iter().map(|f| (f.0, f)).collect();
+    for reader in &mut readers {
+        let (_, seen) =
+            read_contiguous(reader, |read| read.last().is_some_and(|f| f.0 >= last)).await;
+        let common: Vec<&Logged> = seen.iter().filter(|f| by_id.contains_key(&f.0)).collect();
+        assert!(
+            common.len() >= seen_c.len() / 2,
+            "{} of {} overlap",
+            common.len(),
+            seen_c.len()
+        );
+        for frame in common {
+            assert_eq!(
+                Some(&frame),
+                by_id.get(&frame.0),
+                "the same event under the same id"
+            );
+        }
+    }
+
+    // The board on C holds ships of both nodes' rooms too (a board of 40
+    // lines holds every ship of both).
+    let page = poll(&http, &c, None).await;
+    let board = page.snapshot.expect("a first poll gets the board");
+    let rooms = board_rooms(&board);
+    assert!(rooms.iter().any(|r| rooms_a.contains(r)), "{rooms:?}");
+    assert!(rooms.iter().any(|r| rooms_b.contains(r)), "{rooms:?}");
+    assert!(page.next >= last);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_read_on_one_node_resumes_on_another_and_a_foreign_one_resets() {
+    let Some(redis) = shared_redis() else { return };
+    let test = "resume";
+    let a = node(&redis.url(), test, "a", SCORING).await;
+    let b = node(&redis.url(), test, "b", QUIET).await;
+    let http = reqwest::Client::new();
+
+    // Read three events on A, then leave.
+    let mut on_a = SseClient::open(&http, &a.url("/api/ticker"), None).await;
+    let (_, first) = read_contiguous(&mut on_a, |read| read.len() >= 3).await;
+    drop(on_a);
+    let cursor = first.last().expect("three").0;
+
+    // Once the ticker moved on, B resumes the cursor with exactly the
+    // events after it, and a poll on A agrees.
+    wait_until("the ticker moves on", || async {
+        poll(&http, &b, None).await.next >= cursor + 5
+    })
+    .await;
+    wait_until("A's mirror has them too", || async {
+        poll(&http, &a, None).await.next >= cursor + 5
+    })
+    .await;
+    let mut on_b = SseClient::open(&http, &b.url("/api/ticker"), Some(cursor)).await;
+    let mut resumed = Vec::new();
+    while resumed.len() < 5 {
+        let frame = logged(on_b.next_logged().await);
+        assert_eq!(frame.0, cursor + 1 + resumed.len() as u64, "{frame:?}");
+        assert!(matches!(
+            ticker_event(&frame),
+            TickerEvent::Score(_) | TickerEvent::Board(_)
+        ));
+        resumed.push(frame);
+    }
+    let page = poll(&http, &a, Some(cursor)).await;
+    let polled: Vec<u64> = page
+        .events
+        .iter()
+        .map(|e: &Polled<TickerEvent>| e.id)
+        .collect();
+    assert_eq!(
+        polled[..5],
+        resumed.iter().map(|f| f.0).collect::<Vec<_>>()[..]
+    );
+    for (polled, frame) in page.events.iter().zip(&resumed) {
+        assert_eq!(polled.event, ticker_event(frame));
+    }
+
+    // A cursor the ticker never issued (a room log's id, one from before
+    // the ticker began, one from the future) gets `reset` with the board
+    // on either node, never an event. (B's room ids start at B's clock,
+    // past every id of a ticker younger than B by hundreds of thousands.)
+    let room = own_rooms(&http, &b).await.pop_first().expect("a room");
+    let room_page: serde_json::Value = http
+        .get(b.url(&format!("/api/rooms/{room}/poll")))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let room_cursor = room_page["next"].as_u64().expect("a room cursor");
+    for foreign in [room_cursor, 5, cursor - 100_000, u64::MAX / 2] {
+        for n in [&a, &b] {
+            let mut reader = SseClient::open(&http, &n.url("/api/ticker"), Some(foreign)).await;
+            let frame = reader.next_logged().await;
+            assert_eq!(frame.event, "reset", "cursor {foreign}: {frame:?}");
+            assert!(frame.id.expect("the head") > cursor);
+            assert!(matches!(frame.ticker(), TickerEvent::Reset(_)));
+            let page = poll(&http, n, Some(foreign)).await;
+            assert!(
+                page.reset.is_some() && page.events.is_empty(),
+                "cursor {foreign}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restarted_empty_never_reissues_an_id_a_reader_holds() {
+    let Some(mut redis) = RedisProcess::start() else {
+        return;
+    };
+    let test = "restart";
+    let a = node(&redis.url(), test, "a", SCORING).await;
+    let b = node(&redis.url(), test, "b", QUIET).await;
+    let http = reqwest::Client::new();
+
+    // A poller on B holds a cursor some events in.
+    let mut cursor = poll(&http, &b, None).await.next;
+    let mut seen = BTreeSet::from([cursor]);
+    let started = Instant::now();
+    while seen.len() < 4 {
+        assert!(
+            started.elapsed() < MARGIN,
+            "the ticker logs nothing: {seen:?}"
+        );
+        let page = poll(&http, &b, Some(cursor)).await;
+        assert!(page.reset.is_none(), "no reset before the restart");
+        seen.extend(page.events.iter().map(|e| e.id));
+        cursor = page.next;
+    }
+    let newest = *seen.last().expect("ids");
+
+    // Redis loses everything. The poller goes on from its cursor: it may
+    // get what the old ticker still had, then `reset` to a head above
+    // every id it saw, then new events after that head.
+    redis.restart();
+    let started = Instant::now();
+    let head = loop {
+        assert!(
+            started.elapsed() < MARGIN * 2,
+            "no reset after Redis restarted"
+        );
+        let page = poll(&http, &b, Some(cursor)).await;
+        for (i, e) in page.events.iter().enumerate() {
+            assert_eq!(e.id, cursor + 1 + i as u64, "contiguous until the reset");
+            assert!(!seen.contains(&e.id));
+        }
+        if page.reset.is_some() {
+            break page.next;
+        }
+        seen.extend(page.events.iter().map(|e| e.id));
+        cursor = page.next;
+    };
+    assert!(
+        head > *seen.last().expect("ids"),
+        "the floor is above {newest}"
+    );
+    // A's mirror starts over too (until then the new head is foreign to
+    // it), and then continues from that head.
+    let started = Instant::now();
+    let page = loop {
+        assert!(started.elapsed() < MARGIN, "A serves no event after {head}");
+        let page = poll(&http, &a, Some(head)).await;
+        if !page.events.is_empty() && page.reset.is_none() {
+            break page;
+        }
+    };
+    assert_eq!(page.events[0].id, head + 1);
+}

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
 use common::{SseClient, SseEvent};
+use skirmish_server::cluster::redis::SCRIPTS;
 use skirmish_shared::feed::{Board, Polled, TickerEvent};
 use skirmish_shared::http::TickerPage;
 
@@ -375,4 +376,175 @@ async fn a_redis_restarted_empty_never_reissues_an_id_a_reader_holds() {
         }
     };
     assert_eq!(page.events[0].id, head + 1);
+}
+
+/// One `ticker_append` call as `fence` with its node's `lines`, a board
+/// refresh or not, and `scores` as `(room, player, new score, delta)`.
+/// Returns the ticker's head.
+async fn append(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+    fence: &str,
+    lines: &[(&str, u16, u16)],
+    refresh: bool,
+    scores: &[(&str, u16, u16, u16)],
+) -> u64 {
+    let line = |(room, player, score): &(&str, u16, u16)| {
+        serde_json::json!({"bot": false, "name": format!("P{player}"), "player": player,
+                           "room": room, "score": score})
+    };
+    let lines: Vec<serde_json::Value> = lines.iter().map(line).collect();
+    let mut call = SCRIPTS.ticker_append.prepare_invoke();
+    call.key(format!("{prefix}:ticker"))
+        .key(format!("{prefix}:ticker:log"))
+        .key(format!("{prefix}:board"))
+        .arg(prefix)
+        .arg(fence)
+        .arg(4096)
+        .arg(60_000)
+        .arg(format!("{prefix}:ticker:ev"))
+        .arg(3)
+        .arg(serde_json::to_string(&lines).expect("json"))
+        .arg(if refresh { "1" } else { "0" })
+        .arg(scores.len());
+    for (room, player, score, delta) in scores {
+        let data = serde_json::json!({"delta": delta, "name": format!("P{player}"),
+            "player": player, "room": room, "score": score, "tick": 1, "time": 0});
+        call.arg(data.to_string()).arg("0");
+    }
+    let reply: (String, String) = call.invoke_async(conn).await.expect("ticker_append runs");
+    assert_eq!(reply.0, "ok");
+    reply.1.parse().expect("an id")
+}
+
+/// The ticker's snapshot: its id and board as `(room, player, score)`.
+async fn snapshot(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+) -> (u64, Vec<(String, u16, u16)>) {
+    let (snap, snap_at): (String, u64) = redis::cmd("HMGET")
+        .arg(format!("{prefix}:ticker"))
+        .arg("snap")
+        .arg("snap_at")
+        .query_async(conn)
+        .await
+        .expect("the ticker's head");
+    let board: Board = serde_json::from_str(&snap).expect("a board");
+    let top = board
+        .top
+        .into_iter()
+        .map(|l| (l.room, l.player, l.score))
+        .collect();
+    (snap_at, top)
+}
+
+fn board_of(lines: &[(&str, u16, u16)]) -> Vec<(String, u16, u16)> {
+    lines
+        .iter()
+        .map(|(r, p, s)| (r.to_string(), *p, *s))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_append_script_numbers_from_the_floor_folds_as_clients_do_and_drops_dead_nodes() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = format!("t{}-script", std::process::id());
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis answers");
+    for node in ["a", "b"] {
+        let _: () = redis::cmd("HSET")
+            .arg(format!("{prefix}:node:{{{node}}}"))
+            .arg("boot_id")
+            .arg("1")
+            .query_async(&mut conn)
+            .await
+            .expect("a live fence");
+    }
+    let (clock, _): (u64, u64) = redis::cmd("TIME")
+        .query_async(&mut conn)
+        .await
+        .expect("time");
+
+    // A fresh ticker starts above Redis's clock in ms x 1000, and numbers
+    // entries one by one, each naming the one before.
+    let head = append(
+        &mut conn,
+        &prefix,
+        "a:1",
+        &[],
+        false,
+        &[("alpha", 1, 1, 1), ("alpha", 2, 1, 1)],
+    )
+    .await;
+    let floor = head - 2;
+    assert!(floor >= clock * 1000, "{floor} below the clock {clock} s");
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{prefix}:ticker:log"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .expect("the stream");
+    let ids: Vec<String> = entries.iter().map(|e| e.0.clone()).collect();
+    assert_eq!(
+        ids,
+        [format!("{}-0", floor + 1), format!("{}-0", floor + 2)]
+    );
+    assert_eq!(entries[1].1[0], ("p".into(), (floor + 1).to_string()));
+    let entry: Polled<TickerEvent> = serde_json::from_str(&entries[1].1[1].1).expect("an entry");
+    assert_eq!(entry.id, floor + 2);
+    assert!(matches!(entry.event, TickerEvent::Score(ref s) if s.player == 2));
+
+    // Ties go by room byte-wise ("Zed" before "alpha", whatever Redis's
+    // locale), then by player; the board keeps 3 lines.
+    let head = append(
+        &mut conn,
+        &prefix,
+        "b:1",
+        &[],
+        false,
+        &[("Zed", 9, 1, 1), ("Zed", 3, 1, 1)],
+    )
+    .await;
+    assert_eq!(head, floor + 4);
+    let expected = board_of(&[("Zed", 3, 1), ("Zed", 9, 1), ("alpha", 1, 1)]);
+    assert_eq!(snapshot(&mut conn, &prefix).await, (head, expected));
+
+    // A score that starts below a line's old one means a new round in its
+    // room: the room's other lines drop to 0.
+    let head = append(&mut conn, &prefix, "b:1", &[], false, &[("Zed", 9, 2, 1)]).await;
+    let expected = board_of(&[("Zed", 9, 2), ("Zed", 3, 1), ("alpha", 1, 1)]);
+    assert_eq!(snapshot(&mut conn, &prefix).await, (head, expected));
+    let head = append(&mut conn, &prefix, "b:1", &[], false, &[("Zed", 3, 1, 1)]).await;
+    let expected = board_of(&[("Zed", 3, 1), ("alpha", 1, 1), ("Zed", 9, 0)]);
+    assert_eq!(snapshot(&mut conn, &prefix).await, (head, expected));
+
+    // A refresh re-derives the board from every live node's own lines;
+    // a dead node's lines leave, and the new board is logged once.
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{prefix}:board"))
+        .arg("z:9")
+        .arg(r#"[{"bot":false,"name":"Ghost","player":1,"room":"gone","score":99}]"#)
+        .query_async(&mut conn)
+        .await
+        .expect("a dead node's lines");
+    let a_lines = [("alpha", 1, 5), ("alpha", 2, 4)];
+    let board = append(&mut conn, &prefix, "b:1", &[("Zed", 3, 1)], true, &[]).await;
+    assert_eq!(board, head + 1, "the board is logged as the next entry");
+    let expected = board_of(&[("Zed", 3, 1)]);
+    assert_eq!(snapshot(&mut conn, &prefix).await, (board, expected));
+    let fences: Vec<String> = redis::cmd("HKEYS")
+        .arg(format!("{prefix}:board"))
+        .query_async(&mut conn)
+        .await
+        .expect("the board's nodes");
+    assert!(!fences.contains(&"z:9".to_owned()), "{fences:?}");
+    let board = append(&mut conn, &prefix, "a:1", &a_lines, true, &[]).await;
+    let expected = board_of(&[("alpha", 1, 5), ("alpha", 2, 4), ("Zed", 3, 1)]);
+    assert_eq!(snapshot(&mut conn, &prefix).await, (board, expected));
+    let again = append(&mut conn, &prefix, "b:1", &[("Zed", 3, 1)], true, &[]).await;
+    assert_eq!(again, board, "an unchanged board is not logged again");
 }

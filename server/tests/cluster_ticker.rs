@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::node_process::NodeProcess;
@@ -22,17 +22,10 @@ use skirmish_shared::http::TickerPage;
 /// Slack for a loaded 2-core machine on top of any documented bound.
 const MARGIN: Duration = Duration::from_secs(20);
 
-/// One Redis for the tests running at the same time; the last test to
-/// finish kills it. (The restart test has its own.)
+/// One Redis for the tests running at the same time (the restart test
+/// has its own).
 fn shared_redis() -> Option<Arc<RedisProcess>> {
-    static SHARED: Mutex<Weak<RedisProcess>> = Mutex::new(Weak::new());
-    let mut shared = SHARED.lock().expect("shared redis");
-    if let Some(redis) = shared.upgrade() {
-        return Some(redis);
-    }
-    let redis = Arc::new(RedisProcess::start()?);
-    *shared = Arc::downgrade(&redis);
-    Some(redis)
+    RedisProcess::shared()
 }
 
 /// A node scoring fast: a dozen bots in its default room.

@@ -24,14 +24,7 @@ pub const MARGIN: Duration = Duration::from_secs(4);
 /// One Redis for the tests running at the same time; the last test to
 /// finish kills it.
 pub fn shared_redis() -> Option<Arc<RedisProcess>> {
-    static SHARED: Mutex<Weak<RedisProcess>> = Mutex::new(Weak::new());
-    let mut shared = SHARED.lock().expect("shared redis");
-    if let Some(redis) = shared.upgrade() {
-        return Some(redis);
-    }
-    let redis = Arc::new(RedisProcess::start()?);
-    *shared = Arc::downgrade(&redis);
-    Some(redis)
+    RedisProcess::shared()
 }
 
 pub fn prefix(test: &str) -> String {

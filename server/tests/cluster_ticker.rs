@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
-use common::{SseClient, SseEvent};
+use common::{Player, SseClient, SseEvent};
 use skirmish_server::cluster::redis::SCRIPTS;
 use skirmish_shared::feed::{Board, Polled, TickerEvent};
 use skirmish_shared::http::TickerPage;
@@ -218,6 +218,20 @@ async fn every_node_serves_one_ticker_of_every_nodes_scores_with_contiguous_ids(
         }
     }
 
+    // The scorers' writers count what they logged.
+    for n in [&a, &b] {
+        let text = http
+            .get(n.url("/metrics"))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("text");
+        let written = common::metric(&text, "skirmish_ticker_scores_total{outcome=\"written\"}");
+        assert!(written.is_some_and(|w| w >= 1.0), "{written:?}");
+    }
+
     // The board on C holds ships of both nodes' rooms too (a board of 40
     // lines holds every ship of both).
     let page = poll(&http, &c, None).await;
@@ -314,8 +328,22 @@ async fn a_redis_restarted_empty_never_reissues_an_id_a_reader_holds() {
     };
     let test = "restart";
     let a = node(&redis.url(), test, "a", SCORING).await;
-    let b = node(&redis.url(), test, "b", QUIET).await;
+    let b = node(
+        &redis.url(),
+        test,
+        "b",
+        &["--bots", "0", "--idle-timeout-secs", "600"],
+    )
+    .await;
     let http = reqwest::Client::new();
+    // A player who never scores, on the board only by B's refreshes.
+    let idle_room = own_rooms(&http, &b).await.pop_first().expect("a room");
+    let _idle = Player::join(&b.server(), "Idle", Some(&idle_room)).await;
+    wait_until("the idle player is on the board", || async {
+        let board = poll(&http, &a, None).await.snapshot.expect("a board");
+        board.top.iter().any(|l| l.name == "Idle")
+    })
+    .await;
 
     // A poller on B holds a cursor some events in.
     let mut cursor = poll(&http, &b, None).await.next;
@@ -369,6 +397,18 @@ async fn a_redis_restarted_empty_never_reissues_an_id_a_reader_holds() {
         }
     };
     assert_eq!(page.events[0].id, head + 1);
+
+    // The new ticker's board began empty and folds only new scores, so
+    // a ship that never scores reaches it only through its node's board
+    // refresh: B's idle player is back on the board.
+    wait_until("the board is whole again", || async {
+        let board = poll(&http, &a, None).await.snapshot.expect("a board");
+        board
+            .top
+            .iter()
+            .any(|l| l.name == "Idle" && l.room == idle_room)
+    })
+    .await;
 }
 
 /// One `ticker_append` call as `fence` with its node's `lines`, a board

@@ -356,6 +356,11 @@ pub mod names {
     pub const CLUSTER_NODES: &str = "skirmish_cluster_nodes";
     /// Matchmaking answers, by [`super::MatchOutcome`] (a counter).
     pub const MATCHMAKES: &str = "skirmish_matchmakes";
+    /// Jobs waiting for the cluster ticker writer.
+    pub const TICKER_WRITER_BACKLOG: &str = "skirmish_ticker_writer_backlog";
+    /// Score events bound for the cluster ticker, by
+    /// [`super::TickerScore`] (a counter).
+    pub const TICKER_SCORES: &str = "skirmish_ticker_scores";
 }
 
 fn tick_histogram() -> Histogram {
@@ -701,12 +706,12 @@ impl Metrics {
             m.follower_repairs.clone(),
         );
         registry.register(
-            "skirmish_ticker_writer_backlog",
+            names::TICKER_WRITER_BACKLOG,
             "Score and board jobs waiting for the cluster ticker writer",
             m.ticker_writer_backlog.clone(),
         );
         registry.register(
-            "skirmish_ticker_scores",
+            names::TICKER_SCORES,
             "Score events bound for the cluster ticker by outcome (written, failed, overflow)",
             m.ticker_scores.clone(),
         );

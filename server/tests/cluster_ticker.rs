@@ -16,6 +16,7 @@ use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
 use common::{Player, SseClient, SseEvent};
 use skirmish_server::cluster::redis::SCRIPTS;
+use skirmish_server::metrics::names;
 use skirmish_shared::feed::{Board, Polled, TickerEvent};
 use skirmish_shared::http::TickerPage;
 
@@ -228,7 +229,8 @@ async fn every_node_serves_one_ticker_of_every_nodes_scores_with_contiguous_ids(
             .text()
             .await
             .expect("text");
-        let written = common::metric(&text, "skirmish_ticker_scores_total{outcome=\"written\"}");
+        let series = format!("{}_total{{outcome=\"written\"}}", names::TICKER_SCORES);
+        let written = common::metric(&text, &series);
         assert!(written.is_some_and(|w| w >= 1.0), "{written:?}");
     }
 

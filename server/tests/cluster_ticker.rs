@@ -36,7 +36,8 @@ const QUIET: &[&str] = &["--bots", "0"];
 
 /// Starts node `id` of the cluster at `redis_url` under `test`'s prefix,
 /// with short leases and a board of 40 lines (every ship of two rooms of
-/// 12 bots), refreshed every second; waits until it holds its lease.
+/// 12 bots), refreshed every second; `extra` flags replace these defaults.
+/// Waits until it holds its lease.
 async fn node(redis_url: &str, test: &str, id: &str, extra: &[&str]) -> NodeProcess {
     let prefix = format!("t{}-{test}", std::process::id());
     let mut args = vec![
@@ -46,17 +47,19 @@ async fn node(redis_url: &str, test: &str, id: &str, extra: &[&str]) -> NodeProc
         &prefix,
         "--node-id",
         id,
-        "--lease-refresh-ms",
-        "200",
-        "--lease-ttl-ms",
-        "1000",
-        "--follower-check-ms",
-        "200",
-        "--ticker-board-secs",
-        "1",
-        "--ticker-top",
-        "40",
     ];
+    let defaults = [
+        ("--lease-refresh-ms", "200"),
+        ("--lease-ttl-ms", "1000"),
+        ("--follower-check-ms", "200"),
+        ("--ticker-board-secs", "1"),
+        ("--ticker-top", "40"),
+    ];
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
     args.extend_from_slice(extra);
     let node = NodeProcess::start(&args).await;
     let http = reqwest::Client::new();
@@ -242,6 +245,26 @@ async fn every_node_serves_one_ticker_of_every_nodes_scores_with_contiguous_ids(
     assert!(rooms.iter().any(|r| rooms_a.contains(r)), "{rooms:?}");
     assert!(rooms.iter().any(|r| rooms_b.contains(r)), "{rooms:?}");
     assert!(page.next >= last);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_clusters_ticker_is_readable_at_once_on_every_node() {
+    let Some(redis) = shared_redis() else { return };
+    // No scores, and no board refresh but the one each node sends at
+    // start: that one must create the cluster ticker.
+    let quiet = ["--bots", "0", "--ticker-board-secs", "3600"];
+    let a = node(&redis.url(), "fresh", "a", &quiet).await;
+    let b = node(&redis.url(), "fresh", "b", &quiet).await;
+    let http = reqwest::Client::new();
+    let mut heads = Vec::new();
+    for n in [&a, &b] {
+        let mut reader = SseClient::open(&http, &n.url("/api/ticker"), None).await;
+        assert_eq!(reader.status, 200);
+        let snapshot = reader.next_logged().await;
+        assert!(matches!(snapshot.ticker(), TickerEvent::Snapshot(b) if b.top.is_empty()));
+        heads.push(snapshot.id.expect("its id"));
+    }
+    assert_eq!(heads[0], heads[1], "one ticker, one head");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

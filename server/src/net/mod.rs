@@ -134,12 +134,6 @@ impl AppState {
                 Duration::from_secs(config.empty_room_secs),
             ),
         );
-        tracker.spawn(run_board(
-            registry.clone(),
-            ticker.clone(),
-            Duration::from_secs(config.ticker_board_secs),
-            shutdown.clone(),
-        ));
         let connections = ConnLimits::new(
             config.max_connections as usize,
             config.max_connections_per_ip as usize,
@@ -184,6 +178,14 @@ impl AppState {
                 metrics.clone(),
             )
         };
+        // After the cluster took the ticker's scores (in cluster mode), so
+        // its first board, sent at once, creates the cluster ticker.
+        tracker.spawn(run_board(
+            registry.clone(),
+            ticker,
+            Duration::from_secs(config.ticker_board_secs),
+            shutdown.clone(),
+        ));
         Ok(AppState(Arc::new(AppInner {
             matchmaker,
             matchmake_rate: rate::PerAddressRate::per_second(

@@ -289,6 +289,41 @@ mod tests {
         assert_eq!(scores(&board), [("c", 9, 3), ("a", 1, 1), ("a", 3, 0)]);
     }
 
+    /// What a sink was handed: per call, the changed players and the
+    /// board's scores.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<(Vec<u16>, Vec<u16>)>>);
+
+    impl ScoreSink for Recorder {
+        fn scored(&self, changes: &[ScoreChange], board: &[ScoreLine]) {
+            let players = changes.iter().map(|c| c.line.player).collect();
+            self.0
+                .lock()
+                .push((players, board.iter().map(|l| l.score).collect()));
+        }
+        fn refreshed(&self, board: &[ScoreLine]) {
+            self.0
+                .lock()
+                .push((Vec::new(), board.iter().map(|l| l.score).collect()));
+        }
+    }
+
+    #[test]
+    fn with_a_sink_scores_are_folded_and_handed_over_not_logged() {
+        let ticker = Ticker::new(16, 2, Arc::new(IdAllocator::starting_at(1000)));
+        let sink = Arc::new(Recorder::default());
+        assert!(ticker.send_to(sink.clone()));
+        assert!(!ticker.send_to(sink.clone()), "one sink");
+        ticker.scored(vec![change("a", 1, 1, 1), change("b", 2, 2, 2)]);
+        ticker.scored(vec![change("a", 3, 3, 3)]);
+        assert_eq!(
+            *sink.0.lock(),
+            [(vec![1, 2], vec![2, 1]), (vec![3], vec![3, 2])],
+            "each tick's changes with the board after them, of `top` lines"
+        );
+        assert_eq!(ticker.log().head(), 1000, "the node's own log stays empty");
+    }
+
     #[test]
     fn the_snapshot_is_the_board_as_of_the_head() {
         let ticker = Ticker::new(16, 10, Arc::new(IdAllocator::starting_at(1000)));

@@ -87,16 +87,9 @@ where
 }
 
 /// The ids of the rooms `node` owns, from its own room list.
-async fn own_rooms(http: &reqwest::Client, node: &NodeProcess) -> BTreeSet<String> {
-    let rooms: serde_json::Value = http
-        .get(node.url("/api/rooms"))
-        .send()
+async fn own_rooms(node: &NodeProcess) -> BTreeSet<String> {
+    common::get_json(&node.server(), "/api/rooms")
         .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    rooms
         .as_array()
         .expect("a list")
         .iter()
@@ -174,7 +167,7 @@ async fn every_node_serves_one_ticker_of_every_nodes_scores_with_contiguous_ids(
     let b = node(&redis.url(), test, "b", SCORING).await;
     let c = node(&redis.url(), test, "c", QUIET).await;
     let http = reqwest::Client::new();
-    let (rooms_a, rooms_b) = (own_rooms(&http, &a).await, own_rooms(&http, &b).await);
+    let (rooms_a, rooms_b) = (own_rooms(&a).await, own_rooms(&b).await);
     let mut readers = Vec::new();
     for n in [&a, &b, &c] {
         let reader = SseClient::open(&http, &n.url("/api/ticker"), None).await;
@@ -320,15 +313,8 @@ async fn a_cursor_read_on_one_node_resumes_on_another_and_a_foreign_one_resets()
     // the ticker began, one from the future) gets `reset` with the board
     // on either node, never an event. (B's room ids start at B's clock,
     // past every id of a ticker younger than B by hundreds of thousands.)
-    let room = own_rooms(&http, &b).await.pop_first().expect("a room");
-    let room_page: serde_json::Value = http
-        .get(b.url(&format!("/api/rooms/{room}/poll")))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let room = own_rooms(&b).await.pop_first().expect("a room");
+    let room_page = common::get_json(&b.server(), &format!("/api/rooms/{room}/poll")).await;
     let room_cursor = room_page["next"].as_u64().expect("a room cursor");
     for foreign in [room_cursor, 5, cursor - 100_000, u64::MAX / 2] {
         for n in [&a, &b] {
@@ -362,7 +348,7 @@ async fn a_redis_restarted_empty_never_reissues_an_id_a_reader_holds() {
     .await;
     let http = reqwest::Client::new();
     // A player who never scores, on the board only by B's refreshes.
-    let idle_room = own_rooms(&http, &b).await.pop_first().expect("a room");
+    let idle_room = own_rooms(&b).await.pop_first().expect("a room");
     let _idle = Player::join(&b.server(), "Idle", Some(&idle_room)).await;
     wait_until("the idle player is on the board", || async {
         let board = poll(&http, &a, None).await.snapshot.expect("a board");

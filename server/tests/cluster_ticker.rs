@@ -9,9 +9,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::cluster_nodes::{self, prefix, shared_redis};
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
 use common::{Player, SseClient, SseEvent};
@@ -23,67 +23,37 @@ use skirmish_shared::http::TickerPage;
 /// Slack for a loaded 2-core machine on top of any documented bound.
 const MARGIN: Duration = Duration::from_secs(20);
 
-/// One Redis for the tests running at the same time (the restart test
-/// has its own).
-fn shared_redis() -> Option<Arc<RedisProcess>> {
-    RedisProcess::shared()
-}
-
 /// A node scoring fast: a dozen bots in its default room.
 const SCORING: &[&str] = &["--bots", "12"];
 /// A node whose rooms never score.
 const QUIET: &[&str] = &["--bots", "0"];
 
-/// Starts node `id` of the cluster at `redis_url` under `test`'s prefix,
-/// with short leases and a board of 40 lines (every ship of two rooms of
-/// 12 bots), refreshed every second; `extra` flags replace these defaults.
-/// Waits until it holds its lease.
+/// Starts node `id` of the cluster at `redis_url` under `test`'s prefix
+/// (see [`cluster_nodes::node`]), with a board of 40 lines (every ship of
+/// two rooms of 12 bots), refreshed every second; `extra` flags replace
+/// these defaults. Waits until it holds its lease.
 async fn node(redis_url: &str, test: &str, id: &str, extra: &[&str]) -> NodeProcess {
-    let prefix = format!("t{}-{test}", std::process::id());
-    let mut args = vec![
-        "--redis",
-        redis_url,
-        "--redis-prefix",
-        &prefix,
-        "--node-id",
-        id,
-    ];
-    let defaults = [
-        ("--lease-refresh-ms", "200"),
-        ("--lease-ttl-ms", "1000"),
+    let mut flags = Vec::new();
+    for (flag, value) in [
         ("--follower-check-ms", "200"),
         ("--ticker-board-secs", "1"),
         ("--ticker-top", "40"),
-    ];
-    for (flag, value) in defaults {
+    ] {
         if !extra.contains(&flag) {
-            args.extend([flag, value]);
+            flags.extend([flag, value]);
         }
     }
-    args.extend_from_slice(extra);
-    let node = NodeProcess::start(&args).await;
-    let http = reqwest::Client::new();
-    wait_until("the node holds its lease", || async {
-        http.get(node.url("/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-    node
+    flags.extend_from_slice(extra);
+    cluster_nodes::node(redis_url, &prefix(test), id, &flags).await
 }
 
 /// Polls `check` until it holds; fails the test past [`MARGIN`].
-async fn wait_until<F, Fut>(what: &str, mut check: F)
+async fn wait_until<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < MARGIN, "{what}: not within {MARGIN:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    cluster_nodes::wait_until(what, MARGIN, check).await;
 }
 
 /// The ids of the rooms `node` owns, from its own room list.

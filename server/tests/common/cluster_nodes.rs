@@ -3,7 +3,7 @@
 //! test, and the HTTP calls the cluster tests make of them.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;

@@ -63,6 +63,10 @@ pub enum ApiErrorCode {
     NotWebsocket,
     /// A browser page of an origin that may not play.
     OriginForbidden,
+    /// The room is private: joining or watching it needs its invite code.
+    InviteRequired,
+    /// The invite code given is not the room's.
+    BadInvite,
     /// No such route or file.
     NotFound,
     /// The room does not exist (rooms are created by their first player).
@@ -102,6 +106,9 @@ pub enum ApiErrorCode {
     /// This address asked for matchmaking faster than
     /// `--matchmakes-per-sec`.
     MatchmakeRateLimited,
+    /// This address guessed wrong invite codes faster than
+    /// `--invite-tries-per-ip-per-min`.
+    InviteRateLimited,
     /// The server failed; the request may be retried.
     Internal,
     /// The server is shutting down.
@@ -141,7 +148,7 @@ pub enum ApiErrorCode {
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 45] = [
+    pub const ALL: [ApiErrorCode; 48] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -152,6 +159,8 @@ impl ApiErrorCode {
         ApiErrorCode::TooManyInputs,
         ApiErrorCode::NotWebsocket,
         ApiErrorCode::OriginForbidden,
+        ApiErrorCode::InviteRequired,
+        ApiErrorCode::BadInvite,
         ApiErrorCode::NotFound,
         ApiErrorCode::NoRoom,
         ApiErrorCode::UnknownSession,
@@ -170,6 +179,7 @@ impl ApiErrorCode {
         ApiErrorCode::RoomRateLimited,
         ApiErrorCode::RoomRateBusy,
         ApiErrorCode::MatchmakeRateLimited,
+        ApiErrorCode::InviteRateLimited,
         ApiErrorCode::Internal,
         ApiErrorCode::ShuttingDown,
         ApiErrorCode::RoomFull,
@@ -196,7 +206,7 @@ impl ApiErrorCode {
         match self {
             BadRequest | BadParam | BadJson | BadName | BadRoom | BadToken | ResumeRejected
             | TooManyInputs | NotWebsocket => 400,
-            OriginForbidden => 403,
+            OriginForbidden | InviteRequired | BadInvite => 403,
             NotFound | NoRoom | UnknownSession => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
@@ -205,7 +215,8 @@ impl ApiErrorCode {
             NotJson => 415,
             BadBody => 422,
             UpgradeRequired => 426,
-            InputFlood | RoomRateLimited | RoomRateBusy | MatchmakeRateLimited => 429,
+            InputFlood | RoomRateLimited | RoomRateBusy | MatchmakeRateLimited
+            | InviteRateLimited => 429,
             Internal => 500,
             ShuttingDown | RoomFull | RoomLimit | ServerFull | SpectatorLimit
             | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
@@ -255,6 +266,32 @@ pub struct JoinBody {
     /// digits): the seat is spent on the room's owner, as on `/ws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seat: Option<String>,
+    /// A private room's invite code (32 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
+}
+
+/// `POST /api/rooms`'s body: the room to open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRoomBody {
+    /// Private: listed nowhere, joined and watched only with the invite
+    /// code. A public room is opened for matchmaking otherwise.
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// `POST /api/rooms`'s answer (201): the room opened, and for a private
+/// room the code that lets players and spectators in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedRoom {
+    pub room: String,
+    /// The room is private.
+    pub private: bool,
+    /// The invite code (32 hex digits, 128 random bits); `null` for a
+    /// public room.
+    pub invite: Option<String>,
+    /// The owner node's public URL: the room lives there.
+    pub node_url: String,
 }
 
 /// `POST /api/rooms/{id}/join`'s answer: the session token plus what the

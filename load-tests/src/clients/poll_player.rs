@@ -67,6 +67,7 @@ pub async fn session(
         .json(&JoinBody {
             name: format!("poll-bot-{}", spec.index),
             seat,
+            invite: None,
         })
         .timeout(super::CONNECT_TIMEOUT);
     let answer = fetch(ctx, KIND, join).await?;

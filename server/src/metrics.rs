@@ -111,6 +111,10 @@ pub enum Rejection {
     ServerFull,
     /// The address's rate of new rooms.
     RoomRate,
+    /// A private room without its invite code.
+    Invite,
+    /// The address's rate of wrong invite codes.
+    InviteRate,
 }
 
 impl Rejection {
@@ -144,6 +148,8 @@ impl Rejection {
             Rejection::RoomLimit => "room_limit",
             Rejection::ServerFull => "server_full",
             Rejection::RoomRate => "room_rate",
+            Rejection::Invite => "invite",
+            Rejection::InviteRate => "invite_rate",
         }
     }
 }

@@ -36,10 +36,12 @@ use local::{LocalRefusal, LocalSeats};
 pub use routes::{LiveRoute, RouteKey, SessionRoutes};
 use skirmish_shared::ResumeToken;
 
-/// 16 bytes from 32 hex digits.
+/// 16 bytes from 32 hex digits (either case).
 #[must_use]
 pub fn parse_hex16(hex: &str) -> Option<[u8; 16]> {
-    if hex.len() != 32 || !hex.is_ascii() {
+    // `from_str_radix` also takes a sign ("+f" reads as 0x0f), which would
+    // give one token many spellings: only digits.
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0; 16];
@@ -549,13 +551,14 @@ impl Matchmaker {
         room: Option<String>,
         resume: Option<ResumeToken>,
         client: IpAddr,
+        invite: Option<&str>,
     ) -> Result<Seat, JoinError> {
         let opens = room
             .as_ref()
             .is_some_and(|r| self.registry.get(r).is_none());
         let seat = self
             .registry
-            .join(session, name, room, resume, client)
+            .join(session, name, room, resume, client, invite)
             .await?;
         if let (true, Backend::Cluster(cluster)) = (opens, &self.backend) {
             tracing::debug!(room = %seat.room.id, "publishing a room opened by name");

@@ -45,7 +45,9 @@ use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::room::Registry;
 use crate::room::event_ids::IdAllocator;
+use crate::room::invite::InviteGuard;
 use crate::room::quota::RoomQuota;
+use crate::room::registry::Admission;
 use crate::room::ticker::{TICKER_LOG_CAPACITY, Ticker, run_board};
 use sessions::{SessionStore, run_sweeper};
 
@@ -128,11 +130,14 @@ impl AppState {
             tracker.clone(),
             ticker.clone(),
             metrics.clone(),
-            RoomQuota::new(
-                config.max_rooms as usize,
-                config.new_rooms_per_ip_per_min,
-                Duration::from_secs(config.empty_room_secs),
-            ),
+            Admission {
+                quota: RoomQuota::new(
+                    config.max_rooms as usize,
+                    config.new_rooms_per_ip_per_min,
+                    Duration::from_secs(config.empty_room_secs),
+                ),
+                invites: InviteGuard::new(config.invite_tries_per_ip_per_min),
+            },
         );
         let connections = ConnLimits::new(
             config.max_connections as usize,

@@ -4,6 +4,7 @@
 //! rules). Never opens a room. The same for the ticker: the node's own
 //! log, or in cluster mode the mirror of the cluster ticker.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use skirmish_shared::http::ApiErrorCode;
@@ -30,13 +31,25 @@ pub struct RoomFeed {
     pub following: Option<Following>,
 }
 
-/// The feed of room `id`.
+/// The feed of room `id` for `client`, which offers `invite` (a private
+/// room's code; private rooms run on this node only, as the directory
+/// never lists them).
 ///
 /// # Errors
-/// 404 when no live node has the room; 503 when the cluster directory or
-/// the room's log in Redis cannot be read now.
-pub async fn find(app: &AppState, id: &str) -> Result<RoomFeed, ApiError> {
-    if let Some(room) = app.registry.get(id) {
+/// 404 when no live node has the room; 403 for a private room without its
+/// code, 429 past the address's rate of wrong codes; 503 when the cluster
+/// directory or the room's log in Redis cannot be read now.
+pub async fn find(
+    app: &AppState,
+    id: &str,
+    invite: Option<&str>,
+    client: IpAddr,
+) -> Result<RoomFeed, ApiError> {
+    let local = app.registry.watch(id, invite, client).map_err(|err| {
+        app.metrics.reject(err.reason());
+        ApiError::join_refused(err)
+    })?;
+    if let Some(room) = local {
         return Ok(RoomFeed {
             log: room.feed.log.clone(),
             samples: Some(room.feed.samples.clone()),

@@ -50,6 +50,8 @@ pub struct FeedQuery {
     /// For clients that cannot set `Last-Event-ID`.
     #[serde(rename = "lastEventId")]
     last_event_id: Option<String>,
+    /// A private room's invite code (EventSource can set no header).
+    invite: Option<String>,
 }
 
 /// The resume point: the `Last-Event-ID` header, else `?lastEventId=`.
@@ -95,7 +97,8 @@ pub async fn room_events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let room = room_feed::find(&app, &id).await?;
+    let client = super::client_of(conn.as_deref());
+    let room = room_feed::find(&app, &id, query.invite.as_deref(), client).await?;
     let resume = resume_point(&headers, &query)?;
     let held = slots::take(
         &app,

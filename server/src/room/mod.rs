@@ -11,6 +11,7 @@
 //! - [`feed`]: what a room publishes after each tick for those who watch.
 //! - [`ticker`]: the server-wide score ticker and its top-N board.
 //! - [`quota`]: how many rooms may exist and how fast an address opens them.
+//! - [`invite`]: private rooms' invite codes and the rate of wrong guesses.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
 //! channels and snapshots are dropped into outboxes.
@@ -33,6 +34,7 @@ pub(crate) use lifecycle;
 pub mod event_ids;
 pub mod event_log;
 pub mod feed;
+pub mod invite;
 pub mod outbox;
 pub mod quota;
 pub mod registry;
@@ -187,6 +189,32 @@ pub enum JoinError {
         /// Seconds to wait before trying again.
         retry_after: u32,
     },
+    /// The room is private and the invite code is missing or wrong.
+    #[error("{}", invite_refusal(room, *offered))]
+    InviteRequired {
+        room: String,
+        /// A code was given (and was wrong).
+        offered: bool,
+    },
+    /// This client address gave too many wrong invite codes.
+    #[error(
+        "too many wrong invite codes from your address (at most {per_min} a minute): retry in {retry_after} s"
+    )]
+    InviteRate {
+        /// `--invite-tries-per-ip-per-min`.
+        per_min: u32,
+        /// Seconds until the address may try again.
+        retry_after: u32,
+    },
+}
+
+/// The words of an `InviteRequired` refusal.
+fn invite_refusal(room: &str, offered: bool) -> String {
+    if offered {
+        format!("wrong invite code for private room {room}")
+    } else {
+        format!("room {room} is private: join it with its invite link")
+    }
 }
 
 impl JoinError {
@@ -205,6 +233,8 @@ impl JoinError {
             JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => {
                 ErrorCode::RoomRateLimited
             }
+            JoinError::InviteRequired { .. } => ErrorCode::InviteRequired,
+            JoinError::InviteRate { .. } => ErrorCode::InviteRateLimited,
         }
     }
 
@@ -222,6 +252,8 @@ impl JoinError {
             JoinError::RoomLimit { .. } => Rejection::RoomLimit,
             JoinError::ServerFull { .. } => Rejection::ServerFull,
             JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => Rejection::RoomRate,
+            JoinError::InviteRequired { .. } => Rejection::Invite,
+            JoinError::InviteRate { .. } => Rejection::InviteRate,
         }
     }
 }
@@ -246,6 +278,9 @@ pub struct RoomHandle {
     pub id: Arc<str>,
     /// Matchmaking may put players here.
     pub public: bool,
+    /// A private room's invite code: it is listed nowhere, and joining or
+    /// watching it needs the code.
+    pub invite: Option<invite::InviteCode>,
     /// Distinguishes this room from a later one with the same id.
     pub instance: u64,
     /// The room's inbox.

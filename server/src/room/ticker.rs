@@ -106,6 +106,7 @@ pub fn top_lines(registry: &Registry, n: usize) -> Vec<ScoreLine> {
     let mut lines: Vec<ScoreLine> = registry
         .handles()
         .iter()
+        .filter(|h| h.invite.is_none())
         .flat_map(|h| {
             h.feed
                 .scores

@@ -55,6 +55,8 @@ pub use watch::{room_poll, ticker_poll};
 pub struct PollQuery {
     after: Option<String>,
     timeout: Option<String>,
+    /// A private room's invite code (room polls only).
+    invite: Option<String>,
 }
 
 /// A poll's parsed query.

@@ -65,7 +65,7 @@ pub async fn join(
         );
     }
     let client = crate::net::client_of(slot.as_deref());
-    let seat = take_seat(&app, body.name, &id, ticket, client).await?;
+    let seat = take_seat(&app, body.name, &id, ticket, client, body.invite.as_deref()).await?;
     let welcome = seat.welcome.clone();
     let public = seat.room.public;
     let room = seat.room.id.clone();
@@ -99,12 +99,13 @@ async fn take_seat(
     id: &str,
     ticket: Option<SeatTicket>,
     client: std::net::IpAddr,
+    invite: Option<&str>,
 ) -> Result<Seat, ApiError> {
     let session = app.registry.new_session();
     let Some(ticket) = ticket else {
         return app
             .matchmaker
-            .join_by_name(session, name, Some(id.to_owned()), None, client)
+            .join_by_name(session, name, Some(id.to_owned()), None, client, invite)
             .await
             .inspect_err(|err| app.metrics.reject(err.reason()))
             .map_err(ApiError::join_refused);

@@ -76,6 +76,9 @@ pub struct WsQuery {
     room: Option<String>,
     /// A seat ticket for that room (32 hex digits).
     seat: Option<String>,
+    /// A private room's invite code (32 hex digits), checked when the
+    /// room is joined.
+    invite: Option<String>,
 }
 
 /// What the URL asked for, checked.
@@ -83,6 +86,7 @@ pub struct WsQuery {
 struct Entry {
     room: Option<String>,
     seat: Option<SeatTicket>,
+    invite: Option<String>,
 }
 
 impl Entry {
@@ -111,6 +115,7 @@ impl Entry {
         Ok(Entry {
             room: query.room,
             seat,
+            invite: query.invite,
         })
     }
 }
@@ -346,6 +351,7 @@ where
             _ => hello.room = Some(room),
         }
     }
+    let invite = entry.invite.as_deref();
     let joined = match (entry.seat, hello.room) {
         (Some(ticket), Some(room)) => {
             if hello.resume.is_some() {
@@ -375,7 +381,7 @@ where
                 );
             }
             app.matchmaker
-                .join_by_name(id, hello.name, room, hello.resume, client)
+                .join_by_name(id, hello.name, room, hello.resume, client, invite)
                 .await
         }
     };
@@ -387,7 +393,8 @@ where
                 ErrorCode::RoomFull
                 | ErrorCode::ServerFull
                 | ErrorCode::RoomLimit
-                | ErrorCode::RoomRateLimited => CloseCode::TryAgainLater,
+                | ErrorCode::RoomRateLimited
+                | ErrorCode::InviteRateLimited => CloseCode::TryAgainLater,
                 ErrorCode::ShuttingDown => CloseCode::GoingAway,
                 _ => CloseCode::PolicyViolation,
             };

@@ -3,6 +3,7 @@
  * @file End to end in a real browser: starts the real server (cargo run,
  * port 0), drives Debian's Chromium through playwright-core, and checks the
  * lobby, movement with prediction, firing at a bot, the scoreboard page, a
+ * private room made in the lobby and joined by its invite link, a
  * game over long polling, the round-end results and the frame rate with
  * 32+ ships on screen; then, through nginx in front of three cluster nodes
  * (`cluster.mjs`), a game matchmade on the room's owner, its resume after a
@@ -391,6 +392,55 @@ try {
     await board.screenshot({ path: `${RESULTS}scoreboard.png` });
     assert(boardErrors.length === 0, `page errors: ${boardErrors.join('; ')}`);
     await board.close();
+  });
+
+  await check('the lobby creates a private room, shows its link, and only the link lets a friend in', 30000, async () => {
+    const pages = await Promise.all([0, 1, 2].map(() => openPage(/** @type {any} */ (browser))));
+    const [host, friend, stranger] = pages.map((p) => p.page);
+    try {
+      await host.goto(`${main?.base}/`);
+      await host.click('#create-private');
+      await host.waitForSelector('#invite:not([hidden])', { timeout: 5000 });
+      const link = await host.inputValue('#invite-link');
+      const url = new URL(link);
+      const room = url.searchParams.get('room') ?? '';
+      assert(room.startsWith('p-') && /^#invite=[0-9a-f]{32}$/.test(url.hash), `invite link ${link}`);
+      assert(host.url() === link, `the page became its link: ${host.url()}`);
+      assert((await host.inputValue('#room')) === room, 'the room field names the new room');
+      const listed = await (await fetch(`${main?.base}/api/rooms`)).json();
+      assert(!listed.some((/** @type {any} */ r) => r.id === room), 'the private room is not listed');
+      await host.fill('#name', 'Host');
+      await host.click('#play');
+      await until(async () => {
+        const st = await gameState(host);
+        return st.phase === 'playing' && st.room === room;
+      }, 10000, 'the host playing in the private room');
+
+      /** @type {string[]} */
+      const sockets = [];
+      friend.on('websocket', (ws) => sockets.push(ws.url()));
+      await friend.goto(link);
+      assert((await friend.inputValue('#room')) === room, 'the link fills the room field');
+      await friend.fill('#name', 'Friend');
+      await friend.click('#play');
+      const joined = await until(async () => {
+        const st = await gameState(friend);
+        return st.phase === 'playing' && st.room === room && st.ships.some((/** @type {any} */ p) => p.name === 'Host') ? st : null;
+      }, 10000, 'the friend in the private room, seeing the host');
+      assert(joined.transport === 'websocket', `joined over ${joined.transport}`);
+      assert(sockets.some((u) => u.includes(`invite=${url.hash.slice('#invite='.length)}`)), `the socket showed the code: ${sockets}`);
+
+      // The same room without the code: refused, and told why.
+      await stranger.goto(`${main?.base}/?room=${room}`);
+      await stranger.fill('#name', 'Stranger');
+      await stranger.click('#play');
+      await stranger.waitForFunction(() => /InviteRequired/.test(document.getElementById('banner-text')?.textContent ?? ''), null, { timeout: 10000 });
+      await stranger.screenshot({ path: `${RESULTS}private-refused.png` });
+      const errors = pages.flatMap((p) => p.errors);
+      assert(errors.length === 0, `page errors: ${errors.join('; ')}`);
+    } finally {
+      await Promise.all([host.close(), friend.close(), stranger.close()]);
+    }
   });
 
   await check('a dropped connection reconnects by itself and keeps the ship and score', 25000, async () => {

@@ -12,7 +12,8 @@
 import { Buttons, CloseCode, validName, validRoomId } from './protocol.js';
 import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { drawShip } from './draw.js';
-import { clock, ROOMS_REFRESH_MS, roomRows } from './lobby.js';
+import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } from './lobby.js';
+import { errorOf } from './http.js';
 import { matchmake, matchMessage, matchStep } from './matchmaking.js';
 import { GameSession } from './session.js';
 import {
@@ -61,6 +62,10 @@ const ui = {
   resultsList: $('results-list'),
   resultsClose: $('results-close'),
   watch: /** @type {HTMLAnchorElement} */ ($('watch')),
+  createPrivate: /** @type {HTMLButtonElement} */ ($('create-private')),
+  invite: $('invite'),
+  inviteLink: /** @type {HTMLInputElement} */ ($('invite-link')),
+  inviteCopy: /** @type {HTMLButtonElement} */ ($('invite-copy')),
   game: $('game'),
   canvas: /** @type {HTMLCanvasElement} */ ($('arena')),
   score: $('hud-score'),
@@ -235,15 +240,76 @@ function saveResume(saved) {
 }
 
 ui.name.value = loadResume()?.name ?? `Pilot-${100 + Math.floor(Math.random() * 900)}`;
-ui.room.value = loadResume()?.room ?? new URLSearchParams(location.search).get('room') ?? '';
+/**
+ * The private room this page was invited to (an invite link), or created.
+ * @type {import('./lobby.js').Invite | null}
+ */
+let invite = inviteOf(location.search, location.hash);
+
+ui.room.value = invite?.room ?? loadResume()?.room ?? new URLSearchParams(location.search).get('room') ?? '';
+
+/**
+ * The invite code for `room`, when this page holds one.
+ * @param {string | null} room
+ */
+function inviteCode(room) {
+  return invite && invite.room === room ? invite.code : null;
+}
+
+/** Shows the invite link of the private room this page holds. */
+function showInvite() {
+  if (!invite) return;
+  const link = inviteLink(location.origin + location.pathname, invite);
+  ui.inviteLink.value = link;
+  ui.invite.hidden = false;
+  // The page itself becomes the link: a reload stays in the room.
+  history.replaceState(null, '', link);
+}
+showInvite();
 
 /** Points "Watch this room" at the scoreboard of the room typed (or main). */
 function updateWatchLink() {
   const room = ui.room.value.trim();
-  ui.watch.href = `scoreboard.html?room=${encodeURIComponent(validRoomId(room) ? room : 'main')}`;
+  const watched = validRoomId(room) ? room : 'main';
+  const code = inviteCode(watched);
+  ui.watch.href = `scoreboard.html?room=${encodeURIComponent(watched)}${code ? `#invite=${code}` : ''}`;
 }
 ui.room.addEventListener('input', updateWatchLink);
 updateWatchLink();
+
+ui.createPrivate.addEventListener('click', async () => {
+  ui.lobbyMessage.textContent = '';
+  try {
+    const res = await fetch('/api/rooms', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ private: true }),
+    });
+    if (!res.ok) {
+      ui.lobbyMessage.textContent = (await errorOf(res)).message;
+      return;
+    }
+    const created = await res.json();
+    invite = { room: created.room, code: created.invite };
+  } catch (err) {
+    ui.lobbyMessage.textContent = `Could not create a room: ${err instanceof Error ? err.message : String(err)}`;
+    return;
+  }
+  ui.room.value = invite.room;
+  updateWatchLink();
+  showInvite();
+  ui.lobbyMessage.textContent = 'Private room created: share the link, then press Play.';
+});
+
+ui.inviteCopy.addEventListener('click', async () => {
+  ui.inviteLink.select();
+  try {
+    await navigator.clipboard.writeText(ui.inviteLink.value);
+    ui.lobbyMessage.textContent = 'Invite link copied.';
+  } catch {
+    ui.lobbyMessage.textContent = 'Select the link and copy it.';
+  }
+});
 
 ui.form.addEventListener('submit', (e) => {
   e.preventDefault();
@@ -339,7 +405,7 @@ async function refreshRooms() {
       watch.textContent = 'Watch';
       actions.append(join, watch);
       tr.append(
-        cell(r.id + (r.public ? '' : ' (private)'), 'room-id'),
+        cell(r.id + (r.public ? '' : ' (named)'), 'room-id'),
         cell(r.players, 'num'),
         cell(String(r.spectators), 'num'),
         cell(String(r.bots), 'num'),
@@ -436,6 +502,11 @@ let placing = 0;
  */
 async function place(kind, name, room, resume, fallback, attempt = 0) {
   const mine = placing;
+  if (inviteCode(room) && !resume) {
+    // Private rooms are not matchmaking's: join on this node, with the code.
+    start(kind, name, room, null, fallback, attempt, null);
+    return;
+  }
   const asked = { resuming: !!resume, named: room !== null };
   const matched = await matchmake({ room, resume: resume?.token ?? null });
   if (mine !== placing) return;
@@ -496,11 +567,13 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
   let transport;
   if (kind === 'websocket') {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    transport = new WebSocketTransport(placement?.wsUrl ?? `${scheme}://${location.host}/ws`);
+    const url = placement?.wsUrl ?? `${scheme}://${location.host}/ws`;
+    transport = new WebSocketTransport(withInvite(url, inviteCode(placement?.room ?? room)));
   } else {
     transport = new LongPollTransport({
       base: placement?.nodeUrl ?? '',
       seat: placement?.seat ?? null,
+      invite: inviteCode(placement?.room ?? room),
       // `after` and every input's ack: the newest tick the view holds.
       holding: () => session.view.ack,
     });

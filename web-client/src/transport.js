@@ -302,6 +302,8 @@ export class LongPollTransport {
    *   node, where its later requests go directly
    * @param {string | null} [options.seat] a seat ticket from matchmaking,
    *   spent by the join
+   * @param {string | null} [options.invite] a private room's invite code,
+   *   shown to the join
    * @param {typeof fetch} [options.fetch]
    * @param {() => number | null} [options.holding] the tick the client holds
    *   (its ack: `WorldView.ack`); default the newest snapshot handed on
@@ -313,6 +315,7 @@ export class LongPollTransport {
   constructor({
     base = '',
     seat = null,
+    invite = null,
     fetch: fetcher = (input, init) => globalThis.fetch(input, init),
     holding,
     now = () => performance.now(),
@@ -324,6 +327,7 @@ export class LongPollTransport {
     this.kind = 'longpoll';
     this.base = base;
     this.seat = seat;
+    this.invite = invite;
     this.fetch = fetcher;
     this.holding = holding ?? (() => this.newest);
     this.now = now;
@@ -419,7 +423,11 @@ export class LongPollTransport {
       res = await this.fetch(this.url(`rooms/${encodeURIComponent(room || 'main')}/join`), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(this.seat ? { name, seat: this.seat } : { name }),
+        body: JSON.stringify({
+          name,
+          ...(this.seat ? { seat: this.seat } : {}),
+          ...(this.invite ? { invite: this.invite } : {}),
+        }),
         signal: this.polls.signal,
       });
     } catch (err) {

@@ -204,6 +204,14 @@ test('a seat ticket goes with the join, and the answer’s node takes every late
   assert.ok(plain.net.take('/state').url.startsWith(`${BASE}/api/`));
 });
 
+test('a private room’s invite code goes with the join, as in the golden body', async () => {
+  const golden = readJson('http_join_body_invite.json');
+  const h = harness({ invite: golden.invite });
+  await settle();
+  h.transport.send({ Hello: { protocol: 1, name: golden.name, room: 'p-3f9a0c1d2e4b5a6c', resume: null } });
+  assert.deepEqual(h.net.take('/api/rooms/p-3f9a0c1d2e4b5a6c/join').body, golden);
+});
+
 test('a refused join delivers the Error, then closes', async () => {
   const h = harness();
   await settle();

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::cluster_nodes::{MARGIN, get, matchmake, node, prefix, shared_redis, wait_until};
 use common::{
     Player, TestServer, WAIT, client_from, connect_url, expect_close, get_json, metric, refusal,
     sent, test_config,
@@ -211,7 +212,7 @@ async fn guessing_invite_codes_is_rate_limited_per_address() {
     let mut config = test_config();
     config.invite_tries_per_ip_per_min = 5;
     let server = TestServer::start(config).await;
-    let owner = client_from([127, 0, 0, 1]);
+    let owner = client_from([127, 0, 0, 5]);
     let room = create(&server, &owner).await;
     let id = room.room.as_str();
     let code = room.invite.clone().expect("code");
@@ -222,7 +223,8 @@ async fn guessing_invite_codes_is_rate_limited_per_address() {
         assert_eq!(status, 200, "{body}");
     }
 
-    let guesser = client_from([127, 0, 0, 2]);
+    // The guesser is on 127.0.0.1, where the test's WebSockets come from.
+    let guesser = client_from([127, 0, 0, 1]);
     let mut outcomes = Vec::new();
     for guess in 0..20u32 {
         let guess = format!("{guess:032x}");
@@ -252,6 +254,16 @@ async fn guessing_invite_codes_is_rate_limited_per_address() {
     let events = server.http_url(&format!("/api/rooms/{id}/events?invite={code}"));
     let (status, body) = watch(&guesser, events).await;
     assert_eq!(code_of(status, &body), ApiErrorCode::InviteRateLimited);
+    let (error, message, close) = refused_ws(&server, &format!("?invite={code}"), id).await;
+    assert_eq!(
+        (error, close),
+        (ErrorCode::InviteRateLimited, 1013),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("too many wrong invite codes"),
+        "{message}"
+    );
     // Another address is not affected.
     let other = client_from([127, 0, 0, 3]);
     let (status, _, body) = poll_join(&server, &other, id, Some(&code)).await;
@@ -285,4 +297,61 @@ async fn private_rooms_count_against_the_room_cap_and_the_address_rate() {
     let (status, _, body) = sent(http.post(&url).json(&json!({ "private": true }))).await;
     assert_eq!(refusal(status, &body), ApiErrorCode::RoomLimit);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn in_a_cluster_a_private_room_stays_off_the_directory() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("private");
+    let a = node(&redis.url(), &prefix, "a", &[]).await;
+    let b = node(&redis.url(), &prefix, "b", &[]).await;
+    let http = reqwest::Client::new();
+    let url = a.url("/api/rooms");
+    let (status, _, body) = sent(http.post(url).json(&json!({ "private": true }))).await;
+    assert_eq!(status, 201, "{body}");
+    let room: CreatedRoom = serde_json::from_value(body).expect("a CreatedRoom");
+    assert_eq!(room.node_url, a.url(""), "the room lives on the node asked");
+    let code = room.invite.expect("code");
+    // A player inside it on A, so A's next heartbeats carry a player.
+    let ws = format!(
+        "{}?room={}&invite={code}",
+        a.url("/ws").replacen("http", "ws", 1),
+        room.room
+    );
+    let inside = Player::hello_on(connect_url(&ws).await, "Host", None, None).await;
+    assert_eq!(inside.welcome.room, room.room);
+
+    // A room opened on A after the private one: once B lists it, A has
+    // published since the private room opened.
+    let _later = Player::hello_on(
+        connect_url(&a.url("/ws").replacen("http", "ws", 1)).await,
+        "Later",
+        Some("later"),
+        None,
+    )
+    .await;
+    wait_until("B lists A's later room", MARGIN, || async {
+        let rooms = get(&http, &b.url("/api/rooms")).await;
+        rooms
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|r| r["id"] == "later")
+    })
+    .await;
+    for node in [&a, &b] {
+        let rooms = get(&http, &node.url("/api/rooms")).await;
+        let listed = rooms.as_array().expect("array");
+        assert!(
+            listed.iter().all(|r| r["id"] != room.room.as_str()),
+            "listed on {}: {rooms}",
+            node.url("")
+        );
+        let (status, body) = matchmake(&http, node, &json!({ "room": room.room })).await;
+        assert_ne!(status, 200, "matchmaking seated someone: {body}");
+    }
+    // B cannot follow it either: it is nowhere in the directory.
+    let events = b.url(&format!("/api/rooms/{}/events?invite={code}", room.room));
+    let (status, body) = watch(&http, events).await;
+    assert_eq!(code_of(status, &body), ApiErrorCode::NoRoom);
 }

@@ -315,6 +315,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub follower_check_ms: u64,
 
+    /// Rooms of other nodes this node follows at once (each costs a mirror
+    /// ring, a task and two channels on its one pub/sub connection); a
+    /// reader of one more gets 503 `directory_unavailable`.
+    #[arg(long, env = "SKIRMISH_MAX_FOLLOWED_ROOMS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_followed_rooms: u32,
+
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
     pub web_root: PathBuf,

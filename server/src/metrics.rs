@@ -367,6 +367,22 @@ pub mod names {
     /// Score events bound for the cluster ticker, by
     /// [`super::TickerScore`] (a counter).
     pub const TICKER_SCORES: &str = "skirmish_ticker_scores";
+    /// Event-log batches queued for the Redis log writer.
+    pub const LOG_WRITER_BACKLOG: &str = "skirmish_log_writer_backlog";
+    /// Event-log batches, by [`super::LogBatch`] (a counter).
+    pub const LOG_WRITER_BATCHES: &str = "skirmish_log_writer_batches";
+    /// Rooms of other nodes followed now.
+    pub const FOLLOWERS: &str = "skirmish_followers";
+    /// Follower repairs, by [`super::FollowerRepair`] (a counter).
+    pub const FOLLOWER_REPAIRS: &str = "skirmish_follower_repairs";
+    /// Seconds from the owner's append to the follower's (histogram).
+    pub const FOLLOWER_LAG_SECONDS: &str = "skirmish_follower_lag_seconds";
+    /// Channels this node's pub/sub connection carries.
+    pub const PUBSUB_CHANNELS: &str = "skirmish_pubsub_channels";
+    /// Reconnects of the pub/sub connection after a drop (a counter).
+    pub const PUBSUB_RECONNECTS: &str = "skirmish_pubsub_reconnects";
+    /// Times this node found Redis had lost its keys (a counter).
+    pub const REDIS_DATA_LOSSES: &str = "skirmish_redis_data_losses";
 }
 
 fn tick_histogram() -> Histogram {
@@ -554,6 +570,18 @@ pub struct Metrics {
     /// Score events bound for the cluster ticker: `written`, `failed`,
     /// `overflow`.
     pub ticker_scores: Family<OutcomeLabel, Counter>,
+    /// Seconds from the owner's append (its wall clock) to the follower's
+    /// append of the same batch (this node's wall clock).
+    pub follower_lag: Histogram,
+    /// Channels the node's pub/sub connection carries (or will, once
+    /// connected).
+    pub pubsub_channels: Gauge,
+    /// Times the pub/sub connection was opened again after a drop.
+    pub pubsub_reconnects: Counter,
+    /// Times a lease refresh found this node's lease key gone (Redis
+    /// restarted empty, was flushed, or the lease lapsed): every owned
+    /// room's feed is rewritten then.
+    pub redis_data_losses: Counter,
     /// CPU, memory, descriptors and threads of this process.
     process: ProcessGauges,
     /// `(messages, bytes)` handles by [`Transport`], resolved once: `sent`
@@ -604,6 +632,10 @@ impl Metrics {
             follower_repairs: Family::default(),
             ticker_writer_backlog: Gauge::default(),
             ticker_scores: Family::default(),
+            follower_lag: redis_histogram(),
+            pubsub_channels: Gauge::default(),
+            pubsub_reconnects: Counter::default(),
+            redis_data_losses: Counter::default(),
             process: ProcessGauges::default(),
             sent_by_transport: Default::default(),
             registry,
@@ -692,22 +724,22 @@ impl Metrics {
             m.matchmakes.clone(),
         );
         registry.register(
-            "skirmish_log_writer_backlog",
+            names::LOG_WRITER_BACKLOG,
             "Event-log batches waiting for the Redis writer",
             m.log_writer_backlog.clone(),
         );
         registry.register(
-            "skirmish_log_writer_batches",
+            names::LOG_WRITER_BATCHES,
             "Event-log batches by outcome (written, fenced, failed, overflow)",
             m.log_writer_batches.clone(),
         );
         registry.register(
-            "skirmish_followers",
+            names::FOLLOWERS,
             "Rooms of other nodes followed",
             m.followers.clone(),
         );
         registry.register(
-            "skirmish_follower_repairs",
+            names::FOLLOWER_REPAIRS,
             "Follower repairs (gap_filled, resubscribed, restarted)",
             m.follower_repairs.clone(),
         );
@@ -720,6 +752,26 @@ impl Metrics {
             names::TICKER_SCORES,
             "Score events bound for the cluster ticker by outcome (written, failed, overflow)",
             m.ticker_scores.clone(),
+        );
+        registry.register(
+            names::FOLLOWER_LAG_SECONDS,
+            "Seconds from the owner's append to the follower's",
+            m.follower_lag.clone(),
+        );
+        registry.register(
+            names::PUBSUB_CHANNELS,
+            "Channels this node's pub/sub connection carries",
+            m.pubsub_channels.clone(),
+        );
+        registry.register(
+            names::PUBSUB_RECONNECTS,
+            "Pub/sub connection reopened after a drop",
+            m.pubsub_reconnects.clone(),
+        );
+        registry.register(
+            names::REDIS_DATA_LOSSES,
+            "Lease refreshes that found this node's keys gone from Redis",
+            m.redis_data_losses.clone(),
         );
         m.process.register(&mut registry);
         Metrics { registry, ..m }

@@ -623,3 +623,183 @@ async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
         "{metrics}"
     );
 }
+
+/// `CLIENT LIST TYPE pubsub` of `redis`: one line per subscribed
+/// connection, with its `sub=` count.
+async fn pubsub_clients(redis: &RedisProcess) -> Vec<String> {
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .expect("client list");
+    list.lines()
+        .filter_map(|l| l.split(' ').find(|f| f.starts_with("sub=")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `CLIENT KILL TYPE pubsub` on `redis`: how many it dropped.
+async fn kill_subscribers(redis: &RedisProcess) -> u64 {
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .expect("client kill")
+}
+
+/// This node's `/metrics` text.
+async fn metrics_of(node: &NodeProcess) -> String {
+    reqwest::get(node.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pubsub_connection_carries_every_followed_room_through_a_drop() {
+    // Its own Redis: the test counts every subscribed connection.
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("shared-pubsub");
+    // No periodic reads (60 s): after the drop, only the resubscription
+    // can bring the missed events.
+    let extra = [
+        "--event-log-capacity",
+        "64",
+        "--round-secs",
+        "86400",
+        "--empty-room-secs",
+        "3600",
+        "--follower-check-ms",
+        "60000",
+    ];
+    let a = node(&redis.url(), &prefix, "a", &extra).await;
+    let b = node(&redis.url(), &prefix, "b", &extra).await;
+    let http = reqwest::Client::new();
+    let main = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mut rooms = vec![main];
+    for name in ["alpha", "beta"] {
+        join_and_leave(&a, name, "Opener").await;
+        rooms.push(name.to_owned());
+    }
+    wait_until("B lists A's three rooms", MARGIN, || async {
+        let listed = ids(&get(&http, &b.url("/api/rooms")).await, "id");
+        rooms.iter().all(|r| listed.contains(r))
+    })
+    .await;
+    let mut readers = Vec::new();
+    for room in &rooms {
+        let mut on_a = SseClient::open(&http, &events_url(&a, room), None).await;
+        let mut on_b = SseClient::open(&http, &events_url(&b, room), None).await;
+        assert_eq!((on_a.status, on_b.status), (200, 200), "{room}");
+        let (snap_a, snap_b) = (on_a.next_logged().await, on_b.next_logged().await);
+        assert_eq!((snap_b.event, snap_b.id), (snap_a.event, snap_a.id));
+        readers.push((on_a, on_b));
+    }
+    // B follows three rooms, two channels each, over one connection (A
+    // follows nothing, so its connection subscribes none).
+    wait_until(
+        "B's one connection carries six channels",
+        MARGIN,
+        || async { pubsub_clients(&redis).await == ["sub=6"] },
+    )
+    .await;
+
+    assert_eq!(kill_subscribers(&redis).await, 1);
+    for room in &rooms {
+        for name in ["Fay", "Gus"] {
+            join_and_leave(&a, room, name).await;
+        }
+    }
+    for (room, (on_a, on_b)) in rooms.iter().zip(&mut readers) {
+        let owner = until_left(on_a, "Gus").await;
+        assert_eq!(until_left(on_b, "Gus").await, owner, "{room}");
+        assert!(owner.iter().any(|e| e.1 == "join"), "{room}: {owner:?}");
+    }
+    wait_until("B subscribes again on one connection", MARGIN, || async {
+        pubsub_clients(&redis).await == ["sub=6"]
+    })
+    .await;
+    let metrics = metrics_of(&b).await;
+    assert_eq!(
+        metric(&metrics, "skirmish_pubsub_reconnects_total"),
+        Some(1.0)
+    );
+    assert_eq!(metric(&metrics, "skirmish_pubsub_channels"), Some(6.0));
+    assert_eq!(
+        metric(
+            &metrics,
+            "skirmish_follower_repairs_total{outcome=\"resubscribed\"}"
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "skirmish_follower_lag_seconds_count").is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_node_follows_at_most_its_max_followed_rooms() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("max-followed");
+    let extra = ["--empty-room-secs", "3600", "--follower-idle-ms", "200"];
+    let a = node(&redis.url(), &prefix, "a", &extra).await;
+    let mut b_args = extra.to_vec();
+    b_args.extend(["--max-followed-rooms", "1"]);
+    let b = node(&redis.url(), &prefix, "b", &b_args).await;
+    let http = reqwest::Client::new();
+    for name in ["alpha", "beta"] {
+        join_and_leave(&a, name, "Opener").await;
+    }
+    wait_until("B lists A's rooms", MARGIN, || async {
+        let listed = ids(&get(&http, &b.url("/api/rooms")).await, "id");
+        listed.contains(&"alpha".to_owned()) && listed.contains(&"beta".to_owned())
+    })
+    .await;
+    let alpha = SseClient::open(&http, &events_url(&b, "alpha"), None).await;
+    assert_eq!(alpha.status, 200);
+    let response = http.get(events_url(&b, "beta")).send().await.expect("sent");
+    let status_code = response.status().as_u16();
+    let refusal: Value = response.json().await.expect("json");
+    assert_eq!(
+        common::refusal(status_code, &refusal),
+        ApiErrorCode::DirectoryUnavailable
+    );
+    assert!(
+        refusal["error"]
+            .as_str()
+            .expect("error")
+            .contains("follows 1 rooms"),
+        "{refusal}"
+    );
+    // Once alpha's follower closes, beta can be followed.
+    drop(alpha);
+    wait_until(
+        "B follows beta once alpha's follower closed",
+        MARGIN,
+        || async { status(&http, &events_url(&b, "beta")).await == 200 },
+    )
+    .await;
+}

@@ -63,6 +63,17 @@ struct Queued {
     room: Arc<str>,
     log: Weak<EventLog>,
     job: Job,
+    /// When the room appended it (Unix ms, this node's clock).
+    at_ms: u64,
+}
+
+/// Now as Unix milliseconds: the clock followers measure their lag
+/// against (nodes' clocks must agree, as NTP keeps them).
+#[must_use]
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A room log's replica: hands appends to the writer's queue.
@@ -80,6 +91,7 @@ impl RoomReplica {
             room: self.room.clone(),
             log: self.log.clone(),
             job,
+            at_ms: unix_ms(),
         };
         if self.tx.try_send(queued).is_err() {
             // The writer resends from the ring when the next batch does
@@ -112,6 +124,10 @@ struct Message<'a> {
     snap_at: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     closed: Option<&'static str>,
+    /// When the room appended the oldest entry (Unix ms), for the
+    /// followers' lag; absent when the batch was rebuilt from the ring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<u64>,
 }
 
 /// What the writer knows of one room.
@@ -130,6 +146,8 @@ struct Work {
     entries: Vec<Arc<LogEntry>>,
     snapshot: Option<Arc<RawValue>>,
     closed: Option<&'static str>,
+    /// When the oldest merged batch was appended (Unix ms).
+    at_ms: Option<u64>,
 }
 
 /// The writer task and the factory of its replicas.
@@ -219,6 +237,7 @@ impl LogWriter {
                 entries: Vec::new(),
                 snapshot: Some(snapshot),
                 closed: None,
+                at_ms: None,
             };
             self.write(&room, work).await;
         }
@@ -251,6 +270,7 @@ impl LogWriter {
                     entries: Vec::new(),
                     snapshot: None,
                     closed: None,
+                    at_ms: Some(queued.at_ms),
                 });
             }
             let Some(run) = runs.last_mut() else { continue };
@@ -311,6 +331,7 @@ impl LogWriter {
             snap: &snapshot,
             snap_at,
             closed: work.closed,
+            at: work.at_ms.filter(|_| !work.entries.is_empty()),
         };
         let Ok(message) = serde_json::to_string(&message) else {
             return;
@@ -400,6 +421,7 @@ fn resync(log: &EventLog, last: u64, work: &mut Work) {
         work.entries = entries.into_iter().filter(|e| e.id <= head).collect();
         work.prev = last;
         work.snapshot = Some(snapshot);
+        work.at_ms = None;
     } else if let Read::UpToDate = log.read(last, 1) {
         work.entries.clear();
         work.prev = last;

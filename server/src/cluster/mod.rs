@@ -14,6 +14,8 @@
 //! - [`lease`]: the task that keeps this node's lease and rooms published.
 //! - [`log_writer`]: copies local rooms' event logs to Redis streams.
 //! - [`follower`]: mirrors of other nodes' rooms for local readers.
+//! - [`pubsub`]: the node's one pub/sub connection, shared by every
+//!   subscriber.
 //! - [`samples`]: local rooms' state samples to their Redis channels.
 //! - [`ticker_writer`]: this node's score changes into the cluster ticker.
 //! - [`ticker_follower`]: the cluster ticker's mirror for local readers.
@@ -27,6 +29,7 @@ pub mod follower;
 pub mod keys;
 pub mod lease;
 pub mod log_writer;
+pub mod pubsub;
 pub mod redis;
 pub mod samples;
 pub mod ticker_follower;
@@ -47,7 +50,8 @@ use crate::node::Node;
 use crate::room::Registry;
 use crate::room::ticker::{TICKER_LOG_CAPACITY, Ticker};
 use directory::{RedisDirectory, Survey};
-use follower::Followers;
+use follower::{FollowerSettings, Followers};
+use pubsub::PubSubHub;
 use redis::{ClusterError, RedisLink};
 use ticker_follower::TickerFollower;
 use ticker_writer::TickerWriter;
@@ -75,6 +79,8 @@ pub struct Cluster {
     pub followers: Arc<Followers>,
     /// This node's follower of the cluster ticker.
     pub ticker: TickerFollower,
+    /// The node's one pub/sub connection: subscribe channels here.
+    pub pubsub: Arc<PubSubHub>,
     /// Tickets whose players were seated since the last refresh. A short
     /// push or a swap of the whole list; never held across an await.
     seated: Mutex<Vec<(Arc<str>, SeatTicket)>>,
@@ -157,6 +163,13 @@ impl Cluster {
             )
             .instrument(tracing::info_span!("samples", node = %node.id)),
         );
+        let pubsub = PubSubHub::new(directory.link().clone(), metrics.clone());
+        tracker.spawn(
+            pubsub
+                .clone()
+                .run(shutdown.clone())
+                .instrument(tracing::info_span!("pubsub", node = %node.id)),
+        );
         let (ticker_writer, sink) = TickerWriter::new(
             directory.clone(),
             TICKER_LOG_CAPACITY,
@@ -174,15 +187,20 @@ impl Cluster {
             TICKER_LOG_CAPACITY,
             Duration::from_millis(config.follower_check_ms),
             metrics.clone(),
+            pubsub.clone(),
             shutdown.clone(),
             tracker.clone(),
-        );
+        )?;
         let followers = Followers::new(
             directory.clone(),
-            capacity,
-            Duration::from_millis(config.follower_idle_ms),
-            Duration::from_millis(config.follower_check_ms),
+            FollowerSettings {
+                capacity,
+                idle: Duration::from_millis(config.follower_idle_ms),
+                check: Duration::from_millis(config.follower_check_ms),
+                max_followed: config.max_followed_rooms as usize,
+            },
             metrics.clone(),
+            pubsub.clone(),
             shutdown.clone(),
             tracker.clone(),
         );
@@ -190,6 +208,7 @@ impl Cluster {
             directory,
             followers,
             ticker,
+            pubsub,
             seated: Mutex::default(),
             lease: Mutex::default(),
             lease_ttl,

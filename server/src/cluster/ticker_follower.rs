@@ -17,8 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::directory::RedisDirectory;
-use super::follower::{Followers, Following, NotReady};
+use super::follower::{FollowError, FollowerSettings, Followers, Following};
 use super::keys::TICKER_FEED;
+use super::pubsub::PubSubHub;
 use crate::metrics::Metrics;
 
 /// This node's follower of the cluster ticker.
@@ -31,31 +32,34 @@ pub struct TickerFollower {
 
 impl TickerFollower {
     /// Starts following the ticker, its mirror keeping `capacity` entries
-    /// and reading after its head every `check`.
-    #[must_use]
+    /// and reading after its head every `check`, on the node's pub/sub
+    /// connection.
+    ///
+    /// # Errors
+    /// The pub/sub connection carries all the channels it may (it carries
+    /// none yet when the node starts).
     pub fn start(
         directory: Arc<RedisDirectory>,
         capacity: usize,
         check: Duration,
         metrics: Arc<Metrics>,
+        hub: Arc<PubSubHub>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
-    ) -> TickerFollower {
+    ) -> Result<TickerFollower, FollowError> {
         // Held for the node's life, so the idle time never comes into play.
-        let followers = Followers::new(
-            directory,
+        let settings = FollowerSettings {
             capacity,
-            Duration::MAX,
+            idle: Duration::MAX,
             check,
-            metrics,
-            shutdown,
-            tracker,
-        );
-        let held = followers.hold(TICKER_FEED);
-        TickerFollower {
+            max_followed: 1,
+        };
+        let followers = Followers::new(directory, settings, metrics, hub, shutdown, tracker);
+        let held = followers.hold(TICKER_FEED)?;
+        Ok(TickerFollower {
             followers,
             _held: held,
-        }
+        })
     }
 
     /// A reader's hold on the mirror, once its first read is done (up to
@@ -64,7 +68,7 @@ impl TickerFollower {
     /// # Errors
     /// The ticker has not been read from Redis yet (Redis down since this
     /// node started).
-    pub async fn follow(&self) -> Result<Following, NotReady> {
+    pub async fn follow(&self) -> Result<Following, FollowError> {
         self.followers.follow(TICKER_FEED).await
     }
 }

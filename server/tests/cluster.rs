@@ -803,3 +803,69 @@ async fn a_node_follows_at_most_its_max_followed_rooms() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_rooms_feed_is_rewritten_when_redis_restarts_empty() {
+    let Some(mut redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("feed-loss");
+    // No timed round ends: the room stays idle after the test's events.
+    let extra = [
+        "--event-log-capacity",
+        "16",
+        "--round-secs",
+        "86400",
+        "--follower-idle-ms",
+        "100",
+        "--follower-check-ms",
+        "200",
+    ];
+    let a = node(&redis.url(), &prefix, "a", &extra).await;
+    let b = node(&redis.url(), &prefix, "b", &extra).await;
+    let c = node(&redis.url(), &prefix, "c", &extra).await;
+    let http = reqwest::Client::new();
+    let room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    wait_until("B lists A's room", MARGIN, || async {
+        ids(&get(&http, &b.url("/api/rooms")).await, "id").contains(&room)
+    })
+    .await;
+    let mut on_b = SseClient::open(&http, &events_url(&b, &room), None).await;
+    let before = on_b.next_logged().await;
+    join_and_leave(&a, &room, "Ann").await;
+    let mut head = until_left(&mut on_b, "Ann").await.last().expect("events").0;
+    drop(on_b);
+
+    redis.restart();
+    // The room has had no event since: only the owner's rewrite of its
+    // feed makes it readable on other nodes within a few lease refreshes
+    // (else at the writer's idle refresh, minutes later).
+    for other in [&b, &c] {
+        wait_until("the idle room is readable again", MARGIN, || async {
+            status(&http, &events_url(other, &room)).await == 200
+        })
+        .await;
+    }
+    // A cursor from before the loss gets `reset` at the head on a node
+    // that never followed the room and on one that did, never a wrong
+    // event; then the room's next events.
+    for other in [&c, &b] {
+        let mut old = SseClient::open(&http, &events_url(other, &room), before.id).await;
+        assert_eq!(old.status, 200);
+        let reset = old.next_logged().await;
+        assert_eq!((reset.event.as_str(), reset.id), ("reset", Some(head)));
+        join_and_leave(&a, &room, "Bob").await;
+        let next = until_left(&mut old, "Bob").await;
+        assert!(next.iter().all(|e| e.0 > head), "{next:?}");
+        head = next.last().expect("events").0;
+    }
+    let metrics = metrics_of(&a).await;
+    assert_eq!(
+        metric(&metrics, "skirmish_redis_data_losses_total"),
+        Some(1.0),
+        "{metrics}"
+    );
+}

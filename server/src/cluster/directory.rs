@@ -59,6 +59,10 @@ pub enum Lease {
     Held {
         /// Live nodes, this one included.
         live_nodes: u64,
+        /// The lease key was gone: this is the node's first refresh, its
+        /// lease had lapsed, or Redis lost its data (restarted empty,
+        /// flushed, failed over to a replica that lacked it).
+        fresh: bool,
         /// Rooms not published.
         conflicts: Vec<String>,
     },
@@ -234,9 +238,10 @@ impl RedisDirectory {
         let mut conn = self.link.conn();
         let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
         match answer.split_first() {
-            Some((status, rest)) if status == "ok" && !rest.is_empty() => Ok(Lease::Held {
-                live_nodes: rest[0].parse().unwrap_or(0),
-                conflicts: rest[1..].to_vec(),
+            Some((status, [live, fresh, conflicts @ ..])) if status == "ok" => Ok(Lease::Held {
+                live_nodes: live.parse().unwrap_or(0),
+                fresh: fresh == "1",
+                conflicts: conflicts.to_vec(),
             }),
             Some((status, [boot])) if status == "taken" => Ok(Lease::Taken {
                 by_boot: boot.clone(),

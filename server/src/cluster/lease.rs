@@ -54,6 +54,7 @@ impl LeaseTask {
         let mut failures: u32 = 0;
         let mut wait = Duration::ZERO;
         let mut conflicts: Vec<String> = Vec::new();
+        let mut held_before = false;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -71,8 +72,23 @@ impl LeaseTask {
             match directory.heartbeat(&rooms, &seated, draining).await {
                 Ok(Lease::Held {
                     live_nodes,
+                    fresh,
                     conflicts: now_conflicting,
                 }) => {
+                    if fresh {
+                        // Whatever this node wrote may be gone: rewrite
+                        // every room's feed now rather than at its next
+                        // event or idle refresh, so other nodes can read
+                        // it again.
+                        self.cluster.feeds_lost.notify_one();
+                        if held_before {
+                            self.metrics.redis_data_losses.inc();
+                            warn!(
+                                "this node's keys were gone from Redis; rewriting every room's feed"
+                            );
+                        }
+                    }
+                    held_before = true;
                     self.cluster.set_lease(Some(started));
                     self.cluster.published(asked);
                     self.metrics

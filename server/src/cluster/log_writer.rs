@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use redis::Value;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -156,6 +156,8 @@ pub struct LogWriter {
     directory: Arc<RedisDirectory>,
     rx: mpsc::Receiver<Queued>,
     capacity: usize,
+    /// Notified when Redis lost this node's keys.
+    lost: Arc<Notify>,
     metrics: Arc<Metrics>,
     rooms: HashMap<Arc<str>, Written>,
 }
@@ -167,6 +169,7 @@ impl LogWriter {
     pub fn new(
         directory: Arc<RedisDirectory>,
         capacity: usize,
+        lost: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> (LogWriter, ReplicaFactory) {
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -183,6 +186,7 @@ impl LogWriter {
             directory,
             rx,
             capacity,
+            lost,
             metrics,
             rooms: HashMap::new(),
         };
@@ -205,6 +209,10 @@ impl LogWriter {
                     self.refresh_idle().await;
                     continue;
                 }
+                () = self.lost.notified() => {
+                    self.rewrite_all().await;
+                    continue;
+                }
                 () = shutdown.cancelled() => {
                     while let Ok(job) = self.rx.try_recv() {
                         jobs.push(job);
@@ -225,7 +233,28 @@ impl LogWriter {
             .filter(|(_, w)| w.at.elapsed() >= FEED_REFRESH)
             .map(|(room, w)| (room.clone(), w.log.clone()))
             .collect();
-        for (room, log) in idle {
+        self.write_heads(idle).await;
+    }
+
+    /// Redis lost what this node wrote: forget what it acknowledged and
+    /// write every room's head and snapshot again. Its stream starts over
+    /// at the head, so a remote reader whose cursor is older gets `reset`
+    /// (a live follower whose head is the room's goes on unharmed).
+    async fn rewrite_all(&mut self) {
+        let all: Vec<(Arc<str>, Weak<EventLog>)> = self
+            .rooms
+            .iter_mut()
+            .map(|(room, w)| {
+                w.last = None;
+                (room.clone(), w.log.clone())
+            })
+            .collect();
+        self.write_heads(all).await;
+    }
+
+    /// Writes each room's head and snapshot, without entries.
+    async fn write_heads(&mut self, rooms: Vec<(Arc<str>, Weak<EventLog>)>) {
+        for (room, log) in rooms {
             let Some(live) = log.upgrade() else {
                 self.rooms.remove(&room);
                 continue;

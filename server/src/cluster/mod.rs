@@ -81,6 +81,9 @@ pub struct Cluster {
     pub ticker: TickerFollower,
     /// The node's one pub/sub connection: subscribe channels here.
     pub pubsub: Arc<PubSubHub>,
+    /// Told by the lease task when Redis lost this node's keys; the log
+    /// writer then rewrites every room's feed.
+    feeds_lost: Arc<tokio::sync::Notify>,
     /// Tickets whose players were seated since the last refresh. A short
     /// push or a swap of the whole list; never held across an await.
     seated: Mutex<Vec<(Arc<str>, SeatTicket)>>,
@@ -145,8 +148,13 @@ impl Cluster {
             Duration::from_millis(config.seat_ttl_ms),
         ));
         let capacity = config.event_log_capacity as usize;
-        let (writer, replicas) =
-            log_writer::LogWriter::new(directory.clone(), capacity, metrics.clone());
+        let feeds_lost = Arc::new(tokio::sync::Notify::new());
+        let (writer, replicas) = log_writer::LogWriter::new(
+            directory.clone(),
+            capacity,
+            feeds_lost.clone(),
+            metrics.clone(),
+        );
         tracker.spawn(
             writer
                 .run(shutdown.clone())
@@ -209,6 +217,7 @@ impl Cluster {
             followers,
             ticker,
             pubsub,
+            feeds_lost,
             seated: Mutex::default(),
             lease: Mutex::default(),
             lease_ttl,

@@ -869,3 +869,83 @@ async fn an_idle_rooms_feed_is_rewritten_when_redis_restarts_empty() {
         "{metrics}"
     );
 }
+
+/// The status and error code of a refused `GET url`.
+async fn refused(http: &reqwest::Client, url: &str) -> ApiErrorCode {
+    let response = http.get(url).send().await.expect("sent");
+    let status_code = response.status().as_u16();
+    // A stream's body never ends: do not read an accepted one.
+    assert_ne!(status_code, 200, "{url} was not refused");
+    let body: Value = response.json().await.expect("json");
+    common::refusal(status_code, &body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_applies_a_rooms_reader_caps_to_its_own_readers() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("room-caps");
+    let caps = [
+        "--max-spectators-per-room",
+        "2",
+        "--max-polls-per-room",
+        "1",
+        "--round-secs",
+        "86400",
+    ];
+    let a = node(&redis.url(), &prefix, "a", &caps).await;
+    let b = node(&redis.url(), &prefix, "b", &caps).await;
+    let http = reqwest::Client::new();
+    let room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    wait_until("B lists A's room", MARGIN, || async {
+        ids(&get(&http, &b.url("/api/rooms")).await, "id").contains(&room)
+    })
+    .await;
+    // Two streams on B fill the room's cap there; the owner's own cap is
+    // untouched by them.
+    let mut on_b = Vec::new();
+    for _ in 0..2 {
+        let reader = SseClient::open(&http, &events_url(&b, &room), None).await;
+        assert_eq!(reader.status, 200);
+        on_b.push(reader);
+    }
+    assert_eq!(
+        refused(&http, &events_url(&b, &room)).await,
+        ApiErrorCode::RoomSpectatorLimit
+    );
+    let on_a = SseClient::open(&http, &events_url(&a, &room), None).await;
+    assert_eq!(on_a.status, 200);
+    // A closed stream frees its slot once the server notices (its next
+    // frame).
+    on_b.pop();
+    wait_until("a freed slot is taken again", MARGIN, || async {
+        status(&http, &events_url(&b, &room)).await == 200
+    })
+    .await;
+
+    // One long poll waits on the room on B; a second is refused there.
+    let head = get(&http, &b.url(&format!("/api/rooms/{room}/poll?after=0"))).await["next"]
+        .as_u64()
+        .expect("next");
+    let wait_url = b.url(&format!("/api/rooms/{room}/poll?after={head}&timeout=30"));
+    let waiting = tokio::spawn({
+        let (http, url) = (http.clone(), wait_url.clone());
+        async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    // A probe that finds the slot free waits a second and is asked again.
+    let probe = b.url(&format!("/api/rooms/{room}/poll?after={head}&timeout=1"));
+    wait_until("B refuses a second waiting poll", MARGIN, || async {
+        let response = http.get(&probe).send().await.expect("sent");
+        let status_code = response.status().as_u16();
+        if status_code != 503 {
+            return false;
+        }
+        let body: Value = response.json().await.expect("json");
+        common::refusal(status_code, &body) == ApiErrorCode::RoomPollLimit
+    })
+    .await;
+    assert!(!waiting.is_finished(), "the first poll still waits");
+    waiting.abort();
+}

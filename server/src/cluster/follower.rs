@@ -34,7 +34,7 @@ use parking_lot::Mutex;
 use redis::Value;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -119,6 +119,10 @@ pub struct FollowerSettings {
     pub check: Duration,
     /// `--max-followed-rooms`.
     pub max_followed: usize,
+    /// `--max-spectators-per-room`, applied here to each followed room.
+    pub max_spectators: usize,
+    /// `--max-polls-per-room`, applied here to each followed room.
+    pub max_polls: usize,
 }
 
 /// Every followed room of this node.
@@ -126,6 +130,9 @@ pub struct FollowerSettings {
 pub struct Followers {
     directory: Arc<RedisDirectory>,
     capacity: usize,
+    /// The per-room caps of readers on this node.
+    max_spectators: usize,
+    max_polls: usize,
     /// How long a follower outlives its last reader.
     idle: Duration,
     /// How often an open follower reads the stream after its head.
@@ -155,6 +162,11 @@ pub struct Follower {
     ready: watch::Sender<bool>,
     /// The room's latest state sample, as its owner published it.
     samples: watch::Sender<Arc<SampleFrame>>,
+    /// This node's share of the room's caps: one permit per local
+    /// spectator stream (`--max-spectators-per-room`) and per waiting poll
+    /// (`--max-polls-per-room`), as the owner keeps for its own readers.
+    spectator_permits: Arc<Semaphore>,
+    poll_permits: Arc<Semaphore>,
 }
 
 /// A reader's hold on a follower: the mirror it reads, counted while held.
@@ -174,6 +186,24 @@ impl Following {
     #[must_use]
     pub fn samples(&self) -> watch::Receiver<Arc<SampleFrame>> {
         self.follower.samples.subscribe()
+    }
+
+    /// The followed room's id.
+    #[must_use]
+    pub fn room(&self) -> &str {
+        &self.follower.room
+    }
+
+    /// One permit per spectator stream of the room on this node.
+    #[must_use]
+    pub fn spectator_permits(&self) -> &Arc<Semaphore> {
+        &self.follower.spectator_permits
+    }
+
+    /// One permit per long poll waiting on the room on this node.
+    #[must_use]
+    pub fn poll_permits(&self) -> &Arc<Semaphore> {
+        &self.follower.poll_permits
     }
 }
 
@@ -225,6 +255,8 @@ impl Followers {
         Arc::new(Followers {
             directory,
             capacity: settings.capacity,
+            max_spectators: settings.max_spectators,
+            max_polls: settings.max_polls,
             idle: settings.idle,
             check: settings.check,
             max_followed: settings.max_followed.min(MAX_FOLLOWED),
@@ -304,6 +336,8 @@ impl Followers {
                 sse: bytes::Bytes::new(),
             }))
             .0,
+            spectator_permits: Arc::new(Semaphore::new(self.max_spectators)),
+            poll_permits: Arc::new(Semaphore::new(self.max_polls)),
         });
         let task = Task {
             followers: self.clone(),

@@ -206,6 +206,8 @@ impl Cluster {
                 idle: Duration::from_millis(config.follower_idle_ms),
                 check: Duration::from_millis(config.follower_check_ms),
                 max_followed: config.max_followed_rooms as usize,
+                max_spectators: config.max_spectators_per_room as usize,
+                max_polls: config.max_polls_per_room as usize,
             },
             metrics.clone(),
             pubsub.clone(),

@@ -53,6 +53,10 @@ impl TickerFollower {
             idle: Duration::MAX,
             check,
             max_followed: 1,
+            // The ticker's readers take no room slot (node-wide caps only,
+            // as on a single node), so these permits are never asked for.
+            max_spectators: tokio::sync::Semaphore::MAX_PERMITS,
+            max_polls: tokio::sync::Semaphore::MAX_PERMITS,
         };
         let followers = Followers::new(directory, settings, metrics, hub, shutdown, tracker);
         let held = followers.hold(TICKER_FEED)?;

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::AppState;
 use super::api::ApiError;
+use super::slots::RoomSlots;
 use crate::cluster::follower::Following;
 use crate::room::RoomHandle;
 use crate::room::event_log::EventLog;
@@ -24,11 +25,24 @@ pub struct RoomFeed {
     pub log: Arc<EventLog>,
     /// Its state samples.
     pub samples: Option<watch::Receiver<Arc<SampleFrame>>>,
-    /// The room, when it runs here (its spectator and poll caps apply).
+    /// The room, when it runs here.
     pub local: Option<RoomHandle>,
     /// The hold on the follower, for a room of another node: keep it as
     /// long as the reader reads.
     pub following: Option<Following>,
+}
+
+impl RoomFeed {
+    /// The room's reader slots on this node: the room's own, or its
+    /// follower's, so the per-room caps hold on every node.
+    #[must_use]
+    pub fn slots(&self) -> Option<&dyn RoomSlots> {
+        match (&self.local, &self.following) {
+            (Some(room), _) => Some(room),
+            (None, Some(following)) => Some(following),
+            (None, None) => None,
+        }
+    }
 }
 
 /// The feed of room `id` for `client`, which offers `invite` (a private

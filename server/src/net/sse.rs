@@ -103,7 +103,7 @@ pub async fn room_events(
     let held = slots::take(
         &app,
         SlotKind::Spectator,
-        room.local.as_ref(),
+        room.slots(),
         client_address(conn.as_ref()),
     )?;
     let mut feed = Feed::new(room.log.clone(), room.samples.clone(), resume, &app, held);

@@ -41,10 +41,9 @@ use skirmish_shared::http::{ApiErrorCode, DEFAULT_POLL_TIMEOUT_SECS};
 
 use super::AppState;
 use super::api::ApiError;
-use super::slots::{self, Slot, SlotKind, client_address};
+use super::slots::{self, RoomSlots, Slot, SlotKind, client_address};
 use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, Transport};
-use crate::room::RoomHandle;
 
 pub use play::{input, join, leave, state};
 pub use watch::{room_poll, ticker_poll};
@@ -117,7 +116,7 @@ type PollSlot = (Slot, GaugeGuard);
 
 fn poll_slot(
     app: &AppState,
-    room: Option<&RoomHandle>,
+    room: Option<&dyn RoomSlots>,
     conn: Option<&Extension<ConnSlot>>,
 ) -> Result<PollSlot, ApiError> {
     let slot = slots::take(app, SlotKind::Poll, room, client_address(conn))?;

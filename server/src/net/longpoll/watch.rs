@@ -46,7 +46,7 @@ pub async fn room_poll(
     let client = crate::net::client_of(conn.as_deref());
     let room = crate::net::room_feed::find(&app, &id, query.invite.as_deref(), client).await?;
     let params = parse_poll_query::<u64>(&query, app.config.max_poll_timeout_secs)?;
-    let _slot = poll_slot(&app, room.local.as_ref(), conn.as_ref())?;
+    let _slot = poll_slot(&app, room.slots(), conn.as_ref())?;
     Ok(poll_log(&app, &room.log, params).await)
 }
 

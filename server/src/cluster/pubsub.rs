@@ -131,7 +131,9 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The next delivery; `None` once the hub has stopped (shutdown).
+    /// The next delivery, waiting for one. The hub keeps the queue open
+    /// while the subscription lives, so `None` never comes in practice;
+    /// subscribers stop on their own shutdown signal.
     pub async fn recv(&mut self) -> Option<Delivery> {
         if self.missed.swap(false, Ordering::AcqRel) {
             return Some(Delivery::Missed);

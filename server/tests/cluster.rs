@@ -949,3 +949,40 @@ async fn every_node_applies_a_rooms_reader_caps_to_its_own_readers() {
     assert!(!waiting.is_finished(), "the first poll still waits");
     waiting.abort();
 }
+
+#[tokio::test]
+async fn unwatched_rooms_publish_their_state_once_a_second() {
+    // Its own Redis: the test counts every PUBLISH.
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("unwatched");
+    // Three rooms opened at different moments, then no events: only
+    // their state samples publish.
+    let a = node(&redis.url(), &prefix, "a", &["--round-secs", "86400"]).await;
+    for room in ["alpha", "beta"] {
+        join_and_leave(&a, room, "Opener").await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+    }
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let publishes = |stats: &str| -> u64 {
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_publish:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let stats = || redis::cmd("INFO").arg("commandstats").clone();
+    let before: String = stats().query_async(&mut conn).await.expect("info");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after: String = stats().query_async(&mut conn).await.expect("info");
+    let n = publishes(&after) - publishes(&before);
+    // 10 Hz samples, nobody subscribed: about 4 per room in 4 s (a round
+    // may straddle the edges), not one every other period (20).
+    assert!((6..=18).contains(&n), "{n} publishes in 4 s");
+}

@@ -9,8 +9,9 @@
 # Measures, each as a ratio within the run: (1) the added latency of an
 # event read on another node against the same event read on its owner;
 # (2) Redis CPU per 1,000 events/s and per 100 followed rooms; (3) server
-# CPU for the same rooms on one node against three. Takes about
-# 7 × --window + 60 seconds. Needs redis-server (apt-get install redis-server).
+# CPU for the same rooms on one node against three, and the same without
+# Redis as the control. Takes about
+# 7 × (--window + 4) + 30 seconds. Needs redis-server (apt-get install redis-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v redis-server >/dev/null; then

@@ -14,7 +14,9 @@
 //!    idle) and per 100 followed rooms.
 //! 3. **Server CPU for a fixed load** (the same rooms, bots and one local
 //!    spectator per room) on one node, then spread over three: the sum of
-//!    the three against the one.
+//!    the three against the one; then the same without Redis (separate
+//!    single servers), which tells the cost of spreading rooms over more
+//!    processes from the cost of cluster mode.
 //!
 //! Rooms are opened by a long-poll join (the player then idles; it keeps
 //! the room's bots fighting, which logs `kill` and `score` events).
@@ -144,20 +146,25 @@ struct Node {
     base: String,
 }
 
-/// Starts a node (cluster mode on `redis_port`, prefix `prefix`) and waits
-/// until it holds its lease.
+/// Starts a node (cluster mode on `redis_port`, prefix `prefix`; a
+/// single server without Redis when `redis_port` is `None`) and waits
+/// until it is ready (in a cluster: holds its lease).
 async fn start_node(
     args: &Args,
     http: &reqwest::Client,
-    redis_port: u16,
+    redis_port: Option<u16>,
     prefix: &str,
     id: &str,
 ) -> Node {
     let port = free_port();
-    let child = Command::new(&args.server)
+    let mut command = Command::new(&args.server);
+    if let Some(redis_port) = redis_port {
+        command
+            .args(["--redis", &format!("redis://127.0.0.1:{redis_port}")])
+            .args(["--redis-prefix", prefix, "--node-id", id]);
+    }
+    let child = command
         .args(["--bind", &format!("127.0.0.1:{port}")])
-        .args(["--redis", &format!("redis://127.0.0.1:{redis_port}")])
-        .args(["--redis-prefix", prefix, "--node-id", id])
         .args(["--bots", &args.bots.to_string()])
         .args(["--empty-room-secs", "3600", "--legacy-idle-secs", "3600"])
         .args(["--round-secs", "86400"])
@@ -346,6 +353,10 @@ struct Figures {
     three_nodes_cores: [f64; 3],
     three_nodes_sum_cores: f64,
     three_over_one: f64,
+    /// The control: the same load on servers without Redis.
+    standalone_one_node_cores: f64,
+    standalone_three_nodes_sum_cores: f64,
+    standalone_three_over_one: f64,
 }
 
 /// (1) and (2): rooms on node a; readers on a; then readers on b and c.
@@ -357,9 +368,9 @@ async fn latency_and_redis(
     f: &mut Figures,
 ) {
     let prefix = "bench-feeds";
-    let a = start_node(args, http, redis_port, prefix, "a").await;
-    let b = start_node(args, http, redis_port, prefix, "b").await;
-    let c = start_node(args, http, redis_port, prefix, "c").await;
+    let a = start_node(args, http, Some(redis_port), prefix, "a").await;
+    let b = start_node(args, http, Some(redis_port), prefix, "b").await;
+    let c = start_node(args, http, Some(redis_port), prefix, "c").await;
     let rooms: Vec<String> = (0..args.rooms).map(|i| format!("feed{i}")).collect();
     for room in &rooms {
         open_room(http, &a, room).await;
@@ -436,8 +447,14 @@ async fn latency_and_redis(
 }
 
 /// (3): the same rooms with one local spectator each, on one node, then
-/// spread on three.
-async fn one_versus_three(args: &Args, http: &reqwest::Client, redis_port: u16, f: &mut Figures) {
+/// spread on three; in cluster mode (`redis_port`) or, as the control,
+/// as separate servers without Redis. Returns the cores of each node of
+/// the one-node run, then of the three-node run.
+async fn one_versus_three(
+    args: &Args,
+    http: &reqwest::Client,
+    redis_port: Option<u16>,
+) -> (f64, [f64; 3]) {
     let window = Duration::from_secs(args.window);
     let warmup = Duration::from_secs(args.warmup);
     let mut per_node = Vec::new();
@@ -468,10 +485,10 @@ async fn one_versus_three(args: &Args, http: &reqwest::Client, redis_port: u16, 
         collect(stop, readers).await;
         per_node.push(used);
     }
-    f.one_node_cores = per_node[0][0];
-    f.three_nodes_cores = [per_node[1][0], per_node[1][1], per_node[1][2]];
-    f.three_nodes_sum_cores = per_node[1].iter().sum();
-    f.three_over_one = f.three_nodes_sum_cores / f.one_node_cores.max(1e-9);
+    (
+        per_node[0][0],
+        [per_node[1][0], per_node[1][1], per_node[1][2]],
+    )
 }
 
 #[expect(clippy::print_stdout, reason = "the figures are the program's output")]
@@ -500,13 +517,17 @@ fn print(f: &Figures) {
         f.redis_pct_per_100_followed_rooms
     );
     println!(
-        "(3) one node {:.3} cores; three nodes {:.3} + {:.3} + {:.3} = {:.3} cores ({:.2}x)",
+        "(3) cluster: one node {:.3} cores; three nodes {:.3} + {:.3} + {:.3} = {:.3} cores \
+         ({:.2}x); without Redis: one {:.3}, three {:.3} ({:.2}x)",
         f.one_node_cores,
         f.three_nodes_cores[0],
         f.three_nodes_cores[1],
         f.three_nodes_cores[2],
         f.three_nodes_sum_cores,
-        f.three_over_one
+        f.three_over_one,
+        f.standalone_one_node_cores,
+        f.standalone_three_nodes_sum_cores,
+        f.standalone_three_over_one
     );
 }
 
@@ -532,7 +553,15 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(args.window)).await;
     figures.redis_cores_idle = cores(before, redis.cpu_secs(), from.elapsed().as_secs_f64());
     latency_and_redis(&args, &http, &redis, redis_port, &mut figures).await;
-    one_versus_three(&args, &http, redis_port, &mut figures).await;
+    let (one, three) = one_versus_three(&args, &http, Some(redis_port)).await;
+    figures.one_node_cores = one;
+    figures.three_nodes_cores = three;
+    figures.three_nodes_sum_cores = three.iter().sum();
+    figures.three_over_one = figures.three_nodes_sum_cores / one.max(1e-9);
+    let (one, three) = one_versus_three(&args, &http, None).await;
+    figures.standalone_one_node_cores = one;
+    figures.standalone_three_nodes_sum_cores = three.iter().sum();
+    figures.standalone_three_over_one = figures.standalone_three_nodes_sum_cores / one.max(1e-9);
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
     print(&figures);

@@ -934,18 +934,12 @@ async fn every_node_applies_a_rooms_reader_caps_to_its_own_readers() {
         let (http, url) = (http.clone(), wait_url.clone());
         async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
     });
-    // A probe that finds the slot free waits a second and is asked again.
-    let probe = b.url(&format!("/api/rooms/{room}/poll?after={head}&timeout=1"));
-    wait_until("B refuses a second waiting poll", MARGIN, || async {
-        let response = http.get(&probe).send().await.expect("sent");
-        let status_code = response.status().as_u16();
-        if status_code != 503 {
-            return false;
-        }
-        let body: Value = response.json().await.expect("json");
-        common::refusal(status_code, &body) == ApiErrorCode::RoomPollLimit
+    wait_until("B holds the first poll", MARGIN, || async {
+        metric(&metrics_of(&b).await, "skirmish_pollers") == Some(1.0)
     })
     .await;
+    let probe = b.url(&format!("/api/rooms/{room}/poll?after={head}&timeout=1"));
+    assert_eq!(refused(&http, &probe).await, ApiErrorCode::RoomPollLimit);
     assert!(!waiting.is_finished(), "the first poll still waits");
     waiting.abort();
 }

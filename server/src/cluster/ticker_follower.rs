@@ -6,7 +6,8 @@
 //! It is the room follower (`follower.rs`: subscribe, then read, then
 //! merge by predecessor) run on the ticker's keys under the feed name
 //! [`TICKER_FEED`], in a follower set of its own so its mirror keeps as
-//! many entries as a single node's ticker. This node holds it from start
+//! many entries as a single node's ticker, subscribed on the node's one pub/sub
+//! connection like every follower. This node holds it from start
 //! to shutdown, so it never closes for want of readers. It never writes
 //! to Redis (`ticker_writer.rs` does).
 

@@ -105,6 +105,14 @@ pub struct Options {
     #[arg(long)]
     pub gzip: bool,
 
+    /// Players ask `POST /api/matchmake` for a seat in their room and play
+    /// on the owner it names, as the browser does (a WebSocket player opens
+    /// the answered ws_url; a long-poll player joins with the seat, then
+    /// sends its session to the join's node_url). Each room's first player
+    /// opens it. For a cluster, or a balancer in front of one.
+    #[arg(long)]
+    pub matchmake: bool,
+
     /// How players keep snapshots: `full` rebuilds the room with
     /// ViewHistory like a real client; `ticks` tracks only the ticks held
     /// (same acks, far less bot CPU in crowded rooms).
@@ -163,6 +171,8 @@ pub struct Plan {
     pub rooms: Vec<String>,
     /// Long polls accept gzip.
     pub gzip: bool,
+    /// Players matchmake.
+    pub matchmake: bool,
     /// How players keep snapshots.
     pub view: ViewMode,
     /// Show the progress bar (when stderr is a terminal).
@@ -285,6 +295,7 @@ impl Options {
             warmup: Duration::from_secs_f64(self.warmup),
             rooms,
             gzip: self.gzip,
+            matchmake: self.matchmake,
             view: self.view,
             progress: !self.quiet,
             budgets: self.budgets.clone(),

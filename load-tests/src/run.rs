@@ -41,6 +41,7 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
         base: target.base.clone(),
         gzip: plan.gzip,
         view: plan.view,
+        matchmake: plan.matchmake,
     });
     let progress = Progress::start(stats.clone(), plan.duration, plan.progress);
     let started = Instant::now();
@@ -138,6 +139,13 @@ pub fn schedule(plan: &Plan) -> Vec<ClientSpec> {
         (Transport::PollWatcher, plan.pollers),
         (Transport::PollPlayer, plan.legacy),
     ];
+    // Each room's first WebSocket player opens it (its first long-poll
+    // player when there are none).
+    let opener = if plan.players > 0 {
+        Transport::WsPlayer
+    } else {
+        Transport::PollPlayer
+    };
     let mut all: Vec<(f64, usize, ClientSpec)> = Vec::with_capacity(plan.total_clients() as usize);
     for (order, (kind, count)) in kinds.into_iter().enumerate() {
         for index in 0..count {
@@ -154,6 +162,7 @@ pub fn schedule(plan: &Plan) -> Vec<ClientSpec> {
                     index,
                     seed,
                     room: plan.room_of(index).to_owned(),
+                    opens_room: kind == opener && (index as usize) < plan.rooms.len(),
                 },
             ));
         }

@@ -84,6 +84,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub new_rooms_per_ip_per_min: u32,
 
+    /// Wrong (or missing) invite codes for private rooms one client address
+    /// (IPv6: one /64) may send per minute, a minute's worth at once; more
+    /// get 429 `invite_rate_limited` (WebSocket: close 1013) whatever code
+    /// they carry. A right code costs nothing.
+    #[arg(long, env = "SKIRMISH_INVITE_TRIES_PER_IP_PER_MIN", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub invite_tries_per_ip_per_min: u32,
+
     /// Seconds without any message from a player before it is closed (4001).
     #[arg(long, env = "SKIRMISH_IDLE_TIMEOUT_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -342,6 +350,12 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_DB_TIMEOUT_MS", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub db_timeout_ms: u64,
+    /// Rooms of other nodes this node follows at once (each costs a mirror
+    /// ring, a task and two channels on its one pub/sub connection); a
+    /// reader of one more gets 503 `directory_unavailable`.
+    #[arg(long, env = "SKIRMISH_MAX_FOLLOWED_ROOMS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_followed_rooms: u32,
 
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]

@@ -7,7 +7,8 @@
 //! # Layout
 //! - [`address_limit`]: counting slots in all and per client address.
 //! - [`cluster`]: cluster mode (`--redis`): node leases, the shared room
-//!   directory, seats and session routes in Redis.
+//!   directory, seats and session routes in Redis; rooms' event logs and
+//!   the cluster-wide ticker through Redis streams.
 //! - [`config`]: settings (flags with `SKIRMISH_*` fallbacks), validated once.
 //! - [`connection`]: serving one connection; its idle timeout and graceful
 //!   close.

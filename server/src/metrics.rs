@@ -111,6 +111,10 @@ pub enum Rejection {
     ServerFull,
     /// The address's rate of new rooms.
     RoomRate,
+    /// A private room without its invite code.
+    Invite,
+    /// The address's rate of wrong invite codes.
+    InviteRate,
 }
 
 impl Rejection {
@@ -144,6 +148,8 @@ impl Rejection {
             Rejection::RoomLimit => "room_limit",
             Rejection::ServerFull => "server_full",
             Rejection::RoomRate => "room_rate",
+            Rejection::Invite => "invite",
+            Rejection::InviteRate => "invite_rate",
         }
     }
 }
@@ -156,8 +162,8 @@ pub struct OpLabel {
     pub op: &'static str,
 }
 
-/// `outcome="..."`, from [`MatchOutcome::as_str`], [`LogBatch::as_str`]
-/// or [`FollowerRepair::as_str`].
+/// `outcome="..."`, from [`MatchOutcome::as_str`], [`LogBatch::as_str`],
+/// [`FollowerRepair::as_str`] or [`TickerScore::as_str`].
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     /// The `as_str` of one of those enums.
@@ -272,6 +278,32 @@ impl DbRound {
     }
 }
 
+/// What became of one score event on its way to the cluster ticker: the
+/// `outcome` label of `skirmish_ticker_scores_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TickerScore {
+    /// Logged in the cluster ticker.
+    Written,
+    /// The call failed; the event is not logged (never retried: Redis
+    /// allocates the ids, and a call that timed out may have run). The
+    /// board is whole again after the node's next board refresh.
+    Failed,
+    /// Dropped at the writer's full queue; as for `Failed`.
+    Overflow,
+}
+
+impl TickerScore {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TickerScore::Written => "written",
+            TickerScore::Failed => "failed",
+            TickerScore::Overflow => "overflow",
+        }
+    }
+}
+
 /// The transports: the `transport` label of every per-transport family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -360,6 +392,27 @@ pub mod names {
     pub const DB_ROUNDS: &str = "skirmish_db_rounds";
     /// Database calls that failed or timed out (a counter).
     pub const DB_ERRORS: &str = "skirmish_db_errors";
+    /// Jobs waiting for the cluster ticker writer.
+    pub const TICKER_WRITER_BACKLOG: &str = "skirmish_ticker_writer_backlog";
+    /// Score events bound for the cluster ticker, by
+    /// [`super::TickerScore`] (a counter).
+    pub const TICKER_SCORES: &str = "skirmish_ticker_scores";
+    /// Event-log batches queued for the Redis log writer.
+    pub const LOG_WRITER_BACKLOG: &str = "skirmish_log_writer_backlog";
+    /// Event-log batches, by [`super::LogBatch`] (a counter).
+    pub const LOG_WRITER_BATCHES: &str = "skirmish_log_writer_batches";
+    /// Rooms of other nodes followed now.
+    pub const FOLLOWERS: &str = "skirmish_followers";
+    /// Follower repairs, by [`super::FollowerRepair`] (a counter).
+    pub const FOLLOWER_REPAIRS: &str = "skirmish_follower_repairs";
+    /// Seconds from the owner's append to the follower's (histogram).
+    pub const FOLLOWER_LAG_SECONDS: &str = "skirmish_follower_lag_seconds";
+    /// Channels this node's pub/sub connection carries.
+    pub const PUBSUB_CHANNELS: &str = "skirmish_pubsub_channels";
+    /// Reconnects of the pub/sub connection after a drop (a counter).
+    pub const PUBSUB_RECONNECTS: &str = "skirmish_pubsub_reconnects";
+    /// Times this node found Redis had lost its keys (a counter).
+    pub const REDIS_DATA_LOSSES: &str = "skirmish_redis_data_losses";
 }
 
 fn tick_histogram() -> Histogram {
@@ -551,6 +604,24 @@ pub struct Metrics {
     /// `db_rounds` handles by [`DbRound`], resolved once: rooms count a
     /// dropped round on their tick and must not touch the label map's lock.
     db_rounds_by_outcome: [Counter; 2],
+    /// Jobs (a tick's scores, or a board refresh) waiting for the cluster
+    /// ticker writer.
+    pub ticker_writer_backlog: Gauge,
+    /// Score events bound for the cluster ticker: `written`, `failed`,
+    /// `overflow`.
+    pub ticker_scores: Family<OutcomeLabel, Counter>,
+    /// Seconds from the owner's append (its wall clock) to the follower's
+    /// append of the same batch (this node's wall clock).
+    pub follower_lag: Histogram,
+    /// Channels the node's pub/sub connection carries (or will, once
+    /// connected).
+    pub pubsub_channels: Gauge,
+    /// Times the pub/sub connection was opened again after a drop.
+    pub pubsub_reconnects: Counter,
+    /// Times a lease refresh found this node's lease key gone (Redis
+    /// restarted empty, was flushed, or the lease lapsed): every owned
+    /// room's feed is rewritten then.
+    pub redis_data_losses: Counter,
     /// CPU, memory, descriptors and threads of this process.
     process: ProcessGauges,
     /// `(messages, bytes)` handles by [`Transport`], resolved once: `sent`
@@ -603,6 +674,12 @@ impl Metrics {
             db_rounds: Family::default(),
             db_errors: Counter::default(),
             db_rounds_by_outcome: Default::default(),
+            ticker_writer_backlog: Gauge::default(),
+            ticker_scores: Family::default(),
+            follower_lag: redis_histogram(),
+            pubsub_channels: Gauge::default(),
+            pubsub_reconnects: Counter::default(),
+            redis_data_losses: Counter::default(),
             process: ProcessGauges::default(),
             sent_by_transport: Default::default(),
             registry,
@@ -696,22 +773,22 @@ impl Metrics {
             m.matchmakes.clone(),
         );
         registry.register(
-            "skirmish_log_writer_backlog",
+            names::LOG_WRITER_BACKLOG,
             "Event-log batches waiting for the Redis writer",
             m.log_writer_backlog.clone(),
         );
         registry.register(
-            "skirmish_log_writer_batches",
+            names::LOG_WRITER_BATCHES,
             "Event-log batches by outcome (written, fenced, failed, overflow)",
             m.log_writer_batches.clone(),
         );
         registry.register(
-            "skirmish_followers",
+            names::FOLLOWERS,
             "Rooms of other nodes followed",
             m.followers.clone(),
         );
         registry.register(
-            "skirmish_follower_repairs",
+            names::FOLLOWER_REPAIRS,
             "Follower repairs (gap_filled, resubscribed, restarted)",
             m.follower_repairs.clone(),
         );
@@ -729,6 +806,36 @@ impl Metrics {
             names::DB_ERRORS,
             "Database calls that failed or timed out",
             m.db_errors.clone(),
+        );
+        registry.register(
+            names::TICKER_WRITER_BACKLOG,
+            "Score and board jobs waiting for the cluster ticker writer",
+            m.ticker_writer_backlog.clone(),
+        );
+        registry.register(
+            names::TICKER_SCORES,
+            "Score events bound for the cluster ticker by outcome (written, failed, overflow)",
+            m.ticker_scores.clone(),
+        );
+        registry.register(
+            names::FOLLOWER_LAG_SECONDS,
+            "Seconds from the owner's append to the follower's",
+            m.follower_lag.clone(),
+        );
+        registry.register(
+            names::PUBSUB_CHANNELS,
+            "Channels this node's pub/sub connection carries",
+            m.pubsub_channels.clone(),
+        );
+        registry.register(
+            names::PUBSUB_RECONNECTS,
+            "Pub/sub connection reopened after a drop",
+            m.pubsub_reconnects.clone(),
+        );
+        registry.register(
+            names::REDIS_DATA_LOSSES,
+            "Lease refreshes that found this node's keys gone from Redis",
+            m.redis_data_losses.clone(),
         );
         m.process.register(&mut registry);
         Metrics { registry, ..m }
@@ -805,6 +912,16 @@ impl Metrics {
     /// Counts finished rounds' fate (lock-free: a room calls it).
     pub fn db_rounds(&self, outcome: DbRound, n: u64) {
         self.db_rounds_by_outcome[outcome as usize].inc_by(n);
+    }
+
+    /// Counts `n` score events bound for the cluster ticker.
+    pub fn ticker_scores(&self, outcome: TickerScore, n: usize) {
+        let label = OutcomeLabel {
+            outcome: outcome.as_str(),
+        };
+        self.ticker_scores
+            .get_or_create(&label)
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
     /// Counts a matchmaking answer.

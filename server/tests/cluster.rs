@@ -6,10 +6,13 @@
 mod common;
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::cluster_nodes::{
+    MARGIN, TTL_MS, get, matchmake, node, node_args, prefix, room_of, shared_redis, status,
+    take_seat, wait_until,
+};
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
 use common::{
@@ -18,132 +21,6 @@ use common::{
 use serde_json::{Value, json};
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{ClientMsg, ErrorCode, Hello, PROTOCOL_VERSION, ServerMsg};
-
-/// Lease refresh and lifetime of every node here: a dead node is noticed
-/// in about a second.
-const REFRESH_MS: u64 = 200;
-const TTL_MS: u64 = 1000;
-
-/// Slack for a loaded 2-core machine on top of any documented bound.
-const MARGIN: Duration = Duration::from_secs(4);
-
-/// One Redis for the tests running at the same time; the last test to
-/// finish kills it.
-fn shared_redis() -> Option<Arc<RedisProcess>> {
-    static SHARED: Mutex<Weak<RedisProcess>> = Mutex::new(Weak::new());
-    let mut shared = SHARED.lock().expect("shared redis");
-    if let Some(redis) = shared.upgrade() {
-        return Some(redis);
-    }
-    let redis = Arc::new(RedisProcess::start()?);
-    *shared = Arc::downgrade(&redis);
-    Some(redis)
-}
-
-fn prefix(test: &str) -> String {
-    format!("t{}-{test}", std::process::id())
-}
-
-/// The flags of node `id`: this test's Redis and prefix, short leases, no
-/// bots. `extra` flags replace the defaults of the same name.
-fn node_args(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> Vec<String> {
-    let (refresh, ttl) = (REFRESH_MS.to_string(), TTL_MS.to_string());
-    let defaults = [
-        ("--lease-refresh-ms", refresh.as_str()),
-        ("--lease-ttl-ms", &ttl),
-        ("--bots", "0"),
-        // Every test client has the same address.
-        ("--matchmakes-per-sec", "10000"),
-        ("--new-rooms-per-ip-per-min", "100000"),
-    ];
-    let mut args = vec![
-        "--redis",
-        redis_url,
-        "--redis-prefix",
-        prefix,
-        "--node-id",
-        id,
-    ];
-    for (flag, value) in defaults {
-        if !extra.contains(&flag) {
-            args.extend([flag, value]);
-        }
-    }
-    args.extend_from_slice(extra);
-    args.into_iter().map(str::to_owned).collect()
-}
-
-/// Starts node `id` (see [`node_args`]) and waits until it holds its lease.
-async fn node(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> NodeProcess {
-    let args = node_args(redis_url, prefix, id, extra);
-    let node = NodeProcess::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    assert_eq!(node.id, id);
-    let http = reqwest::Client::new();
-    wait_until("the node holds its lease", MARGIN, || async {
-        status(&http, &node.url("/readyz")).await == 200
-    })
-    .await;
-    node
-}
-
-/// Polls `check` until it holds; fails the test past `within`.
-async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = Instant::now();
-    loop {
-        if check().await {
-            return started.elapsed();
-        }
-        assert!(started.elapsed() < within, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-async fn status(http: &reqwest::Client, url: &str) -> u16 {
-    http.get(url)
-        .send()
-        .await
-        .map_or(0, |r| r.status().as_u16())
-}
-
-async fn get(http: &reqwest::Client, url: &str) -> Value {
-    let response = http.get(url).send().await.expect("sent");
-    assert_eq!(response.status(), 200, "{url}");
-    response.json().await.expect("json")
-}
-
-/// `POST /api/matchmake` with `body`; status and JSON.
-async fn matchmake(http: &reqwest::Client, node: &NodeProcess, body: &Value) -> (u16, Value) {
-    let response = http
-        .post(node.url("/api/matchmake"))
-        .json(body)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("json"))
-}
-
-/// Opens the answer's `ws_url` and says Hello (naming no room: the URL
-/// does).
-async fn take_seat(answer: &Value, name: &str) -> Player {
-    let url = answer["ws_url"].as_str().expect("ws_url");
-    Player::hello_on(connect_url(url).await, name, None, None).await
-}
-
-/// The first room of `node` in a room list.
-fn room_of(rooms: &Value, node: &str) -> Value {
-    rooms
-        .as_array()
-        .expect("array")
-        .iter()
-        .find(|r| r["node"] == node)
-        .unwrap_or_else(|| panic!("a room of {node} in {rooms}"))
-        .clone()
-}
 
 fn ids(list: &Value, field: &str) -> Vec<String> {
     list.as_array()
@@ -746,4 +623,369 @@ async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
         .is_some_and(|n| n >= 1.0),
         "{metrics}"
     );
+}
+
+/// `CLIENT LIST TYPE pubsub` of `redis`: one line per subscribed
+/// connection, with its `sub=` count.
+async fn pubsub_clients(redis: &RedisProcess) -> Vec<String> {
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .expect("client list");
+    list.lines()
+        .filter_map(|l| l.split(' ').find(|f| f.starts_with("sub=")))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn sorted(mut list: Vec<String>) -> Vec<String> {
+    list.sort();
+    list
+}
+
+/// `CLIENT KILL TYPE pubsub` on `redis`: how many it dropped.
+async fn kill_subscribers(redis: &RedisProcess) -> u64 {
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .expect("client kill")
+}
+
+/// This node's `/metrics` text.
+async fn metrics_of(node: &NodeProcess) -> String {
+    reqwest::get(node.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pubsub_connection_carries_every_followed_room_through_a_drop() {
+    // Its own Redis: the test counts every subscribed connection.
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("shared-pubsub");
+    // No periodic reads (60 s): after the drop, only the resubscription
+    // can bring the missed events.
+    let extra = [
+        "--event-log-capacity",
+        "64",
+        "--round-secs",
+        "86400",
+        "--empty-room-secs",
+        "3600",
+        "--follower-check-ms",
+        "60000",
+    ];
+    let a = node(&redis.url(), &prefix, "a", &extra).await;
+    let b = node(&redis.url(), &prefix, "b", &extra).await;
+    let http = reqwest::Client::new();
+    let main = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mut rooms = vec![main];
+    for name in ["alpha", "beta"] {
+        join_and_leave(&a, name, "Opener").await;
+        rooms.push(name.to_owned());
+    }
+    wait_until("B lists A's three rooms", MARGIN, || async {
+        let listed = ids(&get(&http, &b.url("/api/rooms")).await, "id");
+        rooms.iter().all(|r| listed.contains(r))
+    })
+    .await;
+    let mut readers = Vec::new();
+    for room in &rooms {
+        let mut on_a = SseClient::open(&http, &events_url(&a, room), None).await;
+        let mut on_b = SseClient::open(&http, &events_url(&b, room), None).await;
+        assert_eq!((on_a.status, on_b.status), (200, 200), "{room}");
+        let (snap_a, snap_b) = (on_a.next_logged().await, on_b.next_logged().await);
+        assert_eq!((snap_b.event, snap_b.id), (snap_a.event, snap_a.id));
+        readers.push((on_a, on_b));
+    }
+    // Every node follows the cluster ticker (two channels) on its one
+    // connection; B also follows A's three rooms, two channels each.
+    wait_until(
+        "A's connection carries the ticker's two channels, B's eight",
+        MARGIN,
+        || async { sorted(pubsub_clients(&redis).await) == ["sub=2", "sub=8"] },
+    )
+    .await;
+
+    assert_eq!(kill_subscribers(&redis).await, 2);
+    for room in &rooms {
+        for name in ["Fay", "Gus"] {
+            join_and_leave(&a, room, name).await;
+        }
+    }
+    for (room, (on_a, on_b)) in rooms.iter().zip(&mut readers) {
+        let owner = until_left(on_a, "Gus").await;
+        assert_eq!(until_left(on_b, "Gus").await, owner, "{room}");
+        assert!(owner.iter().any(|e| e.1 == "join"), "{room}: {owner:?}");
+    }
+    wait_until(
+        "each node subscribes again on one connection",
+        MARGIN,
+        || async { sorted(pubsub_clients(&redis).await) == ["sub=2", "sub=8"] },
+    )
+    .await;
+    let metrics = metrics_of(&b).await;
+    assert_eq!(
+        metric(&metrics, "skirmish_pubsub_reconnects_total"),
+        Some(1.0)
+    );
+    assert_eq!(metric(&metrics, "skirmish_pubsub_channels"), Some(8.0));
+    // The three rooms and the ticker.
+    assert_eq!(
+        metric(
+            &metrics,
+            "skirmish_follower_repairs_total{outcome=\"resubscribed\"}"
+        ),
+        Some(4.0),
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "skirmish_follower_lag_seconds_count").is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_node_follows_at_most_its_max_followed_rooms() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("max-followed");
+    let extra = ["--empty-room-secs", "3600", "--follower-idle-ms", "200"];
+    let a = node(&redis.url(), &prefix, "a", &extra).await;
+    let mut b_args = extra.to_vec();
+    b_args.extend(["--max-followed-rooms", "1"]);
+    let b = node(&redis.url(), &prefix, "b", &b_args).await;
+    let http = reqwest::Client::new();
+    for name in ["alpha", "beta"] {
+        join_and_leave(&a, name, "Opener").await;
+    }
+    wait_until("B lists A's rooms", MARGIN, || async {
+        let listed = ids(&get(&http, &b.url("/api/rooms")).await, "id");
+        listed.contains(&"alpha".to_owned()) && listed.contains(&"beta".to_owned())
+    })
+    .await;
+    let alpha = SseClient::open(&http, &events_url(&b, "alpha"), None).await;
+    assert_eq!(alpha.status, 200);
+    let response = http.get(events_url(&b, "beta")).send().await.expect("sent");
+    let status_code = response.status().as_u16();
+    let refusal: Value = response.json().await.expect("json");
+    assert_eq!(
+        common::refusal(status_code, &refusal),
+        ApiErrorCode::DirectoryUnavailable
+    );
+    assert!(
+        refusal["error"]
+            .as_str()
+            .expect("error")
+            .contains("follows 1 rooms"),
+        "{refusal}"
+    );
+    // Once alpha's follower closes, beta can be followed.
+    drop(alpha);
+    wait_until(
+        "B follows beta once alpha's follower closed",
+        MARGIN,
+        || async { status(&http, &events_url(&b, "beta")).await == 200 },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_rooms_feed_is_rewritten_when_redis_restarts_empty() {
+    let Some(mut redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("feed-loss");
+    // No timed round ends: the room stays idle after the test's events.
+    let extra = [
+        "--event-log-capacity",
+        "16",
+        "--round-secs",
+        "86400",
+        "--follower-idle-ms",
+        "100",
+        "--follower-check-ms",
+        "200",
+    ];
+    let a = node(&redis.url(), &prefix, "a", &extra).await;
+    let b = node(&redis.url(), &prefix, "b", &extra).await;
+    let c = node(&redis.url(), &prefix, "c", &extra).await;
+    let http = reqwest::Client::new();
+    let room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    wait_until("B lists A's room", MARGIN, || async {
+        ids(&get(&http, &b.url("/api/rooms")).await, "id").contains(&room)
+    })
+    .await;
+    let mut on_b = SseClient::open(&http, &events_url(&b, &room), None).await;
+    let before = on_b.next_logged().await;
+    join_and_leave(&a, &room, "Ann").await;
+    let mut head = until_left(&mut on_b, "Ann").await.last().expect("events").0;
+    drop(on_b);
+
+    redis.restart();
+    // The room has had no event since: only the owner's rewrite of its
+    // feed makes it readable on other nodes within a few lease refreshes
+    // (else at the writer's idle refresh, minutes later).
+    for other in [&b, &c] {
+        wait_until("the idle room is readable again", MARGIN, || async {
+            status(&http, &events_url(other, &room)).await == 200
+        })
+        .await;
+    }
+    // A cursor from before the loss gets `reset` at the head on a node
+    // that never followed the room and on one that did, never a wrong
+    // event; then the room's next events.
+    for other in [&c, &b] {
+        let mut old = SseClient::open(&http, &events_url(other, &room), before.id).await;
+        assert_eq!(old.status, 200);
+        let reset = old.next_logged().await;
+        assert_eq!((reset.event.as_str(), reset.id), ("reset", Some(head)));
+        join_and_leave(&a, &room, "Bob").await;
+        let next = until_left(&mut old, "Bob").await;
+        assert!(next.iter().all(|e| e.0 > head), "{next:?}");
+        head = next.last().expect("events").0;
+    }
+    let metrics = metrics_of(&a).await;
+    assert_eq!(
+        metric(&metrics, "skirmish_redis_data_losses_total"),
+        Some(1.0),
+        "{metrics}"
+    );
+}
+
+/// The status and error code of a refused `GET url`.
+async fn refused(http: &reqwest::Client, url: &str) -> ApiErrorCode {
+    let response = http.get(url).send().await.expect("sent");
+    let status_code = response.status().as_u16();
+    // A stream's body never ends: do not read an accepted one.
+    assert_ne!(status_code, 200, "{url} was not refused");
+    let body: Value = response.json().await.expect("json");
+    common::refusal(status_code, &body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_applies_a_rooms_reader_caps_to_its_own_readers() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("room-caps");
+    let caps = [
+        "--max-spectators-per-room",
+        "2",
+        "--max-polls-per-room",
+        "1",
+        "--round-secs",
+        "86400",
+    ];
+    let a = node(&redis.url(), &prefix, "a", &caps).await;
+    let b = node(&redis.url(), &prefix, "b", &caps).await;
+    let http = reqwest::Client::new();
+    let room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    wait_until("B lists A's room", MARGIN, || async {
+        ids(&get(&http, &b.url("/api/rooms")).await, "id").contains(&room)
+    })
+    .await;
+    // Two streams on B fill the room's cap there; the owner's own cap is
+    // untouched by them.
+    let mut on_b = Vec::new();
+    for _ in 0..2 {
+        let reader = SseClient::open(&http, &events_url(&b, &room), None).await;
+        assert_eq!(reader.status, 200);
+        on_b.push(reader);
+    }
+    assert_eq!(
+        refused(&http, &events_url(&b, &room)).await,
+        ApiErrorCode::RoomSpectatorLimit
+    );
+    let on_a = SseClient::open(&http, &events_url(&a, &room), None).await;
+    assert_eq!(on_a.status, 200);
+    // A closed stream frees its slot once the server notices (its next
+    // frame).
+    on_b.pop();
+    wait_until("a freed slot is taken again", MARGIN, || async {
+        status(&http, &events_url(&b, &room)).await == 200
+    })
+    .await;
+
+    // One long poll waits on the room on B; a second is refused there.
+    let head = get(&http, &b.url(&format!("/api/rooms/{room}/poll?after=0"))).await["next"]
+        .as_u64()
+        .expect("next");
+    let wait_url = b.url(&format!("/api/rooms/{room}/poll?after={head}&timeout=30"));
+    let waiting = tokio::spawn({
+        let (http, url) = (http.clone(), wait_url.clone());
+        async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    wait_until("B holds the first poll", MARGIN, || async {
+        metric(&metrics_of(&b).await, "skirmish_pollers") == Some(1.0)
+    })
+    .await;
+    let probe = b.url(&format!("/api/rooms/{room}/poll?after={head}&timeout=1"));
+    assert_eq!(refused(&http, &probe).await, ApiErrorCode::RoomPollLimit);
+    assert!(!waiting.is_finished(), "the first poll still waits");
+    waiting.abort();
+}
+
+#[tokio::test]
+async fn unwatched_rooms_publish_their_state_once_a_second() {
+    // Its own Redis: the test counts every PUBLISH.
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("unwatched");
+    // Three rooms opened at different moments, then no events: only
+    // their state samples publish.
+    let a = node(&redis.url(), &prefix, "a", &["--round-secs", "86400"]).await;
+    for room in ["alpha", "beta"] {
+        join_and_leave(&a, room, "Opener").await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+    }
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let publishes = |stats: &str| -> u64 {
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_publish:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let stats = || redis::cmd("INFO").arg("commandstats").clone();
+    let before: String = stats().query_async(&mut conn).await.expect("info");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after: String = stats().query_async(&mut conn).await.expect("info");
+    let n = publishes(&after) - publishes(&before);
+    // 10 Hz samples, nobody subscribed: about 4 per room in 4 s (a round
+    // may straddle the edges), not one every other period (20).
+    assert!((6..=18).contains(&n), "{n} publishes in 4 s");
 }

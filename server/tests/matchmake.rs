@@ -228,3 +228,40 @@ async fn matchmaking_opens_no_room_past_the_cap() {
     assert_eq!(rooms.as_array().expect("array").len(), 1, "{rooms}");
     server.stop().await;
 }
+
+/// A lone node told no `--public-url` answers with the URL the client used
+/// (a proxy's or a port forward's), so the browser's next connection goes
+/// the same way; told one, it answers that.
+#[tokio::test]
+async fn a_lone_node_answers_the_url_the_client_reached_it_by() {
+    let server = TestServer::start(test_config()).await;
+    let via_proxy = |path: &str, body: Value| {
+        let request = reqwest::Client::new()
+            .post(server.http_url(path))
+            .header("host", "proxy.test:8443")
+            .json(&body);
+        async move {
+            let response = request.send().await.expect("sent");
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    let answer = via_proxy("/api/matchmake", json!({})).await;
+    assert_eq!(answer["node_url"], "http://proxy.test:8443", "{answer}");
+    assert!(
+        answer["ws_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("ws://proxy.test:8443/ws?room=main&seat=")),
+        "{answer}"
+    );
+    let joined = via_proxy("/api/rooms/main/join", json!({"name": "Polly"})).await;
+    assert_eq!(joined["node_url"], "http://proxy.test:8443", "{joined}");
+    server.stop().await;
+
+    let mut told = test_config();
+    told.public_url = Some("https://play.example.com".into());
+    let server = TestServer::start(told).await;
+    let (status, answer) = matchmake(&server, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["node_url"], "https://play.example.com");
+    server.stop().await;
+}

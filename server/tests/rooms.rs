@@ -5,34 +5,20 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::{Player, TestServer, WAIT, expect_close, get_json, metric, refusal, test_config};
+use common::{
+    Player, TestServer, client_from, expect_close, get_json, metric, refusal, test_config,
+};
 use serde_json::{Value, json};
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{ClientMsg, ErrorCode, Hello, PROTOCOL_VERSION, ResumeToken, ServerMsg};
 
-/// An HTTP client whose connections come from `source` (any 127.0.0.0/8
-/// address works on loopback). Requests in sequence reuse one keep-alive
-/// connection, as the flood in issue 13 did.
-fn client_from(source: [u8; 4]) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(IpAddr::V4(Ipv4Addr::from(source)))
-        .timeout(WAIT)
-        .build()
-        .expect("client")
-}
-
-/// A POST's status, `Retry-After` and JSON body.
+/// A POST's status, `Retry-After` and JSON body. Requests of one client
+/// in sequence reuse one keep-alive connection, as the flood in issue 13
+/// did.
 async fn post(http: &reqwest::Client, url: &str, body: Value) -> (u16, Option<u32>, Value) {
-    let response = http.post(url).json(&body).send().await.expect("sent");
-    let status = response.status().as_u16();
-    let retry = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    (status, retry, response.json().await.expect("JSON body"))
+    common::sent(http.post(url).json(&body)).await
 }
 
 /// The ids `GET /api/rooms` lists.

@@ -76,6 +76,10 @@ pub enum ApiErrorCode {
     NotWebsocket,
     /// A browser page of an origin that may not play.
     OriginForbidden,
+    /// The room is private: joining or watching it needs its invite code.
+    InviteRequired,
+    /// The invite code given is not the room's.
+    BadInvite,
     /// No such route or file.
     NotFound,
     /// The room does not exist (rooms are created by their first player).
@@ -94,6 +98,9 @@ pub enum ApiErrorCode {
     SessionReplaced,
     /// The room closed, or the server is stopping.
     RoomClosed,
+    /// Cluster mode: the node that held this session is gone (its lease
+    /// ran out), and the session with it; matchmake again.
+    ServerLost,
     /// The body is larger than the server's limit.
     BodyTooLarge,
     /// The body has no JSON content type.
@@ -112,6 +119,9 @@ pub enum ApiErrorCode {
     /// This address asked for matchmaking faster than
     /// `--matchmakes-per-sec`.
     MatchmakeRateLimited,
+    /// This address guessed wrong invite codes faster than
+    /// `--invite-tries-per-ip-per-min`.
+    InviteRateLimited,
     /// The server failed; the request may be retried.
     Internal,
     /// The server is shutting down.
@@ -160,7 +170,7 @@ pub enum ApiErrorCode {
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 48] = [
+    pub const ALL: [ApiErrorCode; 52] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -171,6 +181,8 @@ impl ApiErrorCode {
         ApiErrorCode::TooManyInputs,
         ApiErrorCode::NotWebsocket,
         ApiErrorCode::OriginForbidden,
+        ApiErrorCode::InviteRequired,
+        ApiErrorCode::BadInvite,
         ApiErrorCode::NotFound,
         ApiErrorCode::NoRoom,
         ApiErrorCode::UnknownSession,
@@ -180,6 +192,7 @@ impl ApiErrorCode {
         ApiErrorCode::SessionEnded,
         ApiErrorCode::SessionReplaced,
         ApiErrorCode::RoomClosed,
+        ApiErrorCode::ServerLost,
         ApiErrorCode::BodyTooLarge,
         ApiErrorCode::NotJson,
         ApiErrorCode::BadBody,
@@ -188,6 +201,7 @@ impl ApiErrorCode {
         ApiErrorCode::RoomRateLimited,
         ApiErrorCode::RoomRateBusy,
         ApiErrorCode::MatchmakeRateLimited,
+        ApiErrorCode::InviteRateLimited,
         ApiErrorCode::Internal,
         ApiErrorCode::ShuttingDown,
         ApiErrorCode::RoomFull,
@@ -218,16 +232,17 @@ impl ApiErrorCode {
         match self {
             BadRequest | BadParam | BadJson | BadName | BadRoom | BadToken | ResumeRejected
             | TooManyInputs | NotWebsocket => 400,
-            OriginForbidden => 403,
+            OriginForbidden | InviteRequired | BadInvite => 403,
             NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
-            SessionExpired | SessionEnded | SessionReplaced | RoomClosed => 410,
+            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost => 410,
             BodyTooLarge => 413,
             NotJson => 415,
             BadBody => 422,
             UpgradeRequired => 426,
-            InputFlood | RoomRateLimited | RoomRateBusy | MatchmakeRateLimited => 429,
+            InputFlood | RoomRateLimited | RoomRateBusy | MatchmakeRateLimited
+            | InviteRateLimited => 429,
             Internal => 500,
             ShuttingDown | RoomFull | RoomLimit | ServerFull | SpectatorLimit
             | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
@@ -273,9 +288,39 @@ pub type TickerPage = PollPage<Board, Polled<TickerEvent>>;
 pub struct JoinBody {
     /// Display name, 1 to [`crate::MAX_NAME_LEN`] bytes.
     pub name: String,
+    /// A seat ticket from `POST /api/matchmake` for this room (32 hex
+    /// digits): the seat is spent on the room's owner, as on `/ws`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<String>,
+    /// A private room's invite code (32 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
     /// The device identity an earlier join granted (as `Hello.player`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub player: Option<PlayerKey>,
+}
+
+/// `POST /api/rooms`'s body: the room to open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRoomBody {
+    /// Private: listed nowhere, joined and watched only with the invite
+    /// code. A public room is opened for matchmaking otherwise.
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// `POST /api/rooms`'s answer (201): the room opened, and for a private
+/// room the code that lets players and spectators in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedRoom {
+    pub room: String,
+    /// The room is private.
+    pub private: bool,
+    /// The invite code (32 hex digits, 128 random bits); `null` for a
+    /// public room.
+    pub invite: Option<String>,
+    /// The owner node's public URL: the room lives there.
+    pub node_url: String,
 }
 
 /// `POST /api/rooms/{id}/join`'s answer: the session token plus what the
@@ -295,6 +340,10 @@ pub struct JoinAnswer {
     pub resume: String,
     /// The rules to predict with.
     pub rules: Rules,
+    /// The base URL of the node that holds the session (its
+    /// `--public-url`): every later request of the session goes there. A
+    /// request that reaches another node is redirected to it (307).
+    pub node_url: String,
     /// The identity the rounds are recorded under (as `Welcome.player`).
     #[serde(default)]
     pub player: Option<PlayerGrant>,

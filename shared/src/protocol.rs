@@ -430,6 +430,11 @@ pub enum ErrorCode {
     /// The room does not exist and this client address opened new rooms
     /// too fast; retry after the time the message gives.
     RoomRateLimited,
+    /// The room is private and the invite code is missing or wrong.
+    InviteRequired,
+    /// This client address guessed wrong invite codes too often; retry
+    /// after the time the message gives.
+    InviteRateLimited,
 }
 
 /// WebSocket close codes the server uses. Standard codes where one fits,

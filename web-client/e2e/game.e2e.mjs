@@ -3,8 +3,11 @@
  * @file End to end in a real browser: starts the real server (cargo run,
  * port 0), drives Debian's Chromium through playwright-core, and checks the
  * lobby, movement with prediction, firing at a bot, the scoreboard page, a
+ * private room made in the lobby and joined by its invite link, a
  * game over long polling, the round-end results and the frame rate with
- * 32+ ships on screen.
+ * 32+ ships on screen; then, through nginx in front of three cluster nodes
+ * (`cluster.mjs`), a game matchmade on the room's owner, its resume after a
+ * reload, and a game over long polling.
  *
  * Run from anywhere: `node web-client/e2e/game.e2e.mjs`. Prints one line per
  * check and a last line `N passed, M failed`; exits non-zero on any failure.
@@ -19,6 +22,8 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
+
+import { startCluster } from './cluster.mjs';
 
 const WEB = fileURLToPath(new URL('..', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -268,6 +273,8 @@ let main = null;
 let crowd = null;
 /** @type {import('playwright-core').Browser | null} */
 let browser = null;
+/** @type {import('./cluster.mjs').Cluster | null} */
+let cluster = null;
 
 try {
   // Main: 3 bots, the checks of play. Crowd: 32 bots in every room and
@@ -387,6 +394,55 @@ try {
     await board.close();
   });
 
+  await check('the lobby creates a private room, shows its link, and only the link lets a friend in', 30000, async () => {
+    const pages = await Promise.all([0, 1, 2].map(() => openPage(/** @type {any} */ (browser))));
+    const [host, friend, stranger] = pages.map((p) => p.page);
+    try {
+      await host.goto(`${main?.base}/`);
+      await host.click('#create-private');
+      await host.waitForSelector('#invite:not([hidden])', { timeout: 5000 });
+      const link = await host.inputValue('#invite-link');
+      const url = new URL(link);
+      const room = url.searchParams.get('room') ?? '';
+      assert(room.startsWith('p-') && /^#invite=[0-9a-f]{32}$/.test(url.hash), `invite link ${link}`);
+      assert(host.url() === link, `the page became its link: ${host.url()}`);
+      assert((await host.inputValue('#room')) === room, 'the room field names the new room');
+      const listed = await (await fetch(`${main?.base}/api/rooms`)).json();
+      assert(!listed.some((/** @type {any} */ r) => r.id === room), 'the private room is not listed');
+      await host.fill('#name', 'Host');
+      await host.click('#play');
+      await until(async () => {
+        const st = await gameState(host);
+        return st.phase === 'playing' && st.room === room;
+      }, 10000, 'the host playing in the private room');
+
+      /** @type {string[]} */
+      const sockets = [];
+      friend.on('websocket', (ws) => sockets.push(ws.url()));
+      await friend.goto(link);
+      assert((await friend.inputValue('#room')) === room, 'the link fills the room field');
+      await friend.fill('#name', 'Friend');
+      await friend.click('#play');
+      const joined = await until(async () => {
+        const st = await gameState(friend);
+        return st.phase === 'playing' && st.room === room && st.ships.some((/** @type {any} */ p) => p.name === 'Host') ? st : null;
+      }, 10000, 'the friend in the private room, seeing the host');
+      assert(joined.transport === 'websocket', `joined over ${joined.transport}`);
+      assert(sockets.some((u) => u.includes(`invite=${url.hash.slice('#invite='.length)}`)), `the socket showed the code: ${sockets}`);
+
+      // The same room without the code: refused, and told why.
+      await stranger.goto(`${main?.base}/?room=${room}`);
+      await stranger.fill('#name', 'Stranger');
+      await stranger.click('#play');
+      await stranger.waitForFunction(() => /InviteRequired/.test(document.getElementById('banner-text')?.textContent ?? ''), null, { timeout: 10000 });
+      await stranger.screenshot({ path: `${RESULTS}private-refused.png` });
+      const errors = pages.flatMap((p) => p.errors);
+      assert(errors.length === 0, `page errors: ${errors.join('; ')}`);
+    } finally {
+      await Promise.all([host.close(), friend.close(), stranger.close()]);
+    }
+  });
+
   await check('a dropped connection reconnects by itself and keeps the ship and score', 25000, async () => {
     const proxy = await blipProxy(/** @type {Server} */ (main).base);
     const { page: blip, errors: blipErrors } = await openPage(/** @type {any} */ (browser));
@@ -497,6 +553,122 @@ try {
     await crowded.close();
   });
 
+  await check('a refused matchmake is shown on the lobby by its code', 20000, async () => {
+    // One seat per room: a second player asking for main is refused room_full.
+    const tiny = await startServer(['--bots', '0', '--max-players', '1']);
+    const { page: first } = await openPage(/** @type {any} */ (browser));
+    const { page: second, errors: secondErrors } = await openPage(/** @type {any} */ (browser));
+    try {
+      await first.goto(`${tiny.base}/`);
+      await first.fill('#name', 'First');
+      await first.fill('#room', 'main');
+      await first.click('#play');
+      await first.waitForFunction(() => /** @type {any} */ (window).skirmish?.state?.phase === 'playing', null, { timeout: 10000 });
+      await second.goto(`${tiny.base}/`);
+      await second.fill('#name', 'Second');
+      await second.fill('#room', 'main');
+      await second.click('#play');
+      await second.waitForFunction(() => /\(room_full\)/.test(document.getElementById('lobby-message')?.textContent ?? ''), null, { timeout: 10000 });
+      const shown = await second.textContent('#lobby-message');
+      assert(shown === 'That room is full. (room_full)', `lobby message: ${shown}`);
+      assert(await second.locator('#lobby').isVisible(), 'still on the lobby');
+      assert(secondErrors.length === 0, `page errors: ${secondErrors.join('; ')}`);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      await stopServer(tiny);
+    }
+  });
+
+  // A cluster: three nodes (3 bots per room) behind nginx as deploy/nginx ships it.
+  cluster = await startCluster(startServer, stopServer, ['--bots', '3']);
+  if (cluster) {
+    const lb = /** @type {import('./cluster.mjs').Cluster} */ (cluster);
+    console.log(`# cluster: nginx at ${lb.base} in front of nodes ${lb.ids.join(', ')}`);
+    const wsBase = lb.base.replace(/^http/, 'ws');
+    const { page: clustered, errors: clusterErrors } = await openPage(/** @type {any} */ (browser));
+    /** @type {string[]} */
+    const sockets = [];
+    clustered.on('websocket', (ws) => sockets.push(ws.url()));
+    /** @type {string[]} */
+    const matchmakes = [];
+    clustered.on('request', (r) => {
+      if (r.url().endsWith('/api/matchmake')) matchmakes.push(r.url());
+    });
+    /** @type {any} */
+    let target = null;
+
+    await check('through nginx, the lobby lists every node\'s room and a game plays on the room\'s owner', 25000, async () => {
+      await clustered.goto(`${lb.base}/`);
+      await until(async () => (await clustered.locator('#room-rows tr').count()) >= 3, 10000, 'a room of each node listed');
+      const rooms = await (await fetch(`${lb.base}/api/rooms`)).json();
+      target = rooms.find((/** @type {any} */ r) => r.node === 'c');
+      assert(target, `a room of node c: ${JSON.stringify(rooms)}`);
+      await clustered.fill('#name', 'Clustered');
+      await clustered.click(`#room-rows tr[data-room="${target.id}"] button.join`);
+      const start = await until(async () => {
+        const st = await gameState(clustered);
+        return st.phase === 'playing' && st.predicted && st.ships.length >= 4 ? st : null;
+      }, 10000, 'a game with 4 ships');
+      assert(start.room === target.id, `room ${start.room}`);
+      assert(matchmakes[0] === `${lb.base}/api/matchmake`, `matchmade through the balancer: ${matchmakes}`);
+      const owner = `${wsBase}/node/c/ws?room=${target.id}&seat=`;
+      assert(sockets.at(-1)?.startsWith(owner), `the socket went to the owner's path: ${sockets}`);
+      const ownAt = (/** @type {any} */ st) => st.ships.find((/** @type {any} */ p) => p.own);
+      const key = ownAt(start).x < start.rules.arena_w / 2 ? 'KeyD' : 'KeyA';
+      await clustered.keyboard.down(key);
+      await sleep(1000);
+      await clustered.keyboard.up(key);
+      await sleep(500);
+      const after = await gameState(clustered);
+      assert(after.tick > start.tick + 20, `ticks ${start.tick} -> ${after.tick}`);
+      assert(Math.abs(ownAt(after).x - ownAt(start).x) > 50 || ownAt(after).hp < ownAt(start).hp, 'the server ship moved (or was hit)');
+    });
+
+    await check('through nginx, a reloaded page resumes its ship on the owner through matchmaking', 25000, async () => {
+      const before = await gameState(clustered);
+      assert(before.phase === 'playing', 'playing before the reload');
+      await clustered.reload();
+      await clustered.click('#play');
+      const after = await until(async () => {
+        const st = await gameState(clustered);
+        return st.phase === 'playing' && st.resumed && st.ship === before.ship ? st : null;
+      }, 10000, 'the same ship, resumed');
+      assert(after.room === target.id, `room ${after.room}`);
+      assert(sockets.at(-1)?.startsWith(`${wsBase}/node/c/ws?room=${target.id}`), `resumed on the owner: ${sockets.at(-1)}`);
+      assert(!sockets.at(-1)?.includes('seat='), 'a resume takes no seat');
+    });
+
+    await check('through nginx, a long-poll game joins on the owner and its polls follow the session', 25000, async () => {
+      const { page: polled, errors: pollErrors } = await openPage(/** @type {any} */ (browser));
+      /** @type {string[]} */
+      const urls = [];
+      polled.on('request', (r) => urls.push(r.url()));
+      try {
+        await polled.goto(`${lb.base}/?transport=longpoll`);
+        await polled.fill('#name', 'PollyLB');
+        await polled.fill('#room', target.id);
+        await polled.click('#play');
+        const start = await until(async () => {
+          const st = await gameState(polled);
+          return st.phase === 'playing' && st.transport === 'longpoll' && st.ships.length >= 4 ? st : null;
+        }, 10000, 'a long-poll game with 4 ships');
+        await sleep(1500);
+        const after = await gameState(polled);
+        assert(after.tick > start.tick + 20, `ticks ${start.tick} -> ${after.tick}`);
+        const owner = `${lb.base}/node/c/api/`;
+        assert(urls.some((u) => u.startsWith(`${owner}rooms/${target.id}/join`)), 'joined on the owner');
+        assert(urls.some((u) => u.startsWith(`${owner}sessions/`) && u.includes('/state')), `polls went to the owner: ${urls.filter((u) => u.includes('/state')).slice(0, 2)}`);
+        assert(pollErrors.length === 0, `page errors: ${pollErrors.join('; ')}`);
+      } finally {
+        await polled.close();
+      }
+    });
+    if (clusterErrors.length > 0) {
+      failed++;
+      console.log(`not ok - the clustered page threw: ${clusterErrors.join('; ')}`);
+    }
+  }
+
   if (errors.length > 0) {
     failed++;
     console.log(`not ok - the game page threw: ${errors.join('; ')}`);
@@ -506,7 +678,7 @@ try {
   console.log(`not ok - setup: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
 } finally {
   await browser?.close().catch(() => {});
-  await Promise.all([stopServer(main), stopServer(crowd)]);
+  await Promise.all([stopServer(main), stopServer(crowd), cluster?.stop()]);
 }
 
 console.log(`${passed} passed, ${failed} failed`);

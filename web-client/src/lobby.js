@@ -35,6 +35,49 @@ export const ROOMS_REFRESH_MS = 2000;
  */
 
 /**
+ * A private room and its invite code, as an invite link carries them.
+ * @typedef {object} Invite
+ * @property {string} room
+ * @property {string} code 32 hex digits
+ */
+
+/**
+ * The invite a page URL carries: `?room=ID#invite=CODE`. The code rides in
+ * the fragment, which the browser never sends (no server log, no Referer
+ * holds it).
+ * @param {string} search `location.search`
+ * @param {string} hash `location.hash`
+ * @returns {Invite | null}
+ */
+export function inviteOf(search, hash) {
+  const room = new URLSearchParams(search).get('room')?.trim() ?? '';
+  const code = new URLSearchParams(hash.replace(/^#/, '')).get('invite')?.trim() ?? '';
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(room) || !/^[0-9a-fA-F]{32}$/.test(code)) return null;
+  return { room, code: code.toLowerCase() };
+}
+
+/**
+ * The link that lets a friend into `invite`'s room from the page at `base`
+ * (origin and path).
+ * @param {string} base
+ * @param {Invite} invite
+ */
+export function inviteLink(base, invite) {
+  return `${base}?room=${encodeURIComponent(invite.room)}#invite=${invite.code}`;
+}
+
+/**
+ * `url` with `?invite=` (or `&invite=`) added when `invite` is set: how the
+ * WebSocket and the spectator stream show the code.
+ * @param {string} url
+ * @param {string | null} invite
+ */
+export function withInvite(url, invite) {
+  if (!invite) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}invite=${encodeURIComponent(invite)}`;
+}
+
+/**
  * Seconds as `m:ss`, rounded up (a clock shows 0:01 until it is over).
  * @param {number} secs
  */

@@ -1,8 +1,9 @@
 // @ts-check
 /**
- * @file The playable page: lobby form, one transport per game (WebSocket, or
- * long polling when the WebSocket cannot connect or `?transport=longpoll`
- * asks for it), keyboard and mouse to Inputs, and a canvas that draws the
+ * @file The playable page: lobby form, matchmaking (`POST /api/matchmake` on
+ * the page's node, then the room's owner node as answered), one transport
+ * per game (WebSocket, or long polling when the WebSocket cannot connect or
+ * `?transport=longpoll` asks for it), keyboard and mouse to Inputs, and a canvas that draws the
  * own ship where prediction puts it and the others interpolated in the past
  * (`prediction.js`). Protocol logic lives in `session.js` and
  * `transport.js`; this file only wires them to the browser.
@@ -11,10 +12,13 @@
 import { Buttons, CloseCode, validName, validRoomId } from './protocol.js';
 import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { drawShip } from './draw.js';
-import { clock, ROOMS_REFRESH_MS, roomRows } from './lobby.js';
+import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } from './lobby.js';
+import { errorOf } from './http.js';
+import { matchmake, matchMessage, matchStep } from './matchmaking.js';
 import { GameSession } from './session.js';
 import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
 import {
+  ABNORMAL_CLOSE,
   FALLBACK_MS,
   LongPollTransport,
   reconnectDelay,
@@ -59,6 +63,10 @@ const ui = {
   resultsList: $('results-list'),
   resultsClose: $('results-close'),
   watch: /** @type {HTMLAnchorElement} */ ($('watch')),
+  createPrivate: /** @type {HTMLButtonElement} */ ($('create-private')),
+  invite: $('invite'),
+  inviteLink: /** @type {HTMLInputElement} */ ($('invite-link')),
+  inviteCopy: /** @type {HTMLButtonElement} */ ($('invite-copy')),
   game: $('game'),
   canvas: /** @type {HTMLCanvasElement} */ ($('arena')),
   score: $('hud-score'),
@@ -233,15 +241,76 @@ function saveResume(saved) {
 }
 
 ui.name.value = loadResume()?.name ?? `Pilot-${100 + Math.floor(Math.random() * 900)}`;
-ui.room.value = loadResume()?.room ?? new URLSearchParams(location.search).get('room') ?? '';
+/**
+ * The private room this page was invited to (an invite link), or created.
+ * @type {import('./lobby.js').Invite | null}
+ */
+let invite = inviteOf(location.search, location.hash);
+
+ui.room.value = invite?.room ?? loadResume()?.room ?? new URLSearchParams(location.search).get('room') ?? '';
+
+/**
+ * The invite code for `room`, when this page holds one.
+ * @param {string | null} room
+ */
+function inviteCode(room) {
+  return invite && invite.room === room ? invite.code : null;
+}
+
+/** Shows the invite link of the private room this page holds. */
+function showInvite() {
+  if (!invite) return;
+  const link = inviteLink(location.origin + location.pathname, invite);
+  ui.inviteLink.value = link;
+  ui.invite.hidden = false;
+  // The page itself becomes the link: a reload stays in the room.
+  history.replaceState(null, '', link);
+}
+showInvite();
 
 /** Points "Watch this room" at the scoreboard of the room typed (or main). */
 function updateWatchLink() {
   const room = ui.room.value.trim();
-  ui.watch.href = `scoreboard.html?room=${encodeURIComponent(validRoomId(room) ? room : 'main')}`;
+  const watched = validRoomId(room) ? room : 'main';
+  const code = inviteCode(watched);
+  ui.watch.href = `scoreboard.html?room=${encodeURIComponent(watched)}${code ? `#invite=${code}` : ''}`;
 }
 ui.room.addEventListener('input', updateWatchLink);
 updateWatchLink();
+
+ui.createPrivate.addEventListener('click', async () => {
+  ui.lobbyMessage.textContent = '';
+  try {
+    const res = await fetch('/api/rooms', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ private: true }),
+    });
+    if (!res.ok) {
+      ui.lobbyMessage.textContent = (await errorOf(res)).message;
+      return;
+    }
+    const created = await res.json();
+    invite = { room: created.room, code: created.invite };
+  } catch (err) {
+    ui.lobbyMessage.textContent = `Could not create a room: ${err instanceof Error ? err.message : String(err)}`;
+    return;
+  }
+  ui.room.value = invite.room;
+  updateWatchLink();
+  showInvite();
+  ui.lobbyMessage.textContent = 'Private room created: share the link, then press Play.';
+});
+
+ui.inviteCopy.addEventListener('click', async () => {
+  ui.inviteLink.select();
+  try {
+    await navigator.clipboard.writeText(ui.inviteLink.value);
+    ui.lobbyMessage.textContent = 'Invite link copied.';
+  } catch {
+    ui.lobbyMessage.textContent = 'Select the link and copy it.';
+  }
+});
 
 ui.form.addEventListener('submit', (e) => {
   e.preventDefault();
@@ -262,6 +331,7 @@ ui.form.addEventListener('submit', (e) => {
 });
 
 ui.leave.addEventListener('click', () => {
+  placing += 1;
   if (!game) return;
   game.left = true;
   game.session.leave();
@@ -273,6 +343,7 @@ ui.leave.addEventListener('click', () => {
 ui.back.addEventListener('click', showLobby);
 
 function showLobby() {
+  placing += 1;
   stopGame();
   game = null;
   ui.game.hidden = true;
@@ -335,7 +406,7 @@ async function refreshRooms() {
       watch.textContent = 'Watch';
       actions.append(join, watch);
       tr.append(
-        cell(r.id + (r.public ? '' : ' (private)'), 'room-id'),
+        cell(r.id + (r.public ? '' : ' (named)'), 'room-id'),
         cell(r.players, 'num'),
         cell(String(r.spectators), 'num'),
         cell(String(r.bots), 'num'),
@@ -413,32 +484,104 @@ function stopGame() {
  */
 function connect(name, room, resume) {
   const kind = firstTransport();
-  start(kind, name, room, resume, kind === 'longpoll' && mode === 'auto');
+  void place(kind, name, room, resume, kind === 'longpoll' && mode === 'auto');
 }
 
+/** Counts lobby visits and leaves: a placement that finds it changed was abandoned by the player. */
+let placing = 0;
+
 /**
- * Starts a game on one transport.
+ * Asks matchmaking on the page's node where to play (a seat, or the room of
+ * the resume token), then starts the game there. A refusal is acted on by
+ * its code (`matchStep`) and shown by it (`matchMessage`).
  * @param {TransportKind} kind
  * @param {string} name
- * @param {string | null} room
+ * @param {string | null} room the room the player asked for; null: any
  * @param {SavedResume | null} resume
  * @param {boolean} fallback long polling because the WebSocket failed
  * @param {number} [attempt] reconnects already tried since the game dropped
  */
-function start(kind, name, room, resume, fallback, attempt = 0) {
+async function place(kind, name, room, resume, fallback, attempt = 0) {
+  const mine = placing;
+  if (inviteCode(room) && !resume) {
+    // Private rooms are not matchmaking's: join on this node, with the code.
+    start(kind, name, room, null, fallback, attempt, null);
+    return;
+  }
+  const asked = { resuming: !!resume, named: room !== null };
+  const matched = await matchmake({ room, resume: resume?.token ?? null });
+  if (mine !== placing) return;
+  if (matched.ok) {
+    start(kind, name, room, resume, fallback, attempt, matched.placement);
+    return;
+  }
+  const step = matchStep(matched, asked);
+  if (step === 'fresh') {
+    saveResume(null);
+    void place(kind, name, room, null, fallback);
+    return;
+  }
+  if (step === 'direct') {
+    // No such room anywhere: Hello on this node opens it.
+    start(kind, name, room, null, fallback, attempt, null);
+    return;
+  }
+  const delay = step === 'retry' ? reconnectDelay(ABNORMAL_CLOSE, attempt) : null;
+  const text = matchMessage(matched);
+  if (delay !== null) {
+    showNotice(`${text} Retrying…`);
+    setTimeout(() => {
+      if (mine === placing) void place(kind, name, room, resume, fallback, attempt + 1);
+    }, matched.retryAfterMs ?? delay);
+    return;
+  }
+  showNotice(text);
+}
+
+/**
+ * A matchmaking message: on the lobby while it shows, else on the banner.
+ * @param {string} text
+ */
+function showNotice(text) {
+  if (!ui.lobby.hidden) {
+    ui.lobbyMessage.textContent = text;
+    return;
+  }
+  ui.bannerText.textContent = text;
+  ui.banner.hidden = false;
+}
+
+/**
+ * Starts a game on one transport, at the node matchmaking named (or, with
+ * no placement, on the page's own node).
+ * @param {TransportKind} kind
+ * @param {string} name
+ * @param {string | null} room the room the player asked for
+ * @param {SavedResume | null} resume
+ * @param {boolean} fallback long polling because the WebSocket failed
+ * @param {number} attempt reconnects already tried since the game dropped
+ * @param {import('./matchmaking.js').Placement | null} placement
+ */
+function start(kind, name, room, resume, fallback, attempt, placement) {
   stopGame();
   /** @type {Transport} */
   let transport;
   if (kind === 'websocket') {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    transport = new WebSocketTransport(`${scheme}://${location.host}/ws`);
+    const url = placement?.wsUrl ?? `${scheme}://${location.host}/ws`;
+    transport = new WebSocketTransport(withInvite(url, inviteCode(placement?.room ?? room)));
   } else {
-    // `after` and every input's ack: the newest tick the view holds.
-    transport = new LongPollTransport({ holding: () => session.view.ack });
+    transport = new LongPollTransport({
+      base: placement?.nodeUrl ?? '',
+      seat: placement?.seat ?? null,
+      invite: inviteCode(placement?.room ?? room),
+      // `after` and every input's ack: the newest tick the view holds.
+      holding: () => session.view.ack,
+    });
   }
   const session = new GameSession({
     name,
-    room,
+    room: placement?.room ?? room,
     // Long polling joins afresh (its join takes no token); the WebSocket may resume.
     resume: resume?.token ?? null,
     seq: resume?.seq ?? 0,
@@ -472,7 +615,7 @@ function start(kind, name, room, resume, fallback, attempt = 0) {
     clearTimers(current);
     transport.abandon();
     session.closed(1006, 'fell back to long polling');
-    start('longpoll', name, room, resume, true);
+    void place('longpoll', name, room, resume, true);
     return true;
   };
 
@@ -529,8 +672,8 @@ function start(kind, name, room, resume, fallback, attempt = 0) {
         current.timers.push(
           setTimeout(() => {
             if (game !== current) return;
-            const again = loadResume();
-            start('websocket', name, again?.room ?? room, again, false, tries + 1);
+            // Matchmaking on this page's node finds the ship's node again.
+            void place('websocket', name, room, loadResume(), false, tries + 1);
           }, delay),
         );
         return;

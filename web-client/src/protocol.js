@@ -58,6 +58,8 @@ export const ErrorCode = Object.freeze(
     'ShuttingDown',
     'RoomLimit',
     'RoomRateLimited',
+    'InviteRequired',
+    'InviteRateLimited',
   ]),
 );
 

@@ -9,6 +9,7 @@
 
 import { drawShip } from './draw.js';
 import { RoomEvent, TickerEvent, endsStream } from './feed.js';
+import { inviteOf, withInvite } from './lobby.js';
 import { validRoomId } from './protocol.js';
 import { fetchLeaderboard } from './records.js';
 import { REFERENCE_ARENA, aimRadians } from './rules.js';
@@ -159,7 +160,9 @@ function watch(target, problem = '') {
   document.body.classList.toggle('view-ticker', target.kind === 'ticker');
   document.body.classList.toggle('view-room', target.kind === 'room');
   document.title = target.kind === 'ticker' ? 'Skirmish ticker' : `Skirmish: ${target.room}`;
-  ui.toLobby.href = target.kind === 'room' ? `./?room=${encodeURIComponent(target.room)}` : './';
+  const invited = inviteOf(location.search, location.hash);
+  const back = target.kind === 'room' ? `./?room=${encodeURIComponent(target.room)}` : './';
+  ui.toLobby.href = invited && target.kind === 'room' && invited.room === target.room ? `${back}#invite=${invited.code}` : back;
   setText(ui.standingsTitle, target.kind === 'ticker' ? 'Top scores, all rooms' : 'Standings');
   resetViews();
   syncPicker();
@@ -184,7 +187,9 @@ function stop() {
 function open(current, lastEventId) {
   const { target } = current;
   const base = target.kind === 'ticker' ? '/api/ticker' : `/api/rooms/${encodeURIComponent(target.room)}/events`;
-  const url = lastEventId === null ? base : `${base}?lastEventId=${lastEventId}`;
+  const invited = inviteOf(location.search, location.hash);
+  const code = target.kind === 'room' && invited?.room === target.room ? invited.code : null;
+  const url = withInvite(lastEventId === null ? base : `${base}?lastEventId=${lastEventId}`, code);
   const source = new EventSource(url);
   current.source = source;
 

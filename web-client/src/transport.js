@@ -8,7 +8,9 @@
  * cannot tell them apart.
  *
  * Long polling maps the protocol onto the JSON API of `server/src/net/longpoll/`:
- * - Hello → `POST /api/rooms/{room}/join`; its answer becomes the Welcome.
+ * - Hello → `POST /api/rooms/{room}/join` (with the seat ticket matchmaking
+ *   gave, if any); its answer becomes the Welcome, and its `node_url` the
+ *   base of every later request (the node holding the session).
  * - Snapshots ← `GET /api/sessions/{token}/state?after=TICK`, polled again as
  *   soon as each answer is handed on. `after` is the tick the client holds
  *   (its ack), so the server answers with a delta against exactly that tick.
@@ -297,7 +299,12 @@ export class LongPollTransport {
   /**
    * @param {object} [options]
    * @param {string} [options.base] origin and path prefix of `/api`; `''` on
-   *   the page
+   *   the page. The join answer's `node_url` replaces it: the session's
+   *   node, where its later requests go directly
+   * @param {string | null} [options.seat] a seat ticket from matchmaking,
+   *   spent by the join
+   * @param {string | null} [options.invite] a private room's invite code,
+   *   shown to the join
    * @param {typeof fetch} [options.fetch]
    * @param {() => number | null} [options.holding] the tick the client holds
    *   (its ack: `WorldView.ack`); default the newest snapshot handed on
@@ -308,6 +315,8 @@ export class LongPollTransport {
    */
   constructor({
     base = '',
+    seat = null,
+    invite = null,
     fetch: fetcher = (input, init) => globalThis.fetch(input, init),
     holding,
     now = () => performance.now(),
@@ -318,6 +327,8 @@ export class LongPollTransport {
     /** @type {'longpoll'} */
     this.kind = 'longpoll';
     this.base = base;
+    this.seat = seat;
+    this.invite = invite;
     this.fetch = fetcher;
     this.holding = holding ?? (() => this.newest);
     this.now = now;
@@ -414,7 +425,12 @@ export class LongPollTransport {
       res = await this.fetch(this.url(`rooms/${encodeURIComponent(room || 'main')}/join`), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(player ? { name, player } : { name }),
+        body: JSON.stringify({
+          name,
+          ...(this.seat ? { seat: this.seat } : {}),
+          ...(this.invite ? { invite: this.invite } : {}),
+          ...(player ? { player } : {}),
+        }),
         signal: this.polls.signal,
       });
     } catch (err) {
@@ -436,6 +452,11 @@ export class LongPollTransport {
       if (this.closed) return;
       welcome = welcomeFromJoin(joined);
       this.token = String(joined.token);
+      // The node holding the session: later requests go there directly
+      // rather than through whichever node the join reached.
+      if (typeof joined.node_url === 'string' && /^https?:\/\//.test(joined.node_url)) {
+        this.base = joined.node_url.replace(/\/+$/, '');
+      }
     } catch (err) {
       this.close(CloseCode.ProtocolError, `bad join answer: ${String(err)}`);
       return;

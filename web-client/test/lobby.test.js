@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { clock, resultLines, roomRows } from '../src/lobby.js';
+import { clock, inviteLink, inviteOf, resultLines, roomRows, withInvite } from '../src/lobby.js';
 import { readJson } from '../testing/vectors.js';
 
 test('clock shows m:ss, rounded up', () => {
@@ -58,4 +58,24 @@ test('the golden room lists, single node and cluster, become the same rows', () 
   const single = roomRows(readJson('http_rooms.json'));
   assert.deepEqual(single, [{ id: 'main', players: '12/64', full: false, spectators: 3, bots: 4, roundLeft: '2:38', public: true }]);
   assert.deepEqual(roomRows(readJson('http_rooms_cluster.json')), single);
+});
+
+test('an invite link carries the room in the query and the code in the fragment', () => {
+  const created = readJson('http_create_room_answer.json');
+  const invite = { room: created.room, code: created.invite };
+  const link = inviteLink('https://play.example.org/', invite);
+  assert.equal(link, `https://play.example.org/?room=${created.room}#invite=${created.invite}`);
+  const url = new URL(link);
+  assert.deepEqual(inviteOf(url.search, url.hash), invite);
+  assert.deepEqual(inviteOf(url.search, url.hash.toUpperCase().replace('#INVITE', '#invite')), invite, 'either case');
+  assert.equal(inviteOf('', url.hash), null, 'no room');
+  assert.equal(inviteOf(url.search, ''), null, 'no code');
+  assert.equal(inviteOf(url.search, '#invite=abc'), null, 'not 32 hex digits');
+  assert.equal(inviteOf('?room=no%20spaces', url.hash), null, 'not a room id');
+});
+
+test('withInvite adds the code as a query parameter, or nothing', () => {
+  assert.equal(withInvite('ws://h/ws', null), 'ws://h/ws');
+  assert.equal(withInvite('ws://h/ws', 'ab'), 'ws://h/ws?invite=ab');
+  assert.equal(withInvite('ws://h/ws?room=r&seat=s', 'ab'), 'ws://h/ws?room=r&seat=s&invite=ab');
 });

@@ -182,6 +182,36 @@ test('open, then Hello joins the room and the answer becomes Welcome', async () 
   assert.equal(poll.query.get('timeout'), '25');
 });
 
+test('a seat ticket goes with the join, and the answer’s node takes every later request', async () => {
+  const h = harness({ seat: '5f0c9d2e8a7b4c3d2e1f0a9b8c7d6e5f' });
+  await settle();
+  h.transport.send({ Hello: { protocol: 1, name: 'Ada', room: 'arena-2', resume: null } });
+  const join = h.net.take('/api/rooms/arena-2/join');
+  assert.equal(join.url, `${BASE}/api/rooms/arena-2/join`, 'the join goes where matchmaking said');
+  assert.deepEqual(join.body, { name: 'Ada', seat: '5f0c9d2e8a7b4c3d2e1f0a9b8c7d6e5f' });
+  join.respond(200, { ...JOINED, room: 'arena-2', node_url: 'http://lb.test/node/b/' });
+  await settle();
+  assert.equal(h.net.take('/state').url.split('?')[0], `http://lb.test/node/b/api/sessions/${JOINED.token}/state`);
+  h.transport.send('Leave');
+  assert.equal(h.net.take('/leave').url, `http://lb.test/node/b/api/sessions/${JOINED.token}/leave`);
+
+  // An answer without a usable node_url leaves the base as it was.
+  const plain = harness();
+  await settle();
+  plain.transport.send({ Hello: { protocol: 1, name: 'Bo', room: null, resume: null } });
+  plain.net.take('/join').respond(200, { ...JOINED, node_url: 'javascript:alert(1)' });
+  await settle();
+  assert.ok(plain.net.take('/state').url.startsWith(`${BASE}/api/`));
+});
+
+test('a private room’s invite code goes with the join, as in the golden body', async () => {
+  const golden = readJson('http_join_body_invite.json');
+  const h = harness({ invite: golden.invite });
+  await settle();
+  h.transport.send({ Hello: { protocol: 1, name: golden.name, room: 'p-3f9a0c1d2e4b5a6c', resume: null } });
+  assert.deepEqual(h.net.take('/api/rooms/p-3f9a0c1d2e4b5a6c/join').body, golden);
+});
+
 test('a refused join delivers the Error, then closes', async () => {
   const h = harness();
   await settle();
@@ -356,7 +386,7 @@ test('inputs: one POST in flight, the rest batched in order with the newest ack'
   h.transport.send(input(2));
   h.transport.send(input(3));
   const first = h.net.take('/input');
-  assert.equal(first.url, `${BASE}/api/sessions/${JOINED.token}/input`);
+  assert.equal(first.url, `${JOINED.node_url}/api/sessions/${JOINED.token}/input`, 'to the session’s node');
   assert.equal(first.init.method, 'POST');
   assert.deepEqual(first.body, { inputs: [{ seq: 1, ack: 1235, buttons: 1, aim: 1 }] }, 'the ack is the tick held now');
   assert.equal(h.net.pending('/input').length, 0, 'one POST in flight');

@@ -3,12 +3,14 @@
 //! - [`sse_spectator`]: reads a room's SSE feed.
 //! - [`poll_watcher`]: long-polls a room's event log with `after=next`.
 //! - [`poll_player`]: plays the bot policy over long polling.
+//! - [`matchmake`]: where players play with `--matchmake`.
 //!
 //! Every client runs as one task until the run's stop token fires. A
 //! session that fails is counted by reason and started again after
 //! [`RECONNECT_DELAY`], so the load stays at the level asked for; the
 //! report shows reconnections as connects beyond the client count.
 
+pub mod matchmake;
 pub mod play_state;
 pub mod poll_player;
 pub mod poll_watcher;
@@ -53,6 +55,8 @@ pub struct ClientCtx {
     pub gzip: bool,
     /// How players keep snapshots.
     pub view: play_state::ViewMode,
+    /// Players ask matchmaking where to play ([`matchmake`]).
+    pub matchmake: bool,
 }
 
 impl ClientCtx {
@@ -90,6 +94,9 @@ pub struct ClientSpec {
     pub seed: u64,
     /// The room it joins or watches.
     pub room: String,
+    /// The first player of its room: with `--matchmake`, it opens the room
+    /// when no node has it.
+    pub opens_room: bool,
 }
 
 /// Why a client's session ended before the run did. The reason string is

@@ -21,6 +21,7 @@ use skirmish_shared::bot::BotPolicy;
 use skirmish_shared::http::{InputBody, JoinAnswer, JoinBody, MAX_INPUTS_PER_REQUEST, StateAnswer};
 use tokio::time::MissedTickBehavior;
 
+use super::matchmake::{self, Placement};
 use super::play_state::PlayState;
 use super::{
     Answer, ClientCtx, ClientError, ClientSpec, LEAVE_TIMEOUT, connected, fetch, in_flight,
@@ -50,12 +51,25 @@ pub async fn session(
     let stats = ctx.stats.get(KIND);
     let http = ctx.http()?;
     let started = Instant::now();
+    let placed = if ctx.matchmake {
+        matchmake::place(ctx, spec, &http).await?
+    } else {
+        Placement::Open
+    };
+    let seat = match placed {
+        Placement::Seat(answer) => answer.seat,
+        Placement::Open => None,
+    };
+    // Through the target: a node that does not own the room redirects
+    // the join (seat and all) to the owner.
     let join = http
         .post(ctx.url(&format!("api/rooms/{}/join", spec.room)))
         .json(&JoinBody {
             name: format!("poll-bot-{}", spec.index),
             // Load-test bots keep no identity: each join is a new guest.
             player: None,
+            seat,
+            invite: None,
         })
         .timeout(super::CONNECT_TIMEOUT);
     let answer = fetch(ctx, KIND, join).await?;
@@ -65,7 +79,17 @@ pub async fn session(
     let joined: JoinAnswer = serde_json::from_slice(&answer.body)
         .map_err(|_| ClientError::Protocol("undecodable join answer"))?;
     let _connected = connected(ctx, KIND, started, first);
-    let session = ctx.url(&format!("api/sessions/{}/", joined.token));
+    // With --matchmake, as the browser: the rest of the session goes to
+    // the node holding it.
+    let session = if ctx.matchmake {
+        format!(
+            "{}/api/sessions/{}/",
+            joined.node_url.trim_end_matches('/'),
+            joined.token
+        )
+    } else {
+        ctx.url(&format!("api/sessions/{}/", joined.token))
+    };
 
     let tick_hz = joined.rules.tick_hz;
     let mut policy = BotPolicy::new(spec.seed, tick_hz);

@@ -1,6 +1,9 @@
 //! A player over the binary WebSocket (`GET /ws`), playing the GAME.md bot
 //! policy.
 //!
+//! With `--matchmake` it first asks matchmaking and connects to the
+//! answered owner's `ws_url` (seat ticket included).
+//!
 //! Hello → Welcome, then a clock at the room's tick rate sends one `Input`
 //! per tick (sequence from 1, ack = the newest tick held) while every
 //! snapshot is applied with [`ViewHistory`], exactly as a real client does.
@@ -26,6 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::matchmake::{self, Placement};
 use super::play_state::{PlayState, ViewMode};
 use super::{ClientCtx, ClientError, ClientSpec, LEAVE_TIMEOUT, connected};
 use crate::stats::{Transport, TransportStats};
@@ -54,12 +58,15 @@ pub async fn session(
 ) -> Result<(), ClientError> {
     let stats = ctx.stats.get(Transport::WsPlayer);
     let started = Instant::now();
-    let mut url = ctx
-        .base
-        .join("ws")
-        .map_err(|_| ClientError::Protocol("bad url"))?;
-    url.set_scheme("ws")
-        .map_err(|()| ClientError::Protocol("bad url"))?;
+    let placed = if ctx.matchmake {
+        matchmake::place(ctx, spec, &ctx.http()?).await?
+    } else {
+        Placement::Open
+    };
+    let url = match placed {
+        Placement::Seat(answer) => answer.ws_url,
+        Placement::Open => own_ws_url(ctx)?,
+    };
     let (mut socket, response) = timeout(
         super::CONNECT_TIMEOUT,
         tokio_tungstenite::connect_async_with_config(
@@ -94,6 +101,17 @@ pub async fn session(
         .map_err(|_| ClientError::Timeout("welcome"))??;
     let _connected = connected(ctx, Transport::WsPlayer, started, first);
     play(ctx, spec, stats, &mut socket, &welcome).await
+}
+
+/// The target's own `/ws`.
+fn own_ws_url(ctx: &ClientCtx) -> Result<String, ClientError> {
+    let mut url = ctx
+        .base
+        .join("ws")
+        .map_err(|_| ClientError::Protocol("bad url"))?;
+    url.set_scheme("ws")
+        .map_err(|()| ClientError::Protocol("bad url"))?;
+    Ok(url.into())
 }
 
 async fn welcome(socket: &mut Socket, stats: &TransportStats) -> Result<Welcome, ClientError> {

@@ -59,6 +59,10 @@ pub enum Lease {
     Held {
         /// Live nodes, this one included.
         live_nodes: u64,
+        /// The lease key was gone: this is the node's first refresh, its
+        /// lease had lapsed, or Redis lost its data (restarted empty,
+        /// flushed, failed over to a replica that lacked it).
+        fresh: bool,
         /// Rooms not published.
         conflicts: Vec<String>,
     },
@@ -104,8 +108,12 @@ pub struct Route {
     pub room: String,
     /// Owner node id.
     pub node: String,
-    /// Owner's public URL.
+    /// Owner's public URL (empty when the owner is gone).
     pub url: String,
+    /// How the player is connected (`matchmaker::routes::KIND_*`).
+    pub kind: String,
+    /// The owner still holds its lease; false once it died.
+    pub alive: bool,
 }
 
 /// The directory, as this node reads and writes it.
@@ -230,9 +238,10 @@ impl RedisDirectory {
         let mut conn = self.link.conn();
         let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
         match answer.split_first() {
-            Some((status, rest)) if status == "ok" && !rest.is_empty() => Ok(Lease::Held {
-                live_nodes: rest[0].parse().unwrap_or(0),
-                conflicts: rest[1..].to_vec(),
+            Some((status, [live, fresh, conflicts @ ..])) if status == "ok" => Ok(Lease::Held {
+                live_nodes: live.parse().unwrap_or(0),
+                fresh: fresh == "1",
+                conflicts: conflicts.to_vec(),
             }),
             Some((status, [boot])) if status == "taken" => Ok(Lease::Taken {
                 by_boot: boot.clone(),
@@ -461,7 +470,36 @@ impl RedisDirectory {
         self.link.call("routes", pipe.exec_async(&mut conn)).await
     }
 
-    /// Where the session of `key` lives, if its node is alive.
+    /// The live node owning `room` (its id and public URL), read from the
+    /// room's own entry: O(1), for a room the cached survey does not list.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn owner(&self, room: &str) -> Result<Option<(String, String)>, ClusterError> {
+        const OP: &str = "owner";
+        let mut call = SCRIPTS.owner.prepare_invoke();
+        call.key(self.keys.room(room)).arg(self.keys.prefix());
+        let mut conn = self.link.conn();
+        let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
+        match <[String; 2]>::try_from(answer) {
+            Ok([node, url]) => Ok(Some((node, url))),
+            Err(answer) if answer.is_empty() => Ok(None),
+            Err(answer) => Err(self.link.reply_error(OP, format!("{answer:?}"))),
+        }
+    }
+
+    /// Writes one route now (a session that was just opened), living for
+    /// the rest of its grace plus one lease like the lease task's.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn write_route(&self, route: &LiveRoute) -> Result<(), ClusterError> {
+        self.write_routes(std::slice::from_ref(route), self.lease_ttl)
+            .await
+    }
+
+    /// Where the session of `key` lives, while its route lasts (the rest
+    /// of its grace plus one lease, also after its node died).
     ///
     /// # Errors
     /// Redis failed.
@@ -474,10 +512,12 @@ impl RedisDirectory {
         let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
         match &answer[..] {
             [] => Ok(None),
-            [room, node, url, _kind] => Ok(Some(Route {
+            [room, node, url, kind, alive] => Ok(Some(Route {
                 room: room.clone(),
                 node: node.clone(),
                 url: url.clone(),
+                kind: kind.clone(),
+                alive: alive == "1",
             })),
             _ => Err(self.link.reply_error(OP, format!("{answer:?}"))),
         }

@@ -30,17 +30,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use parking_lot::Mutex;
 use redis::Value;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::directory::RedisDirectory;
+use super::log_writer::unix_ms;
+use super::pubsub::{Delivery, HubFull, PubSubHub, Subscription};
 use super::redis::{ClusterError, SCRIPTS};
 use crate::metrics::{FollowerRepair, GaugeGuard, Metrics};
 use crate::room::event_log::{EventLog, Json, LogEntry};
@@ -50,8 +51,13 @@ use crate::room::feed::SampleFrame;
 /// room's log.
 const REMOTE_CLOSED: &str = "room closed";
 
-/// Longest wait between two connection attempts to Redis.
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// The most `--max-followed-rooms` may be: rooms of other nodes one node
+/// follows at once. Each costs a mirror ring (`--event-log-capacity`
+/// entries), a task and two channels on the node's pub/sub connection
+/// (`pubsub::MAX_CHANNELS` holds every follower's). Readers are bounded by
+/// `--max-spectators` and `--max-polls` anyway; this bounds what they can
+/// make the node mirror.
+pub const MAX_FOLLOWED: usize = 4096;
 
 /// One entry as the channel and the stream carry it.
 #[derive(Deserialize)]
@@ -69,6 +75,9 @@ struct Message {
     snap_at: u64,
     #[serde(default)]
     closed: Option<String>,
+    /// When the owner appended the oldest entry (Unix ms).
+    #[serde(default)]
+    at: Option<u64>,
 }
 
 /// An entry read from the stream or the channel, before rendering.
@@ -99,16 +108,40 @@ struct Read {
     entries: Vec<Link>,
 }
 
+/// How followers behave (from the settings).
+#[derive(Debug, Clone, Copy)]
+pub struct FollowerSettings {
+    /// `--event-log-capacity`: the owners' and the mirrors' rings.
+    pub capacity: usize,
+    /// `--follower-idle-ms`.
+    pub idle: Duration,
+    /// `--follower-check-ms`.
+    pub check: Duration,
+    /// `--max-followed-rooms`.
+    pub max_followed: usize,
+    /// `--max-spectators-per-room`, applied here to each followed room.
+    pub max_spectators: usize,
+    /// `--max-polls-per-room`, applied here to each followed room.
+    pub max_polls: usize,
+}
+
 /// Every followed room of this node.
 #[derive(Debug)]
 pub struct Followers {
     directory: Arc<RedisDirectory>,
     capacity: usize,
+    /// The per-room caps of readers on this node.
+    max_spectators: usize,
+    max_polls: usize,
     /// How long a follower outlives its last reader.
     idle: Duration,
     /// How often an open follower reads the stream after its head.
     check: Duration,
+    /// `--max-followed-rooms`, at most [`MAX_FOLLOWED`].
+    max_followed: usize,
     metrics: Arc<Metrics>,
+    /// The node's pub/sub connection.
+    hub: Arc<PubSubHub>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     /// Followers by room. Held for lookups, inserts and removals only,
@@ -129,6 +162,11 @@ pub struct Follower {
     ready: watch::Sender<bool>,
     /// The room's latest state sample, as its owner published it.
     samples: watch::Sender<Arc<SampleFrame>>,
+    /// This node's share of the room's caps: one permit per local
+    /// spectator stream (`--max-spectators-per-room`) and per waiting poll
+    /// (`--max-polls-per-room`), as the owner keeps for its own readers.
+    spectator_permits: Arc<Semaphore>,
+    poll_permits: Arc<Semaphore>,
 }
 
 /// A reader's hold on a follower: the mirror it reads, counted while held.
@@ -149,6 +187,24 @@ impl Following {
     pub fn samples(&self) -> watch::Receiver<Arc<SampleFrame>> {
         self.follower.samples.subscribe()
     }
+
+    /// The followed room's id.
+    #[must_use]
+    pub fn room(&self) -> &str {
+        &self.follower.room
+    }
+
+    /// One permit per spectator stream of the room on this node.
+    #[must_use]
+    pub fn spectator_permits(&self) -> &Arc<Semaphore> {
+        &self.follower.spectator_permits
+    }
+
+    /// One permit per long poll waiting on the room on this node.
+    #[must_use]
+    pub fn poll_permits(&self) -> &Arc<Semaphore> {
+        &self.follower.poll_permits
+    }
 }
 
 impl Drop for Following {
@@ -160,32 +216,52 @@ impl Drop for Following {
 
 /// Why a room cannot be followed now.
 #[derive(Debug, thiserror::Error)]
-#[error("room {room:?} is not readable from this node yet: {cause}")]
-pub struct NotReady {
-    /// The room.
-    pub room: String,
-    /// Why.
-    pub cause: String,
+pub enum FollowError {
+    /// The first read did not complete in time.
+    #[error(
+        "room {room:?} is not readable from this node yet: its log was not read within {wait:?}"
+    )]
+    NotReady {
+        /// The room.
+        room: String,
+        /// How long the reader waited.
+        wait: Duration,
+    },
+    /// This node follows `--max-followed-rooms` rooms already.
+    #[error(
+        "this node already follows {max} rooms of other nodes; read room {room:?} \
+         on its owner or another node, or retry later"
+    )]
+    TooMany {
+        /// The room.
+        room: String,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl Followers {
-    /// Followers of rooms whose owners' rings hold `capacity` events.
+    /// Followers of rooms whose owners' rings hold `settings.capacity`
+    /// events.
     #[must_use]
     pub fn new(
         directory: Arc<RedisDirectory>,
-        capacity: usize,
-        idle: Duration,
-        check: Duration,
+        settings: FollowerSettings,
         metrics: Arc<Metrics>,
+        hub: Arc<PubSubHub>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> Arc<Followers> {
         Arc::new(Followers {
             directory,
-            capacity,
-            idle,
-            check,
+            capacity: settings.capacity,
+            max_spectators: settings.max_spectators,
+            max_polls: settings.max_polls,
+            idle: settings.idle,
+            check: settings.check,
+            max_followed: settings.max_followed.min(MAX_FOLLOWED),
             metrics,
+            hub,
             shutdown,
             tracker,
             rooms: Mutex::default(),
@@ -197,30 +273,54 @@ impl Followers {
     ///
     /// # Errors
     /// The first read did not complete in time (Redis down, or the owner
-    /// has not written the room's log yet).
-    pub async fn follow(self: &Arc<Self>, room: &str) -> Result<Following, NotReady> {
-        let follower = {
-            let mut rooms = self.rooms.lock();
-            let follower = rooms
-                .entry(Arc::from(room))
-                .or_insert_with(|| self.open(room))
-                .clone();
-            follower.readers.fetch_add(1, Ordering::Relaxed);
-            follower
-        };
-        let held = Following { follower };
+    /// has not written the room's log yet), or the node follows
+    /// `--max-followed-rooms` rooms already.
+    pub async fn follow(self: &Arc<Self>, room: &str) -> Result<Following, FollowError> {
+        let held = self.hold(room)?;
         let mut ready = held.follower.ready.subscribe();
         let wait = self.directory.link().timeout() * 2;
         match tokio::time::timeout(wait, ready.wait_for(|r| *r)).await {
             Ok(Ok(_)) => Ok(held),
-            _ => Err(NotReady {
+            _ => Err(FollowError::NotReady {
                 room: room.to_owned(),
-                cause: format!("its log was not read within {wait:?}"),
+                wait,
             }),
         }
     }
 
-    fn open(self: &Arc<Self>, room: &str) -> Arc<Follower> {
+    /// A hold on `room`'s follower, opening it if needed, without waiting
+    /// for its first read: a follower held this way runs for as long as
+    /// the hold (the cluster ticker's is held for the node's life).
+    ///
+    /// # Errors
+    /// The node follows `--max-followed-rooms` rooms already, or its
+    /// pub/sub connection carries all the channels it may.
+    pub fn hold(self: &Arc<Self>, room: &str) -> Result<Following, FollowError> {
+        let too_many = || FollowError::TooMany {
+            room: room.to_owned(),
+            max: self.max_followed,
+        };
+        let mut rooms = self.rooms.lock();
+        let follower = match rooms.get(room) {
+            Some(follower) => follower.clone(),
+            None if rooms.len() >= self.max_followed => return Err(too_many()),
+            None => {
+                let follower = self.open(room).map_err(|_| too_many())?;
+                rooms.insert(Arc::from(room), follower.clone());
+                follower
+            }
+        };
+        follower.readers.fetch_add(1, Ordering::Relaxed);
+        Ok(Following { follower })
+    }
+
+    /// Subscribes the room's channels and starts its follower's task.
+    fn open(self: &Arc<Self>, room: &str) -> Result<Arc<Follower>, HubFull> {
+        let keys = self.directory.keys();
+        let (channel, state_channel) = (keys.events_channel(room), keys.state_channel(room));
+        let subscription = self
+            .hub
+            .subscribe(&[channel.clone(), state_channel.clone()])?;
         let null: Json = Arc::from(
             RawValue::from_string("null".to_owned())
                 .unwrap_or_else(|_| serde_json::value::to_raw_value(&()).unwrap_or_default()),
@@ -236,17 +336,21 @@ impl Followers {
                 sse: bytes::Bytes::new(),
             }))
             .0,
+            spectator_permits: Arc::new(Semaphore::new(self.max_spectators)),
+            poll_permits: Arc::new(Semaphore::new(self.max_polls)),
         });
         let task = Task {
             followers: self.clone(),
             follower: follower.clone(),
-            channel: self.directory.keys().events_channel(room),
-            state_channel: self.directory.keys().state_channel(room),
+            channel,
+            state_channel,
             _counted: GaugeGuard::new(&self.metrics.followers),
         };
-        self.tracker
-            .spawn(task.run().instrument(info_span!("follower", room = %room)));
-        follower
+        self.tracker.spawn(
+            task.run(subscription)
+                .instrument(info_span!("follower", room = %room)),
+        );
+        Ok(follower)
     }
 
     fn repaired(&self, repair: FollowerRepair) {
@@ -322,71 +426,46 @@ impl Task {
         &self.follower.log
     }
 
-    async fn run(self) {
+    async fn run(self, mut subscription: Subscription) {
         let f = &self.followers;
-        let mut backoff = Duration::from_millis(100);
-        let mut subscribed_before = false;
+        let mut check = tokio::time::interval(f.check);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Reads wait for the channel's first confirmation: subscribe
+        // first, then read.
+        let mut subscribed = false;
         loop {
-            if f.shutdown.is_cancelled() || f.close_if_idle(&self.follower) {
-                break;
-            }
-            let mut messages = match self.subscribe().await {
-                Ok(messages) => messages,
-                Err(err) => {
-                    debug!(%err, "cannot subscribe; retrying");
-                    self.pause(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    continue;
-                }
-            };
-            backoff = Duration::from_millis(100);
-            if subscribed_before {
-                f.repaired(FollowerRepair::Resubscribed);
-            }
-            subscribed_before = true;
-            let mut check = tokio::time::interval(f.check);
-            check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // The first tick is at once: the read after subscribing.
-            loop {
-                tokio::select! {
-                    message = messages.next() => match message {
-                        Some(message) if message.get_channel_name() == self.state_channel => {
-                            self.sample(message.get_payload_bytes());
+            tokio::select! {
+                delivery = subscription.recv() => match delivery {
+                    Some(Delivery::Subscribed(channel)) if *channel == *self.channel => {
+                        if subscribed {
+                            f.repaired(FollowerRepair::Resubscribed);
                         }
-                        Some(message) => self.apply(message.get_payload_bytes()).await,
-                        None => {
-                            info!("subscription lost; subscribing again");
-                            break;
-                        }
-                    },
-                    _ = check.tick() => {
-                        if f.close_if_idle(&self.follower) {
-                            info!("no readers left; follower closed");
-                            return;
-                        }
+                        subscribed = true;
                         self.catch_up().await;
                     }
-                    () = f.shutdown.cancelled() => return,
+                    Some(Delivery::Subscribed(_)) => {}
+                    Some(Delivery::Missed) => self.catch_up().await,
+                    Some(Delivery::Message { channel, payload }) => {
+                        if *channel == *self.state_channel {
+                            self.sample(&payload);
+                        } else {
+                            self.apply(&payload).await;
+                        }
+                    }
+                    None => return,
+                },
+                _ = check.tick() => {
+                    if f.close_if_idle(&self.follower) {
+                        info!("no readers left; follower closed");
+                        return;
+                    }
+                    if subscribed {
+                        self.catch_up().await;
+                    }
                 }
+                () = f.shutdown.cancelled() => return,
             }
         }
-    }
-
-    async fn pause(&self, d: Duration) {
-        tokio::select! {
-            () = tokio::time::sleep(d) => {}
-            () = self.followers.shutdown.cancelled() => {}
-        }
-    }
-
-    async fn subscribe(&self) -> Result<redis::aio::PubSubStream, ClusterError> {
-        let link = self.followers.directory.link();
-        let mut pubsub = link.pubsub().await?;
-        link.call("subscribe", pubsub.subscribe(&self.channel))
-            .await?;
-        link.call("subscribe", pubsub.subscribe(&self.state_channel))
-            .await?;
-        Ok(pubsub.into_on_message())
     }
 
     /// Reads what the mirror lacks: everything after its head, or (before
@@ -551,6 +630,14 @@ impl Task {
             Some(first) if first.prev == head => {
                 let at_end = links.last().map(|l| l.id) == Some(message.snap_at);
                 let n = self.extend(&links, at_end.then_some(snapshot));
+                if let Some(at) = message.at.filter(|_| n > 0) {
+                    let lag_ms = unix_ms().saturating_sub(at);
+                    #[expect(clippy::cast_precision_loss, reason = "milliseconds of lag")]
+                    self.followers
+                        .metrics
+                        .follower_lag
+                        .observe(lag_ms as f64 / 1000.0);
+                }
                 if n < links.len() {
                     self.catch_up().await;
                 }

@@ -1,6 +1,15 @@
 //! Names of this node's Redis keys, all under `--redis-prefix`. The layout
 //! is documented once, at the top of `lua/common.lua`, and in
 //! `docs/scaleout.md`; the scripts build the same names from the prefix.
+//!
+//! The cluster ticker is read by the same follower code as a room, under
+//! the feed name [`TICKER_FEED`]: the per-feed names ([`Keys::log`],
+//! [`Keys::feed`], [`Keys::events_channel`], [`Keys::state_channel`]) map
+//! it to the ticker's own keys.
+
+/// The name the cluster ticker is followed under. `~` is not allowed in a
+/// room id (`valid_room_id`), so no room can ever take this name.
+pub const TICKER_FEED: &str = "~ticker";
 
 /// Key names for one node.
 #[derive(Clone, Debug)]
@@ -54,28 +63,50 @@ impl Keys {
         format!("{}:room:{{{room}}}", self.prefix)
     }
 
-    /// `p:room:{id}:log`: the room's event log, a stream.
+    /// `p:room:{id}:log`: the room's event log, a stream
+    /// (`p:ticker:log` for [`TICKER_FEED`]).
     #[must_use]
     pub fn log(&self, room: &str) -> String {
+        if room == TICKER_FEED {
+            return format!("{}:ticker:log", self.prefix);
+        }
         format!("{}:room:{{{room}}}:log", self.prefix)
     }
 
-    /// `p:room:{id}:feed`: the log's head, snapshot and close reason.
+    /// `p:room:{id}:feed`: the log's head, snapshot and close reason
+    /// (`p:ticker` for [`TICKER_FEED`]).
     #[must_use]
     pub fn feed(&self, room: &str) -> String {
+        if room == TICKER_FEED {
+            return format!("{}:ticker", self.prefix);
+        }
         format!("{}:room:{{{room}}}:feed", self.prefix)
     }
 
-    /// Channel `p:room:{id}:ev`: one message per appended batch.
+    /// Channel `p:room:{id}:ev`: one message per appended batch
+    /// (`p:ticker:ev` for [`TICKER_FEED`]).
     #[must_use]
     pub fn events_channel(&self, room: &str) -> String {
+        if room == TICKER_FEED {
+            return format!("{}:ticker:ev", self.prefix);
+        }
         format!("{}:room:{{{room}}}:ev", self.prefix)
     }
 
-    /// Channel `p:room:{id}:state`: the room's latest state sample.
+    /// Channel `p:room:{id}:state`: the room's latest state sample
+    /// (`p:ticker:state`, never published, for [`TICKER_FEED`]).
     #[must_use]
     pub fn state_channel(&self, room: &str) -> String {
+        if room == TICKER_FEED {
+            return format!("{}:ticker:state", self.prefix);
+        }
         format!("{}:room:{{{room}}}:state", self.prefix)
+    }
+
+    /// `p:board`: every node's own top lines, by fence.
+    #[must_use]
+    pub fn board(&self) -> String {
+        format!("{}:board", self.prefix)
     }
 
     /// `p:sess:{selector}`: a session's route.
@@ -104,5 +135,10 @@ mod tests {
         assert_eq!(keys.feed("main-1"), "t1:room:{main-1}:feed");
         assert_eq!(keys.events_channel("main-1"), "t1:room:{main-1}:ev");
         assert_eq!(keys.state_channel("main-1"), "t1:room:{main-1}:state");
+        assert_eq!(keys.feed(TICKER_FEED), "t1:ticker");
+        assert_eq!(keys.log(TICKER_FEED), "t1:ticker:log");
+        assert_eq!(keys.events_channel(TICKER_FEED), "t1:ticker:ev");
+        assert_eq!(keys.board(), "t1:board");
+        assert!(!skirmish_shared::valid_room_id(TICKER_FEED));
     }
 }

@@ -1,5 +1,6 @@
-//! The lease task: every `--lease-refresh-ms` it refreshes this node's
-//! lease and publishes its rooms (one script call), then the routes of its
+//! The lease task: every `--lease-refresh-ms`, and at once when a room
+//! opened here ([`Cluster::publish_now`]), it refreshes this node's lease
+//! and publishes its rooms (one script call), then the routes of its
 //! sessions (one pipeline). On a clean stop it takes the node
 //! out of the directory.
 //!
@@ -53,12 +54,16 @@ impl LeaseTask {
         let mut failures: u32 = 0;
         let mut wait = Duration::ZERO;
         let mut conflicts: Vec<String> = Vec::new();
+        let mut held_before = false;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(wait) => {}
+                // A room opened here: publish it now.
+                () = self.cluster.publish_wanted() => {}
             }
             let started = Instant::now();
+            let asked = self.cluster.publish_asked();
             // Taken before the rooms are read, so every ticket released
             // here belongs to a player the published count includes.
             let seated = self.cluster.take_seated();
@@ -67,9 +72,25 @@ impl LeaseTask {
             match directory.heartbeat(&rooms, &seated, draining).await {
                 Ok(Lease::Held {
                     live_nodes,
+                    fresh,
                     conflicts: now_conflicting,
                 }) => {
+                    if fresh {
+                        // Whatever this node wrote may be gone: rewrite
+                        // every room's feed now rather than at its next
+                        // event or idle refresh, so other nodes can read
+                        // it again.
+                        self.cluster.feeds_lost.notify_one();
+                        if held_before {
+                            self.metrics.redis_data_losses.inc();
+                            warn!(
+                                "this node's keys were gone from Redis; rewriting every room's feed"
+                            );
+                        }
+                    }
+                    held_before = true;
                     self.cluster.set_lease(Some(started));
+                    self.cluster.published(asked);
                     self.metrics
                         .cluster_nodes
                         .set(i64::try_from(live_nodes).unwrap_or(i64::MAX));

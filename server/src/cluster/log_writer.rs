@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use redis::Value;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -63,6 +63,17 @@ struct Queued {
     room: Arc<str>,
     log: Weak<EventLog>,
     job: Job,
+    /// When the room appended it (Unix ms, this node's clock).
+    at_ms: u64,
+}
+
+/// Now as Unix milliseconds: the clock followers measure their lag
+/// against (nodes' clocks must agree, as NTP keeps them).
+#[must_use]
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A room log's replica: hands appends to the writer's queue.
@@ -80,6 +91,7 @@ impl RoomReplica {
             room: self.room.clone(),
             log: self.log.clone(),
             job,
+            at_ms: unix_ms(),
         };
         if self.tx.try_send(queued).is_err() {
             // The writer resends from the ring when the next batch does
@@ -112,6 +124,10 @@ struct Message<'a> {
     snap_at: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     closed: Option<&'static str>,
+    /// When the room appended the oldest entry (Unix ms), for the
+    /// followers' lag; absent when the batch was rebuilt from the ring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<u64>,
 }
 
 /// What the writer knows of one room.
@@ -130,6 +146,8 @@ struct Work {
     entries: Vec<Arc<LogEntry>>,
     snapshot: Option<Arc<RawValue>>,
     closed: Option<&'static str>,
+    /// When the oldest merged batch was appended (Unix ms).
+    at_ms: Option<u64>,
 }
 
 /// The writer task and the factory of its replicas.
@@ -138,6 +156,8 @@ pub struct LogWriter {
     directory: Arc<RedisDirectory>,
     rx: mpsc::Receiver<Queued>,
     capacity: usize,
+    /// Notified when Redis lost this node's keys.
+    lost: Arc<Notify>,
     metrics: Arc<Metrics>,
     rooms: HashMap<Arc<str>, Written>,
 }
@@ -149,6 +169,7 @@ impl LogWriter {
     pub fn new(
         directory: Arc<RedisDirectory>,
         capacity: usize,
+        lost: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> (LogWriter, ReplicaFactory) {
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -165,6 +186,7 @@ impl LogWriter {
             directory,
             rx,
             capacity,
+            lost,
             metrics,
             rooms: HashMap::new(),
         };
@@ -187,6 +209,10 @@ impl LogWriter {
                     self.refresh_idle().await;
                     continue;
                 }
+                () = self.lost.notified() => {
+                    self.rewrite_all().await;
+                    continue;
+                }
                 () = shutdown.cancelled() => {
                     while let Ok(job) = self.rx.try_recv() {
                         jobs.push(job);
@@ -207,7 +233,28 @@ impl LogWriter {
             .filter(|(_, w)| w.at.elapsed() >= FEED_REFRESH)
             .map(|(room, w)| (room.clone(), w.log.clone()))
             .collect();
-        for (room, log) in idle {
+        self.write_heads(idle).await;
+    }
+
+    /// Redis lost what this node wrote: forget what it acknowledged and
+    /// write every room's head and snapshot again. Its stream starts over
+    /// at the head, so a remote reader whose cursor is older gets `reset`
+    /// (a live follower whose head is the room's goes on unharmed).
+    async fn rewrite_all(&mut self) {
+        let all: Vec<(Arc<str>, Weak<EventLog>)> = self
+            .rooms
+            .iter_mut()
+            .map(|(room, w)| {
+                w.last = None;
+                (room.clone(), w.log.clone())
+            })
+            .collect();
+        self.write_heads(all).await;
+    }
+
+    /// Writes each room's head and snapshot, without entries.
+    async fn write_heads(&mut self, rooms: Vec<(Arc<str>, Weak<EventLog>)>) {
+        for (room, log) in rooms {
             let Some(live) = log.upgrade() else {
                 self.rooms.remove(&room);
                 continue;
@@ -219,6 +266,7 @@ impl LogWriter {
                 entries: Vec::new(),
                 snapshot: Some(snapshot),
                 closed: None,
+                at_ms: None,
             };
             self.write(&room, work).await;
         }
@@ -251,6 +299,7 @@ impl LogWriter {
                     entries: Vec::new(),
                     snapshot: None,
                     closed: None,
+                    at_ms: Some(queued.at_ms),
                 });
             }
             let Some(run) = runs.last_mut() else { continue };
@@ -311,6 +360,7 @@ impl LogWriter {
             snap: &snapshot,
             snap_at,
             closed: work.closed,
+            at: work.at_ms.filter(|_| !work.entries.is_empty()),
         };
         let Ok(message) = serde_json::to_string(&message) else {
             return;
@@ -400,6 +450,7 @@ fn resync(log: &EventLog, last: u64, work: &mut Work) {
         work.entries = entries.into_iter().filter(|e| e.id <= head).collect();
         work.prev = last;
         work.snapshot = Some(snapshot);
+        work.at_ms = None;
     } else if let Read::UpToDate = log.read(last, 1) {
         work.entries.clear();
         work.prev = last;

@@ -14,7 +14,11 @@
 //! - [`lease`]: the task that keeps this node's lease and rooms published.
 //! - [`log_writer`]: copies local rooms' event logs to Redis streams.
 //! - [`follower`]: mirrors of other nodes' rooms for local readers.
+//! - [`pubsub`]: the node's one pub/sub connection, shared by every
+//!   subscriber.
 //! - [`samples`]: local rooms' state samples to their Redis channels.
+//! - [`ticker_writer`]: this node's score changes into the cluster ticker.
+//! - [`ticker_follower`]: the cluster ticker's mirror for local readers.
 //!
 //! A room task never awaits Redis, and nothing here touches a room: the
 //! lease task reads the registry's published figures (atomics) and writes
@@ -25,8 +29,11 @@ pub mod follower;
 pub mod keys;
 pub mod lease;
 pub mod log_writer;
+pub mod pubsub;
 pub mod redis;
 pub mod samples;
+pub mod ticker_follower;
+pub mod ticker_writer;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,9 +48,13 @@ use crate::matchmaker::{SeatTicket, SessionRoutes};
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::room::Registry;
+use crate::room::ticker::{TICKER_LOG_CAPACITY, Ticker};
 use directory::{RedisDirectory, Survey};
-use follower::Followers;
+use follower::{FollowerSettings, Followers};
+use pubsub::PubSubHub;
 use redis::{ClusterError, RedisLink};
+use ticker_follower::TickerFollower;
+use ticker_writer::TickerWriter;
 
 /// Seated tickets waiting for the next lease refresh to release them. Past
 /// this (Redis down for long), the oldest are forgotten: each then stays
@@ -66,6 +77,13 @@ pub struct Cluster {
     pub directory: Arc<RedisDirectory>,
     /// This node's followers of other nodes' rooms.
     pub followers: Arc<Followers>,
+    /// This node's follower of the cluster ticker.
+    pub ticker: TickerFollower,
+    /// The node's one pub/sub connection: subscribe channels here.
+    pub pubsub: Arc<PubSubHub>,
+    /// Told by the lease task when Redis lost this node's keys; the log
+    /// writer then rewrites every room's feed.
+    feeds_lost: Arc<tokio::sync::Notify>,
     /// Tickets whose players were seated since the last refresh. A short
     /// push or a swap of the whole list; never held across an await.
     seated: Mutex<Vec<(Arc<str>, SeatTicket)>>,
@@ -77,18 +95,40 @@ pub struct Cluster {
     /// failure is kept as long as a survey, so readers queued behind a dead
     /// Redis get the error at once instead of one timeout each.
     survey: tokio::sync::Mutex<Option<(Instant, SurveyOutcome)>>,
+    /// Publishing now, between refreshes (a room just opened here).
+    publish: Publish,
+    /// How long a join waits for that: twice `--redis-timeout-ms`.
+    publish_within: Duration,
+}
+
+/// Asks for the lease task's next refresh now, and tells who asked when a
+/// refresh that began after the ask has published. Counters only; no lock.
+#[derive(Debug, Default)]
+struct Publish {
+    /// Wakes the lease task.
+    wake: tokio::sync::Notify,
+    /// Asks so far.
+    asked: std::sync::atomic::AtomicU64,
+    /// The asks the last successful refresh covered.
+    done: tokio::sync::watch::Sender<u64>,
 }
 
 impl Cluster {
     /// Opens the link to Redis and starts the lease task; the node joins
     /// the cluster at its first refresh (at once when Redis answers).
+    /// From now on `ticker`'s scores go to the cluster ticker.
     ///
     /// # Errors
     /// `--redis` is missing or unusable.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the node's parts the cluster joins, each built by AppState"
+    )]
     pub fn start(
         config: &Config,
         node: Arc<Node>,
         registry: Arc<Registry>,
+        ticker: &Ticker,
         routes: Arc<SessionRoutes>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
@@ -108,8 +148,13 @@ impl Cluster {
             Duration::from_millis(config.seat_ttl_ms),
         ));
         let capacity = config.event_log_capacity as usize;
-        let (writer, replicas) =
-            log_writer::LogWriter::new(directory.clone(), capacity, metrics.clone());
+        let feeds_lost = Arc::new(tokio::sync::Notify::new());
+        let (writer, replicas) = log_writer::LogWriter::new(
+            directory.clone(),
+            capacity,
+            feeds_lost.clone(),
+            metrics.clone(),
+        );
         tracker.spawn(
             writer
                 .run(shutdown.clone())
@@ -126,22 +171,61 @@ impl Cluster {
             )
             .instrument(tracing::info_span!("samples", node = %node.id)),
         );
-        let followers = Followers::new(
+        let pubsub = PubSubHub::new(directory.link().clone(), metrics.clone());
+        tracker.spawn(
+            pubsub
+                .clone()
+                .run(shutdown.clone())
+                .instrument(tracing::info_span!("pubsub", node = %node.id)),
+        );
+        let (ticker_writer, sink) = TickerWriter::new(
             directory.clone(),
-            capacity,
-            Duration::from_millis(config.follower_idle_ms),
+            TICKER_LOG_CAPACITY,
+            usize::from(config.ticker_top),
+            metrics.clone(),
+        );
+        tracker.spawn(
+            ticker_writer
+                .run(shutdown.clone())
+                .instrument(tracing::info_span!("ticker_writer", node = %node.id)),
+        );
+        ticker.send_to(sink);
+        let ticker = TickerFollower::start(
+            directory.clone(),
+            TICKER_LOG_CAPACITY,
             Duration::from_millis(config.follower_check_ms),
             metrics.clone(),
+            pubsub.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        )?;
+        let followers = Followers::new(
+            directory.clone(),
+            FollowerSettings {
+                capacity,
+                idle: Duration::from_millis(config.follower_idle_ms),
+                check: Duration::from_millis(config.follower_check_ms),
+                max_followed: config.max_followed_rooms as usize,
+                max_spectators: config.max_spectators_per_room as usize,
+                max_polls: config.max_polls_per_room as usize,
+            },
+            metrics.clone(),
+            pubsub.clone(),
             shutdown.clone(),
             tracker.clone(),
         );
         let cluster = Arc::new(Cluster {
             directory,
             followers,
+            ticker,
+            pubsub,
+            feeds_lost,
             seated: Mutex::default(),
             lease: Mutex::default(),
             lease_ttl,
             survey: tokio::sync::Mutex::default(),
+            publish: Publish::default(),
+            publish_within: 2 * Duration::from_millis(config.redis_timeout_ms),
         });
         let lease = lease::LeaseTask {
             cluster: cluster.clone(),
@@ -193,6 +277,58 @@ impl Cluster {
         let excess = earlier.len().saturating_sub(MAX_SEATED);
         earlier.drain(..excess);
         *seated = earlier;
+    }
+
+    /// Publishes this node's rooms now rather than at the next refresh,
+    /// and waits (at most twice `--redis-timeout-ms`) until a refresh that
+    /// began after this call has: a room opened by name is then visible to every node
+    /// before its first player hears Welcome, so nobody is sent to it on
+    /// its owner and told it does not exist on the next node.
+    pub async fn publish_now(&self) {
+        use std::sync::atomic::Ordering;
+        let ask = self.publish.asked.fetch_add(1, Ordering::AcqRel) + 1;
+        let mut done = self.publish.done.subscribe();
+        self.publish.wake.notify_one();
+        let published =
+            tokio::time::timeout(self.publish_within, done.wait_for(|n| *n >= ask)).await;
+        if published.is_err() {
+            tracing::warn!("a new room was not published in time; it is at the next refresh");
+        }
+    }
+
+    /// For the lease task: the asks a refresh starting now covers.
+    fn publish_asked(&self) -> u64 {
+        self.publish
+            .asked
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// For the lease task: a refresh covering `asked` asks has published.
+    fn published(&self, asked: u64) {
+        self.publish.done.send_if_modified(|n| {
+            let newer = asked > *n;
+            *n = (*n).max(asked);
+            newer
+        });
+    }
+
+    /// For the lease task: until someone asks to publish now.
+    async fn publish_wanted(&self) {
+        self.publish.wake.notified().await;
+    }
+
+    /// The live node that owns `room` (id and public URL): from the
+    /// cached survey, or, for a room it does not list (newer than it), from
+    /// the room's own entry in Redis.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn owner_of(&self, room: &str) -> Result<Option<(String, String)>, ClusterError> {
+        let survey = self.survey().await?;
+        if let Some(r) = survey.rooms.iter().find(|r| r.summary.id == room) {
+            return Ok(Some((r.node.clone(), r.url.clone())));
+        }
+        self.directory.owner(room).await
     }
 
     /// Every live node and room, at most [`SURVEY_MAX_AGE`] old.

@@ -43,12 +43,16 @@ pub struct Scripts {
     pub survey: Script,
     /// Where a session lives.
     pub route: Script,
+    /// Which live node owns one room.
+    pub owner: Script,
     /// Leave the cluster on purpose.
     pub leave: Script,
     /// Copy a batch of a room's event log and publish it.
     pub append: Script,
     /// Read a room's log head, snapshot and entries.
     pub log_read: Script,
+    /// Append score events and a node's top lines to the cluster ticker.
+    pub ticker_append: Script,
 }
 
 /// The scripts, compiled in.
@@ -59,14 +63,19 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     consume: lua!("consume.lua"),
     survey: lua!("survey.lua"),
     route: lua!("route.lua"),
+    owner: lua!("owner.lua"),
     leave: lua!("leave.lua"),
     append: lua!("append.lua"),
     log_read: lua!("log_read.lua"),
+    ticker_append: lua!("ticker_append.lua"),
 });
 
 /// Why a Redis call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    /// A follower the node needs from its start could not be opened.
+    #[error(transparent)]
+    Follow(#[from] super::follower::FollowError),
     /// Redis refused or the connection failed.
     #[error("redis {op}: {source}")]
     Redis {
@@ -105,8 +114,8 @@ pub enum ClusterError {
 /// The connection, with metrics.
 #[derive(Clone)]
 pub struct RedisLink {
-    /// For the pub/sub connections of followers (the multiplexed one
-    /// cannot subscribe).
+    /// For the node's pub/sub connection (the multiplexed one cannot
+    /// subscribe).
     client: redis::Client,
     conn: ConnectionManager,
     timeout: Duration,
@@ -157,13 +166,14 @@ impl RedisLink {
         self.conn.clone()
     }
 
-    /// A new pub/sub connection (one per followed room), bounded by the
-    /// timeout and timed as `subscribe`.
+    /// A new pub/sub connection (the node's one, see `pubsub.rs`),
+    /// bounded by the timeout and timed as `pubsub_connect`.
     ///
     /// # Errors
     /// Redis is unreachable.
     pub async fn pubsub(&self) -> Result<redis::aio::PubSub, ClusterError> {
-        self.call("subscribe", self.client.get_async_pubsub()).await
+        self.call("pubsub_connect", self.client.get_async_pubsub())
+            .await
     }
 
     /// How long one call may take.

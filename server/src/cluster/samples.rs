@@ -8,7 +8,7 @@
 //! (PUBLISH reached no subscriber) is published again only once a second,
 //! so an unwatched cluster costs Redis little.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,13 @@ pub async fn run(
         }
         let mut pipe = redis::pipe();
         let mut rooms = Vec::new();
-        for room in registry.handles() {
+        let handles = registry.handles();
+        // Forget closed rooms only: a room skipped this round (unchanged,
+        // or unwatched and published less than a second ago) keeps its
+        // entry, else it would be published again next round.
+        let live: HashSet<Arc<str>> = handles.iter().map(|h| h.id.clone()).collect();
+        sent.retain(|id, _| live.contains(id));
+        for room in handles {
             let frame = room.feed.samples.borrow().clone();
             let (last, unwatched) = sent.get(&room.id).copied().unwrap_or((u32::MAX, None));
             if frame.tick.0 == last || unwatched.is_some_and(|at| at.elapsed() < UNWATCHED_EVERY) {
@@ -61,7 +67,6 @@ pub async fn run(
             .await
         {
             Ok(receivers) => {
-                sent.retain(|id, _| rooms.iter().any(|(r, _)| r == id));
                 for ((id, tick), n) in rooms.into_iter().zip(receivers) {
                     sent.insert(id, (tick, (n == 0).then(Instant::now)));
                 }

@@ -71,7 +71,12 @@ impl LocalSeats {
         let taken = |h: &RoomHandle| h.players() as usize + seats.get(&h.id).map_or(0, Vec::len);
         let handle = match room {
             Some(id) => {
-                let handle = registry.get(id).ok_or(LocalRefusal::NoRoom)?;
+                // A private room is not there for matchmaking: it answers
+                // as an unknown room, telling nothing of its existence.
+                let handle = registry
+                    .get(id)
+                    .filter(|h| h.invite.is_none())
+                    .ok_or(LocalRefusal::NoRoom)?;
                 if taken(&handle) >= handle.max_players {
                     return Err(LocalRefusal::Full);
                 }

@@ -27,18 +27,22 @@ use subtle::ConstantTimeEq;
 use tracing::warn;
 
 use crate::cluster::Cluster;
-use crate::cluster::directory::{DirectoryRoom, NodeEntry, Reservation, Reserved};
+use crate::cluster::directory::{DirectoryRoom, NodeEntry, Reservation, Reserved, Route};
 use crate::cluster::redis::ClusterError;
 use crate::metrics::{MatchOutcome, Metrics};
 use crate::node::Node;
-use crate::room::{JoinError, Registry};
+use crate::room::{JoinError, Registry, Seat, SessionId};
+use crate::storage::identity::Identity;
 use local::{LocalRefusal, LocalSeats};
-pub use routes::{RouteKey, SessionRoutes};
+pub use routes::{LiveRoute, RouteKey, SessionRoutes};
+use skirmish_shared::ResumeToken;
 
-/// 16 bytes from 32 hex digits.
+/// 16 bytes from 32 hex digits (either case).
 #[must_use]
 pub fn parse_hex16(hex: &str) -> Option<[u8; 16]> {
-    if hex.len() != 32 || !hex.is_ascii() {
+    // `from_str_radix` also takes a sign ("+f" reads as 0x0f), which would
+    // give one token many spellings: only digits.
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0; 16];
@@ -132,12 +136,30 @@ pub enum MatchError {
     /// The resume token matches no session that can still resume.
     #[error("no session to resume for that token")]
     UnknownSession,
+    /// The session's node is gone (its lease ran out), and the session
+    /// with it.
+    #[error("node {0} that held this session is gone; matchmake again")]
+    ServerLost(String),
     /// This node cannot open a room now.
     #[error("{0}")]
     Refused(JoinError),
     /// The cluster directory is unreachable, or this node holds no lease.
     #[error("the cluster directory is unavailable: {0}")]
     Unavailable(String),
+}
+
+/// Why a seat ticket seated no one.
+#[derive(Debug, thiserror::Error)]
+pub enum SeatRefusal {
+    /// The room is not on this node (closed, or never here).
+    #[error("the room is not on this node (closed, or ask matchmaking again)")]
+    NotHere,
+    /// The ticket is unknown, already used or expired.
+    #[error("the seat expired or was used: ask matchmaking again")]
+    Spent,
+    /// The room refused the player.
+    #[error("{0}")]
+    Join(JoinError),
 }
 
 /// The outcome of presenting a seat ticket.
@@ -250,7 +272,9 @@ impl Matchmaker {
         self.metrics.matchmade(match &placed {
             Ok(Placed { seat: None, .. }) => MatchOutcome::Resume,
             Ok(_) => MatchOutcome::Seat,
-            Err(MatchError::NoRoom(_) | MatchError::UnknownSession) => MatchOutcome::Unknown,
+            Err(MatchError::NoRoom(_) | MatchError::UnknownSession | MatchError::ServerLost(_)) => {
+                MatchOutcome::Unknown
+            }
             Err(MatchError::RoomFull(_) | MatchError::RoomClosed(_)) => MatchOutcome::Full,
             Err(MatchError::Refused(_)) => MatchOutcome::Refused,
             Err(MatchError::Unavailable(_)) => MatchOutcome::Unavailable,
@@ -317,7 +341,11 @@ impl Matchmaker {
                     .route(&key)
                     .await
                     .map_err(unavailable)?
+                    .filter(|r| r.kind == routes::KIND_WS)
                     .ok_or(MatchError::UnknownSession)?;
+                if !route.alive {
+                    return Err(MatchError::ServerLost(route.node));
+                }
                 return Ok(Placed {
                     room: route.room,
                     node: route.node,
@@ -395,6 +423,66 @@ impl Matchmaker {
         }
     }
 
+    /// Publishes the route of a session just opened here at once, rather
+    /// than at the next lease refresh: its client may send the next request
+    /// through another node the moment it has its token. A failure is
+    /// logged; the lease task publishes the route again anyway.
+    pub async fn announce(&self, route: LiveRoute) {
+        if let Backend::Cluster(cluster) = &self.backend
+            && let Err(err) = cluster.directory.write_route(&route).await
+        {
+            warn!(%err, room = %route.room, "session route not published yet");
+        }
+    }
+
+    /// Where the long-poll session of `key` lives, when it is not on this
+    /// node: `None` on a single node, or when no route is published.
+    ///
+    /// # Errors
+    /// The directory is unreachable.
+    pub async fn session_home(&self, key: &RouteKey) -> Result<Option<Route>, MatchError> {
+        let Backend::Cluster(cluster) = &self.backend else {
+            return Ok(None);
+        };
+        let route = cluster.directory.route(key).await.map_err(|err| {
+            warn!(%err, "cannot tell which node holds a long-poll session");
+            MatchError::Unavailable(err.to_string())
+        })?;
+        Ok(route.filter(|r| r.kind == routes::KIND_LEGACY && r.node != self.node.id))
+    }
+
+    /// Seats the player of a seat ticket for `room` (from `/ws?seat=` or a
+    /// long-poll join): spends the ticket, then joins; the seat is freed
+    /// again if the join fails.
+    ///
+    /// # Errors
+    /// The room is not on this node, the ticket is spent or expired, or the
+    /// room refused the player.
+    pub async fn seat_reserved(
+        &self,
+        session: SessionId,
+        name: String,
+        identity: Option<Identity>,
+        room: &str,
+        ticket: SeatTicket,
+    ) -> Result<Seat, SeatRefusal> {
+        if self.registry.get(room).is_none() {
+            return Err(SeatRefusal::NotHere);
+        }
+        if self.take_seat(room, &ticket).await == SeatCheck::Refused {
+            return Err(SeatRefusal::Spent);
+        }
+        let joined = self
+            .registry
+            .join_existing(session, name, identity, room)
+            .await;
+        match &joined {
+            Ok(seat) => self.seated(seat.room.id.clone(), ticket),
+            Err(_) => self.release(room, &ticket).await,
+        }
+        joined.map_err(SeatRefusal::Join)
+    }
+
     /// Spends `ticket` for its player arriving in `room`, which is on this
     /// node.
     pub async fn take_seat(&self, room: &str, ticket: &SeatTicket) -> SeatCheck {
@@ -445,17 +533,44 @@ impl Matchmaker {
         if self.registry.get(room).is_some() {
             return None;
         }
-        match cluster.survey().await {
-            Ok(survey) => survey
-                .rooms
-                .iter()
-                .find(|r| r.summary.id == room && r.node != self.node.id)
-                .map(|r| (r.node.clone(), r.url.clone())),
+        match cluster.owner_of(room).await {
+            Ok(owner) => owner.filter(|(node, _)| *node != self.node.id),
             Err(err) => {
                 warn!(%err, room, "cannot tell whether another node owns this room");
                 None
             }
         }
+    }
+
+    /// Joins (or resumes) by room name, as a `Hello` or a long-poll join
+    /// without a ticket does. A join that opened its room here publishes it
+    /// in a cluster before returning (see [`Cluster::publish_now`]), so
+    /// every node finds the room from its first Welcome on.
+    ///
+    /// # Errors
+    /// The room refused the player.
+    pub async fn join_by_name(
+        &self,
+        session: SessionId,
+        name: String,
+        room: Option<String>,
+        resume: Option<ResumeToken>,
+        identity: Option<Identity>,
+        client: IpAddr,
+        invite: Option<&str>,
+    ) -> Result<Seat, JoinError> {
+        let opens = room
+            .as_ref()
+            .is_some_and(|r| self.registry.get(r).is_none());
+        let seat = self
+            .registry
+            .join(session, name, room, resume, identity, client, invite)
+            .await?;
+        if let (true, Backend::Cluster(cluster)) = (opens, &self.backend) {
+            tracing::debug!(room = %seat.room.id, "publishing a room opened by name");
+            cluster.publish_now().await;
+        }
+        Ok(seat)
     }
 
     /// `GET /api/rooms`: this node's rooms, and in a cluster every other

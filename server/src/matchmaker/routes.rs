@@ -29,8 +29,14 @@ impl RouteKey {
     /// The key of `token`.
     #[must_use]
     pub fn of(token: &ResumeToken) -> RouteKey {
+        RouteKey::of_bytes(&token.0)
+    }
+
+    /// The key of any 128-bit token (a long-poll session's too).
+    #[must_use]
+    pub fn of_bytes(token: &[u8; 16]) -> RouteKey {
         let mut key = [0; 8];
-        key.copy_from_slice(&token.0[..8]);
+        key.copy_from_slice(&token[..8]);
         RouteKey(key)
     }
 
@@ -49,8 +55,12 @@ impl RouteKey {
     }
 }
 
-/// How the player is connected (the long-poll transport adds `legacy`).
+/// A WebSocket player's resume token: matchmaking resumes it.
 pub const KIND_WS: &str = "ws";
+
+/// A long-poll player's session token: its requests are redirected to the
+/// owner (`net::longpoll::owner`).
+pub const KIND_LEGACY: &str = "legacy";
 
 /// A route as the lease task publishes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +68,7 @@ pub struct LiveRoute {
     /// The token's public half.
     pub key: RouteKey,
     pub room: Arc<str>,
-    /// Its transport ([`KIND_WS`]).
+    /// Its transport ([`KIND_WS`] or [`KIND_LEGACY`]).
     pub kind: &'static str,
     /// How much longer the session can resume if it stays away.
     pub resumable_for: Duration,
@@ -111,12 +121,17 @@ impl SessionRoutes {
 
     /// The session of `token` is connected to `room`.
     pub fn connected(&self, token: &ResumeToken, room: Arc<str>, kind: &'static str) {
+        self.insert(RouteKey::of(token), room, kind);
+    }
+
+    /// The session of `key` is in `room` (connected).
+    pub fn insert(&self, key: RouteKey, room: Arc<str>, kind: &'static str) {
         let mut routes = self.routes.lock();
         if routes.by_key.len() >= 2 * routes.swept.max(64) {
             routes.sweep(self.grace);
         }
         routes.by_key.insert(
-            RouteKey::of(token),
+            key,
             Route {
                 room,
                 kind,
@@ -134,14 +149,19 @@ impl SessionRoutes {
 
     /// The player left: no resume.
     pub fn left(&self, token: &ResumeToken) {
-        self.routes.lock().by_key.remove(&RouteKey::of(token));
+        self.remove(&RouteKey::of(token));
     }
 
-    /// The room of a session of this node that can still resume.
+    /// The session of `key` ended.
+    pub fn remove(&self, key: &RouteKey) {
+        self.routes.lock().by_key.remove(key);
+    }
+
+    /// The room of a WebSocket session of this node that can still resume.
     #[must_use]
     pub fn room_of(&self, key: &RouteKey) -> Option<Arc<str>> {
         let routes = self.routes.lock();
-        let route = routes.by_key.get(key)?;
+        let route = routes.by_key.get(key).filter(|r| r.kind == KIND_WS)?;
         route
             .detached
             .is_none_or(|at| at.elapsed() < self.grace)
@@ -202,6 +222,18 @@ mod tests {
         );
         tokio::time::advance(Duration::from_millis(30)).await;
         assert_eq!(routes.room_of(&RouteKey::of(&b)), None);
+        assert!(routes.live_routes().is_empty());
+    }
+
+    #[test]
+    fn a_long_poll_route_is_published_but_never_resumed() {
+        let routes = SessionRoutes::new(Duration::from_secs(1));
+        let key = RouteKey::of_bytes(&[9; 16]);
+        routes.insert(key, "r1".into(), KIND_LEGACY);
+        assert_eq!(routes.room_of(&key), None, "not a resume token");
+        let live = routes.live_routes();
+        assert_eq!((live.len(), live[0].kind), (1, KIND_LEGACY));
+        routes.remove(&key);
         assert!(routes.live_routes().is_empty());
     }
 

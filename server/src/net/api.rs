@@ -3,17 +3,19 @@
 //! the status following from the code), and [`json_errors`], which gives
 //! that shape to the bare errors the HTTP layer answers by itself.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use skirmish_shared::http::{ApiErrorCode, ErrorBody};
+use axum::{Extension, Json};
+use skirmish_shared::http::{ApiErrorCode, CreateRoomBody, CreatedRoom, ErrorBody};
 
 use super::AppState;
+use super::matchmake::node_url;
+use crate::listener::ConnSlot;
 use crate::matchmaker::RoomList;
 use crate::room::JoinError;
 
@@ -153,6 +155,13 @@ impl ApiError {
             JoinError::RoomRateBusy { retry_after } => {
                 (ApiErrorCode::RoomRateBusy, Some(retry_after))
             }
+            JoinError::InviteRequired { offered: false, .. } => {
+                (ApiErrorCode::InviteRequired, None)
+            }
+            JoinError::InviteRequired { offered: true, .. } => (ApiErrorCode::BadInvite, None),
+            JoinError::InviteRate { retry_after, .. } => {
+                (ApiErrorCode::InviteRateLimited, Some(retry_after))
+            }
         };
         let refusal = ApiError::new(code, err.to_string());
         match retry {
@@ -279,6 +288,43 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
 /// each with its node.
 pub async fn rooms(State(app): State<AppState>) -> Json<RoomList> {
     Json(app.matchmaker.rooms().await)
+}
+
+/// `POST /api/rooms` with `{"private": true}`: opens a private room here
+/// and answers 201 with its id and invite code. Charged like any new room
+/// (`--max-rooms`, `--new-rooms-per-ip-per-min`).
+///
+/// # Errors
+/// 400/415/422 for a malformed body or a public room asked for (those are
+/// opened by matchmaking or by joining a new name); 429 past the address's
+/// rate of new rooms; 503 at the room cap or while draining.
+pub async fn create_room(
+    State(app): State<AppState>,
+    slot: Option<Extension<ConnSlot>>,
+    headers: HeaderMap,
+    body: Result<Json<CreateRoomBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    if !body.private {
+        return Err(ApiError::new(
+            ApiErrorCode::BadBody,
+            "only private rooms are created here ({\"private\": true}); public rooms open \
+             through POST /api/matchmake or by joining a new room name",
+        ));
+    }
+    let client = super::client_of(slot.as_deref());
+    let (room, code) = app.registry.create_private(client).map_err(|err| {
+        app.metrics.reject(err.reason());
+        ApiError::join_refused(err)
+    })?;
+    tracing::debug!(room = %room.id, "private room opened");
+    let created = CreatedRoom {
+        room: room.id.to_string(),
+        private: true,
+        invite: Some(code.to_hex()),
+        node_url: node_url(&app, &headers),
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text.

@@ -53,6 +53,12 @@ impl FloodGuard {
         }
     }
 
+    /// Returns `n` tokens taken for something that turned out free, up to
+    /// the burst.
+    pub fn give_back(&mut self, n: u32) {
+        self.tokens = (self.tokens + f64::from(n)).min(self.burst);
+    }
+
     /// Whether the bucket has refilled completely: it is then the same as a
     /// new one, and a map of buckets may forget it.
     pub fn is_full(&mut self) -> bool {

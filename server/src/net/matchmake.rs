@@ -22,7 +22,8 @@ use crate::node::ws_url;
 /// `POST /api/matchmake`.
 ///
 /// # Errors
-/// 400 for a malformed body, 404 for an unknown room or session, 429 past
+/// 400 for a malformed body, 404 for an unknown room or session, 410 for a
+/// session whose node is gone (`server_lost`), 429 past
 /// the address's rate, 503 when no seat can be given now (full, shutting
 /// down, directory unreachable).
 pub async fn matchmake(
@@ -75,6 +76,7 @@ pub async fn matchmake(
             MatchError::UnknownSession => {
                 ApiError::new(ApiErrorCode::UnknownSession, err.to_string())
             }
+            MatchError::ServerLost(_) => ApiError::new(ApiErrorCode::ServerLost, err.to_string()),
             MatchError::RoomFull(_) | MatchError::RoomClosed(_) => {
                 ApiError::new(ApiErrorCode::RoomFull, err.to_string()).retry_after(1)
             }
@@ -89,7 +91,10 @@ pub async fn matchmake(
         url,
         seat,
     } = placed;
-    let node_url = url.unwrap_or_else(|| own_url(&app, &headers));
+    let node_url = match url {
+        Some(url) if app.matchmaker.cluster().is_some() => url,
+        _ => node_url(&app, &headers),
+    };
     let seat = seat.map(|t| t.to_hex());
     Ok(Json(MatchAnswer {
         ws_url: ws_url(&node_url, &room, seat.as_deref()),
@@ -99,6 +104,19 @@ pub async fn matchmake(
         node_url,
         seat,
     }))
+}
+
+/// The URL a client should use for this node: its `--public-url`, the one
+/// the cluster knows it by, or, for a single node told no `--public-url`,
+/// the URL the client reached it by. A lone node is the only place to
+/// send anyone, and the client's own URL still works behind a proxy or a
+/// port forward, where the bound address would not.
+pub fn node_url(app: &AppState, headers: &HeaderMap) -> String {
+    let told = app.config.public_url.is_some() || app.matchmaker.cluster().is_some();
+    match &app.matchmaker.node().public_url {
+        Some(url) if told => url.clone(),
+        _ => own_url(app, headers),
+    }
 }
 
 /// This node's URL as the client reached it, for a node that does not

@@ -48,13 +48,12 @@ use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::room::Registry;
 use crate::room::event_ids::IdAllocator;
+use crate::room::invite::InviteGuard;
 use crate::room::quota::RoomQuota;
-use crate::room::ticker::{Ticker, run_board};
+use crate::room::registry::Admission;
+use crate::room::ticker::{TICKER_LOG_CAPACITY, Ticker, run_board};
 use crate::storage::Storage;
 use sessions::{SessionStore, run_sweeper};
-
-/// Events the ticker log keeps for resuming readers.
-const TICKER_LOG_CAPACITY: usize = 4096;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -154,18 +153,15 @@ impl AppState {
             tracker.clone(),
             ticker.clone(),
             metrics.clone(),
-            RoomQuota::new(
-                config.max_rooms as usize,
-                config.new_rooms_per_ip_per_min,
-                Duration::from_secs(config.empty_room_secs),
-            ),
+            Admission {
+                quota: RoomQuota::new(
+                    config.max_rooms as usize,
+                    config.new_rooms_per_ip_per_min,
+                    Duration::from_secs(config.empty_room_secs),
+                ),
+                invites: InviteGuard::new(config.invite_tries_per_ip_per_min),
+            },
         );
-        tracker.spawn(run_board(
-            registry.clone(),
-            ticker,
-            Duration::from_secs(config.ticker_board_secs),
-            shutdown.clone(),
-        ));
         let connections = ConnLimits::new(
             config.max_connections as usize,
             config.max_connections_per_ip as usize,
@@ -176,23 +172,25 @@ impl AppState {
             config.max_spectators_per_ip as usize,
         );
         let polls = AddressLimit::new(config.max_polls as usize, config.max_polls_per_ip as usize);
+        let routes = Arc::new(SessionRoutes::new(Duration::from_secs(
+            config.resume_grace_secs,
+        )));
         let legacy = Arc::new(SessionStore::new(
             Duration::from_secs(config.legacy_idle_secs),
             config.max_legacy_sessions as usize,
             config.max_msgs_per_sec,
+            routes.clone(),
             metrics.clone(),
         ));
         tracker.spawn(run_sweeper(legacy.clone(), shutdown.clone()));
         let origins = origin::OriginPolicy::new(&config.allowed_origins);
         let node = Arc::new(node);
-        let routes = Arc::new(SessionRoutes::new(Duration::from_secs(
-            config.resume_grace_secs,
-        )));
         let matchmaker = if config.clustered() {
             let cluster = Cluster::start(
                 &config,
                 node.clone(),
                 registry.clone(),
+                &ticker,
                 routes.clone(),
                 metrics.clone(),
                 shutdown.clone(),
@@ -208,6 +206,14 @@ impl AppState {
                 metrics.clone(),
             )
         };
+        // After the cluster took the ticker's scores (in cluster mode), so
+        // its first board, sent at once, creates the cluster ticker.
+        tracker.spawn(run_board(
+            registry.clone(),
+            ticker,
+            Duration::from_secs(config.ticker_board_secs),
+            shutdown.clone(),
+        ));
         Ok(AppState(Arc::new(AppInner {
             matchmaker,
             matchmake_rate: rate::PerAddressRate::per_second(

@@ -120,6 +120,14 @@ impl PerAddressRate {
         }
     }
 
+    /// Returns the token `address`'s last allowed request took, when that
+    /// request turned out to cost nothing (a right invite code).
+    pub fn refund(&self, address: IpAddr) {
+        if let Some(bucket) = self.buckets.lock().by_address.get_mut(&limit_key(address)) {
+            bucket.give_back(1);
+        }
+    }
+
     /// Addresses held now.
     #[must_use]
     pub fn tracked(&self) -> usize {

@@ -1,8 +1,10 @@
 //! Which log a room's spectators and pollers read on this node: the room's
 //! own log when it runs here; in cluster mode, for a room another live node
 //! owns, this node's follower mirror of it (same ids, same resume and reset
-//! rules). Never opens a room.
+//! rules). Never opens a room. The same for the ticker: the node's own
+//! log, or in cluster mode the mirror of the cluster ticker.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use skirmish_shared::http::ApiErrorCode;
@@ -10,6 +12,7 @@ use tokio::sync::watch;
 
 use super::AppState;
 use super::api::ApiError;
+use super::slots::RoomSlots;
 use crate::cluster::follower::Following;
 use crate::room::RoomHandle;
 use crate::room::event_log::EventLog;
@@ -22,20 +25,45 @@ pub struct RoomFeed {
     pub log: Arc<EventLog>,
     /// Its state samples.
     pub samples: Option<watch::Receiver<Arc<SampleFrame>>>,
-    /// The room, when it runs here (its spectator and poll caps apply).
+    /// The room, when it runs here.
     pub local: Option<RoomHandle>,
     /// The hold on the follower, for a room of another node: keep it as
     /// long as the reader reads.
     pub following: Option<Following>,
 }
 
-/// The feed of room `id`.
+impl RoomFeed {
+    /// The room's reader slots on this node: the room's own, or its
+    /// follower's, so the per-room caps hold on every node.
+    #[must_use]
+    pub fn slots(&self) -> Option<&dyn RoomSlots> {
+        match (&self.local, &self.following) {
+            (Some(room), _) => Some(room),
+            (None, Some(following)) => Some(following),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The feed of room `id` for `client`, which offers `invite` (a private
+/// room's code; private rooms run on this node only, as the directory
+/// never lists them).
 ///
 /// # Errors
-/// 404 when no live node has the room; 503 when the cluster directory or
-/// the room's log in Redis cannot be read now.
-pub async fn find(app: &AppState, id: &str) -> Result<RoomFeed, ApiError> {
-    if let Some(room) = app.registry.get(id) {
+/// 404 when no live node has the room; 403 for a private room without its
+/// code, 429 past the address's rate of wrong codes; 503 when the cluster
+/// directory or the room's log in Redis cannot be read now.
+pub async fn find(
+    app: &AppState,
+    id: &str,
+    invite: Option<&str>,
+    client: IpAddr,
+) -> Result<RoomFeed, ApiError> {
+    let local = app.registry.watch(id, invite, client).map_err(|err| {
+        app.metrics.reject(err.reason());
+        ApiError::join_refused(err)
+    })?;
+    if let Some(room) = local {
         return Ok(RoomFeed {
             log: room.feed.log.clone(),
             samples: Some(room.feed.samples.clone()),
@@ -49,16 +77,12 @@ pub async fn find(app: &AppState, id: &str) -> Result<RoomFeed, ApiError> {
     };
     let unavailable =
         |err: String| ApiError::new(ApiErrorCode::DirectoryUnavailable, err).retry_after(1);
-    let survey = cluster
-        .survey()
+    let owner = cluster
+        .owner_of(id)
         .await
         .map_err(|err| unavailable(err.to_string()))?;
     let node = &app.matchmaker.node().id;
-    if !survey
-        .rooms
-        .iter()
-        .any(|r| r.summary.id == id && r.node != *node)
-    {
+    if owner.is_none_or(|(owner, _)| owner == *node) {
         return Err(no_room());
     }
     let following = cluster
@@ -72,4 +96,20 @@ pub async fn find(app: &AppState, id: &str) -> Result<RoomFeed, ApiError> {
         local: None,
         following: Some(following),
     })
+}
+
+/// The ticker's readable side on this node: the log to read, and in
+/// cluster mode the hold on the cluster ticker's follower (keep it as long
+/// as the reader reads).
+///
+/// # Errors
+/// 503 when the cluster ticker has not been read from Redis yet.
+pub async fn ticker(app: &AppState) -> Result<(Arc<EventLog>, Option<Following>), ApiError> {
+    let Some(cluster) = app.matchmaker.cluster() else {
+        return Ok((app.registry.ticker().clone(), None));
+    };
+    let following = cluster.ticker.follow().await.map_err(|err| {
+        ApiError::new(ApiErrorCode::DirectoryUnavailable, err.to_string()).retry_after(1)
+    })?;
+    Ok((following.log().clone(), Some(following)))
 }

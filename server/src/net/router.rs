@@ -19,7 +19,7 @@ pub fn router(state: AppState) -> Router {
     // Request/response JSON is compressed when the client accepts it; event
     // streams are not (a compressor would hold events back to fill blocks).
     let polled = Router::new()
-        .route("/rooms", get(api::rooms))
+        .route("/rooms", get(api::rooms).post(api::create_room))
         .route("/matchmake", post(matchmake::matchmake))
         .route("/nodes", get(matchmake::nodes))
         .route("/players/{id}", get(history::player))

@@ -3,6 +3,10 @@
 //! expires: its ship leaves the room and its token answers 410 for a while
 //! (then 404, like one never issued), with the code of why it ended. The
 //! store's lock guards map lookups only, never an await.
+//!
+//! Every live session is also a route ([`SessionRoutes`], kind `legacy`),
+//! which cluster mode publishes, so another node can send the session's
+//! requests here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::flood::FloodGuard;
+use crate::matchmaker::routes::{KIND_LEGACY, RouteKey, SessionRoutes};
 use crate::metrics::{GaugeGuard, Metrics, Transport};
 use crate::room::{Seat, lifecycle};
 use crate::tokens::TokenMap;
@@ -49,6 +54,12 @@ impl SessionToken {
             *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
         }
         Some(SessionToken(bytes))
+    }
+
+    /// The raw bytes.
+    #[must_use]
+    pub fn bytes(&self) -> &[u8; 16] {
+        &self.0
     }
 
     /// The 32 hex digits.
@@ -129,16 +140,20 @@ pub struct SessionStore {
     idle: Duration,
     max: usize,
     msgs_per_sec: u32,
+    /// Where this node's sessions are, for other nodes to send them here.
+    routes: Arc<SessionRoutes>,
     metrics: Arc<Metrics>,
 }
 
 impl SessionStore {
-    /// A store expiring sessions idle for `idle`, holding at most `max`.
+    /// A store expiring sessions idle for `idle`, holding at most `max`,
+    /// each routed in `routes` while it lives.
     #[must_use]
     pub fn new(
         idle: Duration,
         max: usize,
         msgs_per_sec: u32,
+        routes: Arc<SessionRoutes>,
         metrics: Arc<Metrics>,
     ) -> SessionStore {
         SessionStore {
@@ -147,6 +162,7 @@ impl SessionStore {
             idle,
             max,
             msgs_per_sec,
+            routes,
             metrics,
         }
     }
@@ -169,8 +185,9 @@ impl SessionStore {
         self.live.lock().is_empty()
     }
 
-    /// Registers a seat under a fresh token.
+    /// Registers a seat under a fresh token, and routes it.
     pub fn insert(&self, seat: Seat) -> (SessionToken, Arc<LegacySession>) {
+        let room = seat.room.id.clone();
         let session = Arc::new(LegacySession {
             seat,
             last_seen: Mutex::new(Instant::now()),
@@ -182,6 +199,8 @@ impl SessionStore {
             ],
         });
         let token = SessionToken(self.live.lock().issue(session.clone()));
+        self.routes
+            .insert(RouteKey::of_bytes(&token.0), room, KIND_LEGACY);
         (token, session)
     }
 
@@ -212,6 +231,7 @@ impl SessionStore {
     }
 
     fn bury(&self, token: SessionToken, why: ApiErrorCode) {
+        self.routes.remove(&RouteKey::of_bytes(&token.0));
         let mut gone = self.gone.lock();
         let full = gone.len() >= MAX_TOMBSTONES;
         if let Some(oldest) = full

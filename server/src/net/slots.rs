@@ -1,7 +1,10 @@
 //! The slots a spectator stream or a waiting long poll holds while it
 //! lives: one of the server's (`--max-spectators`, `--max-polls`), within
 //! its client address's share (`--max-spectators-per-ip`,
-//! `--max-polls-per-ip`), and one of its room's. Every refusal is a 503
+//! `--max-polls-per-ip`), and one of its room's on this node
+//! (`--max-spectators-per-room`, `--max-polls-per-room`: a room's own
+//! when it runs here, its follower's when another node owns it, so every
+//! node applies the cap to the readers it serves). Every refusal is a 503
 //! with `Retry-After` that says which limit it met, and is counted in
 //! `skirmish_rejected_total`. Taking a slot never waits: a full limit is
 //! a refusal, not a queue.
@@ -13,11 +16,12 @@
 use std::net::IpAddr;
 
 use axum::Extension;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::AppState;
 use super::api::ApiError;
 use crate::address_limit::{AddressPermit, Full};
+use crate::cluster::follower::Following;
 use crate::listener::ConnSlot;
 use crate::metrics::Rejection;
 use crate::room::RoomHandle;
@@ -29,6 +33,40 @@ pub enum SlotKind {
     Spectator,
     /// A long poll waiting for news.
     Poll,
+}
+
+/// A room's reader slots on this node.
+pub trait RoomSlots {
+    /// The room's id.
+    fn room_id(&self) -> &str;
+    /// One permit per reader of `kind`; past the room's cap, 503.
+    fn permits(&self, kind: SlotKind) -> &std::sync::Arc<Semaphore>;
+}
+
+impl RoomSlots for RoomHandle {
+    fn room_id(&self) -> &str {
+        &self.id
+    }
+
+    fn permits(&self, kind: SlotKind) -> &std::sync::Arc<Semaphore> {
+        match kind {
+            SlotKind::Spectator => &self.spectator_permits,
+            SlotKind::Poll => &self.poll_permits,
+        }
+    }
+}
+
+impl RoomSlots for Following {
+    fn room_id(&self) -> &str {
+        self.room()
+    }
+
+    fn permits(&self, kind: SlotKind) -> &std::sync::Arc<Semaphore> {
+        match kind {
+            SlotKind::Spectator => self.spectator_permits(),
+            SlotKind::Poll => self.poll_permits(),
+        }
+    }
 }
 
 /// A held slot; dropping it frees every part.
@@ -52,7 +90,7 @@ pub fn client_address(slot: Option<&Extension<ConnSlot>>) -> Option<IpAddr> {
 pub fn take(
     app: &AppState,
     kind: SlotKind,
-    room: Option<&RoomHandle>,
+    room: Option<&dyn RoomSlots>,
     client: Option<IpAddr>,
 ) -> Result<Slot, ApiError> {
     let (limit, room_cap) = match kind {
@@ -83,20 +121,16 @@ pub fn take(
     })?;
     let room = room
         .map(|room| {
-            let permits = match kind {
-                SlotKind::Spectator => &room.spectator_permits,
-                SlotKind::Poll => &room.poll_permits,
-            };
-            permits.clone().try_acquire_owned().map_err(|_| {
+            room.permits(kind).clone().try_acquire_owned().map_err(|_| {
                 let cap = room_cap as usize;
                 match kind {
                     SlotKind::Spectator => {
                         app.metrics.reject(Rejection::SpectatorLimit);
-                        ApiError::room_spectator_limit(&room.id, cap)
+                        ApiError::room_spectator_limit(room.room_id(), cap)
                     }
                     SlotKind::Poll => {
                         app.metrics.reject(Rejection::PollLimit);
-                        ApiError::room_poll_limit(&room.id, cap)
+                        ApiError::room_poll_limit(room.room_id(), cap)
                     }
                 }
             })

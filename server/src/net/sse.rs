@@ -50,6 +50,8 @@ pub struct FeedQuery {
     /// For clients that cannot set `Last-Event-ID`.
     #[serde(rename = "lastEventId")]
     last_event_id: Option<String>,
+    /// A private room's invite code (EventSource can set no header).
+    invite: Option<String>,
 }
 
 /// The resume point: the `Last-Event-ID` header, else `?lastEventId=`.
@@ -95,12 +97,13 @@ pub async fn room_events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let room = room_feed::find(&app, &id).await?;
+    let client = super::client_of(conn.as_deref());
+    let room = room_feed::find(&app, &id, query.invite.as_deref(), client).await?;
     let resume = resume_point(&headers, &query)?;
     let held = slots::take(
         &app,
         SlotKind::Spectator,
-        room.local.as_ref(),
+        room.slots(),
         client_address(conn.as_ref()),
     )?;
     let mut feed = Feed::new(room.log.clone(), room.samples.clone(), resume, &app, held);
@@ -117,6 +120,7 @@ pub async fn ticker(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
+    let (log, following) = room_feed::ticker(&app).await?;
     let resume = resume_point(&headers, &query)?;
     let held = slots::take(
         &app,
@@ -124,7 +128,8 @@ pub async fn ticker(
         None,
         client_address(conn.as_ref()),
     )?;
-    let feed = Feed::new(app.registry.ticker().clone(), None, resume, &app, held);
+    let mut feed = Feed::new(log, None, resume, &app, held);
+    feed._following = following;
     Ok(respond(feed, info_span!("sse", room = "ticker")))
 }
 

@@ -2,7 +2,7 @@
 //! tick's game events into event-log entries (JSON), keeps the log's
 //! snapshot (scoreboard, players, round clock) true as of the newest entry,
 //! publishes a latest-wins state sample for minimaps at the spectator rate,
-//! and feeds score changes to the server-wide ticker.
+//! and feeds score changes to the server-wide ticker (not a private room's).
 //!
 //! Runs inside the room task, after the tick: it only formats and appends,
 //! never waits on a reader.
@@ -59,7 +59,9 @@ pub struct Feed {
     room: Arc<str>,
     tick_hz: u16,
     log: Arc<EventLog>,
-    ticker: Arc<Ticker>,
+    /// `None` for a private room: its players' names and scores stay
+    /// inside it.
+    ticker: Option<Arc<Ticker>>,
     samples: watch::Sender<Arc<SampleFrame>>,
     scores: watch::Sender<Arc<Scoreboard>>,
     /// Ticks between two state samples.
@@ -82,7 +84,8 @@ pub struct FeedReaders {
 
 impl Feed {
     /// A feed for `room`, logging into a fresh log of `capacity` events
-    /// whose ids come from `ids`.
+    /// whose ids come from `ids`, scoring on `ticker` unless the room is
+    /// private.
     #[must_use]
     pub fn new(
         room: Arc<str>,
@@ -90,7 +93,7 @@ impl Feed {
         spectator_hz: u16,
         capacity: usize,
         ids: Arc<IdAllocator>,
-        ticker: Arc<Ticker>,
+        ticker: Option<Arc<Ticker>>,
     ) -> (Feed, FeedReaders) {
         let empty = WorldState {
             tick: Tick(0),
@@ -246,7 +249,9 @@ impl Feed {
             self.scores
                 .send_replace(Arc::new(scoreboard(&self.room, state)));
         }
-        self.ticker.scored(score_changes);
+        if let Some(ticker) = &self.ticker {
+            ticker.scored(score_changes);
+        }
         if tick % self.sample_every == 0 {
             self.samples.send_replace(Arc::new(sample(state)));
         }

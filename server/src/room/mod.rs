@@ -13,6 +13,7 @@
 //! - [`record`]: the round being played, as its record will say (kills,
 //!   deaths, start time), handed to the storage writer when it ends.
 //! - [`quota`]: how many rooms may exist and how fast an address opens them.
+//! - [`invite`]: private rooms' invite codes and the rate of wrong guesses.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
 //! channels and snapshots are dropped into outboxes.
@@ -35,6 +36,7 @@ pub(crate) use lifecycle;
 pub mod event_ids;
 pub mod event_log;
 pub mod feed;
+pub mod invite;
 pub mod outbox;
 pub mod quota;
 pub mod record;
@@ -195,6 +197,32 @@ pub enum JoinError {
         /// Seconds to wait before trying again.
         retry_after: u32,
     },
+    /// The room is private and the invite code is missing or wrong.
+    #[error("{}", invite_refusal(room, *offered))]
+    InviteRequired {
+        room: String,
+        /// A code was given (and was wrong).
+        offered: bool,
+    },
+    /// This client address gave too many wrong invite codes.
+    #[error(
+        "too many wrong invite codes from your address (at most {per_min} a minute): retry in {retry_after} s"
+    )]
+    InviteRate {
+        /// `--invite-tries-per-ip-per-min`.
+        per_min: u32,
+        /// Seconds until the address may try again.
+        retry_after: u32,
+    },
+}
+
+/// The words of an `InviteRequired` refusal.
+fn invite_refusal(room: &str, offered: bool) -> String {
+    if offered {
+        format!("wrong invite code for private room {room}")
+    } else {
+        format!("room {room} is private: join it with its invite link")
+    }
 }
 
 impl JoinError {
@@ -213,6 +241,8 @@ impl JoinError {
             JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => {
                 ErrorCode::RoomRateLimited
             }
+            JoinError::InviteRequired { .. } => ErrorCode::InviteRequired,
+            JoinError::InviteRate { .. } => ErrorCode::InviteRateLimited,
         }
     }
 
@@ -230,6 +260,8 @@ impl JoinError {
             JoinError::RoomLimit { .. } => Rejection::RoomLimit,
             JoinError::ServerFull { .. } => Rejection::ServerFull,
             JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => Rejection::RoomRate,
+            JoinError::InviteRequired { .. } => Rejection::Invite,
+            JoinError::InviteRate { .. } => Rejection::InviteRate,
         }
     }
 }
@@ -254,6 +286,9 @@ pub struct RoomHandle {
     pub id: Arc<str>,
     /// Matchmaking may put players here.
     pub public: bool,
+    /// A private room's invite code: it is listed nowhere, and joining or
+    /// watching it needs the code.
+    pub invite: Option<invite::InviteCode>,
     /// Distinguishes this room from a later one with the same id.
     pub instance: u64,
     /// The room's inbox.

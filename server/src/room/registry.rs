@@ -11,6 +11,13 @@
 //! check and the insert are one step. Every refusal (a bad id, a resume
 //! that cannot succeed, the room cap, the address's rate) comes before
 //! anything is created.
+//!
+//! A private room is opened by [`Registry::create_private`] under a random
+//! id with an invite code. It is in the directory like any room (so its id
+//! cannot be opened twice), but [`Registry::list`] leaves it out (so neither
+//! the lobby nor, in a cluster, the directory hears of it) and matchmaking
+//! never picks it; every join of it by name goes through the
+//! [`InviteGuard`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,6 +34,7 @@ use tracing::Instrument;
 use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, Replica};
 use super::feed::Feed;
+use super::invite::{InviteCode, InviteGuard};
 use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
 use super::task::Room;
@@ -73,6 +81,8 @@ pub struct Registry {
     quota: RoomQuota,
     /// Every room's log is copied through this, once set (cluster mode).
     replicas: OnceLock<ReplicaFactory>,
+    /// Each address's tries at private rooms' invite codes.
+    invites: InviteGuard,
 }
 
 /// A factory has no useful Debug.
@@ -92,6 +102,14 @@ struct Entrant {
     identity: Option<Identity>,
 }
 
+/// The limits a client meets at the registry's door: the room quota
+/// (opening rooms) and the invite guard (entering private ones).
+#[derive(Debug)]
+pub struct Admission {
+    pub quota: RoomQuota,
+    pub invites: InviteGuard,
+}
+
 /// What a join asks of the registry besides the player's name.
 #[derive(Clone, Copy, Debug)]
 pub struct Ask<'a> {
@@ -100,8 +118,10 @@ pub struct Ask<'a> {
     /// The client holds a resume token.
     pub resuming: bool,
     /// The client's address (as the connection limits count it), charged
-    /// if a room must be opened.
+    /// if a room must be opened or an invite code is wrong.
     pub client: IpAddr,
+    /// The invite code offered for a private room.
+    pub invite: Option<&'a str>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -124,7 +144,7 @@ impl Registry {
         tracker: TaskTracker,
         ticker: Arc<Ticker>,
         metrics: Arc<Metrics>,
-        quota: RoomQuota,
+        Admission { quota, invites }: Admission,
     ) -> Arc<Registry> {
         let registry = Arc::new(Registry {
             rooms: Arc::default(),
@@ -140,9 +160,10 @@ impl Registry {
             metrics,
             quota,
             replicas: OnceLock::new(),
+            invites,
         });
         let mut rooms = registry.rooms.lock();
-        registry.open(&mut rooms, registry.default_room.clone(), true);
+        registry.open(&mut rooms, registry.default_room.clone(), true, None);
         drop(rooms);
         registry
     }
@@ -196,6 +217,7 @@ impl Registry {
         rooms: &mut HashMap<Arc<str>, RoomHandle>,
         id: Arc<str>,
         public: bool,
+        invite: Option<InviteCode>,
     ) -> RoomHandle {
         let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let mut config = self.config.clone();
@@ -212,7 +234,7 @@ impl Registry {
             config.spectator_hz,
             config.event_log_capacity,
             IdAllocator::process(),
-            self.ticker.clone(),
+            invite.is_none().then(|| self.ticker.clone()),
         );
         if let Some(factory) = self.replicas.get() {
             readers.log.replicate_to(factory(&id, &readers.log));
@@ -220,6 +242,7 @@ impl Registry {
         let handle = RoomHandle {
             id: id.clone(),
             public,
+            invite,
             instance,
             inbox: tx,
             stats: stats.clone(),
@@ -286,13 +309,19 @@ impl Registry {
                 return Err(JoinError::BadRoom);
             }
             if let Some(handle) = rooms.get(id) {
+                // A resume token is a secret of its own, issued only to a
+                // player who got in: the room checks it.
+                if !ask.resuming {
+                    let code = handle.invite.as_ref();
+                    self.invites.check(id, code, ask.invite, ask.client)?;
+                }
                 return Ok(handle.clone());
             }
             if ask.resuming {
                 return Err(JoinError::ResumeRejected { room: id.into() });
             }
             self.quota.admit(rooms.len(), ask.client, Opening::Named)?;
-            return Ok(self.open(&mut rooms, id.into(), false));
+            return Ok(self.open(&mut rooms, id.into(), false, None));
         }
         if ask.resuming {
             return Err(JoinError::ResumeWithoutRoom);
@@ -332,9 +361,49 @@ impl Registry {
             let n = self.next_public.fetch_add(1, Ordering::Relaxed);
             let id: Arc<str> = format!("{}-{n}", self.public_prefix).into();
             if !rooms.contains_key(&id) {
-                return self.open(rooms, id, true);
+                return self.open(rooms, id, true, None);
             }
         }
+    }
+
+    /// Opens a private room for `client`: a random id (`p-` and 16 hex
+    /// digits, so ids say nothing about how many exist) and a fresh invite
+    /// code, within the room cap and the address's rate of new rooms.
+    ///
+    /// # Errors
+    /// The room cap, the client's rate of new rooms, or shutdown.
+    pub fn create_private(&self, client: IpAddr) -> Result<(RoomHandle, InviteCode), JoinError> {
+        if self.shutdown.is_cancelled() {
+            return Err(JoinError::ShuttingDown);
+        }
+        let mut rooms = self.rooms.lock();
+        self.quota.admit(rooms.len(), client, Opening::Named)?;
+        let code = InviteCode::generate();
+        loop {
+            let id: Arc<str> = format!("p-{:016x}", rand::random::<u64>()).into();
+            if !rooms.contains_key(&id) {
+                return Ok((self.open(&mut rooms, id, false, Some(code)), code));
+            }
+        }
+    }
+
+    /// Room `id` for a spectator or poller from `client` offering
+    /// `invite`: any room, a private one with its code.
+    ///
+    /// # Errors
+    /// `Ok(None)` when no such room runs here; a refused invite code.
+    pub fn watch(
+        &self,
+        id: &str,
+        invite: Option<&str>,
+        client: IpAddr,
+    ) -> Result<Option<RoomHandle>, JoinError> {
+        let Some(handle) = self.get(id) else {
+            return Ok(None);
+        };
+        self.invites
+            .check(id, handle.invite.as_ref(), invite, client)?;
+        Ok(Some(handle))
     }
 
     /// Seats a player from `client`: picks the room and asks it. Retries
@@ -350,12 +419,14 @@ impl Registry {
         resume: Option<ResumeToken>,
         identity: Option<Identity>,
         client: IpAddr,
+        invite: Option<&str>,
     ) -> Result<Seat, JoinError> {
         let mut last = JoinError::ShuttingDown;
         let ask = Ask {
             room: room.as_deref(),
             resuming: resume.is_some(),
             client,
+            invite,
         };
         for _ in 0..2 {
             let handle = self.pick(ask)?;
@@ -390,6 +461,14 @@ impl Registry {
         let handle = self.get(room).ok_or_else(|| JoinError::RoomClosed {
             room: room.to_owned(),
         })?;
+        // Matchmaking reserves no seat in a private room; a ticket for one
+        // (another node's room of the same id) does not open it.
+        if handle.invite.is_some() {
+            return Err(JoinError::InviteRequired {
+                room: room.to_owned(),
+                offered: false,
+            });
+        }
         let entrant = Entrant {
             name,
             resume: None,
@@ -427,11 +506,16 @@ impl Registry {
         })
     }
 
-    /// The lobby's list, sorted by id.
+    /// The lobby's list, sorted by id: every room but the private ones
+    /// (what the cluster directory publishes too).
     #[must_use]
     pub fn list(&self) -> Vec<RoomSummary> {
         let rooms = self.rooms.lock();
-        let mut list: Vec<RoomSummary> = rooms.values().map(RoomHandle::summary).collect();
+        let mut list: Vec<RoomSummary> = rooms
+            .values()
+            .filter(|h| h.invite.is_none())
+            .map(RoomHandle::summary)
+            .collect();
         drop(rooms);
         list.sort_by(|a, b| a.id.cmp(&b.id));
         list

@@ -9,8 +9,14 @@
 //! its scores into the board and logs them in one step, and the board task
 //! reads every room's scoreboard and logs the result in one step, so a
 //! score change is always either in the board or logged after it.
+//!
+//! In cluster mode a [`ScoreSink`] (the Redis ticker writer) takes the
+//! place of the log: the ticker still folds this node's scores into its
+//! board (which then holds this node's rooms only), and hands each change
+//! and each re-derived board to the sink, which only queues them. The
+//! cluster-wide log is written in Redis and read through a follower.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -22,6 +28,10 @@ use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, to_json, unix_millis};
 use super::feed::ScoreLine;
 use super::registry::Registry;
+
+/// Events the ticker log keeps for resuming readers (and the cluster
+/// ticker's stream and mirrors).
+pub const TICKER_LOG_CAPACITY: usize = 4096;
 
 /// One score change a room reports: the player's line as it is now, and
 /// the `score` event (with the kills that made the change), as the room's
@@ -44,6 +54,20 @@ pub struct Ticker {
     board: Mutex<Vec<ScoreLine>>,
     /// Lines on the board.
     top: usize,
+    /// Where scores and boards go instead of the log, once set (cluster
+    /// mode).
+    sink: OnceLock<Arc<dyn ScoreSink>>,
+}
+
+/// Where a clustered ticker sends this node's scores and board (the Redis
+/// ticker writer). Called under the board lock, in fold order, so it must
+/// only hand the data over (a `try_send`), never wait.
+pub trait ScoreSink: Send + Sync + std::fmt::Debug {
+    /// A room's score changes of one tick, and this node's board after
+    /// them.
+    fn scored(&self, changes: &[ScoreChange], board: &[ScoreLine]);
+    /// This node's board, re-derived from its rooms' scoreboards.
+    fn refreshed(&self, board: &[ScoreLine]);
 }
 
 /// The board of `top`, stamped now.
@@ -82,6 +106,7 @@ pub fn top_lines(registry: &Registry, n: usize) -> Vec<ScoreLine> {
     let mut lines: Vec<ScoreLine> = registry
         .handles()
         .iter()
+        .filter(|h| h.invite.is_none())
         .flat_map(|h| {
             h.feed
                 .scores
@@ -129,7 +154,14 @@ impl Ticker {
             log: EventLog::new(capacity, ids, to_json(&board(&[])).into()),
             board: Mutex::new(Vec::new()),
             top: top.max(1),
+            sink: OnceLock::new(),
         })
+    }
+
+    /// Sends every later score and board to `sink` instead of the log.
+    /// Set once; a second sink is refused (returns false).
+    pub fn send_to(&self, sink: Arc<dyn ScoreSink>) -> bool {
+        self.sink.set(sink).is_ok()
     }
 
     /// The log readers follow.
@@ -148,6 +180,10 @@ impl Ticker {
         for change in &changes {
             fold(&mut board, change, self.top);
         }
+        if let Some(sink) = self.sink.get() {
+            sink.scored(&changes, &board);
+            return;
+        }
         let snapshot = to_json(&self::board(&board)).into();
         let events: Vec<TickerEvent> = changes
             .into_iter()
@@ -157,10 +193,18 @@ impl Ticker {
     }
 
     /// Logs a `board` when the top lines across `registry`'s rooms differ
-    /// from the board readers hold. Returns whether it did.
+    /// from the board readers hold. Returns whether it did. With a sink,
+    /// hands it the re-derived board every time (it decides what the
+    /// cluster logs) and returns whether this node's board changed.
     pub fn refresh(&self, registry: &Registry) -> bool {
         let mut board = self.board.lock();
         let top = top_lines(registry, self.top);
+        if let Some(sink) = self.sink.get() {
+            sink.refreshed(&top);
+            let changed = *board != top;
+            *board = top;
+            return changed;
+        }
         if *board == top {
             return false;
         }
@@ -244,6 +288,41 @@ mod tests {
         // Room a's player 1 starting again from 0 means a new round there.
         fold(&mut board, &change("a", 1, 1, 1), 3);
         assert_eq!(scores(&board), [("c", 9, 3), ("a", 1, 1), ("a", 3, 0)]);
+    }
+
+    /// What a sink was handed: per call, the changed players and the
+    /// board's scores.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<(Vec<u16>, Vec<u16>)>>);
+
+    impl ScoreSink for Recorder {
+        fn scored(&self, changes: &[ScoreChange], board: &[ScoreLine]) {
+            let players = changes.iter().map(|c| c.line.player).collect();
+            self.0
+                .lock()
+                .push((players, board.iter().map(|l| l.score).collect()));
+        }
+        fn refreshed(&self, board: &[ScoreLine]) {
+            self.0
+                .lock()
+                .push((Vec::new(), board.iter().map(|l| l.score).collect()));
+        }
+    }
+
+    #[test]
+    fn with_a_sink_scores_are_folded_and_handed_over_not_logged() {
+        let ticker = Ticker::new(16, 2, Arc::new(IdAllocator::starting_at(1000)));
+        let sink = Arc::new(Recorder::default());
+        assert!(ticker.send_to(sink.clone()));
+        assert!(!ticker.send_to(sink.clone()), "one sink");
+        ticker.scored(vec![change("a", 1, 1, 1), change("b", 2, 2, 2)]);
+        ticker.scored(vec![change("a", 3, 3, 3)]);
+        assert_eq!(
+            *sink.0.lock(),
+            [(vec![1, 2], vec![2, 1]), (vec![3], vec![3, 2])],
+            "each tick's changes with the board after them, of `top` lines"
+        );
+        assert_eq!(ticker.log().head(), 1000, "the node's own log stays empty");
     }
 
     #[test]

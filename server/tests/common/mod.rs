@@ -8,6 +8,8 @@
     reason = "each test binary uses a different part of the helper"
 )]
 
+pub mod cluster_nodes;
+pub mod nginx_process;
 pub mod node_process;
 pub mod postgres_process;
 pub mod redis_process;
@@ -563,4 +565,25 @@ pub async fn get_json_tls(
     let (status, body) = parse_response(&raw);
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).expect("json")
+}
+
+/// An HTTP client whose connections come from `source` (any 127.0.0.0/8
+/// address works on loopback), for the per-address limits.
+pub fn client_from(source: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::V4(std::net::Ipv4Addr::from(source)))
+        .timeout(WAIT)
+        .build()
+        .expect("client")
+}
+
+/// A request's status, `Retry-After` and JSON body.
+pub async fn sent(request: reqwest::RequestBuilder) -> (u16, Option<u32>, serde_json::Value) {
+    let response = request.send().await.expect("sent");
+    let status = response.status().as_u16();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (status, retry, response.json().await.expect("JSON body"))
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::Duration;
 
 /// How long redis-server may take to say it is ready.
@@ -60,6 +60,20 @@ impl RedisProcess {
             }
         }
         panic!("redis-server did not start on any of 5 free ports");
+    }
+
+    /// One redis-server for the tests of one binary running at the same
+    /// time, each under its own key prefix; the last test to finish
+    /// kills it. `None` (said loudly) when it is not installed.
+    pub fn shared() -> Option<Arc<RedisProcess>> {
+        static SHARED: Mutex<Weak<RedisProcess>> = Mutex::new(Weak::new());
+        let mut shared = SHARED.lock().expect("shared redis");
+        if let Some(redis) = shared.upgrade() {
+            return Some(redis);
+        }
+        let redis = Arc::new(RedisProcess::start()?);
+        *shared = Arc::downgrade(&redis);
+        Some(redis)
     }
 
     /// `redis://127.0.0.1:port`.

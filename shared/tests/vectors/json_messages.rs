@@ -400,11 +400,48 @@ fn http_vectors() -> Vec<JsonVector> {
             "POST /api/rooms/{id}/join",
             &JoinBody {
                 name: "Ada".into(),
+                seat: None,
+                invite: None,
                 player: Some(PlayerKey {
                     id: "0123456789abcdef".into(),
                     secret: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
                         .into(),
                 }),
+            },
+        ),
+        vector(
+            "http_join_body_invite",
+            "POST /api/rooms/{id}/join into a private room",
+            &JoinBody {
+                name: "Ada".into(),
+                seat: None,
+                invite: Some("9b1de6a07c4f4e2a8d5c3b1a0f9e8d7c".into()),
+                player: None,
+            },
+        ),
+        vector(
+            "http_create_room_body",
+            "POST /api/rooms: open a private room",
+            &CreateRoomBody { private: true },
+        ),
+        vector(
+            "http_create_room_answer",
+            "POST /api/rooms's answer (201) for a private room",
+            &CreatedRoom {
+                room: "p-3f9a0c1d2e4b5a6c".into(),
+                private: true,
+                invite: Some("9b1de6a07c4f4e2a8d5c3b1a0f9e8d7c".into()),
+                node_url: "https://play.example.org".into(),
+            },
+        ),
+        vector(
+            "http_join_body_seat",
+            "POST /api/rooms/{id}/join with a seat ticket from matchmaking",
+            &JoinBody {
+                name: "Ada".into(),
+                seat: Some("5f0c9d2e8a7b4c3d2e1f0a9b8c7d6e5f".into()),
+                invite: None,
+                player: None,
             },
         ),
         vector(
@@ -417,6 +454,7 @@ fn http_vectors() -> Vec<JsonVector> {
                 tick: Tick(1234),
                 resume: "abababababababababababababababab".into(),
                 rules: Rules::default(),
+                node_url: "https://a.play.example.com".into(),
                 player: None,
             },
         ),
@@ -430,6 +468,7 @@ fn http_vectors() -> Vec<JsonVector> {
                 tick: Tick(1234),
                 resume: "abababababababababababababababab".into(),
                 rules: Rules::default(),
+                node_url: "https://a.play.example.com".into(),
                 player: Some(PlayerGrant {
                     id: "0123456789abcdef".into(),
                     secret: Some(

@@ -18,6 +18,11 @@
 --   p:room:{id}:feed         HASH last (newest id), snap (snapshot JSON),
 --                                 snap_at (its id), closed (reason)
 --   channel p:room:{id}:ev   one message per append batch (see log_writer.rs)
+--   p:ticker                 HASH the cluster ticker's last (newest id), snap
+--                                 (the board JSON), snap_at (its id)
+--   p:ticker:log             STREAM the ticker's entries, as a room's log
+--   channel p:ticker:ev      one message per ticker_append, as a room's
+--   p:board                  HASH fence -> that node's own top lines (JSON)
 
 -- Milliseconds by Redis's clock: one clock for every node.
 local function now_ms()

@@ -10,8 +10,11 @@
 --   [9] n = seats whose players the room counts now, then n pairs
 --       (room, ticket) to release from held,
 --   then m = rooms, then 9 strings per room (see publish_room)
--- Returns {'ok', live nodes, room ids held by another live node...}, or
---   {'taken', boot id} while another start of this node id holds the lease.
+-- Returns {'ok', live nodes, fresh, room ids held by another live node...},
+--   where fresh is '1' when the lease key was gone (first start, a lapsed
+--   lease, or Redis lost its data: the caller rewrites its rooms' feeds),
+--   or {'taken', boot id} while another start of this node id holds the
+--   lease.
 local p, nid, boot, url = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl, draining = tonumber(ARGV[5]), ARGV[6]
 local now = now_ms()
@@ -59,7 +62,7 @@ redis.call('ZADD', KEYS[2], now + ttl, nid)
 -- expired by themselves).
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 
-local out = {'ok', tostring(redis.call('ZCARD', KEYS[2]))}
+local out = {'ok', tostring(redis.call('ZCARD', KEYS[2])), holder and '0' or '1'}
 for _, id in ipairs(conflicts) do
   out[#out + 1] = id
 end

@@ -18,11 +18,13 @@
 //!
 //! - `watch`: the room and ticker polls, cursors into the event logs.
 //! - `play`: the legacy player's join, input, state and leave.
+//! - `owner`: the redirect of a player's request to the node holding it.
 //!
 //! This file holds what both share: the query parser, the poll slot and the
 //! JSON answer. Neither half may wait on anything but its log or its seat,
 //! its deadline and shutdown.
 
+mod owner;
 mod play;
 mod watch;
 
@@ -39,10 +41,9 @@ use skirmish_shared::http::{ApiErrorCode, DEFAULT_POLL_TIMEOUT_SECS};
 
 use super::AppState;
 use super::api::ApiError;
-use super::slots::{self, Slot, SlotKind, client_address};
+use super::slots::{self, RoomSlots, Slot, SlotKind, client_address};
 use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, Transport};
-use crate::room::RoomHandle;
 
 pub use play::{input, join, leave, state};
 pub use watch::{room_poll, ticker_poll};
@@ -53,6 +54,8 @@ pub use watch::{room_poll, ticker_poll};
 pub struct PollQuery {
     after: Option<String>,
     timeout: Option<String>,
+    /// A private room's invite code (room polls only).
+    invite: Option<String>,
 }
 
 /// A poll's parsed query.
@@ -113,7 +116,7 @@ type PollSlot = (Slot, GaugeGuard);
 
 fn poll_slot(
     app: &AppState,
-    room: Option<&RoomHandle>,
+    room: Option<&dyn RoomSlots>,
     conn: Option<&Extension<ConnSlot>>,
 ) -> Result<PollSlot, ApiError> {
     let slot = slots::take(app, SlotKind::Poll, room, client_address(conn))?;

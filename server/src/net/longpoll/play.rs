@@ -1,13 +1,15 @@
 //! Playing by long poll (legacy clients): a [`crate::room::Seat`] held under
 //! a session token between requests. The state poll's `after` is the
 //! player's ack; the answer is the snapshot body the room built, written as
-//! JSON once.
+//! JSON once. A request for a session or room another node holds is
+//! redirected there ([`super::owner`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use skirmish_shared::http::{
@@ -17,51 +19,79 @@ use skirmish_shared::http::{
 use skirmish_shared::{CloseCode, Snapshot, Tick, bad_name_message, valid_name};
 use tokio::time::Instant;
 
+use super::owner::{self, Refused};
 use super::{PollQuery, answer, parse_params, poll_slot};
 use crate::listener::ConnSlot;
+use crate::matchmaker::routes::KIND_LEGACY;
+use crate::matchmaker::{LiveRoute, RouteKey, SeatRefusal, SeatTicket};
 use crate::metrics::Rejection;
 use crate::net::AppState;
 use crate::net::api::ApiError;
-use crate::net::sessions::{LegacySession, Lookup, hex};
-use crate::room::{Outgoing, lifecycle};
+use crate::net::matchmake::node_url;
+use crate::net::sessions::{LegacySession, Lookup, SessionToken, hex};
+use crate::room::{Outgoing, Seat, lifecycle};
 use crate::storage::grant_secret;
+use crate::storage::identity::Identity;
 
-/// `POST /api/rooms/{id}/join`.
+/// `POST /api/rooms/{id}/join`: a new ship in room `id`, or in the seat a
+/// ticket from matchmaking reserved there. A room another node owns is
+/// redirected there.
 pub async fn join(
     State(app): State<AppState>,
     Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     slot: Option<Extension<ConnSlot>>,
     body: Result<Json<JoinBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refused> {
     let Json(body) = body?;
     if !valid_name(&body.name) {
-        return Err(ApiError::new(ApiErrorCode::BadName, bad_name_message()));
+        return Err(ApiError::new(ApiErrorCode::BadName, bad_name_message()).into());
+    }
+    let ticket =
+        match body.seat.as_deref() {
+            None => None,
+            Some(hex) => Some(SeatTicket::parse(hex).ok_or_else(|| {
+                ApiError::new(ApiErrorCode::BadToken, "seat must be 32 hex digits")
+            })?),
+        };
+    if let Some((node, url)) = app.matchmaker.owner_elsewhere(&id).await {
+        return Err(owner::moved(&node, &url, &uri));
     }
     if !app.legacy.has_room() {
         app.metrics.reject(Rejection::LegacyLimit);
         return Err(
-            ApiError::new(ApiErrorCode::LegacyLimit, "too many long-poll players").retry_after(5),
+            ApiError::new(ApiErrorCode::LegacyLimit, "too many long-poll players")
+                .retry_after(5)
+                .into(),
         );
     }
-    let session = app.registry.new_session();
+    let client = crate::net::client_of(slot.as_deref());
     let resolved = app.resolve_identity(body.player.as_ref()).await;
-    let seat = app
-        .registry
-        .join(
-            session,
-            body.name,
-            Some(id),
-            None,
-            resolved.as_ref().map(|r| r.identity.clone()),
-            crate::net::client_of(slot.as_deref()),
-        )
-        .await
-        .inspect_err(|err| app.metrics.reject(err.reason()))
-        .map_err(ApiError::join_refused)?;
+    let identity = resolved.as_ref().map(|r| r.identity.clone());
+    let seat = take_seat(
+        &app,
+        body.name,
+        identity,
+        &id,
+        ticket,
+        client,
+        body.invite.as_deref(),
+    )
+    .await?;
     let mut welcome = seat.welcome.clone();
     grant_secret(&mut welcome, resolved);
     let public = seat.room.public;
+    let room = seat.room.id.clone();
     let (token, _) = app.legacy.insert(seat);
+    app.matchmaker
+        .announce(LiveRoute {
+            key: RouteKey::of_bytes(token.bytes()),
+            room,
+            kind: KIND_LEGACY,
+            resumable_for: Duration::from_secs(app.config.legacy_idle_secs),
+        })
+        .await;
     lifecycle!(public, room = %welcome.room, player = welcome.ship.0, "long-poll player joined");
     let joined = JoinAnswer {
         token: token.to_hex(),
@@ -70,25 +100,100 @@ pub async fn join(
         tick: welcome.tick,
         resume: hex(&welcome.resume.0),
         rules: welcome.rules,
+        node_url: node_url(&app, &headers),
         player: welcome.player,
     };
     Ok(answer(&app, StatusCode::OK, &joined))
 }
 
-fn session_of(app: &AppState, token: &str) -> Result<Arc<LegacySession>, ApiError> {
-    app.legacy.get(token).map_err(|lookup| match lookup {
-        Lookup::Unknown => ApiError::new(ApiErrorCode::UnknownSession, "unknown session"),
-        Lookup::Gone(code) => ApiError::new(code, "session expired or ended; join again"),
-    })
+/// Seats a long-poll player in room `id` (on this node): in the seat its
+/// ticket reserved, or by name (which may open the room).
+async fn take_seat(
+    app: &AppState,
+    name: String,
+    identity: Option<Identity>,
+    id: &str,
+    ticket: Option<SeatTicket>,
+    client: std::net::IpAddr,
+    invite: Option<&str>,
+) -> Result<Seat, ApiError> {
+    let session = app.registry.new_session();
+    let Some(ticket) = ticket else {
+        return app
+            .matchmaker
+            .join_by_name(
+                session,
+                name,
+                Some(id.to_owned()),
+                None,
+                identity,
+                client,
+                invite,
+            )
+            .await
+            .inspect_err(|err| app.metrics.reject(err.reason()))
+            .map_err(ApiError::join_refused);
+    };
+    match app
+        .matchmaker
+        .seat_reserved(session, name, identity, id, ticket)
+        .await
+    {
+        Ok(seat) => Ok(seat),
+        Err(SeatRefusal::Join(err)) => {
+            app.metrics.reject(err.reason());
+            Err(ApiError::join_refused(err))
+        }
+        Err(refusal) => {
+            app.metrics.reject(Rejection::SeatRefused);
+            Err(
+                ApiError::new(ApiErrorCode::RoomFull, format!("room {id}: {refusal}"))
+                    .retry_after(1),
+            )
+        }
+    }
+}
+
+/// The live session of `token` on this node. A token this node does not
+/// know may be another node's session: its request is redirected there,
+/// or refused with `server_lost` when that node is gone.
+async fn session_of(app: &AppState, token: &str, uri: &Uri) -> Result<Arc<LegacySession>, Refused> {
+    let lookup = match app.legacy.get(token) {
+        Ok(session) => return Ok(session),
+        Err(lookup) => lookup,
+    };
+    if let Lookup::Gone(code) = lookup {
+        return Err(ApiError::new(code, "session expired or ended; join again").into());
+    }
+    let unknown = || ApiError::new(ApiErrorCode::UnknownSession, "unknown session").into();
+    let Some(key) = SessionToken::parse(token).map(|t| RouteKey::of_bytes(t.bytes())) else {
+        return Err(unknown());
+    };
+    let home = app.matchmaker.session_home(&key).await.map_err(|err| {
+        ApiError::new(ApiErrorCode::DirectoryUnavailable, err.to_string()).retry_after(1)
+    })?;
+    match home {
+        None => Err(unknown()),
+        Some(route) if !route.alive => Err(ApiError::new(
+            ApiErrorCode::ServerLost,
+            format!(
+                "node {} that held this session is gone; matchmake again",
+                route.node
+            ),
+        )
+        .into()),
+        Some(route) => Err(owner::moved(&route.node, &route.url, uri)),
+    }
 }
 
 /// `POST /api/sessions/{token}/input`.
 pub async fn input(
     State(app): State<AppState>,
     Path(token): Path<String>,
+    OriginalUri(uri): OriginalUri,
     body: Result<Json<InputBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let session = session_of(&app, &token)?;
+) -> Result<Response, Refused> {
+    let session = session_of(&app, &token, &uri).await?;
     let Json(body) = body?;
     let inputs = match body {
         InputBody::Many { inputs } => inputs,
@@ -98,7 +203,8 @@ pub async fn input(
         return Err(ApiError::new(
             ApiErrorCode::TooManyInputs,
             format!("at most {MAX_INPUTS_PER_REQUEST} inputs per request"),
-        ));
+        )
+        .into());
     }
     let accepted = u32::try_from(inputs.len()).unwrap_or(u32::MAX);
     if !session.allow(accepted) {
@@ -109,7 +215,8 @@ pub async fn input(
                 app.config.max_msgs_per_sec
             ),
         )
-        .retry_after(1));
+        .retry_after(1)
+        .into());
     }
     for input in inputs {
         session.seat.input(input);
@@ -132,10 +239,11 @@ fn gone_code(code: CloseCode) -> ApiErrorCode {
 pub async fn state(
     State(app): State<AppState>,
     Path(token): Path<String>,
+    OriginalUri(uri): OriginalUri,
     query: Result<Query<PollQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
-) -> Result<Response, ApiError> {
-    let session = session_of(&app, &token)?;
+) -> Result<Response, Refused> {
+    let session = session_of(&app, &token, &uri).await?;
     let params = parse_params::<u32>(&app, query)?;
     let _slot = poll_slot(&app, Some(&session.seat.room), conn.as_ref())?;
     // One state poll per session: a second client with the same token (or
@@ -156,7 +264,8 @@ pub async fn state(
                 return Err(ApiError::new(
                     ApiErrorCode::PollReplaced,
                     "replaced by a newer poll of this session",
-                ));
+                )
+                .into());
             }
             () = tokio::time::sleep_until(deadline) => {
                 return Ok(answer(&app, StatusCode::OK, &nothing(None)));
@@ -169,7 +278,7 @@ pub async fn state(
             Outgoing::Close(code, reason) => {
                 let code = gone_code(code);
                 app.legacy.remove(&token, code);
-                return Err(ApiError::new(code, reason));
+                return Err(ApiError::new(code, reason).into());
             }
             Outgoing::Snapshot(out) => {
                 // The body the room built, written as it lies: never
@@ -201,8 +310,9 @@ pub async fn state(
 pub async fn leave(
     State(app): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Response, ApiError> {
-    let session = session_of(&app, &token)?;
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, Refused> {
+    let session = session_of(&app, &token, &uri).await?;
     app.legacy.remove(&token, ApiErrorCode::SessionEnded);
     session.seat.leave().await;
     Ok(Json(LeaveAnswer { left: true }).into_response())

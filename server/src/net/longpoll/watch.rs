@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use skirmish_shared::http::{MAX_EVENTS_PER_PAGE, PollPage};
 use tokio::time::Instant;
 
-use super::{PollParams, PollQuery, answer, parse_params, poll_slot};
+use super::{PollParams, PollQuery, answer, parse_params, parse_poll_query, poll_slot};
 use crate::listener::ConnSlot;
 use crate::metrics::Transport;
 use crate::net::AppState;
@@ -42,9 +42,11 @@ pub async fn room_poll(
     query: Result<Query<PollQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
-    let room = crate::net::room_feed::find(&app, &id).await?;
-    let params = parse_params::<u64>(&app, query)?;
-    let _slot = poll_slot(&app, room.local.as_ref(), conn.as_ref())?;
+    let Query(query) = query?;
+    let client = crate::net::client_of(conn.as_deref());
+    let room = crate::net::room_feed::find(&app, &id, query.invite.as_deref(), client).await?;
+    let params = parse_poll_query::<u64>(&query, app.config.max_poll_timeout_secs)?;
+    let _slot = poll_slot(&app, room.slots(), conn.as_ref())?;
     Ok(poll_log(&app, &room.log, params).await)
 }
 
@@ -54,9 +56,9 @@ pub async fn ticker_poll(
     query: Result<Query<PollQuery>, QueryRejection>,
     conn: Option<Extension<ConnSlot>>,
 ) -> Result<Response, ApiError> {
+    let (log, _following) = crate::net::room_feed::ticker(&app).await?;
     let params = parse_params::<u64>(&app, query)?;
     let _slot = poll_slot(&app, None, conn.as_ref())?;
-    let log = app.registry.ticker().clone();
     Ok(poll_log(&app, &log, params).await)
 }
 

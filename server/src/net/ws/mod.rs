@@ -30,8 +30,8 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use skirmish_shared::codec::snapshot_frame;
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{
-    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, PROTOCOL_VERSION, Pong, ServerMsg,
-    bad_name_message, encode, valid_name,
+    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, PROTOCOL_VERSION, Pong, ResumeToken,
+    ServerMsg, bad_name_message, encode, valid_name,
 };
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};
@@ -44,7 +44,7 @@ use super::api::ApiError;
 use super::flood::FloodGuard;
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_WS;
-use crate::matchmaker::{SeatCheck, SeatTicket};
+use crate::matchmaker::{LiveRoute, RouteKey, SeatRefusal, SeatTicket};
 use crate::metrics::{GaugeGuard, Metrics, Rejection, Transport};
 use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
 use crate::storage::grant_secret;
@@ -78,6 +78,9 @@ pub struct WsQuery {
     room: Option<String>,
     /// A seat ticket for that room (32 hex digits).
     seat: Option<String>,
+    /// A private room's invite code (32 hex digits), checked when the
+    /// room is joined.
+    invite: Option<String>,
 }
 
 /// What the URL asked for, checked.
@@ -85,6 +88,7 @@ pub struct WsQuery {
 struct Entry {
     room: Option<String>,
     seat: Option<SeatTicket>,
+    invite: Option<String>,
 }
 
 impl Entry {
@@ -113,6 +117,7 @@ impl Entry {
         Ok(Entry {
             room: query.room,
             seat,
+            invite: query.invite,
         })
     }
 }
@@ -210,6 +215,7 @@ async fn session<S, R>(
                 app.matchmaker
                     .routes
                     .connected(&token, seat.room.id.clone(), KIND_WS);
+                announce(&app, &token, &seat);
                 let end = play(&mut sink, &mut stream, &mut flood, &app, &seat).await;
                 if end.leave {
                     app.matchmaker.routes.left(&token);
@@ -240,6 +246,24 @@ async fn session<S, R>(
     }
     let code = end.close.as_ref().map(|(c, _)| c.code());
     info!(reason = %end.reason, close_code = code, "connection closed");
+}
+
+/// Publishes a new session's route now (in a cluster), rather than at the
+/// next lease refresh, so a resume through another node finds it at once.
+/// In the background: play never waits for Redis.
+fn announce(app: &AppState, token: &ResumeToken, seat: &Seat) {
+    if app.matchmaker.cluster().is_none() {
+        return;
+    }
+    let route = LiveRoute {
+        key: RouteKey::of(token),
+        room: seat.room.id.clone(),
+        kind: KIND_WS,
+        resumable_for: Duration::from_secs(app.config.resume_grace_secs),
+    };
+    let mm = app.clone();
+    app.tracker
+        .spawn(async move { mm.matchmaker.announce(route).await });
 }
 
 /// Reads until the first frame, which must be a binary Hello.
@@ -329,6 +353,7 @@ where
             _ => hello.room = Some(room),
         }
     }
+    let invite = entry.invite.as_deref();
     let joined = match (entry.seat, hello.room) {
         (Some(ticket), Some(room)) => {
             if hello.resume.is_some() {
@@ -369,8 +394,8 @@ where
             };
             let identity = resolved.as_ref().map(|r| r.identity.clone());
             (
-                app.registry
-                    .join(id, hello.name, room, hello.resume, identity, client)
+                app.matchmaker
+                    .join_by_name(id, hello.name, room, hello.resume, identity, client, invite)
                     .await,
                 resolved,
             )
@@ -385,7 +410,8 @@ where
                 ErrorCode::RoomFull
                 | ErrorCode::ServerFull
                 | ErrorCode::RoomLimit
-                | ErrorCode::RoomRateLimited => CloseCode::TryAgainLater,
+                | ErrorCode::RoomRateLimited
+                | ErrorCode::InviteRateLimited => CloseCode::TryAgainLater,
                 ErrorCode::ShuttingDown => CloseCode::GoingAway,
                 _ => CloseCode::PolicyViolation,
             };
@@ -409,8 +435,8 @@ where
     Ok(seat)
 }
 
-/// Seats a matchmade player in `room`, which must be on this node: spends
-/// the ticket, then joins; the seat is freed again if the join fails.
+/// Seats a matchmade player in `room`, which must be on this node (see
+/// [`crate::matchmaker::Matchmaker::seat_reserved`]).
 async fn take_reserved_seat<S>(
     sink: &mut S,
     app: &AppState,
@@ -423,22 +449,19 @@ async fn take_reserved_seat<S>(
 where
     S: Sink<Message> + Unpin,
 {
-    if app.registry.get(&room).is_none() {
-        let msg = format!("room {room} is not on this node (closed, or ask matchmaking again)");
-        app.metrics.reject(Rejection::SeatRefused);
-        return Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await);
+    match app
+        .matchmaker
+        .seat_reserved(id, name, identity, &room, ticket)
+        .await
+    {
+        Ok(seat) => Ok(Ok(seat)),
+        Err(SeatRefusal::Join(err)) => Ok(Err(err)),
+        Err(refusal) => {
+            let msg = format!("room {room}: {refusal}");
+            app.metrics.reject(Rejection::SeatRefused);
+            Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await)
+        }
     }
-    if app.matchmaker.take_seat(&room, &ticket).await == SeatCheck::Refused {
-        let msg = format!("the seat in room {room} expired or was used: ask matchmaking again");
-        app.metrics.reject(Rejection::SeatRefused);
-        return Err(refuse(sink, CloseCode::TryAgainLater, ErrorCode::RoomFull, msg).await);
-    }
-    let joined = app.registry.join_existing(id, name, identity, &room).await;
-    match &joined {
-        Ok(seat) => app.matchmaker.seated(seat.room.id.clone(), ticket),
-        Err(_) => app.matchmaker.release(&room, &ticket).await,
-    }
-    Ok(joined)
 }
 
 /// The seated part of a session: reader and writer until one ends or the

@@ -1,0 +1,133 @@
+//! Cluster nodes for tests: one shared Debian `redis-server`, real
+//! `skirmish-server` processes with short leases and a key prefix per
+//! test, and the HTTP calls the cluster tests make of them.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Player;
+use super::connect_url;
+use super::node_process::NodeProcess;
+use super::redis_process::RedisProcess;
+
+/// Lease refresh and lifetime of every node here: a dead node is noticed
+/// in about a second.
+pub const REFRESH_MS: u64 = 200;
+pub const TTL_MS: u64 = 1000;
+
+/// Slack for a loaded 2-core machine on top of any documented bound.
+pub const MARGIN: Duration = Duration::from_secs(4);
+
+/// One Redis for the tests running at the same time; the last test to
+/// finish kills it.
+pub fn shared_redis() -> Option<Arc<RedisProcess>> {
+    RedisProcess::shared()
+}
+
+pub fn prefix(test: &str) -> String {
+    format!("t{}-{test}", std::process::id())
+}
+
+/// The flags of node `id`: this test's Redis and prefix, short leases, no
+/// bots. `extra` flags replace the defaults of the same name.
+pub fn node_args(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> Vec<String> {
+    let (refresh, ttl) = (REFRESH_MS.to_string(), TTL_MS.to_string());
+    let defaults = [
+        ("--lease-refresh-ms", refresh.as_str()),
+        ("--lease-ttl-ms", &ttl),
+        ("--bots", "0"),
+        // Every test client has the same address.
+        ("--matchmakes-per-sec", "10000"),
+        ("--new-rooms-per-ip-per-min", "100000"),
+    ];
+    let mut args = vec![
+        "--redis",
+        redis_url,
+        "--redis-prefix",
+        prefix,
+        "--node-id",
+        id,
+    ];
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
+    args.extend_from_slice(extra);
+    args.into_iter().map(str::to_owned).collect()
+}
+
+/// Starts node `id` (see [`node_args`]) and waits until it holds its lease.
+pub async fn node(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> NodeProcess {
+    let args = node_args(redis_url, prefix, id, extra);
+    let node = NodeProcess::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(node.id, id);
+    let http = reqwest::Client::new();
+    wait_until("the node holds its lease", MARGIN, || async {
+        status(&http, &node.url("/readyz")).await == 200
+    })
+    .await;
+    node
+}
+
+/// Polls `check` until it holds; fails the test past `within`.
+pub async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub async fn status(http: &reqwest::Client, url: &str) -> u16 {
+    http.get(url)
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+pub async fn get(http: &reqwest::Client, url: &str) -> Value {
+    let response = http.get(url).send().await.expect("sent");
+    assert_eq!(response.status(), 200, "{url}");
+    response.json().await.expect("json")
+}
+
+/// `POST /api/matchmake` with `body`; status and JSON.
+pub async fn matchmake(http: &reqwest::Client, node: &NodeProcess, body: &Value) -> (u16, Value) {
+    let response = http
+        .post(node.url("/api/matchmake"))
+        .json(body)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+/// Opens the answer's `ws_url` and says Hello (naming no room: the URL
+/// does).
+pub async fn take_seat(answer: &Value, name: &str) -> Player {
+    let url = answer["ws_url"].as_str().expect("ws_url");
+    Player::hello_on(connect_url(url).await, name, None, None).await
+}
+
+/// The first room of `node` in a room list.
+pub fn room_of(rooms: &Value, node: &str) -> Value {
+    rooms
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["node"] == node)
+        .unwrap_or_else(|| panic!("a room of {node} in {rooms}"))
+        .clone()
+}

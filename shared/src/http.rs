@@ -144,11 +144,18 @@ pub enum ApiErrorCode {
     /// This node does not hold its cluster lease: matchmaking sends no one
     /// here (`/readyz`).
     NotRegistered,
+    /// The admin API: no `Authorization: Bearer` header, or not the admin
+    /// token.
+    Unauthorized,
+    /// The admin API: the room has no such player.
+    NoPlayer,
+    /// The admin API: this address gave wrong admin tokens too often.
+    AdminRateLimited,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 48] = [
+    pub const ALL: [ApiErrorCode; 51] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -197,6 +204,9 @@ impl ApiErrorCode {
         ApiErrorCode::FdLimit,
         ApiErrorCode::DirectoryUnavailable,
         ApiErrorCode::NotRegistered,
+        ApiErrorCode::Unauthorized,
+        ApiErrorCode::NoPlayer,
+        ApiErrorCode::AdminRateLimited,
     ];
 
     /// The HTTP status the code is answered with.
@@ -206,8 +216,9 @@ impl ApiErrorCode {
         match self {
             BadRequest | BadParam | BadJson | BadName | BadRoom | BadToken | ResumeRejected
             | TooManyInputs | NotWebsocket => 400,
+            Unauthorized => 401,
             OriginForbidden | InviteRequired | BadInvite => 403,
-            NotFound | NoRoom | UnknownSession => 404,
+            NotFound | NoRoom | UnknownSession | NoPlayer => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
             SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost => 410,
@@ -216,7 +227,7 @@ impl ApiErrorCode {
             BadBody => 422,
             UpgradeRequired => 426,
             InputFlood | RoomRateLimited | RoomRateBusy | MatchmakeRateLimited
-            | InviteRateLimited => 429,
+            | InviteRateLimited | AdminRateLimited => 429,
             Internal => 500,
             ShuttingDown | RoomFull | RoomLimit | ServerFull | SpectatorLimit
             | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
@@ -450,4 +461,72 @@ pub struct NodeEntry {
     pub draining: bool,
     /// Milliseconds until its lease runs out unless refreshed.
     pub lease_ms_left: u64,
+}
+
+/// `GET /admin/api/overview`: what the admin console shows, in one answer
+/// (it polls this every second).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminOverview {
+    /// The answering node's id.
+    pub node: String,
+    /// It is draining: it takes no new players and stops when they are gone.
+    pub draining: bool,
+    /// The live nodes: the cluster's directory, or this node alone.
+    pub nodes: Vec<NodeEntry>,
+    /// Why `nodes` is empty: the directory could not be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_error: Option<String>,
+    /// This node's rooms, private ones included, sorted by id.
+    pub rooms: Vec<AdminRoom>,
+}
+
+/// A room as the admin console shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminRoom {
+    /// The lobby's figures (players, spectators, tick rate, round clock).
+    #[serde(flatten)]
+    pub summary: RoomSummary,
+    /// Its seated human players; empty when the room did not answer in
+    /// time (it is closing, or its inbox is full).
+    pub humans: Vec<AdminPlayer>,
+}
+
+/// A seated human player of [`AdminRoom`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminPlayer {
+    /// Its ship: what `kick` names.
+    pub ship: ShipId,
+    /// Display name.
+    pub name: String,
+    /// Its connection is open (false while the ship waits for a resume).
+    pub connected: bool,
+}
+
+/// `POST /admin/api/rooms/{id}/close` and
+/// `POST /admin/api/rooms/{id}/players/{ship}/kick`: why, 1 to
+/// [`MAX_ADMIN_REASON_LEN`] bytes without control characters. It goes to
+/// the server's log and the audit list; players are told fixed words
+/// (`kicked by an operator`, `room closed by an operator`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminReason {
+    pub reason: String,
+}
+
+/// The longest reason of an admin action (it is kept in the bounded
+/// audit list).
+pub const MAX_ADMIN_REASON_LEN: usize = 200;
+
+/// Every admin action's answer: what was done, as the audit list says it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// Who did it: the token's label and the client's address.
+    pub who: String,
+    /// `close_room`, `kick` or `drain`.
+    pub action: String,
+    /// The room or `room/ship` acted on; empty for the node.
+    pub target: String,
+    /// The reason given.
+    pub reason: String,
 }

@@ -72,6 +72,9 @@ export const ApiErrorCode = Object.freeze({
   fd_limit: 503,
   directory_unavailable: 503,
   not_registered: 503,
+  unauthorized: 401,
+  no_player: 404,
+  admin_rate_limited: 429,
 });
 
 /**

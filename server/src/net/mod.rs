@@ -85,13 +85,15 @@ pub struct AppInner {
     pub matchmaker: Matchmaker,
     /// Matchmakes per client address (each holds a seat for a while).
     pub matchmake_rate: rate::PerAddressRate,
+    /// The admin API, when an admin token is configured.
+    pub admin: Option<crate::admin::Admin>,
 }
 
 /// The address a request came from (limits key it by [`crate::listener::limit_key`]).
 /// Every request the listener serves carries its
 /// connection's slot; one without (a router served some other way) counts
 /// as the unspecified address, so all such requests share one budget.
-fn client_of(slot: Option<&crate::listener::ConnSlot>) -> std::net::IpAddr {
+pub(crate) fn client_of(slot: Option<&crate::listener::ConnSlot>) -> std::net::IpAddr {
     slot.map_or(
         std::net::Ipv4Addr::UNSPECIFIED.into(),
         crate::listener::ConnSlot::address,
@@ -107,7 +109,8 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Builds the state and starts the default room and the ticker, and
-    /// in cluster mode the lease task.
+    /// in cluster mode the lease task. `admin_token` (read from the config
+    /// by the caller, which reports a bad token file) opens the admin API.
     ///
     /// # Errors
     /// `--redis` is unusable.
@@ -116,6 +119,7 @@ impl AppState {
         node: Node,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        admin_token: Option<crate::admin::token::AdminToken>,
     ) -> Result<AppState, ClusterError> {
         let metrics = Arc::new(Metrics::new());
         let ticker = Ticker::new(
@@ -192,6 +196,7 @@ impl AppState {
             shutdown.clone(),
         ));
         Ok(AppState(Arc::new(AppInner {
+            admin: admin_token.map(crate::admin::Admin::new),
             matchmaker,
             matchmake_rate: rate::PerAddressRate::per_second(
                 config.matchmakes_per_sec,

@@ -112,7 +112,29 @@ pub enum RoomCmd {
     Detach { session: SessionId },
     /// The player left on purpose: remove the ship now.
     Leave { session: SessionId },
+    /// The admin console asks who is seated; answered at once.
+    Inspect {
+        reply: oneshot::Sender<Vec<skirmish_shared::http::AdminPlayer>>,
+    },
+    /// The admin console removes a player: its connection is closed with
+    /// 1008 [`KICKED`]. The answer says whether the ship was seated.
+    Kick {
+        ship: skirmish_shared::ShipId,
+        reply: oneshot::Sender<bool>,
+    },
+    /// The admin console closes the room: it ends after this command and
+    /// tells everyone attached [`CLOSED_BY_OPERATOR`].
+    Close,
 }
+
+/// The close reason of a player the admin console kicked. Fixed words:
+/// the operator's own reason goes to the log and the audit list, not into
+/// the close frame (whose reason is a static string, at most 123 bytes).
+pub const KICKED: &str = "kicked by an operator";
+
+/// What players, spectators and pollers of a room the admin console closed
+/// are told.
+pub const CLOSED_BY_OPERATOR: &str = "room closed by an operator";
 
 /// A join as the room receives it.
 #[derive(Debug)]

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant as StdInstant;
 
 use crate::tokens::TokenMap;
+use skirmish_shared::http::AdminPlayer;
 use skirmish_shared::{CloseCode, Input, ResumeToken, ShipId, Tick, Welcome};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -32,6 +33,8 @@ use crate::metrics::{Metrics, RoomTicks};
 #[derive(Debug)]
 struct Player {
     ship: ShipId,
+    /// Display name, for the admin console.
+    name: String,
     token: ResumeToken,
     session: SessionId,
     link: Link,
@@ -71,6 +74,8 @@ enum Removal {
     Disconnected,
     /// Detached longer than the resume grace.
     GraceExpired,
+    /// The admin console removed it.
+    Kicked,
 }
 
 impl Removal {
@@ -79,6 +84,7 @@ impl Removal {
             Removal::Left => "left",
             Removal::Disconnected => "disconnected",
             Removal::GraceExpired => "resume grace expired",
+            Removal::Kicked => "kicked by an operator",
         }
     }
 }
@@ -111,6 +117,8 @@ pub struct Room {
     /// This room's tick-duration histogram (its own series or the shared
     /// one); dropped with the room, which removes an own series.
     tick_seconds: RoomTicks,
+    /// The admin console closed the room: it ends after this command.
+    closed_by_operator: bool,
 }
 
 impl Room {
@@ -153,6 +161,7 @@ impl Room {
             feed,
             tick_seconds,
             metrics,
+            closed_by_operator: false,
         }
     }
 
@@ -188,7 +197,12 @@ impl Room {
                     }
                 }
                 cmd = inbox.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd),
+                    Some(cmd) => {
+                        self.handle(cmd);
+                        if self.closed_by_operator {
+                            break;
+                        }
+                    }
                     None => break,
                 },
             }
@@ -199,10 +213,10 @@ impl Room {
     /// Tells everyone still attached that the room is gone: players'
     /// connections are closed, spectators and pollers get a final `closed`.
     pub(super) fn close(self, shutting_down: bool) {
-        let reason = if shutting_down {
-            "server shutting down"
-        } else {
-            "room closed"
+        let reason = match (self.closed_by_operator, shutting_down) {
+            (_, true) => "server shutting down",
+            (true, false) => super::CLOSED_BY_OPERATOR,
+            (false, false) => "room closed",
         };
         for player in self.players.values() {
             if let Link::Connected(outbox) = &player.link {
@@ -252,6 +266,32 @@ impl Room {
                     self.remove(ship, Removal::Left);
                 }
             }
+            RoomCmd::Inspect { reply } => {
+                let mut seated: Vec<AdminPlayer> = self
+                    .players
+                    .values()
+                    .map(|p| AdminPlayer {
+                        ship: p.ship,
+                        name: p.name.clone(),
+                        connected: matches!(p.link, Link::Connected(_)),
+                    })
+                    .collect();
+                seated.sort_by_key(|p| p.ship);
+                let _ = reply.send(seated);
+            }
+            RoomCmd::Kick { ship, reply } => {
+                let seated = self.players.contains_key(&ship);
+                if let Some(Player {
+                    link: Link::Connected(outbox),
+                    ..
+                }) = self.players.get(&ship)
+                {
+                    outbox.close(CloseCode::PolicyViolation, super::KICKED);
+                }
+                self.remove(ship, Removal::Kicked);
+                let _ = reply.send(seated);
+            }
+            RoomCmd::Close => self.closed_by_operator = true,
         }
     }
 
@@ -303,6 +343,7 @@ impl Room {
             ship,
             Player {
                 ship,
+                name: name.to_owned(),
                 token,
                 session,
                 link: Link::Connected(outbox.clone()),

@@ -1,0 +1,308 @@
+//! The admin API (`/admin/api/...`): what operators see of this node and
+//! the few things they may do to it (close a room, kick a player, drain).
+//!
+//! - [`token`]: the admin token and its constant-time comparison.
+//! - [`audit`]: the bounded list of actions done.
+//!
+//! It exists only when an admin token is configured; otherwise nothing is
+//! routed and `/admin/...` answers 404 like any unknown path. Every request
+//! carries `Authorization: Bearer <token>`; wrong or missing tokens get 401
+//! `unauthorized`, and an address that sends too many of them gets 429
+//! `admin_rate_limited` before its token is even compared.
+//!
+//! It must never block a room: it asks rooms through their inboxes without
+//! waiting for space (a busy room shows no players for a second rather than
+//! holding the request), and acts on them with commands the room handles
+//! between ticks.
+
+pub mod audit;
+pub mod token;
+
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Extension, Json, Router};
+use skirmish_shared::ShipId;
+use skirmish_shared::http::{
+    AdminOverview, AdminReason, AdminRoom, ApiErrorCode, AuditEntry, MAX_ADMIN_REASON_LEN,
+};
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use crate::listener::ConnSlot;
+use crate::net::AppState;
+use crate::net::api::{self, ApiError};
+use crate::net::rate::{MAX_TRACKED_ADDRESSES, PerAddressRate};
+use crate::room::{RoomCmd, RoomHandle};
+use audit::AuditLog;
+use token::AdminToken;
+
+/// Wrong tokens an address may send per minute, after a burst of
+/// [`WRONG_TOKEN_BURST`]: a typo or two pass, guessing a 16-byte token does
+/// not. Right tokens give their try back, so the console's polling costs
+/// nothing.
+const WRONG_TOKENS_PER_MIN: f64 = 6.0;
+
+/// Wrong tokens an address may send at once.
+const WRONG_TOKEN_BURST: f64 = 10.0;
+
+/// How long the overview waits for a room to say who is seated; a room
+/// that answers later is shown without its players.
+const INSPECT_WAIT: Duration = Duration::from_millis(500);
+
+/// How long an action waits for space in a room's inbox (a room drains
+/// its inbox between ticks; a full one for this long is stuck).
+const ACTION_WAIT: Duration = Duration::from_secs(2);
+
+/// The admin API's state: the token, the rate of wrong tries, the audit
+/// list.
+#[derive(Debug)]
+pub struct Admin {
+    token: AdminToken,
+    /// Tries per client address; a right token refunds its try.
+    tries: PerAddressRate,
+    /// Actions done, newest last.
+    pub audit: AuditLog,
+}
+
+impl Admin {
+    /// The admin API opened by `token`.
+    #[must_use]
+    pub fn new(token: AdminToken) -> Admin {
+        Admin {
+            token,
+            tries: PerAddressRate::new(
+                WRONG_TOKENS_PER_MIN / 60.0,
+                WRONG_TOKEN_BURST,
+                MAX_TRACKED_ADDRESSES,
+            ),
+            audit: AuditLog::default(),
+        }
+    }
+}
+
+/// Who did an action, as logs and the audit list name them: the token's
+/// holder (there is one token) and the address it came from.
+#[derive(Clone, Debug)]
+struct Operator(String);
+
+/// The admin API's routes, under `/admin/api`. Without a token every
+/// path there, whatever the method, answers 404 `not_found`, as a path
+/// that never existed (not the file server's 405 to a POST).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    if state.admin.is_none() {
+        return Router::new()
+            .route("/admin/api", any(api::not_found))
+            .route("/admin/api/{*rest}", any(api::not_found));
+    }
+    let api = Router::new()
+        .route("/overview", get(overview))
+        .route("/audit", get(audit_list))
+        .route("/rooms/{id}/close", post(close_room))
+        .route("/rooms/{id}/players/{ship}/kick", post(kick))
+        .route("/drain", post(drain))
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes as usize))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    Router::new().nest("/admin/api", api)
+}
+
+/// Middleware: the request carries the admin token, and its address is
+/// within its rate of tries.
+async fn require_token(
+    State(app): State<AppState>,
+    slot: Option<Extension<ConnSlot>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(admin) = app.admin.as_ref() else {
+        return api::not_found().await.into_response();
+    };
+    let client = crate::net::client_of(slot.as_deref());
+    if let Err(refusal) = admin.tries.allow(client) {
+        warn!(%client, "admin API: too many wrong tokens from this address");
+        return ApiError::new(
+            ApiErrorCode::AdminRateLimited,
+            "too many wrong admin tokens from your address",
+        )
+        .retry_after(refusal.retry_after_secs())
+        .into_response();
+    }
+    if !bearer(request.headers()).is_some_and(|offered| admin.token.matches(offered)) {
+        // The address only: what was offered is never logged.
+        warn!(%client, "admin API: wrong or missing token");
+        return ApiError::new(
+            ApiErrorCode::Unauthorized,
+            "the admin API needs `Authorization: Bearer <admin token>`",
+        )
+        .into_response();
+    }
+    admin.tries.refund(client);
+    request
+        .extensions_mut()
+        .insert(Operator(format!("admin token from {client}")));
+    next.run(request).await
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The audit list, present whenever these routes are.
+fn audit_of(app: &AppState) -> &AuditLog {
+    // Routed only when `admin` is set (see `routes`).
+    &app.admin
+        .as_ref()
+        .expect("admin routes need the admin state")
+        .audit
+}
+
+/// `GET /admin/api/overview`: the nodes, and this node's rooms (private
+/// ones too) with their seated players.
+async fn overview(State(app): State<AppState>) -> Json<AdminOverview> {
+    let (nodes, nodes_error) = match app.matchmaker.nodes().await {
+        Ok(nodes) => (nodes, None),
+        Err(err) => (Vec::new(), Some(err.to_string())),
+    };
+    let mut handles = app.registry.handles();
+    handles.sort_by(|a, b| a.id.cmp(&b.id));
+    let rooms = futures_util::future::join_all(handles.iter().map(inspect)).await;
+    Json(AdminOverview {
+        node: app.matchmaker.node().id.clone(),
+        draining: app.shutdown.is_cancelled(),
+        nodes,
+        nodes_error,
+        rooms,
+    })
+}
+
+/// A room's figures and its seated players, if it answers in time.
+async fn inspect(handle: &RoomHandle) -> AdminRoom {
+    let (reply, answer) = oneshot::channel();
+    let humans = if handle.inbox.try_send(RoomCmd::Inspect { reply }).is_ok() {
+        tokio::time::timeout(INSPECT_WAIT, answer)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    AdminRoom {
+        summary: handle.summary(),
+        humans,
+    }
+}
+
+/// `GET /admin/api/audit`: the kept actions, oldest first.
+async fn audit_list(State(app): State<AppState>) -> Json<Vec<AuditEntry>> {
+    Json(audit_of(&app).list())
+}
+
+/// The reason of an action's body, checked.
+fn reason_of(body: Result<Json<AdminReason>, JsonRejection>) -> Result<String, ApiError> {
+    let Json(AdminReason { reason }) = body?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.len() > MAX_ADMIN_REASON_LEN || reason.contains(char::is_control)
+    {
+        return Err(ApiError::new(
+            ApiErrorCode::BadBody,
+            format!("reason: 1 to {MAX_ADMIN_REASON_LEN} bytes without control characters"),
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+/// The room `id` on this node.
+fn room_of(app: &AppState, id: &str) -> Result<RoomHandle, ApiError> {
+    app.registry
+        .get(id)
+        .ok_or_else(|| ApiError::new(ApiErrorCode::NoRoom, format!("no room {id:?} on this node")))
+}
+
+/// Hands `cmd` to `room`, waiting at most [`ACTION_WAIT`] for space.
+async fn tell(room: &RoomHandle, cmd: RoomCmd) -> Result<(), ApiError> {
+    let gone = || ApiError::new(ApiErrorCode::NoRoom, format!("room {:?} closed", room.id));
+    match tokio::time::timeout(ACTION_WAIT, room.inbox.send(cmd)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(gone()),
+        Err(_) => Err(ApiError::new(
+            ApiErrorCode::Internal,
+            format!("room {:?} did not take the command in time", room.id),
+        )),
+    }
+}
+
+/// `POST /admin/api/rooms/{id}/close` with `{"reason": "..."}`: the room
+/// ends; its players are closed with 1001 `room closed by an operator`,
+/// its spectators and pollers told the same.
+async fn close_room(
+    State(app): State<AppState>,
+    Extension(Operator(who)): Extension<Operator>,
+    Path(id): Path<String>,
+    body: Result<Json<AdminReason>, JsonRejection>,
+) -> Result<Json<AuditEntry>, ApiError> {
+    let reason = reason_of(body)?;
+    let room = room_of(&app, &id)?;
+    tell(&room, RoomCmd::Close).await?;
+    info!(room = %room.id, %who, %reason, "admin: room closed");
+    Ok(Json(audit_of(&app).record(
+        &who,
+        "close_room",
+        &room.id,
+        &reason,
+    )))
+}
+
+/// `POST /admin/api/rooms/{id}/players/{ship}/kick` with
+/// `{"reason": "..."}`: the player's ship is removed and its connection
+/// closed with 1008 `kicked by an operator`.
+async fn kick(
+    State(app): State<AppState>,
+    Extension(Operator(who)): Extension<Operator>,
+    Path((id, ship)): Path<(String, u16)>,
+    body: Result<Json<AdminReason>, JsonRejection>,
+) -> Result<Json<AuditEntry>, ApiError> {
+    let reason = reason_of(body)?;
+    let room = room_of(&app, &id)?;
+    let ship = ShipId(ship);
+    let (reply, answer) = oneshot::channel();
+    tell(&room, RoomCmd::Kick { ship, reply }).await?;
+    let seated = answer.await.unwrap_or(false);
+    if !seated {
+        return Err(ApiError::new(
+            ApiErrorCode::NoPlayer,
+            format!("room {id:?} has no player with ship {}", ship.0),
+        ));
+    }
+    info!(room = %room.id, player = ship.0, %who, %reason, "admin: player kicked");
+    let target = format!("{}/{}", room.id, ship.0);
+    Ok(Json(audit_of(&app).record(&who, "kick", &target, &reason)))
+}
+
+/// `POST /admin/api/drain` with `{"reason": "..."}`: the node drains and
+/// stops, as on SIGTERM (see docs/operations.md, "Graceful shutdown").
+/// Answered 202 before the drain closes this connection.
+async fn drain(
+    State(app): State<AppState>,
+    Extension(Operator(who)): Extension<Operator>,
+    body: Result<Json<AdminReason>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let reason = reason_of(body)?;
+    info!(%who, %reason, "admin: node draining");
+    let entry = audit_of(&app).record(&who, "drain", "", &reason);
+    app.shutdown.cancel();
+    Ok((StatusCode::ACCEPTED, Json(entry)).into_response())
+}

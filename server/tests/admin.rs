@@ -67,7 +67,12 @@ async fn overview_until(
 #[tokio::test]
 async fn without_a_token_the_admin_api_is_absent() {
     let server = TestServer::start(test_config()).await;
-    for path in ["/admin/api/overview", "/admin/api/audit"] {
+    for path in [
+        "/admin",
+        "/admin/admin.js",
+        "/admin/api/overview",
+        "/admin/api/audit",
+    ] {
         let (status, _, body) = get(&server.http_url(path), Some(TOKEN)).await;
         assert_eq!(refusal(status, &body), ApiErrorCode::NotFound, "{path}");
     }
@@ -129,6 +134,7 @@ async fn the_overview_lists_rooms_with_their_players() {
         .find(|r| r.summary.id == "arena-x")
         .expect("room");
     assert_eq!(room.summary.players, 1);
+    assert!(!room.private);
     assert_eq!(room.humans.len(), 1);
     assert_eq!(room.humans[0].ship, ada.ship());
     assert_eq!(room.humans[0].name, "ada");
@@ -259,6 +265,12 @@ async fn with_admin_bind_the_api_is_only_on_its_own_address() {
     assert_eq!(status, 200, "{body}");
     let (status, _, body) = get(&format!("http://{admin}/admin/api/overview"), None).await;
     assert_eq!(refusal(status, &body), ApiErrorCode::Unauthorized);
+    let page = client_from([127, 0, 0, 1]).get(format!("http://{admin}/admin"));
+    let page = page.send().await.expect("sent");
+    assert_eq!(page.status(), 200, "the console's page is there");
+    assert!(page.text().await.expect("text").contains("/admin/admin.js"));
+    let script = client_from([127, 0, 0, 1]).get(format!("http://{admin}/admin/admin.js"));
+    assert_eq!(script.send().await.expect("sent").status(), 200);
     let (status, _, body) = get(&format!("http://{admin}/api/rooms"), None).await;
     assert_eq!(
         refusal(status, &body),

@@ -486,6 +486,8 @@ pub struct AdminRoom {
     /// The lobby's figures (players, spectators, tick rate, round clock).
     #[serde(flatten)]
     pub summary: RoomSummary,
+    /// Private: joined and watched only with its invite code.
+    pub private: bool,
     /// Its seated human players; empty when the room did not answer in
     /// time (it is closing, or its inbox is full).
     pub humans: Vec<AdminPlayer>,

@@ -1,5 +1,6 @@
-//! The admin API (`/admin/api/...`): what operators see of this node and
-//! the few things they may do to it (close a room, kick a player, drain).
+//! The admin console (`/admin`, `web-client/admin.html`) and its API
+//! (`/admin/api/...`): what operators see of this node and the few things
+//! they may do to it (close a room, kick a player, drain).
 //!
 //! - [`token`]: the admin token and its constant-time comparison.
 //! - [`audit`]: the bounded list of actions done.
@@ -33,6 +34,7 @@ use skirmish_shared::http::{
     AdminOverview, AdminReason, AdminRoom, ApiErrorCode, AuditEntry, MAX_ADMIN_REASON_LEN,
 };
 use tokio::sync::oneshot;
+use tower_http::services::ServeFile;
 use tracing::{info, warn};
 
 use crate::listener::ConnSlot;
@@ -92,15 +94,22 @@ impl Admin {
 #[derive(Clone, Debug)]
 struct Operator(String);
 
-/// The admin API's routes, under `/admin/api`. Without a token every
-/// path there, whatever the method, answers 404 `not_found`, as a path
-/// that never existed (not the file server's 405 to a POST).
+/// The console's page (`/admin`), its script (`/admin/admin.js`) and the
+/// API (`/admin/api/...`). Without a token every path under `/admin`,
+/// whatever the method, answers 404 `not_found`, as a path that never
+/// existed (not the file server's 405 to a POST).
 pub fn routes(state: &AppState) -> Router<AppState> {
     if state.admin.is_none() {
         return Router::new()
-            .route("/admin/api", any(api::not_found))
-            .route("/admin/api/{*rest}", any(api::not_found));
+            .route("/admin", any(api::not_found))
+            .route("/admin/{*rest}", any(api::not_found));
     }
+    // The page holds no secret: it asks for the token and sends it to the
+    // API, which checks every request.
+    let web = &state.config.web_root;
+    let page = Router::new()
+        .route_service("/admin", ServeFile::new(web.join("admin.html")))
+        .route_service("/admin/admin.js", ServeFile::new(web.join("src/admin.js")));
     let api = Router::new()
         .route("/overview", get(overview))
         .route("/audit", get(audit_list))
@@ -113,7 +122,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             state.clone(),
             require_token,
         ));
-    Router::new().nest("/admin/api", api)
+    page.nest("/admin/api", api)
 }
 
 /// Middleware: the request carries the admin token, and its address is
@@ -202,6 +211,7 @@ async fn inspect(handle: &RoomHandle) -> AdminRoom {
     };
     AdminRoom {
         summary: handle.summary(),
+        private: handle.invite.is_some(),
         humans,
     }
 }

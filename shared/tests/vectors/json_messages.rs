@@ -579,6 +579,7 @@ fn http_vectors() -> Vec<JsonVector> {
                         tick_hz: 30,
                         round_secs_left: 42.5,
                     },
+                    private: false,
                     humans: vec![AdminPlayer {
                         ship: ShipId(7),
                         name: "ada".into(),

@@ -119,10 +119,15 @@ async fn wrong_or_missing_tokens_get_401_and_guessing_is_rate_limited() {
 async fn the_overview_lists_rooms_with_their_players() {
     let server = TestServer::start(admin_config()).await;
     let ada = Player::join(&server, "ada", Some("arena-x")).await;
+    let polled = client_from([127, 0, 0, 2])
+        .post(server.http_url("/api/rooms/arena-x/join"))
+        .json(&serde_json::json!({ "name": "bob" }));
+    let (status, _, joined) = sent(polled).await;
+    assert_eq!(status, 200, "{joined}");
     let seen = overview_until(&server, |o| {
         o.rooms
             .iter()
-            .any(|r| r.summary.id == "arena-x" && !r.humans.is_empty())
+            .any(|r| r.summary.id == "arena-x" && r.humans.len() == 2 && r.tick_p99_ms.is_some())
     })
     .await;
     assert!(!seen.draining);
@@ -133,12 +138,21 @@ async fn the_overview_lists_rooms_with_their_players() {
         .iter()
         .find(|r| r.summary.id == "arena-x")
         .expect("room");
-    assert_eq!(room.summary.players, 1);
+    assert_eq!(room.summary.players, 2);
     assert!(!room.private);
-    assert_eq!(room.humans.len(), 1);
-    assert_eq!(room.humans[0].ship, ada.ship());
-    assert_eq!(room.humans[0].name, "ada");
-    assert!(room.humans[0].connected);
+    assert!(room.tick_p99_ms.is_some_and(|ms| ms > 0.0 && ms < 1000.0));
+    let ada_seen = room.humans.iter().find(|p| p.name == "ada").expect("ada");
+    assert_eq!(ada_seen.ship, ada.ship());
+    assert!(ada_seen.connected);
+    assert_eq!(ada_seen.address, "127.0.0.1");
+    assert_eq!(ada_seen.transport, "websocket");
+    let bob = room.humans.iter().find(|p| p.name == "bob").expect("bob");
+    assert_eq!(
+        u64::from(bob.ship.0),
+        joined["ship"].as_u64().expect("ship")
+    );
+    assert_eq!(bob.address, "127.0.0.2");
+    assert_eq!(bob.transport, "longpoll");
     assert!(
         seen.rooms.iter().any(|r| r.summary.id == "main"),
         "the default room too"

@@ -488,6 +488,10 @@ pub struct AdminRoom {
     pub summary: RoomSummary,
     /// Private: joined and watched only with its invite code.
     pub private: bool,
+    /// The 99th percentile of its last 300 ticks' durations (ten seconds at
+    /// 30 Hz), in milliseconds; `null` when it did not answer or has not
+    /// ticked yet.
+    pub tick_p99_ms: Option<f64>,
     /// Its seated human players; empty when the room did not answer in
     /// time (it is closing, or its inbox is full).
     pub humans: Vec<AdminPlayer>,
@@ -502,6 +506,11 @@ pub struct AdminPlayer {
     pub name: String,
     /// Its connection is open (false while the ship waits for a resume).
     pub connected: bool,
+    /// The client's address (its newest connection's; behind a reverse
+    /// proxy, the proxy's).
+    pub address: String,
+    /// `websocket` or `longpoll`.
+    pub transport: String,
 }
 
 /// `POST /admin/api/rooms/{id}/close` and

@@ -83,6 +83,9 @@ function row(cells, action, data = {}) {
   return tr;
 }
 
+/** @param {number | null} ms */
+const p99 = (ms) => (ms === null ? '-' : `${ms.toFixed(2)} ms`);
+
 /** @param {number} secs */
 const clock = (secs) => `${Math.floor(secs / 60)}:${String(Math.floor(secs % 60)).padStart(2, '0')}`;
 
@@ -118,7 +121,7 @@ function draw(o) {
     'room-rows',
     o.rooms.map((/** @type {any} */ r) =>
       row(
-        [r.id, kind(r), `${r.players}/${r.max_players}`, r.spectators, r.bots, `${r.tick_hz} Hz`, clock(r.round_secs_left)],
+        [r.id, kind(r), `${r.players}/${r.max_players}`, r.spectators, r.bots, `${r.tick_hz} Hz`, p99(r.tick_p99_ms), clock(r.round_secs_left)],
         { label: 'Close', cls: 'close', onClick: () => act(`Close room ${r.id}?`, `rooms/${encodeURIComponent(r.id)}/close`) },
         { room: r.id },
       ),
@@ -129,7 +132,7 @@ function draw(o) {
     o.rooms.flatMap((/** @type {any} */ r) =>
       r.humans.map((/** @type {any} */ p) =>
         row(
-          [r.id, p.ship, p.name, p.connected ? 'yes' : 'waiting for resume'],
+          [r.id, p.ship, p.name, p.transport, p.address, p.connected ? 'yes' : 'waiting for resume'],
           {
             label: 'Kick',
             cls: 'kick',

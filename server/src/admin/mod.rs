@@ -41,7 +41,7 @@ use crate::listener::ConnSlot;
 use crate::net::AppState;
 use crate::net::api::{self, ApiError};
 use crate::net::rate::{MAX_TRACKED_ADDRESSES, PerAddressRate};
-use crate::room::{RoomCmd, RoomHandle};
+use crate::room::{Inspection, RoomCmd, RoomHandle};
 use audit::AuditLog;
 use token::AdminToken;
 
@@ -200,19 +200,20 @@ async fn overview(State(app): State<AppState>) -> Json<AdminOverview> {
 /// A room's figures and its seated players, if it answers in time.
 async fn inspect(handle: &RoomHandle) -> AdminRoom {
     let (reply, answer) = oneshot::channel();
-    let humans = if handle.inbox.try_send(RoomCmd::Inspect { reply }).is_ok() {
+    let seen = if handle.inbox.try_send(RoomCmd::Inspect { reply }).is_ok() {
         tokio::time::timeout(INSPECT_WAIT, answer)
             .await
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default()
     } else {
-        Vec::new()
+        Inspection::default()
     };
     AdminRoom {
         summary: handle.summary(),
         private: handle.invite.is_some(),
-        humans,
+        tick_p99_ms: seen.tick_p99_ms,
+        humans: seen.players,
     }
 }
 

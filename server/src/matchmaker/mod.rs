@@ -31,7 +31,7 @@ use crate::cluster::directory::{DirectoryRoom, NodeEntry, Reservation, Reserved,
 use crate::cluster::redis::ClusterError;
 use crate::metrics::{MatchOutcome, Metrics};
 use crate::node::Node;
-use crate::room::{JoinError, Registry, Seat, SessionId};
+use crate::room::{JoinError, Peer, Registry, Seat, SessionId};
 use local::{LocalRefusal, LocalSeats};
 pub use routes::{LiveRoute, RouteKey, SessionRoutes};
 use skirmish_shared::ResumeToken;
@@ -463,6 +463,7 @@ impl Matchmaker {
         name: String,
         room: &str,
         ticket: SeatTicket,
+        peer: Peer,
     ) -> Result<Seat, SeatRefusal> {
         if self.registry.get(room).is_none() {
             return Err(SeatRefusal::NotHere);
@@ -470,7 +471,7 @@ impl Matchmaker {
         if self.take_seat(room, &ticket).await == SeatCheck::Refused {
             return Err(SeatRefusal::Spent);
         }
-        let joined = self.registry.join_existing(session, name, room).await;
+        let joined = self.registry.join_existing(session, name, room, peer).await;
         match &joined {
             Ok(seat) => self.seated(seat.room.id.clone(), ticket),
             Err(_) => self.release(room, &ticket).await,
@@ -550,7 +551,7 @@ impl Matchmaker {
         name: String,
         room: Option<String>,
         resume: Option<ResumeToken>,
-        client: IpAddr,
+        peer: Peer,
         invite: Option<&str>,
     ) -> Result<Seat, JoinError> {
         let opens = room
@@ -558,7 +559,7 @@ impl Matchmaker {
             .is_some_and(|r| self.registry.get(r).is_none());
         let seat = self
             .registry
-            .join(session, name, room, resume, client, invite)
+            .join(session, name, room, resume, peer, invite)
             .await?;
         if let (true, Backend::Cluster(cluster)) = (opens, &self.backend) {
             tracing::debug!(room = %seat.room.id, "publishing a room opened by name");

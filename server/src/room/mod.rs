@@ -113,9 +113,7 @@ pub enum RoomCmd {
     /// The player left on purpose: remove the ship now.
     Leave { session: SessionId },
     /// The admin console asks who is seated; answered at once.
-    Inspect {
-        reply: oneshot::Sender<Vec<skirmish_shared::http::AdminPlayer>>,
-    },
+    Inspect { reply: oneshot::Sender<Inspection> },
     /// The admin console removes a player: its connection is closed with
     /// 1008 [`KICKED`]. The answer says whether the ship was seated.
     Kick {
@@ -136,6 +134,27 @@ pub const KICKED: &str = "kicked by an operator";
 /// are told.
 pub const CLOSED_BY_OPERATOR: &str = "room closed by an operator";
 
+/// Where a player connects from, as the admin console shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// The client's address (its connection's peer; behind a proxy, the
+    /// proxy's).
+    pub address: std::net::IpAddr,
+    /// How it plays: [`crate::metrics::Transport::WebSocket`] or
+    /// [`crate::metrics::Transport::LongPoll`].
+    pub transport: crate::metrics::Transport,
+}
+
+/// A room's answer to [`RoomCmd::Inspect`].
+#[derive(Debug, Default)]
+pub struct Inspection {
+    /// Seated humans, by ship.
+    pub players: Vec<skirmish_shared::http::AdminPlayer>,
+    /// The 99th percentile of its recent ticks' durations, in
+    /// milliseconds; `None` before its first tick.
+    pub tick_p99_ms: Option<f64>,
+}
+
 /// A join as the room receives it.
 #[derive(Debug)]
 pub struct JoinRequest {
@@ -145,6 +164,8 @@ pub struct JoinRequest {
     pub name: String,
     /// Token of the ship to take back.
     pub resume: Option<ResumeToken>,
+    /// Where the player connects from.
+    pub peer: Peer,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Result<Joined, JoinError>>,
 }

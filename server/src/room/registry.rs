@@ -39,7 +39,7 @@ use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
 use super::task::Room;
 use super::ticker::Ticker;
-use super::{JoinError, JoinRequest, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
+use super::{JoinError, JoinRequest, Peer, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
 use crate::metrics::Metrics;
 
 /// Live rooms by id, shared with the spawned room futures so each can take
@@ -397,7 +397,7 @@ impl Registry {
         Ok(Some(handle))
     }
 
-    /// Seats a player from `client`: picks the room and asks it. Retries
+    /// Seats a player from `peer`: picks the room and asks it. Retries
     /// once when the room closed under the request.
     ///
     /// # Errors
@@ -408,19 +408,19 @@ impl Registry {
         name: String,
         room: Option<String>,
         resume: Option<ResumeToken>,
-        client: IpAddr,
+        peer: Peer,
         invite: Option<&str>,
     ) -> Result<Seat, JoinError> {
         let mut last = JoinError::ShuttingDown;
         let ask = Ask {
             room: room.as_deref(),
             resuming: resume.is_some(),
-            client,
+            client: peer.address,
             invite,
         };
         for _ in 0..2 {
             let handle = self.pick(ask)?;
-            match Registry::seat_in(handle, session, name.clone(), resume).await {
+            match Registry::seat_in(handle, session, name.clone(), resume, peer).await {
                 Err(closed @ JoinError::RoomClosed { .. }) => last = closed,
                 seated => return seated,
             }
@@ -438,6 +438,7 @@ impl Registry {
         session: SessionId,
         name: String,
         room: &str,
+        peer: Peer,
     ) -> Result<Seat, JoinError> {
         if self.shutdown.is_cancelled() {
             return Err(JoinError::ShuttingDown);
@@ -453,7 +454,7 @@ impl Registry {
                 offered: false,
             });
         }
-        Registry::seat_in(handle, session, name, None).await
+        Registry::seat_in(handle, session, name, None, peer).await
     }
 
     /// Asks `handle`'s room for a seat; `RoomClosed` when it closed first.
@@ -462,12 +463,14 @@ impl Registry {
         session: SessionId,
         name: String,
         resume: Option<ResumeToken>,
+        peer: Peer,
     ) -> Result<Seat, JoinError> {
         let (reply, answer) = oneshot::channel();
         let request = RoomCmd::Join(JoinRequest {
             session,
             name,
             resume,
+            peer,
             reply,
         });
         let closed = || JoinError::RoomClosed {

@@ -580,10 +580,13 @@ fn http_vectors() -> Vec<JsonVector> {
                         round_secs_left: 42.5,
                     },
                     private: false,
+                    tick_p99_ms: Some(1.25),
                     humans: vec![AdminPlayer {
                         ship: ShipId(7),
                         name: "ada".into(),
                         connected: true,
+                        address: "203.0.113.7".into(),
+                        transport: "websocket".into(),
                     }],
                 }],
             },

@@ -24,11 +24,12 @@ use super::{PollQuery, answer, parse_params, poll_slot};
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_LEGACY;
 use crate::matchmaker::{LiveRoute, RouteKey, SeatRefusal, SeatTicket};
-use crate::metrics::Rejection;
+use crate::metrics::{Rejection, Transport};
 use crate::net::AppState;
 use crate::net::api::ApiError;
 use crate::net::matchmake::node_url;
 use crate::net::sessions::{LegacySession, Lookup, SessionToken, hex};
+use crate::room::Peer;
 use crate::room::{Outgoing, Seat, lifecycle};
 
 /// `POST /api/rooms/{id}/join`: a new ship in room `id`, or in the seat a
@@ -102,17 +103,21 @@ async fn take_seat(
     invite: Option<&str>,
 ) -> Result<Seat, ApiError> {
     let session = app.registry.new_session();
+    let peer = Peer {
+        address: client,
+        transport: Transport::LongPoll,
+    };
     let Some(ticket) = ticket else {
         return app
             .matchmaker
-            .join_by_name(session, name, Some(id.to_owned()), None, client, invite)
+            .join_by_name(session, name, Some(id.to_owned()), None, peer, invite)
             .await
             .inspect_err(|err| app.metrics.reject(err.reason()))
             .map_err(ApiError::join_refused);
     };
     match app
         .matchmaker
-        .seat_reserved(session, name, id, ticket)
+        .seat_reserved(session, name, id, ticket, peer)
         .await
     {
         Ok(seat) => Ok(seat),

@@ -46,7 +46,7 @@ use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_WS;
 use crate::matchmaker::{LiveRoute, RouteKey, SeatRefusal, SeatTicket};
 use crate::metrics::{GaugeGuard, Metrics, Rejection, Transport};
-use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
+use crate::room::{JoinError, Outgoing, Peer, Seat, SessionId, lifecycle};
 use close::{End, Frame, classify, socket_error, truncate};
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
@@ -328,6 +328,10 @@ async fn admit<S>(
 where
     S: Sink<Message> + Unpin,
 {
+    let peer = Peer {
+        address: client,
+        transport: Transport::WebSocket,
+    };
     if hello.protocol != PROTOCOL_VERSION {
         let msg = format!(
             "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
@@ -365,7 +369,7 @@ where
                 )
                 .await);
             }
-            take_reserved_seat(sink, app, id, hello.name, room, ticket).await?
+            take_reserved_seat(sink, app, id, hello.name, room, ticket, peer).await?
         }
         (_, room) => {
             if let Some(room) = &room
@@ -381,7 +385,7 @@ where
                 );
             }
             app.matchmaker
-                .join_by_name(id, hello.name, room, hello.resume, client, invite)
+                .join_by_name(id, hello.name, room, hello.resume, peer, invite)
                 .await
         }
     };
@@ -426,11 +430,16 @@ async fn take_reserved_seat<S>(
     name: String,
     room: String,
     ticket: SeatTicket,
+    peer: Peer,
 ) -> Result<Result<Seat, JoinError>, End>
 where
     S: Sink<Message> + Unpin,
 {
-    match app.matchmaker.seat_reserved(id, name, &room, ticket).await {
+    match app
+        .matchmaker
+        .seat_reserved(id, name, &room, ticket, peer)
+        .await
+    {
         Ok(seat) => Ok(Ok(seat)),
         Err(SeatRefusal::Join(err)) => Ok(Err(err)),
         Err(refusal) => {

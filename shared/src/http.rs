@@ -151,11 +151,14 @@ pub enum ApiErrorCode {
     NoPlayer,
     /// The admin API: this address gave wrong admin tokens too often.
     AdminRateLimited,
+    /// An operator banned this address or name for a while
+    /// (`Retry-After`).
+    Banned,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 51] = [
+    pub const ALL: [ApiErrorCode; 52] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -207,6 +210,7 @@ impl ApiErrorCode {
         ApiErrorCode::Unauthorized,
         ApiErrorCode::NoPlayer,
         ApiErrorCode::AdminRateLimited,
+        ApiErrorCode::Banned,
     ];
 
     /// The HTTP status the code is answered with.
@@ -217,7 +221,7 @@ impl ApiErrorCode {
             BadRequest | BadParam | BadJson | BadName | BadRoom | BadToken | ResumeRejected
             | TooManyInputs | NotWebsocket => 400,
             Unauthorized => 401,
-            OriginForbidden | InviteRequired | BadInvite => 403,
+            OriginForbidden | InviteRequired | BadInvite | Banned => 403,
             NotFound | NoRoom | UnknownSession | NoPlayer => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
@@ -522,6 +526,27 @@ pub struct AdminPlayer {
 pub struct AdminReason {
     pub reason: String,
 }
+
+/// `POST /admin/api/rooms/{id}/players/{ship}/kick`: the reason (as
+/// [`AdminReason`]), and optionally a ban of the player's address, its
+/// name, or both, for `ban_secs` (1 to [`MAX_BAN_SECS`]). A banned client's
+/// joins are refused with `banned` until then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminKick {
+    pub reason: String,
+    /// How long the ban lasts; 0 (the default) bans nothing.
+    #[serde(default)]
+    pub ban_secs: u32,
+    /// Ban the address the player connects from (IPv6: its /64).
+    #[serde(default)]
+    pub ban_address: bool,
+    /// Ban the player's name (any case).
+    #[serde(default)]
+    pub ban_name: bool,
+}
+
+/// The longest ban: a week. Longer belongs in a firewall.
+pub const MAX_BAN_SECS: u32 = 7 * 24 * 3600;
 
 /// The longest reason of an admin action (it is kept in the bounded
 /// audit list).

@@ -75,6 +75,7 @@ export const ApiErrorCode = Object.freeze({
   unauthorized: 401,
   no_player: 404,
   admin_rate_limited: 429,
+  banned: 403,
 });
 
 /**
@@ -93,6 +94,7 @@ const JOIN_REFUSALS = Object.freeze({
   invite_required: ['InviteRequired', CloseCode.PolicyViolation],
   bad_invite: ['InviteRequired', CloseCode.PolicyViolation],
   invite_rate_limited: ['InviteRateLimited', CloseCode.TryAgainLater],
+  banned: ['Banned', CloseCode.PolicyViolation],
   server_full: ['ServerFull', CloseCode.TryAgainLater],
   legacy_limit: ['ServerFull', CloseCode.TryAgainLater],
   connection_limit: ['ServerFull', CloseCode.TryAgainLater],

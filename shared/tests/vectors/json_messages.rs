@@ -599,6 +599,16 @@ fn http_vectors() -> Vec<JsonVector> {
             },
         ),
         vector(
+            "http_admin_kick",
+            "POST /admin/api/rooms/{id}/players/{ship}/kick: why, and an optional ban",
+            &AdminKick {
+                reason: "abusive name".into(),
+                ban_secs: 3600,
+                ban_address: true,
+                ban_name: true,
+            },
+        ),
+        vector(
             "http_admin_audit",
             "GET /admin/api/audit, oldest first; each action answers its own entry",
             &vec![AuditEntry {

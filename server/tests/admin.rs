@@ -11,6 +11,7 @@ use common::node_process::NodeProcess;
 use common::{Player, TestServer, WAIT, client_from, expect_close, refusal, sent, test_config};
 use skirmish_server::Config;
 use skirmish_shared::http::{AdminOverview, ApiErrorCode, AuditEntry};
+use skirmish_shared::{ClientMsg, ErrorCode, Hello, PROTOCOL_VERSION, ServerMsg};
 
 const TOKEN: &str = "correct-horse-battery-staple";
 
@@ -323,4 +324,92 @@ async fn admin_bind_without_a_token_and_bad_token_files_refuse_to_start() {
     assert_eq!(overview(&server).await.rooms.len(), 1);
     server.stop().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A long-poll join of `room` as `name` from `source`.
+async fn poll_join(
+    server: &TestServer,
+    source: [u8; 4],
+    room: &str,
+    name: &str,
+) -> (u16, Option<u32>, serde_json::Value) {
+    let request = client_from(source)
+        .post(server.http_url(&format!("/api/rooms/{room}/join")))
+        .json(&serde_json::json!({ "name": name }));
+    sent(request).await
+}
+
+/// A kick of `ship` in `room` with `body` (reason and ban fields).
+async fn kick_with(
+    server: &TestServer,
+    room: &str,
+    ship: u64,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let request = client_from([127, 0, 0, 1])
+        .post(server.http_url(&format!("/admin/api/rooms/{room}/players/{ship}/kick")))
+        .bearer_auth(TOKEN)
+        .json(&body);
+    let (status, _, body) = sent(request).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_kick_with_a_ban_refuses_that_address_or_name_on_every_transport() {
+    let server = TestServer::start(admin_config()).await;
+    // An address ban, through long polling.
+    let (status, _, mallory) = poll_join(&server, [127, 0, 0, 3], "arena-b", "mallory").await;
+    assert_eq!(status, 200, "{mallory}");
+    let ship = mallory["ship"].as_u64().expect("ship");
+    for bad in [
+        serde_json::json!({ "reason": "x", "ban_secs": 60 }),
+        serde_json::json!({ "reason": "x", "ban_address": true }),
+        serde_json::json!({ "reason": "x", "ban_secs": 700_000, "ban_name": true }),
+    ] {
+        let (status, body) = kick_with(&server, "arena-b", ship, bad).await;
+        assert_eq!(refusal(status, &body), ApiErrorCode::BadBody);
+    }
+    let order = serde_json::json!({ "reason": "spam", "ban_secs": 600, "ban_address": true });
+    let (status, entry) = kick_with(&server, "arena-b", ship, order).await;
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["reason"], "spam (banned address 127.0.0.3 for 600 s)");
+    let (status, retry, body) = poll_join(&server, [127, 0, 0, 3], "arena-b", "someone").await;
+    assert_eq!(refusal(status, &body), ApiErrorCode::Banned);
+    assert!(
+        retry.is_some_and(|s| (590..=600).contains(&s)),
+        "Retry-After {retry:?}"
+    );
+    let (status, _, body) = poll_join(&server, [127, 0, 0, 4], "arena-b", "mallory").await;
+    assert_eq!(status, 200, "another address, same name: {body}");
+
+    // A name ban, through the WebSocket, any case.
+    let ada = Player::join(&server, "ada", Some("arena-b")).await;
+    let order = serde_json::json!({ "reason": "name", "ban_secs": 60, "ban_name": true });
+    let (status, body) = kick_with(&server, "arena-b", u64::from(ada.ship().0), order).await;
+    assert_eq!(status, 200, "{body}");
+    let mut socket = common::raw_socket(&server).await;
+    let hello = Hello {
+        protocol: PROTOCOL_VERSION,
+        name: "ADA".into(),
+        room: Some("arena-b".into()),
+        resume: None,
+    };
+    common::send(&mut socket, &ClientMsg::Hello(hello)).await;
+    let ServerMsg::Error(error) = common::recv(&mut socket).await else {
+        panic!("expected an Error");
+    };
+    assert_eq!(error.code, ErrorCode::Banned, "{}", error.message);
+    assert_eq!(expect_close(&mut socket).await.0, 1008);
+    Player::join(&server, "bob", Some("arena-b")).await;
+    let metrics = reqwest::get(server.http_url("/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        common::metric(&metrics, "skirmish_rejected_total{reason=\"banned\"}"),
+        Some(2.0)
+    );
+    server.stop().await;
 }

@@ -93,12 +93,13 @@ const clock = (secs) => `${Math.floor(secs / 60)}:${String(Math.floor(secs % 60)
  * Asks for a reason (cancel: nothing happens), then sends the action.
  * @param {string} question
  * @param {string} path
+ * @param {object} [extra] more fields of the body
  */
-async function act(question, path) {
+async function act(question, path, extra = {}) {
   const reason = window.prompt(`${question}\nReason:`, '');
   if (reason === null) return;
   try {
-    const entry = await api(path, { reason });
+    const entry = await api(path, { reason, ...extra });
     status(`done: ${entry.action} ${entry.target}`);
     await refresh();
   } catch (err) {
@@ -111,6 +112,17 @@ async function act(question, path) {
  * @param {any} r
  */
 const kind = (r) => (r.private ? 'private' : r.public ? 'matchmade' : 'named');
+
+/**
+ * The ban fields of a kick, from the ban controls: none, or a length with
+ * the address, the name or both.
+ */
+function banOrder() {
+  const what = /** @type {HTMLSelectElement} */ ($('ban')).value;
+  if (!what) return {};
+  const minutes = Math.max(1, Math.min(10080, Number(/** @type {HTMLInputElement} */ ($('ban-minutes')).value) || 60));
+  return { ban_secs: minutes * 60, ban_address: what !== 'name', ban_name: what !== 'address' };
+}
 
 /** @param {any} o the overview */
 function draw(o) {
@@ -136,7 +148,11 @@ function draw(o) {
           {
             label: 'Kick',
             cls: 'kick',
-            onClick: () => act(`Kick ${p.name} (ship ${p.ship}) from ${r.id}?`, `rooms/${encodeURIComponent(r.id)}/players/${p.ship}/kick`),
+            onClick: () => {
+              const ban = banOrder();
+              const also = ban.ban_secs ? ` It bans ${/** @type {HTMLSelectElement} */ ($('ban')).selectedOptions[0].text} for ${ban.ban_secs / 60} min.` : '';
+              act(`Kick ${p.name} (ship ${p.ship}) from ${r.id}?${also}`, `rooms/${encodeURIComponent(r.id)}/players/${p.ship}/kick`, ban);
+            },
           },
           { room: r.id, name: p.name },
         ),

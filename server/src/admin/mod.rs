@@ -31,7 +31,8 @@ use axum::routing::{any, get, post};
 use axum::{Extension, Json, Router};
 use skirmish_shared::ShipId;
 use skirmish_shared::http::{
-    AdminOverview, AdminReason, AdminRoom, ApiErrorCode, AuditEntry, MAX_ADMIN_REASON_LEN,
+    AdminKick, AdminOverview, AdminReason, AdminRoom, ApiErrorCode, AuditEntry,
+    MAX_ADMIN_REASON_LEN, MAX_BAN_SECS,
 };
 use tokio::sync::oneshot;
 use tower_http::services::ServeFile;
@@ -41,6 +42,7 @@ use crate::listener::ConnSlot;
 use crate::net::AppState;
 use crate::net::api::{self, ApiError};
 use crate::net::rate::{MAX_TRACKED_ADDRESSES, PerAddressRate};
+use crate::room::bans::Banned;
 use crate::room::{Inspection, RoomCmd, RoomHandle};
 use audit::AuditLog;
 use token::AdminToken;
@@ -225,6 +227,12 @@ async fn audit_list(State(app): State<AppState>) -> Json<Vec<AuditEntry>> {
 /// The reason of an action's body, checked.
 fn reason_of(body: Result<Json<AdminReason>, JsonRejection>) -> Result<String, ApiError> {
     let Json(AdminReason { reason }) = body?;
+    checked(&reason)
+}
+
+/// `reason`, trimmed, if it is 1 to [`MAX_ADMIN_REASON_LEN`] bytes without
+/// control characters.
+fn checked(reason: &str) -> Result<String, ApiError> {
     let reason = reason.trim();
     if reason.is_empty() || reason.len() > MAX_ADMIN_REASON_LEN || reason.contains(char::is_control)
     {
@@ -278,29 +286,65 @@ async fn close_room(
 }
 
 /// `POST /admin/api/rooms/{id}/players/{ship}/kick` with
-/// `{"reason": "..."}`: the player's ship is removed and its connection
-/// closed with 1008 `kicked by an operator`.
+/// `{"reason": "...", "ban_secs": N, "ban_address": bool, "ban_name": bool}`
+/// (the ban optional): the player's ship is removed and its connection
+/// closed with 1008 `kicked by an operator`; a ban refuses its address or
+/// name every join for `ban_secs`.
 async fn kick(
     State(app): State<AppState>,
     Extension(Operator(who)): Extension<Operator>,
     Path((id, ship)): Path<(String, u16)>,
-    body: Result<Json<AdminReason>, JsonRejection>,
+    body: Result<Json<AdminKick>, JsonRejection>,
 ) -> Result<Json<AuditEntry>, ApiError> {
-    let reason = reason_of(body)?;
+    let Json(order) = body?;
+    let reason = checked(&order.reason)?;
+    let bans = order.ban_secs > 0;
+    if bans != (order.ban_address || order.ban_name) || order.ban_secs > MAX_BAN_SECS {
+        return Err(ApiError::new(
+            ApiErrorCode::BadBody,
+            format!(
+                "a ban needs ban_secs (1 to {MAX_BAN_SECS}) and ban_address or ban_name, \
+                 or neither"
+            ),
+        ));
+    }
     let room = room_of(&app, &id)?;
     let ship = ShipId(ship);
     let (reply, answer) = oneshot::channel();
     tell(&room, RoomCmd::Kick { ship, reply }).await?;
-    let seated = answer.await.unwrap_or(false);
-    if !seated {
+    let Some(player) = answer.await.ok().flatten() else {
         return Err(ApiError::new(
             ApiErrorCode::NoPlayer,
             format!("room {id:?} has no player with ship {}", ship.0),
         ));
+    };
+    let length = Duration::from_secs(u64::from(order.ban_secs));
+    let mut banned = Vec::new();
+    if order.ban_address
+        && let Ok(address) = player.address.parse()
+    {
+        app.registry.bans().ban(Banned::Address(address), length);
+        banned.push(format!("address {address}"));
     }
-    info!(room = %room.id, player = ship.0, %who, %reason, "admin: player kicked");
+    if order.ban_name {
+        app.registry
+            .bans()
+            .ban(Banned::Name(player.name.clone()), length);
+        banned.push(format!("name {:?}", player.name));
+    }
+    let ban = if banned.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (banned {} for {} s)",
+            banned.join(" and "),
+            order.ban_secs
+        )
+    };
+    info!(room = %room.id, player = ship.0, %who, %reason, ban, "admin: player kicked");
     let target = format!("{}/{}", room.id, ship.0);
-    Ok(Json(audit_of(&app).record(&who, "kick", &target, &reason)))
+    let entry = audit_of(&app).record(&who, "kick", &target, &format!("{reason}{ban}"));
+    Ok(Json(entry))
 }
 
 /// `POST /admin/api/drain` with `{"reason": "..."}`: the node drains and

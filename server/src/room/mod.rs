@@ -12,6 +12,7 @@
 //! - [`ticker`]: the server-wide score ticker and its top-N board.
 //! - [`quota`]: how many rooms may exist and how fast an address opens them.
 //! - [`invite`]: private rooms' invite codes and the rate of wrong guesses.
+//! - [`bans`]: addresses and names an operator banned for a while.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
 //! channels and snapshots are dropped into outboxes.
@@ -31,6 +32,7 @@ macro_rules! lifecycle {
 }
 pub(crate) use lifecycle;
 
+pub mod bans;
 pub mod event_ids;
 pub mod event_log;
 pub mod feed;
@@ -115,10 +117,11 @@ pub enum RoomCmd {
     /// The admin console asks who is seated; answered at once.
     Inspect { reply: oneshot::Sender<Inspection> },
     /// The admin console removes a player: its connection is closed with
-    /// 1008 [`KICKED`]. The answer says whether the ship was seated.
+    /// 1008 [`KICKED`]. The answer is the player as it was, or `None` when
+    /// no such ship was seated.
     Kick {
         ship: skirmish_shared::ShipId,
-        reply: oneshot::Sender<bool>,
+        reply: oneshot::Sender<Option<skirmish_shared::http::AdminPlayer>>,
     },
     /// The admin console closes the room: it ends after this command and
     /// tells everyone attached [`CLOSED_BY_OPERATOR`].
@@ -239,6 +242,12 @@ pub enum JoinError {
         /// A code was given (and was wrong).
         offered: bool,
     },
+    /// An operator banned this address or name.
+    #[error("banned by an operator: retry in {retry_after} s")]
+    Banned {
+        /// Seconds left of the ban.
+        retry_after: u32,
+    },
     /// This client address gave too many wrong invite codes.
     #[error(
         "too many wrong invite codes from your address (at most {per_min} a minute): retry in {retry_after} s"
@@ -278,6 +287,7 @@ impl JoinError {
             }
             JoinError::InviteRequired { .. } => ErrorCode::InviteRequired,
             JoinError::InviteRate { .. } => ErrorCode::InviteRateLimited,
+            JoinError::Banned { .. } => ErrorCode::Banned,
         }
     }
 
@@ -297,6 +307,7 @@ impl JoinError {
             JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => Rejection::RoomRate,
             JoinError::InviteRequired { .. } => Rejection::Invite,
             JoinError::InviteRate { .. } => Rejection::InviteRate,
+            JoinError::Banned { .. } => Rejection::Banned,
         }
     }
 }

@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::bans::BanList;
 use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, Replica};
 use super::feed::Feed;
@@ -82,6 +83,8 @@ pub struct Registry {
     replicas: OnceLock<ReplicaFactory>,
     /// Each address's tries at private rooms' invite codes.
     invites: InviteGuard,
+    /// Addresses and names operators banned: every join is checked first.
+    bans: BanList,
 }
 
 /// A factory has no useful Debug.
@@ -152,11 +155,18 @@ impl Registry {
             quota,
             replicas: OnceLock::new(),
             invites,
+            bans: BanList::default(),
         });
         let mut rooms = registry.rooms.lock();
         registry.open(&mut rooms, registry.default_room.clone(), true, None);
         drop(rooms);
         registry
+    }
+
+    /// The bans operators set (the admin API adds them).
+    #[must_use]
+    pub fn bans(&self) -> &BanList {
+        &self.bans
     }
 
     /// The id of the room that always exists.
@@ -411,6 +421,7 @@ impl Registry {
         peer: Peer,
         invite: Option<&str>,
     ) -> Result<Seat, JoinError> {
+        self.bans.check(peer.address, &name)?;
         let mut last = JoinError::ShuttingDown;
         let ask = Ask {
             room: room.as_deref(),
@@ -443,6 +454,7 @@ impl Registry {
         if self.shutdown.is_cancelled() {
             return Err(JoinError::ShuttingDown);
         }
+        self.bans.check(peer.address, &name)?;
         let handle = self.get(room).ok_or_else(|| JoinError::RoomClosed {
             room: room.to_owned(),
         })?;

@@ -47,6 +47,19 @@ struct Player {
     pending: u16,
 }
 
+impl Player {
+    /// What the admin console shows of it.
+    fn admin_view(&self) -> AdminPlayer {
+        AdminPlayer {
+            ship: self.ship,
+            name: self.name.clone(),
+            connected: matches!(self.link, Link::Connected(_)),
+            address: self.peer.address.to_string(),
+            transport: self.peer.transport.as_str().to_owned(),
+        }
+    }
+}
+
 /// Whether a seated player has a connection to send snapshots to.
 #[derive(Debug)]
 enum Link {
@@ -281,14 +294,12 @@ impl Room {
                 let _ = reply.send(self.inspect());
             }
             RoomCmd::Kick { ship, reply } => {
-                let seated = self.players.contains_key(&ship);
-                if let Some(Player {
-                    link: Link::Connected(outbox),
-                    ..
-                }) = self.players.get(&ship)
-                {
-                    outbox.close(CloseCode::PolicyViolation, super::KICKED);
-                }
+                let seated = self.players.get(&ship).map(|p| {
+                    if let Link::Connected(outbox) = &p.link {
+                        outbox.close(CloseCode::PolicyViolation, super::KICKED);
+                    }
+                    p.admin_view()
+                });
                 self.remove(ship, Removal::Kicked);
                 let _ = reply.send(seated);
             }
@@ -299,17 +310,7 @@ impl Room {
     /// What the admin console shows of this room: who is seated, from
     /// where, and how long recent ticks took.
     fn inspect(&self) -> Inspection {
-        let mut players: Vec<AdminPlayer> = self
-            .players
-            .values()
-            .map(|p| AdminPlayer {
-                ship: p.ship,
-                name: p.name.clone(),
-                connected: matches!(p.link, Link::Connected(_)),
-                address: p.peer.address.to_string(),
-                transport: p.peer.transport.as_str().to_owned(),
-            })
-            .collect();
+        let mut players: Vec<AdminPlayer> = self.players.values().map(Player::admin_view).collect();
         players.sort_by_key(|p| p.ship);
         let mut ticks: Vec<f32> = self.recent_ticks.iter().copied().collect();
         ticks.sort_by(f32::total_cmp);

@@ -36,6 +36,7 @@ use skirmish_shared::http::{
 };
 use tokio::sync::oneshot;
 use tower_http::services::ServeFile;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::{info, warn};
 
 use crate::listener::ConnSlot;
@@ -120,6 +121,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/drain", post(drain))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes as usize))
+        // A body trickled in slowly must not hold a request forever.
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            state.config.header_timeout_secs,
+        )))
+        // Outermost: no body is read before the token is checked.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,

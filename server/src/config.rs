@@ -10,6 +10,7 @@ use clap::{Parser, ValueEnum};
 use skirmish_shared::rules::Rules;
 use skirmish_shared::valid_room_id;
 
+use crate::admin::token::AdminToken;
 use crate::room::RoomConfig;
 
 /// Skirmish: an authoritative, tick-based arena shooter server.
@@ -356,6 +357,25 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_MAX_FOLLOWED_ROOMS", default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_followed_rooms: u32,
+    /// The admin token (16-256 visible ASCII bytes): turns on the admin
+    /// console and its API under `/admin`. Never logged. Prefer
+    /// `--admin-token-file`: a flag's value shows in the process list.
+    #[arg(
+        long,
+        env = "SKIRMISH_ADMIN_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "admin_token_file"
+    )]
+    pub admin_token: Option<AdminToken>,
+
+    /// A file whose first line is the admin token (see `--admin-token`).
+    #[arg(long, env = "SKIRMISH_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Serve the admin console and API on this address only (one kept
+    /// private), not on `--bind`. Needs an admin token.
+    #[arg(long, env = "SKIRMISH_ADMIN_BIND")]
+    pub admin_bind: Option<SocketAddr>,
 
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
@@ -391,6 +411,9 @@ impl Config {
             ));
         }
         self.validate_cluster()?;
+        if self.admin_token()?.is_none() && self.admin_bind.is_some() {
+            return Err("--admin-bind needs --admin-token or --admin-token-file".to_owned());
+        }
         if !self.web_root.is_dir() {
             return Err(format!(
                 "--web-root {}: not a directory",
@@ -398,6 +421,21 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The admin token, from `--admin-token` or `--admin-token-file`;
+    /// `None` when the admin API is off.
+    ///
+    /// # Errors
+    /// The token file cannot be read or holds no acceptable token.
+    pub fn admin_token(&self) -> Result<Option<AdminToken>, String> {
+        match (&self.admin_token, &self.admin_token_file) {
+            (Some(token), _) => Ok(Some(token.clone())),
+            (None, Some(path)) => AdminToken::read(path)
+                .map(Some)
+                .map_err(|why| format!("--admin-token-file: {why}")),
+            (None, None) => Ok(None),
+        }
     }
 
     /// Cluster mode: `--redis` is set.

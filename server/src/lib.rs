@@ -6,6 +6,8 @@
 //!
 //! # Layout
 //! - [`address_limit`]: counting slots in all and per client address.
+//! - [`admin`]: the admin API (`--admin-token`): overview, room and player
+//!   actions, drain, and the audit list.
 //! - [`cluster`]: cluster mode (`--redis`): node leases, the shared room
 //!   directory, seats and session routes in Redis; rooms' event logs and
 //!   the cluster-wide ticker through Redis streams.
@@ -36,6 +38,7 @@
 //! - [`tokens`]: secret-token maps with constant-time comparison.
 
 pub mod address_limit;
+pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod connection;

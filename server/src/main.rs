@@ -39,7 +39,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    signals.wait().await;
+    // A signal, or an operator's drain through the admin API.
+    let draining = server.draining();
+    tokio::select! {
+        () = signals.wait() => {},
+        () = draining.cancelled() => {},
+    }
     match server.shutdown(deadline).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

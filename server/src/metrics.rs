@@ -115,6 +115,8 @@ pub enum Rejection {
     Invite,
     /// The address's rate of wrong invite codes.
     InviteRate,
+    /// A join refused by an operator's ban.
+    Banned,
 }
 
 impl Rejection {
@@ -150,6 +152,7 @@ impl Rejection {
             Rejection::RoomRate => "room_rate",
             Rejection::Invite => "invite",
             Rejection::InviteRate => "invite_rate",
+            Rejection::Banned => "banned",
         }
     }
 }

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::listener::Listener;
 use crate::net::AppState;
-use crate::net::router::router;
+use crate::net::router::{admin_router, router};
 use crate::node::Node;
 use crate::storage::Storage;
 
@@ -24,6 +24,8 @@ pub struct Server {
     addr: SocketAddr,
     state: AppState,
     serving: JoinHandle<std::io::Result<()>>,
+    /// The `--admin-bind` listener's address and task.
+    admin: Option<(SocketAddr, JoinHandle<std::io::Result<()>>)>,
 }
 
 impl Server {
@@ -33,6 +35,7 @@ impl Server {
     /// The address cannot be bound, or the config is invalid.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         config.validate().map_err(anyhow::Error::msg)?;
+        let admin_token = config.admin_token().map_err(anyhow::Error::msg)?;
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
             (None, None) => None,
@@ -46,6 +49,15 @@ impl Server {
         let tracker = TaskTracker::new();
         let node = Node::resolve(&config, addr, tls.is_some());
         info!(node = %node.id, boot = %node.boot_id, clustered = node.clustered, "node named");
+        // Bound before anything starts, so a taken address fails the start.
+        let admin_listener = match config.admin_bind {
+            Some(bind) => Some(
+                TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("cannot listen on --admin-bind {bind}"))?,
+            ),
+            None => None,
+        };
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
         let storage = Storage::open(&config, metrics.clone(), shutdown.clone(), &tracker).await?;
         let state = AppState::new(
@@ -55,6 +67,7 @@ impl Server {
             storage,
             shutdown.clone(),
             tracker.clone(),
+            admin_token,
         )?;
         let app = router(state.clone());
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -65,12 +78,30 @@ impl Server {
             limits: state.connections.clone(),
             metrics: state.metrics.clone(),
         };
+        let admin = match admin_listener {
+            Some(tcp) => {
+                let admin_addr = tcp.local_addr()?;
+                let listener = Listener {
+                    tcp,
+                    tls: listener.tls.clone(),
+                    config: state.config.listen_config(),
+                    limits: state.connections.clone(),
+                    metrics: state.metrics.clone(),
+                };
+                let app = admin_router(state.clone());
+                let serving = tokio::spawn(listener.serve(app, shutdown.clone(), tracker.clone()));
+                info!(addr = %admin_addr, scheme, "admin API listening");
+                Some((admin_addr, serving))
+            }
+            None => None,
+        };
         let serving = tokio::spawn(listener.serve(app, shutdown, tracker));
         info!(%addr, scheme, "listening");
         Ok(Server {
             addr,
             state,
             serving,
+            admin,
         })
     }
 
@@ -78,6 +109,19 @@ impl Server {
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The `--admin-bind` address, when the admin API has its own.
+    #[must_use]
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(addr, _)| *addr)
+    }
+
+    /// Cancelled when the server starts draining: on [`Server::shutdown`],
+    /// or when an operator drains it through the admin API.
+    #[must_use]
+    pub fn draining(&self) -> CancellationToken {
+        self.state.shutdown.clone()
     }
 
     /// The shared state (for tests that look inside).
@@ -98,6 +142,9 @@ impl Server {
         let finished = tokio::time::timeout(deadline, async {
             self.state.tracker.wait().await;
             let _ = self.serving.await;
+            if let Some((_, admin)) = self.admin {
+                let _ = admin.await;
+            }
         })
         .await;
         if finished.is_err() {

@@ -157,7 +157,8 @@ pub enum ApiErrorCode {
     /// This node does not hold its cluster lease: matchmaking sends no one
     /// here (`/readyz`).
     NotRegistered,
-    /// No player has that id (or it never finished a round).
+    /// No player has that id (or it never finished a round); in the admin
+    /// API, the room has no such player.
     NoPlayer,
     /// No match has that id.
     NoMatch,
@@ -166,11 +167,19 @@ pub enum ApiErrorCode {
     NoDatabase,
     /// The database did not answer in time; retry later.
     DatabaseUnavailable,
+    /// The admin API: no `Authorization: Bearer` header, or not the admin
+    /// token.
+    Unauthorized,
+    /// The admin API: this address gave wrong admin tokens too often.
+    AdminRateLimited,
+    /// An operator banned this address or name for a while
+    /// (`Retry-After`).
+    Banned,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 52] = [
+    pub const ALL: [ApiErrorCode; 55] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -223,6 +232,9 @@ impl ApiErrorCode {
         ApiErrorCode::NoMatch,
         ApiErrorCode::NoDatabase,
         ApiErrorCode::DatabaseUnavailable,
+        ApiErrorCode::Unauthorized,
+        ApiErrorCode::AdminRateLimited,
+        ApiErrorCode::Banned,
     ];
 
     /// The HTTP status the code is answered with.
@@ -232,7 +244,8 @@ impl ApiErrorCode {
         match self {
             BadRequest | BadParam | BadJson | BadName | BadRoom | BadToken | ResumeRejected
             | TooManyInputs | NotWebsocket => 400,
-            OriginForbidden | InviteRequired | BadInvite => 403,
+            Unauthorized => 401,
+            OriginForbidden | InviteRequired | BadInvite | Banned => 403,
             NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
@@ -242,7 +255,7 @@ impl ApiErrorCode {
             BadBody => 422,
             UpgradeRequired => 426,
             InputFlood | RoomRateLimited | RoomRateBusy | MatchmakeRateLimited
-            | InviteRateLimited => 429,
+            | InviteRateLimited | AdminRateLimited => 429,
             Internal => 500,
             ShuttingDown | RoomFull | RoomLimit | ServerFull | SpectatorLimit
             | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
@@ -590,4 +603,104 @@ pub struct Leaderboard {
     /// Unix milliseconds the period starts (`null` for `all`).
     pub since_ms: Option<u64>,
     pub rows: Vec<LeaderboardRow>,
+}
+
+/// `GET /admin/api/overview`: what the admin console shows, in one answer
+/// (it polls this every second).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminOverview {
+    /// The answering node's id.
+    pub node: String,
+    /// It is draining: it takes no new players and stops when they are gone.
+    pub draining: bool,
+    /// The live nodes: the cluster's directory, or this node alone.
+    pub nodes: Vec<NodeEntry>,
+    /// Why `nodes` is empty: the directory could not be asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_error: Option<String>,
+    /// This node's rooms, private ones included, sorted by id.
+    pub rooms: Vec<AdminRoom>,
+}
+
+/// A room as the admin console shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminRoom {
+    /// The lobby's figures (players, spectators, tick rate, round clock).
+    #[serde(flatten)]
+    pub summary: RoomSummary,
+    /// Private: joined and watched only with its invite code.
+    pub private: bool,
+    /// The 99th percentile of its last 300 ticks' durations (ten seconds at
+    /// 30 Hz), in milliseconds; `null` when it did not answer or has not
+    /// ticked yet.
+    pub tick_p99_ms: Option<f64>,
+    /// Its seated human players; empty when the room did not answer in
+    /// time (it is closing, or its inbox is full).
+    pub humans: Vec<AdminPlayer>,
+}
+
+/// A seated human player of [`AdminRoom`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminPlayer {
+    /// Its ship: what `kick` names.
+    pub ship: ShipId,
+    /// Display name.
+    pub name: String,
+    /// Its connection is open (false while the ship waits for a resume).
+    pub connected: bool,
+    /// The client's address (its newest connection's; behind a reverse
+    /// proxy, the proxy's).
+    pub address: String,
+    /// `websocket` or `longpoll`.
+    pub transport: String,
+}
+
+/// `POST /admin/api/rooms/{id}/close` and
+/// `POST /admin/api/rooms/{id}/players/{ship}/kick`: why, 1 to
+/// [`MAX_ADMIN_REASON_LEN`] bytes without control characters. It goes to
+/// the server's log and the audit list; players are told fixed words
+/// (`kicked by an operator`, `room closed by an operator`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminReason {
+    pub reason: String,
+}
+
+/// `POST /admin/api/rooms/{id}/players/{ship}/kick`: the reason (as
+/// [`AdminReason`]), and optionally a ban of the player's address, its
+/// name, or both, for `ban_secs` (1 to [`MAX_BAN_SECS`]). A banned client's
+/// joins are refused with `banned` until then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminKick {
+    pub reason: String,
+    /// How long the ban lasts; 0 (the default) bans nothing.
+    #[serde(default)]
+    pub ban_secs: u32,
+    /// Ban the address the player connects from (IPv6: its /64).
+    #[serde(default)]
+    pub ban_address: bool,
+    /// Ban the player's name (any case).
+    #[serde(default)]
+    pub ban_name: bool,
+}
+
+/// The longest ban: a week. Longer belongs in a firewall.
+pub const MAX_BAN_SECS: u32 = 7 * 24 * 3600;
+
+/// The longest reason of an admin action (it is kept in the bounded
+/// audit list).
+pub const MAX_ADMIN_REASON_LEN: usize = 200;
+
+/// Every admin action's answer: what was done, as the audit list says it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// Who did it: the token's label and the client's address.
+    pub who: String,
+    /// `close_room`, `kick` or `drain`.
+    pub action: String,
+    /// The room or `room/ship` acted on; empty for the node.
+    pub target: String,
+    /// The reason given.
+    pub reason: String,
 }

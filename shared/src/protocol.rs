@@ -435,6 +435,9 @@ pub enum ErrorCode {
     /// This client address guessed wrong invite codes too often; retry
     /// after the time the message gives.
     InviteRateLimited,
+    /// An operator banned this address or name for a while; the message
+    /// says how long is left.
+    Banned,
 }
 
 /// WebSocket close codes the server uses. Standard codes where one fits,

@@ -5,7 +5,8 @@
  * lobby, movement with prediction, firing at a bot, the scoreboard page, a
  * private room made in the lobby and joined by its invite link, a
  * game over long polling, the round-end results and the frame rate with
- * 32+ ships on screen; then, through nginx in front of three cluster nodes
+ * 32+ ships on screen, the admin console (log in, see a room, kick its
+ * player, see the player gone); then, through nginx in front of three cluster nodes
  * (`cluster.mjs`), a game matchmade on the room's owner, its resume after a
  * reload, and a game over long polling.
  *
@@ -39,6 +40,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const VIEWPORT = { width: 1280, height: 800 };
+/** The main server's admin token, for the admin console's check. */
+const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 /** Seconds a server may take to come up (the first `cargo run` may compile). */
 const SERVER_START_S = 300;
 
@@ -280,7 +283,7 @@ try {
   // Main: 3 bots, the checks of play. Crowd: 32 bots in every room and
   // 5-second rounds, for the frame rate and the round-end results.
   [main, crowd] = await Promise.all([
-    startServer(['--bots', '3']),
+    startServer(['--bots', '3', '--admin-token', ADMIN_TOKEN]),
     startServer(['--bots', '32', '--round-secs', '5']),
   ]);
   console.log(`# servers at ${main.base} and ${crowd.base}`);
@@ -576,6 +579,41 @@ try {
     } finally {
       await Promise.all([first.close(), second.close()]);
       await stopServer(tiny);
+    }
+  });
+
+  await check('the admin console logs in, lists a room and its player, and a kick removes the player', 25000, async () => {
+    const { page: victim } = await openPage(/** @type {any} */ (browser));
+    const { page: admin, errors: adminErrors } = await openPage(/** @type {any} */ (browser));
+    try {
+      await victim.goto(`${main?.base}/`);
+      await victim.fill('#name', 'Kickme');
+      await victim.fill('#room', 'admin-e2e');
+      await victim.click('#play');
+      await victim.waitForFunction(() => /** @type {any} */ (window).skirmish?.state?.phase === 'playing', null, { timeout: 10000 });
+      await admin.goto(`${main?.base}/admin`);
+      await admin.fill('#token', 'not-the-admin-token');
+      await admin.click('#login-button');
+      await admin.waitForFunction(() => /Bearer/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 5000 });
+      assert(await admin.locator('#console').isHidden(), 'a wrong token shows no console');
+      await admin.fill('#token', ADMIN_TOKEN);
+      await admin.click('#login-button');
+      await admin.waitForSelector('#room-rows tr[data-room="admin-e2e"]', { timeout: 5000 });
+      const player = '#player-rows tr[data-room="admin-e2e"][data-name="Kickme"]';
+      await admin.waitForSelector(player, { timeout: 5000 });
+      const stored = await admin.evaluate(() => sessionStorage.getItem('skirmish-admin-token'));
+      assert(stored === ADMIN_TOKEN, 'the token is kept in sessionStorage');
+      await admin.screenshot({ path: `${RESULTS}admin.png` });
+      admin.once('dialog', (dialog) => dialog.accept('e2e kick'));
+      await admin.click(`${player} button.kick`);
+      await admin.waitForSelector(player, { state: 'detached', timeout: 5000 });
+      await admin.waitForSelector('#audit-rows tr', { timeout: 5000 });
+      const audit = await admin.locator('#audit-rows tr').first().locator('td').allTextContents();
+      assert(audit[2] === 'kick' && audit[4] === 'e2e kick', `audit row: ${audit.join(' | ')}`);
+      await victim.waitForFunction(() => /** @type {any} */ (window).skirmish?.state?.phase !== 'playing', null, { timeout: 5000 });
+      assert(adminErrors.length === 0, `page errors: ${adminErrors.join('; ')}`);
+    } finally {
+      await Promise.all([victim.close(), admin.close()]);
     }
   });
 

@@ -76,6 +76,9 @@ export const ApiErrorCode = Object.freeze({
   no_match: 404,
   no_database: 503,
   database_unavailable: 503,
+  unauthorized: 401,
+  admin_rate_limited: 429,
+  banned: 403,
 });
 
 /**
@@ -94,6 +97,7 @@ const JOIN_REFUSALS = Object.freeze({
   invite_required: ['InviteRequired', CloseCode.PolicyViolation],
   bad_invite: ['InviteRequired', CloseCode.PolicyViolation],
   invite_rate_limited: ['InviteRateLimited', CloseCode.TryAgainLater],
+  banned: ['Banned', CloseCode.PolicyViolation],
   server_full: ['ServerFull', CloseCode.TryAgainLater],
   legacy_limit: ['ServerFull', CloseCode.TryAgainLater],
   connection_limit: ['ServerFull', CloseCode.TryAgainLater],

@@ -60,6 +60,7 @@ export const ErrorCode = Object.freeze(
     'RoomRateLimited',
     'InviteRequired',
     'InviteRateLimited',
+    'Banned',
   ]),
 );
 

@@ -303,7 +303,7 @@ describe('malformed frames', () => {
 
   test('unknown variants of inner enums', () => {
     assertRefused(server([4]));
-    assertRefused(server([3, 11, 0])); // ErrorCode 11
+    assertRefused(server([3, 12, 0])); // ErrorCode 12
     // An event kind 5.
     assertRefused(server([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 5]));
   });

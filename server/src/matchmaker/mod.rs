@@ -31,11 +31,9 @@ use crate::cluster::directory::{DirectoryRoom, NodeEntry, Reservation, Reserved,
 use crate::cluster::redis::ClusterError;
 use crate::metrics::{MatchOutcome, Metrics};
 use crate::node::Node;
-use crate::room::{JoinError, Registry, Seat, SessionId};
-use crate::storage::identity::Identity;
+use crate::room::{Entrant, JoinError, Registry, Seat, SessionId};
 use local::{LocalRefusal, LocalSeats};
 pub use routes::{LiveRoute, RouteKey, SessionRoutes};
-use skirmish_shared::ResumeToken;
 
 /// 16 bytes from 32 hex digits (either case).
 #[must_use]
@@ -461,8 +459,7 @@ impl Matchmaker {
     pub async fn seat_reserved(
         &self,
         session: SessionId,
-        name: String,
-        identity: Option<Identity>,
+        entrant: Entrant,
         room: &str,
         ticket: SeatTicket,
     ) -> Result<Seat, SeatRefusal> {
@@ -472,10 +469,7 @@ impl Matchmaker {
         if self.take_seat(room, &ticket).await == SeatCheck::Refused {
             return Err(SeatRefusal::Spent);
         }
-        let joined = self
-            .registry
-            .join_existing(session, name, identity, room)
-            .await;
+        let joined = self.registry.join_existing(session, entrant, room).await;
         match &joined {
             Ok(seat) => self.seated(seat.room.id.clone(), ticket),
             Err(_) => self.release(room, &ticket).await,
@@ -552,20 +546,14 @@ impl Matchmaker {
     pub async fn join_by_name(
         &self,
         session: SessionId,
-        name: String,
+        entrant: Entrant,
         room: Option<String>,
-        resume: Option<ResumeToken>,
-        identity: Option<Identity>,
-        client: IpAddr,
         invite: Option<&str>,
     ) -> Result<Seat, JoinError> {
         let opens = room
             .as_ref()
             .is_some_and(|r| self.registry.get(r).is_none());
-        let seat = self
-            .registry
-            .join(session, name, room, resume, identity, client, invite)
-            .await?;
+        let seat = self.registry.join(session, entrant, room, invite).await?;
         if let (true, Backend::Cluster(cluster)) = (opens, &self.backend) {
             tracing::debug!(room = %seat.room.id, "publishing a room opened by name");
             cluster.publish_now().await;

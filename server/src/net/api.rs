@@ -159,6 +159,7 @@ impl ApiError {
                 (ApiErrorCode::InviteRequired, None)
             }
             JoinError::InviteRequired { offered: true, .. } => (ApiErrorCode::BadInvite, None),
+            JoinError::Banned { retry_after } => (ApiErrorCode::Banned, Some(retry_after)),
             JoinError::InviteRate { retry_after, .. } => {
                 (ApiErrorCode::InviteRateLimited, Some(retry_after))
             }

@@ -92,13 +92,15 @@ pub struct AppInner {
     /// Players, match history and leaderboards; `None` with
     /// `--no-database`.
     pub storage: Option<Storage>,
+    /// The admin API, when an admin token is configured.
+    pub admin: Option<crate::admin::Admin>,
 }
 
 /// The address a request came from (limits key it by [`crate::listener::limit_key`]).
 /// Every request the listener serves carries its
 /// connection's slot; one without (a router served some other way) counts
 /// as the unspecified address, so all such requests share one budget.
-fn client_of(slot: Option<&crate::listener::ConnSlot>) -> std::net::IpAddr {
+pub(crate) fn client_of(slot: Option<&crate::listener::ConnSlot>) -> std::net::IpAddr {
     slot.map_or(
         std::net::Ipv4Addr::UNSPECIFIED.into(),
         crate::listener::ConnSlot::address,
@@ -127,7 +129,8 @@ impl AppState {
     }
 
     /// Builds the state and starts the default room and the ticker, and
-    /// in cluster mode the lease task.
+    /// in cluster mode the lease task. `admin_token` (read from the config
+    /// by the caller, which reports a bad token file) opens the admin API.
     ///
     /// # Errors
     /// `--redis` is unusable.
@@ -138,6 +141,7 @@ impl AppState {
         storage: Option<Storage>,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        admin_token: Option<crate::admin::token::AdminToken>,
     ) -> Result<AppState, ClusterError> {
         let ticker = Ticker::new(
             TICKER_LOG_CAPACITY,
@@ -215,6 +219,7 @@ impl AppState {
             shutdown.clone(),
         ));
         Ok(AppState(Arc::new(AppInner {
+            admin: admin_token.map(crate::admin::Admin::new),
             matchmaker,
             matchmake_rate: rate::PerAddressRate::per_second(
                 config.matchmakes_per_sec,

@@ -56,7 +56,15 @@ pub fn router(state: AppState) -> Router {
         .merge(polled)
         .fallback(api::not_found)
         .layer(cors);
+    // The admin API lives here unless `--admin-bind` gives it its own
+    // address (see `admin_router`).
+    let admin = if state.config.admin_bind.is_none() {
+        crate::admin::routes(&state)
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(admin)
         // GET for HTTP/1.1 upgrades, CONNECT for HTTP/2 (RFC 8441).
         .route("/ws", get(ws::upgrade).connect(ws::upgrade))
         .route("/metrics", get(api::metrics))
@@ -66,6 +74,15 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(web)
         // Last, so it sees every answer: errors the HTTP layer made by
         // itself get the JSON error body too.
+        .layer(axum::middleware::from_fn(api::json_errors))
+        .with_state(state)
+}
+
+/// The admin console and API alone, for `--admin-bind`: everything else is
+/// 404 there.
+pub fn admin_router(state: AppState) -> Router {
+    crate::admin::routes(&state)
+        .fallback(api::not_found)
         .layer(axum::middleware::from_fn(api::json_errors))
         .with_state(state)
 }

@@ -14,6 +14,7 @@
 //!   deaths, start time), handed to the storage writer when it ends.
 //! - [`quota`]: how many rooms may exist and how fast an address opens them.
 //! - [`invite`]: private rooms' invite codes and the rate of wrong guesses.
+//! - [`bans`]: addresses and names an operator banned for a while.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
 //! channels and snapshots are dropped into outboxes.
@@ -33,6 +34,7 @@ macro_rules! lifecycle {
 }
 pub(crate) use lifecycle;
 
+pub mod bans;
 pub mod event_ids;
 pub mod event_log;
 pub mod feed;
@@ -57,7 +59,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use crate::metrics::Rejection;
 
 pub use outbox::{Outbox, Outgoing, SnapshotOut};
-pub use registry::Registry;
+pub use registry::{Entrant, Registry};
 pub use seat::Seat;
 
 /// Identifies one connection's session with a room, so a command from a
@@ -117,6 +119,48 @@ pub enum RoomCmd {
     Detach { session: SessionId },
     /// The player left on purpose: remove the ship now.
     Leave { session: SessionId },
+    /// The admin console asks who is seated; answered at once.
+    Inspect { reply: oneshot::Sender<Inspection> },
+    /// The admin console removes a player: its connection is closed with
+    /// 1008 [`KICKED`]. The answer is the player as it was, or `None` when
+    /// no such ship was seated.
+    Kick {
+        ship: skirmish_shared::ShipId,
+        reply: oneshot::Sender<Option<skirmish_shared::http::AdminPlayer>>,
+    },
+    /// The admin console closes the room: it ends after this command and
+    /// tells everyone attached [`CLOSED_BY_OPERATOR`].
+    Close,
+}
+
+/// The close reason of a player the admin console kicked. Fixed words:
+/// the operator's own reason goes to the log and the audit list, not into
+/// the close frame (whose reason is a static string, at most 123 bytes).
+pub const KICKED: &str = "kicked by an operator";
+
+/// What players, spectators and pollers of a room the admin console closed
+/// are told.
+pub const CLOSED_BY_OPERATOR: &str = "room closed by an operator";
+
+/// Where a player connects from, as the admin console shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// The client's address (its connection's peer; behind a proxy, the
+    /// proxy's).
+    pub address: std::net::IpAddr,
+    /// How it plays: [`crate::metrics::Transport::WebSocket`] or
+    /// [`crate::metrics::Transport::LongPoll`].
+    pub transport: crate::metrics::Transport,
+}
+
+/// A room's answer to [`RoomCmd::Inspect`].
+#[derive(Debug, Default)]
+pub struct Inspection {
+    /// Seated humans, by ship.
+    pub players: Vec<skirmish_shared::http::AdminPlayer>,
+    /// The 99th percentile of its recent ticks' durations, in
+    /// milliseconds; `None` before its first tick.
+    pub tick_p99_ms: Option<f64>,
 }
 
 /// A join as the room receives it.
@@ -131,6 +175,8 @@ pub struct JoinRequest {
     /// Whose record a new ship's rounds add to (ignored on a resume: the
     /// ship keeps its own); `None` plays unrecorded.
     pub identity: Option<crate::storage::identity::Identity>,
+    /// Where the player connects from.
+    pub peer: Peer,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Result<Joined, JoinError>>,
 }
@@ -204,6 +250,12 @@ pub enum JoinError {
         /// A code was given (and was wrong).
         offered: bool,
     },
+    /// An operator banned this address or name.
+    #[error("banned by an operator: retry in {retry_after} s")]
+    Banned {
+        /// Seconds left of the ban.
+        retry_after: u32,
+    },
     /// This client address gave too many wrong invite codes.
     #[error(
         "too many wrong invite codes from your address (at most {per_min} a minute): retry in {retry_after} s"
@@ -243,6 +295,7 @@ impl JoinError {
             }
             JoinError::InviteRequired { .. } => ErrorCode::InviteRequired,
             JoinError::InviteRate { .. } => ErrorCode::InviteRateLimited,
+            JoinError::Banned { .. } => ErrorCode::Banned,
         }
     }
 
@@ -262,6 +315,7 @@ impl JoinError {
             JoinError::RoomRate { .. } | JoinError::RoomRateBusy { .. } => Rejection::RoomRate,
             JoinError::InviteRequired { .. } => Rejection::Invite,
             JoinError::InviteRate { .. } => Rejection::InviteRate,
+            JoinError::Banned { .. } => Rejection::Banned,
         }
     }
 }

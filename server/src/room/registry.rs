@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::bans::BanList;
 use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, Replica};
 use super::feed::Feed;
@@ -39,7 +40,7 @@ use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
 use super::task::Room;
 use super::ticker::Ticker;
-use super::{JoinError, JoinRequest, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
+use super::{JoinError, JoinRequest, Peer, RoomCmd, RoomConfig, RoomHandle, RoomStats, SessionId};
 use crate::metrics::Metrics;
 use crate::storage::identity::Identity;
 
@@ -83,6 +84,8 @@ pub struct Registry {
     replicas: OnceLock<ReplicaFactory>,
     /// Each address's tries at private rooms' invite codes.
     invites: InviteGuard,
+    /// Addresses and names operators banned: every join is checked first.
+    bans: BanList,
 }
 
 /// A factory has no useful Debug.
@@ -95,11 +98,16 @@ impl std::fmt::Debug for Opaque {
 }
 
 /// Who asks a room for a seat.
-#[derive(Debug)]
-struct Entrant {
-    name: String,
-    resume: Option<ResumeToken>,
-    identity: Option<Identity>,
+#[derive(Clone, Debug)]
+pub struct Entrant {
+    /// Display name (checked by the transport).
+    pub name: String,
+    /// A resume token: take back a ship instead of a new one.
+    pub resume: Option<ResumeToken>,
+    /// Whose record a new ship's rounds add to; `None` plays unrecorded.
+    pub identity: Option<Identity>,
+    /// Where the player connects from, and how.
+    pub peer: Peer,
 }
 
 /// The limits a client meets at the registry's door: the room quota
@@ -161,11 +169,18 @@ impl Registry {
             quota,
             replicas: OnceLock::new(),
             invites,
+            bans: BanList::default(),
         });
         let mut rooms = registry.rooms.lock();
         registry.open(&mut rooms, registry.default_room.clone(), true, None);
         drop(rooms);
         registry
+    }
+
+    /// The bans operators set (the admin API adds them).
+    #[must_use]
+    pub fn bans(&self) -> &BanList {
+        &self.bans
     }
 
     /// The id of the room that always exists.
@@ -406,36 +421,30 @@ impl Registry {
         Ok(Some(handle))
     }
 
-    /// Seats a player from `client`: picks the room and asks it. Retries
-    /// once when the room closed under the request.
+    /// Seats `entrant`: picks the room (`room`, or matchmaking's when
+    /// `None`) and asks it. Retries once when the room closed under the
+    /// request.
     ///
     /// # Errors
-    /// Whatever [`Registry::pick`] or the room refused with.
+    /// A ban, or whatever [`Registry::pick`] or the room refused with.
     pub async fn join(
         &self,
         session: SessionId,
-        name: String,
+        entrant: Entrant,
         room: Option<String>,
-        resume: Option<ResumeToken>,
-        identity: Option<Identity>,
-        client: IpAddr,
         invite: Option<&str>,
     ) -> Result<Seat, JoinError> {
+        self.bans.check(entrant.peer.address, &entrant.name)?;
         let mut last = JoinError::ShuttingDown;
         let ask = Ask {
             room: room.as_deref(),
-            resuming: resume.is_some(),
-            client,
+            resuming: entrant.resume.is_some(),
+            client: entrant.peer.address,
             invite,
         };
         for _ in 0..2 {
             let handle = self.pick(ask)?;
-            let entrant = Entrant {
-                name: name.clone(),
-                resume,
-                identity: identity.clone(),
-            };
-            match Registry::seat_in(handle, session, entrant).await {
+            match Registry::seat_in(handle, session, entrant.clone()).await {
                 Err(closed @ JoinError::RoomClosed { .. }) => last = closed,
                 seated => return seated,
             }
@@ -443,21 +452,21 @@ impl Registry {
         Err(last)
     }
 
-    /// Seats a player in a room that exists now, never opening one (a seat
-    /// reserved by matchmaking is for that room only).
+    /// Seats a new ship for `entrant` in a room that exists now, never
+    /// opening one (a seat reserved by matchmaking is for that room only).
     ///
     /// # Errors
-    /// The room is gone, or refused.
+    /// A ban; the room is gone, private, or refused.
     pub async fn join_existing(
         &self,
         session: SessionId,
-        name: String,
-        identity: Option<Identity>,
+        entrant: Entrant,
         room: &str,
     ) -> Result<Seat, JoinError> {
         if self.shutdown.is_cancelled() {
             return Err(JoinError::ShuttingDown);
         }
+        self.bans.check(entrant.peer.address, &entrant.name)?;
         let handle = self.get(room).ok_or_else(|| JoinError::RoomClosed {
             room: room.to_owned(),
         })?;
@@ -470,9 +479,8 @@ impl Registry {
             });
         }
         let entrant = Entrant {
-            name,
             resume: None,
-            identity,
+            ..entrant
         };
         Registry::seat_in(handle, session, entrant).await
     }
@@ -489,6 +497,7 @@ impl Registry {
             name: entrant.name,
             resume: entrant.resume,
             identity: entrant.identity,
+            peer: entrant.peer,
             reply,
         });
         let closed = || JoinError::RoomClosed {

@@ -8,12 +8,13 @@
 //! of the registry: whoever spawned it takes it out of the directory when
 //! `Room::run` returns, then calls `Room::close`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant as StdInstant;
 
 use crate::tokens::TokenMap;
+use skirmish_shared::http::AdminPlayer;
 use skirmish_shared::{CloseCode, Input, PlayerGrant, ResumeToken, ShipId, Tick, Welcome};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -24,7 +25,8 @@ use super::feed::Feed;
 use super::record::RoundTally;
 use super::snapshot::{BodyCache, Frame, History};
 use super::{
-    JoinError, JoinRequest, Joined, Outbox, RoomCmd, RoomConfig, RoomStats, SessionId, SnapshotOut,
+    Inspection, JoinError, JoinRequest, Joined, Outbox, Peer, RoomCmd, RoomConfig, RoomStats,
+    SessionId, SnapshotOut,
 };
 use crate::game::{Sim, SimConfig};
 use crate::metrics::{Metrics, RoomTicks};
@@ -34,6 +36,10 @@ use crate::storage::identity::Identity;
 #[derive(Debug)]
 struct Player {
     ship: ShipId,
+    /// Display name, for the admin console.
+    name: String,
+    /// Where its connection comes from (the newest, after a resume).
+    peer: Peer,
     token: ResumeToken,
     session: SessionId,
     link: Link,
@@ -43,6 +49,19 @@ struct Player {
     pending: u16,
     /// Whose record this ship's rounds add to; `None` plays unrecorded.
     identity: Option<Identity>,
+}
+
+impl Player {
+    /// What the admin console shows of it.
+    fn admin_view(&self) -> AdminPlayer {
+        AdminPlayer {
+            ship: self.ship,
+            name: self.name.clone(),
+            connected: matches!(self.link, Link::Connected(_)),
+            address: self.peer.address.to_string(),
+            transport: self.peer.transport.as_str().to_owned(),
+        }
+    }
 }
 
 /// Whether a seated player has a connection to send snapshots to.
@@ -75,6 +94,8 @@ enum Removal {
     Disconnected,
     /// Detached longer than the resume grace.
     GraceExpired,
+    /// The admin console removed it.
+    Kicked,
 }
 
 impl Removal {
@@ -83,9 +104,14 @@ impl Removal {
             Removal::Left => "left",
             Removal::Disconnected => "disconnected",
             Removal::GraceExpired => "resume grace expired",
+            Removal::Kicked => "kicked by an operator",
         }
     }
 }
+
+/// Ticks whose durations the admin console's p99 is taken over: ten
+/// seconds at 30 Hz, 1.2 KB per room.
+const RECENT_TICKS: usize = 300;
 
 /// Inputs one player may file between two ticks; beyond it they are dropped
 /// (the sim would drop all but `max_inputs_per_tick` anyway).
@@ -117,6 +143,11 @@ pub struct Room {
     tick_seconds: RoomTicks,
     /// Kills and deaths of the round being played, for its record.
     tally: RoundTally,
+    /// The admin console closed the room: it ends after this command.
+    closed_by_operator: bool,
+    /// The last [`RECENT_TICKS`] ticks' durations in seconds, oldest
+    /// first, for the admin console's p99 (sorted only when asked).
+    recent_ticks: VecDeque<f32>,
 }
 
 impl Room {
@@ -160,6 +191,8 @@ impl Room {
             tick_seconds,
             metrics,
             tally: RoundTally::default(),
+            closed_by_operator: false,
+            recent_ticks: VecDeque::with_capacity(RECENT_TICKS),
         }
     }
 
@@ -195,7 +228,12 @@ impl Room {
                     }
                 }
                 cmd = inbox.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd),
+                    Some(cmd) => {
+                        self.handle(cmd);
+                        if self.closed_by_operator {
+                            break;
+                        }
+                    }
                     None => break,
                 },
             }
@@ -206,10 +244,10 @@ impl Room {
     /// Tells everyone still attached that the room is gone: players'
     /// connections are closed, spectators and pollers get a final `closed`.
     pub(super) fn close(self, shutting_down: bool) {
-        let reason = if shutting_down {
-            "server shutting down"
-        } else {
-            "room closed"
+        let reason = match (self.closed_by_operator, shutting_down) {
+            (_, true) => "server shutting down",
+            (true, false) => super::CLOSED_BY_OPERATOR,
+            (false, false) => "room closed",
         };
         for player in self.players.values() {
             if let Link::Connected(outbox) = &player.link {
@@ -259,6 +297,39 @@ impl Room {
                     self.remove(ship, Removal::Left);
                 }
             }
+            RoomCmd::Inspect { reply } => {
+                let _ = reply.send(self.inspect());
+            }
+            RoomCmd::Kick { ship, reply } => {
+                let seated = self.players.get(&ship).map(|p| {
+                    if let Link::Connected(outbox) = &p.link {
+                        outbox.close(CloseCode::PolicyViolation, super::KICKED);
+                    }
+                    p.admin_view()
+                });
+                self.remove(ship, Removal::Kicked);
+                let _ = reply.send(seated);
+            }
+            RoomCmd::Close => self.closed_by_operator = true,
+        }
+    }
+
+    /// What the admin console shows of this room: who is seated, from
+    /// where, and how long recent ticks took.
+    fn inspect(&self) -> Inspection {
+        let mut players: Vec<AdminPlayer> = self.players.values().map(Player::admin_view).collect();
+        players.sort_by_key(|p| p.ship);
+        let mut ticks: Vec<f32> = self.recent_ticks.iter().copied().collect();
+        ticks.sort_by(f32::total_cmp);
+        // Nearest rank: the smallest duration at or above 99 % of ticks.
+        let rank = (ticks.len() * 99).div_ceil(100);
+        let tick_p99_ms = rank
+            .checked_sub(1)
+            .and_then(|i| ticks.get(i))
+            .map(|secs| f64::from(*secs) * 1000.0);
+        Inspection {
+            players,
+            tick_p99_ms,
         }
     }
 
@@ -268,11 +339,12 @@ impl Room {
             name,
             resume,
             identity,
+            peer,
             reply,
         } = req;
         let result = match resume {
-            Some(token) => self.resume(session, token),
-            None => self.seat(session, &name, identity),
+            Some(token) => self.resume(session, token, peer),
+            None => self.seat(session, &name, identity, peer),
         };
         if let Err(err) = &result {
             debug!(%err, "join refused");
@@ -307,6 +379,7 @@ impl Room {
         session: SessionId,
         name: &str,
         identity: Option<Identity>,
+        peer: Peer,
     ) -> Result<Joined, JoinError> {
         if self.players.len() >= self.config.max_players {
             return Err(JoinError::RoomFull {
@@ -326,6 +399,8 @@ impl Room {
             ship,
             Player {
                 ship,
+                name: name.to_owned(),
+                peer,
                 token,
                 session,
                 link: Link::Connected(outbox.clone()),
@@ -343,7 +418,12 @@ impl Room {
         })
     }
 
-    fn resume(&mut self, session: SessionId, token: ResumeToken) -> Result<Joined, JoinError> {
+    fn resume(
+        &mut self,
+        session: SessionId,
+        token: ResumeToken,
+        peer: Peer,
+    ) -> Result<Joined, JoinError> {
         let rejected = || JoinError::ResumeRejected {
             room: self.id.to_string(),
         };
@@ -360,6 +440,7 @@ impl Room {
         }
         self.by_session.remove(&player.session);
         player.session = session;
+        player.peer = peer;
         player.ack = None;
         self.by_session.insert(session, ship);
         lifecycle!(self.public, player = ship.0, "player resumed");
@@ -469,6 +550,10 @@ impl Room {
         self.expire_detached();
         let took = started.elapsed();
         self.tick_seconds.observe(took.as_secs_f64());
+        if self.recent_ticks.len() == RECENT_TICKS {
+            self.recent_ticks.pop_front();
+        }
+        self.recent_ticks.push_back(took.as_secs_f32());
         if took.as_secs_f64() * f64::from(self.config.rules.tick_hz) > 0.5 {
             warn!(tick = %self.sim.tick(), micros = took.as_micros(), "slow tick: over half the budget");
         }

@@ -658,6 +658,74 @@ fn http_vectors() -> Vec<JsonVector> {
             },
         ),
         vector(
+            "http_admin_overview",
+            "GET /admin/api/overview: the nodes, and this node's rooms with their players",
+            &AdminOverview {
+                node: "node-a".into(),
+                draining: false,
+                nodes: vec![NodeEntry {
+                    id: "node-a".into(),
+                    url: "https://a.play.example.com".into(),
+                    boot_id: "7f3a9c".into(),
+                    rooms: 1,
+                    players: 1,
+                    draining: false,
+                    lease_ms_left: 0,
+                }],
+                nodes_error: None,
+                rooms: vec![AdminRoom {
+                    summary: RoomSummary {
+                        id: "main".into(),
+                        public: true,
+                        players: 1,
+                        max_players: 64,
+                        spectators: 2,
+                        bots: 4,
+                        tick: 5400,
+                        tick_hz: 30,
+                        round_secs_left: 42.5,
+                    },
+                    private: false,
+                    tick_p99_ms: Some(1.25),
+                    humans: vec![AdminPlayer {
+                        ship: ShipId(7),
+                        name: "ada".into(),
+                        connected: true,
+                        address: "203.0.113.7".into(),
+                        transport: "websocket".into(),
+                    }],
+                }],
+            },
+        ),
+        vector(
+            "http_admin_reason",
+            "POST /admin/api/rooms/{id}/close and .../players/{ship}/kick: why",
+            &AdminReason {
+                reason: "maintenance".into(),
+            },
+        ),
+        vector(
+            "http_admin_kick",
+            "POST /admin/api/rooms/{id}/players/{ship}/kick: why, and an optional ban",
+            &AdminKick {
+                reason: "abusive name".into(),
+                ban_secs: 3600,
+                ban_address: true,
+                ban_name: true,
+            },
+        ),
+        vector(
+            "http_admin_audit",
+            "GET /admin/api/audit, oldest first; each action answers its own entry",
+            &vec![AuditEntry {
+                at_ms: 1_795_000_000_000,
+                who: "admin token from 10.0.0.5".into(),
+                action: "kick".into(),
+                target: "main/7".into(),
+                reason: "abusive name".into(),
+            }],
+        ),
+        vector(
             "http_error",
             "every error answer, whatever the route: branch on code",
             &ErrorBody {

@@ -24,14 +24,14 @@ use super::{PollQuery, answer, parse_params, poll_slot};
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_LEGACY;
 use crate::matchmaker::{LiveRoute, RouteKey, SeatRefusal, SeatTicket};
-use crate::metrics::Rejection;
+use crate::metrics::{Rejection, Transport};
 use crate::net::AppState;
 use crate::net::api::ApiError;
 use crate::net::matchmake::node_url;
 use crate::net::sessions::{LegacySession, Lookup, SessionToken, hex};
+use crate::room::{Entrant, Peer};
 use crate::room::{Outgoing, Seat, lifecycle};
 use crate::storage::grant_secret;
-use crate::storage::identity::Identity;
 
 /// `POST /api/rooms/{id}/join`: a new ship in room `id`, or in the seat a
 /// ticket from matchmaking reserved there. A room another node owns is
@@ -66,19 +66,17 @@ pub async fn join(
                 .into(),
         );
     }
-    let client = crate::net::client_of(slot.as_deref());
     let resolved = app.resolve_identity(body.player.as_ref()).await;
-    let identity = resolved.as_ref().map(|r| r.identity.clone());
-    let seat = take_seat(
-        &app,
-        body.name,
-        identity,
-        &id,
-        ticket,
-        client,
-        body.invite.as_deref(),
-    )
-    .await?;
+    let entrant = Entrant {
+        name: body.name,
+        resume: None,
+        identity: resolved.as_ref().map(|r| r.identity.clone()),
+        peer: Peer {
+            address: crate::net::client_of(slot.as_deref()),
+            transport: Transport::LongPoll,
+        },
+    };
+    let seat = take_seat(&app, entrant, &id, ticket, body.invite.as_deref()).await?;
     let mut welcome = seat.welcome.clone();
     grant_secret(&mut welcome, resolved);
     let public = seat.room.public;
@@ -110,33 +108,23 @@ pub async fn join(
 /// ticket reserved, or by name (which may open the room).
 async fn take_seat(
     app: &AppState,
-    name: String,
-    identity: Option<Identity>,
+    entrant: Entrant,
     id: &str,
     ticket: Option<SeatTicket>,
-    client: std::net::IpAddr,
     invite: Option<&str>,
 ) -> Result<Seat, ApiError> {
     let session = app.registry.new_session();
     let Some(ticket) = ticket else {
         return app
             .matchmaker
-            .join_by_name(
-                session,
-                name,
-                Some(id.to_owned()),
-                None,
-                identity,
-                client,
-                invite,
-            )
+            .join_by_name(session, entrant, Some(id.to_owned()), invite)
             .await
             .inspect_err(|err| app.metrics.reject(err.reason()))
             .map_err(ApiError::join_refused);
     };
     match app
         .matchmaker
-        .seat_reserved(session, name, identity, id, ticket)
+        .seat_reserved(session, entrant, id, ticket)
         .await
     {
         Ok(seat) => Ok(seat),

@@ -46,9 +46,8 @@ use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_WS;
 use crate::matchmaker::{LiveRoute, RouteKey, SeatRefusal, SeatTicket};
 use crate::metrics::{GaugeGuard, Metrics, Rejection, Transport};
-use crate::room::{JoinError, Outgoing, Seat, SessionId, lifecycle};
+use crate::room::{Entrant, JoinError, Outgoing, Peer, Seat, SessionId, lifecycle};
 use crate::storage::grant_secret;
-use crate::storage::identity::Identity;
 use close::{End, Frame, classify, socket_error, truncate};
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
@@ -330,6 +329,10 @@ async fn admit<S>(
 where
     S: Sink<Message> + Unpin,
 {
+    let peer = Peer {
+        address: client,
+        transport: Transport::WebSocket,
+    };
     if hello.protocol != PROTOCOL_VERSION {
         let msg = format!(
             "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
@@ -368,9 +371,14 @@ where
                 .await);
             }
             let resolved = app.resolve_identity(hello.player.as_ref()).await;
-            let identity = resolved.as_ref().map(|r| r.identity.clone());
+            let entrant = Entrant {
+                name: hello.name,
+                resume: None,
+                identity: resolved.as_ref().map(|r| r.identity.clone()),
+                peer,
+            };
             (
-                take_reserved_seat(sink, app, id, hello.name, identity, room, ticket).await?,
+                take_reserved_seat(sink, app, id, entrant, room, ticket).await?,
                 resolved,
             )
         }
@@ -392,11 +400,14 @@ where
                 Some(_) => None,
                 None => app.resolve_identity(hello.player.as_ref()).await,
             };
-            let identity = resolved.as_ref().map(|r| r.identity.clone());
+            let entrant = Entrant {
+                name: hello.name,
+                resume: hello.resume,
+                identity: resolved.as_ref().map(|r| r.identity.clone()),
+                peer,
+            };
             (
-                app.matchmaker
-                    .join_by_name(id, hello.name, room, hello.resume, identity, client, invite)
-                    .await,
+                app.matchmaker.join_by_name(id, entrant, room, invite).await,
                 resolved,
             )
         }
@@ -441,8 +452,7 @@ async fn take_reserved_seat<S>(
     sink: &mut S,
     app: &AppState,
     id: SessionId,
-    name: String,
-    identity: Option<Identity>,
+    entrant: Entrant,
     room: String,
     ticket: SeatTicket,
 ) -> Result<Result<Seat, JoinError>, End>
@@ -451,7 +461,7 @@ where
 {
     match app
         .matchmaker
-        .seat_reserved(id, name, identity, &room, ticket)
+        .seat_reserved(id, entrant, &room, ticket)
         .await
     {
         Ok(seat) => Ok(Ok(seat)),

@@ -31,6 +31,7 @@ impl Players {
                     ack: None,
                     buttons: input.buttons,
                     aim: input.aim,
+                    view: None,
                 },
             ));
         }

@@ -11,7 +11,7 @@
  */
 
 /** Bumped on every change to the bytes of any message. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Largest client frame the server decodes. */
 export const MAX_CLIENT_FRAME = 512;
 /** Largest server frame a client accepts. */
@@ -93,6 +93,13 @@ export function closeCodeName(code) {
  * @property {Tick | null} ack
  * @property {number} buttons
  * @property {number} aim
+ * @property {ViewTime | null} view the moment the screen showed other ships
+ */
+/**
+ * A fractional tick, `tick + frac / 256` (`protocol::ViewTime`).
+ * @typedef {object} ViewTime
+ * @property {Tick} tick
+ * @property {number} frac 0..255
  */
 /** @typedef {{ nonce: number }} Ping */
 /** @typedef {{ Hello: Hello } | { Input: Input } | { Ping: Ping } | 'Leave'} ClientMsg */

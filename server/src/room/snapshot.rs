@@ -335,6 +335,7 @@ mod tests {
                         ack: None,
                         buttons: b.buttons,
                         aim: b.aim,
+                        view: None,
                     };
                     (*id, input)
                 })

@@ -226,6 +226,7 @@ impl Player {
             ack,
             buttons,
             aim,
+            view: None,
         }))
         .await;
     }

@@ -30,6 +30,7 @@ fn input(seq: u32, buttons: u8, aim: u8) -> Input {
         ack: None,
         buttons,
         aim,
+        view: None,
     }
 }
 

@@ -110,6 +110,7 @@ mod tests {
             ack: None,
             buttons,
             aim: seq as u8,
+            view: None,
         }
     }
 

@@ -54,6 +54,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_inputs_per_tick: u16,
 
+    /// Lag compensation: the furthest back, in milliseconds, a shot is
+    /// judged against the ships as its shooter's screen showed them. Covers
+    /// round trip plus the client's 100 ms interpolation; a claim beyond it
+    /// is clamped and counted. 0 turns compensation off.
+    #[arg(long, env = "SKIRMISH_LAG_COMP_MAX_MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub lag_comp_max_ms: u32,
+
     /// Messages per second one player may send before it is closed (1008).
     #[arg(long, env = "SKIRMISH_MAX_MSGS_PER_SEC", default_value_t = 120,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -440,6 +448,7 @@ impl Config {
             bots: usize::from(self.bots),
             max_players: usize::from(self.max_players),
             max_inputs_per_tick: usize::from(self.max_inputs_per_tick),
+            lag_comp_max_ms: self.lag_comp_max_ms,
             history_ticks: usize::from(self.history_ticks),
             resume_grace: Duration::from_secs(self.resume_grace_secs),
             empty_room_grace: Duration::from_secs(self.empty_room_secs),

@@ -71,6 +71,8 @@ pub struct RoomConfig {
     pub max_players: usize,
     /// Inputs applied per player per tick; older excess is dropped.
     pub max_inputs_per_tick: usize,
+    /// Longest rewind of lag compensation, in milliseconds (0: off).
+    pub lag_comp_max_ms: u32,
     /// Ticks of history kept for delta baselines.
     pub history_ticks: usize,
     /// How long a disconnected player's ship waits for a resume.

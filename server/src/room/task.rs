@@ -25,6 +25,7 @@ use super::snapshot::{BodyCache, Frame, History};
 use super::{
     JoinError, JoinRequest, Joined, Outbox, RoomCmd, RoomConfig, RoomStats, SessionId, SnapshotOut,
 };
+use crate::game::past::LagCompensation;
 use crate::game::{Sim, SimConfig};
 use crate::metrics::{Metrics, RoomTicks};
 
@@ -130,6 +131,7 @@ impl Room {
             seed: config.seed,
             bots: config.bots,
             max_inputs_per_tick: config.max_inputs_per_tick,
+            lag_comp: LagCompensation::from_ms(&config.rules, config.lag_comp_max_ms),
         });
         Room {
             id,
@@ -422,6 +424,9 @@ impl Room {
         self.metrics
             .inputs_dropped
             .inc_by(u64::from(output.inputs_dropped));
+        self.metrics
+            .lag_comp_clamped
+            .inc_by(u64::from(output.views_clamped));
         self.stats.tick.store(output.tick.0, Ordering::Relaxed);
         self.stats
             .round_ends

@@ -161,6 +161,15 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=60))]
     pub spectator_hz: u16,
 
+    /// Seconds spectators see a room late: its SSE feed, long-poll
+    /// watchers, minimap samples and ticker scores, with the same ids and
+    /// resume rules, so a player cannot watch its own room's feed to find
+    /// opponents. Players' own snapshots are never delayed. Each room holds
+    /// up to this many seconds of formatted feed (at most 60 s).
+    #[arg(long, env = "SKIRMISH_SPECTATOR_DELAY_SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=60))]
+    pub spectator_delay_secs: u32,
+
     /// Seconds between SSE heartbeat comments on idle streams.
     #[arg(long, env = "SKIRMISH_SSE_HEARTBEAT_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -456,6 +465,7 @@ impl Config {
             seed: self.seed,
             event_log_capacity: self.event_log_capacity as usize,
             spectator_hz: self.spectator_hz,
+            spectator_delay_secs: self.spectator_delay_secs,
             max_spectators: self.max_spectators_per_room as usize,
             max_polls: self.max_polls_per_room as usize,
         }

@@ -88,6 +88,9 @@ pub struct RoomConfig {
     pub event_log_capacity: usize,
     /// State samples per second for spectators' minimaps.
     pub spectator_hz: u16,
+    /// Seconds watchers (SSE, long-poll watchers, state samples, the
+    /// ticker) are kept behind the room; players' own snapshots never are.
+    pub spectator_delay_secs: u32,
     /// Spectators (SSE streams) per room.
     pub max_spectators: usize,
     /// Long polls waiting on one room (watchers and its legacy players).

@@ -200,7 +200,7 @@ impl Room {
 
     /// Tells everyone still attached that the room is gone: players'
     /// connections are closed, spectators and pollers get a final `closed`.
-    pub(super) fn close(self, shutting_down: bool) {
+    pub(super) fn close(mut self, shutting_down: bool) {
         let reason = if shutting_down {
             "server shutting down"
         } else {

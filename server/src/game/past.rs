@@ -59,9 +59,10 @@ pub struct Rewind {
 
 /// The rewind for a shot fired on tick `now` by a client that was showing
 /// `view`, within `cap` and the `held` whole ticks of history behind `now`.
+/// With compensation off, every claim is ignored and none is counted.
 #[must_use]
 pub fn rewind_for(now: Tick, view: Option<ViewTime>, cap: LagCompensation, held: u32) -> Rewind {
-    let Some(view) = view else {
+    let Some(view) = view.filter(|_| cap.max_rewind > 0) else {
         return Rewind {
             steps: 0,
             clamped: false,
@@ -257,6 +258,12 @@ mod tests {
             at(view(97, 0), 2),
             ok(512),
             "a young room holds two ticks: not the client's fault"
+        );
+        let off = LagCompensation::default();
+        assert_eq!(
+            rewind_for(Tick(100), view(0, 0), off, 0),
+            ok(0),
+            "compensation off: claims are ignored, not counted"
         );
     }
 

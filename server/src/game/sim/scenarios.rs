@@ -764,6 +764,10 @@ fn the_same_shot_without_compensation_misses() {
         Vec::<u32>::new(),
         "compensation off"
     );
+    assert!(
+        outs.iter().all(|o| o.views_clamped == 0),
+        "nothing is clamped when compensation is off"
+    );
     let (outs, target) = crossing(300, None);
     assert_eq!(hits_on(&outs, target), Vec::<u32>::new(), "no view claimed");
 }

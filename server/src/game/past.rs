@@ -108,6 +108,9 @@ impl PastFrame {
 pub struct PastPositions {
     /// How far back shots may be judged.
     pub cap: LagCompensation,
+    /// The furthest a ship moves in one tick, in units (a diagonal step
+    /// is never longer than the axis step times the square root of two).
+    pub tick_move: f32,
     frames: Vec<PastFrame>,
     /// Index of the newest frame in `frames` (a ring).
     newest: usize,
@@ -138,6 +141,8 @@ impl PastPositions {
         };
         PastPositions {
             cap,
+            tick_move: units(u16::try_from(rules.step_axis().max(0)).unwrap_or(u16::MAX))
+                * std::f32::consts::SQRT_2,
             frames: vec![frame; cap.frames()],
             newest: 0,
             filled: 0,

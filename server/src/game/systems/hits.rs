@@ -68,7 +68,7 @@ pub fn resolve_hits(
             point: *point,
             rewind: projectile.rewind,
         };
-        if targets.best(&contact, radius_sq, |_| true).is_some() {
+        if targets.any_near(&contact, radius) {
             contacts.push(contact);
         }
     }
@@ -114,6 +114,28 @@ struct Targets<'a> {
 }
 
 impl Targets<'_> {
+    /// Whether any ship but the owner may be within `radius` of the shot:
+    /// exact for a shot of now; for a rewound shot a cheaper test against
+    /// the earlier frame with the radius widened by one tick's move (the
+    /// ship drawn between two frames is never further than that from the
+    /// first). Pass 2 then decides exactly.
+    fn any_near(&self, contact: &Contact, radius: f32) -> bool {
+        if contact.rewind == 0 {
+            return self.best(contact, radius * radius, |_| true).is_some();
+        }
+        let (tick, _) = rewound(self.now, contact.rewind);
+        let Some(frame) = self.past.frame(tick) else {
+            return false;
+        };
+        let reach = radius + self.past.tick_move;
+        let (cell_x, cell_y) = sub_units(contact.point);
+        frame.grid.near(cell_x, cell_y).any(|e| {
+            let dx = contact.point.x - units(e.x);
+            let dy = contact.point.y - units(e.y);
+            e.item.id != contact.owner && dx * dx + dy * dy <= reach * reach
+        })
+    }
+
     /// The ship `contact` hits: within the radius, not the owner, accepted
     /// by `eligible`; nearest first, then lowest id. A rewound shot looks in
     /// the past frame at or before its moment and places each ship between

@@ -10,6 +10,10 @@
 //! Targets on the reference 2-core machine (release): a 64-ship tick under
 //! 100 µs, a 512-ship tick under 1 ms, all 512 players' snapshots under 2 ms.
 //!
+//! `tick_lag_comp` runs the same rooms with lag compensation at the default
+//! 200 ms cap and every shot rewound (each input claims a view 250 ms back):
+//! its ratio to `tick` is the cost of compensation, measured in one run.
+//!
 //! `cargo bench -p skirmish-server --bench tick`
 
 mod policy_room;
@@ -27,9 +31,15 @@ const ROOM_SIZES: [usize; 4] = [16, 64, 256, 512];
 /// Ticks run before measuring: about three seconds of play.
 const WARM_UP_TICKS: usize = 100;
 
+/// The default lag-compensation cap (`--lag-comp-max-ms`).
+const LAG_COMP_MS: u32 = 200;
+
 /// A warmed-up room of `n` ships and its recent history.
 fn warmed_room(n: usize) -> (PolicyRoom, History) {
-    let mut room = PolicyRoom::new(n);
+    warmed(PolicyRoom::new(n))
+}
+
+fn warmed(mut room: PolicyRoom) -> (PolicyRoom, History) {
     let mut history = History::new(32);
     for _ in 0..WARM_UP_TICKS {
         let out = room.step();
@@ -42,18 +52,20 @@ fn warmed_room(n: usize) -> (PolicyRoom, History) {
 }
 
 fn tick_benches(c: &mut Criterion) {
-    let mut group = c.benchmark_group("tick");
-    for n in ROOM_SIZES {
-        let (mut room, _) = warmed_room(n);
-        group.bench_function(BenchmarkId::from_parameter(n), |b| {
-            b.iter_batched(
-                || room.players.draw().to_vec(),
-                |inputs| room.sim.step(black_box(&inputs)),
-                BatchSize::SmallInput,
-            );
-        });
+    for (name, lag_comp_ms) in [("tick", 0), ("tick_lag_comp", LAG_COMP_MS)] {
+        let mut group = c.benchmark_group(name);
+        for n in ROOM_SIZES {
+            let (mut room, _) = warmed(PolicyRoom::with_lag_comp(n, lag_comp_ms));
+            group.bench_function(BenchmarkId::from_parameter(n), |b| {
+                b.iter_batched(
+                    || room.players.draw().to_vec(),
+                    |inputs| room.sim.step(black_box(&inputs)),
+                    BatchSize::SmallInput,
+                );
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 fn encode_benches(c: &mut Criterion) {

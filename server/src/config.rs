@@ -55,6 +55,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_inputs_per_tick: u16,
 
+    /// Lag compensation: the furthest back, in milliseconds, a shot is
+    /// judged against the ships as its shooter's screen showed them. Covers
+    /// round trip plus the client's 100 ms interpolation; a claim beyond it
+    /// is clamped and counted. 0 turns compensation off.
+    #[arg(long, env = "SKIRMISH_LAG_COMP_MAX_MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub lag_comp_max_ms: u32,
+
     /// Messages per second one player may send before it is closed (1008).
     #[arg(long, env = "SKIRMISH_MAX_MSGS_PER_SEC", default_value_t = 120,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -161,6 +169,15 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_SPECTATOR_HZ", default_value_t = 10,
           value_parser = clap::value_parser!(u16).range(1..=60))]
     pub spectator_hz: u16,
+
+    /// Seconds spectators see a room late: its SSE feed, long-poll
+    /// watchers, minimap samples and ticker scores, with the same ids and
+    /// resume rules, so a player cannot watch its own room's feed to find
+    /// opponents. Players' own snapshots are never delayed. Each room holds
+    /// up to this many seconds of formatted feed (at most 60 s).
+    #[arg(long, env = "SKIRMISH_SPECTATOR_DELAY_SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=60))]
+    pub spectator_delay_secs: u32,
 
     /// Seconds between SSE heartbeat comments on idle streams.
     #[arg(long, env = "SKIRMISH_SSE_HEARTBEAT_SECS", default_value_t = 15,
@@ -528,6 +545,7 @@ impl Config {
             bots: usize::from(self.bots),
             max_players: usize::from(self.max_players),
             max_inputs_per_tick: usize::from(self.max_inputs_per_tick),
+            lag_comp_max_ms: self.lag_comp_max_ms,
             history_ticks: usize::from(self.history_ticks),
             resume_grace: Duration::from_secs(self.resume_grace_secs),
             empty_room_grace: Duration::from_secs(self.empty_room_secs),
@@ -535,6 +553,7 @@ impl Config {
             seed: self.seed,
             event_log_capacity: self.event_log_capacity as usize,
             spectator_hz: self.spectator_hz,
+            spectator_delay_secs: self.spectator_delay_secs,
             max_spectators: self.max_spectators_per_room as usize,
             max_polls: self.max_polls_per_room as usize,
             rounds: None,

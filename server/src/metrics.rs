@@ -375,6 +375,8 @@ pub mod names {
     pub const BYTES_SENT: &str = "skirmish_bytes_sent";
     /// Inputs dropped (a counter).
     pub const INPUTS_DROPPED: &str = "skirmish_inputs_dropped";
+    /// Shots whose claimed view time was clamped (a counter).
+    pub const LAG_COMP_CLAMPED: &str = "skirmish_lag_comp_clamped";
     /// Snapshots replaced before a slow reader took them (a counter).
     pub const SNAPSHOTS_SKIPPED: &str = "skirmish_snapshots_skipped";
     /// Event-log readers reset, by transport (a counter).
@@ -573,6 +575,9 @@ pub struct Metrics {
     pub bytes_sent: Family<TransportLabel, Counter>,
     /// Inputs dropped: stale, over the per-tick cap, or a full room inbox.
     pub inputs_dropped: Counter,
+    /// Shots whose claimed view time was in the future or beyond the
+    /// lag-compensation cap, and were clamped.
+    pub lag_comp_clamped: Counter,
     /// Snapshots replaced in an outbox before a slow reader took them.
     pub snapshots_skipped: Counter,
     /// Readers that fell off an event log and got a reset, by transport.
@@ -662,6 +667,7 @@ impl Metrics {
             messages_sent: Family::default(),
             bytes_sent: Family::default(),
             inputs_dropped: Counter::default(),
+            lag_comp_clamped: Counter::default(),
             snapshots_skipped: Counter::default(),
             resets: Family::default(),
             rejected: Family::default(),
@@ -739,6 +745,11 @@ impl Metrics {
             names::INPUTS_DROPPED,
             "Inputs dropped (stale, over the per-tick cap, or inbox full)",
             m.inputs_dropped.clone(),
+        );
+        registry.register(
+            names::LAG_COMP_CLAMPED,
+            "Shots whose claimed view time was in the future or beyond the lag-compensation cap",
+            m.lag_comp_clamped.clone(),
         );
         registry.register(
             names::SNAPSHOTS_SKIPPED,

@@ -44,6 +44,7 @@ async fn one_tick(cheat: &mut Player, batch: &[u8], shots: &mut BTreeSet<u16>) {
             ack: cheat.view.latest().map(|v| v.tick),
             buttons: pressed,
             aim: 0,
+            view: None,
         };
         cheat.send(&ClientMsg::Input(input)).await;
     }

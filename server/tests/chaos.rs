@@ -263,6 +263,7 @@ fn input(seq: u32) -> ClientMsg {
         ack: None,
         buttons: 0,
         aim: 0,
+        view: None,
     })
 }
 

@@ -84,6 +84,7 @@ async fn bad_frames_close_with_their_codes_and_spare_everyone_else() {
         ack: None,
         buttons: 0,
         aim: 0,
+        view: None,
     });
     send(&mut s, &input).await;
     let (code, reason) = expect_close(&mut s).await;
@@ -121,6 +122,7 @@ async fn bad_frames_close_with_their_codes_and_spare_everyone_else() {
             ack: None,
             buttons: 0,
             aim: 0,
+            view: None,
         });
         if s.send(Message::binary(Bytes::from(
             encode(&input).expect("encode"),

@@ -141,6 +141,7 @@ async fn deltas_reconstruct_the_full_state_despite_skipped_snapshots() {
                 ack,
                 buttons: pressed | buttons::FIRE,
                 aim: rng.below(256) as u8,
+                view: None,
             };
             delta.send(&ClientMsg::Input(input)).await;
         }

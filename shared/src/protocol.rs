@@ -14,7 +14,8 @@ use crate::tick::Tick;
 /// Bumped on every change to the bytes of any message. 2: a snapshot body's
 /// id-sorted lists carry id gaps instead of ids, and `changed` folds each
 /// `ShipDelta` variant into its gap. 3: `Hello.player` and
-/// `Welcome.player` (device identities).
+/// `Welcome.player` (device identities), and `Input` ends with `view`, the
+/// moment the client was showing, for lag compensation.
 pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Largest client frame the server decodes. A Hello with the longest name,
@@ -163,6 +164,35 @@ pub struct Input {
     pub buttons: u8,
     /// Quantised aim ([`crate::rules::quantise_aim`]).
     pub aim: u8,
+    /// The moment the client's screen showed the other ships when it read
+    /// these buttons; `None` when it shows none yet (or does not say: bots,
+    /// old HTTP clients). The server judges this input's shots against the
+    /// ships as they were then, within its cap (docs/netcode.md). Default in
+    /// JSON so HTTP clients may leave it out; always present in bincode.
+    #[serde(default)]
+    pub view: Option<ViewTime>,
+}
+
+/// A fractional tick: `tick + frac / 256`. Interpolation draws other ships
+/// between two snapshot ticks, so the moment on screen is rarely a whole
+/// tick; 1/256 of a 33 ms tick is 0.13 ms, finer than any frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewTime {
+    /// The whole tick at or before the moment shown.
+    pub tick: Tick,
+    /// How far past `tick`, in 256ths of a tick.
+    pub frac: u8,
+}
+
+impl ViewTime {
+    /// Steps of `frac` per tick.
+    pub const FRAC_STEPS: u32 = 256;
+
+    /// The time in 256ths of a tick since tick 0.
+    #[must_use]
+    pub fn fixed(self) -> u64 {
+        u64::from(self.tick.0) * u64::from(Self::FRAC_STEPS) + u64::from(self.frac)
+    }
 }
 
 /// Round-trip probe.

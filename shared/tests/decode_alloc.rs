@@ -57,6 +57,7 @@ fn client_frame() -> impl Strategy<Value = Vec<u8>> {
                 ack: ack.map(Tick),
                 buttons,
                 aim,
+                view: None,
             })
         });
     let ping = any::<u32>().prop_map(|nonce| ClientMsg::Ping(Ping { nonce }));

@@ -69,6 +69,10 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
                 ack: Some(Tick(70_000)),
                 buttons: buttons::UP | buttons::RIGHT | buttons::FIRE,
                 aim: 200,
+                view: Some(ViewTime {
+                    tick: Tick(69_996),
+                    frac: 128,
+                }),
             }),
         ),
         (
@@ -78,6 +82,7 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
                 ack: None,
                 buttons: 0,
                 aim: 0,
+                view: None,
             }),
         ),
         ("client_ping", ClientMsg::Ping(Ping { nonce: 0xDEAD_BEEF })),

@@ -542,11 +542,17 @@ const HelloT = struct('Hello', [
   ['player', option(PlayerKeyT)],
 ]);
 
+const ViewTimeT = struct('ViewTime', [
+  ['tick', Tick],
+  ['frac', u8],
+]);
+
 const InputT = struct('Input', [
   ['seq', u32],
   ['ack', option(Tick)],
   ['buttons', u8],
   ['aim', u8],
+  ['view', option(ViewTimeT)],
 ]);
 
 const PingT = struct('Ping', [['nonce', u32]]);

@@ -20,6 +20,10 @@
  * kept states however snapshots jitter or drop; ships are drawn between
  * those two. Angles go the short way round; a ship that jumped further than
  * it could move (a respawn) snaps instead of sliding across the arena.
+ *
+ * Lag compensation: every Input says which tick the other ships were drawn
+ * at (`shownTick`, as a `viewTime`), so the server can judge its shots
+ * against the ships as this screen showed them (docs/netcode.md).
  */
 
 import { moveShip, stepAxis, units } from './rules.js';
@@ -247,6 +251,20 @@ export class Interpolator {
   }
 
   /**
+   * The tick `sample(now)` draws: the render tick held within the kept
+   * states (before the oldest or after the newest, the end is what shows).
+   * This is the moment an Input's `view` reports; null before any state.
+   * @param {number} now ms
+   * @returns {number | null}
+   */
+  shownTick(now) {
+    const tick = this.renderTick(now);
+    const s = this.states;
+    if (tick === null || s.length === 0) return null;
+    return Math.min(Math.max(tick, s[0].tick), s[s.length - 1].tick);
+  }
+
+  /**
    * The two states around `tick` and how far between them (0..1). Before
    * the oldest or after the newest state it holds the end (no extrapolation).
    * @param {number} tick
@@ -286,6 +304,19 @@ export class Interpolator {
     }
     return out;
   }
+}
+
+/**
+ * A fractional tick as the wire's `ViewTime`: the whole tick at or before
+ * it and 256ths past it, rounded down so the server never sees a moment
+ * later than the one drawn.
+ * @param {number | null} tick
+ * @returns {import('./protocol.js').ViewTime | null}
+ */
+export function viewTime(tick) {
+  if (tick === null || !Number.isFinite(tick) || tick < 0) return null;
+  const whole = Math.floor(tick);
+  return { tick: whole, frac: Math.min(255, Math.floor((tick - whole) * 256)) };
 }
 
 /**

@@ -99,6 +99,13 @@ export function closeCodeName(code) {
  * @property {Tick | null} ack
  * @property {number} buttons
  * @property {number} aim
+ * @property {ViewTime | null} view the moment the screen showed other ships
+ */
+/**
+ * A fractional tick, `tick + frac / 256` (`protocol::ViewTime`).
+ * @typedef {object} ViewTime
+ * @property {Tick} tick
+ * @property {number} frac 0..255
  */
 /** @typedef {{ nonce: number }} Ping */
 /** @typedef {{ Hello: Hello } | { Input: Input } | { Ping: Ping } | 'Leave'} ClientMsg */

@@ -18,7 +18,7 @@ import { closeCodeName, PROTOCOL_VERSION } from './protocol.js';
 import { units } from './rules.js';
 import { WorldView } from './snapshot.js';
 import { resultLines } from './lobby.js';
-import { Interpolator, Prediction } from './prediction.js';
+import { Interpolator, Prediction, viewTime } from './prediction.js';
 
 /** @typedef {import('./protocol.js').ClientMsg} ClientMsg */
 /** @typedef {import('./protocol.js').ServerMsg} ServerMsg */
@@ -335,7 +335,9 @@ export class GameSession {
   sendInput(buttons, aim) {
     if (this.state.phase !== 'playing') return false;
     this.state.seq += 1;
-    this.post({ Input: { seq: this.state.seq, ack: this.view.ack, buttons, aim } });
+    // The moment the other ships are drawn at, for lag compensation.
+    const view = viewTime(this.interpolator?.shownTick(this.now()) ?? null);
+    this.post({ Input: { seq: this.state.seq, ack: this.view.ack, buttons, aim, view } });
     this.prediction?.input(this.state.seq, buttons);
     this.notePrediction();
     return true;

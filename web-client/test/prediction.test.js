@@ -15,6 +15,7 @@ import {
   TickClock,
   interpolateShip,
   lerpAim,
+  viewTime,
 } from '../src/prediction.js';
 import { moveShip, units } from '../src/rules.js';
 import { readJson } from '../testing/vectors.js';
@@ -292,6 +293,28 @@ describe('interpolation', () => {
     assert.equal(interp.states.length, 9);
     for (let t = 11; t < 100; t++) interp.push(t, t * tickMs, ship(800));
     assert.equal(interp.states.length, interp.maxStates);
+  });
+
+  test('the view time an Input reports is the tick the ships are drawn at, held within the states', () => {
+    const rules = { ...RULES, tick_hz: 30 };
+    const interp = new Interpolator(rules, { delayMs: 100 });
+    const tickMs = 1000 / 30;
+    assert.equal(interp.shownTick(0), null, 'nothing drawn yet');
+    assert.equal(viewTime(interp.shownTick(0)), null);
+    for (let t = 1; t <= 10; t++) interp.push(t, t * tickMs, [{ id: 1, x: 53 * t, y: 0, aim: 0, hp: 3 }]);
+    const now = 10 * tickMs;
+    // A quarter tick after tick 10 arrived, the screen shows 7.25: exactly
+    // where `sample` draws ship 1, and the wire carries 7 + 64/256.
+    const at = now + tickMs / 4;
+    const shown = /** @type {number} */ (interp.shownTick(at));
+    assert.ok(Math.abs(shown - 7.25) < 1e-9);
+    assert.equal(interp.sample(at)[0].x, units(53 * shown));
+    assert.deepEqual(viewTime(shown), { tick: 7, frac: 64 });
+    // Rounded down, never later than the moment drawn; held at the ends.
+    assert.deepEqual(viewTime(7.999), { tick: 7, frac: 255 });
+    assert.deepEqual(viewTime(interp.shownTick(now + 10_000)), { tick: 10, frac: 0 });
+    assert.deepEqual(viewTime(interp.shownTick(0)), { tick: 1, frac: 0 });
+    assert.equal(viewTime(Number.NaN), null);
   });
 
   test('ships appear when they spawn and go when removed', () => {

@@ -244,7 +244,7 @@ describe('encoding', () => {
 
   test('values that do not fit their Rust type are refused', () => {
     const input = (/** @type {object} */ over) => ({
-      Input: { seq: 1, ack: null, buttons: 0, aim: 0, ...over },
+      Input: { seq: 1, ack: null, buttons: 0, aim: 0, view: null, ...over },
     });
     for (const bad of [
       input({ buttons: 256 }),
@@ -252,6 +252,8 @@ describe('encoding', () => {
       input({ seq: 2 ** 32 }),
       input({ seq: 1.5 }),
       input({ ack: '3' }),
+      input({ view: { tick: 5, frac: 256 } }),
+      input({ view: { tick: -1, frac: 0 } }),
       { Input: { seq: 1, ack: null, buttons: 0 } },
       { Hello: { protocol: 70000, name: 'a', room: null, resume: null, player: null } },
       { Hello: { protocol: 1, name: 'a', room: null, resume: new Array(15).fill(0), player: null } },

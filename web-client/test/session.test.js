@@ -45,7 +45,7 @@ test('Hello first, then Welcome opens the game', () => {
   assert.deepEqual(session.resume, welcome.resume);
 
   assert.equal(session.sendInput(8, 64), true);
-  assert.deepEqual(last(), { Input: { seq: 1, ack: null, buttons: 8, aim: 64 } });
+  assert.deepEqual(last(), { Input: { seq: 1, ack: null, buttons: 8, aim: 64, view: null } });
 });
 
 test('snapshots fill the state and the next Input acks them', () => {
@@ -63,7 +63,11 @@ test('snapshots fill the state and the next Input acks them', () => {
     { id: 3, name: 'Ada', bot: false, x: 15, y: 2000, aim: 7, hp: 2, score: 300, own: true },
   );
   session.sendInput(0, 0);
-  assert.deepEqual(last(), { Input: { seq: 1, ack: 1235, buttons: 0, aim: 0 } });
+  assert.deepEqual(
+    last(),
+    { Input: { seq: 1, ack: 1235, buttons: 0, aim: 0, view: { tick: 1235, frac: 0 } } },
+    'the render tick is before the only state held: that state is what shows',
+  );
 
   session.receive(readBytes('server_snapshot_delta.bin'));
   assert.equal(s.tick, 1237);
@@ -75,7 +79,7 @@ test('snapshots fill the state and the next Input acks them', () => {
   );
   assert.equal(s.seq, 301, 'the server applied up to 301: carry on from there');
   session.sendInput(0, 0);
-  assert.deepEqual(last(), { Input: { seq: 302, ack: 1237, buttons: 0, aim: 0 } });
+  assert.deepEqual(last(), { Input: { seq: 302, ack: 1237, buttons: 0, aim: 0, view: { tick: 1235, frac: 0 } } });
 });
 
 test('a missing baseline makes the next Input ask for a full snapshot', () => {
@@ -122,7 +126,7 @@ test('Leave is sent once and forgets the token', () => {
   assert.deepEqual(hello.Hello.resume, new Array(16).fill(2));
   session.receive(readBytes('server_welcome.bin'));
   session.sendInput(0, 0);
-  assert.deepEqual(last(), { Input: { seq: 41, ack: null, buttons: 0, aim: 0 } }, 'sequences continue');
+  assert.deepEqual(last(), { Input: { seq: 41, ack: null, buttons: 0, aim: 0, view: null } }, 'sequences continue');
   session.leave();
   assert.equal(last(), 'Leave');
   assert.equal(session.resume, null);

@@ -305,7 +305,7 @@ test('the same GameSession logic runs over long polling', async () => {
   const poll = net.take('/state');
   assert.equal(poll.query.get('after'), '1235');
   assert.equal(session.sendInput(8, 64), true);
-  assert.deepEqual(net.take('/input').body, { inputs: [{ seq: 1, ack: 1235, buttons: 8, aim: 64 }] });
+  assert.deepEqual(net.take('/input').body, { inputs: [{ seq: 1, ack: 1235, buttons: 8, aim: 64, view: { tick: 1235, frac: 0 } }] });
 
   poll.respond(200, { snapshot: SNAPSHOT_DELTA });
   assert.equal(net.pending('/state').length, 0);
@@ -325,7 +325,7 @@ test('410 on the state poll closes with the server’s reason and stops polling'
   await settle();
   assert.deepEqual(h.closes, [{ code: CloseCode.SessionReplaced, reason: 'session resumed by another connection' }]);
   assert.equal(h.net.pending('/state').length, 0);
-  h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0 } });
+  h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0, view: null } });
   assert.equal(h.net.pending('/input').length, 0, 'nothing is sent after the close');
   h.transport.close();
   assert.equal(h.closes.length, 1, 'close is reported once');
@@ -380,7 +380,7 @@ test('failed polls retry with a backoff, then give up', async () => {
 test('inputs: one POST in flight, the rest batched in order with the newest ack', async () => {
   let held = 1235;
   const h = await joined({ holding: () => held });
-  const input = (/** @type {number} */ seq) => ({ Input: { seq, ack: 1200, buttons: seq % 32, aim: seq } });
+  const input = (/** @type {number} */ seq) => ({ Input: { seq, ack: 1200, buttons: seq % 32, aim: seq, view: null } });
 
   h.transport.send(input(1));
   h.transport.send(input(2));
@@ -388,7 +388,7 @@ test('inputs: one POST in flight, the rest batched in order with the newest ack'
   const first = h.net.take('/input');
   assert.equal(first.url, `${JOINED.node_url}/api/sessions/${JOINED.token}/input`, 'to the session’s node');
   assert.equal(first.init.method, 'POST');
-  assert.deepEqual(first.body, { inputs: [{ seq: 1, ack: 1235, buttons: 1, aim: 1 }] }, 'the ack is the tick held now');
+  assert.deepEqual(first.body, { inputs: [{ seq: 1, ack: 1235, buttons: 1, aim: 1, view: null }] }, 'the ack is the tick held now');
   assert.equal(h.net.pending('/input').length, 0, 'one POST in flight');
 
   held = 1240;
@@ -421,11 +421,11 @@ test('inputs: one POST in flight, the rest batched in order with the newest ack'
 
 test('429 pauses the input POSTs for Retry-After', async () => {
   const h = await joined();
-  h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0 } });
+  h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0, view: null } });
   h.net.take('/input').respond(429, { error: 'input flood', code: 'input_flood' }, { 'retry-after': '1' });
   await settle();
-  h.transport.send({ Input: { seq: 2, ack: null, buttons: 0, aim: 0 } });
-  h.transport.send({ Input: { seq: 3, ack: null, buttons: 0, aim: 0 } });
+  h.transport.send({ Input: { seq: 2, ack: null, buttons: 0, aim: 0, view: null } });
+  h.transport.send({ Input: { seq: 3, ack: null, buttons: 0, aim: 0, view: null } });
   assert.equal(h.net.pending('/input').length, 0);
   const resume = h.timers.find((t) => t.ms === 1000);
   assert.ok(resume, 'a timer ends the pause');
@@ -436,7 +436,7 @@ test('429 pauses the input POSTs for Retry-After', async () => {
 
 test('410 on an input POST closes too', async () => {
   const h = await joined();
-  h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0 } });
+  h.transport.send({ Input: { seq: 1, ack: null, buttons: 0, aim: 0, view: null } });
   h.net
     .take('/input')
     .respond(410, { error: 'session expired or ended; join again', code: 'session_expired' });

@@ -157,6 +157,7 @@ impl PlayState {
             ack,
             buttons: next.buttons,
             aim: next.aim,
+            view: None,
         }
     }
 

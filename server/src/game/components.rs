@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
 use skirmish_shared::rng::XorShift;
-use skirmish_shared::{ShipId, ShotId, Tick};
+use skirmish_shared::{ShipId, ShotId, Tick, ViewTime};
 
 /// A ship's identity. The id never changes while the entity lives; it is the
 /// key every ordering decision sorts by, because query order is not a promise.
@@ -47,11 +47,17 @@ pub struct Controls {
     pub aim: u8,
     /// Fire was pressed in an input applied this tick (consumed by `fire`).
     pub fire: bool,
+    /// What the newest input that pressed fire this tick says its screen
+    /// showed (consumed with `fire`); the shot is judged as of then.
+    pub fire_view: Option<ViewTime>,
     /// Newest input sequence applied; older or equal ones are stale.
     pub last_input: u32,
 }
 
-/// Hit points and, once they reach zero, when the ship comes back.
+/// Hit points and, once they reach zero, when the ship comes back. While
+/// alive, `respawn_at` is the tick after which the current life's positions
+/// start (set by death and round resets), so a rewound shot never hits a
+/// ship where it stood in an earlier life.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Health {
     /// 0 means dead: not drawn as alive, not moving, firing or hittable.
@@ -118,6 +124,10 @@ pub struct Projectile {
     pub aim: u8,
     /// Tick it was fired (age 0).
     pub fired: Tick,
+    /// Lag compensation: every tick this shot is tested against the ships
+    /// as they were this many 256ths of a tick earlier (its shooter's view,
+    /// clamped to the room's cap); 0 tests against the ships of now.
+    pub rewind: u32,
 }
 
 /// A projectile's position this tick, in arena units.

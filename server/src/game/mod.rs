@@ -13,12 +13,14 @@
 //! - [`components`] and [`resources`]: the data; [`systems`]: the rules, one
 //!   concern per file, ordered once by [`systems::RoomSystems`].
 //! - [`roster`]: admitting and removing ships between ticks; [`ids`]: ship
-//!   id allocation with quarantine; [`grid`]: the spatial index.
+//!   id allocation with quarantine; [`grid`]: the spatial index; [`past`]:
+//!   the ships' recent positions and the rewind rule of lag compensation.
 
 pub mod components;
 pub mod grid;
 pub mod ids;
 pub mod output;
+pub mod past;
 pub mod resources;
 pub mod roster;
 pub mod sim;

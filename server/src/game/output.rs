@@ -18,6 +18,9 @@ pub struct TickOutput {
     pub events: Vec<GameEvent>,
     /// Inputs dropped this tick (beyond `max_inputs_per_tick`, or stale seq).
     pub inputs_dropped: u32,
+    /// Shots fired this tick whose claimed view time was clamped (later
+    /// than the tick, or beyond the lag-compensation cap).
+    pub views_clamped: u32,
 }
 
 /// The quantised, wire-ready state after a tick. Cheap to clone (Arc'd names).

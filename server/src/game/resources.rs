@@ -149,6 +149,11 @@ impl TickEvents {
 #[derive(Resource, Debug, Default)]
 pub struct EmittedState(pub Option<WorldState>);
 
+/// Shots fired this tick whose claimed view time was clamped: later than
+/// the tick, or further back than the lag-compensation cap.
+#[derive(Resource, Debug, Default)]
+pub struct ClampedViews(pub u32);
+
 /// A kill, from the hit test to scoring.
 #[derive(Message, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ShipKilled {

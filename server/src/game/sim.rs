@@ -12,9 +12,10 @@ use skirmish_shared::{Input, RoundState, ShipId, Tick};
 
 use super::ids::ShipIdPool;
 use super::output::{TickOutput, WorldState};
+use super::past::{LagCompensation, PastPositions};
 use super::resources::{
-    EmittedState, InputInbox, RoomClock, RoomRng, RoomRules, RosterNews, RoundClock, ShipDirectory,
-    ShipGrid, ShipKilled, ShotCounter, TickEvents,
+    ClampedViews, EmittedState, InputInbox, RoomClock, RoomRng, RoomRules, RosterNews, RoundClock,
+    ShipDirectory, ShipGrid, ShipKilled, ShotCounter, TickEvents,
 };
 use super::roster;
 use super::systems::room_schedule;
@@ -31,6 +32,9 @@ pub struct SimConfig {
     /// At most this many inputs per ship are applied in one tick; older
     /// excess is dropped and counted. 0 acts as 1.
     pub max_inputs_per_tick: usize,
+    /// How far back shots are judged against what their shooter saw
+    /// (`LagCompensation::default()`: not at all).
+    pub lag_comp: LagCompensation,
 }
 
 /// One room's simulation.
@@ -55,6 +59,7 @@ impl Sim {
     pub fn new(config: SimConfig) -> Sim {
         let mut world = World::new();
         world.insert_resource(ShipGrid::for_rules(&config.rules));
+        world.insert_resource(PastPositions::new(&config.rules, config.lag_comp));
         world.insert_resource(RoomRules(config.rules));
         world.insert_resource(RoomClock::default());
         world.insert_resource(RoomRng(XorShift::new(config.seed)));
@@ -69,6 +74,7 @@ impl Sim {
         world.init_resource::<RoundClock>();
         world.init_resource::<TickEvents>();
         world.init_resource::<EmittedState>();
+        world.init_resource::<ClampedViews>();
         world.init_resource::<Messages<ShipKilled>>();
         roster::set_bots(&mut world, config.bots);
         Sim {
@@ -144,9 +150,11 @@ impl Sim {
             inbox.arrivals.extend_from_slice(inputs);
             inbox.dropped = 0;
         }
+        self.world.resource_mut::<ClampedViews>().0 = 0;
         self.schedule.run(&mut self.world);
 
         let inputs_dropped = self.world.resource::<InputInbox>().dropped;
+        let views_clamped = self.world.resource::<ClampedViews>().0;
         let events = std::mem::take(&mut self.world.resource_mut::<TickEvents>().0);
         let state = self
             .world
@@ -168,6 +176,7 @@ impl Sim {
             state,
             events,
             inputs_dropped,
+            views_clamped,
         }
     }
 }

@@ -4,10 +4,18 @@
 //! publishes a latest-wins state sample for minimaps at the spectator rate,
 //! and feeds score changes to the server-wide ticker (not a private room's).
 //!
+//! Spectator delay: with a delay of D ticks, what a tick publishes (log
+//! entries, log snapshot, scoreboard, ticker scores, state sample) is
+//! formatted at once and held until D ticks later, so every watcher sees
+//! the room D ticks late and a player cannot watch its own room's feed to
+//! find its opponents. Ids are given when entries reach the log, so ids and
+//! resume rules are those of an undelayed log. Players' own snapshots never
+//! pass through here and are never delayed.
+//!
 //! Runs inside the room task, after the tick: it only formats and appends,
 //! never waits on a reader.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -53,6 +61,26 @@ pub struct ScoreLine {
 /// A room's scoreboard, best first.
 pub type Scoreboard = Vec<ScoreLine>;
 
+/// What one tick gives watchers, formatted when it happened and released
+/// to them after the spectator delay.
+#[derive(Debug, Default)]
+struct Release {
+    /// The tick it happened on.
+    tick: Tick,
+    /// Log entries, and the snapshot true as of them (when there are any).
+    entries: Option<(Vec<RoomEvent>, Json, Scoreboard)>,
+    /// Score changes for the ticker.
+    scores: Vec<ScoreChange>,
+    /// The minimap sample, on sampling ticks.
+    sample: Option<SampleFrame>,
+}
+
+impl Release {
+    fn is_empty(&self) -> bool {
+        self.entries.is_none() && self.scores.is_empty() && self.sample.is_none()
+    }
+}
+
 /// The room's publishing side: one per room task.
 #[derive(Debug)]
 pub struct Feed {
@@ -69,6 +97,23 @@ pub struct Feed {
     /// Names of ships seen, so `leave` and `kill` can name ships that are
     /// already gone from the state.
     names: HashMap<ShipId, (Arc<str>, bool)>,
+    /// Ticks watchers are kept behind the room (0: none).
+    delay_ticks: u32,
+    /// Releases waiting out the delay, oldest first. At most one per tick
+    /// of the delay (ticks with nothing to publish add none): bounded by
+    /// the delay's cap (`--spectator-delay-secs`, at most 60 s).
+    held: VecDeque<Release>,
+}
+
+/// How often a feed publishes, and how late.
+#[derive(Clone, Copy, Debug)]
+pub struct FeedRates {
+    /// The room's tick rate.
+    pub tick_hz: u16,
+    /// State samples per second.
+    pub spectator_hz: u16,
+    /// Ticks watchers are kept behind the room (0: live).
+    pub delay_ticks: u32,
 }
 
 /// The receiving ends a room hands out.
@@ -85,16 +130,20 @@ pub struct FeedReaders {
 impl Feed {
     /// A feed for `room`, logging into a fresh log of `capacity` events
     /// whose ids come from `ids`, scoring on `ticker` unless the room is
-    /// private.
+    /// private, showing watchers the room `delay_ticks` ticks late.
     #[must_use]
     pub fn new(
         room: Arc<str>,
-        tick_hz: u16,
-        spectator_hz: u16,
+        rates: FeedRates,
         capacity: usize,
         ids: Arc<IdAllocator>,
         ticker: Option<Arc<Ticker>>,
     ) -> (Feed, FeedReaders) {
+        let FeedRates {
+            tick_hz,
+            spectator_hz,
+            delay_ticks,
+        } = rates;
         let empty = WorldState {
             tick: Tick(0),
             round: skirmish_shared::RoundState {
@@ -123,6 +172,8 @@ impl Feed {
             scores,
             sample_every,
             names: HashMap::new(),
+            delay_ticks,
+            held: VecDeque::new(),
         };
         (feed, readers)
     }
@@ -133,8 +184,38 @@ impl Feed {
             .map_or_else(|| Arc::from("?"), |(n, _)| n.clone())
     }
 
-    /// Publishes one tick.
+    /// Publishes one tick: formats it now, and gives watchers every tick
+    /// whose delay is up.
     pub fn publish(&mut self, frame: &Frame) {
+        let release = self.format(frame);
+        let now = frame.state.tick;
+        if !release.is_empty() {
+            self.held.push_back(release);
+        }
+        while let Some(next) = self.held.front()
+            && now.since(next.tick) >= self.delay_ticks
+        {
+            let release = self.held.pop_front().unwrap_or_default();
+            self.release(release);
+        }
+    }
+
+    /// Gives watchers one tick's entries, scores and sample.
+    fn release(&self, release: Release) {
+        if let Some((events, snapshot, scoreboard)) = release.entries {
+            self.log.append(&events, Some(snapshot));
+            self.scores.send_replace(Arc::new(scoreboard));
+        }
+        if let Some(ticker) = &self.ticker {
+            ticker.scored(release.scores);
+        }
+        if let Some(sample) = release.sample {
+            self.samples.send_replace(Arc::new(sample));
+        }
+    }
+
+    /// What `frame` tells watchers, formatted as of its tick.
+    fn format(&mut self, frame: &Frame) -> Release {
         let state = &frame.state;
         let (tick, time) = (state.tick.0, unix_millis());
         let room = || self.room.to_string();
@@ -243,22 +324,24 @@ impl Feed {
                 self.names.remove(&ship);
             }
         }
-        if !events.is_empty() {
+        let entries = (!events.is_empty()).then(|| {
             let snapshot = snapshot_json(&self.room, self.tick_hz, state);
-            self.log.append(&events, Some(snapshot));
-            self.scores
-                .send_replace(Arc::new(scoreboard(&self.room, state)));
-        }
-        if let Some(ticker) = &self.ticker {
-            ticker.scored(score_changes);
-        }
-        if tick % self.sample_every == 0 {
-            self.samples.send_replace(Arc::new(sample(state)));
+            (events, snapshot, scoreboard(&self.room, state))
+        });
+        Release {
+            tick: state.tick,
+            entries,
+            scores: score_changes,
+            sample: (tick % self.sample_every == 0).then(|| sample(state)),
         }
     }
 
-    /// Ends the log: readers get a final `closed` event.
-    pub fn close(&self, reason: &'static str) {
+    /// Ends the log: readers get what the delay still held (the room is
+    /// over, there is no one left to ghost), then a final `closed` event.
+    pub fn close(&mut self, reason: &'static str) {
+        while let Some(release) = self.held.pop_front() {
+            self.release(release);
+        }
         self.log.close(reason);
     }
 }

@@ -78,6 +78,8 @@ pub struct RoomConfig {
     pub max_players: usize,
     /// Inputs applied per player per tick; older excess is dropped.
     pub max_inputs_per_tick: usize,
+    /// Longest rewind of lag compensation, in milliseconds (0: off).
+    pub lag_comp_max_ms: u32,
     /// Ticks of history kept for delta baselines.
     pub history_ticks: usize,
     /// How long a disconnected player's ship waits for a resume.
@@ -93,6 +95,9 @@ pub struct RoomConfig {
     pub event_log_capacity: usize,
     /// State samples per second for spectators' minimaps.
     pub spectator_hz: u16,
+    /// Seconds watchers (SSE, long-poll watchers, state samples, the
+    /// ticker) are kept behind the room; players' own snapshots never are.
+    pub spectator_delay_secs: u32,
     /// Spectators (SSE streams) per room.
     pub max_spectators: usize,
     /// Long polls waiting on one room (watchers and its legacy players).

@@ -34,7 +34,7 @@ use tracing::Instrument;
 use super::bans::BanList;
 use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, Replica};
-use super::feed::Feed;
+use super::feed::{Feed, FeedRates};
 use super::invite::{InviteCode, InviteGuard};
 use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
@@ -243,10 +243,16 @@ impl Registry {
             u32::try_from(config.bots).unwrap_or(u32::MAX),
             Ordering::Relaxed,
         );
+        let rates = FeedRates {
+            tick_hz: config.rules.tick_hz,
+            spectator_hz: config.spectator_hz,
+            delay_ticks: config
+                .spectator_delay_secs
+                .saturating_mul(u32::from(config.rules.tick_hz)),
+        };
         let (feed, readers) = Feed::new(
             id.clone(),
-            config.rules.tick_hz,
-            config.spectator_hz,
+            rates,
             config.event_log_capacity,
             IdAllocator::process(),
             invite.is_none().then(|| self.ticker.clone()),

@@ -316,6 +316,7 @@ mod tests {
             seed: 3,
             bots: 2,
             max_inputs_per_tick: 4,
+            lag_comp: Default::default(),
         });
         let mut ships: Vec<(ShipId, BotPolicy)> = (0..n)
             .map(|i| {
@@ -335,6 +336,7 @@ mod tests {
                         ack: None,
                         buttons: b.buttons,
                         aim: b.aim,
+                        view: None,
                     };
                     (*id, input)
                 })

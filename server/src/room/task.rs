@@ -28,6 +28,7 @@ use super::{
     Inspection, JoinError, JoinRequest, Joined, Outbox, Peer, RoomCmd, RoomConfig, RoomStats,
     SessionId, SnapshotOut,
 };
+use crate::game::past::LagCompensation;
 use crate::game::{Sim, SimConfig};
 use crate::metrics::{Metrics, RoomTicks};
 use crate::storage::identity::Identity;
@@ -167,6 +168,7 @@ impl Room {
             seed: config.seed,
             bots: config.bots,
             max_inputs_per_tick: config.max_inputs_per_tick,
+            lag_comp: LagCompensation::from_ms(&config.rules, config.lag_comp_max_ms),
         });
         Room {
             id,
@@ -243,7 +245,7 @@ impl Room {
 
     /// Tells everyone still attached that the room is gone: players'
     /// connections are closed, spectators and pollers get a final `closed`.
-    pub(super) fn close(self, shutting_down: bool) {
+    pub(super) fn close(mut self, shutting_down: bool) {
         let reason = match (self.closed_by_operator, shutting_down) {
             (_, true) => "server shutting down",
             (true, false) => super::CLOSED_BY_OPERATOR,
@@ -528,6 +530,9 @@ impl Room {
         self.metrics
             .inputs_dropped
             .inc_by(u64::from(output.inputs_dropped));
+        self.metrics
+            .lag_comp_clamped
+            .inc_by(u64::from(output.views_clamped));
         self.stats.tick.store(output.tick.0, Ordering::Relaxed);
         self.stats
             .round_ends

@@ -232,6 +232,7 @@ impl Player {
             ack,
             buttons,
             aim,
+            view: None,
         }))
         .await;
     }

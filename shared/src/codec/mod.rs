@@ -129,14 +129,23 @@ mod tests {
     }
 
     fn arb_input() -> impl Strategy<Value = Input> {
-        (any::<u32>(), any::<Option<u32>>(), any::<u8>(), any::<u8>()).prop_map(
-            |(seq, ack, buttons, aim)| Input {
+        (
+            any::<u32>(),
+            any::<Option<u32>>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<Option<(u32, u8)>>(),
+        )
+            .prop_map(|(seq, ack, buttons, aim, view)| Input {
                 seq,
                 ack: ack.map(Tick),
                 buttons,
                 aim,
-            },
-        )
+                view: view.map(|(tick, frac)| ViewTime {
+                    tick: Tick(tick),
+                    frac,
+                }),
+            })
     }
 
     fn arb_client() -> impl Strategy<Value = ClientMsg> {

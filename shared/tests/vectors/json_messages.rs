@@ -485,6 +485,10 @@ fn http_vectors() -> Vec<JsonVector> {
                 ack: Some(Tick(70_000)),
                 buttons: buttons::UP | buttons::RIGHT | buttons::FIRE,
                 aim: 200,
+                view: Some(ViewTime {
+                    tick: Tick(69_996),
+                    frac: 128,
+                }),
             }),
         ),
         vector(
@@ -497,12 +501,17 @@ fn http_vectors() -> Vec<JsonVector> {
                         ack: None,
                         buttons: 0,
                         aim: 0,
+                        view: None,
                     },
                     Input {
                         seq: 302,
                         ack: Some(Tick(1236)),
                         buttons: buttons::FIRE,
                         aim: 64,
+                        view: Some(ViewTime {
+                            tick: Tick(1232),
+                            frac: 0,
+                        }),
                     },
                 ],
             },

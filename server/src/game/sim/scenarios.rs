@@ -4,11 +4,12 @@
 
 use skirmish_shared::bot::BotPolicy;
 use skirmish_shared::rules::{buttons, quantise_units};
-use skirmish_shared::{EventKind, GameEvent, Standing};
+use skirmish_shared::{EventKind, GameEvent, Standing, ViewTime};
 
 use super::*;
 use crate::game::components::{Health, Position};
 use crate::game::output::ShipEntry;
+use crate::game::past::LagCompensation;
 
 /// Reference rules with ten-minute rounds, so only the round test sees one end.
 fn rules() -> Rules {
@@ -21,6 +22,7 @@ fn sim_with(rules: Rules, bots: usize) -> Sim {
         seed: 7,
         bots,
         max_inputs_per_tick: 4,
+        lag_comp: LagCompensation::default(),
     })
 }
 
@@ -30,6 +32,7 @@ fn input(seq: u32, buttons: u8, aim: u8) -> Input {
         ack: None,
         buttons,
         aim,
+        view: None,
     }
 }
 
@@ -135,6 +138,7 @@ fn inputs_apply_in_seq_order_with_stale_and_excess_dropped() {
             seed: 1,
             bots: 0,
             max_inputs_per_tick: 0,
+            lag_comp: LagCompensation::default(),
         }
     });
     let a = sim.spawn_player("a");
@@ -376,6 +380,7 @@ fn a_ship_that_joins_and_leaves_between_ticks_is_never_announced() {
         seed: 5,
         bots: 0,
         max_inputs_per_tick: 4,
+        lag_comp: LagCompensation::default(),
     });
     sim.step(&[]);
     let stays = sim.spawn_player("stays");
@@ -578,6 +583,7 @@ fn scripted_run(seed: u64, ticks: u32) -> Vec<TickOutput> {
         seed,
         bots: 4,
         max_inputs_per_tick: 4,
+        lag_comp: LagCompensation::default(),
     });
     let humans = [sim.spawn_player("h1"), sim.spawn_player("h2")];
     let mut policies = [BotPolicy::new(0, 30), BotPolicy::new(1, 30)];
@@ -632,4 +638,235 @@ fn dead_ships_leave_the_grid_on_the_next_rebuild() {
     assert_eq!(sim.world.get::<Health>(entity).map(|h| h.hp), Some(0));
     let grid = &sim.world.resource::<ShipGrid>().0;
     assert!(grid.near(1120, 8000).all(|e| e.item.id != b));
+}
+
+// ---------------------------------------------------------------------------
+// Lag compensation
+
+/// The shooter's round trip and the web client's interpolation delay. An
+/// input the server applies on tick S was read half a round trip earlier,
+/// from a screen that showed the snapshot which had left the server half a
+/// round trip before that, drawn 100 ms in the past: the screen showed
+/// S - (150 + 100) ms = S - 7.5 ticks at 30 Hz.
+const RTT_MS: u32 = 150;
+const INTERP_MS: u32 = 100;
+/// The tick the shooter fires on.
+const FIRE_TICK: u32 = 12;
+
+/// What the shooter's screen showed when it read an input applied on `applied`.
+fn screen_time(applied: Tick) -> ViewTime {
+    let back = (RTT_MS + INTERP_MS) * 256 * 30 / 1000;
+    let fixed = applied.0 * 256 - back;
+    ViewTime {
+        tick: Tick(fixed / 256),
+        frac: (fixed % 256) as u8,
+    }
+}
+
+fn sim_with_cap(cap_ms: u32) -> Sim {
+    let rules = rules();
+    Sim::new(SimConfig {
+        lag_comp: LagCompensation::from_ms(&rules, cap_ms),
+        rules,
+        seed: 7,
+        bots: 0,
+        max_inputs_per_tick: 4,
+    })
+}
+
+/// The crossing: the target flies right along y = 700 at full speed from
+/// tick 1; the shooter sits at (500, 1000) and fires straight up (aim 192)
+/// on `FIRE_TICK`, claiming `view`. The shot is at y = 700 at age 15. On the
+/// shooter's screen, 7.5 ticks behind, the target is then at x = 499.94:
+/// dead centre (see `the_shooters_screen_shows_the_shot_meeting_the_target`).
+/// On the server at that tick it is 7.5 ticks further, at x = 549.7.
+/// Returns the outputs of ticks 1..=FIRE_TICK + 30 and the target.
+fn crossing(cap_ms: u32, view: Option<ViewTime>) -> (Vec<TickOutput>, ShipId) {
+    let mut sim = sim_with_cap(cap_ms);
+    let shooter = sim.spawn_player("shooter");
+    let target = sim.spawn_player("target");
+    place(&mut sim, shooter, 500.0, 1000.0);
+    let target_entity = sim.world.resource::<ShipDirectory>().get(target);
+    *sim.world
+        .get_mut::<Position>(target_entity.expect("live"))
+        .expect("position") = Position { x: 2966, y: 5600 };
+    let mut outs = vec![sim.step(&[(target, input(1, buttons::RIGHT, 0))])];
+    for tick in 2..=FIRE_TICK + 30 {
+        let fire = Input {
+            view,
+            ..input(1, buttons::FIRE, 192)
+        };
+        let inputs: &[(ShipId, Input)] = if tick == FIRE_TICK {
+            &[(shooter, fire)]
+        } else {
+            &[]
+        };
+        outs.push(sim.step(inputs));
+    }
+    (outs, target)
+}
+
+/// Ticks on which the target lost a hit point.
+fn hits_on(outs: &[TickOutput], target: ShipId) -> Vec<u32> {
+    outs.windows(2)
+        .filter(|w| ship(&w[1], target).state.hp < ship(&w[0], target).state.hp)
+        .map(|w| w[1].tick.0)
+        .collect()
+}
+
+#[test]
+fn the_shooters_screen_shows_the_shot_meeting_the_target() {
+    // The client's view of the crossing, rebuilt from the snapshots as the
+    // web client draws it: the target interpolated at the view time, the
+    // shot flying from the shooter's own (present) position.
+    let view = screen_time(Tick(FIRE_TICK));
+    assert_eq!(
+        view,
+        ViewTime {
+            tick: Tick(4),
+            frac: 128
+        },
+        "7.5 ticks before tick 12"
+    );
+    let (outs, target) = crossing(0, Some(view));
+    let drawn_at = |age: u32| {
+        let t = view.tick.0 + age;
+        let x = |tick: u32| f32::from(ship(&outs[tick as usize - 1], target).state.x) / 8.0;
+        x(t) + (x(t + 1) - x(t)) * f32::from(view.frac) / 256.0
+    };
+    let shot_y = |age: u32| 1000.0 - 20.0 * age as f32;
+    let distance = |age: u32| (drawn_at(age) - 500.0).hypot(shot_y(age) - 700.0);
+    assert!(
+        distance(15) < 0.1,
+        "on screen the shot meets the target at age 15"
+    );
+    assert!(distance(14) > 20.0 && distance(16) > 20.0);
+}
+
+#[test]
+fn a_shot_at_the_target_as_drawn_hits_with_compensation() {
+    // A cap that covers the whole 250 ms (round trip plus interpolation).
+    let (outs, target) = crossing(300, Some(screen_time(Tick(FIRE_TICK))));
+    assert_eq!(
+        hits_on(&outs, target),
+        vec![FIRE_TICK + 15],
+        "hit at age 15, exactly when the shooter's screen shows it"
+    );
+    assert!(outs.iter().all(|o| o.views_clamped == 0));
+}
+
+#[test]
+fn the_same_shot_without_compensation_misses() {
+    let view = Some(screen_time(Tick(FIRE_TICK)));
+    let (outs, target) = crossing(0, view);
+    assert_eq!(
+        hits_on(&outs, target),
+        Vec::<u32>::new(),
+        "compensation off"
+    );
+    assert!(
+        outs.iter().all(|o| o.views_clamped == 0),
+        "nothing is clamped when compensation is off"
+    );
+    let (outs, target) = crossing(300, None);
+    assert_eq!(hits_on(&outs, target), Vec::<u32>::new(), "no view claimed");
+}
+
+#[test]
+fn a_claimed_view_beyond_the_cap_is_clamped_and_counted() {
+    // The default 200 ms cap is 6 ticks: the 7.5-tick claim is judged 6
+    // ticks back, where the target is 9.9 units past the shot: still
+    // inside the radius, so still a hit, but counted as clamped.
+    let (outs, target) = crossing(200, Some(screen_time(Tick(FIRE_TICK))));
+    assert_eq!(hits_on(&outs, target), vec![FIRE_TICK + 15]);
+    let clamped: Vec<u32> = outs.iter().map(|o| o.views_clamped).collect();
+    assert_eq!(
+        clamped[FIRE_TICK as usize - 1],
+        1,
+        "counted on the firing tick"
+    );
+    assert_eq!(clamped.iter().sum::<u32>(), 1);
+
+    // A claim of the distant past gets the cap, never more: the same hit.
+    let ancient = ViewTime {
+        tick: Tick(1),
+        frac: 0,
+    };
+    let (outs, target) = crossing(200, Some(ancient));
+    assert_eq!(hits_on(&outs, target), vec![FIRE_TICK + 15]);
+    assert_eq!(outs.iter().map(|o| o.views_clamped).sum::<u32>(), 1);
+
+    // A claim from the future is impossible: judged as of now (a miss) and
+    // counted.
+    let future = ViewTime {
+        tick: Tick(FIRE_TICK + 2),
+        frac: 0,
+    };
+    let (outs, target) = crossing(200, Some(future));
+    assert_eq!(hits_on(&outs, target), Vec::<u32>::new());
+    assert_eq!(outs.iter().map(|o| o.views_clamped).sum::<u32>(), 1);
+}
+
+#[test]
+fn a_rewound_shot_never_hits_a_ship_where_it_stood_in_an_earlier_life() {
+    // The target waits at (500, 700) on its last hit point. The shooter
+    // below fires straight up on tick 12, seeing 7.5 ticks back; a third
+    // ship 100 units to the left fires on tick 17 and kills the target on
+    // tick 21 (age 4, at exactly the radius; respawn delay 0: it is
+    // elsewhere at once). On tick 26 the rewound shot looks at tick 18.5,
+    // when the target stood in its path, in its earlier life: no hit.
+    let mut sim = sim_with_cap(300);
+    let shooter = sim.spawn_player("shooter");
+    let target = sim.spawn_player("target");
+    let killer = sim.spawn_player("killer");
+    place(&mut sim, shooter, 500.0, 1000.0);
+    place(&mut sim, target, 500.0, 700.0);
+    place(&mut sim, killer, 400.0, 700.0);
+    let entity = sim.world.resource::<ShipDirectory>().get(target);
+    sim.world
+        .get_mut::<Health>(entity.expect("live"))
+        .expect("health")
+        .hp = 1;
+    let view = Some(screen_time(Tick(FIRE_TICK)));
+    let mut outs = Vec::new();
+    for tick in 1..=FIRE_TICK + 30 {
+        let mut inputs = Vec::new();
+        if tick == FIRE_TICK {
+            let fire = Input {
+                view,
+                ..input(1, buttons::FIRE, 192)
+            };
+            inputs.push((shooter, fire));
+        }
+        if tick == FIRE_TICK + 5 {
+            inputs.push((killer, input(1, buttons::FIRE, 0)));
+        }
+        outs.push(sim.step(&inputs));
+    }
+    let kills: Vec<(u32, EventKind)> = outs
+        .iter()
+        .flat_map(|o| o.events.iter().map(|e| (e.tick.0, e.kind.clone())))
+        .filter(|(_, kind)| matches!(kind, EventKind::Killed { .. }))
+        .collect();
+    assert_eq!(
+        kills,
+        vec![(
+            FIRE_TICK + 9,
+            EventKind::Killed {
+                killer,
+                victim: target
+            }
+        )]
+    );
+    assert_eq!(
+        hits_on(&outs, target),
+        Vec::<u32>::new(),
+        "the new life is never hit by the shot aimed at the old"
+    );
+    let after_death = (FIRE_TICK + 9) as usize - 1;
+    assert!(
+        outs[after_death..]
+            .iter()
+            .all(|o| ship(o, target).state.hp == 3)
+    );
 }

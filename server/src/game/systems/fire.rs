@@ -7,7 +7,8 @@ use skirmish_shared::rules::units;
 use skirmish_shared::{ShipId, ShotId};
 
 use crate::game::components::{Controls, Health, Position, Projectile, Ship, ShotPoint, Weapon};
-use crate::game::resources::{RoomClock, RoomRules, ShotCounter};
+use crate::game::past::{PastPositions, rewind_for};
+use crate::game::resources::{ClampedViews, RoomClock, RoomRules, ShotCounter};
 
 /// A ship that fires this tick.
 #[derive(Clone, Copy, Debug)]
@@ -15,13 +16,22 @@ pub struct Trigger {
     owner: ShipId,
     origin: (u16, u16),
     aim: u8,
+    rewind: u32,
 }
 
 /// Spawns a projectile for every living ship that pressed fire and whose
 /// gun is ready, in ship-id order so shot ids do not depend on query order.
+/// Each shot keeps how far back its shooter's screen was (clamped to the
+/// room's cap and the frames held; clamped claims are counted).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "bevy systems take their data as parameters; grouping them would only hide what firing reads"
+)]
 pub fn fire_weapons(
     rules: Res<RoomRules>,
     clock: Res<RoomClock>,
+    past: Res<PastPositions>,
+    mut clamped: ResMut<ClampedViews>,
     mut counter: ResMut<ShotCounter>,
     mut ships: Query<(&Ship, &Position, &Health, &mut Controls, &mut Weapon)>,
     mut commands: Commands,
@@ -34,14 +44,18 @@ pub fn fire_weapons(
             continue;
         }
         controls.fire = false;
+        let view = controls.fire_view.take();
         if !health.alive() || now < weapon.ready_at {
             continue;
         }
+        let rewind = rewind_for(now, view, past.cap, past.held());
+        clamped.0 += u32::from(rewind.clamped);
         weapon.ready_at = now.after(u32::from(rules.0.fire_cooldown_ticks));
         triggers.push(Trigger {
             owner: ship.id,
             origin: (pos.x, pos.y),
             aim: controls.aim,
+            rewind: rewind.steps,
         });
     }
     triggers.sort_unstable_by_key(|t| t.owner);
@@ -58,6 +72,7 @@ pub fn fire_weapons(
                 origin: trigger.origin,
                 aim: trigger.aim,
                 fired: now,
+                rewind: trigger.rewind,
             },
             ShotPoint {
                 x: units(trigger.origin.0),

@@ -5,7 +5,7 @@
 
 use bevy_ecs::prelude::*;
 use skirmish_shared::rules::buttons;
-use skirmish_shared::{Input, ShipId};
+use skirmish_shared::{Input, ShipId, ViewTime};
 
 use crate::game::components::Controls;
 use crate::game::resources::{InputInbox, ShipDirectory};
@@ -25,6 +25,8 @@ pub struct Applied {
     pub newest: Option<Input>,
     /// Any applied input pressed fire.
     pub fire: bool,
+    /// The view time of the newest applied input that pressed fire.
+    pub fire_view: Option<ViewTime>,
     /// Inputs dropped: stale, duplicate, or the oldest beyond the limit.
     pub dropped: u32,
 }
@@ -51,7 +53,10 @@ pub fn select_inputs(last_input: u32, max: usize, sorted: &[Input]) -> Applied {
     };
     let mut prev = last_input;
     for input in sorted.iter().filter(|i| fresh(&mut prev, i)).skip(excess) {
-        applied.fire |= input.buttons & buttons::FIRE != 0;
+        if input.buttons & buttons::FIRE != 0 {
+            applied.fire = true;
+            applied.fire_view = input.view;
+        }
         applied.newest = Some(*input);
     }
     applied
@@ -94,7 +99,10 @@ pub fn apply_inputs(
             controls.movement = newest.buttons & buttons::ALL & !buttons::FIRE;
             controls.aim = newest.aim;
             controls.last_input = newest.seq;
-            controls.fire |= applied.fire;
+            if applied.fire {
+                controls.fire = true;
+                controls.fire_view = applied.fire_view;
+            }
         }
     }
     inbox.dropped = inbox.dropped.saturating_add(dropped);
@@ -110,6 +118,7 @@ mod tests {
             ack: None,
             buttons,
             aim: seq as u8,
+            view: None,
         }
     }
 
@@ -146,6 +155,7 @@ mod tests {
             Applied {
                 newest: None,
                 fire: false,
+                fire_view: None,
                 dropped: 1
             }
         );

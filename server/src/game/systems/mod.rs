@@ -11,6 +11,7 @@ pub mod fire;
 pub mod hits;
 pub mod ingest;
 pub mod movement;
+pub mod past_positions;
 pub mod projectiles;
 pub mod respawn;
 pub mod roster_news;
@@ -40,7 +41,8 @@ pub enum RoomSystems {
 pub fn room_schedule() -> Schedule {
     let mut schedule = Schedule::default();
     // 1. Ingest: announce roster changes, apply inputs, let bots decide.
-    // 2. Simulate: move ships, fire, fly projectiles, rebuild the grid.
+    // 2. Simulate: move ships, record them for lag compensation, fire, fly
+    //    projectiles, rebuild the grid.
     // 3. Resolve: hit tests, then respawns (delay 0 respawns on the kill's tick).
     // 4. Score: credit kills, then the round clock (which may reset scores).
     // 5. Emit: the quantised state the room sends.
@@ -66,6 +68,7 @@ pub fn room_schedule() -> Schedule {
     schedule.add_systems(
         (
             movement::move_ships,
+            past_positions::record_past_positions,
             fire::fire_weapons,
             projectiles::fly_projectiles,
             spatial::index_ships,

@@ -64,12 +64,17 @@ impl LeaseTask {
             }
             let started = Instant::now();
             let asked = self.cluster.publish_asked();
+            // No matchmaking open between reading the rooms and publishing
+            // them: each room is offered only once its claim has run.
+            let refreshing = self.cluster.refreshing().await;
             // Taken before the rooms are read, so every ticket released
             // here belongs to a player the published count includes.
             let seated = self.cluster.take_seated();
             let rooms = self.registry.list();
             let draining = self.registry.is_shutting_down();
-            match directory.heartbeat(&rooms, &seated, draining).await {
+            let refreshed = directory.heartbeat(&rooms, &seated, draining).await;
+            drop(refreshing);
+            match refreshed {
                 Ok(Lease::Held {
                     live_nodes,
                     fresh,

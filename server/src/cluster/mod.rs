@@ -99,6 +99,16 @@ pub struct Cluster {
     publish: Publish,
     /// How long a join waits for that: twice `--redis-timeout-ms`.
     publish_within: Duration,
+    /// Orders a lease refresh against a matchmaking open: the refresh
+    /// reads the rooms and runs its script under the read side, the open
+    /// creates its room and runs `claim` under the write side. Without it
+    /// a refresh could publish (and so offer) a room opened for
+    /// matchmaking before its claim took the first seat, other nodes'
+    /// matchmakes could fill it, and the claim found it full; or a refresh
+    /// that read the rooms before the open could run after the claim and
+    /// withdraw the room with its reserved seat. Held for one Redis call
+    /// at most on either side.
+    opening: tokio::sync::RwLock<()>,
 }
 
 /// Asks for the lease task's next refresh now, and tells who asked when a
@@ -226,6 +236,7 @@ impl Cluster {
             survey: tokio::sync::Mutex::default(),
             publish: Publish::default(),
             publish_within: 2 * Duration::from_millis(config.redis_timeout_ms),
+            opening: tokio::sync::RwLock::new(()),
         });
         let lease = lease::LeaseTask {
             cluster: cluster.clone(),
@@ -310,6 +321,19 @@ impl Cluster {
             *n = (*n).max(asked);
             newer
         });
+    }
+
+    /// Held while a room opened for matchmaking is created and claimed: no
+    /// lease refresh reads the rooms or publishes them meanwhile (see
+    /// `opening`).
+    pub async fn opening_room(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.opening.write().await
+    }
+
+    /// For the lease task: held from reading the rooms until their refresh
+    /// has run, so it runs wholly before or wholly after an open's claim.
+    async fn refreshing(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.opening.read().await
     }
 
     /// For the lease task: until someone asks to publish now.

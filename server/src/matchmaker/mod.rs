@@ -400,16 +400,18 @@ impl Matchmaker {
                 "this node holds no lease in the cluster yet".into(),
             ));
         }
+        // Until the claim has run, no lease refresh publishes the new room:
+        // a refresh would offer it with every seat free, other nodes'
+        // matchmakes could fill it, and this claim would find it full.
+        let opening = cluster.opening_room().await;
         let handle = self
             .registry
             .create_public(client)
             .map_err(MatchError::Refused)?;
         let draining = self.registry.is_shutting_down();
-        match directory
-            .claim(&handle.summary(), &ticket, draining)
-            .await
-            .map_err(unavailable)?
-        {
+        let claimed = directory.claim(&handle.summary(), &ticket, draining).await;
+        drop(opening);
+        match claimed.map_err(unavailable)? {
             Reservation::Seat(seat) => Ok(seat),
             Reservation::Gone => Err(MatchError::Unavailable(
                 "this node lost its lease in the cluster".into(),

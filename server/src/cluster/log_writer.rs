@@ -8,8 +8,9 @@
 //! check, `XADD` with the log's own ids, head and snapshot, `PUBLISH`, in
 //! one atomic step). The calls of one round go out in one pipeline: Redis
 //! reads them in one wake-up and answers each room on its own (written,
-//! fenced or failed), instead of being woken once per room, which was most
-//! of its cost per event.
+//! fenced or failed). A round holds what queued while the last one was in
+//! flight, so this saves Redis most when it is busy; at a few hundred
+//! calls a second a round holds about one room (docs/benchmarks.md).
 //!
 //! The room's in-memory log stays the truth. When a batch cannot follow on
 //! what the writer last wrote (the queue overflowed, a call failed, Redis

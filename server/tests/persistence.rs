@@ -12,13 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::node_process::NodeProcess;
 use common::postgres_process::PostgresProcess;
-use common::{Player, TestServer, http_get, hunt, metric, raw_socket, recv, send, test_config};
+use common::{Player, TestServer, http_get, hunt, metric, raw_socket, test_config};
 use serde_json::Value;
 use skirmish_shared::http::ApiErrorCode;
-use skirmish_shared::view::ViewHistory;
-use skirmish_shared::{
-    ClientMsg, EventKind, Hello, PROTOCOL_VERSION, PlayerKey, ServerMsg, ShipId,
-};
+use skirmish_shared::{ClientMsg, EventKind, Hello, PROTOCOL_VERSION, PlayerKey, ShipId};
 
 /// How long a finished round may take to show in the history routes.
 const RECORDED: Duration = Duration::from_secs(30);
@@ -68,30 +65,14 @@ async fn start(storage: &[&str]) -> NodeProcess {
 
 /// Says Hello in `room` presenting `key`, and waits for Welcome.
 async fn join_as(server: &TestServer, name: &str, room: &str, key: Option<PlayerKey>) -> Player {
-    let mut socket = raw_socket(server).await;
-    send(
-        &mut socket,
-        &ClientMsg::Hello(Hello {
-            protocol: PROTOCOL_VERSION,
-            name: name.into(),
-            room: Some(room.into()),
-            resume: None,
-            player: key,
-        }),
-    )
-    .await;
-    let welcome = match recv(&mut socket).await {
-        ServerMsg::Welcome(w) => w,
-        other => panic!("expected Welcome, got {other:?}"),
+    let hello = Hello {
+        protocol: PROTOCOL_VERSION,
+        name: name.into(),
+        room: Some(room.into()),
+        resume: None,
+        player: key,
     };
-    Player {
-        socket,
-        welcome,
-        view: ViewHistory::new(),
-        seq: 0,
-        last_input: 0,
-        bodies: Vec::new(),
-    }
+    Player::say(raw_socket(server).await, hello).await
 }
 
 /// The key a Welcome granted (a new identity: id and secret).

@@ -180,22 +180,24 @@ impl Player {
 
     /// Says Hello on an already open socket and waits for Welcome.
     pub async fn hello_on(
-        mut socket: Socket,
+        socket: Socket,
         name: &str,
         room: Option<&str>,
         resume: Option<ResumeToken>,
     ) -> Player {
-        send(
-            &mut socket,
-            &ClientMsg::Hello(Hello {
-                protocol: PROTOCOL_VERSION,
-                player: None,
-                name: name.into(),
-                room: room.map(Into::into),
-                resume,
-            }),
-        )
-        .await;
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            player: None,
+            name: name.into(),
+            room: room.map(Into::into),
+            resume,
+        };
+        Player::say(socket, hello).await
+    }
+
+    /// Sends `hello` on an already open socket and waits for Welcome.
+    pub async fn say(mut socket: Socket, hello: Hello) -> Player {
+        send(&mut socket, &ClientMsg::Hello(hello)).await;
         let welcome = match recv(&mut socket).await {
             ServerMsg::Welcome(w) => w,
             other => panic!("expected Welcome, got {other:?}"),

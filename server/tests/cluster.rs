@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::cluster_nodes::{
-    MARGIN, TTL_MS, get, matchmake, node, node_args, prefix, room_of, shared_redis, status,
-    take_seat, wait_until,
+    MARGIN, TTL_MS, get, listed_on, matchmake, node, node_args, own_room, prefix, room_of,
+    shared_redis, status, take_seat, wait_until,
 };
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
@@ -325,10 +325,7 @@ async fn a_resume_token_finds_its_room_through_another_node() {
     let a = node(&redis.url(), &prefix, "a", &[]).await;
     let b = node(&redis.url(), &prefix, "b", &[]).await;
     let http = reqwest::Client::new();
-    let a_room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let a_room = own_room(&http, &a).await;
     wait_until("B knows A's room", MARGIN, || async {
         matchmake(&http, &b, &json!({ "room": a_room })).await.0 == 200
     })
@@ -479,17 +476,8 @@ async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
     let b = node(&redis.url(), &prefix, "b", &extra).await;
     let c = node(&redis.url(), &prefix, "c", &extra).await;
     let http = reqwest::Client::new();
-    let room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    for other in [&b, &c] {
-        wait_until("the room is listed everywhere", MARGIN, || async {
-            let rooms = get(&http, &other.url("/api/rooms")).await;
-            ids(&rooms, "id").contains(&room)
-        })
-        .await;
-    }
+    let room = own_room(&http, &a).await;
+    listed_on(&http, &room, &[&b, &c]).await;
 
     // The same snapshot and the same events, with the same ids, on the
     // owner and on another node.
@@ -699,10 +687,7 @@ async fn one_pubsub_connection_carries_every_followed_room_through_a_drop() {
     let a = node(&redis.url(), &prefix, "a", &extra).await;
     let b = node(&redis.url(), &prefix, "b", &extra).await;
     let http = reqwest::Client::new();
-    let main = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let main = own_room(&http, &a).await;
     let mut rooms = vec![main];
     for name in ["alpha", "beta"] {
         join_and_leave(&a, name, "Opener").await;
@@ -834,14 +819,8 @@ async fn an_idle_rooms_feed_is_rewritten_when_redis_restarts_empty() {
     let b = node(&redis.url(), &prefix, "b", &extra).await;
     let c = node(&redis.url(), &prefix, "c", &extra).await;
     let http = reqwest::Client::new();
-    let room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    wait_until("B lists A's room", MARGIN, || async {
-        ids(&get(&http, &b.url("/api/rooms")).await, "id").contains(&room)
-    })
-    .await;
+    let room = own_room(&http, &a).await;
+    listed_on(&http, &room, &[&b]).await;
     let mut on_b = SseClient::open(&http, &events_url(&b, &room), None).await;
     let before = on_b.next_logged().await;
     join_and_leave(&a, &room, "Ann").await;
@@ -904,14 +883,8 @@ async fn every_node_applies_a_rooms_reader_caps_to_its_own_readers() {
     let a = node(&redis.url(), &prefix, "a", &caps).await;
     let b = node(&redis.url(), &prefix, "b", &caps).await;
     let http = reqwest::Client::new();
-    let room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    wait_until("B lists A's room", MARGIN, || async {
-        ids(&get(&http, &b.url("/api/rooms")).await, "id").contains(&room)
-    })
-    .await;
+    let room = own_room(&http, &a).await;
+    listed_on(&http, &room, &[&b]).await;
     // Two streams on B fill the room's cap there; the owner's own cap is
     // untouched by them.
     let mut on_b = Vec::new();

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use common::cluster_nodes::{
-    MARGIN, get, matchmake, node, prefix, room_of, shared_redis, take_seat, wait_until,
+    MARGIN, get, matchmake, node, own_room, prefix, shared_redis, take_seat, wait_until,
 };
 use common::nginx_process::NginxProcess;
 use common::node_process::NodeProcess;
@@ -130,10 +130,7 @@ async fn a_long_poll_player_through_other_nodes_plays_with_a_websocket_player_on
     let http = reqwest::Client::new();
 
     // A WebSocket player matchmade on A into A's default room.
-    let room = room_of(&get(&http, &a.url("/api/rooms")).await, "a")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let room = own_room(&http, &a).await;
     let (status, seat) = matchmake(&http, &a, &json!({"room": room})).await;
     assert_eq!((status, seat["node"].as_str()), (200, Some("a")), "{seat}");
     let mut socket = take_seat(&seat, "Socket").await;

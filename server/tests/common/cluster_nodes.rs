@@ -121,6 +121,33 @@ pub async fn take_seat(answer: &Value, name: &str) -> Player {
     Player::hello_on(connect_url(url).await, name, None, None).await
 }
 
+/// The id of the first room `owner` lists as its own (its default room).
+pub async fn own_room(http: &reqwest::Client, owner: &NodeProcess) -> String {
+    room_of(&get(http, &owner.url("/api/rooms")).await, &owner.id)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+/// Waits until every node of `others` lists room `room`.
+pub async fn listed_on(http: &reqwest::Client, room: &str, others: &[&NodeProcess]) {
+    for other in others {
+        wait_until(
+            &format!("node {} lists room {room}", other.id),
+            MARGIN,
+            || async {
+                let rooms = get(http, &other.url("/api/rooms")).await;
+                rooms
+                    .as_array()
+                    .expect("array")
+                    .iter()
+                    .any(|r| r["id"] == room)
+            },
+        )
+        .await;
+    }
+}
+
 /// The first room of `node` in a room list.
 pub fn room_of(rooms: &Value, node: &str) -> Value {
     rooms

@@ -51,6 +51,18 @@ use crate::room::feed::SampleFrame;
 /// room's log.
 const REMOTE_CLOSED: &str = "room closed";
 
+/// The reason a mirror closes with for the owner's `reason`: the owner's
+/// own word when clients act on it (a drain's `server_drain`: find a new
+/// match), [`REMOTE_CLOSED`] for any other. The log keeps static reasons,
+/// and a reason read from Redis is never trusted as one.
+fn remote_reason(reason: &str) -> &'static str {
+    if reason == crate::room::SERVER_DRAIN {
+        crate::room::SERVER_DRAIN
+    } else {
+        REMOTE_CLOSED
+    }
+}
+
 /// The most `--max-followed-rooms` may be: rooms of other nodes one node
 /// follows at once. Each costs a mirror ring (`--event-log-capacity`
 /// entries), a task and two channels on the node's pub/sub connection
@@ -104,7 +116,8 @@ struct Read {
     last: Option<u64>,
     snap_at: Option<u64>,
     snap: Option<Json>,
-    closed: bool,
+    /// The reason the owner closed the log with, if it did.
+    closed: Option<&'static str>,
     entries: Vec<Link>,
 }
 
@@ -314,6 +327,19 @@ impl Followers {
         Ok(Following { follower })
     }
 
+    /// A hold on `room`'s follower if this node already runs one whose
+    /// mirror the owner closed: the room left the directory, but a reader
+    /// that comes back (a poller's next page, an SSE reconnect) still gets
+    /// the events it missed and the close reason, until the follower's idle
+    /// timeout, instead of `no_room`.
+    #[must_use]
+    pub fn closed_mirror(self: &Arc<Self>, room: &str) -> Option<Following> {
+        let rooms = self.rooms.lock();
+        let follower = rooms.get(room).filter(|f| f.log.is_closed())?.clone();
+        follower.readers.fetch_add(1, Ordering::Relaxed);
+        Some(Following { follower })
+    }
+
     /// Subscribes the room's channels and starts its follower's task.
     fn open(self: &Arc<Self>, room: &str) -> Result<Arc<Follower>, HubFull> {
         let keys = self.directory.keys();
@@ -406,7 +432,9 @@ impl Followers {
             snap: text(snap)
                 .and_then(|s| RawValue::from_string(s).ok())
                 .map(Json::from),
-            closed: text(closed).is_some_and(|c| !c.is_empty()),
+            closed: text(closed)
+                .filter(|c| !c.is_empty())
+                .map(|c| remote_reason(&c)),
             entries,
         })
     }
@@ -493,8 +521,8 @@ impl Task {
                     // The stream has nothing after the head, yet its head
                     // is newer: entries were lost or trimmed.
                     self.restart().await;
-                } else if read.closed {
-                    self.log().close(REMOTE_CLOSED);
+                } else if let Some(reason) = read.closed {
+                    self.log().close(reason);
                 }
                 return;
             }
@@ -514,8 +542,8 @@ impl Task {
             }
             f.repaired(FollowerRepair::GapFilled);
             if !full {
-                if read.closed {
-                    self.log().close(REMOTE_CLOSED);
+                if let Some(reason) = read.closed {
+                    self.log().close(reason);
                 }
                 return;
             }
@@ -582,8 +610,8 @@ impl Task {
         if self.follower.ready.send_replace(true) {
             f.repaired(FollowerRepair::Restarted);
         }
-        if read.closed {
-            self.log().close(REMOTE_CLOSED);
+        if let Some(reason) = read.closed {
+            self.log().close(reason);
         }
     }
 
@@ -644,8 +672,10 @@ impl Task {
             }
             Some(_) => self.catch_up().await,
         }
-        if message.closed.is_some() && self.log().head() == message.snap_at {
-            self.log().close(REMOTE_CLOSED);
+        if let Some(reason) = &message.closed
+            && self.log().head() == message.snap_at
+        {
+            self.log().close(remote_reason(reason));
         }
     }
 }

@@ -82,14 +82,16 @@ pub async fn find(
         .await
         .map_err(|err| unavailable(err.to_string()))?;
     let node = &app.matchmaker.node().id;
-    if owner.is_none_or(|(owner, _)| owner == *node) {
-        return Err(no_room());
-    }
-    let following = cluster
-        .followers
-        .follow(id)
-        .await
-        .map_err(|err| unavailable(err.to_string()))?;
+    let following = if owner.is_none_or(|(owner, _)| owner == *node) {
+        // A room that just closed (say, drained) may still be mirrored here.
+        cluster.followers.closed_mirror(id).ok_or_else(no_room)?
+    } else {
+        cluster
+            .followers
+            .follow(id)
+            .await
+            .map_err(|err| unavailable(err.to_string()))?
+    };
     Ok(RoomFeed {
         log: following.log().clone(),
         samples: Some(following.samples()),

@@ -14,7 +14,7 @@ import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { drawShip } from './draw.js';
 import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } from './lobby.js';
 import { errorOf } from './http.js';
-import { matchmake, matchMessage, matchStep } from './matchmaking.js';
+import { DRAINED_MESSAGE, drained, matchmake, matchMessage, matchStep } from './matchmaking.js';
 import { GameSession } from './session.js';
 import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
 import {
@@ -656,6 +656,15 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         // The old ship is gone: join afresh, once.
         saveResume(null);
         connect(name, room, null);
+        return;
+      }
+      if (drained(code, reason)) {
+        // The room's node is being replaced and the room is gone with it:
+        // no resume, a new match at once, anywhere.
+        saveResume(null);
+        ui.bannerText.textContent = DRAINED_MESSAGE;
+        ui.banner.hidden = false;
+        connect(name, null, null);
         return;
       }
       if (code === CloseCode.SessionReplaced) saveResume(null);

@@ -9,7 +9,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { ApiErrorCode } from '../src/http.js';
-import { hexFromBytes, matchBody, matchMessage, matchmake, matchStep, placementFrom } from '../src/matchmaking.js';
+import {
+  drained,
+  hexFromBytes,
+  matchBody,
+  matchMessage,
+  matchmake,
+  matchStep,
+  placementFrom,
+  SERVER_DRAIN,
+} from '../src/matchmaking.js';
 
 const ANSWER = {
   room: 'arena-1a2b3c4d-2',
@@ -116,4 +125,13 @@ test('the player reads the code’s words and the code; unknown codes show the s
   for (const code of ['room_full', 'no_room', 'server_full', 'server_lost', 'unknown_session', 'directory_unavailable']) {
     assert.ok(code in ApiErrorCode, code);
   }
+});
+
+test('a game closed by a drain (1001 server_drain) finds a new match; other closes do not', () => {
+  // The server's words, as server/tests/cluster_drain.rs sees them.
+  assert.equal(SERVER_DRAIN, 'server_drain');
+  assert.equal(drained(1001, 'server_drain'), true);
+  assert.equal(drained(1001, 'server shutting down'), false);
+  assert.equal(drained(1000, 'server_drain'), false);
+  assert.equal(drained(1006, ''), false);
 });

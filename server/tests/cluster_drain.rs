@@ -254,3 +254,71 @@ async fn the_drain_deadline_cuts_a_long_round_short_and_empty_rooms_close_at_onc
         "{logs:?}"
     );
 }
+
+/// The figure in docs/scaleout.md: how long a drained room's player is out
+/// of play (from its `server_drain` close to its first snapshot in a new
+/// match through another node), and how soon the draining node answers
+/// `/readyz` 503, over repeated runs. Ignored in the normal run (about a
+/// minute): `cargo test -p skirmish-server --test cluster_drain -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn measure_drain_to_playing_again() {
+    const RUNS: usize = 30;
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("measure");
+    let b = node(&redis.url(), &prefix, "b", &[]).await;
+    let http = reqwest::Client::new();
+    let (mut unready, mut replay) = (Vec::new(), Vec::new());
+    for run in 0..RUNS {
+        let id = format!("a{run}");
+        let a = node(
+            &redis.url(),
+            &prefix,
+            &id,
+            &["--round-secs", "600", "--drain-deadline-secs", "1"],
+        )
+        .await;
+        let room = own_room(&http, &a).await;
+        let mut player = player_in(&a, &room, "Again").await;
+        a.terminate();
+        let signalled = Instant::now();
+        while status(&http, &a.url("/readyz")).await != 503 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        unready.push(signalled.elapsed());
+        let close = expect_close(&mut player.socket).await;
+        assert_eq!(close, (1001, "server_drain".to_owned()), "{:?}", a.logs());
+        // What the web client does on `server_drain`: matchmake anew.
+        let closed = Instant::now();
+        let (code, answer) = matchmake(&http, &b, &json!({})).await;
+        assert_eq!(
+            (code, answer["node"].as_str()),
+            (200, Some("b")),
+            "{answer}"
+        );
+        let mut again = common::cluster_nodes::take_seat(&answer, "Again").await;
+        again.snapshot().await;
+        replay.push(closed.elapsed());
+        again.send(&skirmish_shared::ClientMsg::Leave).await;
+        let (exit, _) = a.wait().await;
+        assert!(exit.success());
+    }
+    let ms = |mut v: Vec<Duration>| {
+        v.sort();
+        let at = |q: f64| {
+            let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+            v[i].as_secs_f64() * 1000.0
+        };
+        format!(
+            "p50 {:.1} ms, p99 {:.1} ms (n = {})",
+            at(0.5),
+            at(0.99),
+            v.len()
+        )
+    };
+    eprintln!("SIGTERM to /readyz 503: {}", ms(unready));
+    eprintln!(
+        "server_drain close to playing again on another node: {}",
+        ms(replay)
+    );
+}

@@ -224,8 +224,11 @@ impl Registry {
     /// the last room has closed; the caller bounds it with its deadline.
     pub async fn drain_rooms(&self) {
         self.drain.cancel();
-        // Under the directory lock, which every opening takes after
-        // checking `drain`: no room task is spawned after this close.
+        // Every opening checks `drain`, then opens under the directory
+        // lock: taking it here lets one that checked before the cancel
+        // finish first, so its room is tracked before the close. (A room
+        // opened later anyway sees the drain at once and, with no players,
+        // closes.)
         drop(self.rooms.lock());
         self.room_tasks.close();
         self.room_tasks.wait().await;

@@ -4,7 +4,7 @@
 //! once, inputs wait for the next tick). After each tick it records the frame
 //! in the history and drops each connected player's snapshot into its
 //! outbox. It must never await anything but its inbox, its timer and the
-//! shutdown signal: no locks held by I/O code, no sockets. It knows nothing
+//! shutdown and drain signals: no locks held by I/O code, no sockets. It knows nothing
 //! of the registry: whoever spawned it takes it out of the directory when
 //! `Room::run` returns, then calls `Room::close`.
 

@@ -262,6 +262,10 @@ async fn the_drain_deadline_cuts_a_long_round_short_and_empty_rooms_close_at_onc
 /// minute): `cargo test -p skirmish-server --test cluster_drain -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run by hand"]
+#[expect(
+    clippy::print_stderr,
+    reason = "its output is the figures, for the person who ran it"
+)]
 async fn measure_drain_to_playing_again() {
     const RUNS: usize = 30;
     let Some(redis) = shared_redis() else { return };

@@ -208,21 +208,39 @@ async fn sigterm_plays_the_round_out_then_closes_it_with_server_drain_everywhere
 }
 
 /// A round longer than the drain deadline is cut short at the deadline,
-/// still with `server_drain`; a node whose rooms have no players stops at
-/// once.
+/// still with `server_drain`; the admin API's drain is the same drain as
+/// SIGTERM; a node whose rooms have no players stops at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_drain_deadline_cuts_a_long_round_short_and_empty_rooms_close_at_once() {
+async fn the_drain_deadline_cuts_a_long_round_short_admin_drain_included_and_empty_rooms_close_at_once()
+ {
+    const TOKEN: &str = "correct-horse-battery-staple";
     let Some(redis) = shared_redis() else { return };
     let prefix = prefix("deadline");
     let long = ["--round-secs", "600", "--drain-deadline-secs", "2"];
-    let a = node(&redis.url(), &prefix, "a", &long).await;
+    let a = node(
+        &redis.url(),
+        &prefix,
+        "a",
+        &[&long[..], &["--admin-token", TOKEN]].concat(),
+    )
+    .await;
     let idle = node(&redis.url(), &prefix, "idle", &long).await;
     let http = reqwest::Client::new();
     let room = own_room(&http, &a).await;
     let mut player = player_in(&a, &room, "Late").await;
 
-    a.terminate();
+    let drained = http
+        .post(a.url("/admin/api/drain"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "reason": "deploy" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(drained.status(), 202);
     let signalled = Instant::now();
+    assert_eq!(status(&http, &a.url("/readyz")).await, 503);
+    // Still playing until the deadline, not closed by the drain itself.
+    player.snapshot().await;
     assert_eq!(
         expect_close(&mut player.socket).await,
         (1001, "server_drain".to_owned())

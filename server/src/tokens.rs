@@ -8,10 +8,16 @@
 //! attacker must guess out of 2^64 values; the comparison itself leaks
 //! nothing. Fresh tokens are drawn by [`TokenMap::issue`], which also keeps
 //! selectors unique.
+//!
+//! A token can also be known by its [`Verifier`] only (its selector and the
+//! SHA-256 of the whole token): what a room hands to the node that adopts
+//! it, so the adopter recognises its players' resume tokens while no
+//! record in Redis ever holds one whole.
 
 use std::collections::HashMap;
 
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// A token's raw bytes.
@@ -23,10 +29,58 @@ fn selector(token: &Token) -> [u8; 8] {
     s
 }
 
+/// What recognises a token without holding it: its selector (the map's
+/// key) and the SHA-256 of all sixteen bytes. The digest of a 128-bit
+/// random token cannot be turned back into a token that passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verifier {
+    /// The token's first eight bytes.
+    pub selector: [u8; 8],
+    /// SHA-256 of the whole token.
+    pub digest: [u8; 32],
+}
+
+impl Verifier {
+    /// The verifier of `token`.
+    #[must_use]
+    pub fn of(token: &Token) -> Verifier {
+        Verifier {
+            selector: selector(token),
+            digest: Sha256::digest(token).into(),
+        }
+    }
+
+    /// Whether `token` is the one this verifier was made from, compared in
+    /// constant time.
+    #[must_use]
+    pub fn matches(&self, token: &Token) -> bool {
+        let digest: [u8; 32] = Sha256::digest(token).into();
+        bool::from(digest.ct_eq(&self.digest))
+    }
+}
+
+/// What a map holds of a token.
+#[derive(Debug)]
+enum Held {
+    /// The token itself: issued or inserted here.
+    Token(Token),
+    /// Its verifier only: adopted from another map (a handed-over room).
+    Verifier(Verifier),
+}
+
+impl Held {
+    fn matches(&self, token: &Token) -> bool {
+        match self {
+            Held::Token(stored) => bool::from(stored.ct_eq(token)),
+            Held::Verifier(verifier) => verifier.matches(token),
+        }
+    }
+}
+
 /// A map from secret tokens to values.
 #[derive(Debug)]
 pub struct TokenMap<V> {
-    by_selector: HashMap<[u8; 8], (Token, V)>,
+    by_selector: HashMap<[u8; 8], (Held, V)>,
 }
 
 impl<V> Default for TokenMap<V> {
@@ -52,7 +106,7 @@ impl<V> TokenMap<V> {
             if let std::collections::hash_map::Entry::Vacant(slot) =
                 self.by_selector.entry(selector(&token))
             {
-                slot.insert((token, value));
+                slot.insert((Held::Token(token), value));
                 return token;
             }
         }
@@ -61,21 +115,41 @@ impl<V> TokenMap<V> {
     /// Stores `value` under a token issued elsewhere (by a map of the same
     /// tokens), replacing what another token with the same selector held.
     pub fn insert(&mut self, token: Token, value: V) {
-        self.by_selector.insert(selector(&token), (token, value));
+        self.by_selector
+            .insert(selector(&token), (Held::Token(token), value));
+    }
+
+    /// Stores `value` under the token `verifier` was made from, known by
+    /// its verifier only (a resume token of a room adopted from another
+    /// node), replacing what another token with the same selector held.
+    pub fn adopt(&mut self, verifier: Verifier, value: V) {
+        self.by_selector
+            .insert(verifier.selector, (Held::Verifier(verifier), value));
+    }
+
+    /// The verifier of a token this map holds (for a handover), or `None`.
+    #[must_use]
+    pub fn verifier(&self, token: &Token) -> Option<Verifier> {
+        let (held, _) = self.by_selector.get(&selector(token))?;
+        match held {
+            Held::Token(_) if held.matches(token) => Some(Verifier::of(token)),
+            Held::Verifier(verifier) if held.matches(token) => Some(*verifier),
+            _ => None,
+        }
     }
 
     /// The value of `token`.
     #[must_use]
     pub fn get(&self, token: &Token) -> Option<&V> {
-        let (stored, value) = self.by_selector.get(&selector(token))?;
-        bool::from(stored.ct_eq(token)).then_some(value)
+        let (held, value) = self.by_selector.get(&selector(token))?;
+        held.matches(token).then_some(value)
     }
 
     /// Removes and returns the value of `token`.
     pub fn remove(&mut self, token: &Token) -> Option<V> {
         let key = selector(token);
-        let (stored, _) = self.by_selector.get(&key)?;
-        if bool::from(stored.ct_eq(token)) {
+        let (held, _) = self.by_selector.get(&key)?;
+        if held.matches(token) {
             self.by_selector.remove(&key).map(|(_, value)| value)
         } else {
             None
@@ -94,17 +168,21 @@ impl<V> TokenMap<V> {
         self.by_selector.is_empty()
     }
 
-    /// Every token and value.
+    /// Every token held whole, and its value. Adopted entries
+    /// ([`TokenMap::adopt`]) are known by their verifier only and are not
+    /// listed; a map that lists its tokens never adopts.
     pub fn iter(&self) -> impl Iterator<Item = (&Token, &V)> {
         self.by_selector
             .values()
-            .map(|(token, value)| (token, value))
+            .filter_map(|(held, value)| match held {
+                Held::Token(token) => Some((token, value)),
+                Held::Verifier(_) => None,
+            })
     }
 
-    /// Keeps the entries `keep` says yes to.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Token, &V) -> bool) {
-        self.by_selector
-            .retain(|_, (token, value)| keep(token, value));
+    /// Keeps the entries whose values `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        self.by_selector.retain(|_, (_, value)| keep(value));
     }
 }
 
@@ -132,9 +210,31 @@ mod tests {
         let mut map = TokenMap::new();
         let tokens: Vec<Token> = (0..100).map(|i| map.issue(i)).collect();
         assert_eq!(map.len(), 100);
-        map.retain(|_, v| v % 2 == 0);
+        map.retain(|v| v % 2 == 0);
         assert_eq!(map.len(), 50);
         assert!(map.get(&tokens[0]).is_some() && map.get(&tokens[1]).is_none());
         assert_eq!(map.iter().filter(|(t, _)| **t == tokens[2]).count(), 1);
+    }
+
+    #[test]
+    fn an_adopted_token_is_recognised_by_its_verifier_alone() {
+        let mut old = TokenMap::new();
+        let token = old.issue(7u16);
+        let verifier = old.verifier(&token).expect("held");
+        assert_eq!(verifier, Verifier::of(&token));
+        let mut forged = token;
+        forged[15] ^= 1;
+        assert_eq!(old.verifier(&forged), None);
+        // The adopting map never sees the token, yet takes it, and only it.
+        let mut new = TokenMap::new();
+        new.adopt(verifier, 7u16);
+        assert_eq!(new.get(&token), Some(&7));
+        assert_eq!(new.get(&forged), None);
+        assert_eq!(new.verifier(&token), Some(verifier));
+        assert_eq!(new.iter().count(), 0, "an adopted token is not listed");
+        // It can be handed on again, and removed like an issued one.
+        assert_eq!(new.remove(&forged), None);
+        assert_eq!(new.remove(&token), Some(7));
+        assert!(new.is_empty());
     }
 }

@@ -18,6 +18,17 @@ enum Slot {
     Quarantined(Tick),
 }
 
+impl Slot {
+    /// Whether an id in this slot may be handed out at `now`.
+    fn usable(self, now: Tick) -> bool {
+        match self {
+            Slot::Free => true,
+            Slot::Live => false,
+            Slot::Quarantined(at) => now.since(at) >= ID_QUARANTINE_TICKS,
+        }
+    }
+}
+
 /// Which ship ids are live, free or quarantined.
 #[derive(Resource, Clone, Debug, Default)]
 pub struct ShipIdPool {
@@ -32,17 +43,9 @@ impl ShipIdPool {
     /// The smallest id usable at `now` (the last completed tick), marked
     /// live; `None` only when all 65,535 ids are live or quarantined.
     pub fn allocate(&mut self, now: Tick) -> Option<ShipId> {
-        if self.slots.is_empty() {
-            self.slots.push(Slot::Live); // id 0: reserved
-            self.live_prefix = 1;
-        }
-        let usable = |slot: Slot| match slot {
-            Slot::Free => true,
-            Slot::Live => false,
-            Slot::Quarantined(at) => now.since(at) >= ID_QUARANTINE_TICKS,
-        };
+        self.reserve_zero();
         let start = self.live_prefix;
-        let index = match self.slots[start..].iter().position(|s| usable(*s)) {
+        let index = match self.slots[start..].iter().position(|s| s.usable(now)) {
             Some(i) => start + i,
             None if self.slots.len() <= usize::from(u16::MAX) => {
                 self.slots.push(Slot::Free);
@@ -50,11 +53,39 @@ impl ShipIdPool {
             }
             None => return None,
         };
+        self.mark_live(index);
+        u16::try_from(index).ok().map(ShipId)
+    }
+
+    /// Marks `id` live if it is usable at `now`: a ship seated under the id
+    /// it had on another node (a handed-over room). False if it is live,
+    /// quarantined or 0.
+    pub fn claim(&mut self, id: ShipId, now: Tick) -> bool {
+        self.reserve_zero();
+        let index = usize::from(id.0);
+        if self.slots.len() <= index {
+            self.slots.resize(index + 1, Slot::Free);
+        }
+        if !self.slots[index].usable(now) {
+            return false;
+        }
+        self.mark_live(index);
+        true
+    }
+
+    /// Id 0 is never handed out: its slot is live from the start.
+    fn reserve_zero(&mut self) {
+        if self.slots.is_empty() {
+            self.slots.push(Slot::Live);
+            self.live_prefix = 1;
+        }
+    }
+
+    fn mark_live(&mut self, index: usize) {
         self.slots[index] = Slot::Live;
         while self.slots.get(self.live_prefix) == Some(&Slot::Live) {
             self.live_prefix += 1;
         }
-        u16::try_from(index).ok().map(ShipId)
     }
 
     /// Releases a live id at `now`; false if it was not live.
@@ -109,5 +140,19 @@ mod tests {
         assert!(pool.release(ShipId(7), Tick(0)));
         assert_eq!(pool.allocate(Tick(0)), None, "7 is quarantined");
         assert_eq!(pool.allocate(Tick(128)), Some(ShipId(7)));
+    }
+
+    #[test]
+    fn a_claimed_id_is_live_and_allocation_goes_around_it() {
+        let mut pool = ShipIdPool::default();
+        assert!(pool.claim(ShipId(3), Tick(0)), "beyond the slots so far");
+        assert!(pool.claim(ShipId(1), Tick(0)));
+        assert!(!pool.claim(ShipId(3), Tick(0)), "already live");
+        assert!(!pool.claim(ShipId(0), Tick(0)), "0 is never handed out");
+        assert_eq!(pool.allocate(Tick(0)), Some(ShipId(2)));
+        assert_eq!(pool.allocate(Tick(0)), Some(ShipId(4)));
+        assert!(pool.release(ShipId(3), Tick(1)));
+        assert!(!pool.claim(ShipId(3), Tick(100)), "quarantined");
+        assert!(pool.claim(ShipId(3), Tick(129)));
     }
 }

@@ -24,6 +24,25 @@ use super::systems::respawn::pick_spawn_point;
 pub fn spawn_ship(world: &mut World, name: Arc<str>, brain: Option<BotBrain>) -> Option<ShipId> {
     let now = world.resource::<RoomClock>().tick;
     let id = world.resource_mut::<ShipIdPool>().allocate(now)?;
+    place_ship(world, id, name, brain);
+    Some(id)
+}
+
+/// Adds a player's ship under `id`, as [`spawn_ship`] does: the ship a
+/// player had in this room on another node (a handed-over room), so its
+/// client's id stays true. False if `id` is live or quarantined here.
+pub fn spawn_ship_as(world: &mut World, id: ShipId, name: Arc<str>) -> bool {
+    let now = world.resource::<RoomClock>().tick;
+    if !world.resource_mut::<ShipIdPool>().claim(id, now) {
+        return false;
+    }
+    place_ship(world, id, name, None);
+    true
+}
+
+/// Puts a ship with a live `id` at a random free point with full hp and
+/// no score, and announces it.
+fn place_ship(world: &mut World, id: ShipId, name: Arc<str>, brain: Option<BotBrain>) {
     let (x, y) = world.resource_scope(|world, grid: Mut<ShipGrid>| {
         world.resource_scope(|world, mut rng: Mut<RoomRng>| {
             pick_spawn_point(&world.resource::<RoomRules>().0, &mut rng.0, &grid.0)
@@ -60,7 +79,6 @@ pub fn spawn_ship(world: &mut World, name: Arc<str>, brain: Option<BotBrain>) ->
         .resource_mut::<RosterNews>()
         .0
         .push(EventKind::Joined { ship: id });
-    Some(id)
 }
 
 /// Removes a ship; false if no such ship is live. Its projectiles keep

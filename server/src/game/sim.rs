@@ -119,6 +119,12 @@ impl Sim {
         roster::spawn_ship(&mut self.world, Arc::from(name), None)
     }
 
+    /// Seats a player's ship under `id` (its id on the node that handed
+    /// this room over); false if that id is live or quarantined here.
+    pub fn try_spawn_player_as(&mut self, id: ShipId, name: &str) -> bool {
+        roster::spawn_ship_as(&mut self.world, id, Arc::from(name))
+    }
+
     /// Removes a ship (player left); emits Left on the next step. Returns
     /// false if unknown.
     pub fn remove_ship(&mut self, id: ShipId) -> bool {

@@ -264,7 +264,7 @@ impl SessionStore {
         }
         self.gone
             .lock()
-            .retain(|_, (at, _)| at.elapsed() < TOMBSTONE_TTL);
+            .retain(|(at, _)| at.elapsed() < TOMBSTONE_TTL);
         expired.into_iter().map(|(_, s)| s).collect()
     }
 }

@@ -141,6 +141,31 @@ impl IdAllocator {
         }
         Ok(range)
     }
+
+    /// The next `width` ids, all above `after`: the first range of a log
+    /// that continues another process's log whose last id was `after` (a
+    /// room handed over between nodes). The counter is lifted to
+    /// `after + 1` first, so no later range of this allocator, for any
+    /// log, reaches back below the continued log's ids. If the counter is
+    /// already past `after + 1`, the range starts there: the continued
+    /// log's ids then jump, which readers accept (they chain entries by
+    /// their predecessor, as between any two ranges of one log).
+    ///
+    /// # Errors
+    /// [`IdsExhausted`] when fewer than `width` ids are left between
+    /// `after` and [`MAX_ID`]; nothing is reserved then.
+    pub fn reserve_above(&self, after: u64, width: u64) -> Result<Range<u64>, IdsExhausted> {
+        let exhausted = IdsExhausted { wanted: width };
+        let start = self
+            .next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |next| {
+                let start = next.max(after.checked_add(1)?);
+                start.checked_add(width).filter(|end| *end <= MAX_ID)
+            })
+            .map_err(|_| exhausted)?
+            .max(after + 1);
+        Ok(start..start + width)
+    }
 }
 
 /// One log's supply of ids: the range it is using and where to get the
@@ -172,6 +197,24 @@ impl LogIds {
             width: FIRST_RANGE,
         };
         Ok((ids, head))
+    }
+
+    /// The ids of a log that continues one whose last id was `last` (a
+    /// room handed over from another node): its head is `last`, so its
+    /// first event names `last` as its predecessor and readers holding a
+    /// cursor of the old log read on without a gap; every id it issues is
+    /// above `last`.
+    ///
+    /// # Errors
+    /// [`IdsExhausted`] when no range is left above `last`.
+    pub fn continuing(allocator: Arc<IdAllocator>, last: u64) -> Result<LogIds, IdsExhausted> {
+        let first = allocator.reserve_above(last, FIRST_RANGE)?;
+        Ok(LogIds {
+            allocator,
+            next: first.start,
+            end: first.end,
+            width: FIRST_RANGE,
+        })
     }
 
     /// The id for the next event: greater than every id this log issued.
@@ -256,6 +299,48 @@ mod tests {
             "{reserved} reserved"
         );
         assert_eq!(a.width, LARGEST_RANGE, "ranges stop doubling");
+    }
+
+    #[test]
+    fn a_continued_log_chains_on_the_old_last_id_and_lifts_the_counter() {
+        // The adopting node started later: its floor is above the old
+        // log's last id. The continued log's first id is then its counter
+        // (a jump readers accept), and still chained on the old last.
+        let late = Arc::new(IdAllocator::starting_at(9_000));
+        let mut log = LogIds::continuing(late.clone(), 5_000).expect("space");
+        assert_eq!(log.issue(), Ok(9_000));
+        // The adopting node started earlier and has handed out less: the
+        // log continues at the old last + 1, and no later range of that
+        // allocator, for any log, reaches below the continued ids.
+        let early = Arc::new(IdAllocator::starting_at(1_000));
+        let mut log = LogIds::continuing(early.clone(), 5_000).expect("space");
+        let first = log.issue().expect("space");
+        assert_eq!(first, 5_001);
+        let (mut other, other_head) = LogIds::open(early.clone()).expect("space");
+        assert!(other_head >= 5_001 + FIRST_RANGE);
+        assert!(other.issue().expect("space") > 5_001 + FIRST_RANGE);
+        // The continued log goes on past its first range, above every id
+        // it issued.
+        let mut last = first;
+        for _ in 0..(3 * FIRST_RANGE) {
+            let id = log.issue().expect("space");
+            assert!(id > last);
+            last = id;
+        }
+        // A last id at the top of the space leaves nothing: refused, and
+        // nothing taken.
+        let before = early.next.load(Ordering::Relaxed);
+        assert_eq!(
+            early.reserve_above(MAX_ID - 10, FIRST_RANGE),
+            Err(IdsExhausted {
+                wanted: FIRST_RANGE
+            })
+        );
+        assert_eq!(
+            early.reserve_above(u64::MAX, 1),
+            Err(IdsExhausted { wanted: 1 })
+        );
+        assert_eq!(early.next.load(Ordering::Relaxed), before);
     }
 
     #[test]

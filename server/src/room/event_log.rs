@@ -29,7 +29,7 @@ use skirmish_shared::feed::{FeedEvent, Polled, Tagged};
 use tokio::sync::watch;
 use tracing::error;
 
-use super::event_ids::{IdAllocator, LogIds, MAX_ID};
+use super::event_ids::{IdAllocator, IdsExhausted, LogIds, MAX_ID};
 
 /// Why a log whose id space ran out stopped (see [`super::event_ids`]).
 const IDS_EXHAUSTED: &str = "event ids exhausted";
@@ -193,7 +193,33 @@ impl EventLog {
     /// `allocator`. If no ids are left it starts closed.
     #[must_use]
     pub fn new(capacity: usize, allocator: Arc<IdAllocator>, snapshot: Json) -> Arc<EventLog> {
-        let (ids, first, closed) = match LogIds::open(allocator) {
+        EventLog::with_ids(capacity, LogIds::open(allocator), snapshot)
+    }
+
+    /// An empty log that continues another node's log whose last id was
+    /// `last` (a room handed over at its round boundary): its head is
+    /// `last` and its ids are above it, so a reader's cursor on the old
+    /// log reads on here with no gap, and its first event names `last` as
+    /// its predecessor (the followers' chain check). If no ids are left
+    /// above `last` it starts closed.
+    #[must_use]
+    pub fn continuing(
+        capacity: usize,
+        allocator: Arc<IdAllocator>,
+        last: u64,
+        snapshot: Json,
+    ) -> Arc<EventLog> {
+        let ids = LogIds::continuing(allocator, last).map(|ids| (ids, last));
+        EventLog::with_ids(capacity, ids, snapshot)
+    }
+
+    /// An empty log with these ids and head, or closed without ids.
+    fn with_ids(
+        capacity: usize,
+        ids: Result<(LogIds, u64), IdsExhausted>,
+        snapshot: Json,
+    ) -> Arc<EventLog> {
+        let (ids, first, closed) = match ids {
             Ok((ids, first)) => (Some(ids), first, None),
             Err(err) => {
                 error!(cause = %err, "new event log has no ids; it starts closed");
@@ -424,6 +450,42 @@ mod tests {
     fn log(capacity: usize) -> Arc<EventLog> {
         let ids = Arc::new(IdAllocator::starting_at(1000));
         EventLog::new(capacity, ids, json("{\"s\":0}"))
+    }
+
+    #[test]
+    fn a_continued_log_reads_on_from_the_old_logs_cursor() {
+        // The old owner's log, its last id 1002.
+        let old = log(8);
+        old.append(&[event("a"), event("b")], None);
+        let last = old.head();
+        // The adopter's allocator started later, above that id.
+        let allocator = Arc::new(IdAllocator::starting_at(50_000));
+        let new = EventLog::continuing(8, allocator, last, json("{\"s\":1}"));
+        let captured = Arc::new(Captured::default());
+        assert!(new.replicate_to(captured.clone()));
+        assert_eq!(new.head(), last);
+        // A reader whose cursor is the old log's last id is neither reset
+        // nor shown anything twice: it reads the new events from there.
+        assert!(matches!(new.read(last, 10), Read::UpToDate));
+        new.append(&[event("c")], None);
+        assert_eq!(ids(new.read(last, 10)), vec![50_000]);
+        // The replica (the Redis writer) learns the old last id as the
+        // head, and chains the first entry on it, which is what followers
+        // check.
+        assert_eq!(*captured.prevs.lock(), vec![last, last]);
+    }
+
+    /// Records the predecessor of every batch a log replicates.
+    #[derive(Debug, Default)]
+    struct Captured {
+        prevs: parking_lot::Mutex<Vec<u64>>,
+    }
+
+    impl Replica for Captured {
+        fn appended(&self, batch: Appended) {
+            self.prevs.lock().push(batch.prev);
+        }
+        fn closed(&self, _reason: &'static str) {}
     }
 
     fn is_reset(read: &Read) -> bool {

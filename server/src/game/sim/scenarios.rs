@@ -522,6 +522,20 @@ fn joins_and_leaves_are_announced_on_the_next_step() {
 }
 
 #[test]
+fn a_ship_seated_under_its_old_id_keeps_it_and_others_go_around_it() {
+    let mut sim = sim_with(rules(), 0);
+    assert!(sim.try_spawn_player_as(ShipId(5), "Ada"));
+    assert!(!sim.try_spawn_player_as(ShipId(5), "Bob"), "5 is live");
+    let out = sim.step(&[]);
+    assert_eq!(kinds(&out)[0], EventKind::Joined { ship: ShipId(5) });
+    let s = ship(&out, ShipId(5));
+    assert_eq!((&*s.name, s.bot, s.state.hp), ("Ada", false, 3));
+    assert_eq!(sim.spawn_player("Bob"), ShipId(1));
+    assert!(sim.remove_ship(ShipId(5)));
+    assert!(!sim.try_spawn_player_as(ShipId(5), "Ada"), "quarantined");
+}
+
+#[test]
 fn freed_ids_are_quarantined_for_128_ticks() {
     let mut sim = sim_with(rules(), 0);
     let a = sim.spawn_player("a");

@@ -129,7 +129,8 @@ pub struct FeedReaders {
 
 impl Feed {
     /// A feed for `room`, logging into a fresh log of `capacity` events
-    /// whose ids come from `ids`, scoring on `ticker` unless the room is
+    /// whose ids come from `ids` (above `after`, the last id of the log it
+    /// continues, for a room handed over), scoring on `ticker` unless the room is
     /// private, showing watchers the room `delay_ticks` ticks late.
     #[must_use]
     pub fn new(
@@ -138,6 +139,7 @@ impl Feed {
         capacity: usize,
         ids: Arc<IdAllocator>,
         ticker: Option<Arc<Ticker>>,
+        after: Option<u64>,
     ) -> (Feed, FeedReaders) {
         let FeedRates {
             tick_hz,
@@ -154,7 +156,11 @@ impl Feed {
             ships: Vec::new(),
             shots: Vec::new(),
         };
-        let log = EventLog::new(capacity, ids, snapshot_json(&room, tick_hz, &empty));
+        let snapshot = snapshot_json(&room, tick_hz, &empty);
+        let log = match after {
+            Some(last) => EventLog::continuing(capacity, ids, last, snapshot),
+            None => EventLog::new(capacity, ids, snapshot),
+        };
         let (samples, samples_rx) = watch::channel(Arc::new(sample(&empty)));
         let (scores, scores_rx) = watch::channel(Arc::new(Vec::new()));
         let sample_every = u32::from(tick_hz / spectator_hz.clamp(1, tick_hz.max(1))).max(1);
@@ -336,12 +342,20 @@ impl Feed {
         }
     }
 
-    /// Ends the log: readers get what the delay still held (the room is
-    /// over, there is no one left to ghost), then a final `closed` event.
-    pub fn close(&mut self, reason: &'static str) {
+    /// Releases what the delay still held (the room stops here; no one is
+    /// left to ghost) and returns the id of the newest event logged: what
+    /// the log of a room handed over continues from.
+    pub fn settle(&mut self) -> u64 {
         while let Some(release) = self.held.pop_front() {
             self.release(release);
         }
+        self.log.head()
+    }
+
+    /// Ends the log: readers get what the delay still held (the room is
+    /// over, there is no one left to ghost), then a final `closed` event.
+    pub fn close(&mut self, reason: &'static str) {
+        self.settle();
         self.log.close(reason);
     }
 }

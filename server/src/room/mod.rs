@@ -38,6 +38,7 @@ pub mod bans;
 pub mod event_ids;
 pub mod event_log;
 pub mod feed;
+pub mod handover;
 pub mod invite;
 pub mod outbox;
 pub mod quota;
@@ -155,6 +156,10 @@ pub const CLOSED_BY_OPERATOR: &str = "room closed by an operator";
 /// node's drain (a rolling deploy) are told: a machine-readable word, so a
 /// client can find a new match at once rather than show an error.
 pub const SERVER_DRAIN: &str = "server_drain";
+
+/// What players (close 1001), spectators and pollers of a room handed over
+/// to another node are told.
+pub const MOVED: &str = "moved";
 
 /// Where a player connects from, as the admin console shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -86,6 +86,21 @@ impl RoomQuota {
         })
     }
 
+    /// Takes the place of a room handed over from another node, with
+    /// `open` rooms open now: the cap only, since no client opened it.
+    ///
+    /// # Errors
+    /// The cap is reached.
+    pub fn admit_handover(&self, open: usize) -> Result<(), JoinError> {
+        if open >= self.max_rooms {
+            return Err(JoinError::RoomLimit {
+                max: self.max_rooms,
+                retry_after: self.cap_retry_secs,
+            });
+        }
+        Ok(())
+    }
+
     /// Addresses tracked now (for tests).
     #[must_use]
     pub fn tracked(&self) -> usize {

@@ -35,6 +35,7 @@ use super::bans::BanList;
 use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, Replica};
 use super::feed::{Feed, FeedRates};
+use super::handover::{HandedShip, HandoverRecord, HandoverSink};
 use super::invite::{InviteCode, InviteGuard};
 use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
@@ -94,6 +95,9 @@ pub struct Registry {
     invites: InviteGuard,
     /// Addresses and names operators banned: every join is checked first.
     bans: BanList,
+    /// Where a drained room's record goes at its round's end, once set
+    /// (cluster mode); without it the room closes with `server_drain`.
+    handovers: Arc<OnceLock<Arc<dyn HandoverSink>>>,
 }
 
 /// A factory has no useful Debug.
@@ -103,6 +107,14 @@ impl std::fmt::Debug for Opaque {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ReplicaFactory")
     }
+}
+
+/// What a room handed over from another node continues from.
+struct Adoption<'a> {
+    /// The old log's last id.
+    last_id: u64,
+    /// Its seated ships.
+    ships: &'a [HandedShip],
 }
 
 /// Who asks a room for a seat.
@@ -181,9 +193,10 @@ impl Registry {
             replicas: OnceLock::new(),
             invites,
             bans: BanList::default(),
+            handovers: Arc::default(),
         });
         let mut rooms = registry.rooms.lock();
-        registry.open(&mut rooms, registry.default_room.clone(), true, None);
+        registry.open(&mut rooms, registry.default_room.clone(), true, None, None);
         drop(rooms);
         registry
     }
@@ -266,19 +279,60 @@ impl Registry {
         }
     }
 
+    /// Sends each drained room's record to `sink` at its round's end, so
+    /// another node can continue it. Set once; a second call is ignored.
+    pub fn hand_over_with(&self, sink: Arc<dyn HandoverSink>) {
+        let _ = self.handovers.set(sink);
+    }
+
+    /// Continues a room handed over by another node: opens it under the
+    /// same id, its log above the old log's last id, its ships seated
+    /// under their old ids and waiting for their players to resume with
+    /// their old tokens.
+    ///
+    /// # Errors
+    /// This node is draining or stopping, the id is malformed or already
+    /// open here, or the room cap is reached.
+    pub fn adopt(&self, record: &HandoverRecord) -> Result<RoomHandle, JoinError> {
+        if self.drain.is_cancelled() {
+            return Err(JoinError::ShuttingDown);
+        }
+        if !valid_room_id(&record.room) || record.room == *self.default_room {
+            return Err(JoinError::BadRoom);
+        }
+        let mut rooms = self.rooms.lock();
+        if rooms.contains_key(record.room.as_str()) {
+            return Err(JoinError::BadRoom);
+        }
+        self.quota.admit_handover(rooms.len())?;
+        let adopted = Adoption {
+            last_id: record.last_id,
+            ships: &record.ships,
+        };
+        Ok(self.open(
+            &mut rooms,
+            record.room.as_str().into(),
+            record.public,
+            None,
+            Some(adopted),
+        ))
+    }
+
     /// A new session id for a connection.
     #[must_use]
     pub fn new_session(&self) -> SessionId {
         SessionId(self.next_session.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Starts a room task; the caller holds the directory lock.
+    /// Starts a room task (continuing `adopted`, a room handed over); the
+    /// caller holds the directory lock.
     fn open(
         &self,
         rooms: &mut HashMap<Arc<str>, RoomHandle>,
         id: Arc<str>,
         public: bool,
         invite: Option<InviteCode>,
+        adopted: Option<Adoption<'_>>,
     ) -> RoomHandle {
         let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let mut config = self.config.clone();
@@ -302,6 +356,7 @@ impl Registry {
             config.event_log_capacity,
             IdAllocator::process(),
             invite.is_none().then(|| self.ticker.clone()),
+            adopted.as_ref().map(|a| a.last_id),
         );
         if let Some(factory) = self.replicas.get() {
             readers.log.replicate_to(factory(&id, &readers.log));
@@ -330,8 +385,10 @@ impl Registry {
             stats,
             feed,
             self.metrics.clone(),
+            adopted.as_ref().map_or(&[], |a| a.ships),
         );
         let directory = self.rooms.clone();
+        let handovers = self.handovers.clone();
         let shutdown = self.shutdown.clone();
         let drain = self.drain.clone();
         let cut = self.cut.clone();
@@ -340,7 +397,7 @@ impl Registry {
             self.room_tasks.track_future(
                 async move {
                     let mut inbox = rx;
-                    let room = room.run(&mut inbox, &shutdown, &drain, &cut).await;
+                    let mut room = room.run(&mut inbox, &shutdown, &drain, &cut).await;
                     // Out of the directory before anyone hears the room closed,
                     // and only this instance: a room of the same id opened since
                     // stays. The inbox lives until then, so a join that reached
@@ -352,7 +409,22 @@ impl Registry {
                             rooms.remove(&entry);
                         }
                     }
-                    room.close(shutdown.is_cancelled());
+                    // The record only when a sink can take it.
+                    let handover = handovers
+                        .get()
+                        .and_then(|sink| Some((sink, room.handover_record()?)));
+                    let adopted = match handover {
+                        Some((sink, record)) => tokio::select! {
+                            adopted = sink.hand_over(record) => adopted,
+                            // The deadline, or shutdown, ends the wait.
+                            () = cut.cancelled() => None,
+                        },
+                        None => None,
+                    };
+                    match adopted {
+                        Some(adopted) => room.close_moved(&adopted),
+                        None => room.close(shutdown.is_cancelled()),
+                    }
                     drop(inbox);
                 }
                 .instrument(tracing::info_span!("room", room = %id)),
@@ -393,7 +465,7 @@ impl Registry {
                 return Err(JoinError::ResumeRejected { room: id.into() });
             }
             self.quota.admit(rooms.len(), ask.client, Opening::Named)?;
-            return Ok(self.open(&mut rooms, id.into(), false, None));
+            return Ok(self.open(&mut rooms, id.into(), false, None, None));
         }
         if ask.resuming {
             return Err(JoinError::ResumeWithoutRoom);
@@ -433,7 +505,7 @@ impl Registry {
             let n = self.next_public.fetch_add(1, Ordering::Relaxed);
             let id: Arc<str> = format!("{}-{n}", self.public_prefix).into();
             if !rooms.contains_key(&id) {
-                return self.open(rooms, id, true, None);
+                return self.open(rooms, id, true, None, None);
             }
         }
     }
@@ -454,7 +526,7 @@ impl Registry {
         loop {
             let id: Arc<str> = format!("p-{:016x}", rand::random::<u64>()).into();
             if !rooms.contains_key(&id) {
-                return Ok((self.open(&mut rooms, id, false, Some(code)), code));
+                return Ok((self.open(&mut rooms, id, false, Some(code), None), code));
             }
         }
     }
@@ -591,5 +663,178 @@ impl Registry {
     #[must_use]
     pub fn get(&self, id: &str) -> Option<RoomHandle> {
         self.rooms.lock().get(id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser as _;
+    use skirmish_shared::{CloseCode, ResumeToken};
+
+    use super::*;
+    use crate::metrics::Transport;
+    use crate::room::event_log::Read;
+    use crate::room::handover::{Adopted, Handover};
+    use crate::room::{MOVED, Peer, SERVER_DRAIN};
+
+    /// A registry as a clustered node has it, with one-second rounds.
+    fn registry() -> Arc<Registry> {
+        let mut config = crate::Config::parse_from(["skirmish-server"]).room_config();
+        config.rules.round_ticks = u32::from(config.rules.tick_hz);
+        config.bots = 1;
+        config.drain_rounds = true;
+        config.resume_grace = Duration::from_secs(30);
+        Registry::new(
+            config,
+            RoomNames {
+                default_room: "main".into(),
+                public_prefix: "arena".into(),
+            },
+            CancellationToken::new(),
+            TaskTracker::new(),
+            Ticker::new(64, 10, IdAllocator::process()),
+            Arc::new(Metrics::new()),
+            Admission {
+                quota: RoomQuota::new(8, 60, Duration::from_secs(30)),
+                invites: InviteGuard::new(10),
+            },
+        )
+    }
+
+    fn entrant(name: &str, resume: Option<ResumeToken>) -> Entrant {
+        Entrant {
+            name: name.into(),
+            resume,
+            identity: None,
+            peer: Peer {
+                address: std::net::Ipv4Addr::LOCALHOST.into(),
+                transport: Transport::WebSocket,
+            },
+        }
+    }
+
+    /// Hands records to another registry in this process, as the cluster's
+    /// transport would to another node; `None` adopts nothing.
+    #[derive(Debug)]
+    struct InProcess(Option<Arc<Registry>>);
+
+    impl HandoverSink for InProcess {
+        fn hand_over(&self, record: HandoverRecord) -> Handover {
+            let adopted = self
+                .0
+                .as_ref()
+                .and_then(|b| b.adopt(&record).ok())
+                .map(|_| Adopted {
+                    node_url: "http://b.test".into(),
+                });
+            Box::pin(async move { adopted })
+        }
+    }
+
+    async fn drained(registry: &Registry) {
+        tokio::time::timeout(Duration::from_secs(30), registry.drain_rooms())
+            .await
+            .expect("the round ends and the drain finishes");
+    }
+
+    #[tokio::test]
+    async fn a_drained_room_continues_on_its_adopter_with_its_ships_tokens_and_log_ids() {
+        let (a, b) = (registry(), registry());
+        a.hand_over_with(Arc::new(InProcess(Some(b.clone()))));
+        let ada = a
+            .join(
+                a.new_session(),
+                entrant("Ada", None),
+                Some("duel".into()),
+                None,
+            )
+            .await
+            .expect("seated");
+        let bob = a
+            .join(
+                a.new_session(),
+                entrant("Bob", None),
+                Some("duel".into()),
+                None,
+            )
+            .await
+            .expect("seated");
+        drained(&a).await;
+
+        // The old owner's players are told the room moved; its readers get
+        // the same word after the last event the adopter continues from.
+        assert_eq!(ada.outbox.closing(), Some((CloseCode::GoingAway, MOVED)));
+        let old_log = &ada.room.feed.log;
+        let last = old_log.head();
+        assert!(matches!(old_log.read(last, 10), Read::Closed(MOVED)));
+
+        // The adopter holds the room under the same id; its log reads on
+        // from the old last id: no reset, every id above it.
+        let adopted = b.get("duel").expect("adopted under the same id");
+        match adopted.feed.log.read(last, 100) {
+            Read::Events(events) => assert!(events.iter().all(|e| e.id > last)),
+            Read::UpToDate => {}
+            other => panic!("a cursor of the old log must read on, got {other:?}"),
+        }
+
+        // Each player resumes there with its old token into its old ship;
+        // another token is refused, and a newcomer gets a free id.
+        for seat in [&ada, &bob] {
+            let back = b
+                .join(
+                    b.new_session(),
+                    entrant("x", Some(seat.welcome.resume)),
+                    Some("duel".into()),
+                    None,
+                )
+                .await
+                .expect("resumed with the old token");
+            assert_eq!(back.welcome.ship, seat.welcome.ship);
+            assert!(back.welcome.resumed);
+        }
+        let mut forged = ada.welcome.resume;
+        forged.0[15] ^= 1;
+        let refused = b
+            .join(
+                b.new_session(),
+                entrant("x", Some(forged)),
+                Some("duel".into()),
+                None,
+            )
+            .await;
+        assert!(matches!(refused, Err(JoinError::ResumeRejected { .. })));
+        let newcomer = b
+            .join(
+                b.new_session(),
+                entrant("Cy", None),
+                Some("duel".into()),
+                None,
+            )
+            .await
+            .expect("seated");
+        assert!(![ada.welcome.ship, bob.welcome.ship].contains(&newcomer.welcome.ship));
+        assert_eq!(adopted.players(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_room_no_node_adopts_closes_with_server_drain() {
+        let a = registry();
+        a.hand_over_with(Arc::new(InProcess(None)));
+        let ada = a
+            .join(
+                a.new_session(),
+                entrant("Ada", None),
+                Some("duel".into()),
+                None,
+            )
+            .await
+            .expect("seated");
+        drained(&a).await;
+        assert_eq!(
+            ada.outbox.closing(),
+            Some((CloseCode::GoingAway, SERVER_DRAIN))
+        );
     }
 }

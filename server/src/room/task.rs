@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant as StdInstant;
 
-use crate::tokens::TokenMap;
+use crate::tokens::{TokenMap, Verifier};
 use skirmish_shared::http::AdminPlayer;
 use skirmish_shared::{
     CloseCode, EventKind, Input, PlayerGrant, ResumeToken, ShipId, Tick, Welcome,
@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::feed::Feed;
+use super::handover::{Adopted, HandedShip, HandoverRecord};
 use super::record::RoundTally;
 use super::snapshot::{BodyCache, Frame, History};
 use super::{
@@ -43,7 +44,9 @@ struct Player {
     name: String,
     /// Where its connection comes from (the newest, after a resume).
     peer: Peer,
-    token: ResumeToken,
+    /// Its resume token's verifier (what a handover passes on; an adopted
+    /// ship's token was never seen whole here).
+    token: Verifier,
     session: SessionId,
     link: Link,
     /// Newest snapshot tick the client says it holds.
@@ -154,10 +157,19 @@ pub struct Room {
     /// The node is draining (cluster mode): the room plays to the end of
     /// its round, then closes with [`super::SERVER_DRAIN`].
     draining: bool,
+    /// The loop ended because a draining room's round ended: the boundary
+    /// where it may be handed over.
+    round_over: bool,
 }
 
 impl Room {
-    /// A room with a fresh simulation.
+    /// A room with a fresh simulation; `handed` are the ships of a room
+    /// handed over from another node, seated under their old ids (before
+    /// any bot takes one) and waiting for their players' resumes.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the registry's one caller passes each part it built"
+    )]
     pub(super) fn new(
         id: Arc<str>,
         permanent: bool,
@@ -166,16 +178,17 @@ impl Room {
         stats: Arc<RoomStats>,
         feed: Feed,
         metrics: Arc<Metrics>,
+        handed: &[HandedShip],
     ) -> Room {
         let tick_seconds = metrics.room_ticks(&id, public);
         let sim = Sim::new(SimConfig {
             rules: config.rules.clone(),
             seed: config.seed,
-            bots: config.bots,
+            bots: if handed.is_empty() { config.bots } else { 0 },
             max_inputs_per_tick: config.max_inputs_per_tick,
             lag_comp: LagCompensation::from_ms(&config.rules, config.lag_comp_max_ms),
         });
-        Room {
+        let mut room = Room {
             id,
             public,
             history: History::new(config.history_ticks),
@@ -201,7 +214,55 @@ impl Room {
             closed_by_operator: false,
             recent_ticks: VecDeque::with_capacity(RECENT_TICKS),
             draining: false,
+            round_over: false,
+        };
+        if !handed.is_empty() {
+            room.seat_handed(handed);
         }
+        room
+    }
+
+    /// Seats the ships of a room handed over, detached (their players
+    /// resume with their old tokens within the resume grace), then adds the
+    /// room's bots around their ids.
+    fn seat_handed(&mut self, handed: &[HandedShip]) {
+        let since = Instant::now();
+        for ship in handed {
+            if !self.sim.try_spawn_player_as(ship.ship, &ship.name) {
+                warn!(
+                    player = ship.ship.0,
+                    "handed-over ship id taken twice; its player is not seated"
+                );
+                continue;
+            }
+            self.by_token.adopt(ship.token, ship.ship);
+            self.players.insert(
+                ship.ship,
+                Player {
+                    ship: ship.ship,
+                    name: ship.name.clone(),
+                    // Until its player resumes: where the room came from.
+                    peer: Peer {
+                        address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+                        transport: crate::metrics::Transport::WebSocket,
+                    },
+                    token: ship.token,
+                    session: SessionId(0),
+                    link: Link::Detached { since },
+                    ack: None,
+                    pending: 0,
+                    identity: ship.identity.clone(),
+                },
+            );
+        }
+        self.sim.set_bots(self.config.bots);
+        self.lifecycle = Lifecycle::Occupied;
+        self.publish_players();
+        lifecycle!(
+            self.public,
+            players = self.players.len(),
+            "room adopted from another node"
+        );
     }
 
     /// Runs until shutdown, or until the room has been empty for its grace
@@ -246,7 +307,11 @@ impl Room {
                 () = cut.cancelled() => break,
                 _ = clock.tick() => {
                     let round_ended = self.tick();
-                    if self.should_close() || (self.draining && (round_ended || self.players.is_empty())) {
+                    if self.draining && round_ended && !self.players.is_empty() {
+                        self.round_over = true;
+                        break;
+                    }
+                    if self.should_close() || (self.draining && self.players.is_empty()) {
                         break;
                     }
                 }
@@ -262,6 +327,48 @@ impl Room {
             }
         }
         self
+    }
+
+    /// What another node needs to continue this room, if its loop ended at
+    /// a drained round's end with players seated (the only point where a
+    /// room is handed over); `None` otherwise.
+    pub(super) fn handover_record(&mut self) -> Option<HandoverRecord> {
+        if !self.round_over {
+            return None;
+        }
+        let round = self.history.latest().map_or(0, |f| f.state.round.number);
+        let mut ships: Vec<HandedShip> = self
+            .players
+            .values()
+            .map(|p| HandedShip {
+                ship: p.ship,
+                name: p.name.clone(),
+                identity: p.identity.clone(),
+                token: p.token,
+            })
+            .collect();
+        ships.sort_by_key(|s| s.ship);
+        Some(HandoverRecord {
+            room: self.id.to_string(),
+            public: self.public,
+            round,
+            last_id: self.feed.settle(),
+            ships,
+        })
+    }
+
+    /// The room continues on another node: players' connections are closed
+    /// with [`super::MOVED`], spectators and pollers get a final `closed`
+    /// with the same word.
+    pub(super) fn close_moved(mut self, adopted: &Adopted) {
+        for player in self.players.values() {
+            if let Link::Connected(outbox) = &player.link {
+                outbox.close(CloseCode::GoingAway, super::MOVED);
+            }
+        }
+        self.feed.close(super::MOVED);
+        self.metrics.rooms.dec();
+        lifecycle!(self.public, node_url = %adopted.node_url, "room handed over");
     }
 
     /// Tells everyone still attached that the room is gone: players'
@@ -427,7 +534,7 @@ impl Room {
                 ship,
                 name: name.to_owned(),
                 peer,
-                token,
+                token: Verifier::of(&token.0),
                 session,
                 link: Link::Connected(outbox.clone()),
                 ack: None,
@@ -520,7 +627,8 @@ impl Room {
     fn remove(&mut self, ship: ShipId, why: Removal) {
         if let Some(player) = self.players.remove(&ship) {
             self.by_session.remove(&player.session);
-            self.by_token.remove(&player.token.0);
+            // By value: an adopted ship's token is known by its verifier.
+            self.by_token.retain(|held| *held != ship);
             if let Link::Connected(outbox) = player.link {
                 outbox.close(CloseCode::Normal, "left the room");
             }

@@ -128,9 +128,22 @@ pub struct ShotCounter {
 #[derive(Resource, Debug, Default)]
 pub struct RosterNews(pub Vec<EventKind>);
 
-/// The current round; `None` until the first step starts round 1.
+/// The current round; `None` until the first step starts round 1 (or
+/// [`FirstRound`]).
 #[derive(Resource, Debug, Default)]
 pub struct RoundClock(pub Option<RoundState>);
+
+/// The number the first step gives the first round: 1, or for a room
+/// handed over from another node the round it was about to play there,
+/// so round numbers go on across the move.
+#[derive(Resource, Debug)]
+pub struct FirstRound(pub u32);
+
+impl Default for FirstRound {
+    fn default() -> Self {
+        FirstRound(1)
+    }
+}
 
 /// This tick's game events, in the order they happened.
 #[derive(Resource, Debug, Default)]

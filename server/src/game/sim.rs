@@ -14,8 +14,8 @@ use super::ids::ShipIdPool;
 use super::output::{TickOutput, WorldState};
 use super::past::{LagCompensation, PastPositions};
 use super::resources::{
-    ClampedViews, EmittedState, InputInbox, RoomClock, RoomRng, RoomRules, RosterNews, RoundClock,
-    ShipDirectory, ShipGrid, ShipKilled, ShotCounter, TickEvents,
+    ClampedViews, EmittedState, FirstRound, InputInbox, RoomClock, RoomRng, RoomRules, RosterNews,
+    RoundClock, ShipDirectory, ShipGrid, ShipKilled, ShotCounter, TickEvents,
 };
 use super::roster;
 use super::systems::room_schedule;
@@ -72,6 +72,7 @@ impl Sim {
         world.init_resource::<ShotCounter>();
         world.init_resource::<RosterNews>();
         world.init_resource::<RoundClock>();
+        world.init_resource::<FirstRound>();
         world.init_resource::<TickEvents>();
         world.init_resource::<EmittedState>();
         world.init_resource::<ClampedViews>();
@@ -123,6 +124,15 @@ impl Sim {
     /// this room over); false if that id is live or quarantined here.
     pub fn try_spawn_player_as(&mut self, id: ShipId, name: &str) -> bool {
         roster::spawn_ship_as(&mut self.world, id, Arc::from(name))
+    }
+
+    /// Numbers the first round `number` (a room handed over from another
+    /// node goes on with the round it was about to play there). Only
+    /// before the first step; afterwards rounds are already counting.
+    pub fn continue_rounds_at(&mut self, number: u32) {
+        if self.world.resource::<RoundClock>().0.is_none() {
+            self.world.insert_resource(FirstRound(number.max(1)));
+        }
     }
 
     /// Removes a ship (player left); emits Left on the next step. Returns

@@ -25,7 +25,8 @@ pub struct HandoverRecord {
     pub room: String,
     /// Matchmaking may put players in it.
     pub public: bool,
-    /// The number of the round that just ended.
+    /// The round the room was about to play (the tick that ended the last
+    /// one started it): the adopter plays it under this number.
     pub round: u32,
     /// The last id of the room's log: the adopter's log continues above it
     /// and names it as its first predecessor, so readers resume across the

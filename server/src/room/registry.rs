@@ -35,7 +35,7 @@ use super::bans::BanList;
 use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, Replica};
 use super::feed::{Feed, FeedRates};
-use super::handover::{HandedShip, HandoverRecord, HandoverSink};
+use super::handover::{HandoverRecord, HandoverSink};
 use super::invite::{InviteCode, InviteGuard};
 use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
@@ -107,14 +107,6 @@ impl std::fmt::Debug for Opaque {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ReplicaFactory")
     }
-}
-
-/// What a room handed over from another node continues from.
-struct Adoption<'a> {
-    /// The old log's last id.
-    last_id: u64,
-    /// Its seated ships.
-    ships: &'a [HandedShip],
 }
 
 /// Who asks a room for a seat.
@@ -305,16 +297,12 @@ impl Registry {
             return Err(JoinError::BadRoom);
         }
         self.quota.admit_handover(rooms.len())?;
-        let adopted = Adoption {
-            last_id: record.last_id,
-            ships: &record.ships,
-        };
         Ok(self.open(
             &mut rooms,
             record.room.as_str().into(),
             record.public,
             None,
-            Some(adopted),
+            Some(record),
         ))
     }
 
@@ -332,7 +320,7 @@ impl Registry {
         id: Arc<str>,
         public: bool,
         invite: Option<InviteCode>,
-        adopted: Option<Adoption<'_>>,
+        adopted: Option<&HandoverRecord>,
     ) -> RoomHandle {
         let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let mut config = self.config.clone();
@@ -356,7 +344,7 @@ impl Registry {
             config.event_log_capacity,
             IdAllocator::process(),
             invite.is_none().then(|| self.ticker.clone()),
-            adopted.as_ref().map(|a| a.last_id),
+            adopted.map(|record| record.last_id),
         );
         if let Some(factory) = self.replicas.get() {
             readers.log.replicate_to(factory(&id, &readers.log));
@@ -385,7 +373,7 @@ impl Registry {
             stats,
             feed,
             self.metrics.clone(),
-            adopted.as_ref().map_or(&[], |a| a.ships),
+            adopted,
         );
         let directory = self.rooms.clone();
         let handovers = self.handovers.clone();
@@ -675,15 +663,16 @@ mod tests {
 
     use super::*;
     use crate::metrics::Transport;
-    use crate::room::event_log::Read;
+    use crate::room::event_log::{LogEntry, Read};
     use crate::room::handover::{Adopted, Handover};
     use crate::room::{MOVED, Peer, SERVER_DRAIN};
 
-    /// A registry as a clustered node has it, with one-second rounds.
-    fn registry() -> Arc<Registry> {
+    /// A registry as a clustered node has it, with one-second rounds and
+    /// `bots` bots per room.
+    fn registry(bots: usize) -> Arc<Registry> {
         let mut config = crate::Config::parse_from(["skirmish-server"]).room_config();
         config.rules.round_ticks = u32::from(config.rules.tick_hz);
-        config.bots = 1;
+        config.bots = bots;
         config.drain_rounds = true;
         config.resume_grace = Duration::from_secs(30);
         Registry::new(
@@ -716,21 +705,34 @@ mod tests {
     }
 
     /// Hands records to another registry in this process, as the cluster's
-    /// transport would to another node; `None` adopts nothing.
-    #[derive(Debug)]
-    struct InProcess(Option<Arc<Registry>>);
+    /// transport would to another node (`None` adopts nothing), and keeps
+    /// them.
+    #[derive(Debug, Default)]
+    struct InProcess {
+        adopter: Option<Arc<Registry>>,
+        records: parking_lot::Mutex<Vec<HandoverRecord>>,
+    }
 
     impl HandoverSink for InProcess {
         fn hand_over(&self, record: HandoverRecord) -> Handover {
             let adopted = self
-                .0
+                .adopter
                 .as_ref()
                 .and_then(|b| b.adopt(&record).ok())
                 .map(|_| Adopted {
                     node_url: "http://b.test".into(),
                 });
+            self.records.lock().push(record);
             Box::pin(async move { adopted })
         }
+    }
+
+    /// The round a log entry says started, if it is a `round` start.
+    fn round_started(entry: &LogEntry) -> Option<u64> {
+        let value: serde_json::Value = serde_json::from_str(entry.json.get()).ok()?;
+        (value["event"] == "round" && value["data"]["phase"] == "started")
+            .then(|| value["data"]["round"].as_u64())
+            .flatten()
     }
 
     async fn drained(registry: &Registry) {
@@ -741,8 +743,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_drained_room_continues_on_its_adopter_with_its_ships_tokens_and_log_ids() {
-        let (a, b) = (registry(), registry());
-        a.hand_over_with(Arc::new(InProcess(Some(b.clone()))));
+        // The new deploy runs a bot per room, the old one none: the bot
+        // must not take a handed-over ship's id.
+        let (a, b) = (registry(0), registry(1));
+        let sink = Arc::new(InProcess {
+            adopter: Some(b.clone()),
+            ..InProcess::default()
+        });
+        a.hand_over_with(sink.clone());
         let ada = a
             .join(
                 a.new_session(),
@@ -771,13 +779,29 @@ mod tests {
         assert!(matches!(old_log.read(last, 10), Read::Closed(MOVED)));
 
         // The adopter holds the room under the same id; its log reads on
-        // from the old last id: no reset, every id above it.
+        // from the old last id (no reset, every id above it), and plays the
+        // round the old owner had just started, under its number.
+        let record = sink.records.lock().pop().expect("one record");
+        assert_eq!((record.last_id, record.round), (last, 2));
         let adopted = b.get("duel").expect("adopted under the same id");
-        match adopted.feed.log.read(last, 100) {
-            Read::Events(events) => assert!(events.iter().all(|e| e.id > last)),
-            Read::UpToDate => {}
-            other => panic!("a cursor of the old log must read on, got {other:?}"),
-        }
+        let mut appended = adopted.feed.log.subscribe();
+        let first_round = loop {
+            match adopted.feed.log.read(last, 100) {
+                Read::Events(events) => {
+                    assert!(events.iter().all(|e| e.id > last));
+                    if let Some(round) = events.iter().find_map(|e| round_started(e)) {
+                        break round;
+                    }
+                }
+                Read::UpToDate => {}
+                other => panic!("a cursor of the old log must read on, got {other:?}"),
+            }
+            tokio::time::timeout(Duration::from_secs(10), appended.changed())
+                .await
+                .expect("the adopter logs its first round")
+                .expect("log open");
+        };
+        assert_eq!(first_round, 2);
 
         // Each player resumes there with its old token into its old ship;
         // another token is refused, and a newcomer gets a free id.
@@ -820,8 +844,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_room_no_node_adopts_closes_with_server_drain() {
-        let a = registry();
-        a.hand_over_with(Arc::new(InProcess(None)));
+        let a = registry(0);
+        a.hand_over_with(Arc::new(InProcess::default()));
         let ada = a
             .join(
                 a.new_session(),

@@ -163,9 +163,10 @@ pub struct Room {
 }
 
 impl Room {
-    /// A room with a fresh simulation; `handed` are the ships of a room
-    /// handed over from another node, seated under their old ids (before
-    /// any bot takes one) and waiting for their players' resumes.
+    /// A room with a fresh simulation, or continuing `adopted`, a room
+    /// handed over from another node: its round numbers go on, its ships
+    /// are seated under their old ids (before any bot takes one) and wait
+    /// for their players' resumes.
     #[expect(
         clippy::too_many_arguments,
         reason = "the registry's one caller passes each part it built"
@@ -178,8 +179,9 @@ impl Room {
         stats: Arc<RoomStats>,
         feed: Feed,
         metrics: Arc<Metrics>,
-        handed: &[HandedShip],
+        adopted: Option<&HandoverRecord>,
     ) -> Room {
+        let handed = adopted.map_or(&[][..], |record| &record.ships);
         let tick_seconds = metrics.room_ticks(&id, public);
         let sim = Sim::new(SimConfig {
             rules: config.rules.clone(),
@@ -216,7 +218,8 @@ impl Room {
             draining: false,
             round_over: false,
         };
-        if !handed.is_empty() {
+        if let Some(record) = adopted {
+            room.sim.continue_rounds_at(record.round);
             room.seat_handed(handed);
         }
         room

@@ -11,7 +11,7 @@ use skirmish_shared::{EventKind, RoundState, ShipId, Standing, Tick};
 
 use crate::game::components::{Health, Position, Projectile, Score, Ship, Weapon};
 use crate::game::resources::{
-    RoomClock, RoomRng, RoomRules, RoundClock, ShipGrid, ShipMark, TickEvents,
+    FirstRound, RoomClock, RoomRng, RoomRules, RoundClock, ShipGrid, ShipMark, TickEvents,
 };
 
 use super::respawn::pick_spawn_point;
@@ -39,6 +39,7 @@ pub fn run_round_clock(
     rules: Res<RoomRules>,
     clock: Res<RoomClock>,
     mut round: ResMut<RoundClock>,
+    first: Res<FirstRound>,
     mut events: ResMut<TickEvents>,
     mut rng: ResMut<RoomRng>,
     mut grid: ResMut<ShipGrid>,
@@ -50,7 +51,7 @@ pub fn run_round_clock(
     let now = clock.tick;
     let length = rules.0.round_ticks.max(1);
     let next_number = match round.0 {
-        None => 1,
+        None => first.0.max(1),
         Some(current) if now >= current.ends => {
             let mut standings: Vec<Standing> = ships
                 .iter()

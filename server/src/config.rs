@@ -160,6 +160,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(2..=1024))]
     pub history_ticks: u16,
 
+    /// Interest management: a room tick with at least this many ships
+    /// sends each player only the ships and shots around it (its camera's
+    /// view plus a margin); below it every player gets the whole room, so
+    /// small rooms cost exactly what they did and their minimaps show
+    /// everyone. 0 filters always; above the room's seats, never.
+    #[arg(long, env = "SKIRMISH_INTEREST_FROM_SHIPS", default_value_t = 64)]
+    pub interest_from_ships: u16,
+
     /// Events each room's log keeps for resuming spectators and pollers.
     #[arg(long, env = "SKIRMISH_EVENT_LOG_CAPACITY", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
@@ -547,6 +555,7 @@ impl Config {
             max_inputs_per_tick: usize::from(self.max_inputs_per_tick),
             lag_comp_max_ms: self.lag_comp_max_ms,
             history_ticks: usize::from(self.history_ticks),
+            interest_from_ships: usize::from(self.interest_from_ships),
             resume_grace: Duration::from_secs(self.resume_grace_secs),
             empty_room_grace: Duration::from_secs(self.empty_room_secs),
             inbox_capacity: 8192,

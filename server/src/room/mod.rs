@@ -82,6 +82,9 @@ pub struct RoomConfig {
     pub lag_comp_max_ms: u32,
     /// Ticks of history kept for delta baselines.
     pub history_ticks: usize,
+    /// Ticks with at least this many ships send each player only its area
+    /// of interest (0: always).
+    pub interest_from_ships: usize,
     /// How long a disconnected player's ship waits for a resume.
     pub resume_grace: Duration,
     /// How long an empty room (other than the default) lives on.

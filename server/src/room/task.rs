@@ -23,7 +23,7 @@ use tracing::{debug, warn};
 
 use super::feed::Feed;
 use super::record::RoundTally;
-use super::snapshot::{BodyCache, Frame, History};
+use super::snapshot::{BodyCache, Frame, History, Interest};
 use super::{
     Inspection, JoinError, JoinRequest, Joined, Outbox, Peer, RoomCmd, RoomConfig, RoomStats,
     SessionId, SnapshotOut,
@@ -128,7 +128,7 @@ pub struct Room {
     config: RoomConfig,
     sim: Sim,
     history: History,
-    /// This tick's encoded bodies by baseline.
+    /// This tick's encoded bodies by baseline (shared ones only).
     bodies: BodyCache,
     players: HashMap<ShipId, Player>,
     by_session: HashMap<SessionId, ShipId>,
@@ -173,7 +173,13 @@ impl Room {
         Room {
             id,
             public,
-            history: History::new(config.history_ticks),
+            history: History::with_interest(
+                config.history_ticks,
+                Interest {
+                    rules: config.rules.clone(),
+                    from_ships: config.interest_from_ships,
+                },
+            ),
             bodies: BodyCache::default(),
             config,
             sim,
@@ -565,7 +571,8 @@ impl Room {
     }
 
     /// Puts each connected player's snapshot in its outbox, encoding each
-    /// distinct baseline's body once.
+    /// distinct baseline's body once (in crowded ticks, each player's own
+    /// area of interest: `snapshot.rs`).
     fn fan_out(&mut self) {
         // Borrowed field by field: the frame is read in place, not copied
         // (every ship and shot) on each tick.
@@ -584,7 +591,7 @@ impl Room {
             let Link::Connected(outbox) = &player.link else {
                 continue;
             };
-            let body = match bodies.body(history, player.ack) {
+            let body = match bodies.body_for(history, player.ack, Some(player.ship)) {
                 Ok(Some(body)) => body,
                 Ok(None) => continue,
                 Err(err) => {

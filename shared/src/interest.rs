@@ -99,17 +99,14 @@ impl Camera {
     /// Whether a point in sub-units lies inside (edges included).
     #[must_use]
     pub fn contains(&self, x: u16, y: u16) -> bool {
-        let (x, y) = (i32::from(x), i32::from(y));
-        (self.x0..=self.x1).contains(&x) && (self.y0..=self.y1).contains(&y)
+        self.contains_point(i32::from(x), i32::from(y))
     }
 
-    /// Whether a point in arena units (a projectile's extrapolated
-    /// position) lies inside.
+    /// As [`Camera::contains`], for a point that may lie beyond the arena
+    /// (a projectile's extrapolated position, rounded to sub-units).
     #[must_use]
-    pub fn contains_units(&self, x: f32, y: f32) -> bool {
-        let scale = POS_SCALE as f32;
-        let (x, y) = (x * scale, y * scale);
-        x >= self.x0 as f32 && x <= self.x1 as f32 && y >= self.y0 as f32 && y <= self.y1 as f32
+    pub fn contains_point(&self, x: i32, y: i32) -> bool {
+        (self.x0..=self.x1).contains(&x) && (self.y0..=self.y1).contains(&y)
     }
 }
 
@@ -147,11 +144,11 @@ mod tests {
     }
 
     #[test]
-    fn edges_are_inside_and_units_agree_with_sub_units() {
+    fn edges_are_inside() {
         let i = Camera::interest(&rules(), 8000, 8000);
         assert!(i.contains(u16::try_from(i.x1).unwrap(), 8000));
         assert!(!i.contains(u16::try_from(i.x1 + 1).unwrap(), 8000));
-        assert!(i.contains_units(i.x1 as f32 / 8.0, 1000.0));
-        assert!(!i.contains_units(i.x1 as f32 / 8.0 + 0.5, 1000.0));
+        assert!(i.contains_point(i.x0, i.y1));
+        assert!(!i.contains_point(i.x0 - 1, i.y1));
     }
 }

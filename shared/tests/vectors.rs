@@ -385,6 +385,42 @@ fn trajectories() -> Vec<(&'static str, Trajectory)> {
     ]
 }
 
+/// The camera and the area of interest for ships around the arena (in
+/// the middle, at each edge, in a corner, and in an arena smaller than the
+/// view), which `web-client/src/camera.js` must place identically.
+fn interest_cases() -> serde_json::Value {
+    use skirmish_shared::interest::{Camera, MARGIN, VIEW_H, VIEW_W};
+    let small = Rules {
+        arena_w: 800,
+        arena_h: 500,
+        ..Rules::default()
+    };
+    let cases: Vec<serde_json::Value> = [
+        (Rules::default(), (8000, 8000)),
+        (Rules::default(), (0, 0)),
+        (Rules::default(), (16000, 16000)),
+        (Rules::default(), (3000, 15000)),
+        (Rules::default(), (12345, 2222)),
+        (small, (100, 3000)),
+    ]
+    .into_iter()
+    .map(|(rules, (x, y))| {
+        serde_json::json!({
+            "arena": [rules.arena_w, rules.arena_h],
+            "ship": [x, y],
+            "view": Camera::follow(&rules, x, y),
+            "interest": Camera::interest(&rules, x, y),
+        })
+    })
+    .collect();
+    serde_json::json!({
+        "view_w": VIEW_W,
+        "view_h": VIEW_H,
+        "margin": MARGIN,
+        "cases": cases,
+    })
+}
+
 /// Compares `contents` with the committed file, or writes it when blessing.
 fn check(path: &Path, contents: &[u8], stale: &mut Vec<String>) {
     if std::env::var_os("SKIRMISH_BLESS").is_some() {
@@ -435,6 +471,7 @@ fn golden_vectors_are_up_to_date() {
         .map(|c| (c.name(), c.code()))
         .collect();
     check(&dir.join("close_codes.json"), &json(&codes), &mut stale);
+    check(&dir.join("interest.json"), &json(&interest_cases()), &mut stale);
     json_messages::check_event_tables();
     let json_vectors = json_messages::json_vectors();
     for vector in &json_vectors {

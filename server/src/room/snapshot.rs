@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use skirmish_shared::codec::{CodecError, EncodedBody};
 use skirmish_shared::interest::Camera;
-use skirmish_shared::rules::Rules;
+use skirmish_shared::rules::{POS_SCALE, Rules};
 use skirmish_shared::{GameEvent, ShipDelta, ShipId, ShipSpawn, ShotSpawn, SnapshotBody, Tick};
 
 use crate::game::{ShipEntry, ShotEntry, WorldState};
@@ -72,6 +72,8 @@ impl Sight {
 #[derive(Debug)]
 pub struct History {
     frames: VecDeque<Arc<Frame>>,
+    /// Each kept frame's shot positions (with interest management only).
+    shots_at: VecDeque<Vec<(i32, i32)>>,
     capacity: usize,
     interest: Option<Interest>,
 }
@@ -83,6 +85,7 @@ impl History {
     pub fn new(capacity: usize) -> History {
         History {
             frames: VecDeque::with_capacity(capacity.max(1)),
+            shots_at: VecDeque::with_capacity(capacity.max(1)),
             capacity: capacity.max(1),
             interest: None,
         }
@@ -114,33 +117,58 @@ impl History {
         Sight::Area(viewer, area)
     }
 
-    /// Whether a shot of `frame` is in `sight`: its extrapolated position
-    /// at the frame's tick, as the client draws it.
-    fn sees_shot(&self, sight: Sight, tick: Tick, shot: &ShotEntry) -> bool {
-        match (sight, &self.interest) {
-            (Sight::All, _) | (_, None) => true,
-            (Sight::Area(_, area), Some(interest)) => {
-                let (x, y) =
-                    interest
-                        .rules
-                        .shot_position((shot.x, shot.y), shot.aim, tick.since(shot.fired));
-                area.contains_units(x, y)
-            }
+    /// The ships and shots of `frame` that `sight` takes in. A shot is
+    /// judged at its extrapolated position at the frame's tick, as the
+    /// client draws it.
+    fn seen<'a>(&self, frame: &'a Frame, sight: Sight) -> Seen<'a> {
+        let state = &frame.state;
+        let Sight::Area(_, area) = sight else {
+            return Seen {
+                ships: state.ships.iter().collect(),
+                shots: state.shots.iter().collect(),
+            };
+        };
+        let at = self.shots_at(state.tick);
+        Seen {
+            ships: state.ships.iter().filter(|s| sight.ship(s)).collect(),
+            shots: state
+                .shots
+                .iter()
+                .zip(at)
+                .filter(|(_, (x, y))| area.contains_point(*x, *y))
+                .map(|(s, _)| s)
+                .collect(),
         }
     }
 
-    /// The ships and shots of `frame` that `sight` takes in.
-    fn seen<'a>(&self, frame: &'a Frame, sight: Sight) -> Seen<'a> {
+    /// Where the shots of kept `tick` are, in its shots' order (empty
+    /// without interest management).
+    fn shots_at(&self, tick: Tick) -> &[(i32, i32)] {
+        self.index(tick)
+            .and_then(|i| self.shots_at.get(i))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Each shot's extrapolated position at `frame`'s tick in sub-units:
+    /// computed once per tick, not once per player.
+    fn place_shots(&self, frame: &Frame) -> Vec<(i32, i32)> {
+        let Some(interest) = &self.interest else {
+            return Vec::new();
+        };
         let tick = frame.state.tick;
-        Seen {
-            ships: frame.state.ships.iter().filter(|s| sight.ship(s)).collect(),
-            shots: frame
-                .state
-                .shots
-                .iter()
-                .filter(|s| self.sees_shot(sight, tick, s))
-                .collect(),
-        }
+        let scale = POS_SCALE as f32;
+        frame
+            .state
+            .shots
+            .iter()
+            .map(|s| {
+                let (x, y) =
+                    interest
+                        .rules
+                        .shot_position((s.x, s.y), s.aim, tick.since(s.fired));
+                ((x * scale).round() as i32, (y * scale).round() as i32)
+            })
+            .collect()
     }
 
     /// Ticks kept.
@@ -158,10 +186,13 @@ impl History {
             .is_some_and(|last| frame.state.tick != last.state.tick.next())
         {
             self.frames.clear();
+            self.shots_at.clear();
         }
         if self.frames.len() == self.capacity {
             self.frames.pop_front();
+            self.shots_at.pop_front();
         }
+        self.shots_at.push_back(self.place_shots(&frame));
         self.frames.push_back(Arc::new(frame));
     }
 
@@ -174,12 +205,16 @@ impl History {
     /// The frame of `tick`, if still kept.
     #[must_use]
     pub fn get(&self, tick: Tick) -> Option<&Arc<Frame>> {
+        self.frames.get(self.index(tick)?)
+    }
+
+    /// Where `tick` would be in the ring.
+    fn index(&self, tick: Tick) -> Option<usize> {
         let first = self.frames.front()?.state.tick;
         if tick < first {
             return None;
         }
-        let index = usize::try_from(tick.since(first)).ok()?;
-        self.frames.get(index)
+        usize::try_from(tick.since(first)).ok()
     }
 
     /// The body for a client holding `baseline` (`None`: full snapshot), at

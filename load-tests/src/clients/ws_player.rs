@@ -134,7 +134,7 @@ async fn play(
 ) -> Result<(), ClientError> {
     let tick_hz = welcome.rules.tick_hz;
     let mut policy = BotPolicy::new(spec.seed, tick_hz);
-    let mut state = PlayState::new(tick_hz, ctx.view);
+    let mut state = PlayState::new(&welcome.rules, welcome.ship, ctx.view);
     let mut clock = tokio::time::interval(state.period());
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut last_frame = Instant::now();

@@ -209,7 +209,8 @@ async function openPage(browser) {
 }
 
 /**
- * Screen position (CSS pixels) of an arena point on the game canvas.
+ * Screen position (CSS pixels) of an arena point on the game canvas, through
+ * the camera the page last drew with.
  * @param {import('playwright-core').Page} page
  * @param {number} x arena units
  * @param {number} y arena units
@@ -219,8 +220,11 @@ async function toScreen(page, x, y) {
     ([ax, ay]) => {
       const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('arena'));
       const r = canvas.getBoundingClientRect();
-      const rules = /** @type {any} */ (window).skirmish.state.rules;
-      return { x: r.left + (ax / rules.arena_w) * r.width, y: r.top + (ay / rules.arena_h) * r.height };
+      const cam = /** @type {any} */ (window).skirmish.state.camera;
+      return {
+        x: r.left + ((ax - cam.x0) / (cam.x1 - cam.x0)) * r.width,
+        y: r.top + ((ay - cam.y0) / (cam.y1 - cam.y0)) * r.height,
+      };
     },
     [x, y],
   );
@@ -329,6 +333,33 @@ try {
     await page.screenshot({ path: `${RESULTS}game.png` });
   });
 
+  await check('the camera follows the own ship and the minimap shows it in the arena', 10000, async () => {
+    const s = await gameState(page);
+    const cam = s.camera;
+    assert(cam && cam.x1 - cam.x0 === 960 && cam.y1 - cam.y0 === 600, `camera ${JSON.stringify(cam)}`);
+    const me = s.predicted;
+    assert(me.x >= cam.x0 && me.x <= cam.x1 && me.y >= cam.y0 && me.y <= cam.y1, `own ship ${JSON.stringify(me)} in view`);
+    // Centred on the ship, slid inwards at the walls.
+    const clamp = (/** @type {number} */ v, /** @type {number} */ half, /** @type {number} */ size) => Math.min(Math.max(v, half), size - half);
+    const cx = clamp(me.x, 480, s.rules.arena_w);
+    const cy = clamp(me.y, 300, s.rules.arena_h);
+    assert(Math.abs(cam.x0 - (cx - 480)) < 0.01 && Math.abs(cam.y0 - (cy - 300)) < 0.01, `camera ${JSON.stringify(cam)} for ship ${JSON.stringify(me)}`);
+    // The canvas keeps the view's 16:10 shape; the minimap pixel under the
+    // own ship is the own ship's colour.
+    const probe = await page.evaluate(async () => {
+      const camera = await import('/src/camera.js');
+      const st = /** @type {any} */ (window).skirmish.state;
+      const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('arena'));
+      const dpr = window.devicePixelRatio || 1;
+      const m = camera.minimap(st.rules, canvas.width, canvas.height, 180 * dpr, 12 * dpr);
+      const at = m.at(st.predicted.x, st.predicted.y);
+      const px = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d')).getImageData(Math.round(at.x), Math.round(at.y), 1, 1).data;
+      return { ratio: canvas.width / canvas.height, rgb: [px[0], px[1], px[2]] };
+    });
+    assert(Math.abs(probe.ratio - 1.6) < 0.02, `canvas ratio ${probe.ratio}`);
+    assert(probe.rgb.join(',') === '255,209,102', `minimap pixel under the own ship: ${probe.rgb}`);
+  });
+
   await check('firing at the nearest bot raises the score or puts the player\'s kill on the feed', 30000, async () => {
     const before = await gameState(page);
     const feedBefore = before.feed.map((/** @type {any} */ l) => `${l.at}${l.text}`).join('|');
@@ -362,7 +393,10 @@ try {
       }
       const dist = (/** @type {any} */ b) => Math.hypot(b.x - me.x, b.y - me.y);
       const target = bots.reduce((/** @type {any} */ a, /** @type {any} */ b) => (dist(b) < dist(a) ? b : a));
-      const at = await toScreen(page, target.x, target.y);
+      // The target may be beyond the camera's view: aim at the point 200
+      // units along the way to it, which is always on screen.
+      const d = Math.max(1, dist(target));
+      const at = await toScreen(page, me.x + ((target.x - me.x) / d) * 200, me.y + ((target.y - me.y) / d) * 200);
       await page.mouse.move(at.x, at.y);
       if (!firing) {
         await page.mouse.down();
@@ -393,6 +427,25 @@ try {
     const names = await board.locator('#standings li').allTextContents();
     assert(names.some((n) => n.includes(myName)), `own name ${myName} in the standings: ${names.join(' / ')}`);
     await board.screenshot({ path: `${RESULTS}scoreboard.png` });
+    // Clicking the player's line follows its ship with the game's camera;
+    // clicking again shows the whole arena.
+    const row = board.locator('#standings li', { hasText: myName });
+    await row.click();
+    const followed = await board.waitForFunction(
+      () => {
+        const st = /** @type {any} */ (window).skirmishScoreboard.state;
+        return st.following !== null && st.camera ? st : null;
+      },
+      null,
+      { timeout: 5000 },
+    );
+    const st = await followed.jsonValue();
+    const mine = st.standings.find((/** @type {any} */ p) => p.name === myName);
+    assert(st.following === mine.player, `following ${st.following}, the player is ${mine.player}`);
+    assert(st.camera.x1 - st.camera.x0 === 960 && st.camera.y1 - st.camera.y0 === 600, `camera ${JSON.stringify(st.camera)}`);
+    await board.screenshot({ path: `${RESULTS}scoreboard-follow.png` });
+    await row.click();
+    await board.waitForFunction(() => /** @type {any} */ (window).skirmishScoreboard.state.following === null, null, { timeout: 5000 });
     assert(boardErrors.length === 0, `page errors: ${boardErrors.join('; ')}`);
     await board.close();
   });

@@ -24,11 +24,24 @@ import {
   parseEventId,
   playerColor,
 } from './standings.js';
+import { follow, VIEW_H, VIEW_W } from './camera.js';
 
 /** Arena size in units: the feeds do not carry the rules, so the reference arena's. */
 const { arena_w: ARENA_W, arena_h: ARENA_H } = REFERENCE_ARENA;
 /** The map is square: the longer side fills it. */
 const ARENA = Math.max(ARENA_W, ARENA_H);
+/**
+ * The ship the map follows with the game's camera (`camera.js`), by player
+ * id, chosen by clicking its line in the standings (again: the whole
+ * arena); null shows the whole arena. A ship that is gone from the room
+ * returns the map to the whole arena.
+ * @type {number | null}
+ */
+let followed = null;
+/** The camera the map last drew with (arena units), or null for the whole arena. */
+/** @type {import('./camera.js').Rect | null} */
+let mapView = null;
+
 /** How often the room picker's list is refreshed. */
 const ROOMS_MS = 5000;
 /** Waits before making a new EventSource after the browser gave up on one. */
@@ -416,6 +429,14 @@ function drawStandings(lines, leader) {
     if (!row) {
       row = /** @type {HTMLLIElement} */ (el('li'));
       row.append(el('span', 'rank'), el('i', 'swatch'), el('span', 'name'), el('span', 'move'), el('b', 'score'));
+      if (line.room === undefined) {
+        // A room's line: clicking it follows that ship on the map.
+        const player = line.player;
+        row.title = 'Follow on the map (click again for the whole arena)';
+        row.addEventListener('click', () => {
+          followed = followed === player ? null : player;
+        });
+      }
       arrive(row);
       rows.set(line.key, row);
     }
@@ -469,6 +490,7 @@ function fillRow(row, line, leader) {
   setText(score, String(line.score));
   row.classList.toggle('leader', line.rank === 1 && line.score > 0 && (leader === null || leader === line.player));
   row.classList.toggle('dead', line.hp === 0);
+  row.classList.toggle('followed', line.room === undefined && line.player === followed);
 
   const at = line.move ? String(line.move.at) : '';
   if (row.dataset.moveAt !== at) {
@@ -601,11 +623,19 @@ function sizeCanvas() {
  */
 function drawMap(model, now) {
   sizeCanvas();
-  const scale = ui.canvas.width / ARENA;
+  const ships = model.shipsAt(now);
+  const target = followed === null ? null : ships.find((s) => s.id === followed);
+  if (followed !== null && model.sample && !model.players.has(followed)) followed = null;
+  // Following: the game's camera on that ship, its 16:10 view across the
+  // square map, centred; otherwise the whole arena.
+  const view = target ? follow(REFERENCE_ARENA, target.x, target.y) : null;
+  mapView = view;
+  const scale = ui.canvas.width / (view ? VIEW_W : ARENA);
+  const top = view ? (ui.canvas.height - VIEW_H * scale) / 2 : 0;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.fillStyle = '#0d1320';
   ctx.fillRect(0, 0, ui.canvas.width, ui.canvas.height);
-  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+  ctx.setTransform(scale, 0, 0, scale, view ? -view.x0 * scale : 0, view ? top - view.y0 * scale : 0);
 
   ctx.strokeStyle = '#161d2b';
   ctx.lineWidth = 1 / scale;
@@ -623,11 +653,11 @@ function drawMap(model, now) {
   ctx.lineWidth = 3 / scale;
   ctx.strokeRect(0, 0, ARENA_W, ARENA_H);
 
-  const ships = model.shipsAt(now);
   const leader = model.leader();
-  const size = Math.max(22, 7 / scale);
-  const labels = ships.length <= 16;
-  ctx.font = `${Math.max(26, 11 / scale)}px system-ui, sans-serif`;
+  // Followed: ships at their true size (the reference hit radius, 20 units).
+  const size = view ? 20 : Math.max(22, 7 / scale);
+  const labels = view !== null || ships.length <= 16;
+  ctx.font = `${view ? 16 : Math.max(26, 11 / scale)}px system-ui, sans-serif`;
   ctx.textAlign = 'center';
   // The leader last, on top of the others.
   ships.sort((a, b) => Number(a.id === leader) - Number(b.id === leader));
@@ -651,6 +681,13 @@ function drawMap(model, now) {
   if (!model.sample) {
     ctx.fillStyle = '#7b8798';
     ctx.fillText('waiting for positions…', ARENA_W / 2, ARENA_H / 2);
+  }
+  if (view) {
+    // Bars above and below the followed view.
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = '#070b13';
+    ctx.fillRect(0, 0, ui.canvas.width, top);
+    ctx.fillRect(0, ui.canvas.height - top, ui.canvas.width, top);
   }
 }
 
@@ -747,6 +784,8 @@ function frame() {
         round: { number: model.round.number, secsLeft: model.secsLeft(now), clock: formatClock(model.secsLeft(now)) },
         result: model.resultAt(now),
         leader: model.leader(),
+        following: followed,
+        camera: mapView,
       };
     }
     return {

@@ -68,6 +68,8 @@ import { Interpolator, Prediction, viewTime } from './prediction.js';
  * @property {{ x: number, y: number } | null} predicted own ship's predicted
  *   position in arena units (null before the first snapshot holding it)
  * @property {number} pendingInputs inputs sent and not yet applied by the server
+ * @property {import('./camera.js').Rect | null} camera what the game's canvas
+ *   shows, in arena units (set by the page as it draws; null before)
  * @property {RoundResults | null} results the newest round's final standings
  * @property {boolean} resumed
  * @property {FeedLine[]} feed kill feed and notices, newest last
@@ -157,6 +159,7 @@ export class GameSession {
       lastInput: 0,
       predicted: null,
       pendingInputs: 0,
+      camera: null,
       results: null,
       resumed: false,
       feed: [],

@@ -87,7 +87,9 @@ fn main() {
         );
     }
     println!();
-    println!("| ships | whole room, delta vs tick-1 | area of interest, mean per player | largest | ratio |");
+    println!(
+        "| ships | whole room, delta vs tick-1 | area of interest, mean per player | largest | ratio |"
+    );
     println!("|---:|---:|---:|---:|---:|");
     for n in [64, 256, 512] {
         let history = filtered_history(n);

@@ -99,14 +99,15 @@ async fn a_ship_is_held_exactly_while_it_is_in_the_area_and_leaves_no_ghost() {
         track_a.insert(ta, pa);
         track_b.insert(tb, pb);
         let world = a.view.latest().expect("held");
-        let held = world
-            .ships
-            .get(&b.ship())
-            .map(|s| (s.state.x, s.state.y));
+        let held = world.ships.get(&b.ship()).map(|s| (s.state.x, s.state.y));
         seen_by_a.insert(world.tick, held);
         if ta == tb {
             let inside = Camera::interest(&rules, pa.0, pa.1).contains(pb.0, pb.1);
-            assert_eq!(held.is_some(), inside, "tick {ta}: held {held:?}, b at {pb:?}");
+            assert_eq!(
+                held.is_some(),
+                inside,
+                "tick {ta}: held {held:?}, b at {pb:?}"
+            );
         }
         let now = if held.is_some() {
             Goal::Inside
@@ -141,13 +142,21 @@ async fn a_ship_is_held_exactly_while_it_is_in_the_area_and_leaves_no_ghost() {
             continue;
         };
         let inside = Camera::interest(&rules, pa.0, pa.1).contains(pb.0, pb.1);
-        assert_eq!(held.is_some(), inside, "tick {tick}: held {held:?}, b at {pb:?}");
+        assert_eq!(
+            held.is_some(),
+            inside,
+            "tick {tick}: held {held:?}, b at {pb:?}"
+        );
         if let Some(at) = held {
             assert_eq!(at, pb, "tick {tick}: stale position of b");
         }
         compared += 1;
     }
-    assert!(compared > 30, "compared {compared} ticks of {}", seen_by_a.len());
+    assert!(
+        compared > 30,
+        "compared {compared} ticks of {}",
+        seen_by_a.len()
+    );
     server.stop().await;
 }
 
@@ -195,7 +204,10 @@ async fn interest_costs_a_player_far_fewer_bytes_and_small_rooms_send_everything
     };
     // 61 ships are below the default threshold of 64: all of them arrive.
     assert_eq!(held_whole, usize::from(BOTS) + 1);
-    assert!(held_filtered < usize::from(BOTS) / 2, "held {held_filtered}");
+    assert!(
+        held_filtered < usize::from(BOTS) / 2,
+        "held {held_filtered}"
+    );
     assert!(
         filtered * 2 < whole,
         "with interest {filtered} bytes, without {whole}"

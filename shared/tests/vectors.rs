@@ -471,7 +471,11 @@ fn golden_vectors_are_up_to_date() {
         .map(|c| (c.name(), c.code()))
         .collect();
     check(&dir.join("close_codes.json"), &json(&codes), &mut stale);
-    check(&dir.join("interest.json"), &json(&interest_cases()), &mut stale);
+    check(
+        &dir.join("interest.json"),
+        &json(&interest_cases()),
+        &mut stale,
+    );
     json_messages::check_event_tables();
     let json_vectors = json_messages::json_vectors();
     for vector in &json_vectors {

@@ -217,7 +217,9 @@ impl PlayState {
         }
         match self.held.apply(&snapshot.body) {
             Ok(world) => {
-                if let Some(breach) = world.zip(self.interest.as_ref()).and_then(|(w, c)| c.breach(w))
+                if let Some(breach) = world
+                    .zip(self.interest.as_ref())
+                    .and_then(|(w, c)| c.breach(w))
                 {
                     stats.error(breach);
                 }

@@ -162,10 +162,9 @@ impl History {
             .shots
             .iter()
             .map(|s| {
-                let (x, y) =
-                    interest
-                        .rules
-                        .shot_position((s.x, s.y), s.aim, tick.since(s.fired));
+                let (x, y) = interest
+                    .rules
+                    .shot_position((s.x, s.y), s.aim, tick.since(s.fired));
                 ((x * scale).round() as i32, (y * scale).round() as i32)
             })
             .collect()
@@ -256,7 +255,8 @@ impl History {
             return false;
         };
         let crowded = |f: &Arc<Frame>| f.state.ships.len() >= interest.from_ships;
-        self.latest().is_some_and(crowded) || baseline.and_then(|b| self.get(b)).is_some_and(crowded)
+        self.latest().is_some_and(crowded)
+            || baseline.and_then(|b| self.get(b)).is_some_and(crowded)
     }
 
     /// The baseline a client acking `ack` gets: the ack itself while it is
@@ -665,7 +665,10 @@ mod tests {
             }
         }
         assert!(checked > 200, "checked {checked}");
-        assert!(left_and_back > 10, "ships entering an area: {left_and_back}");
+        assert!(
+            left_and_back > 10,
+            "ships entering an area: {left_and_back}"
+        );
     }
 
     /// Below the threshold every player shares the baseline's body, byte

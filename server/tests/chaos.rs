@@ -44,6 +44,9 @@ fn chaos_config() -> Config {
     config.hello_timeout_secs = 2;
     // Churning clients, abandoned long-poll seats among them, all in main.
     config.max_players = 1000;
+    // The stalled-reader tests size their sockets' backlog by whole-room
+    // snapshots of sixty-odd ships: no area of interest shrinks them.
+    config.interest_from_ships = u16::MAX;
     config
 }
 

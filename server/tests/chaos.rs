@@ -249,6 +249,7 @@ async fn assert_snapshots_flow(player: &mut Player, server: &TestServer) {
 
 fn hello(name: &str, room: Option<&str>) -> ClientMsg {
     ClientMsg::Hello(Hello {
+        token: None,
         protocol: PROTOCOL_VERSION,
         player: None,
         name: name.into(),

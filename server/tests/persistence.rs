@@ -66,6 +66,7 @@ async fn start(storage: &[&str]) -> NodeProcess {
 /// Says Hello in `room` presenting `key`, and waits for Welcome.
 async fn join_as(server: &TestServer, name: &str, room: &str, key: Option<PlayerKey>) -> Player {
     let hello = Hello {
+        token: None,
         protocol: PROTOCOL_VERSION,
         name: name.into(),
         room: Some(room.into()),

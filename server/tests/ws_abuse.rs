@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 fn hello(name: &str, protocol: u16) -> ClientMsg {
     ClientMsg::Hello(Hello {
+        token: None,
         protocol,
         player: None,
         name: name.into(),

@@ -175,11 +175,19 @@ pub enum ApiErrorCode {
     /// An operator banned this address or name for a while
     /// (`Retry-After`).
     Banned,
+    /// The server requires a signed player token (`--auth-jwt-key`) and
+    /// the join carries none.
+    TokenMissing,
+    /// The player token is malformed, wrongly signed, of another algorithm,
+    /// issuer or audience, or not valid yet.
+    TokenInvalid,
+    /// The player token's `exp` has passed.
+    TokenExpired,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 55] = [
+    pub const ALL: [ApiErrorCode; 58] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -235,6 +243,9 @@ impl ApiErrorCode {
         ApiErrorCode::Unauthorized,
         ApiErrorCode::AdminRateLimited,
         ApiErrorCode::Banned,
+        ApiErrorCode::TokenMissing,
+        ApiErrorCode::TokenInvalid,
+        ApiErrorCode::TokenExpired,
     ];
 
     /// The HTTP status the code is answered with.
@@ -244,7 +255,7 @@ impl ApiErrorCode {
         match self {
             BadRequest | BadParam | BadJson | BadName | BadRoom | BadToken | ResumeRejected
             | TooManyInputs | NotWebsocket => 400,
-            Unauthorized => 401,
+            Unauthorized | TokenMissing | TokenInvalid | TokenExpired => 401,
             OriginForbidden | InviteRequired | BadInvite | Banned => 403,
             NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch => 404,
             MethodNotAllowed => 405,
@@ -311,6 +322,10 @@ pub struct JoinBody {
     /// The device identity an earlier join granted (as `Hello.player`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub player: Option<PlayerKey>,
+    /// A signed player token, as `Hello.token`: required with
+    /// `--auth-jwt-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<crate::protocol::PlayerToken>,
 }
 
 /// `POST /api/rooms`'s body: the room to open.

@@ -540,6 +540,7 @@ const HelloT = struct('Hello', [
   ['room', option(string)],
   ['resume', option(ResumeTokenT)],
   ['player', option(PlayerKeyT)],
+  ['token', option(string)],
 ]);
 
 const ViewTimeT = struct('ViewTime', [

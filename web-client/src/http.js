@@ -79,6 +79,9 @@ export const ApiErrorCode = Object.freeze({
   unauthorized: 401,
   admin_rate_limited: 429,
   banned: 403,
+  token_missing: 401,
+  token_invalid: 401,
+  token_expired: 401,
 });
 
 /**
@@ -98,6 +101,9 @@ const JOIN_REFUSALS = Object.freeze({
   bad_invite: ['InviteRequired', CloseCode.PolicyViolation],
   invite_rate_limited: ['InviteRateLimited', CloseCode.TryAgainLater],
   banned: ['Banned', CloseCode.PolicyViolation],
+  token_missing: ['TokenMissing', CloseCode.Unauthorized],
+  token_invalid: ['TokenInvalid', CloseCode.Unauthorized],
+  token_expired: ['TokenExpired', CloseCode.Unauthorized],
   server_full: ['ServerFull', CloseCode.TryAgainLater],
   legacy_limit: ['ServerFull', CloseCode.TryAgainLater],
   connection_limit: ['ServerFull', CloseCode.TryAgainLater],

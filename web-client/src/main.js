@@ -16,6 +16,7 @@ import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } f
 import { errorOf } from './http.js';
 import { matchmake, matchMessage, matchStep } from './matchmaking.js';
 import { GameSession } from './session.js';
+import { playerTokenOf } from './player_token.js';
 import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
 import {
   ABNORMAL_CLOSE,
@@ -586,6 +587,7 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
     resume: resume?.token ?? null,
     seq: resume?.seq ?? 0,
     player: loadPlayerKey(browserStorage()),
+    token: playerTokenOf(/** @type {any} */ (globalThis).skirmishPlayerToken, location.hash),
     onPlayer: (key) => savePlayerKey(browserStorage(), key),
     send: (msg) => transport.send(msg),
     transport: kind,

@@ -98,6 +98,8 @@ export class GameSession {
    *   the new inputs
    * @param {import('./protocol.js').PlayerKey | null} [options.player] the
    *   device identity to present in Hello (`identity.js`)
+   * @param {string | null} [options.token] a signed player token for Hello
+   *   (`player_token.js`), for a server started with `--auth-jwt-key`
    * @param {(key: import('./protocol.js').PlayerKey) => void} [options.onPlayer]
    *   called when a Welcome grants a new identity, to keep it
    * @param {(msg: ClientMsg) => void} options.send hands one message to the transport
@@ -112,6 +114,7 @@ export class GameSession {
     resume = null,
     seq = 0,
     player = null,
+    token = null,
     onPlayer = () => {},
     send,
     transport = 'websocket',
@@ -122,6 +125,7 @@ export class GameSession {
     this.room = room;
     this.resume = resume;
     this.player = player;
+    this.playerToken = token;
     this.onPlayer = onPlayer;
     this.send = send;
     this.now = now;
@@ -181,6 +185,7 @@ export class GameSession {
         room: this.room,
         resume: this.resume,
         player: this.player,
+        token: this.playerToken,
       },
     });
   }

@@ -212,6 +212,16 @@ test('a private room’s invite code goes with the join, as in the golden body',
   assert.deepEqual(h.net.take('/api/rooms/p-3f9a0c1d2e4b5a6c/join').body, golden);
 });
 
+test('a signed player token goes with the join, as in the golden body', async () => {
+  const golden = readJson('http_join_body_token.json');
+  const h = harness();
+  await settle();
+  h.transport.send({
+    Hello: { protocol: 1, name: golden.name, room: 'arena-1', resume: null, player: null, token: golden.token },
+  });
+  assert.deepEqual(h.net.take('/api/rooms/arena-1/join').body, golden);
+});
+
 test('a refused join delivers the Error, then closes', async () => {
   const h = harness();
   await settle();

@@ -88,6 +88,7 @@ pub async fn session(
     send(
         &mut socket,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: format!("bot-{}", spec.index),

@@ -115,6 +115,7 @@ pub async fn refused_hello(url: &str) -> (String, u16) {
     send(
         &mut socket,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: "Late".into(),
@@ -186,6 +187,7 @@ impl Player {
         resume: Option<ResumeToken>,
     ) -> Player {
         let hello = Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: name.into(),

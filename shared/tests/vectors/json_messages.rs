@@ -400,6 +400,7 @@ fn http_vectors() -> Vec<JsonVector> {
             "POST /api/rooms/{id}/join",
             &JoinBody {
                 name: "Ada".into(),
+                token: None,
                 seat: None,
                 invite: None,
                 player: Some(PlayerKey {
@@ -414,9 +415,21 @@ fn http_vectors() -> Vec<JsonVector> {
             "POST /api/rooms/{id}/join into a private room",
             &JoinBody {
                 name: "Ada".into(),
+                token: None,
                 seat: None,
                 invite: Some("9b1de6a07c4f4e2a8d5c3b1a0f9e8d7c".into()),
                 player: None,
+            },
+        ),
+        vector(
+            "http_join_body_token",
+            "POST /api/rooms/{id}/join with a signed player token (--auth-jwt-key)",
+            &JoinBody {
+                name: "Ada".into(),
+                seat: None,
+                invite: None,
+                player: None,
+                token: Some(PlayerToken("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwibmFtZSI6IkFkYSIsImV4cCI6MTc5NjAwMDAwMH0.c2lnbmF0dXJl".into())),
             },
         ),
         vector(
@@ -439,6 +452,7 @@ fn http_vectors() -> Vec<JsonVector> {
             "POST /api/rooms/{id}/join with a seat ticket from matchmaking",
             &JoinBody {
                 name: "Ada".into(),
+                token: None,
                 seat: Some("5f0c9d2e8a7b4c3d2e1f0a9b8c7d6e5f".into()),
                 invite: None,
                 player: None,

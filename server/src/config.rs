@@ -11,6 +11,8 @@ use skirmish_shared::rules::Rules;
 use skirmish_shared::valid_room_id;
 
 use crate::admin::token::AdminToken;
+use crate::auth::PlayerAuth;
+use crate::auth::jwt::{AuthSettings, JwtAlg, KeyMaterial};
 use crate::room::RoomConfig;
 
 /// Skirmish: an authoritative, tick-based arena shooter server.
@@ -394,6 +396,42 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_ADMIN_BIND")]
     pub admin_bind: Option<SocketAddr>,
 
+    /// Signed player tokens: every join must carry a JWT signed with this
+    /// key. An HS256 secret (at least 32 bytes), or an RS256 or EdDSA
+    /// public key in PEM. Never logged. Prefer `--auth-jwt-key-file` or
+    /// the environment: a flag's value shows in the process list. Without
+    /// a key, play is anonymous.
+    #[arg(
+        long,
+        env = "SKIRMISH_AUTH_JWT_KEY",
+        hide_env_values = true,
+        conflicts_with = "auth_jwt_key_file"
+    )]
+    pub auth_jwt_key: Option<KeyMaterial>,
+
+    /// A file holding the `--auth-jwt-key` (the secret, a trailing newline
+    /// aside, or the PEM public key).
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_KEY_FILE")]
+    pub auth_jwt_key_file: Option<PathBuf>,
+
+    /// The one algorithm tokens may use; inferred from the key when unset
+    /// (a PEM key: RS256 or EdDSA by its kind; anything else: HS256).
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_ALG")]
+    pub auth_jwt_alg: Option<JwtAlg>,
+
+    /// Tokens must carry this `iss`.
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_ISSUER")]
+    pub auth_jwt_issuer: Option<String>,
+
+    /// Tokens must carry this `aud`.
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_AUDIENCE")]
+    pub auth_jwt_audience: Option<String>,
+
+    /// Clock skew allowed when checking `exp` and `nbf`, in seconds.
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_LEEWAY_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub auth_jwt_leeway_secs: u64,
+
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
     pub web_root: PathBuf,
@@ -453,6 +491,23 @@ impl Config {
                 .map_err(|why| format!("--admin-token-file: {why}")),
             (None, None) => Ok(None),
         }
+    }
+
+    /// The signed-player-token verifier the `--auth-jwt-*` flags ask for;
+    /// `None` for anonymous play.
+    ///
+    /// # Errors
+    /// The key cannot be read or used (the error never quotes it).
+    pub fn player_auth(&self) -> Result<Option<std::sync::Arc<PlayerAuth>>, String> {
+        PlayerAuth::from_settings(&AuthSettings {
+            key: self.auth_jwt_key.clone(),
+            key_file: self.auth_jwt_key_file.clone(),
+            alg: self.auth_jwt_alg,
+            issuer: self.auth_jwt_issuer.clone(),
+            audience: self.auth_jwt_audience.clone(),
+            leeway_secs: self.auth_jwt_leeway_secs,
+        })
+        .map_err(|err| err.to_string())
     }
 
     /// Cluster mode: `--redis` is set.

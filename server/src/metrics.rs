@@ -117,6 +117,8 @@ pub enum Rejection {
     InviteRate,
     /// A join refused by an operator's ban.
     Banned,
+    /// A join without a valid signed player token (`--auth-jwt-key`).
+    PlayerToken,
 }
 
 impl Rejection {
@@ -153,6 +155,7 @@ impl Rejection {
             Rejection::Invite => "invite",
             Rejection::InviteRate => "invite_rate",
             Rejection::Banned => "banned",
+            Rejection::PlayerToken => "player_token",
         }
     }
 }

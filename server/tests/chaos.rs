@@ -715,7 +715,7 @@ const GARBAGE_FRAMES: usize = 10_000;
 enum Garbage {
     /// Random bytes (undecodable: no message has tag 0xf0), before Hello.
     Random,
-    /// 4 KiB frames, over the 512-byte cap, before Hello.
+    /// 4 KiB frames, over the 2560-byte cap, before Hello.
     Oversize,
     /// Inputs cut short by a byte, after Hello.
     Truncated,

@@ -94,6 +94,9 @@ pub struct AppInner {
     pub storage: Option<Storage>,
     /// The admin API, when an admin token is configured.
     pub admin: Option<crate::admin::Admin>,
+    /// Signed player tokens every join must carry (`--auth-jwt-key`);
+    /// `None` for anonymous play.
+    pub player_auth: Option<Arc<crate::auth::PlayerAuth>>,
 }
 
 /// The address a request came from (limits key it by [`crate::listener::limit_key`]).
@@ -128,12 +131,53 @@ impl AppState {
         }
     }
 
+    /// Checks a join's signed player token when the server requires one:
+    /// `Ok(None)` for anonymous play, the token's player, or the refusal
+    /// (counted, and logged by reason only: never the token).
+    ///
+    /// # Errors
+    /// The token is missing, invalid or expired.
+    pub fn check_player_token(
+        &self,
+        token: Option<&skirmish_shared::PlayerToken>,
+        name: &str,
+    ) -> Result<Option<crate::auth::TokenPlayer>, crate::auth::TokenRefusal> {
+        let Some(auth) = &self.player_auth else {
+            return Ok(None);
+        };
+        auth.check(token, name).map(Some).inspect_err(|refusal| {
+            self.metrics.reject(crate::metrics::Rejection::PlayerToken);
+            tracing::debug!(why = %refusal, "join refused");
+        })
+    }
+
+    /// The identity a joining player plays under: its token's subject
+    /// when it has one, else its device key's ([`Self::resolve_identity`]).
+    /// `None` without a database, as for device keys.
+    pub async fn join_identity(
+        &self,
+        token: Option<&crate::auth::TokenPlayer>,
+        key: Option<&skirmish_shared::PlayerKey>,
+    ) -> Option<crate::storage::Resolved> {
+        match token {
+            Some(player) => self.storage.as_ref().map(|_| crate::storage::Resolved {
+                identity: player.identity.clone(),
+                new_secret: None,
+            }),
+            None => self.resolve_identity(key).await,
+        }
+    }
+
     /// Builds the state and starts the default room and the ticker, and
     /// in cluster mode the lease task. `admin_token` (read from the config
     /// by the caller, which reports a bad token file) opens the admin API.
     ///
     /// # Errors
     /// `--redis` is unusable.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is built (and its failure reported) by the caller at start"
+    )]
     pub fn new(
         config: Config,
         node: Node,
@@ -142,6 +186,7 @@ impl AppState {
         shutdown: CancellationToken,
         tracker: TaskTracker,
         admin_token: Option<crate::admin::token::AdminToken>,
+        player_auth: Option<Arc<crate::auth::PlayerAuth>>,
     ) -> Result<AppState, ClusterError> {
         let ticker = Ticker::new(
             TICKER_LOG_CAPACITY,
@@ -220,6 +265,7 @@ impl AppState {
         ));
         Ok(AppState(Arc::new(AppInner {
             admin: admin_token.map(crate::admin::Admin::new),
+            player_auth,
             matchmaker,
             matchmake_rate: rate::PerAddressRate::per_second(
                 config.matchmakes_per_sec,

@@ -44,7 +44,13 @@ pub async fn join(
     slot: Option<Extension<ConnSlot>>,
     body: Result<Json<JoinBody>, JsonRejection>,
 ) -> Result<Response, Refused> {
-    let Json(body) = body?;
+    let Json(mut body) = body?;
+    let token_player = app
+        .check_player_token(body.token.as_ref(), &body.name)
+        .map_err(|refusal| ApiError::new(refusal.api_code(), refusal.to_string()))?;
+    if let Some(player) = &token_player {
+        body.name.clone_from(&player.name);
+    }
     if !valid_name(&body.name) {
         return Err(ApiError::new(ApiErrorCode::BadName, bad_name_message()).into());
     }
@@ -66,7 +72,9 @@ pub async fn join(
                 .into(),
         );
     }
-    let resolved = app.resolve_identity(body.player.as_ref()).await;
+    let resolved = app
+        .join_identity(token_player.as_ref(), body.player.as_ref())
+        .await;
     let entrant = Entrant {
         name: body.name,
         resume: None,

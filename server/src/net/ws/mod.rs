@@ -57,7 +57,7 @@ const WS_MAX_MESSAGE: usize = 64 * 1024;
 
 /// tungstenite's read chunk. Its 128 KiB default is zero-filled on every
 /// socket read, which made `memset` most of the server's CPU with hundreds
-/// of players sending 12-byte inputs; client frames are at most 512 bytes.
+/// of players sending 12-byte inputs; client frames are at most 2560 bytes.
 const WS_READ_BUFFER: usize = 4 * 1024;
 
 /// Pongs waiting for the writer. Pings are rate-limited with everything
@@ -341,6 +341,16 @@ where
         app.metrics.reject(Rejection::BadVersion);
         return Err(refuse(sink, CloseCode::ProtocolError, ErrorCode::BadVersion, msg).await);
     }
+    let token_player = match app.check_player_token(hello.token.as_ref(), &hello.name) {
+        Ok(player) => player,
+        Err(refusal) => {
+            let msg = refusal.to_string();
+            return Err(refuse(sink, refusal.close_code(), refusal.error_code(), msg).await);
+        }
+    };
+    if let Some(player) = &token_player {
+        hello.name.clone_from(&player.name);
+    }
     if !valid_name(&hello.name) {
         let msg = bad_name_message();
         app.metrics.reject(Rejection::BadName);
@@ -370,7 +380,9 @@ where
                 )
                 .await);
             }
-            let resolved = app.resolve_identity(hello.player.as_ref()).await;
+            let resolved = app
+                .join_identity(token_player.as_ref(), hello.player.as_ref())
+                .await;
             let entrant = Entrant {
                 name: hello.name,
                 resume: None,
@@ -398,7 +410,10 @@ where
             // A resume takes back a ship that keeps its own identity.
             let resolved = match hello.resume {
                 Some(_) => None,
-                None => app.resolve_identity(hello.player.as_ref()).await,
+                None => {
+                    app.join_identity(token_player.as_ref(), hello.player.as_ref())
+                        .await
+                }
             };
             let entrant = Entrant {
                 name: hello.name,

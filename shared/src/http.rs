@@ -411,6 +411,10 @@ pub struct StateAnswer<B = SnapshotBody> {
     /// The server is stopping: stop polling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed: Option<String>,
+    /// An operator's message (as `ServerMsg::Notice`); such an answer has
+    /// no snapshot: poll again with the same `after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// `POST /api/sessions/{token}/leave`'s answer.
@@ -678,6 +682,13 @@ pub struct AdminPlayer {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminReason {
     pub reason: String,
+}
+
+/// `POST /admin/api/notice`: a message shown in every player's HUD and on
+/// every scoreboard of this node (1 to [`crate::MAX_NOTICE_LEN`] bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminNotice {
+    pub text: String,
 }
 
 /// `POST /admin/api/rooms/{id}/players/{ship}/kick`: the reason (as

@@ -237,6 +237,19 @@ pub enum ServerMsg {
     Pong(Pong),
     /// Why the server is about to close the socket, or refused a request.
     Error(ErrorMsg),
+    /// A message from the server's operators for every player's HUD
+    /// (maintenance, an event). Version 4.
+    Notice(Notice),
+}
+
+/// Longest operator message in bytes (UTF-8): a HUD line, not a page.
+pub const MAX_NOTICE_LEN: usize = 200;
+
+/// An operator's message to every player and spectator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// 1 to [`MAX_NOTICE_LEN`] bytes without control characters.
+    pub text: String,
 }
 
 /// The session is open.

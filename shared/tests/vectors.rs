@@ -350,6 +350,12 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
             }),
         ),
         (
+            "server_notice",
+            ServerMsg::Notice(Notice {
+                text: "Maintenance at 22:00 UTC: rounds end early".into(),
+            }),
+        ),
+        (
             "server_error_room_rate",
             ServerMsg::Error(ErrorMsg {
                 code: ErrorCode::RoomRateLimited,

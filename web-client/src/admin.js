@@ -209,5 +209,16 @@ $('logout').addEventListener('click', () => {
   status('logged out');
 });
 $('drain').addEventListener('click', () => act('Drain this node? It stops taking players and exits once they are gone.', 'drain'));
+$('notice').addEventListener('click', async () => {
+  const text = window.prompt('Message for every player and scoreboard of this node (at most 200 bytes):', '');
+  if (!text) return;
+  try {
+    const entry = await api('notice', { text });
+    status(`done: ${entry.action} to ${entry.target}`);
+    await refresh();
+  } catch (err) {
+    status(`refused: ${err instanceof Error ? err.message : err}`);
+  }
+});
 
 poll();

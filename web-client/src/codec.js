@@ -735,6 +735,7 @@ const ServerMsgT = enumOf('ServerMsg', [
   ['Snapshot', SnapshotT],
   ['Pong', PongT],
   ['Error', ErrorMsgT],
+  ['Notice', struct('Notice', [['text', string]])],
 ]);
 
 // ---------------------------------------------------------------------------

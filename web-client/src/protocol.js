@@ -18,6 +18,8 @@ export const MAX_PLAYER_TOKEN_LEN = 2048;
 export const MAX_CLIENT_FRAME = 512 + MAX_PLAYER_TOKEN_LEN;
 /** Largest server frame a client accepts. */
 export const MAX_SERVER_FRAME = 1 << 20;
+/** Longest operator message (`Notice.text`) in UTF-8 bytes. */
+export const MAX_NOTICE_LEN = 200;
 /** Longest player name in UTF-8 bytes. */
 export const MAX_NAME_LEN = 24;
 /** Longest room id in bytes; room ids are `[A-Za-z0-9_-]`. */

@@ -78,6 +78,7 @@ const ui = {
   connPhase: $('conn-phase'),
   connNote: $('conn-note'),
   connId: $('conn-id'),
+  serverNotice: $('server-notice'),
   mapPanel: $('map-panel'),
   canvas: /** @type {HTMLCanvasElement} */ ($('minimap')),
   result: $('result'),
@@ -674,6 +675,20 @@ function drawConnection(current, now) {
   setText(ui.connId, id === null ? '' : `#${id}`);
 }
 
+/** How long an operator's message stays on the board. */
+const NOTICE_MS = 30_000;
+
+/**
+ * Shows the operators' newest message for a while.
+ * @param {{ text: string, at: number } | null} notice
+ * @param {number} now
+ */
+function drawNotice(notice, now) {
+  const shown = notice !== null && now - notice.at < NOTICE_MS;
+  ui.serverNotice.hidden = !shown;
+  if (shown) setText(ui.serverNotice, `Server: ${notice.text}`);
+}
+
 function frame() {
   const current = feed;
   const now = performance.now();
@@ -689,6 +704,7 @@ function frame() {
         leader,
       );
       drawKills(model.kills);
+      drawNotice(model.notice, now);
       drawResult(model.resultAt(now), now);
       drawMap(model, now);
       const ships = model.sample?.ships ?? [];

@@ -84,6 +84,8 @@ import { Interpolator, Prediction, viewTime } from './prediction.js';
 
 /** Lines kept in the kill feed. */
 const FEED_LINES = 6;
+/** How an operator's message (`Notice`) starts on the HUD's feed. */
+export const SERVER_PREFIX = 'Server: ';
 /** Pings awaiting a Pong; older ones are forgotten (their Pong was lost). */
 const MAX_PENDING_PINGS = 8;
 
@@ -236,6 +238,8 @@ export class GameSession {
     } else if ('Error' in msg) {
       this.state.error = { code: msg.Error.code, message: msg.Error.message };
       if (msg.Error.code === 'ResumeRejected') this.resume = null;
+    } else if ('Notice' in msg) {
+      this.notice(`${SERVER_PREFIX}${msg.Notice.text}`);
     }
     return msg;
   }

@@ -511,6 +511,10 @@ export class LongPollTransport {
           const answer = await res.json();
           if (this.closed) return;
           failures = 0;
+          if (typeof answer.notice === 'string') {
+            // An operator's message, as the WebSocket's Notice; no snapshot.
+            this.deliver({ Notice: { text: answer.notice } });
+          }
           if (answer.snapshot) {
             this.deliver(snapshotFromAnswer(answer.snapshot));
           } else if (answer.closed) {

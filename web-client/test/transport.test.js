@@ -269,6 +269,15 @@ test('the golden state answer is handed on as the binary decoder gives it', asyn
   assert.deepEqual(h.closes, [{ code: CloseCode.GoingAway, reason: 'server shutting down' }]);
 });
 
+test('a long-poll notice is delivered as the WebSocket Notice, then polling goes on', async () => {
+  const h = await joined();
+  h.net.take('/state').respond(200, readJson('http_state_notice.json'));
+  await settle();
+  assert.deepEqual(h.messages.at(-1), decodeServer(readBytes('server_notice.bin')));
+  assert.ok(h.net.take('/state'), 'the next poll goes out');
+  assert.deepEqual(h.closes, []);
+});
+
 test('after is whatever the holder says it holds', async () => {
   /** @type {number | null} */
   let held = null;

@@ -164,7 +164,8 @@ async fn play(
                     Some(ServerMsg::Welcome(_)) => {
                         return Err(ClientError::Protocol("a second Welcome"));
                     }
-                    Some(ServerMsg::Pong(_)) | None => {}
+                    // Operators' messages are for people; bots play on.
+                    Some(ServerMsg::Pong(_) | ServerMsg::Notice(_)) | None => {}
                 }
             }
             () = sleep_until(silent_until) => return Err(ClientError::Timeout("snapshot")),

@@ -336,6 +336,17 @@ impl Feed {
         }
     }
 
+    /// Logs an operator's message at once: it is no game state, so the
+    /// spectator delay has nothing to hide in it.
+    pub fn notice(&self, text: &str) {
+        let event = RoomEvent::Notice(feed::NoticeEvent {
+            text: text.to_owned(),
+            room: self.room.to_string(),
+            time: unix_millis(),
+        });
+        self.log.append(&[event], None);
+    }
+
     /// Ends the log: readers get what the delay still held (the room is
     /// over, there is no one left to ghost), then a final `closed` event.
     pub fn close(&mut self, reason: &'static str) {

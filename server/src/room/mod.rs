@@ -136,6 +136,10 @@ pub enum RoomCmd {
     /// The admin console closes the room: it ends after this command and
     /// tells everyone attached [`CLOSED_BY_OPERATOR`].
     Close,
+    /// The admin console's message for every player (their next frame)
+    /// and every watcher (a `notice` event, not delayed: it is no game
+    /// state). The text is checked by the sender.
+    Notice(Arc<str>),
 }
 
 /// The close reason of a player the admin console kicked. Fixed words:

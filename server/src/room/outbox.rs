@@ -31,15 +31,21 @@ pub enum Outgoing {
     Snapshot(SnapshotOut),
     /// Close the socket with this code and reason; nothing follows.
     Close(CloseCode, &'static str),
+    /// Send an operator's message (`ServerMsg::Notice`).
+    Notice(Arc<str>),
 }
 
 #[derive(Debug, Default)]
 struct Slot {
     snapshot: Option<SnapshotOut>,
     close: Option<(CloseCode, &'static str)>,
+    /// Latest-wins too: operators send a notice every few seconds at most,
+    /// and a newer one says what matters now.
+    notice: Option<Arc<str>>,
 }
 
-/// Latest-wins slot of one connection. Memory: one snapshot handle.
+/// Latest-wins slot of one connection. Memory: one snapshot handle and
+/// one notice handle.
 #[derive(Debug, Default)]
 pub struct Outbox {
     slot: Mutex<Slot>,
@@ -64,6 +70,12 @@ impl Outbox {
         replaced
     }
 
+    /// Offers an operator's message, replacing an unsent one. Never blocks.
+    pub fn notice(&self, text: Arc<str>) {
+        self.slot.lock().notice = Some(text);
+        self.wake.notify_one();
+    }
+
     /// Asks the writer to close the socket; later snapshots are ignored.
     pub fn close(&self, code: CloseCode, reason: &'static str) {
         let mut slot = self.slot.lock();
@@ -72,13 +84,18 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    /// Waits for the next thing to send. A close wins over a pending snapshot.
+    /// Waits for the next thing to send. A close wins over a pending
+    /// notice, and a notice over a snapshot (it is rare and small, and the
+    /// snapshot is still there next time).
     pub async fn next(&self) -> Outgoing {
         loop {
             {
                 let mut slot = self.slot.lock();
                 if let Some((code, reason)) = slot.close {
                     return Outgoing::Close(code, reason);
+                }
+                if let Some(text) = slot.notice.take() {
+                    return Outgoing::Notice(text);
                 }
                 if let Some(snapshot) = slot.snapshot.take() {
                     return Outgoing::Snapshot(snapshot);
@@ -133,5 +150,15 @@ mod tests {
             outbox.next().await,
             Outgoing::Close(CloseCode::SessionReplaced, _)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_notice_goes_before_the_snapshot_and_the_newest_wins() {
+        let outbox = Outbox::new();
+        outbox.put(out(1));
+        outbox.notice("first".into());
+        outbox.notice("second".into());
+        assert!(matches!(outbox.next().await, Outgoing::Notice(text) if &*text == "second"));
+        assert!(matches!(outbox.next().await, Outgoing::Snapshot(s) if s.last_input == 1));
     }
 }

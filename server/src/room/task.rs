@@ -313,6 +313,14 @@ impl Room {
                 let _ = reply.send(seated);
             }
             RoomCmd::Close => self.closed_by_operator = true,
+            RoomCmd::Notice(text) => {
+                for player in self.players.values() {
+                    if let Link::Connected(outbox) = &player.link {
+                        outbox.notice(text.clone());
+                    }
+                }
+                self.feed.notice(&text);
+            }
         }
     }
 

@@ -260,6 +260,15 @@ fn room_events() -> Vec<(&'static str, &'static str, RoomEvent)> {
                 reason: "server shutting down".into(),
             }),
         ),
+        (
+            "notice",
+            "a message from the server's operators, as every player's HUD shows it",
+            RoomEvent::Notice(NoticeEvent {
+                text: "Maintenance at 22:00 UTC: rounds end early".into(),
+                room: "main".into(),
+                time: TIME + 181_000,
+            }),
+        ),
     ]
 }
 
@@ -541,6 +550,7 @@ fn http_vectors() -> Vec<JsonVector> {
             &StateAnswer {
                 snapshot: Some(delta_snapshot()),
                 closed: None,
+                notice: None,
             },
         ),
         vector(
@@ -549,6 +559,7 @@ fn http_vectors() -> Vec<JsonVector> {
             &StateAnswer::<SnapshotBody> {
                 snapshot: None,
                 closed: None,
+                notice: None,
             },
         ),
         vector(
@@ -557,6 +568,7 @@ fn http_vectors() -> Vec<JsonVector> {
             &StateAnswer::<SnapshotBody> {
                 snapshot: None,
                 closed: Some("server shutting down".into()),
+                notice: None,
             },
         ),
         vector(
@@ -728,6 +740,22 @@ fn http_vectors() -> Vec<JsonVector> {
             },
         ),
         vector(
+            "http_admin_notice",
+            "POST /admin/api/notice: a message for every player's HUD and every scoreboard",
+            &AdminNotice {
+                text: "Maintenance at 22:00 UTC: rounds end early".into(),
+            },
+        ),
+        vector(
+            "http_state_notice",
+            "an operator's message for a long-poll player: poll again with the same after",
+            &StateAnswer::<SnapshotBody> {
+                snapshot: None,
+                closed: None,
+                notice: Some("Maintenance at 22:00 UTC: rounds end early".into()),
+            },
+        ),
+        vector(
             "http_admin_kick",
             "POST /admin/api/rooms/{id}/players/{ship}/kick: why, and an optional ban",
             &AdminKick {
@@ -765,6 +793,7 @@ fn http_vectors() -> Vec<JsonVector> {
             body: &snapshot.body,
         }),
         closed: None,
+        notice: None,
     };
     let written = serde_json::to_string(&borrowed).expect("serialises");
     let state = out.iter().find(|v| v.name == "http_state_answer");

@@ -252,6 +252,7 @@ pub async fn state(
     let nothing = |closed: Option<&str>| StateAnswer::<()> {
         snapshot: None,
         closed: closed.map(str::to_owned),
+        notice: None,
     };
     loop {
         let next = tokio::select! {
@@ -276,6 +277,14 @@ pub async fn state(
                 app.legacy.remove(&token, code);
                 return Err(ApiError::new(code, reason).into());
             }
+            Outgoing::Notice(text) => {
+                let state = StateAnswer::<()> {
+                    snapshot: None,
+                    closed: None,
+                    notice: Some(text.to_string()),
+                };
+                return Ok(answer(&app, StatusCode::OK, &state));
+            }
             Outgoing::Snapshot(out) => {
                 // The body the room built, written as it lies: never
                 // decoded back from its encoding, never copied.
@@ -294,6 +303,7 @@ pub async fn state(
                     let state = StateAnswer {
                         snapshot: Some(snapshot),
                         closed: None,
+                        notice: None,
                     };
                     return Ok(answer(&app, StatusCode::OK, &state));
                 }

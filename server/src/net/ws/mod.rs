@@ -30,7 +30,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use skirmish_shared::codec::snapshot_frame;
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{
-    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, PROTOCOL_VERSION, Pong, ResumeToken,
+    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, Notice, PROTOCOL_VERSION, Pong, ResumeToken,
     ServerMsg, bad_name_message, encode, valid_name,
 };
 use tokio::sync::mpsc;
@@ -587,6 +587,10 @@ impl Writer<'_> {
             let message = tokio::select! {
                 out = seat.next() => match out {
                     Outgoing::Close(code, reason) => return End::close(code, reason),
+                    Outgoing::Notice(text) => match encode(&ServerMsg::Notice(Notice { text: text.to_string() })) {
+                        Ok(bytes) => Message::Binary(Bytes::from(bytes)),
+                        Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
+                    },
                     Outgoing::Snapshot(snapshot) => match snapshot_frame(snapshot.last_input, &snapshot.body.encoded) {
                         Ok(frame) => Message::Binary(Bytes::from(frame)),
                         Err(err) => return End::close(CloseCode::InternalError, err.to_string()),

@@ -672,6 +672,11 @@ pub struct AdminPlayer {
     pub address: String,
     /// `websocket` or `longpoll`.
     pub transport: String,
+    /// The connection's round trip, as the server last measured it with a
+    /// WebSocket ping (every `--heartbeat-secs`), in milliseconds. Absent
+    /// for long-poll players, detached ships, and before the first pong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping_ms: Option<u32>,
 }
 
 /// `POST /admin/api/rooms/{id}/close` and

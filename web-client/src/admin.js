@@ -144,7 +144,7 @@ function draw(o) {
     o.rooms.flatMap((/** @type {any} */ r) =>
       r.humans.map((/** @type {any} */ p) =>
         row(
-          [r.id, p.ship, p.name, p.transport, p.address, p.connected ? 'yes' : 'waiting for resume'],
+          [r.id, p.ship, p.name, p.transport, p.address, p.connected ? 'yes' : 'waiting for resume', p.ping_ms == null ? '–' : `${p.ping_ms} ms`],
           {
             label: 'Kick',
             cls: 'kick',

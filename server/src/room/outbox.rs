@@ -8,6 +8,8 @@
 //! guards a pointer swap only and is never held across an await or I/O.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use skirmish_shared::CloseCode;
@@ -45,9 +47,13 @@ struct Slot {
 }
 
 /// Latest-wins slot of one connection. Memory: one snapshot handle and
-/// one notice handle.
+/// one notice handle. It also carries the connection's last measured
+/// round trip from the connection to the room (the admin overview).
 #[derive(Debug, Default)]
 pub struct Outbox {
+    /// Milliseconds plus one; 0 before the first measurement. An atomic,
+    /// so neither side ever waits on the other for it.
+    rtt: AtomicU32,
     slot: Mutex<Slot>,
     /// Wakes the writer; `notify_one` stores a permit when no one waits, so a
     /// put between two `next` calls is never missed.
@@ -68,6 +74,18 @@ impl Outbox {
         let replaced = self.slot.lock().snapshot.replace(snapshot).is_some();
         self.wake.notify_one();
         replaced
+    }
+
+    /// Records the connection's newest round trip.
+    pub fn set_rtt(&self, rtt: Duration) {
+        let ms = u32::try_from(rtt.as_millis()).unwrap_or(u32::MAX - 1);
+        self.rtt.store(ms.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// The newest round trip in milliseconds, if one was measured.
+    #[must_use]
+    pub fn rtt_ms(&self) -> Option<u32> {
+        self.rtt.load(Ordering::Relaxed).checked_sub(1)
     }
 
     /// Offers an operator's message, replacing an unsent one. Never blocks.

@@ -61,6 +61,10 @@ impl Player {
             connected: matches!(self.link, Link::Connected(_)),
             address: self.peer.address.to_string(),
             transport: self.peer.transport.as_str().to_owned(),
+            ping_ms: match &self.link {
+                Link::Connected(outbox) => outbox.rtt_ms(),
+                Link::Detached { .. } => None,
+            },
         }
     }
 }

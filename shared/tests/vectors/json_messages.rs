@@ -728,6 +728,7 @@ fn http_vectors() -> Vec<JsonVector> {
                         connected: true,
                         address: "203.0.113.7".into(),
                         transport: "websocket".into(),
+                        ping_ms: Some(42),
                     }],
                 }],
             },

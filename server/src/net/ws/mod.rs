@@ -38,6 +38,7 @@ use tokio::time::{MissedTickBehavior, timeout};
 use tracing::{Instrument, debug, field, info, info_span};
 
 mod close;
+mod ping;
 
 use super::AppState;
 use super::api::ApiError;
@@ -49,6 +50,7 @@ use crate::metrics::{GaugeGuard, Metrics, Rejection, Transport};
 use crate::room::{Entrant, JoinError, Outgoing, Peer, Seat, SessionId, lifecycle};
 use crate::storage::grant_secret;
 use close::{End, Frame, classify, socket_error, truncate};
+use ping::PingClock;
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
 /// this get a clean 1009 from us; larger ones are cut off by tungstenite
@@ -503,13 +505,15 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+    let pings = PingClock::new();
     let writer = Writer {
         heartbeat: Duration::from_secs(app.config.heartbeat_secs),
         stall: Duration::from_secs(app.config.write_timeout_secs),
         metrics: &app.metrics,
+        pings: &pings,
     };
     tokio::select! {
-        end = read_loop(stream, flood, app, seat, control_tx) => end,
+        end = read_loop(stream, flood, app, seat, control_tx, &pings) => end,
         end = writer.run(sink, seat, control_rx) => end,
         () = app.shutdown.cancelled() => End::close(CloseCode::GoingAway, "server shutting down"),
     }
@@ -521,6 +525,7 @@ async fn read_loop<R>(
     app: &AppState,
     seat: &Seat,
     control: mpsc::Sender<ServerMsg>,
+    pings: &PingClock,
 ) -> End
 where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -540,6 +545,11 @@ where
         };
         if !flood.allow(1) {
             return flooded(app);
+        }
+        if let Message::Pong(payload) = &frame
+            && let Some(rtt) = pings.answered(payload)
+        {
+            seat.outbox.set_rtt(rtt);
         }
         match classify(frame) {
             Frame::Skip => {}
@@ -573,6 +583,8 @@ struct Writer<'a> {
     /// reading fills the socket buffers and is dropped after this.
     stall: Duration,
     metrics: &'a Metrics,
+    /// Stamps each ping, so the reader can time its pong.
+    pings: &'a PingClock,
 }
 
 impl Writer<'_> {
@@ -600,7 +612,7 @@ impl Writer<'_> {
                     Ok(bytes) => Message::Binary(Bytes::from(bytes)),
                     Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
                 },
-                _ = ping.tick() => Message::Ping(Bytes::new()),
+                _ = ping.tick() => Message::Ping(self.pings.stamp()),
             };
             let len = match &message {
                 Message::Binary(bytes) => bytes.len(),

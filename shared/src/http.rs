@@ -689,6 +689,15 @@ pub struct AdminReason {
     pub reason: String,
 }
 
+/// `GET /admin/api/rooms/{id}/minimap`: the room's newest state sample
+/// (the `state` feed event watchers get) and the arena it is drawn in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminMinimap {
+    pub arena_w: u16,
+    pub arena_h: u16,
+    pub sample: crate::feed::StateSample,
+}
+
 /// `POST /admin/api/notice`: a message shown in every player's HUD and on
 /// every scoreboard of this node (1 to [`crate::MAX_NOTICE_LEN`] bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

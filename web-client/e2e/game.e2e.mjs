@@ -582,7 +582,7 @@ try {
     }
   });
 
-  await check('the admin console logs in, lists a room and its player, and a kick removes the player', 25000, async () => {
+  await check('the admin console logs in, lists a room and its player, draws its minimap, and a kick removes the player', 25000, async () => {
     const { page: victim } = await openPage(/** @type {any} */ (browser));
     const { page: admin, errors: adminErrors } = await openPage(/** @type {any} */ (browser));
     try {
@@ -601,6 +601,16 @@ try {
       await admin.waitForSelector('#room-rows tr[data-room="admin-e2e"]', { timeout: 5000 });
       const player = '#player-rows tr[data-room="admin-e2e"][data-name="Kickme"]';
       await admin.waitForSelector(player, { timeout: 5000 });
+      // The selected room's live minimap draws its ships.
+      await admin.selectOption('#map-room', 'admin-e2e');
+      await admin.waitForFunction(
+        () => {
+          const map = document.getElementById('minimap');
+          return map?.dataset.room === 'admin-e2e' && Number(map.dataset.ships ?? 0) >= 1;
+        },
+        null,
+        { timeout: 5000 },
+      );
       const stored = await admin.evaluate(() => sessionStorage.getItem('skirmish-admin-token'));
       assert(stored === ADMIN_TOKEN, 'the token is kept in sessionStorage');
       await admin.screenshot({ path: `${RESULTS}admin.png` });

@@ -5,6 +5,7 @@
 //! - [`token`]: the admin token and its constant-time comparison.
 //! - [`audit`]: the bounded list of actions done.
 //! - [`notice`]: the server message shown in every player's HUD.
+//! - [`minimap`]: a room's newest state sample, for the console's map.
 //!
 //! It exists only when an admin token is configured; otherwise nothing is
 //! routed and `/admin/...` answers 404 like any unknown path. Every request
@@ -18,6 +19,7 @@
 //! between ticks.
 
 pub mod audit;
+pub mod minimap;
 pub mod notice;
 pub mod token;
 
@@ -125,6 +127,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/rooms/{id}/players/{ship}/kick", post(kick))
         .route("/drain", post(drain))
         .route("/notice", post(notice::send_notice))
+        .route("/rooms/{id}/minimap", get(minimap::minimap))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes as usize))
         // A body trickled in slowly must not hold a request forever.

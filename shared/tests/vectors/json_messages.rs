@@ -741,6 +741,20 @@ fn http_vectors() -> Vec<JsonVector> {
             },
         ),
         vector(
+            "http_admin_minimap",
+            "GET /admin/api/rooms/{id}/minimap: the room's newest state sample and its arena",
+            &AdminMinimap {
+                arena_w: 1600,
+                arena_h: 1000,
+                sample: StateSample {
+                    round_ends_tick: 5400,
+                    ships: vec![ShipSample(3, 412.5, 300.0, 64, 3), ShipSample(7, 1200.0, 815.25, 192, 0)],
+                    tick: 1240,
+                    time: TIME + 41_000,
+                },
+            },
+        ),
+        vector(
             "http_admin_notice",
             "POST /admin/api/notice: a message for every player's HUD and every scoreboard",
             &AdminNotice {

@@ -70,13 +70,18 @@ async fn polled_notice(server: &TestServer, token: &str) -> String {
     }
 }
 
-/// Reads the player's messages until a Notice.
+/// Reads the player's messages until a Notice (snapshots keep coming, so
+/// the wait is bounded as a whole).
 async fn notice_of(player: &mut Player) -> String {
-    loop {
-        if let ServerMsg::Notice(notice) = player.recv().await {
-            return notice.text;
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let ServerMsg::Notice(notice) = player.recv().await {
+                return notice.text;
+            }
         }
-    }
+    })
+    .await
+    .expect("a Notice in time")
 }
 
 #[tokio::test]

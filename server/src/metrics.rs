@@ -117,6 +117,10 @@ pub enum Rejection {
     InviteRate,
     /// A join refused by an operator's ban.
     Banned,
+    /// The replay stream cap (`--max-replay-streams`).
+    ReplayLimit,
+    /// The address's replay stream cap.
+    IpReplayLimit,
 }
 
 impl Rejection {
@@ -153,6 +157,8 @@ impl Rejection {
             Rejection::Invite => "invite",
             Rejection::InviteRate => "invite_rate",
             Rejection::Banned => "banned",
+            Rejection::ReplayLimit => "replay_limit",
+            Rejection::IpReplayLimit => "ip_replay_limit",
         }
     }
 }

@@ -175,11 +175,18 @@ pub enum ApiErrorCode {
     /// An operator banned this address or name for a while
     /// (`Retry-After`).
     Banned,
+    /// The match has no stored replay (none was recorded, or retention
+    /// deleted it).
+    ReplayNotFound,
+    /// `--max-replay-streams` replay streams are open.
+    ReplayLimit,
+    /// Your address has `--max-replay-streams-per-ip` replay streams open.
+    IpReplayLimit,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 55] = [
+    pub const ALL: [ApiErrorCode; 58] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -235,6 +242,9 @@ impl ApiErrorCode {
         ApiErrorCode::Unauthorized,
         ApiErrorCode::AdminRateLimited,
         ApiErrorCode::Banned,
+        ApiErrorCode::ReplayNotFound,
+        ApiErrorCode::ReplayLimit,
+        ApiErrorCode::IpReplayLimit,
     ];
 
     /// The HTTP status the code is answered with.
@@ -246,7 +256,7 @@ impl ApiErrorCode {
             | TooManyInputs | NotWebsocket => 400,
             Unauthorized => 401,
             OriginForbidden | InviteRequired | BadInvite | Banned => 403,
-            NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch => 404,
+            NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch | ReplayNotFound => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
             SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost => 410,
@@ -260,7 +270,8 @@ impl ApiErrorCode {
             ShuttingDown | RoomFull | RoomLimit | ServerFull | SpectatorLimit
             | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
             | LegacyLimit | ConnectionLimit | IpConnectionLimit | FdLimit
-            | DirectoryUnavailable | NotRegistered | NoDatabase | DatabaseUnavailable => 503,
+            | DirectoryUnavailable | NotRegistered | NoDatabase | DatabaseUnavailable
+            | ReplayLimit | IpReplayLimit => 503,
         }
     }
 }

@@ -79,6 +79,9 @@ export const ApiErrorCode = Object.freeze({
   unauthorized: 401,
   admin_rate_limited: 429,
   banned: 403,
+  replay_not_found: 404,
+  replay_limit: 503,
+  ip_replay_limit: 503,
 });
 
 /**

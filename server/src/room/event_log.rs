@@ -294,8 +294,21 @@ impl EventLog {
     /// Appends `events` and, when given, replaces the snapshot, as one
     /// step: a reader sees both or neither.
     pub fn append<E: FeedEvent>(&self, events: &[E], snapshot: Option<Json>) {
+        self.append_kept(events, snapshot, false);
+    }
+
+    /// [`EventLog::append`], also returning the entries it logged (fewer
+    /// than `events` only when the id space ran out), for a room that
+    /// records its rounds' replays. The entries are the ring's own `Arc`s:
+    /// keeping them copies nothing.
+    pub fn append_kept<E: FeedEvent>(
+        &self,
+        events: &[E],
+        snapshot: Option<Json>,
+        keep: bool,
+    ) -> Vec<Arc<LogEntry>> {
         if events.is_empty() && snapshot.is_none() {
-            return;
+            return Vec::new();
         }
         let payloads: Vec<Payload> = events
             .iter()
@@ -304,7 +317,7 @@ impl EventLog {
                 data: to_json(&e.data()),
             })
             .collect();
-        let head = {
+        let (head, kept) = {
             let mut ring = self.ring.write();
             let prev = ring.head;
             let replica = self.replica.get();
@@ -317,7 +330,7 @@ impl EventLog {
                     ring.horizon = evicted.id;
                 }
                 let entry = Arc::new(render(id, payload));
-                if replica.is_some() {
+                if replica.is_some() || keep {
                     appended.push(entry.clone());
                 }
                 ring.entries.push_back(entry);
@@ -326,6 +339,7 @@ impl EventLog {
             if let Some(snapshot) = snapshot {
                 ring.snapshot = snapshot;
             }
+            let kept = if keep { appended.clone() } else { Vec::new() };
             if let Some(replica) = replica {
                 replica.appended(Appended {
                     prev,
@@ -333,9 +347,10 @@ impl EventLog {
                     snapshot: ring.snapshot.clone(),
                 });
             }
-            ring.head
+            (ring.head, kept)
         };
         self.head.send_replace(head);
+        kept
     }
 
     /// Marks the log finished; readers get [`Read::Closed`].

@@ -15,6 +15,8 @@
 //! - [`quota`]: how many rooms may exist and how fast an address opens them.
 //! - [`invite`]: private rooms' invite codes and the rate of wrong guesses.
 //! - [`bans`]: addresses and names an operator banned for a while.
+//! - [`replay`]: each round's replay recorded from what the feed releases,
+//!   handed to the storage writer with the round's record.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
 //! channels and snapshots are dropped into outboxes.
@@ -43,6 +45,7 @@ pub mod outbox;
 pub mod quota;
 pub mod record;
 pub mod registry;
+pub mod replay;
 pub mod seat;
 pub mod snapshot;
 pub mod task;

@@ -23,6 +23,7 @@ use tracing::{debug, warn};
 
 use super::feed::Feed;
 use super::record::RoundTally;
+use super::replay::Handover;
 use super::snapshot::{BodyCache, Frame, History};
 use super::{
     Inspection, JoinError, JoinRequest, Joined, Outbox, Peer, RoomCmd, RoomConfig, RoomStats,
@@ -144,6 +145,9 @@ pub struct Room {
     tick_seconds: RoomTicks,
     /// Kills and deaths of the round being played, for its record.
     tally: RoundTally,
+    /// Finished rounds waiting (at most the spectator delay) for the
+    /// feed to release their end and so their replay.
+    handover: Handover,
     /// The admin console closed the room: it ends after this command.
     closed_by_operator: bool,
     /// The last [`RECENT_TICKS`] ticks' durations in seconds, oldest
@@ -193,6 +197,7 @@ impl Room {
             tick_seconds,
             metrics,
             tally: RoundTally::default(),
+            handover: Handover::default(),
             closed_by_operator: false,
             recent_ticks: VecDeque::with_capacity(RECENT_TICKS),
         }
@@ -258,6 +263,9 @@ impl Room {
         }
         // Spectators and pollers of this room get a final `closed`.
         self.feed.close(reason);
+        if let Some(sink) = &self.config.rounds {
+            self.handover.flush(self.feed.take_replays(), sink);
+        }
         self.metrics.rooms.dec();
         lifecycle!(self.public, reason, "room closed");
     }
@@ -547,8 +555,11 @@ impl Room {
             let finished = self.tally.observe(frame, &self.id, |ship| {
                 players.get(&ship).and_then(|p| p.identity.clone())
             });
-            if let (Some(round), Some(sink)) = (finished, &self.config.rounds) {
-                sink.submit(round);
+            if let Some(sink) = &self.config.rounds {
+                let replays = self.feed.take_replays();
+                let delay = self.feed.delay_ticks();
+                self.handover
+                    .tick(frame.state.tick, delay, finished, replays, sink);
             }
         }
         self.fan_out();

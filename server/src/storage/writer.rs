@@ -5,6 +5,11 @@
 //! `--db-backlog` they are dropped and counted. Each episode (the queue
 //! overflowing, the database failing) is logged once when it starts and
 //! once when it ends. Never awaited by a room.
+//!
+//! Replays ride with their rounds: the writer encodes them (JSON, zlib) on
+//! the blocking pool before the transaction, and deletes replays past
+//! their retention (`--replay-retention-days`, `--max-replays`) between
+//! batches.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, error, info, info_span, warn};
 
 use super::record::RoundRecord;
+use super::replay::{self, ReplayData};
 use super::{StorageError, Store};
 use crate::metrics::{DbRound, Metrics};
 
@@ -31,6 +37,22 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How long the queue may take to reach the database at shutdown; what is
 /// still unwritten then is lost (and logged).
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
+
+/// How often replays older than `--replay-retention-days` are deleted
+/// (and once at start): the age limit needs no finer grain, and each run
+/// is one indexed delete.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Which replays the writer deletes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Replays of matches that ended longer ago than this
+    /// (`--replay-retention-days`); `None` keeps them.
+    pub max_age_ms: Option<i64>,
+    /// All but the newest this many (`--max-replays`), checked after every
+    /// batch that stored a replay; `None`: no cap.
+    pub max_replays: Option<u64>,
+}
 
 /// Where rooms hand finished rounds. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -68,6 +90,7 @@ impl RoundSink {
 /// Starts the writer task over `store`; rounds go through the sink.
 pub fn start(
     store: Arc<dyn Store>,
+    retention: Retention,
     backlog: usize,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -81,6 +104,7 @@ pub fn start(
         metrics: metrics.clone(),
         overflowing: overflowing.clone(),
         failing: false,
+        retention,
     };
     tracker.spawn(writer.run(shutdown).instrument(info_span!("record_writer")));
     RoundSink {
@@ -97,21 +121,32 @@ struct Writer {
     overflowing: Arc<AtomicBool>,
     /// The database failed the last attempt (logged once per episode).
     failing: bool,
+    retention: Retention,
 }
 
 impl Writer {
     async fn run(mut self, shutdown: CancellationToken) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut backoff = BACKOFF_MIN;
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if batch.is_empty() {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
+                    _ = prune.tick(), if self.retention.max_age_ms.is_some() => {
+                        self.prune(true).await;
+                        continue;
+                    }
                     n = self.rx.recv_many(&mut batch, MAX_BATCH) => if n == 0 { break },
                 }
             }
+            let replays = batch.iter().any(|round| round.replay.is_some());
             if self.write(&mut batch).await {
                 backoff = BACKOFF_MIN;
+                if replays && self.retention.max_replays.is_some() {
+                    self.prune(false).await;
+                }
                 continue;
             }
             tokio::select! {
@@ -127,6 +162,7 @@ impl Writer {
     /// One attempt at `batch`; true when it is done with (written, or
     /// refused round by round), false to retry it later.
     async fn write(&mut self, batch: &mut Vec<RoundRecord>) -> bool {
+        encode_replays(batch).await;
         match self.store.write_rounds(batch).await {
             Ok(()) => {
                 self.written(batch.len());
@@ -159,6 +195,31 @@ impl Writer {
                         "cannot write finished rounds; they wait and are retried (play goes on)");
                 }
                 false
+            }
+        }
+    }
+
+    /// Deletes replays past their retention: by age when `by_age`, else
+    /// past the count. A failure is logged and retried at the next chance.
+    async fn prune(&mut self, by_age: bool) {
+        let retention = self.retention;
+        let before = if by_age {
+            retention
+                .max_age_ms
+                .map(|age| crate::room::record::unix_ms().saturating_sub(age))
+        } else {
+            None
+        };
+        match self
+            .store
+            .prune_replays(before, retention.max_replays)
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => info!(deleted, "replays past their retention deleted"),
+            Err(err) => {
+                self.metrics.db_errors.inc();
+                warn!(%err, "cannot delete old replays; retried later");
             }
         }
     }
@@ -204,5 +265,49 @@ impl Writer {
                 "shutdown: the database did not take the last finished rounds within {FINAL_FLUSH:?}; they are lost"
             );
         }
+    }
+}
+
+/// Encodes the batch's captured replays on the blocking pool (a few
+/// milliseconds of CPU each), once: a retried batch holds them encoded. A
+/// replay that cannot be encoded (too large) is dropped; its round is
+/// written without it.
+async fn encode_replays(batch: &mut [RoundRecord]) {
+    let captured: Vec<_> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, round)| match &round.replay {
+            Some(ReplayData::Captured(capture)) => Some((i, capture.clone())),
+            _ => None,
+        })
+        .collect();
+    if captured.is_empty() {
+        return;
+    }
+    let encoded = tokio::task::spawn_blocking(move || {
+        captured
+            .into_iter()
+            .map(|(i, capture)| (i, replay::encode(&capture)))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let Ok(encoded) = encoded else {
+        error!("replay encoding failed; the rounds are written without them");
+        for round in batch.iter_mut() {
+            if matches!(round.replay, Some(ReplayData::Captured(_))) {
+                round.replay = None;
+            }
+        }
+        return;
+    };
+    for (i, result) in encoded {
+        let round = &mut batch[i];
+        round.replay = match result {
+            Ok(replay) => Some(ReplayData::Encoded(Arc::new(replay))),
+            Err(err) => {
+                warn!(room = %round.room, round = round.round, %err, "replay not stored");
+                None
+            }
+        };
     }
 }

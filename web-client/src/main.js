@@ -14,6 +14,8 @@ import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { drawShip } from './draw.js';
 import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } from './lobby.js';
 import { errorOf } from './http.js';
+import { drawLeaderboard } from './leaderboards.js';
+import { fetchLeaderboards } from './records.js';
 import { matchmake, matchMessage, matchStep } from './matchmaking.js';
 import { GameSession } from './session.js';
 import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
@@ -351,6 +353,7 @@ function showLobby() {
   ui.results.hidden = true;
   ui.lobby.hidden = false;
   refreshRooms();
+  refreshLeaderboards();
 }
 
 // ---------------------------------------------------------------------------
@@ -419,6 +422,29 @@ async function refreshRooms() {
 }
 window.setInterval(refreshRooms, ROOMS_REFRESH_MS);
 refreshRooms();
+
+// ---------------------------------------------------------------------------
+// Leaderboards (records kept by the server; none: the panel stays hidden)
+
+/** How often the lobby asks for the leaderboards: they change when rounds end. */
+const LEADERBOARDS_MS = 30_000;
+
+/** Fetches both leaderboards and draws them; only while the lobby shows. */
+async function refreshLeaderboards() {
+  if (ui.lobby.hidden) return;
+  const { week, all } = await fetchLeaderboards(fetch);
+  const records = /** @type {HTMLElement} */ (document.getElementById('lobby-records'));
+  records.hidden = week.kind === 'off' && all.kind === 'off';
+  /** @param {string} id */
+  const at = (id) => ({
+    list: /** @type {HTMLElement} */ (document.getElementById(id)),
+    empty: /** @type {HTMLElement} */ (document.getElementById(`${id}-empty`)),
+  });
+  drawLeaderboard(at('board-week'), week, 'No rounds recorded this week.');
+  drawLeaderboard(at('board-all'), all, 'No rounds recorded yet.');
+}
+window.setInterval(refreshLeaderboards, LEADERBOARDS_MS);
+refreshLeaderboards();
 
 // ---------------------------------------------------------------------------
 // Round-end results

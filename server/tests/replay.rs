@@ -422,3 +422,45 @@ async fn retention_deletes_replays_past_the_count_and_the_age() {
     assert_eq!(refusal(status, &body), ApiErrorCode::Internal);
     server.stop().await;
 }
+
+/// The figure of docs/persistence.md: the bytes of one 3-minute round of 8
+/// ships (7 bots and a player), as JSON and as stored (zlib, as the writer
+/// compresses it). Takes 3 minutes, so it runs only when asked:
+/// `cargo test -p skirmish-server --test replay -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a 3-minute measurement"]
+#[expect(clippy::print_stderr, reason = "the measurement's output")]
+async fn measure_a_three_minute_round() {
+    use std::io::Write as _;
+    let dir = DataDir::new("measure");
+    let mut settings = config(&dir, 180);
+    settings.bots = 7;
+    // Ada sends nothing: she must outlast the round.
+    settings.idle_timeout_secs = 600;
+    let server = TestServer::start(settings).await;
+    let _ada = Player::join(&server, "Ada", Some("measure")).await;
+    let deadline = Instant::now() + Duration::from_secs(400);
+    let id = loop {
+        let (_, page) = get(&server, "/api/matches?room=measure").await;
+        if let Some(id) = page["matches"][0]["id"].as_u64() {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "no round recorded");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let (status, json) =
+        http_get(&server.http_url(&format!("/api/matches/{id}/replay?format=json"))).await;
+    assert_eq!(status, 200);
+    let replay: Replay = serde_json::from_str(&json).expect("a Replay");
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(json.as_bytes()).expect("compresses");
+    let stored = zlib.finish().expect("compresses").len();
+    eprintln!(
+        "3-minute round, 8 ships: {} events, {} samples, {} bytes of JSON, {} bytes stored",
+        replay.events.len(),
+        replay.samples.len(),
+        json.len(),
+        stored
+    );
+    server.stop().await;
+}

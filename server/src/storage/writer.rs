@@ -12,7 +12,7 @@
 //! batches.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -38,6 +38,14 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// still unwritten then is lost (and logged).
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
+/// Rounds waiting in the queue with their replay at most. A replay holds
+/// its round's log entries and samples until it is encoded (about 1 MB
+/// for a 3-minute round of 8 ships), so while the database is away only
+/// this many keep theirs: later rounds are queued without one (a `WARN`
+/// each), which bounds the memory a long outage costs to about this many
+/// megabytes.
+pub const MAX_QUEUED_REPLAYS: usize = 64;
+
 /// How often replays older than `--replay-retention-days` are deleted
 /// (and once at start): the age limit needs no finer grain, and each run
 /// is one indexed delete.
@@ -62,16 +70,32 @@ pub struct RoundSink {
     metrics: Arc<Metrics>,
     /// Set while the queue overflows, so the episode is logged once.
     overflowing: Arc<AtomicBool>,
+    /// Queued rounds holding a replay not yet written, at most
+    /// [`MAX_QUEUED_REPLAYS`].
+    replays: Arc<AtomicUsize>,
 }
 
 impl RoundSink {
-    /// Queues a finished round; never waits. A full queue drops it.
-    pub fn submit(&self, round: RoundRecord) {
+    /// Queues a finished round; never waits. A full queue drops it; past
+    /// [`MAX_QUEUED_REPLAYS`] waiting replays, it goes without its replay.
+    pub fn submit(&self, mut round: RoundRecord) {
+        if round.replay.is_some() {
+            if self.replays.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_REPLAYS {
+                self.replays.fetch_sub(1, Ordering::Relaxed);
+                round.replay = None;
+                warn!(room = %round.room, round = round.round,
+                    "replay backlog full (the database is behind): the round is queued without its replay");
+            }
+        }
+        let replay = round.replay.is_some();
         match self.tx.try_send(round) {
             Ok(()) => {
                 self.metrics.db_backlog.inc();
             }
             Err(TrySendError::Full(round)) => {
+                if replay {
+                    self.replays.fetch_sub(1, Ordering::Relaxed);
+                }
                 self.metrics.db_rounds(DbRound::Dropped, 1);
                 if !self.overflowing.swap(true, Ordering::Relaxed) {
                     warn!(
@@ -98,7 +122,9 @@ pub fn start(
 ) -> RoundSink {
     let (tx, rx) = mpsc::channel(backlog.max(1));
     let overflowing = Arc::new(AtomicBool::new(false));
+    let replays = Arc::new(AtomicUsize::new(0));
     let writer = Writer {
+        replays: replays.clone(),
         store,
         rx,
         metrics: metrics.clone(),
@@ -111,6 +137,7 @@ pub fn start(
         tx,
         metrics,
         overflowing,
+        replays,
     }
 }
 
@@ -122,6 +149,8 @@ struct Writer {
     /// The database failed the last attempt (logged once per episode).
     failing: bool,
     retention: Retention,
+    /// The sink's count of queued replays, released as rounds are done.
+    replays: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -162,14 +191,18 @@ impl Writer {
     /// One attempt at `batch`; true when it is done with (written, or
     /// refused round by round), false to retry it later.
     async fn write(&mut self, batch: &mut Vec<RoundRecord>) -> bool {
-        encode_replays(batch).await;
+        let unstored = encode_replays(batch).await;
+        self.replays.fetch_sub(unstored, Ordering::Relaxed);
+        let replays = batch.iter().filter(|round| round.replay.is_some()).count();
         match self.store.write_rounds(batch).await {
             Ok(()) => {
                 self.written(batch.len());
                 batch.clear();
+                self.replays.fetch_sub(replays, Ordering::Relaxed);
                 true
             }
             Err(StorageError::Refused(why)) => {
+                self.replays.fetch_sub(replays, Ordering::Relaxed);
                 // Something in the batch the database will never take:
                 // write the rounds one by one so only that one is lost.
                 self.metrics.db_errors.inc();
@@ -271,8 +304,8 @@ impl Writer {
 /// Encodes the batch's captured replays on the blocking pool (a few
 /// milliseconds of CPU each), once: a retried batch holds them encoded. A
 /// replay that cannot be encoded (too large) is dropped; its round is
-/// written without it.
-async fn encode_replays(batch: &mut [RoundRecord]) {
+/// written without it. Returns how many replays were dropped so.
+async fn encode_replays(batch: &mut [RoundRecord]) -> usize {
     let captured: Vec<_> = batch
         .iter()
         .enumerate()
@@ -282,8 +315,9 @@ async fn encode_replays(batch: &mut [RoundRecord]) {
         })
         .collect();
     if captured.is_empty() {
-        return;
+        return 0;
     }
+    let mut dropped = 0;
     let encoded = tokio::task::spawn_blocking(move || {
         captured
             .into_iter()
@@ -296,9 +330,10 @@ async fn encode_replays(batch: &mut [RoundRecord]) {
         for round in batch.iter_mut() {
             if matches!(round.replay, Some(ReplayData::Captured(_))) {
                 round.replay = None;
+                dropped += 1;
             }
         }
-        return;
+        return dropped;
     };
     for (i, result) in encoded {
         let round = &mut batch[i];
@@ -306,8 +341,10 @@ async fn encode_replays(batch: &mut [RoundRecord]) {
             Ok(replay) => Some(ReplayData::Encoded(Arc::new(replay))),
             Err(err) => {
                 warn!(room = %round.room, round = round.round, %err, "replay not stored");
+                dropped += 1;
                 None
             }
         };
     }
+    dropped
 }

@@ -380,7 +380,7 @@ pub struct Config {
     pub max_replays: u64,
 
     /// Replay streams (`GET /api/matches/{id}/replay`) open at once; each
-    /// holds its decoded replay (about 0.5 MB for a 3-minute round of 8
+    /// holds its decoded replay (about 0.6 MB for a 3-minute round of 8
     /// ships, at most 64 MB).
     #[arg(long, env = "SKIRMISH_MAX_REPLAY_STREAMS", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

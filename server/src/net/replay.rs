@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::stream;
 use serde::Deserialize;
-use skirmish_shared::feed::{Closed, FeedEvent as _, RoomEvent, names};
+use skirmish_shared::feed::{RoomEvent, names};
 use skirmish_shared::http::{ApiErrorCode, MAX_EVENTS_PER_PAGE};
 use skirmish_shared::replay::MAX_REPLAY_SPEED;
 use tokio::time::Instant;
@@ -37,10 +37,11 @@ use super::AppState;
 use super::api::ApiError;
 use super::history::{row_id, storage};
 use super::slots::client_address;
+use super::sse::end_frame;
 use crate::address_limit::{AddressPermit, Full};
 use crate::listener::ConnSlot;
 use crate::metrics::{Metrics, Rejection, Transport};
-use crate::room::event_log::{sse_frame, to_json};
+use crate::room::event_log::sse_frame;
 use crate::storage::replay::{self, Playback, ReplayError};
 
 /// What a disconnected EventSource should wait before reconnecting.
@@ -258,13 +259,6 @@ struct ReplayStream {
 
 fn frame_bytes(frame: &replay::PlaybackFrame) -> Bytes {
     sse_frame(frame.id, &frame.event, frame.data.get())
-}
-
-fn end_frame(event: fn(Closed) -> RoomEvent, reason: &str) -> Bytes {
-    let event = event(Closed {
-        reason: reason.to_owned(),
-    });
-    sse_frame(None, event.name(), to_json(&event.data()).get())
 }
 
 impl ReplayStream {

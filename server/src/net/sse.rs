@@ -194,7 +194,7 @@ impl Drop for Feed {
 
 /// The frame that ends a stream: `closed` (the log ended) or `shutdown`.
 /// The ticker's ends have the room feed's names and payload.
-fn end_frame(event: fn(Closed) -> RoomEvent, reason: &str) -> Bytes {
+pub(crate) fn end_frame(event: fn(Closed) -> RoomEvent, reason: &str) -> Bytes {
     let event = event(Closed {
         reason: reason.to_owned(),
     });

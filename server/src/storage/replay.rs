@@ -24,7 +24,7 @@ use crate::room::event_log::{Json, LogEntry};
 use crate::room::feed::SampleFrame;
 
 /// The largest replay stored, as uncompressed JSON. A 3-minute round of 8
-/// ships is about 0.5 MB (docs/persistence.md); this allows hour-long
+/// ships is about 0.6 MB (docs/persistence.md); this allows hour-long
 /// rounds of full rooms, and bounds what one replay read can make the
 /// server hold (the replay routes decode at most this much).
 pub const MAX_REPLAY_JSON: usize = 64 << 20;

@@ -206,3 +206,90 @@ impl Handover {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use skirmish_shared::feed::{Kill, StandingLine, Weapon};
+
+    use super::*;
+    use crate::room::event_ids::IdAllocator;
+    use crate::room::event_log::{EventLog, to_json};
+
+    fn started(round: u32, tick: u32) -> RoomEvent {
+        RoomEvent::Round(Round::Started {
+            ends_tick: tick + 100,
+            room: "r".into(),
+            round,
+            secs_left: 10.0,
+            tick,
+            time: 0,
+        })
+    }
+
+    fn ended(round: u32, tick: u32) -> RoomEvent {
+        RoomEvent::Round(Round::Ended {
+            room: "r".into(),
+            round,
+            standings: vec![StandingLine {
+                name: "Ada".into(),
+                player: 1,
+                score: 1,
+            }],
+            tick,
+            time: 0,
+        })
+    }
+
+    fn kill(tick: u32) -> RoomEvent {
+        RoomEvent::Kill(Kill {
+            killer: 1,
+            killer_name: "Ada".into(),
+            room: "r".into(),
+            tick,
+            time: 0,
+            victim: 2,
+            victim_name: "Bob".into(),
+            weapon: Weapon::Blaster,
+        })
+    }
+
+    #[test]
+    fn a_round_is_recorded_from_the_snapshot_after_its_start_to_its_end() {
+        let log = EventLog::new(
+            64,
+            Arc::new(IdAllocator::starting_at(1000)),
+            to_json(&0).into(),
+        );
+        let mut recorder = Recorder::new("r".into(), 30);
+        let mut append = |recorder: &mut Recorder, events: Vec<RoomEvent>, tag: u32| {
+            let snapshot: Json = to_json(&tag).into();
+            let entries = log.append_kept(&events, Some(snapshot.clone()), true);
+            recorder.logged(&events, &entries, &snapshot);
+            entries.iter().map(|e| e.id).collect::<Vec<_>>()
+        };
+        // Before any start: nothing is recorded.
+        append(&mut recorder, vec![kill(1)], 1);
+        // The start's batch: its kill is in the snapshot, not an entry.
+        let start = append(&mut recorder, vec![started(1, 10), kill(10)], 2);
+        let middle = append(&mut recorder, vec![kill(20)], 3);
+        // The end, and the next round's start, in one batch.
+        let end = append(&mut recorder, vec![ended(1, 110), started(2, 110)], 4);
+        let finished = recorder.take_finished();
+        assert_eq!(finished.len(), 1);
+        let replay = &finished[0];
+        assert_eq!(
+            (replay.round, replay.start_tick, replay.end_tick),
+            (1, 10, 110)
+        );
+        assert_eq!(replay.snapshot.0, start[1], "the start batch's newest id");
+        assert_eq!(replay.snapshot.1.get(), "2");
+        let ids: Vec<u64> = replay.entries.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [middle[0], end[0]]);
+        // Round 2 is being recorded from its own start.
+        append(&mut recorder, vec![ended(2, 210)], 5);
+        let next = recorder.take_finished();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].snapshot.0, end[1]);
+        assert!(recorder.take_finished().is_empty());
+    }
+}

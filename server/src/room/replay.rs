@@ -261,7 +261,7 @@ mod tests {
             to_json(&0).into(),
         );
         let mut recorder = Recorder::new("r".into(), 30);
-        let mut append = |recorder: &mut Recorder, events: Vec<RoomEvent>, tag: u32| {
+        let append = |recorder: &mut Recorder, events: Vec<RoomEvent>, tag: u32| {
             let snapshot: Json = to_json(&tag).into();
             let entries = log.append_kept(&events, Some(snapshot.clone()), true);
             recorder.logged(&events, &entries, &snapshot);

@@ -79,13 +79,13 @@ impl RoundSink {
     /// Queues a finished round; never waits. A full queue drops it; past
     /// [`MAX_QUEUED_REPLAYS`] waiting replays, it goes without its replay.
     pub fn submit(&self, mut round: RoundRecord) {
-        if round.replay.is_some() {
-            if self.replays.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_REPLAYS {
-                self.replays.fetch_sub(1, Ordering::Relaxed);
-                round.replay = None;
-                warn!(room = %round.room, round = round.round,
-                    "replay backlog full (the database is behind): the round is queued without its replay");
-            }
+        if round.replay.is_some()
+            && self.replays.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED_REPLAYS
+        {
+            self.replays.fetch_sub(1, Ordering::Relaxed);
+            round.replay = None;
+            warn!(room = %round.room, round = round.round,
+                "replay backlog full (the database is behind): the round is queued without its replay");
         }
         let replay = round.replay.is_some();
         match self.tx.try_send(round) {

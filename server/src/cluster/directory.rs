@@ -488,6 +488,28 @@ impl RedisDirectory {
         }
     }
 
+    /// Whether room `room`'s log was closed because its node was lost
+    /// (`lose`): its readers are still served the closed log (its
+    /// `closed` entry, `server_lost`) while it lasts in Redis.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn lost(&self, room: &str) -> Result<bool, ClusterError> {
+        const OP: &str = "lost";
+        let mut conn = self.link.conn();
+        let closed: Option<String> = self
+            .link
+            .call(
+                OP,
+                redis::cmd("HGET")
+                    .arg(self.keys.feed(room))
+                    .arg("closed")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        Ok(closed.as_deref() == Some(super::follower::SERVER_LOST))
+    }
+
     /// Writes one route now (a session that was just opened), living for
     /// the rest of its grace plus one lease like the lease task's.
     ///

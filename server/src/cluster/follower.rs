@@ -22,8 +22,19 @@
 //!    wrong event.
 //! 3. A lost connection means subscribe again, then fill from the head; a
 //!    periodic read after the head catches a lost last message.
+//! 4. Every read also says whether the room's writer still holds its
+//!    lease. When it does not (its node was killed or paused past its
+//!    lease), the follower runs `lose`, which closes the log in Redis with
+//!    a `closed` entry (reason `server_lost`) under the next id, publishes
+//!    it and withdraws the room. Every node's followers then receive that
+//!    one entry, so all agree on its id; `lose` acts once, whoever calls.
+//!    The check rides on the reads a follower makes anyway, so finding a
+//!    dead owner costs nothing extra, and it is done exactly for the rooms
+//!    someone is watching (an unwatched room needs no one told; the
+//!    directory drops it when the lease expires).
 //!
-//! A follower never writes to Redis and never touches a room.
+//! Apart from `lose`, a follower never writes to Redis, and it never
+//! touches a room.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,6 +61,18 @@ use crate::room::feed::SampleFrame;
 /// The close reason a mirror gives its readers when the owner closed the
 /// room's log.
 const REMOTE_CLOSED: &str = "room closed";
+
+/// The reason of the `closed` entry `lose` logs when a room's node is gone.
+pub const SERVER_LOST: &str = "server_lost";
+
+/// The mirror's close reason for a feed's `closed` field.
+fn close_reason(closed: &str) -> &'static str {
+    if closed == SERVER_LOST {
+        SERVER_LOST
+    } else {
+        REMOTE_CLOSED
+    }
+}
 
 /// The most `--max-followed-rooms` may be: rooms of other nodes one node
 /// follows at once. Each costs a mirror ring (`--event-log-capacity`
@@ -104,8 +127,11 @@ struct Read {
     last: Option<u64>,
     snap_at: Option<u64>,
     snap: Option<Json>,
-    closed: bool,
+    /// The feed's `closed` reason, once the log closed.
+    closed: Option<String>,
     entries: Vec<Link>,
+    /// The log is open but its writer no longer holds its lease.
+    orphaned: bool,
 }
 
 /// How followers behave (from the settings).
@@ -378,14 +404,15 @@ impl Followers {
         call.key(keys.log(room))
             .key(keys.feed(room))
             .arg(after.map(|a| a.to_string()).unwrap_or_default())
-            .arg(self.capacity);
+            .arg(self.capacity)
+            .arg(keys.prefix());
         let mut conn = link.conn();
         let reply: Vec<Value> = link.call(OP, call.invoke_async(&mut conn)).await?;
         let text = |v: &Value| match v {
             Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
             _ => None,
         };
-        let [last, snap_at, snap, closed, Value::Array(flat)] = reply.as_slice() else {
+        let [last, snap_at, snap, closed, Value::Array(flat), orphaned] = reply.as_slice() else {
             return Err(link.reply_error(OP, format!("{reply:?}")));
         };
         let number = |v: &Value| text(v).and_then(|s| s.parse::<u64>().ok());
@@ -406,11 +433,44 @@ impl Followers {
             snap: text(snap)
                 .and_then(|s| RawValue::from_string(s).ok())
                 .map(Json::from),
-            closed: text(closed).is_some_and(|c| !c.is_empty()),
+            closed: text(closed).filter(|c| !c.is_empty()),
             entries,
+            orphaned: text(orphaned).is_some_and(|o| o == "1"),
         })
     }
+
+    /// Runs `lose` on `room`, whose writer's lease is gone: its log closes
+    /// with a `closed` entry (reason `server_lost`) under the next id,
+    /// published to every follower, this one included.
+    async fn lose(&self, room: &str) -> Result<(), ClusterError> {
+        const OP: &str = "lose";
+        let keys = self.directory.keys();
+        let link = self.directory.link();
+        let mut call = SCRIPTS.lose.prepare_invoke();
+        call.key(keys.room(room))
+            .key(keys.log(room))
+            .key(keys.feed(room))
+            .arg(keys.prefix())
+            .arg(self.capacity)
+            .arg(u64::try_from(LOST_FEED_TTL.as_millis()).unwrap_or(u64::MAX))
+            .arg(keys.events_channel(room))
+            .arg(room);
+        let mut conn = link.conn();
+        let reply: Vec<Value> = link.call(OP, call.invoke_async(&mut conn)).await?;
+        match reply.first() {
+            Some(Value::BulkString(tag)) if tag == b"lost" => {
+                warn!("the room's node is gone (its lease ran out): its log is closed, server_lost");
+                self.metrics.rooms_lost.inc();
+            }
+            _ => debug!(reply = ?reply, "lose: nothing to do"),
+        }
+        Ok(())
+    }
 }
+
+/// How long a lost room's log stays readable (as the owner's feed TTL): a
+/// reader coming back within it is told the room was lost.
+const LOST_FEED_TTL: Duration = Duration::from_secs(600);
 
 /// A follower's task.
 struct Task {
@@ -480,12 +540,9 @@ impl Task {
         }
         loop {
             let head = self.log().head();
-            let read = match f.read(&self.follower.room, Some(head)).await {
-                Ok(read) => read,
-                Err(err) => {
-                    debug!(%err, "catch-up read failed");
-                    return;
-                }
+            let read = match self.read(Some(head)).await {
+                Some(read) => read,
+                None => return,
             };
             let behind = read.last.is_some_and(|last| last > head);
             if read.entries.is_empty() {
@@ -493,8 +550,8 @@ impl Task {
                     // The stream has nothing after the head, yet its head
                     // is newer: entries were lost or trimmed.
                     self.restart().await;
-                } else if read.closed {
-                    self.log().close(REMOTE_CLOSED);
+                } else if let Some(closed) = &read.closed {
+                    self.close(closed);
                 }
                 return;
             }
@@ -514,8 +571,8 @@ impl Task {
             }
             f.repaired(FollowerRepair::GapFilled);
             if !full {
-                if read.closed {
-                    self.log().close(REMOTE_CLOSED);
+                if let Some(closed) = &read.closed {
+                    self.close(closed);
                 }
                 return;
             }
@@ -544,12 +601,8 @@ impl Task {
     /// to the snapshot.
     async fn restart(&self) {
         let f = &self.followers;
-        let read = match f.read(&self.follower.room, None).await {
-            Ok(read) => read,
-            Err(err) => {
-                debug!(%err, "read failed");
-                return;
-            }
+        let Some(read) = self.read(None).await else {
+            return;
         };
         let (Some(snap_at), Some(snapshot)) = (read.snap_at, read.snap) else {
             debug!("the owner has not written this room's log yet");
@@ -582,8 +635,45 @@ impl Task {
         if self.follower.ready.send_replace(true) {
             f.repaired(FollowerRepair::Restarted);
         }
-        if read.closed {
-            self.log().close(REMOTE_CLOSED);
+        if let Some(closed) = &read.closed {
+            self.close(closed);
+        }
+    }
+
+    /// One `log_read` after `after` (or of the newest entries); when the
+    /// room's writer has lost its lease, runs `lose` first and reads
+    /// again, so the answer carries the `closed` entry. `None` when Redis
+    /// could not be read.
+    async fn read(&self, after: Option<u64>) -> Option<Read> {
+        let f = &self.followers;
+        let room = &self.follower.room;
+        let read = f
+            .read(room, after)
+            .await
+            .map_err(|err| debug!(%err, "read failed"))
+            .ok()?;
+        if !read.orphaned {
+            return Some(read);
+        }
+        if let Err(err) = f.lose(room).await {
+            debug!(%err, "lose failed; the next check tries again");
+            return Some(read);
+        }
+        f.read(room, after)
+            .await
+            .map_err(|err| debug!(%err, "read failed"))
+            .ok()
+    }
+
+    /// Closes the mirror for the feed's `closed` reason. A lost room's
+    /// `closed` is an entry of the log, the mirror's newest once it is at
+    /// the head; the readers who read it need no second frame.
+    fn close(&self, closed: &str) {
+        let reason = close_reason(closed);
+        if reason == SERVER_LOST {
+            self.log().close_logged(reason);
+        } else {
+            self.log().close(reason);
         }
     }
 
@@ -644,8 +734,10 @@ impl Task {
             }
             Some(_) => self.catch_up().await,
         }
-        if message.closed.is_some() && self.log().head() == message.snap_at {
-            self.log().close(REMOTE_CLOSED);
+        if let Some(closed) = &message.closed
+            && self.log().head() == message.snap_at
+        {
+            self.close(closed);
         }
     }
 }

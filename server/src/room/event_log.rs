@@ -86,6 +86,10 @@ pub enum Read {
     },
     /// The log's writer is gone (room closed, server stopping).
     Closed(&'static str),
+    /// The log closed with a logged `closed` entry, its newest: a reader
+    /// that read that entry has been told; one that did not (it reset
+    /// onto it, or resumed after it) is told by the transport.
+    Ended(&'static str),
 }
 
 #[derive(Debug)]
@@ -101,6 +105,9 @@ struct Ring {
     horizon: u64,
     snapshot: Json,
     closed: Option<&'static str>,
+    /// Whether the close was logged as the newest entry (a mirror of a
+    /// log another node's `lose` closed).
+    closed_logged: bool,
 }
 
 impl Ring {
@@ -210,6 +217,7 @@ impl EventLog {
                 horizon: first,
                 snapshot,
                 closed,
+                closed_logged: false,
             }),
             head,
             replica: OnceLock::new(),
@@ -230,6 +238,7 @@ impl EventLog {
                 horizon: head,
                 snapshot,
                 closed: None,
+                closed_logged: false,
             }),
             head: head_tx,
             replica: OnceLock::new(),
@@ -348,6 +357,17 @@ impl EventLog {
         self.head.send_modify(|_| {});
     }
 
+    /// Marks a mirror finished by its newest entry, a logged `closed`
+    /// (another node's `lose`): readers at the head get [`Read::Ended`].
+    pub fn close_logged(&self, reason: &'static str) {
+        {
+            let mut ring = self.ring.write();
+            ring.closed = Some(reason);
+            ring.closed_logged = true;
+        }
+        self.head.send_modify(|_| {});
+    }
+
     /// The current snapshot and the id it is true as of.
     #[must_use]
     pub fn snapshot(&self) -> (Json, u64) {
@@ -366,7 +386,11 @@ impl EventLog {
     pub fn read(&self, after: u64, max: usize) -> Read {
         let ring = self.ring.read();
         if after == ring.head {
-            return ring.closed.map_or(Read::UpToDate, Read::Closed);
+            return match ring.closed {
+                None => Read::UpToDate,
+                Some(reason) if ring.closed_logged => Read::Ended(reason),
+                Some(reason) => Read::Closed(reason),
+            };
         }
         // Only an id this log gave out is a position in it: the horizon or
         // one the ring holds. Anything else (evicted, another log's, from

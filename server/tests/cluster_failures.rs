@@ -1,0 +1,195 @@
+//! Issue 16: what the cluster does when a node dies, with real parts only
+//! (Debian's `redis-server`, real `skirmish-server` processes on
+//! 127.0.0.1:0, short leases). Skipped, loudly, when redis-server is not
+//! installed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cluster_nodes::{
+    MARGIN, TTL_MS, get, listed_on, matchmake, node, own_room, prefix, shared_redis, wait_until,
+};
+use common::node_process::NodeProcess;
+use common::{Player, SseClient, SseEvent, connect_url, hex};
+use serde_json::{Value, json};
+use skirmish_shared::ClientMsg;
+use skirmish_shared::feed::{Closed, RoomEvent};
+use skirmish_shared::http::ApiErrorCode;
+
+/// How often followers read after their head (and so check the owner's
+/// lease): the reaper interval of these tests.
+const CHECK_MS: u64 = 100;
+
+/// Short leases, fast follower checks, no timed round ends (the room logs
+/// only what the test does).
+const EXTRA: [&str; 4] = [
+    "--round-secs",
+    "86400",
+    "--follower-check-ms",
+    "100",
+];
+
+fn events_url(node: &NodeProcess, room: &str) -> String {
+    node.url(&format!("/api/rooms/{room}/events"))
+}
+
+/// The next logged frames of `reader` up to `name`'s `leave`: (id, event,
+/// data).
+async fn until_left(reader: &mut SseClient, name: &str) -> Vec<(u64, String, String)> {
+    let mut out = Vec::new();
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < MARGIN * 5, "{name} left: {out:?}");
+        let e = reader.next_logged().await;
+        let done = e.event == "leave" && e.data.contains(&format!("\"name\":\"{name}\""));
+        out.push((e.id.expect("logged"), e.event, e.data));
+        if done {
+            return out;
+        }
+    }
+}
+
+/// A player joins `room` on its owner, sees a snapshot and leaves.
+async fn join_and_leave(owner: &NodeProcess, room: &str, name: &str) {
+    let socket = connect_url(&format!("ws://{}/ws", owner.addr)).await;
+    let mut player = Player::hello_on(socket, name, Some(room), None).await;
+    player.snapshot().await;
+    player.send(&ClientMsg::Leave).await;
+}
+
+fn lists(rooms: &Value, room: &str) -> bool {
+    rooms
+        .as_array()
+        .expect("array")
+        .iter()
+        .any(|r| r["id"] == room)
+}
+
+/// The `closed` event a lost room's log ends with.
+fn server_lost() -> RoomEvent {
+    RoomEvent::Closed(Closed {
+        reason: "server_lost".into(),
+    })
+}
+
+/// What one SIGKILL cost, as seen from another node.
+struct Loss {
+    /// Until the survey on another node stopped listing the room.
+    unlisted: Duration,
+    /// Until a spectator on another node received `closed`.
+    told: Duration,
+}
+
+/// Three nodes; A owns a room with a seated player and spectators on B and
+/// C. A is SIGKILLed. Checks every promise of issue 16's first bullet and
+/// returns the times it took.
+async fn kill_the_owner(test: &str) -> Option<Loss> {
+    let redis = shared_redis()?;
+    let prefix = prefix(test);
+    let mut a = node(&redis.url(), &prefix, "a", &EXTRA).await;
+    let b = node(&redis.url(), &prefix, "b", &EXTRA).await;
+    let c = node(&redis.url(), &prefix, "c", &EXTRA).await;
+    let http = reqwest::Client::new();
+    let room = own_room(&http, &a).await;
+    listed_on(&http, &room, &[&b, &c]).await;
+
+    // A player keeps a seat (so a resume token and its route exist), and
+    // spectators read the room on its owner and on two other nodes.
+    let socket = connect_url(&format!("ws://{}/ws", a.addr)).await;
+    let mut seated = Player::hello_on(socket, "Stays", Some(&room), None).await;
+    seated.snapshot().await;
+    let token = hex(&seated.welcome.resume.0);
+    let mut on_a = SseClient::open(&http, &events_url(&a, &room), None).await;
+    let mut on_b = SseClient::open(&http, &events_url(&b, &room), None).await;
+    let mut on_c = SseClient::open(&http, &events_url(&c, &room), None).await;
+    for reader in [&mut on_a, &mut on_b, &mut on_c] {
+        assert_eq!(reader.status, 200);
+        assert_eq!(reader.next_logged().await.event, "snapshot");
+    }
+    join_and_leave(&a, &room, "Ann").await;
+    let seen = until_left(&mut on_a, "Ann").await;
+    assert_eq!(until_left(&mut on_b, "Ann").await, seen);
+    assert_eq!(until_left(&mut on_c, "Ann").await, seen);
+    let last = seen.last().expect("events").0;
+    wait_until("B routes the seated player's token", MARGIN, || async {
+        matchmake(&http, &b, &json!({ "resume": token })).await.0 == 200
+    })
+    .await;
+
+    a.kill();
+    let killed = Instant::now();
+    drop(seated);
+
+    // B's spectator: the next logged event is `closed` (server_lost), the
+    // very next id of the room's log, then the stream ends with nothing
+    // more (no second `closed`, no other event).
+    let closed = on_b.next_logged().await;
+    let told = killed.elapsed();
+    assert_eq!(closed.room(), server_lost(), "{closed:?}");
+    let lost_id = closed.id.expect("logged");
+    assert!(lost_id > last, "{lost_id} after {last}");
+    let after: Vec<SseEvent> = on_b.rest().await;
+    assert!(
+        after.iter().all(|f| f.id.is_none() && f.event != "closed"),
+        "nothing after the closed entry: {after:?}"
+    );
+    // C's spectator gets the same event under the same id: one id for the
+    // whole cluster, whichever node's follower closed the log.
+    let on_c_closed = on_c.next_logged().await;
+    assert_eq!((on_c_closed.id, on_c_closed.room()), (Some(lost_id), server_lost()));
+
+    // A long-poll watcher on B, from the last event before the kill: the
+    // closed entry, then `closed` with no event.
+    let page = get(
+        &http,
+        &b.url(&format!("/api/rooms/{room}/poll?after={last}")),
+    )
+    .await;
+    assert_eq!(
+        page["events"],
+        json!([{"id": lost_id, "event": "closed", "data": {"reason": "server_lost"}}]),
+        "{page}"
+    );
+    assert_eq!(page["next"], lost_id);
+    let page = get(
+        &http,
+        &b.url(&format!("/api/rooms/{room}/poll?after={lost_id}")),
+    )
+    .await;
+    assert_eq!(page["closed"], "server_lost", "{page}");
+    assert_eq!(page["events"], json!([]), "{page}");
+
+    // The room leaves every list and matchmaking.
+    wait_until("the room leaves B's and C's lists", MARGIN, || async {
+        !lists(&get(&http, &b.url("/api/rooms")).await, &room)
+            && !lists(&get(&http, &c.url("/api/rooms")).await, &room)
+    })
+    .await;
+    let unlisted = killed.elapsed();
+    for _ in 0..4 {
+        let (status, answer) = matchmake(&http, &b, &json!({})).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_ne!(answer["room"], room.as_str(), "{answer}");
+    }
+    // The seated player's resume token says its room was lost.
+    let (status, answer) = matchmake(&http, &c, &json!({ "resume": token })).await;
+    assert_eq!(
+        common::refusal(status, &answer),
+        ApiErrorCode::ServerLost,
+        "{answer}"
+    );
+    Some(Loss { unlisted, told })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nodes_spectators_everywhere_get_closed_server_lost_under_the_next_id() {
+    let Some(loss) = kill_the_owner("lost").await else {
+        return;
+    };
+    // Within the lease plus one follower check (the reaper interval),
+    // with the margin of a loaded machine.
+    let bound = Duration::from_millis(TTL_MS + CHECK_MS) + MARGIN;
+    assert!(loss.told <= bound, "told after {:?}", loss.told);
+    let _ = loss.unlisted;
+}

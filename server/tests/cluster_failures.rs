@@ -13,7 +13,7 @@ use common::cluster_nodes::{
 use common::node_process::NodeProcess;
 use common::{Player, SseClient, SseEvent, connect_url, hex};
 use serde_json::{Value, json};
-use skirmish_shared::ClientMsg;
+use skirmish_shared::{ClientMsg, CloseCode};
 use skirmish_shared::feed::{Closed, RoomEvent};
 use skirmish_shared::http::ApiErrorCode;
 
@@ -192,4 +192,96 @@ async fn a_killed_nodes_spectators_everywhere_get_closed_server_lost_under_the_n
     let bound = Duration::from_millis(TTL_MS + CHECK_MS) + MARGIN;
     assert!(loss.told <= bound, "told after {:?}", loss.told);
     let _ = loss.unlisted;
+}
+
+/// The room log's stream in Redis: (id, previous id, event name), oldest
+/// first.
+async fn stream(redis_url: &str, prefix: &str, room: &str) -> Vec<(u64, u64, String)> {
+    let client = redis::Client::open(redis_url).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{prefix}:room:{{{room}}}:log"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .expect("xrange");
+    entries
+        .into_iter()
+        .map(|(id, fields)| {
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .expect("field")
+            };
+            let entry: Value = serde_json::from_str(&field("e")).expect("entry");
+            (
+                id.trim_end_matches("-0").parse().expect("id"),
+                field("p").parse().expect("prev"),
+                entry["event"].as_str().expect("event").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_paused_past_its_lease_is_fenced_and_closes_its_players_with_4003() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("paused");
+    let a = node(&redis.url(), &prefix, "a", &EXTRA).await;
+    let b = node(&redis.url(), &prefix, "b", &EXTRA).await;
+    let http = reqwest::Client::new();
+    let room = own_room(&http, &a).await;
+    listed_on(&http, &room, &[&b]).await;
+    let socket = connect_url(&format!("ws://{}/ws", a.addr)).await;
+    let mut seated = Player::hello_on(socket, "Paused", Some(&room), None).await;
+    seated.snapshot().await;
+    let mut on_b = SseClient::open(&http, &events_url(&b, &room), None).await;
+    assert_eq!(on_b.next_logged().await.event, "snapshot");
+    join_and_leave(&a, &room, "Ann").await;
+    let seen = until_left(&mut on_b, "Ann").await;
+
+    // A stalls past its lease: B's follower declares the room lost.
+    a.signal("STOP");
+    let closed = on_b.next_logged().await;
+    assert_eq!(closed.room(), server_lost(), "{closed:?}");
+    let lost_id = closed.id.expect("logged");
+    assert!(lost_id > seen.last().expect("events").0);
+
+    // A comes back. Its room keeps ticking for a moment and its writer
+    // tries to append, but the log is fenced; its next refresh ends the
+    // room, and the seated player is closed with 4003.
+    a.signal("CONT");
+    let (code, reason) = common::expect_close(&mut seated.socket).await;
+    assert_eq!(code, CloseCode::RoomLost.code(), "{reason}");
+    assert_eq!(reason, "server_lost");
+    // A is back in the cluster (its lease refreshed), and its lost room is
+    // never listed again, on A or on B.
+    wait_until("A holds its lease again", MARGIN, || async {
+        common::cluster_nodes::status(&http, &a.url("/readyz")).await == 200
+    })
+    .await;
+    for _ in 0..10 {
+        for n in [&a, &b] {
+            assert!(!lists(&get(&http, &n.url("/api/rooms")).await, &room));
+        }
+        tokio::time::sleep(Duration::from_millis(common::cluster_nodes::REFRESH_MS)).await;
+    }
+    // The stream holds every id once, each chained on the one before,
+    // and nothing after the closed entry: the paused writer wrote nothing
+    // after it came back (`append` answers `fenced` to a lost room's
+    // writer; whether A had an event to write before its refresh ended
+    // the room is a race, so the stream is what is asserted).
+    let log = stream(&redis.url(), &prefix, &room).await;
+    for pair in log.windows(2) {
+        assert_eq!(pair[1].1, pair[0].0, "chained: {log:?}");
+        assert!(pair[1].0 > pair[0].0, "increasing: {log:?}");
+    }
+    let last = log.last().expect("entries");
+    assert_eq!((last.0, last.2.as_str()), (lost_id, "closed"), "{log:?}");
 }

@@ -14,7 +14,7 @@ import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { drawShip } from './draw.js';
 import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } from './lobby.js';
 import { errorOf } from './http.js';
-import { matchmake, matchMessage, matchStep } from './matchmaking.js';
+import { lostGame, matchmake, matchMessage, matchStep, rematchText } from './matchmaking.js';
 import { GameSession } from './session.js';
 import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
 import {
@@ -518,6 +518,7 @@ async function place(kind, name, room, resume, fallback, attempt = 0) {
   const step = matchStep(matched, asked);
   if (step === 'fresh') {
     saveResume(null);
+    showNotice(rematchText(matched.code));
     void place(kind, name, room, null, fallback);
     return;
   }
@@ -656,6 +657,15 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         // The old ship is gone: join afresh, once.
         saveResume(null);
         connect(name, room, null);
+        return;
+      }
+      const lost = lostGame(code);
+      if (lost !== null) {
+        // The room is gone for good (the cluster closed it): a new game,
+        // in any room, and say why.
+        saveResume(null);
+        showNotice(lost);
+        void place(kind, name, null, null, false);
         return;
       }
       if (code === CloseCode.SessionReplaced) saveResume(null);

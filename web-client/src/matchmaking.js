@@ -13,6 +13,7 @@
  */
 
 import { errorOf } from './http.js';
+import { CloseCode } from './protocol.js';
 
 /**
  * Where matchmaking put the player.
@@ -172,3 +173,32 @@ export function matchMessage({ code, message }) {
   if (code === null) return message;
   return `${MESSAGES[code] ?? message} (${code})`;
 }
+
+/**
+ * A game the server ended for good while the player was in it, so the page
+ * matchmakes a new one by itself: the words it shows meanwhile, or null when
+ * `code` is not such an end. `room_lost` (close 4003): the room's server was
+ * cut off from the cluster and the cluster closed the room.
+ * @param {number} code the WebSocket close code
+ * @returns {string | null}
+ */
+export function lostGame(code) {
+  return code === CloseCode.RoomLost ? rematchText('room_lost') : null;
+}
+
+/**
+ * What the page says while it matchmakes afresh after a refusal or an end:
+ * why the old game is gone, then that a new one is on its way.
+ * @param {string | null} code
+ */
+export function rematchText(code) {
+  const why = (code && LOST[code]) ?? 'Your earlier game is over.';
+  return `${why} Finding you a new game…`;
+}
+
+/** Why an old game is gone, by the code that said so. */
+const LOST = Object.freeze({
+  server_lost: 'The server holding your game is gone.',
+  room_lost: 'Your room was lost: its server lost contact with the cluster.',
+  unknown_session: 'Your earlier game is over.',
+});

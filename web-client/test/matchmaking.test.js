@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { ApiErrorCode } from '../src/http.js';
-import { hexFromBytes, matchBody, matchMessage, matchmake, matchStep, placementFrom } from '../src/matchmaking.js';
+import { hexFromBytes, lostGame, matchBody, matchMessage, matchmake, matchStep, placementFrom, rematchText } from '../src/matchmaking.js';
+import { CloseCode } from '../src/protocol.js';
 
 const ANSWER = {
   room: 'arena-1a2b3c4d-2',
@@ -116,4 +117,16 @@ test('the player reads the code’s words and the code; unknown codes show the s
   for (const code of ['room_full', 'no_room', 'server_full', 'server_lost', 'unknown_session', 'directory_unavailable']) {
     assert.ok(code in ApiErrorCode, code);
   }
+});
+
+test('a lost game is matchmade anew, and the page says why', () => {
+  assert.equal(
+    lostGame(CloseCode.RoomLost),
+    'Your room was lost: its server lost contact with the cluster. Finding you a new game…',
+  );
+  for (const code of [CloseCode.GoingAway, CloseCode.SessionReplaced, 1006]) {
+    assert.equal(lostGame(code), null, String(code));
+  }
+  assert.equal(rematchText('server_lost'), 'The server holding your game is gone. Finding you a new game…');
+  assert.equal(rematchText(null), 'Your earlier game is over. Finding you a new game…');
 });

@@ -65,6 +65,9 @@ pub enum Lease {
         fresh: bool,
         /// Rooms not published.
         conflicts: Vec<String>,
+        /// Rooms the cluster declared lost while this node was cut off
+        /// past its lease: not published, and to be ended here.
+        lost: Vec<String>,
     },
     /// Another start of this node id holds the lease (until it expires).
     Taken {
@@ -238,11 +241,16 @@ impl RedisDirectory {
         let mut conn = self.link.conn();
         let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
         match answer.split_first() {
-            Some((status, [live, fresh, conflicts @ ..])) if status == "ok" => Ok(Lease::Held {
-                live_nodes: live.parse().unwrap_or(0),
-                fresh: fresh == "1",
-                conflicts: conflicts.to_vec(),
-            }),
+            Some((status, [live, fresh, rooms @ ..])) if status == "ok" => {
+                let (lost, conflicts): (Vec<&String>, Vec<&String>) =
+                    rooms.iter().partition(|r| r.starts_with('!'));
+                Ok(Lease::Held {
+                    live_nodes: live.parse().unwrap_or(0),
+                    fresh: fresh == "1",
+                    conflicts: conflicts.into_iter().cloned().collect(),
+                    lost: lost.into_iter().map(|r| r[1..].to_owned()).collect(),
+                })
+            }
             Some((status, [boot])) if status == "taken" => Ok(Lease::Taken {
                 by_boot: boot.clone(),
             }),

@@ -136,7 +136,16 @@ pub enum RoomCmd {
     /// The admin console closes the room: it ends after this command and
     /// tells everyone attached [`CLOSED_BY_OPERATOR`].
     Close,
+    /// Cluster mode: the cluster declared this room lost while this node
+    /// was cut off past its lease (its log in Redis ends with `closed`
+    /// `server_lost`, and nothing may follow it). The room ends; players
+    /// are closed with 4003 [`ROOM_LOST`], local readers told the same.
+    Lost,
 }
+
+/// Why a room the cluster declared lost ended (`closed` reason and close
+/// frame reason), as its spectators on other nodes were told.
+pub const ROOM_LOST: &str = "server_lost";
 
 /// The close reason of a player the admin console kicked. Fixed words:
 /// the operator's own reason goes to the log and the audit list, not into

@@ -146,6 +146,8 @@ pub struct Room {
     tally: RoundTally,
     /// The admin console closed the room: it ends after this command.
     closed_by_operator: bool,
+    /// The cluster declared the room lost ([`RoomCmd::Lost`]).
+    lost: bool,
     /// The last [`RECENT_TICKS`] ticks' durations in seconds, oldest
     /// first, for the admin console's p99 (sorted only when asked).
     recent_ticks: VecDeque<f32>,
@@ -194,6 +196,7 @@ impl Room {
             metrics,
             tally: RoundTally::default(),
             closed_by_operator: false,
+            lost: false,
             recent_ticks: VecDeque::with_capacity(RECENT_TICKS),
         }
     }
@@ -232,7 +235,7 @@ impl Room {
                 cmd = inbox.recv() => match cmd {
                     Some(cmd) => {
                         self.handle(cmd);
-                        if self.closed_by_operator {
+                        if self.closed_by_operator || self.lost {
                             break;
                         }
                     }
@@ -246,14 +249,15 @@ impl Room {
     /// Tells everyone still attached that the room is gone: players'
     /// connections are closed, spectators and pollers get a final `closed`.
     pub(super) fn close(mut self, shutting_down: bool) {
-        let reason = match (self.closed_by_operator, shutting_down) {
-            (_, true) => "server shutting down",
-            (true, false) => super::CLOSED_BY_OPERATOR,
-            (false, false) => "room closed",
+        let (code, reason) = match (self.lost, self.closed_by_operator, shutting_down) {
+            (true, _, _) => (CloseCode::RoomLost, super::ROOM_LOST),
+            (false, _, true) => (CloseCode::GoingAway, "server shutting down"),
+            (false, true, false) => (CloseCode::GoingAway, super::CLOSED_BY_OPERATOR),
+            (false, false, false) => (CloseCode::GoingAway, "room closed"),
         };
         for player in self.players.values() {
             if let Link::Connected(outbox) = &player.link {
-                outbox.close(CloseCode::GoingAway, reason);
+                outbox.close(code, reason);
             }
         }
         // Spectators and pollers of this room get a final `closed`.
@@ -313,6 +317,7 @@ impl Room {
                 let _ = reply.send(seated);
             }
             RoomCmd::Close => self.closed_by_operator = true,
+            RoomCmd::Lost => self.lost = true,
         }
     }
 

@@ -176,7 +176,7 @@ async fn kill_the_owner(test: &str) -> Option<Loss> {
     let (status, answer) = matchmake(&http, &c, &json!({ "resume": token })).await;
     assert_eq!(
         common::refusal(status, &answer),
-        ApiErrorCode::ServerLost,
+        ApiErrorCode::RoomLost,
         "{answer}"
     );
     Some(Loss { unlisted, told })

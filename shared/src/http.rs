@@ -175,11 +175,15 @@ pub enum ApiErrorCode {
     /// An operator banned this address or name for a while
     /// (`Retry-After`).
     Banned,
+    /// Cluster mode: the session's room was lost with its node (the node
+    /// died or was cut off past its lease, and the cluster closed the
+    /// room); matchmake again.
+    RoomLost,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 55] = [
+    pub const ALL: [ApiErrorCode; 56] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -235,6 +239,7 @@ impl ApiErrorCode {
         ApiErrorCode::Unauthorized,
         ApiErrorCode::AdminRateLimited,
         ApiErrorCode::Banned,
+        ApiErrorCode::RoomLost,
     ];
 
     /// The HTTP status the code is answered with.
@@ -249,7 +254,9 @@ impl ApiErrorCode {
             NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
-            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost => 410,
+            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost | RoomLost => {
+                410
+            }
             BodyTooLarge => 413,
             NotJson => 415,
             BadBody => 422,

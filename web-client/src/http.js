@@ -79,6 +79,7 @@ export const ApiErrorCode = Object.freeze({
   unauthorized: 401,
   admin_rate_limited: 429,
   banned: 403,
+  room_lost: 410,
 });
 
 /**
@@ -132,6 +133,7 @@ const GONE = Object.freeze({
   unknown_session: CloseCode.IdleTimeout,
   room_closed: CloseCode.GoingAway,
   server_lost: CloseCode.GoingAway,
+  room_lost: CloseCode.RoomLost,
   session_ended: CloseCode.Normal,
 });
 

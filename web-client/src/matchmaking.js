@@ -123,7 +123,8 @@ export async function matchmake({ room = null, resume = null, base = '', fetch: 
 /**
  * What the page does after a refusal:
  * - `fresh`: the resume token is no good (`unknown_session`, or
- *   `server_lost`: its node is gone): forget it and matchmake anew.
+ *   `server_lost`/`room_lost`: its node, or its room, is gone): forget it
+ *   and matchmake anew.
  * - `direct`: the room named exists nowhere: say Hello on the page's own
  *   server, which opens it (rooms are made on demand).
  * - `retry`: busy or unreachable for now (429, 503, no answer): ask again
@@ -134,7 +135,7 @@ export async function matchmake({ room = null, resume = null, base = '', fetch: 
  * @returns {'fresh' | 'direct' | 'retry' | 'stop'}
  */
 export function matchStep({ code }, { resuming, named }) {
-  if (resuming && (code === 'unknown_session' || code === 'server_lost')) return 'fresh';
+  if (resuming && (code === 'unknown_session' || code === 'server_lost' || code === 'room_lost')) return 'fresh';
   if (code === 'no_room' && named && !resuming) return 'direct';
   if (code === null || RETRY.has(code)) return 'retry';
   return 'stop';
@@ -160,6 +161,7 @@ const MESSAGES = Object.freeze({
   not_registered: 'This server is not in the cluster yet; try again in a moment.',
   shutting_down: 'The server is restarting; try again in a moment.',
   server_lost: 'The server holding your game is gone.',
+  room_lost: 'Your room was lost with its server.',
   unknown_session: 'Your earlier game is over.',
   bad_room: 'Room ids are 1 to 32 of A-Z, a-z, 0-9, _ and -.',
   bad_token: 'The saved game could not be read.',
@@ -199,6 +201,6 @@ export function rematchText(code) {
 /** Why an old game is gone, by the code that said so. */
 const LOST = Object.freeze({
   server_lost: 'The server holding your game is gone.',
-  room_lost: 'Your room was lost: its server lost contact with the cluster.',
+  room_lost: 'Your room was lost with its server.',
   unknown_session: 'Your earlier game is over.',
 });

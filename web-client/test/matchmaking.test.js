@@ -96,6 +96,7 @@ test('what the page does next depends on the code alone', () => {
   const r = (code) => ({ code, message: 'words that never count', retryAfterMs: null });
   assert.equal(matchStep(r('unknown_session'), fresh), 'fresh', 'the ship is gone: join anew');
   assert.equal(matchStep(r('server_lost'), fresh), 'fresh', 'its node is gone: join anew');
+  assert.equal(matchStep(r('room_lost'), fresh), 'fresh', 'its room is gone: join anew');
   assert.equal(matchStep(r('no_room'), named), 'direct', 'a new name opens the room');
   assert.equal(matchStep(r('no_room'), fresh), 'stop');
   for (const code of ['directory_unavailable', 'not_registered', 'matchmake_rate_limited', null]) {
@@ -122,7 +123,7 @@ test('the player reads the code’s words and the code; unknown codes show the s
 test('a lost game is matchmade anew, and the page says why', () => {
   assert.equal(
     lostGame(CloseCode.RoomLost),
-    'Your room was lost: its server lost contact with the cluster. Finding you a new game…',
+    'Your room was lost with its server. Finding you a new game…',
   );
   for (const code of [CloseCode.GoingAway, CloseCode.SessionReplaced, 1006]) {
     assert.equal(lostGame(code), null, String(code));

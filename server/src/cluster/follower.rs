@@ -438,39 +438,7 @@ impl Followers {
             orphaned: text(orphaned).is_some_and(|o| o == "1"),
         })
     }
-
-    /// Runs `lose` on `room`, whose writer's lease is gone: its log closes
-    /// with a `closed` entry (reason `server_lost`) under the next id,
-    /// published to every follower, this one included.
-    async fn lose(&self, room: &str) -> Result<(), ClusterError> {
-        const OP: &str = "lose";
-        let keys = self.directory.keys();
-        let link = self.directory.link();
-        let mut call = SCRIPTS.lose.prepare_invoke();
-        call.key(keys.room(room))
-            .key(keys.log(room))
-            .key(keys.feed(room))
-            .arg(keys.prefix())
-            .arg(self.capacity)
-            .arg(u64::try_from(LOST_FEED_TTL.as_millis()).unwrap_or(u64::MAX))
-            .arg(keys.events_channel(room))
-            .arg(room);
-        let mut conn = link.conn();
-        let reply: Vec<Value> = link.call(OP, call.invoke_async(&mut conn)).await?;
-        match reply.first() {
-            Some(Value::BulkString(tag)) if tag == b"lost" => {
-                warn!("the room's node is gone (its lease ran out): its log is closed, server_lost");
-                self.metrics.rooms_lost.inc();
-            }
-            _ => debug!(reply = ?reply, "lose: nothing to do"),
-        }
-        Ok(())
-    }
 }
-
-/// How long a lost room's log stays readable (as the owner's feed TTL): a
-/// reader coming back within it is told the room was lost.
-const LOST_FEED_TTL: Duration = Duration::from_secs(600);
 
 /// A follower's task.
 struct Task {
@@ -655,7 +623,7 @@ impl Task {
         if !read.orphaned {
             return Some(read);
         }
-        if let Err(err) = f.lose(room).await {
+        if let Err(err) = f.directory.lose(room).await {
             debug!(%err, "lose failed; the next check tries again");
             return Some(read);
         }

@@ -135,6 +135,12 @@ impl std::fmt::Debug for RedisLink {
 }
 
 impl RedisLink {
+    /// The node's metrics, for what a caller counts of a call's outcome.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// A link to `url` that connects on first use, so a node starts (and
     /// plays locally) while Redis is still unreachable.
     ///

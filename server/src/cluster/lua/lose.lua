@@ -13,8 +13,9 @@
 -- The room's directory entry, its seats and its offer go with it.
 --
 -- KEYS[1] room hash, KEYS[2] log stream, KEYS[3] feed hash
--- ARGV[1] prefix, [2] stream length to keep (~), [3] feed ttl ms,
---   [4] channel, [5] room id
+-- ARGV[1] prefix, [2] feed ttl ms, [3] channel, [4] room id
+-- (The stream is not trimmed: its writer is gone, so it grows by this
+-- one entry and expires with the feed.)
 -- Returns {'lost', id} (closed now, under id), {'closed', reason} (closed
 --   already), {'alive'} (its writer holds its lease) or {'empty'} (no log).
 local p = ARGV[1]
@@ -31,11 +32,11 @@ end
 -- Ids are below 2^53, exact in a Lua number; %.0f prints them whole.
 local id = string.format('%.0f', tonumber(h[1]) + 1)
 local entry = '{"id":' .. id .. ',"event":"closed","data":{"reason":"server_lost"}}'
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-0', 'p', h[1], 'e', entry)
+redis.call('XADD', KEYS[2], id .. '-0', 'p', h[1], 'e', entry)
 redis.call('HSET', KEYS[3], 'last', id, 'snap_at', id, 'closed', 'server_lost')
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('PUBLISH', ARGV[4], '{"entries":[[' .. h[1] .. ',' .. id .. ',' .. entry ..
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], '{"entries":[[' .. h[1] .. ',' .. id .. ',' .. entry ..
   ']],"snap":' .. h[4] .. ',"snap_at":' .. id .. ',"closed":"server_lost"}')
-withdraw_room(p, p .. ':mm', h[3], ARGV[5])
+withdraw_room(p, p .. ':mm', h[3], ARGV[4])
 return {'lost', id}

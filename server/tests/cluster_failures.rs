@@ -13,9 +13,9 @@ use common::cluster_nodes::{
 use common::node_process::NodeProcess;
 use common::{Player, SseClient, SseEvent, connect_url, hex};
 use serde_json::{Value, json};
-use skirmish_shared::{ClientMsg, CloseCode};
 use skirmish_shared::feed::{Closed, RoomEvent};
 use skirmish_shared::http::ApiErrorCode;
+use skirmish_shared::{ClientMsg, CloseCode};
 
 /// How often followers read after their head (and so check the owner's
 /// lease): the reaper interval of these tests.
@@ -23,12 +23,7 @@ const CHECK_MS: u64 = 100;
 
 /// Short leases, fast follower checks, no timed round ends (the room logs
 /// only what the test does).
-const EXTRA: [&str; 4] = [
-    "--round-secs",
-    "86400",
-    "--follower-check-ms",
-    "100",
-];
+const EXTRA: [&str; 4] = ["--round-secs", "86400", "--follower-check-ms", "100"];
 
 fn events_url(node: &NodeProcess, room: &str) -> String {
     node.url(&format!("/api/rooms/{room}/events"))
@@ -137,7 +132,10 @@ async fn kill_the_owner(test: &str) -> Option<Loss> {
     // C's spectator gets the same event under the same id: one id for the
     // whole cluster, whichever node's follower closed the log.
     let on_c_closed = on_c.next_logged().await;
-    assert_eq!((on_c_closed.id, on_c_closed.room()), (Some(lost_id), server_lost()));
+    assert_eq!(
+        (on_c_closed.id, on_c_closed.room()),
+        (Some(lost_id), server_lost())
+    );
 
     // A long-poll watcher on B, from the last event before the kill: the
     // closed entry, then `closed` with no event.

@@ -231,7 +231,11 @@ async fn a_long_poll_player_through_other_nodes_plays_with_a_websocket_player_on
     })
     .await;
     let (status, body) = call(manual.get(&legacy.url(&c_url, "state?timeout=1"))).await;
-    assert_eq!((status, body["code"].as_str()), (410, Some("room_lost")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (410, Some("room_lost")),
+        "{body}"
+    );
 }
 
 /// The flags of a node behind nginx on `port`: its public URL is its path

@@ -254,9 +254,8 @@ impl ApiErrorCode {
             NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
-            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost | RoomLost => {
-                410
-            }
+            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost
+            | RoomLost => 410,
             BodyTooLarge => 413,
             NotJson => 415,
             BadBody => 422,

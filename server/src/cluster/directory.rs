@@ -524,7 +524,10 @@ impl RedisDirectory {
         let reply: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
         match reply.as_slice() {
             [tag, _] if tag == "lost" => {
-                warn!(room, "the room's node is gone (its lease ran out): its log is closed, server_lost");
+                warn!(
+                    room,
+                    "the room's node is gone (its lease ran out): its log is closed, server_lost"
+                );
                 self.link.metrics().rooms_lost.inc();
                 Ok(true)
             }

@@ -230,7 +230,7 @@ async fn a_long_poll_player_through_other_nodes_plays_with_a_websocket_player_on
         status == 410 && body["code"] == "room_lost"
     })
     .await;
-    let (status, body) = call(manual.get(&legacy.url(&c_url, "state?timeout=1"))).await;
+    let (status, body) = call(manual.get(legacy.url(&c_url, "state?timeout=1"))).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (410, Some("room_lost")),

@@ -485,6 +485,22 @@ mod tests {
     }
 
     #[test]
+    fn a_mirror_closed_by_its_logged_closed_entry_ends_without_a_second_close() {
+        let mirror = EventLog::mirror(4, 1000, json("null"));
+        let data = to_json(&serde_json::json!({ "reason": "server_lost" }));
+        mirror.mirror_extend(vec![LogEntry::rendered(1001, "closed", &data)], None);
+        mirror.close_logged("server_lost");
+        // A reader before the entry reads it; at the entry, the log has
+        // ended and the entry said so.
+        assert_eq!(ids(mirror.read(1000, 10)), [1001]);
+        assert!(matches!(mirror.read(1001, 10), Read::Ended("server_lost")));
+        // A plain close still asks the transport for its closing frame.
+        let log = log(4);
+        log.close("room closed");
+        assert!(matches!(log.read(1000, 10), Read::Closed("room closed")));
+    }
+
+    #[test]
     fn entries_are_rendered_once_for_both_transports() {
         let log = log(4);
         log.append(&[event("gone")], None);

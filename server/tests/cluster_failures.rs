@@ -331,3 +331,142 @@ async fn measure_how_fast_a_dead_nodes_spectators_are_told() {
         );
     }
 }
+
+/// Room `room`'s tick histogram on `node`: (bucket bound in seconds,
+/// cumulative count), from `/metrics`.
+async fn tick_buckets(node: &NodeProcess, room: &str) -> Vec<(f64, f64)> {
+    let text = reqwest::get(node.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let label = format!("room=\"{room}\"");
+    text.lines()
+        .filter(|l| l.starts_with("skirmish_tick_duration_seconds_bucket{") && l.contains(&label))
+        .map(|l| {
+            let le = l.split("le=\"").nth(1).expect("le");
+            let le = &le[..le.find('"').expect("quote")];
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().expect("bound")
+            };
+            let count = l.rsplit(' ').next().expect("count").parse().expect("count");
+            (bound, count)
+        })
+        .collect()
+}
+
+/// The 99th percentile's bucket bound of the ticks between two readings.
+fn p99_between(before: &[(f64, f64)], after: &[(f64, f64)]) -> (f64, f64) {
+    let total = after.last().expect("+Inf").1 - before.last().map_or(0.0, |b| b.1);
+    let bound = after
+        .iter()
+        .zip(before.iter().map(|b| b.1).chain(std::iter::repeat(0.0)))
+        .find(|((_, now), then)| now - then >= 0.99 * total)
+        .map_or(f64::INFINITY, |((le, _), _)| *le);
+    (bound, total)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_seconds_without_redis_keep_the_tick_rate_and_the_backlog_drains() {
+    let Some(mut redis) = common::redis_process::RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("down2s");
+    let a = node(&redis.url(), &prefix, "a", &EXTRA).await;
+    let b = node(&redis.url(), &prefix, "b", &EXTRA).await;
+    let http = reqwest::Client::new();
+    let room = own_room(&http, &a).await;
+    listed_on(&http, &room, &[&b]).await;
+    let socket = connect_url(&format!("ws://{}/ws", a.addr)).await;
+    let mut player = Player::hello_on(socket, "Steady", Some(&room), None).await;
+    player.snapshot().await;
+    let mut local = SseClient::open(&http, &events_url(&a, &room), None).await;
+    let mut remote = SseClient::open(&http, &events_url(&b, &room), None).await;
+    assert_eq!(local.next_logged().await.event, "snapshot");
+    assert_eq!(remote.next_logged().await.event, "snapshot");
+    join_and_leave(&a, &room, "Before").await;
+    let before = until_left(&mut local, "Before").await;
+    assert_eq!(until_left(&mut remote, "Before").await, before);
+    let ticks_before = tick_buckets(&a, &room).await;
+
+    // Redis is gone for two seconds. The room keeps its rate for its
+    // player, and its local spectator sees what happens at once; the
+    // writer holds the batches it could not send.
+    redis.kill();
+    let down = Instant::now();
+    let first = player.snapshot().await.tick;
+    join_and_leave(&a, &room, "During").await;
+    let during = until_left(&mut local, "During").await;
+    let mut last = first;
+    while down.elapsed() < Duration::from_secs(2) {
+        player.input(0, 0).await;
+        last = player.snapshot().await.tick;
+    }
+    let ticks = last.0 - first.0;
+    assert!(ticks >= 45, "{ticks} ticks in two seconds without Redis");
+    let (p99, counted) = p99_between(&ticks_before, &tick_buckets(&a, &room).await);
+    // One tick's budget at 30 Hz is 33 ms; a tick that never awaits Redis
+    // takes well under a millisecond, so 10 ms leaves the loaded machine
+    // its margin.
+    assert!(counted >= 45.0, "{counted} ticks counted");
+    assert!(p99 <= 0.010, "tick p99 {p99} s while Redis was down");
+    let backlog = common::metric(
+        &reqwest::get(a.url("/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text"),
+        "skirmish_log_writer_backlog ",
+    )
+    .expect("backlog gauge");
+    assert!(backlog <= 4096.0, "bounded by the queue: {backlog}");
+
+    // Redis returns empty. The writer drains, and the spectator on B gets
+    // the events it missed in order or a `reset` (Redis lost the log):
+    // never a wrong event, never one twice.
+    redis.restart();
+    wait_until("the writer's backlog drains", MARGIN * 2, || async {
+        let text = reqwest::get(a.url("/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        common::metric(&text, "skirmish_log_writer_backlog ") == Some(0.0)
+            && common::cluster_nodes::status(&http, &b.url("/readyz")).await == 200
+    })
+    .await;
+    join_and_leave(&a, &room, "After").await;
+    let after = until_left(&mut local, "After").await;
+    let on_a: Vec<(u64, String, String)> = during.iter().chain(&after).cloned().collect();
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < MARGIN * 5, "B saw: {seen:?}");
+        let e = remote.next_logged().await;
+        let id = e.id.expect("logged");
+        let done = e.event == "leave" && e.data.contains("\"name\":\"After\"");
+        if e.event == "reset" {
+            assert!(id >= before.last().expect("events").0, "{e:?}");
+        } else {
+            let same = on_a.iter().find(|(i, _, _)| *i == id);
+            assert_eq!(
+                same.map(|s| (&s.1, &s.2)),
+                Some((&e.event, &e.data)),
+                "{e:?}"
+            );
+        }
+        seen.push((id, e.event));
+        if done {
+            break;
+        }
+    }
+    for pair in seen.windows(2) {
+        assert!(pair[1].0 > pair[0].0, "increasing ids on B: {seen:?}");
+    }
+    player.snapshot().await;
+}

@@ -470,3 +470,74 @@ async fn two_seconds_without_redis_keep_the_tick_rate_and_the_backlog_drains() {
     }
     player.snapshot().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_over_a_tiny_pubsub_buffer_is_dropped_and_catches_up_exactly() {
+    let Some(redis) = common::redis_process::RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("tinybuf");
+    let a = node(&redis.url(), &prefix, "a", &EXTRA).await;
+    let b = node(&redis.url(), &prefix, "b", &EXTRA).await;
+    let http = reqwest::Client::new();
+    let room = own_room(&http, &a).await;
+    listed_on(&http, &room, &[&b]).await;
+    let mut on_a = SseClient::open(&http, &events_url(&a, &room), None).await;
+    let mut on_b = SseClient::open(&http, &events_url(&b, &room), None).await;
+    assert_eq!(on_a.next_logged().await.event, "snapshot");
+    assert_eq!(on_b.next_logged().await.event, "snapshot");
+
+    // A tiny limit, and a burst larger than Redis's 16 KB per-client reply
+    // buffer on a channel B subscribes: Redis drops B's pub/sub
+    // connection, as it drops a subscriber that falls behind.
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let config_conn = conn.clone();
+    let config = |limit: &'static str| {
+        let mut conn = config_conn.clone();
+        async move {
+            let () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("client-output-buffer-limit")
+                .arg(limit)
+                .query_async(&mut conn)
+                .await
+                .expect("config set");
+        }
+    };
+    config("pubsub 64 0 0").await;
+    let burst = "x".repeat(64 * 1024);
+    let state_channel = format!("{prefix}:room:{{{room}}}:state");
+    for name in ["Ann", "Bob", "Cid"] {
+        let receivers: u64 = redis::cmd("PUBLISH")
+            .arg(&state_channel)
+            .arg(&burst)
+            .query_async(&mut conn)
+            .await
+            .expect("publish");
+        assert!(receivers <= 1, "only B subscribes: {receivers}");
+        join_and_leave(&a, &room, name).await;
+    }
+    let owner = until_left(&mut on_a, "Cid").await;
+    // B still gets every event, in order, once: each drop is followed by
+    // a resubscribe and a read after the mirror's head.
+    assert_eq!(until_left(&mut on_b, "Cid").await, owner);
+    let metrics = reqwest::get(b.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        common::metric(&metrics, "skirmish_pubsub_reconnects_total ").is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    // With the default limit back, B follows live again.
+    config("pubsub 33554432 8388608 60").await;
+    join_and_leave(&a, &room, "Dee").await;
+    let owner = until_left(&mut on_a, "Dee").await;
+    assert_eq!(until_left(&mut on_b, "Dee").await, owner);
+}

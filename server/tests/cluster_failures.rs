@@ -255,7 +255,13 @@ async fn a_node_paused_past_its_lease_is_fenced_and_closes_its_players_with_4003
     // tries to append, but the log is fenced; its next refresh ends the
     // room, and the seated player is closed with 4003.
     a.signal("CONT");
-    let (code, reason) = common::expect_close(&mut seated.socket).await;
+    // Snapshots keep coming until then, so the whole wait is bounded.
+    let (code, reason) = tokio::time::timeout(
+        Duration::from_millis(TTL_MS) + MARGIN,
+        common::expect_close(&mut seated.socket),
+    )
+    .await
+    .expect("the player is closed within a lease after SIGCONT");
     assert_eq!(code, CloseCode::RoomLost.code(), "{reason}");
     assert_eq!(reason, "server_lost");
     // A is back in the cluster (its lease refreshed), and its lost room is

@@ -14,7 +14,15 @@ import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { drawShip } from './draw.js';
 import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } from './lobby.js';
 import { errorOf } from './http.js';
-import { lostGame, matchmake, matchMessage, matchStep, rematchText } from './matchmaking.js';
+import {
+  DRAINED_MESSAGE,
+  drained,
+  lostGame,
+  matchmake,
+  matchMessage,
+  matchStep,
+  rematchText,
+} from './matchmaking.js';
 import { GameSession } from './session.js';
 import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
 import {
@@ -666,6 +674,14 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         saveResume(null);
         showNotice(lost);
         void place(kind, name, null, null, false);
+        return;
+      }
+      if (drained(code, reason)) {
+        // The room's node is being replaced and the room is gone with it:
+        // no resume, a new match at once, anywhere.
+        saveResume(null);
+        showNotice(DRAINED_MESSAGE);
+        connect(name, null, null);
         return;
       }
       if (code === CloseCode.SessionReplaced) saveResume(null);

@@ -168,6 +168,26 @@ const MESSAGES = Object.freeze({
 });
 
 /**
+ * The close reason of a game whose node drained it (a rolling deploy): the
+ * round was played out, the room is gone, and the player should be in a
+ * new match at once rather than looking at an error.
+ */
+export const SERVER_DRAIN = 'server_drain';
+
+/** What the player reads while a drained game finds a new match. */
+export const DRAINED_MESSAGE = 'The server is being updated; finding you a new match…';
+
+/**
+ * Whether a WebSocket close ended a drained room: 1001 (going away) with
+ * the reason `server_drain`. A plain 1001 (the server stopping) is not.
+ * @param {number} code
+ * @param {string} reason
+ */
+export function drained(code, reason) {
+  return code === 1001 && reason === SERVER_DRAIN;
+}
+
+/**
  * The line shown for a refusal: the table's words and the code.
  * @param {MatchRefusal} refusal
  */

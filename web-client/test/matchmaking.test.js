@@ -9,7 +9,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { ApiErrorCode } from '../src/http.js';
-import { hexFromBytes, lostGame, matchBody, matchMessage, matchmake, matchStep, placementFrom, rematchText } from '../src/matchmaking.js';
+import {
+  drained,
+  hexFromBytes,
+  lostGame,
+  matchBody,
+  matchMessage,
+  matchmake,
+  matchStep,
+  placementFrom,
+  rematchText,
+  SERVER_DRAIN,
+} from '../src/matchmaking.js';
 import { CloseCode } from '../src/protocol.js';
 
 const ANSWER = {
@@ -130,4 +141,13 @@ test('a lost game is matchmade anew, and the page says why', () => {
   }
   assert.equal(rematchText('server_lost'), 'The server holding your game is gone. Finding you a new game…');
   assert.equal(rematchText(null), 'Your earlier game is over. Finding you a new game…');
+});
+
+test('a game closed by a drain (1001 server_drain) finds a new match; other closes do not', () => {
+  // The server's words, as server/tests/cluster_drain.rs sees them.
+  assert.equal(SERVER_DRAIN, 'server_drain');
+  assert.equal(drained(1001, 'server_drain'), true);
+  assert.equal(drained(1001, 'server shutting down'), false);
+  assert.equal(drained(1000, 'server_drain'), false);
+  assert.equal(drained(1006, ''), false);
 });

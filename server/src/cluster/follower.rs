@@ -65,10 +65,16 @@ const REMOTE_CLOSED: &str = "room closed";
 /// The reason of the `closed` entry `lose` logs when a room's node is gone.
 pub const SERVER_LOST: &str = "server_lost";
 
-/// The mirror's close reason for a feed's `closed` field.
+/// The mirror's close reason for a feed's `closed` field: the owner's
+/// own word when clients act on it (`lose`'s `server_lost`: the room is
+/// gone; a drain's `server_drain`: find a new match), [`REMOTE_CLOSED`]
+/// for any other. The log keeps static reasons, and a reason read from
+/// Redis is never trusted as one.
 fn close_reason(closed: &str) -> &'static str {
     if closed == SERVER_LOST {
         SERVER_LOST
+    } else if closed == crate::room::SERVER_DRAIN {
+        crate::room::SERVER_DRAIN
     } else {
         REMOTE_CLOSED
     }
@@ -338,6 +344,19 @@ impl Followers {
         };
         follower.readers.fetch_add(1, Ordering::Relaxed);
         Ok(Following { follower })
+    }
+
+    /// A hold on `room`'s follower if this node already runs one whose
+    /// mirror the owner closed: the room left the directory, but a reader
+    /// that comes back (a poller's next page, an SSE reconnect) still gets
+    /// the events it missed and the close reason, until the follower's idle
+    /// timeout, instead of `no_room`.
+    #[must_use]
+    pub fn closed_mirror(self: &Arc<Self>, room: &str) -> Option<Following> {
+        let rooms = self.rooms.lock();
+        let follower = rooms.get(room).filter(|f| f.log.is_closed())?.clone();
+        follower.readers.fetch_add(1, Ordering::Relaxed);
+        Some(Following { follower })
     }
 
     /// Subscribes the room's channels and starts its follower's task.

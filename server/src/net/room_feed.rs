@@ -83,24 +83,34 @@ pub async fn find(
         .await
         .map_err(|err| unavailable(err.to_string()))?;
     let node = &app.matchmaker.node().id;
-    match owner {
-        Some((owner, _)) if owner == *node => return Err(no_room()),
-        Some(_) => {}
-        // A room lost with its node is still read (to its `closed` entry)
-        // while its log lasts, so a reader resuming after the loss is
-        // told why the room ended, not just that it is unknown.
-        None if cluster
+    let remote = matches!(&owner, Some((owner, _)) if owner != node);
+    let following = if remote {
+        cluster
+            .followers
+            .follow(id)
+            .await
+            .map_err(|err| unavailable(err.to_string()))?
+    } else if let Some(mirror) = cluster.followers.closed_mirror(id) {
+        // A room that just closed (say, drained) may still be mirrored here.
+        mirror
+    } else if owner.is_none()
+        && cluster
             .directory
             .lost(id)
             .await
-            .map_err(|err| unavailable(err.to_string()))? => {}
-        None => return Err(no_room()),
-    }
-    let following = cluster
-        .followers
-        .follow(id)
-        .await
-        .map_err(|err| unavailable(err.to_string()))?;
+            .map_err(|err| unavailable(err.to_string()))?
+    {
+        // A room lost with its node is still read (to its `closed` entry)
+        // while its log lasts, so a reader resuming after the loss is
+        // told why the room ended, not just that it is unknown.
+        cluster
+            .followers
+            .follow(id)
+            .await
+            .map_err(|err| unavailable(err.to_string()))?
+    } else {
+        return Err(no_room());
+    };
     Ok(RoomFeed {
         log: following.log().clone(),
         samples: Some(following.samples()),

@@ -296,6 +296,11 @@ impl Feed {
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => {
+                    if self.log.is_drained() {
+                        // The log closed just before shutdown (a drained
+                        // room): send its events and its own reason.
+                        continue;
+                    }
                     self.done = true;
                     self.end = "server shutting down";
                     return Some(end_frame(RoomEvent::Shutdown, self.end));

@@ -368,6 +368,20 @@ impl EventLog {
         self.head.send_modify(|_| {});
     }
 
+    /// Whether the log was closed.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.ring.read().closed.is_some()
+    }
+
+    /// Whether the log was closed by a drain ([`crate::room::SERVER_DRAIN`]):
+    /// a drained room closes just before the server stops, and its readers
+    /// are owed its last events and that reason rather than "shutting down".
+    #[must_use]
+    pub fn is_drained(&self) -> bool {
+        self.ring.read().closed == Some(crate::room::SERVER_DRAIN)
+    }
+
     /// The current snapshot and the id it is true as of.
     #[must_use]
     pub fn snapshot(&self) -> (Json, u64) {

@@ -104,6 +104,10 @@ pub struct RoomConfig {
     pub max_polls: usize,
     /// Where finished rounds go to be recorded; `None` without a database.
     pub rounds: Option<crate::storage::RoundSink>,
+    /// When the node drains, rooms with players play to the end of their
+    /// round before closing with [`SERVER_DRAIN`] (cluster mode with a
+    /// `--drain-deadline-secs` above 0); otherwise they close at shutdown.
+    pub drain_rounds: bool,
 }
 
 /// Commands from connections to a room.
@@ -155,6 +159,11 @@ pub const KICKED: &str = "kicked by an operator";
 /// What players, spectators and pollers of a room the admin console closed
 /// are told.
 pub const CLOSED_BY_OPERATOR: &str = "room closed by an operator";
+
+/// What players (close 1001), spectators and pollers of a room closed by a
+/// node's drain (a rolling deploy) are told: a machine-readable word, so a
+/// client can find a new match at once rather than show an error.
+pub const SERVER_DRAIN: &str = "server_drain";
 
 /// Where a player connects from, as the admin console shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

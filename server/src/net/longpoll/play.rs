@@ -248,6 +248,9 @@ pub async fn state(
     };
     loop {
         let next = tokio::select! {
+            // What the room said first wins over shutdown: a drained room
+            // closes just before the server stops.
+            biased;
             out = session.seat.next() => out,
             () = &mut replaced => {
                 return Err(ApiError::new(

@@ -321,6 +321,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub redis_timeout_ms: u64,
 
+    /// Cluster mode: seconds a stopping node (SIGTERM, admin drain) lets
+    /// its rooms with players play on to the end of their round before
+    /// they close with `server_drain`; past it they close at once. 0
+    /// closes them at once. Keep it below the supervisor's kill timeout
+    /// (Kubernetes' `terminationGracePeriodSeconds`) minus
+    /// `--shutdown-timeout-secs`.
+    #[arg(long, env = "SKIRMISH_DRAIN_DEADLINE_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub drain_deadline_secs: u64,
+
     /// Milliseconds a follower of another node's room outlives its last
     /// local reader (a reader that comes back soon finds it warm).
     #[arg(long, env = "SKIRMISH_FOLLOWER_IDLE_MS", default_value_t = 30_000,
@@ -579,6 +589,7 @@ impl Config {
             max_spectators: self.max_spectators_per_room as usize,
             max_polls: self.max_polls_per_room as usize,
             rounds: None,
+            drain_rounds: self.clustered() && self.drain_deadline_secs > 0,
         }
     }
 }

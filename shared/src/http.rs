@@ -182,11 +182,15 @@ pub enum ApiErrorCode {
     ReplayLimit,
     /// Your address has `--max-replay-streams-per-ip` replay streams open.
     IpReplayLimit,
+    /// Cluster mode: the session's room was lost with its node (the node
+    /// died or was cut off past its lease, and the cluster closed the
+    /// room); matchmake again.
+    RoomLost,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 58] = [
+    pub const ALL: [ApiErrorCode; 59] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -245,6 +249,7 @@ impl ApiErrorCode {
         ApiErrorCode::ReplayNotFound,
         ApiErrorCode::ReplayLimit,
         ApiErrorCode::IpReplayLimit,
+        ApiErrorCode::RoomLost,
     ];
 
     /// The HTTP status the code is answered with.
@@ -259,7 +264,8 @@ impl ApiErrorCode {
             NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch | ReplayNotFound => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
-            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost => 410,
+            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost
+            | RoomLost => 410,
             BodyTooLarge => 413,
             NotJson => 415,
             BadBody => 422,

@@ -498,11 +498,15 @@ pub enum CloseCode {
     IdleTimeout = 4001,
     /// No Hello arrived within the handshake timeout.
     HelloTimeout = 4002,
+    /// Cluster mode: the room was lost. Its node was cut off past its
+    /// lease (paused, partitioned), and the cluster closed the room and
+    /// told its spectators `server_lost`; matchmake again.
+    RoomLost = 4003,
 }
 
 impl CloseCode {
     /// Every code, for the web client's code table test.
-    pub const ALL: [CloseCode; 11] = [
+    pub const ALL: [CloseCode; 12] = [
         CloseCode::Normal,
         CloseCode::GoingAway,
         CloseCode::ProtocolError,
@@ -514,6 +518,7 @@ impl CloseCode {
         CloseCode::SessionReplaced,
         CloseCode::IdleTimeout,
         CloseCode::HelloTimeout,
+        CloseCode::RoomLost,
     ];
 
     /// The numeric code.
@@ -537,6 +542,7 @@ impl CloseCode {
             CloseCode::SessionReplaced => "SessionReplaced",
             CloseCode::IdleTimeout => "IdleTimeout",
             CloseCode::HelloTimeout => "HelloTimeout",
+            CloseCode::RoomLost => "RoomLost",
         }
     }
 }

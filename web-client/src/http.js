@@ -82,6 +82,7 @@ export const ApiErrorCode = Object.freeze({
   replay_not_found: 404,
   replay_limit: 503,
   ip_replay_limit: 503,
+  room_lost: 410,
 });
 
 /**
@@ -135,6 +136,7 @@ const GONE = Object.freeze({
   unknown_session: CloseCode.IdleTimeout,
   room_closed: CloseCode.GoingAway,
   server_lost: CloseCode.GoingAway,
+  room_lost: CloseCode.RoomLost,
   session_ended: CloseCode.Normal,
 });
 

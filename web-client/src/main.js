@@ -16,7 +16,15 @@ import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } f
 import { errorOf } from './http.js';
 import { drawLeaderboard } from './leaderboards.js';
 import { fetchLeaderboards } from './records.js';
-import { matchmake, matchMessage, matchStep } from './matchmaking.js';
+import {
+  DRAINED_MESSAGE,
+  drained,
+  lostGame,
+  matchmake,
+  matchMessage,
+  matchStep,
+  rematchText,
+} from './matchmaking.js';
 import { GameSession } from './session.js';
 import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
 import {
@@ -544,6 +552,7 @@ async function place(kind, name, room, resume, fallback, attempt = 0) {
   const step = matchStep(matched, asked);
   if (step === 'fresh') {
     saveResume(null);
+    showNotice(rematchText(matched.code));
     void place(kind, name, room, null, fallback);
     return;
   }
@@ -682,6 +691,23 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         // The old ship is gone: join afresh, once.
         saveResume(null);
         connect(name, room, null);
+        return;
+      }
+      const lost = lostGame(code);
+      if (lost !== null) {
+        // The room is gone for good (the cluster closed it): a new game,
+        // in any room, and say why.
+        saveResume(null);
+        showNotice(lost);
+        void place(kind, name, null, null, false);
+        return;
+      }
+      if (drained(code, reason)) {
+        // The room's node is being replaced and the room is gone with it:
+        // no resume, a new match at once, anywhere.
+        saveResume(null);
+        showNotice(DRAINED_MESSAGE);
+        connect(name, null, null);
         return;
       }
       if (code === CloseCode.SessionReplaced) saveResume(null);

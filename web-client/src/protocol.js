@@ -44,6 +44,7 @@ export const CloseCode = Object.freeze({
   SessionReplaced: 4000,
   IdleTimeout: 4001,
   HelloTimeout: 4002,
+  RoomLost: 4003,
 });
 
 /** `protocol::ErrorCode` variant names, in variant (wire index) order. */

@@ -121,6 +121,18 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// An operator's drain: as SIGTERM, rooms with players finish their
+    /// round first when the node drains rounds (cluster mode); otherwise
+    /// everything stops now. `main` waits on the draining token and stops
+    /// the process either way.
+    pub fn begin_drain(&self) {
+        if self.registry.drains_rounds() {
+            self.registry.draining().cancel();
+        } else {
+            self.shutdown.cancel();
+        }
+    }
+
     /// The identity a new ship plays under: `None` when the server keeps no
     /// records or the database could not be asked (see
     /// [`Storage::resolve`]).

@@ -107,6 +107,10 @@ pub struct RoomConfig {
     pub max_polls: usize,
     /// Where finished rounds go to be recorded; `None` without a database.
     pub rounds: Option<crate::storage::RoundSink>,
+    /// When the node drains, rooms with players play to the end of their
+    /// round before closing with [`SERVER_DRAIN`] (cluster mode with a
+    /// `--drain-deadline-secs` above 0); otherwise they close at shutdown.
+    pub drain_rounds: bool,
 }
 
 /// Commands from connections to a room.
@@ -139,7 +143,16 @@ pub enum RoomCmd {
     /// The admin console closes the room: it ends after this command and
     /// tells everyone attached [`CLOSED_BY_OPERATOR`].
     Close,
+    /// Cluster mode: the cluster declared this room lost while this node
+    /// was cut off past its lease (its log in Redis ends with `closed`
+    /// `server_lost`, and nothing may follow it). The room ends; players
+    /// are closed with 4003 [`ROOM_LOST`], local readers told the same.
+    Lost,
 }
+
+/// Why a room the cluster declared lost ended (`closed` reason and close
+/// frame reason), as its spectators on other nodes were told.
+pub const ROOM_LOST: &str = "server_lost";
 
 /// The close reason of a player the admin console kicked. Fixed words:
 /// the operator's own reason goes to the log and the audit list, not into
@@ -149,6 +162,11 @@ pub const KICKED: &str = "kicked by an operator";
 /// What players, spectators and pollers of a room the admin console closed
 /// are told.
 pub const CLOSED_BY_OPERATOR: &str = "room closed by an operator";
+
+/// What players (close 1001), spectators and pollers of a room closed by a
+/// node's drain (a rolling deploy) are told: a machine-readable word, so a
+/// client can find a new match at once rather than show an error.
+pub const SERVER_DRAIN: &str = "server_drain";
 
 /// Where a player connects from, as the admin console shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -323,6 +323,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub redis_timeout_ms: u64,
 
+    /// Cluster mode: seconds a stopping node (SIGTERM, admin drain) lets
+    /// its rooms with players play on to the end of their round before
+    /// they close with `server_drain`; past it they close at once. 0
+    /// closes them at once. Keep it below the supervisor's kill timeout
+    /// (Kubernetes' `terminationGracePeriodSeconds`) minus
+    /// `--shutdown-timeout-secs`.
+    #[arg(long, env = "SKIRMISH_DRAIN_DEADLINE_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub drain_deadline_secs: u64,
+
     /// Milliseconds a follower of another node's room outlives its last
     /// local reader (a reader that comes back soon finds it warm).
     #[arg(long, env = "SKIRMISH_FOLLOWER_IDLE_MS", default_value_t = 30_000,
@@ -370,6 +380,28 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_DB_TIMEOUT_MS", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub db_timeout_ms: u64,
+
+    /// Days a finished round's replay is kept (then the writer deletes it;
+    /// the match and its standings stay). 0 keeps replays forever.
+    #[arg(long, env = "SKIRMISH_REPLAY_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub replay_retention_days: u32,
+
+    /// Replays kept at most (the newest); 0 for no cap.
+    #[arg(long, env = "SKIRMISH_MAX_REPLAYS", default_value_t = 0)]
+    pub max_replays: u64,
+
+    /// Replay streams (`GET /api/matches/{id}/replay`) open at once; each
+    /// holds its decoded replay (about 0.6 MB for a 3-minute round of 8
+    /// ships, at most 64 MB).
+    #[arg(long, env = "SKIRMISH_MAX_REPLAY_STREAMS", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_replay_streams: u32,
+
+    /// Replay streams one client address may have open at once.
+    #[arg(long, env = "SKIRMISH_MAX_REPLAY_STREAMS_PER_IP", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_replay_streams_per_ip: u32,
     /// Rooms of other nodes this node follows at once (each costs a mirror
     /// ring, a task and two channels on its one pub/sub connection); a
     /// reader of one more gets 503 `directory_unavailable`.
@@ -612,6 +644,7 @@ impl Config {
             max_spectators: self.max_spectators_per_room as usize,
             max_polls: self.max_polls_per_room as usize,
             rounds: None,
+            drain_rounds: self.clustered() && self.drain_deadline_secs > 0,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! seat their subject under its name and record id on both transports;
 //! every bad token (missing, malformed, forged, of another algorithm or
 //! `none`, expired or replayed after expiry, not valid yet, wrong issuer
-//! or audience) gets close 4003 with its `Error` code on the WebSocket and
+//! or audience) gets close 4004 with its `Error` code on the WebSocket and
 //! 401 with its JSON code on the long-poll join; the binary logs neither
 //! tokens nor the key; without a key, play stays anonymous.
 //!
@@ -200,7 +200,7 @@ async fn poll_join(server: &TestServer, room: &str, token: Option<String>) -> (u
     (status, response.json().await.expect("JSON answer"))
 }
 
-/// `token` is refused on both transports with `expected` (and close 4003).
+/// `token` is refused on both transports with `expected` (and close 4004).
 async fn refused_everywhere(
     server: &TestServer,
     case: &str,

@@ -175,6 +175,17 @@ pub enum ApiErrorCode {
     /// An operator banned this address or name for a while
     /// (`Retry-After`).
     Banned,
+    /// The match has no stored replay (none was recorded, or retention
+    /// deleted it).
+    ReplayNotFound,
+    /// `--max-replay-streams` replay streams are open.
+    ReplayLimit,
+    /// Your address has `--max-replay-streams-per-ip` replay streams open.
+    IpReplayLimit,
+    /// Cluster mode: the session's room was lost with its node (the node
+    /// died or was cut off past its lease, and the cluster closed the
+    /// room); matchmake again.
+    RoomLost,
     /// The server requires a signed player token (`--auth-jwt-key`) and
     /// the join carries none.
     TokenMissing,
@@ -187,7 +198,7 @@ pub enum ApiErrorCode {
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 58] = [
+    pub const ALL: [ApiErrorCode; 62] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -243,6 +254,10 @@ impl ApiErrorCode {
         ApiErrorCode::Unauthorized,
         ApiErrorCode::AdminRateLimited,
         ApiErrorCode::Banned,
+        ApiErrorCode::ReplayNotFound,
+        ApiErrorCode::ReplayLimit,
+        ApiErrorCode::IpReplayLimit,
+        ApiErrorCode::RoomLost,
         ApiErrorCode::TokenMissing,
         ApiErrorCode::TokenInvalid,
         ApiErrorCode::TokenExpired,
@@ -257,10 +272,11 @@ impl ApiErrorCode {
             | TooManyInputs | NotWebsocket => 400,
             Unauthorized | TokenMissing | TokenInvalid | TokenExpired => 401,
             OriginForbidden | InviteRequired | BadInvite | Banned => 403,
-            NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch => 404,
+            NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch | ReplayNotFound => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
-            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost => 410,
+            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost
+            | RoomLost => 410,
             BodyTooLarge => 413,
             NotJson => 415,
             BadBody => 422,
@@ -271,7 +287,8 @@ impl ApiErrorCode {
             ShuttingDown | RoomFull | RoomLimit | ServerFull | SpectatorLimit
             | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
             | LegacyLimit | ConnectionLimit | IpConnectionLimit | FdLimit
-            | DirectoryUnavailable | NotRegistered | NoDatabase | DatabaseUnavailable => 503,
+            | DirectoryUnavailable | NotRegistered | NoDatabase | DatabaseUnavailable
+            | ReplayLimit | IpReplayLimit => 503,
         }
     }
 }

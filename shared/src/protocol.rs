@@ -506,12 +506,12 @@ pub enum ErrorCode {
     /// says how long is left.
     Banned,
     /// The server requires a signed player token and the Hello has none
-    /// (close 4003).
+    /// (close 4004).
     TokenMissing,
     /// The token is malformed, wrongly signed, of another algorithm,
-    /// issuer or audience, or not valid yet (close 4003).
+    /// issuer or audience, or not valid yet (close 4004).
     TokenInvalid,
-    /// The token's `exp` has passed: get a fresh one (close 4003).
+    /// The token's `exp` has passed: get a fresh one (close 4004).
     TokenExpired,
 }
 
@@ -543,14 +543,18 @@ pub enum CloseCode {
     IdleTimeout = 4001,
     /// No Hello arrived within the handshake timeout.
     HelloTimeout = 4002,
+    /// Cluster mode: the room was lost. Its node was cut off past its
+    /// lease (paused, partitioned), and the cluster closed the room and
+    /// told its spectators `server_lost`; matchmake again.
+    RoomLost = 4003,
     /// The server requires a signed player token and the Hello's is
     /// missing, invalid or expired; the reason says which.
-    Unauthorized = 4003,
+    Unauthorized = 4004,
 }
 
 impl CloseCode {
     /// Every code, for the web client's code table test.
-    pub const ALL: [CloseCode; 12] = [
+    pub const ALL: [CloseCode; 13] = [
         CloseCode::Normal,
         CloseCode::GoingAway,
         CloseCode::ProtocolError,
@@ -562,6 +566,7 @@ impl CloseCode {
         CloseCode::SessionReplaced,
         CloseCode::IdleTimeout,
         CloseCode::HelloTimeout,
+        CloseCode::RoomLost,
         CloseCode::Unauthorized,
     ];
 
@@ -586,6 +591,7 @@ impl CloseCode {
             CloseCode::SessionReplaced => "SessionReplaced",
             CloseCode::IdleTimeout => "IdleTimeout",
             CloseCode::HelloTimeout => "HelloTimeout",
+            CloseCode::RoomLost => "RoomLost",
             CloseCode::Unauthorized => "Unauthorized",
         }
     }

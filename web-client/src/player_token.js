@@ -16,7 +16,7 @@ import { MAX_PLAYER_TOKEN_LEN } from './protocol.js';
  * one (called at every join, so a reconnect gets a fresh token). A token
  * that is not three base64url parts, or is too long, is not sent: the
  * server would refuse it anyway, and its refusal (`TokenMissing`, close
- * 4003) is what the page shows.
+ * 4004) is what the page shows.
  * @param {unknown} hook
  * @param {string} hash `location.hash`, e.g. `#token=eyJ...`
  * @returns {string | null}

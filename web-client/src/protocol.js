@@ -48,7 +48,8 @@ export const CloseCode = Object.freeze({
   SessionReplaced: 4000,
   IdleTimeout: 4001,
   HelloTimeout: 4002,
-  Unauthorized: 4003,
+  RoomLost: 4003,
+  Unauthorized: 4004,
 });
 
 /** `protocol::ErrorCode` variant names, in variant (wire index) order. */

@@ -207,7 +207,7 @@ async fn overview(State(app): State<AppState>) -> Json<AdminOverview> {
     let rooms = futures_util::future::join_all(handles.iter().map(inspect)).await;
     Json(AdminOverview {
         node: app.matchmaker.node().id.clone(),
-        draining: app.shutdown.is_cancelled(),
+        draining: app.registry.is_shutting_down(),
         nodes,
         nodes_error,
         rooms,
@@ -373,6 +373,6 @@ async fn drain(
     let reason = reason_of(body)?;
     info!(%who, %reason, "admin: node draining");
     let entry = audit_of(&app).record(&who, "drain", "", &reason);
-    app.shutdown.cancel();
+    app.begin_drain();
     Ok((StatusCode::ACCEPTED, Json(entry)).into_response())
 }

@@ -183,7 +183,7 @@ impl TokenRefusal {
         }
     }
 
-    /// Every refusal closes a socket with 4003.
+    /// Every refusal closes a socket with 4004.
     #[must_use]
     pub fn close_code(&self) -> CloseCode {
         CloseCode::Unauthorized

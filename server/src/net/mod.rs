@@ -17,6 +17,7 @@
 //!   all.
 //! - [`history`]: players, match history and leaderboards (JSON, read from
 //!   the storage).
+//! - [`replay`]: finished rounds' replays, streamed (SSE) or downloaded.
 
 pub mod api;
 pub mod flood;
@@ -25,6 +26,7 @@ pub mod longpoll;
 pub mod matchmake;
 pub mod origin;
 pub mod rate;
+pub mod replay;
 pub mod room_feed;
 pub mod router;
 pub mod sessions;
@@ -92,6 +94,10 @@ pub struct AppInner {
     /// Players, match history and leaderboards; `None` with
     /// `--no-database`.
     pub storage: Option<Storage>,
+    /// One slot per replay request while it is answered or streamed:
+    /// `--max-replay-streams` in all, `--max-replay-streams-per-ip` per
+    /// client address (each holds a decoded replay).
+    pub replays: Arc<AddressLimit>,
     /// The admin API, when an admin token is configured.
     pub admin: Option<crate::admin::Admin>,
     /// Signed player tokens every join must carry (`--auth-jwt-key`);
@@ -118,6 +124,18 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// An operator's drain: as SIGTERM, rooms with players finish their
+    /// round first when the node drains rounds (cluster mode); otherwise
+    /// everything stops now. `main` waits on the draining token and stops
+    /// the process either way.
+    pub fn begin_drain(&self) {
+        if self.registry.drains_rounds() {
+            self.registry.draining().cancel();
+        } else {
+            self.shutdown.cancel();
+        }
+    }
+
     /// The identity a new ship plays under: `None` when the server keeps no
     /// records or the database could not be asked (see
     /// [`Storage::resolve`]).
@@ -221,6 +239,7 @@ impl AppState {
             config.max_spectators_per_ip as usize,
         );
         let polls = AddressLimit::new(config.max_polls as usize, config.max_polls_per_ip as usize);
+        let config_replays = (config.max_replay_streams, config.max_replay_streams_per_ip);
         let routes = Arc::new(SessionRoutes::new(Duration::from_secs(
             config.resume_grace_secs,
         )));
@@ -282,6 +301,7 @@ impl AppState {
             legacy,
             metrics,
             storage,
+            replays: AddressLimit::new(config_replays.0 as usize, config_replays.1 as usize),
         })))
     }
 }

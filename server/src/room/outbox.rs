@@ -102,6 +102,14 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    /// The close asked for, if any: a connection stopping for another
+    /// reason (shutdown) closes with the room's words when the room spoke
+    /// first (a drained room's `server_drain` just before shutdown).
+    #[must_use]
+    pub fn closing(&self) -> Option<(CloseCode, &'static str)> {
+        self.slot.lock().close
+    }
+
     /// Waits for the next thing to send. A close wins over a pending
     /// notice, and a notice over a snapshot (it is rare and small, and the
     /// snapshot is still there next time).

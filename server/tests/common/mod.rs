@@ -477,6 +477,27 @@ impl SseClient {
             }
         }
     }
+
+    /// Every frame until the server ends the stream (bounded wait).
+    pub async fn rest(&mut self) -> Vec<SseEvent> {
+        let mut frames = Vec::new();
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                frames.push(parse_frame(&frame));
+                continue;
+            }
+            let chunk = tokio::time::timeout(WAIT, self.body.next())
+                .await
+                .expect("the stream ends in time");
+            match chunk {
+                Some(chunk) => self.buf.push_str(
+                    std::str::from_utf8(&chunk.expect("no transport error")).expect("utf-8"),
+                ),
+                None => return frames,
+            }
+        }
+    }
 }
 
 fn parse_frame(frame: &str) -> SseEvent {

@@ -23,7 +23,7 @@ use super::owner::{self, Refused};
 use super::{PollQuery, answer, parse_params, poll_slot};
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_LEGACY;
-use crate::matchmaker::{LiveRoute, RouteKey, SeatRefusal, SeatTicket};
+use crate::matchmaker::{LiveRoute, MatchError, RouteKey, SeatRefusal, SeatTicket};
 use crate::metrics::{Rejection, Transport};
 use crate::net::AppState;
 use crate::net::api::ApiError;
@@ -152,7 +152,8 @@ async fn take_seat(
 
 /// The live session of `token` on this node. A token this node does not
 /// know may be another node's session: its request is redirected there,
-/// or refused with `server_lost` when that node is gone.
+/// or refused with `room_lost` when that node is gone and its room with
+/// it (`server_lost` when Redis cannot tell).
 async fn session_of(app: &AppState, token: &str, uri: &Uri) -> Result<Arc<LegacySession>, Refused> {
     let lookup = match app.legacy.get(token) {
         Ok(session) => return Ok(session),
@@ -170,14 +171,14 @@ async fn session_of(app: &AppState, token: &str, uri: &Uri) -> Result<Arc<Legacy
     })?;
     match home {
         None => Err(unknown()),
-        Some(route) if !route.alive => Err(ApiError::new(
-            ApiErrorCode::ServerLost,
-            format!(
-                "node {} that held this session is gone; matchmake again",
-                route.node
-            ),
-        )
-        .into()),
+        Some(route) if !route.alive => {
+            let err = app.matchmaker.gone(route).await;
+            let code = match err {
+                MatchError::RoomLost(_) => ApiErrorCode::RoomLost,
+                _ => ApiErrorCode::ServerLost,
+            };
+            Err(ApiError::new(code, err.to_string()).into())
+        }
         Some(route) => Err(owner::moved(&route.node, &route.url, uri)),
     }
 }
@@ -256,6 +257,9 @@ pub async fn state(
     };
     loop {
         let next = tokio::select! {
+            // What the room said first wins over shutdown: a drained room
+            // closes just before the server stops.
+            biased;
             out = session.seat.next() => out,
             () = &mut replaced => {
                 return Err(ApiError::new(

@@ -515,7 +515,10 @@ where
     tokio::select! {
         end = read_loop(stream, flood, app, seat, control_tx, &pings) => end,
         end = writer.run(sink, seat, control_rx) => end,
-        () = app.shutdown.cancelled() => End::close(CloseCode::GoingAway, "server shutting down"),
+        () = app.shutdown.cancelled() => match seat.outbox.closing() {
+            Some((code, reason)) => End::close(code, reason),
+            None => End::close(CloseCode::GoingAway, "server shutting down"),
+        },
     }
 }
 

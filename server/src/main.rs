@@ -45,6 +45,8 @@ async fn main() -> ExitCode {
         () = signals.wait() => {},
         () = draining.cancelled() => {},
     }
+    // Rooms end their round first (cluster mode), then everything stops.
+    server.drain().await;
     match server.shutdown(deadline).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

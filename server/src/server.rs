@@ -36,6 +36,13 @@ impl Server {
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         config.validate().map_err(anyhow::Error::msg)?;
         let admin_token = config.admin_token().map_err(anyhow::Error::msg)?;
+        let player_auth = config.player_auth().map_err(anyhow::Error::msg)?;
+        if let Some(auth) = &player_auth {
+            info!(
+                alg = auth.alg().as_str(),
+                "joins require signed player tokens"
+            );
+        }
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
             (None, None) => None,
@@ -68,6 +75,7 @@ impl Server {
             shutdown.clone(),
             tracker.clone(),
             admin_token,
+            player_auth,
         )?;
         let app = router(state.clone());
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -117,11 +125,55 @@ impl Server {
         self.admin.as_ref().map(|(addr, _)| *addr)
     }
 
-    /// Cancelled when the server starts draining: on [`Server::shutdown`],
-    /// or when an operator drains it through the admin API.
+    /// Cancelled when the server starts draining: on [`Server::drain`],
+    /// [`Server::shutdown`], or when an operator drains it through the
+    /// admin API.
     #[must_use]
     pub fn draining(&self) -> CancellationToken {
-        self.state.shutdown.clone()
+        self.state.registry.draining()
+    }
+
+    /// The first half of a graceful stop in cluster mode (a rolling
+    /// deploy): the node takes no new rooms or seats, `/readyz` answers
+    /// 503, the cluster is told at once (so no node matchmakes into its
+    /// rooms), and each room with players plays to the end of its round
+    /// and closes with `server_drain`. Returns when the last room closed
+    /// or `--drain-deadline-secs` passed; [`Server::shutdown`] then closes
+    /// what is left (as `server_drain` too). Without a cluster, or with a
+    /// deadline of 0, it returns at once: shutdown closes every room.
+    pub async fn drain(&self) {
+        if !self.state.registry.drains_rounds() {
+            return;
+        }
+        let deadline = Duration::from_secs(self.state.config.drain_deadline_secs);
+        info!(
+            deadline_secs = deadline.as_secs(),
+            "draining: rooms close at the end of their round"
+        );
+        let registry = self.state.registry.clone();
+        let drained = tokio::spawn(async move { registry.drain_rooms().await });
+        if let Some(cluster) = self.state.matchmaker.cluster() {
+            // Withdraws this node's rooms from matchmaking everywhere now,
+            // not at the next refresh.
+            cluster.publish_now().await;
+        }
+        if tokio::time::timeout(deadline, drained).await.is_ok() {
+            info!("drained: every room closed");
+            return;
+        }
+        warn!(
+            rooms = self.state.registry.handles().len(),
+            "drain deadline passed; closing the rooms still playing"
+        );
+        // A room closes within one tick of being told; shutdown's own
+        // deadline covers a room that does not.
+        let cut = self.state.registry.cut_drain();
+        if tokio::time::timeout(Duration::from_secs(1), cut)
+            .await
+            .is_err()
+        {
+            warn!("rooms still open a second after the drain deadline");
+        }
     }
 
     /// The shared state (for tests that look inside).

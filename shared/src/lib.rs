@@ -23,6 +23,7 @@
 //! - [`view`]: how a client applies snapshots (full and delta) to what it holds.
 //! - [`bot`]: the load-test bot policy of GAME.md, shared by server-side
 //!   benchmarks and `skirmish-bots`.
+//! - [`replay`]: a finished round's replay as the JSON download carries it.
 //!
 //! This crate must never depend on tokio, axum or anything that does I/O.
 
@@ -32,6 +33,7 @@ pub mod feed;
 pub mod http;
 pub mod interest;
 pub mod protocol;
+pub mod replay;
 pub mod rng;
 pub mod rules;
 pub mod tick;

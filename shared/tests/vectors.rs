@@ -29,6 +29,7 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
         (
             "client_hello",
             ClientMsg::Hello(Hello {
+                token: None,
                 protocol: PROTOCOL_VERSION,
                 name: "Ada".into(),
                 room: None,
@@ -39,6 +40,7 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
         (
             "client_hello_resume",
             ClientMsg::Hello(Hello {
+                token: None,
                 protocol: PROTOCOL_VERSION,
                 name: "Zoë".into(),
                 room: Some("arena-2".into()),
@@ -51,6 +53,7 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
         (
             "client_hello_player",
             ClientMsg::Hello(Hello {
+                token: None,
                 protocol: PROTOCOL_VERSION,
                 name: "Ada".into(),
                 room: None,
@@ -60,6 +63,17 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
                     secret: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
                         .into(),
                 }),
+            }),
+        ),
+        (
+            "client_hello_token",
+            ClientMsg::Hello(Hello {
+                protocol: PROTOCOL_VERSION,
+                name: "Ada".into(),
+                room: Some("arena-1".into()),
+                resume: None,
+                player: None,
+                token: Some(PlayerToken("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwibmFtZSI6IkFkYSIsImV4cCI6MTc5NjAwMDAwMH0.c2lnbmF0dXJl".into())),
             }),
         ),
         (
@@ -333,6 +347,12 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
             ServerMsg::Error(ErrorMsg {
                 code: ErrorCode::RoomFull,
                 message: "room main is full (64 players)".into(),
+            }),
+        ),
+        (
+            "server_notice",
+            ServerMsg::Notice(Notice {
+                text: "Maintenance at 22:00 UTC: rounds end early".into(),
             }),
         ),
         (

@@ -5,7 +5,8 @@
  * lobby, movement with prediction, firing at a bot, the scoreboard page, a
  * private room made in the lobby and joined by its invite link, a
  * game over long polling, the round-end results and the frame rate with
- * 32+ ships on screen, the admin console (log in, see a room, kick its
+ * 32+ ships on screen, a recorded round's replay on the scoreboard (play,
+ * pause, seek, speed), the admin console (log in, see a room, kick its
  * player, see the player gone); then, through nginx in front of three cluster nodes
  * (`cluster.mjs`), a game matchmade on the room's owner, its resume after a
  * reload, and a game over long polling.
@@ -615,6 +616,66 @@ try {
     await crowded.close();
   });
 
+  await check('the scoreboard plays a recorded round\'s replay: it draws, pauses, seeks, speeds up and ends', 30000, async () => {
+    // The crowd room's 5-second rounds had a player in them: each is
+    // recorded with its replay.
+    const match = await until(
+      async () => {
+        const res = await fetch(`${crowd?.base}/api/matches?room=e2e-crowd&limit=1`);
+        return res.ok ? (await res.json()).matches?.[0] ?? null : null;
+      },
+      10000,
+      'a recorded round of e2e-crowd',
+    );
+    const { page: board, errors: boardErrors } = await openPage(/** @type {any} */ (browser));
+    const state = () => board.evaluate(() => JSON.parse(JSON.stringify(/** @type {any} */ (window).skirmishScoreboard.state)));
+    await board.goto(`${crowd?.base}/scoreboard.html?replay=${match.id}`);
+    const playing = await until(
+      async () => {
+        const s = await state();
+        return s?.view === 'replay' && s.ready && s.ships >= 10 && s.standings.length >= 10 ? s : null;
+      },
+      8000,
+      'the replay drawing ships and standings',
+    );
+    assert(playing.round.number === match.round, `round ${playing.round.number}, match round ${match.round}`);
+    await board.screenshot({ path: `${RESULTS}replay.png` });
+    await board.click('#replay-play');
+    const paused = await state();
+    assert(paused.replay.playing === false, 'paused');
+    await sleep(700);
+    const still = await state();
+    assert(still.tick === paused.tick, `paused, yet the tick moved: ${paused.tick} -> ${still.tick}`);
+    // A 5-second round: from 1 s at 2x it plays for 2 s.
+    await board.selectOption('#replay-speed', '2');
+    await board.evaluate(() => {
+      const seek = /** @type {HTMLInputElement} */ (document.getElementById('replay-seek'));
+      seek.value = '1';
+      seek.dispatchEvent(new Event('change'));
+    });
+    const seeked = await until(
+      async () => {
+        const s = await state();
+        return s.replay.playing && s.replay.speed === 2 && s.tick !== null && s.replay.at >= 1 ? s : null;
+      },
+      5000,
+      'playing from 1 s at 2x',
+    );
+    assert(seeked.replay.at < 4, `at ${seeked.replay.at} after a seek to 1 s`);
+    await board.selectOption('#replay-speed', '16');
+    const ended = await until(
+      async () => {
+        const s = await state();
+        return s.replay.ended ? s : null;
+      },
+      8000,
+      'the replay reaching its end',
+    );
+    assert(ended.kills.length > 0 || ended.standings.length >= 10, 'the end shows the round');
+    assert(boardErrors.length === 0, `page errors: ${boardErrors.join('; ')}`);
+    await board.close();
+  });
+
   await check('a refused matchmake is shown on the lobby by its code', 20000, async () => {
     // One seat per room: a second player asking for main is refused room_full.
     const tiny = await startServer(['--bots', '0', '--max-players', '1']);
@@ -641,7 +702,7 @@ try {
     }
   });
 
-  await check('the admin console logs in, lists a room and its player, and a kick removes the player', 25000, async () => {
+  await check('the admin console logs in, lists a room and its player, draws its minimap, and a kick removes the player', 25000, async () => {
     const { page: victim } = await openPage(/** @type {any} */ (browser));
     const { page: admin, errors: adminErrors } = await openPage(/** @type {any} */ (browser));
     try {
@@ -660,6 +721,16 @@ try {
       await admin.waitForSelector('#room-rows tr[data-room="admin-e2e"]', { timeout: 5000 });
       const player = '#player-rows tr[data-room="admin-e2e"][data-name="Kickme"]';
       await admin.waitForSelector(player, { timeout: 5000 });
+      // The selected room's live minimap draws its ships.
+      await admin.selectOption('#map-room', 'admin-e2e');
+      await admin.waitForFunction(
+        () => {
+          const map = document.getElementById('minimap');
+          return map?.dataset.room === 'admin-e2e' && Number(map.dataset.ships ?? 0) >= 1;
+        },
+        null,
+        { timeout: 5000 },
+      );
       const stored = await admin.evaluate(() => sessionStorage.getItem('skirmish-admin-token'));
       assert(stored === ADMIN_TOKEN, 'the token is kept in sessionStorage');
       await admin.screenshot({ path: `${RESULTS}admin.png` });

@@ -15,8 +15,19 @@ import { drawShip } from './draw.js';
 import { follow, minimap, toArena, VIEW_H, VIEW_W } from './camera.js';
 import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } from './lobby.js';
 import { errorOf } from './http.js';
-import { matchmake, matchMessage, matchStep } from './matchmaking.js';
+import { drawLeaderboard } from './leaderboards.js';
+import { fetchLeaderboards } from './records.js';
+import {
+  DRAINED_MESSAGE,
+  drained,
+  lostGame,
+  matchmake,
+  matchMessage,
+  matchStep,
+  rematchText,
+} from './matchmaking.js';
 import { GameSession } from './session.js';
+import { playerTokenOf } from './player_token.js';
 import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
 import {
   ABNORMAL_CLOSE,
@@ -371,6 +382,7 @@ function showLobby() {
   ui.results.hidden = true;
   ui.lobby.hidden = false;
   refreshRooms();
+  refreshLeaderboards();
 }
 
 // ---------------------------------------------------------------------------
@@ -439,6 +451,29 @@ async function refreshRooms() {
 }
 window.setInterval(refreshRooms, ROOMS_REFRESH_MS);
 refreshRooms();
+
+// ---------------------------------------------------------------------------
+// Leaderboards (records kept by the server; none: the panel stays hidden)
+
+/** How often the lobby asks for the leaderboards: they change when rounds end. */
+const LEADERBOARDS_MS = 30_000;
+
+/** Fetches both leaderboards and draws them; only while the lobby shows. */
+async function refreshLeaderboards() {
+  if (ui.lobby.hidden) return;
+  const { week, all } = await fetchLeaderboards(fetch);
+  const records = /** @type {HTMLElement} */ (document.getElementById('lobby-records'));
+  records.hidden = week.kind === 'off' && all.kind === 'off';
+  /** @param {string} id */
+  const at = (id) => ({
+    list: /** @type {HTMLElement} */ (document.getElementById(id)),
+    empty: /** @type {HTMLElement} */ (document.getElementById(`${id}-empty`)),
+  });
+  drawLeaderboard(at('board-week'), week, 'No rounds recorded this week.');
+  drawLeaderboard(at('board-all'), all, 'No rounds recorded yet.');
+}
+window.setInterval(refreshLeaderboards, LEADERBOARDS_MS);
+refreshLeaderboards();
 
 // ---------------------------------------------------------------------------
 // Round-end results
@@ -538,6 +573,7 @@ async function place(kind, name, room, resume, fallback, attempt = 0) {
   const step = matchStep(matched, asked);
   if (step === 'fresh') {
     saveResume(null);
+    showNotice(rematchText(matched.code));
     void place(kind, name, room, null, fallback);
     return;
   }
@@ -606,6 +642,7 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
     resume: resume?.token ?? null,
     seq: resume?.seq ?? 0,
     player: loadPlayerKey(browserStorage()),
+    token: playerTokenOf(/** @type {any} */ (globalThis).skirmishPlayerToken, location.hash),
     onPlayer: (key) => savePlayerKey(browserStorage(), key),
     send: (msg) => transport.send(msg),
     transport: kind,
@@ -676,6 +713,23 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         // The old ship is gone: join afresh, once.
         saveResume(null);
         connect(name, room, null);
+        return;
+      }
+      const lost = lostGame(code);
+      if (lost !== null) {
+        // The room is gone for good (the cluster closed it): a new game,
+        // in any room, and say why.
+        saveResume(null);
+        showNotice(lost);
+        void place(kind, name, null, null, false);
+        return;
+      }
+      if (drained(code, reason)) {
+        // The room's node is being replaced and the room is gone with it:
+        // no resume, a new match at once, anywhere.
+        saveResume(null);
+        showNotice(DRAINED_MESSAGE);
+        connect(name, null, null);
         return;
       }
       if (code === CloseCode.SessionReplaced) saveResume(null);

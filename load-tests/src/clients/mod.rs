@@ -8,7 +8,9 @@
 //! Every client runs as one task until the run's stop token fires. A
 //! session that fails is counted by reason and started again after
 //! [`RECONNECT_DELAY`], so the load stays at the level asked for; the
-//! report shows reconnections as connects beyond the client count.
+//! report shows reconnections as connects beyond the client count. A
+//! player whose room was drained (a rolling deploy) is not a failure: it
+//! starts again at once (with `--matchmake`, in a new match elsewhere).
 
 pub mod matchmake;
 pub mod play_state;
@@ -138,6 +140,11 @@ pub enum ClientError {
     /// Something the protocol does not allow.
     #[error("protocol: {0}")]
     Protocol(&'static str),
+    /// The room's node drained it (close 1001 `server_drain`, a rolling
+    /// deploy): not a failure; the bot finds a new match at once, as the
+    /// browser client does.
+    #[error("room drained")]
+    Drained,
     /// A connection-level failure (refused, reset, I/O).
     #[error("{0}")]
     Transport(String),
@@ -208,6 +215,10 @@ pub async fn run_client(ctx: Arc<ClientCtx>, spec: ClientSpec) {
         };
         match result {
             Ok(()) => return,
+            Err(ClientError::Drained) => {
+                tracing::debug!(client = spec.index, "room drained; finding a new match");
+                continue;
+            }
             Err(err) => {
                 // Failures caused by our own stop are not the server's.
                 if ctx.stop.is_cancelled() {

@@ -70,6 +70,7 @@ pub async fn session(
             player: None,
             seat,
             invite: None,
+            token: None,
         })
         .timeout(super::CONNECT_TIMEOUT);
     let answer = fetch(ctx, KIND, join).await?;

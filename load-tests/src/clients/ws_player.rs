@@ -88,6 +88,7 @@ pub async fn session(
     send(
         &mut socket,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: format!("bot-{}", spec.index),
@@ -163,7 +164,8 @@ async fn play(
                     Some(ServerMsg::Welcome(_)) => {
                         return Err(ClientError::Protocol("a second Welcome"));
                     }
-                    Some(ServerMsg::Pong(_)) | None => {}
+                    // Operators' messages are for people; bots play on.
+                    Some(ServerMsg::Pong(_) | ServerMsg::Notice(_)) | None => {}
                 }
             }
             () = sleep_until(silent_until) => return Err(ClientError::Timeout("snapshot")),
@@ -210,10 +212,19 @@ async fn next_message(
             stats.bytes(ws_frame_len(p.len()));
             Ok(None)
         }
+        Message::Close(Some(frame)) if is_drained(u16::from(frame.code), &frame.reason) => {
+            Err(ClientError::Drained)
+        }
         Message::Close(frame) => Err(closed(frame.map(|f| u16::from(f.code)))),
         Message::Text(_) => Err(ClientError::Protocol("a text frame")),
         Message::Frame(_) => Ok(None),
     }
+}
+
+/// The server's close of a drained room: 1001 with the reason
+/// `server_drain` (a plain 1001 is the server stopping).
+fn is_drained(code: u16, reason: &str) -> bool {
+    code == CloseCode::GoingAway.code() && reason == "server_drain"
 }
 
 fn closed(code: Option<u16>) -> ClientError {
@@ -270,5 +281,18 @@ fn variant_name(err: &tungstenite::Error) -> &'static str {
         E::AttackAttempt => "attack attempt",
         E::WriteBufferFull(_) => "write buffer full",
         _ => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_going_away_close_with_server_drain_is_a_drain() {
+        // The server's words, as server/tests/cluster_drain.rs sees them.
+        assert!(is_drained(1001, "server_drain"));
+        assert!(!is_drained(1001, "server shutting down"));
+        assert!(!is_drained(1000, "server_drain"));
     }
 }

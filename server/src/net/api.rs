@@ -345,10 +345,10 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: accepting players (not shutting down; in a cluster,
-/// holding its lease, so matchmaking can send players here).
+/// `GET /readyz`: accepting players (not draining or shutting down; in a
+/// cluster, holding its lease, so matchmaking can send players here).
 pub async fn readyz(State(app): State<AppState>) -> Response {
-    if app.shutdown.is_cancelled() {
+    if app.registry.is_shutting_down() {
         ApiError::shutting_down().into_response()
     } else if app
         .matchmaker

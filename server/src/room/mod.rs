@@ -15,6 +15,8 @@
 //! - [`quota`]: how many rooms may exist and how fast an address opens them.
 //! - [`invite`]: private rooms' invite codes and the rate of wrong guesses.
 //! - [`bans`]: addresses and names an operator banned for a while.
+//! - [`replay`]: each round's replay recorded from what the feed releases,
+//!   handed to the storage writer with the round's record.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
 //! channels and snapshots are dropped into outboxes.
@@ -43,6 +45,7 @@ pub mod outbox;
 pub mod quota;
 pub mod record;
 pub mod registry;
+pub mod replay;
 pub mod seat;
 pub mod snapshot;
 pub mod task;
@@ -107,6 +110,10 @@ pub struct RoomConfig {
     pub max_polls: usize,
     /// Where finished rounds go to be recorded; `None` without a database.
     pub rounds: Option<crate::storage::RoundSink>,
+    /// When the node drains, rooms with players play to the end of their
+    /// round before closing with [`SERVER_DRAIN`] (cluster mode with a
+    /// `--drain-deadline-secs` above 0); otherwise they close at shutdown.
+    pub drain_rounds: bool,
 }
 
 /// Commands from connections to a room.
@@ -139,7 +146,20 @@ pub enum RoomCmd {
     /// The admin console closes the room: it ends after this command and
     /// tells everyone attached [`CLOSED_BY_OPERATOR`].
     Close,
+    /// Cluster mode: the cluster declared this room lost while this node
+    /// was cut off past its lease (its log in Redis ends with `closed`
+    /// `server_lost`, and nothing may follow it). The room ends; players
+    /// are closed with 4003 [`ROOM_LOST`], local readers told the same.
+    Lost,
+    /// The admin console's message for every player (their next frame)
+    /// and every watcher (a `notice` event, not delayed: it is no game
+    /// state). The text is checked by the sender.
+    Notice(Arc<str>),
 }
+
+/// Why a room the cluster declared lost ended (`closed` reason and close
+/// frame reason), as its spectators on other nodes were told.
+pub const ROOM_LOST: &str = "server_lost";
 
 /// The close reason of a player the admin console kicked. Fixed words:
 /// the operator's own reason goes to the log and the audit list, not into
@@ -149,6 +169,11 @@ pub const KICKED: &str = "kicked by an operator";
 /// What players, spectators and pollers of a room the admin console closed
 /// are told.
 pub const CLOSED_BY_OPERATOR: &str = "room closed by an operator";
+
+/// What players (close 1001), spectators and pollers of a room closed by a
+/// node's drain (a rolling deploy) are told: a machine-readable word, so a
+/// client can find a new match at once rather than show an error.
+pub const SERVER_DRAIN: &str = "server_drain";
 
 /// Where a player connects from, as the admin console shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -70,6 +70,14 @@ pub struct Registry {
     default_room: Arc<str>,
     public_prefix: String,
     shutdown: CancellationToken,
+    /// Cancelled when the node starts draining (and by `shutdown`, its
+    /// parent): no new rooms or seats from then on.
+    drain: CancellationToken,
+    /// Cancelled when the drain deadline passed: rooms still playing close
+    /// now (with `server_drain`), before shutdown closes connections.
+    cut: CancellationToken,
+    /// The room tasks alone, so a drain can wait for the last to close.
+    room_tasks: TaskTracker,
     tracker: TaskTracker,
     next_instance: AtomicU64,
     next_public: AtomicU64,
@@ -159,7 +167,10 @@ impl Registry {
             config,
             default_room: names.default_room.into(),
             public_prefix: names.public_prefix,
+            drain: shutdown.child_token(),
+            cut: shutdown.child_token(),
             shutdown,
+            room_tasks: TaskTracker::new(),
             tracker,
             next_instance: AtomicU64::new(1),
             next_public: AtomicU64::new(2),
@@ -189,10 +200,45 @@ impl Registry {
         &self.default_room
     }
 
-    /// The server is stopping: no new rooms or seats.
+    /// The server is draining or stopping: no new rooms or seats.
     #[must_use]
     pub fn is_shutting_down(&self) -> bool {
-        self.shutdown.is_cancelled()
+        self.drain.is_cancelled()
+    }
+
+    /// Whether a drain lets rooms with players finish their round
+    /// ([`RoomConfig::drain_rounds`]); otherwise shutdown closes them.
+    #[must_use]
+    pub fn drains_rounds(&self) -> bool {
+        self.config.drain_rounds
+    }
+
+    /// Cancelled when the node starts draining, or stopping.
+    #[must_use]
+    pub fn draining(&self) -> CancellationToken {
+        self.drain.clone()
+    }
+
+    /// Starts the drain: no new rooms or seats; rooms with players play to
+    /// their round's end (see [`RoomConfig::drain_rounds`]). Resolves when
+    /// the last room has closed; the caller bounds it with its deadline.
+    pub async fn drain_rooms(&self) {
+        self.drain.cancel();
+        // Every opening checks `drain`, then opens under the directory
+        // lock: taking it here lets one that checked before the cancel
+        // finish first, so its room is tracked before the close. (A room
+        // opened later anyway sees the drain at once and, with no players,
+        // closes.)
+        drop(self.rooms.lock());
+        self.room_tasks.close();
+        self.room_tasks.wait().await;
+    }
+
+    /// The drain deadline passed: every room still playing closes now, as
+    /// drained. Resolves when the last has closed.
+    pub async fn cut_drain(&self) {
+        self.cut.cancel();
+        self.room_tasks.wait().await;
     }
 
     /// The server-wide ticker log.
@@ -250,13 +296,18 @@ impl Registry {
                 .spectator_delay_secs
                 .saturating_mul(u32::from(config.rules.tick_hz)),
         };
-        let (feed, readers) = Feed::new(
+        let (mut feed, readers) = Feed::new(
             id.clone(),
             rates,
             config.event_log_capacity,
             IdAllocator::process(),
             invite.is_none().then(|| self.ticker.clone()),
         );
+        // A private room's rounds get no replay: watching it takes its
+        // invite code, and a replay would show it to anyone.
+        if invite.is_none() && config.rounds.is_some() {
+            feed.record_replays();
+        }
         if let Some(factory) = self.replicas.get() {
             readers.log.replicate_to(factory(&id, &readers.log));
         }
@@ -287,26 +338,30 @@ impl Registry {
         );
         let directory = self.rooms.clone();
         let shutdown = self.shutdown.clone();
+        let drain = self.drain.clone();
+        let cut = self.cut.clone();
         let entry = id.clone();
         self.tracker.spawn(
-            async move {
-                let mut inbox = rx;
-                let room = room.run(&mut inbox, &shutdown).await;
-                // Out of the directory before anyone hears the room closed,
-                // and only this instance: a room of the same id opened since
-                // stays. The inbox lives until then, so a join that reached
-                // it meanwhile fails as `RoomClosed` and its retry finds the
-                // room gone.
-                {
-                    let mut rooms = directory.lock();
-                    if rooms.get(&entry).is_some_and(|h| h.instance == instance) {
-                        rooms.remove(&entry);
+            self.room_tasks.track_future(
+                async move {
+                    let mut inbox = rx;
+                    let room = room.run(&mut inbox, &shutdown, &drain, &cut).await;
+                    // Out of the directory before anyone hears the room closed,
+                    // and only this instance: a room of the same id opened since
+                    // stays. The inbox lives until then, so a join that reached
+                    // it meanwhile fails as `RoomClosed` and its retry finds the
+                    // room gone.
+                    {
+                        let mut rooms = directory.lock();
+                        if rooms.get(&entry).is_some_and(|h| h.instance == instance) {
+                            rooms.remove(&entry);
+                        }
                     }
+                    room.close(shutdown.is_cancelled());
+                    drop(inbox);
                 }
-                room.close(shutdown.is_cancelled());
-                drop(inbox);
-            }
-            .instrument(tracing::info_span!("room", room = %id)),
+                .instrument(tracing::info_span!("room", room = %id)),
+            ),
         );
         rooms.insert(id, handle.clone());
         handle
@@ -321,7 +376,8 @@ impl Registry {
     /// A malformed room id, a resume token for no room, the room cap, the
     /// client's rate of new rooms, or shutdown in progress.
     pub fn pick(&self, ask: Ask<'_>) -> Result<RoomHandle, JoinError> {
-        if self.shutdown.is_cancelled() {
+        // A draining node still lets a player back into its ship.
+        if self.shutdown.is_cancelled() || (self.drain.is_cancelled() && !ask.resuming) {
             return Err(JoinError::ShuttingDown);
         }
         let mut rooms = self.rooms.lock();
@@ -367,7 +423,7 @@ impl Registry {
     /// # Errors
     /// The room cap, the client's rate of new rooms, or shutdown.
     pub fn create_public(&self, client: IpAddr) -> Result<RoomHandle, JoinError> {
-        if self.shutdown.is_cancelled() {
+        if self.drain.is_cancelled() {
             return Err(JoinError::ShuttingDown);
         }
         let mut rooms = self.rooms.lock();
@@ -394,7 +450,7 @@ impl Registry {
     /// # Errors
     /// The room cap, the client's rate of new rooms, or shutdown.
     pub fn create_private(&self, client: IpAddr) -> Result<(RoomHandle, InviteCode), JoinError> {
-        if self.shutdown.is_cancelled() {
+        if self.drain.is_cancelled() {
             return Err(JoinError::ShuttingDown);
         }
         let mut rooms = self.rooms.lock();
@@ -469,7 +525,7 @@ impl Registry {
         entrant: Entrant,
         room: &str,
     ) -> Result<Seat, JoinError> {
-        if self.shutdown.is_cancelled() {
+        if self.shutdown.is_cancelled() || (self.drain.is_cancelled() && entrant.resume.is_none()) {
             return Err(JoinError::ShuttingDown);
         }
         self.bans.check(entrant.peer.address, &entrant.name)?;

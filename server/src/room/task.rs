@@ -4,7 +4,7 @@
 //! once, inputs wait for the next tick). After each tick it records the frame
 //! in the history and drops each connected player's snapshot into its
 //! outbox. It must never await anything but its inbox, its timer and the
-//! shutdown signal: no locks held by I/O code, no sockets. It knows nothing
+//! shutdown and drain signals: no locks held by I/O code, no sockets. It knows nothing
 //! of the registry: whoever spawned it takes it out of the directory when
 //! `Room::run` returns, then calls `Room::close`.
 
@@ -15,7 +15,9 @@ use std::time::Instant as StdInstant;
 
 use crate::tokens::TokenMap;
 use skirmish_shared::http::AdminPlayer;
-use skirmish_shared::{CloseCode, Input, PlayerGrant, ResumeToken, ShipId, Tick, Welcome};
+use skirmish_shared::{
+    CloseCode, EventKind, Input, PlayerGrant, ResumeToken, ShipId, Tick, Welcome,
+};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +25,7 @@ use tracing::{debug, warn};
 
 use super::feed::Feed;
 use super::record::RoundTally;
+use super::replay::Handover;
 use super::snapshot::{BodyCache, Frame, History, Interest};
 use super::{
     Inspection, JoinError, JoinRequest, Joined, Outbox, Peer, RoomCmd, RoomConfig, RoomStats,
@@ -61,6 +64,10 @@ impl Player {
             connected: matches!(self.link, Link::Connected(_)),
             address: self.peer.address.to_string(),
             transport: self.peer.transport.as_str().to_owned(),
+            ping_ms: match &self.link {
+                Link::Connected(outbox) => outbox.rtt_ms(),
+                Link::Detached { .. } => None,
+            },
         }
     }
 }
@@ -144,11 +151,19 @@ pub struct Room {
     tick_seconds: RoomTicks,
     /// Kills and deaths of the round being played, for its record.
     tally: RoundTally,
+    /// Finished rounds waiting (at most the spectator delay) for the
+    /// feed to release their end and so their replay.
+    handover: Handover,
     /// The admin console closed the room: it ends after this command.
     closed_by_operator: bool,
+    /// The cluster declared the room lost ([`RoomCmd::Lost`]).
+    lost: bool,
     /// The last [`RECENT_TICKS`] ticks' durations in seconds, oldest
     /// first, for the admin console's p99 (sorted only when asked).
     recent_ticks: VecDeque<f32>,
+    /// The node is draining (cluster mode): the room plays to the end of
+    /// its round, then closes with [`super::SERVER_DRAIN`].
+    draining: bool,
 }
 
 impl Room {
@@ -199,19 +214,27 @@ impl Room {
             tick_seconds,
             metrics,
             tally: RoundTally::default(),
+            handover: Handover::default(),
             closed_by_operator: false,
+            lost: false,
             recent_ticks: VecDeque::with_capacity(RECENT_TICKS),
+            draining: false,
         }
     }
 
     /// Runs until shutdown, or until the room has been empty for its grace
-    /// period (the default room never closes). Returns the room with its
+    /// period (the default room never closes), or, once `drain` fires with
+    /// [`RoomConfig::drain_rounds`] on, until its round ends (at once
+    /// without players: no one loses a round) or `cut` fires (the drain
+    /// deadline passed). Returns the room with its
     /// players still seated: its owner takes it out of the directory first,
     /// so no join finds it, and then calls [`Room::close`].
     pub(super) async fn run(
         mut self,
         inbox: &mut mpsc::Receiver<RoomCmd>,
         shutdown: &CancellationToken,
+        drain: &CancellationToken,
+        cut: &CancellationToken,
     ) -> Room {
         let period = std::time::Duration::from_secs_f64(1.0 / f64::from(self.config.rules.tick_hz));
         let mut clock = tokio::time::interval(period);
@@ -229,16 +252,26 @@ impl Room {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
+                () = drain.cancelled(), if self.config.drain_rounds && !self.draining => {
+                    self.draining = true;
+                    if self.players.is_empty() {
+                        break;
+                    }
+                    lifecycle!(self.public, "draining: the room closes when its round ends");
+                }
+                // Before shutdown, so players hear `server_drain` from the
+                // room rather than their connections' "shutting down".
+                () = cut.cancelled() => break,
                 _ = clock.tick() => {
-                    self.tick();
-                    if self.should_close() {
+                    let round_ended = self.tick();
+                    if self.should_close() || (self.draining && (round_ended || self.players.is_empty())) {
                         break;
                     }
                 }
                 cmd = inbox.recv() => match cmd {
                     Some(cmd) => {
                         self.handle(cmd);
-                        if self.closed_by_operator {
+                        if self.closed_by_operator || self.lost {
                             break;
                         }
                     }
@@ -252,18 +285,25 @@ impl Room {
     /// Tells everyone still attached that the room is gone: players'
     /// connections are closed, spectators and pollers get a final `closed`.
     pub(super) fn close(mut self, shutting_down: bool) {
-        let reason = match (self.closed_by_operator, shutting_down) {
-            (_, true) => "server shutting down",
-            (true, false) => super::CLOSED_BY_OPERATOR,
-            (false, false) => "room closed",
+        let (code, reason) = match (self.lost, self.closed_by_operator, shutting_down) {
+            (true, _, _) => (CloseCode::RoomLost, super::ROOM_LOST),
+            // A draining room closes as drained, whether its round ended
+            // or the drain deadline cut it short.
+            _ if self.draining => (CloseCode::GoingAway, super::SERVER_DRAIN),
+            (false, _, true) => (CloseCode::GoingAway, "server shutting down"),
+            (false, true, false) => (CloseCode::GoingAway, super::CLOSED_BY_OPERATOR),
+            (false, false, false) => (CloseCode::GoingAway, "room closed"),
         };
         for player in self.players.values() {
             if let Link::Connected(outbox) = &player.link {
-                outbox.close(CloseCode::GoingAway, reason);
+                outbox.close(code, reason);
             }
         }
         // Spectators and pollers of this room get a final `closed`.
         self.feed.close(reason);
+        if let Some(sink) = &self.config.rounds {
+            self.handover.flush(self.feed.take_replays(), sink);
+        }
         self.metrics.rooms.dec();
         lifecycle!(self.public, reason, "room closed");
     }
@@ -319,6 +359,15 @@ impl Room {
                 let _ = reply.send(seated);
             }
             RoomCmd::Close => self.closed_by_operator = true,
+            RoomCmd::Lost => self.lost = true,
+            RoomCmd::Notice(text) => {
+                for player in self.players.values() {
+                    if let Link::Connected(outbox) = &player.link {
+                        outbox.notice(text.clone());
+                    }
+                }
+                self.feed.notice(&text);
+            }
         }
     }
 
@@ -525,8 +574,9 @@ impl Room {
         );
     }
 
-    /// One fixed step: simulate, record, fan out, expire.
-    fn tick(&mut self) {
+    /// One fixed step: simulate, record, fan out, expire. Returns whether
+    /// this tick ended a round (the boundary a draining room closes at).
+    fn tick(&mut self) -> bool {
         let started = StdInstant::now();
         let output = self.sim.step(&self.inputs);
         self.inputs.clear();
@@ -543,6 +593,10 @@ impl Room {
         self.stats
             .round_ends
             .store(output.state.round.ends.0, Ordering::Relaxed);
+        let round_ended = output
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::RoundEnded { .. }));
         self.history.push(Frame {
             state: output.state,
             events: output.events,
@@ -553,8 +607,11 @@ impl Room {
             let finished = self.tally.observe(frame, &self.id, |ship| {
                 players.get(&ship).and_then(|p| p.identity.clone())
             });
-            if let (Some(round), Some(sink)) = (finished, &self.config.rounds) {
-                sink.submit(round);
+            if let Some(sink) = &self.config.rounds {
+                let replays = self.feed.take_replays();
+                let delay = self.feed.delay_ticks();
+                self.handover
+                    .tick(frame.state.tick, delay, finished, replays, sink);
             }
         }
         self.fan_out();
@@ -568,6 +625,7 @@ impl Room {
         if took.as_secs_f64() * f64::from(self.config.rules.tick_hz) > 0.5 {
             warn!(tick = %self.sim.tick(), micros = took.as_micros(), "slow tick: over half the budget");
         }
+        round_ended
     }
 
     /// Puts each connected player's snapshot in its outbox, encoding each

@@ -94,7 +94,7 @@ async fn poll_log(app: &AppState, log: &Arc<EventLog>, params: PollParams<u64>) 
                     ..page(head)
                 });
             }
-            Read::Closed(reason) => {
+            Read::Closed(reason) | Read::Ended(reason) => {
                 return ok(&PollPage {
                     closed: Some(reason.to_owned()),
                     ..page(after)
@@ -108,7 +108,14 @@ async fn poll_log(app: &AppState, log: &Arc<EventLog>, params: PollParams<u64>) 
                 Err(_) => "gone",
             },
             () = tokio::time::sleep_until(deadline) => return ok(&page(after)),
-            () = app.shutdown.cancelled() => "server shutting down",
+            // A log that closed just before shutdown (a drained room) is
+            // answered with its own reason, not "shutting down".
+            () = app.shutdown.cancelled() => {
+                if log.is_drained() {
+                    continue;
+                }
+                "server shutting down"
+            }
         };
         return ok(&PollPage {
             closed: Some(closed.to_owned()),

@@ -115,7 +115,9 @@ pub struct Options {
 
     /// How players keep snapshots: `full` rebuilds the room with
     /// ViewHistory like a real client; `ticks` tracks only the ticks held
-    /// (same acks, far less bot CPU in crowded rooms).
+    /// (same acks, far less bot CPU in crowded rooms); `interest` is `full`
+    /// and checks every state against the area of interest (a server at
+    /// `--url` must run with `--interest-from-ships 0`; a spawned one does).
     #[arg(long, value_enum, default_value_t = ViewMode::Full)]
     pub view: ViewMode,
 

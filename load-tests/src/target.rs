@@ -13,6 +13,7 @@ use skirmish_server::{Config, Server};
 use tokio::runtime::Runtime;
 
 use crate::Error;
+use crate::clients::play_state::ViewMode;
 use crate::config::{Plan, TargetPlan};
 
 /// How long the spawned server may take to stop.
@@ -138,6 +139,11 @@ fn server_config(plan: &Plan, server_bots: u16, tick_hz: u16) -> Result<Config, 
     // The spawned server measures play, not storage: it keeps no records
     // (which would also land in the working directory's ./skirmish-data).
     config.no_database = true;
+    if plan.view == ViewMode::Interest {
+        // The bots check the interest rule on every state, so every tick
+        // must be filtered, the room's first few included.
+        config.interest_from_ships = 0;
+    }
     let total = plan.total_clients();
     // Every bot comes from this one address, and a legacy player keeps an
     // input request and a state poll open at once.

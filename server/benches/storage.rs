@@ -51,6 +51,7 @@ fn round(n: u64, humans: &[Identity]) -> RoundRecord {
         started_ms: i64::try_from(n).unwrap_or(0) * 180_000,
         ended_ms: i64::try_from(n).unwrap_or(0) * 180_000 + 180_000,
         standings,
+        replay: None,
     }
 }
 

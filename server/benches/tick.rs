@@ -1,6 +1,6 @@
 //! The room's per-tick costs at several room sizes: the simulation step, the
 //! encoding of full and delta snapshot bodies, and the whole snapshot fan-out
-//! for every player of a 512-ship room.
+//! for every player of a 512-ship room, whole and with interest management.
 //!
 //! Every ship is a human ship driven by the GAME.md load-test policy, with no
 //! server-side bots, so the figures compare with other servers running the
@@ -22,9 +22,9 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use policy_room::PolicyRoom;
-use skirmish_server::room::snapshot::{BodyCache, Frame, History};
-use skirmish_shared::Tick;
+use skirmish_server::room::snapshot::{BodyCache, Frame, History, Interest};
 use skirmish_shared::codec::{EncodedBody, snapshot_frame};
+use skirmish_shared::{ShipId, Tick};
 
 /// Room sizes measured.
 const ROOM_SIZES: [usize; 4] = [16, 64, 256, 512];
@@ -117,5 +117,67 @@ fn fan_out_bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tick_benches, encode_benches, fan_out_bench);
+/// The same fan-out with interest management on every tick: each player's
+/// body is its own (its area of interest at its baseline and now), built
+/// and encoded per player. Its ratio to `fan_out/512_players` is the CPU
+/// price of the bytes saved.
+fn fan_out_interest_bench(c: &mut Criterion) {
+    let mut room = PolicyRoom::new(512);
+    let rules = room.sim.rules().clone();
+    let mut history = History::with_interest(
+        32,
+        Interest {
+            rules,
+            from_ships: 0,
+        },
+    );
+    for _ in 0..WARM_UP_TICKS {
+        let out = room.step();
+        history.push(Frame {
+            state: out.state,
+            events: out.events,
+        });
+    }
+    let frame = history.latest().expect("warmed");
+    let now = frame.state.tick;
+    let players: Vec<(ShipId, Option<Tick>)> = frame
+        .state
+        .ships
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let ack = match i % 20 {
+                0 => None,
+                1..=6 => Some(Tick(now.0 - 2)),
+                7..=8 => Some(Tick(now.0 - 3)),
+                _ => Some(Tick(now.0 - 1)),
+            };
+            (s.state.id, ack)
+        })
+        .collect();
+    c.bench_function("fan_out/512_players_interest", |b| {
+        b.iter(|| {
+            let mut cache = BodyCache::default();
+            let mut bytes = 0;
+            for (i, (ship, ack)) in players.iter().enumerate() {
+                let body = cache
+                    .body_for(&history, *ack, Some(*ship))
+                    .expect("encodes")
+                    .expect("history has frames");
+                bytes += snapshot_frame(i as u32, &body.encoded)
+                    .expect("frame")
+                    .len();
+            }
+            black_box(bytes)
+        });
+    });
+}
+
+criterion_group!(
+    benches,
+    tick_benches,
+    encode_benches,
+    fan_out_bench,
+    fan_out_interest_bench
+);
 criterion_main!(benches);

@@ -11,6 +11,8 @@ use skirmish_shared::rules::Rules;
 use skirmish_shared::valid_room_id;
 
 use crate::admin::token::AdminToken;
+use crate::auth::PlayerAuth;
+use crate::auth::jwt::{AuthSettings, JwtAlg, KeyMaterial};
 use crate::room::RoomConfig;
 
 /// Skirmish: an authoritative, tick-based arena shooter server.
@@ -159,6 +161,14 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_HISTORY_TICKS", default_value_t = 32,
           value_parser = clap::value_parser!(u16).range(2..=1024))]
     pub history_ticks: u16,
+
+    /// Interest management: a room tick with at least this many ships
+    /// sends each player only the ships and shots around it (its camera's
+    /// view plus a margin); below it every player gets the whole room, so
+    /// small rooms cost exactly what they did and their minimaps show
+    /// everyone. 0 filters always; above the room's seats, never.
+    #[arg(long, env = "SKIRMISH_INTEREST_FROM_SHIPS", default_value_t = 64)]
+    pub interest_from_ships: u16,
 
     /// Events each room's log keeps for resuming spectators and pollers.
     #[arg(long, env = "SKIRMISH_EVENT_LOG_CAPACITY", default_value_t = 1024,
@@ -378,6 +388,28 @@ pub struct Config {
     #[arg(long, env = "SKIRMISH_DB_TIMEOUT_MS", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub db_timeout_ms: u64,
+
+    /// Days a finished round's replay is kept (then the writer deletes it;
+    /// the match and its standings stay). 0 keeps replays forever.
+    #[arg(long, env = "SKIRMISH_REPLAY_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub replay_retention_days: u32,
+
+    /// Replays kept at most (the newest); 0 for no cap.
+    #[arg(long, env = "SKIRMISH_MAX_REPLAYS", default_value_t = 0)]
+    pub max_replays: u64,
+
+    /// Replay streams (`GET /api/matches/{id}/replay`) open at once; each
+    /// holds its decoded replay (about 0.6 MB for a 3-minute round of 8
+    /// ships, at most 64 MB).
+    #[arg(long, env = "SKIRMISH_MAX_REPLAY_STREAMS", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_replay_streams: u32,
+
+    /// Replay streams one client address may have open at once.
+    #[arg(long, env = "SKIRMISH_MAX_REPLAY_STREAMS_PER_IP", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_replay_streams_per_ip: u32,
     /// Rooms of other nodes this node follows at once (each costs a mirror
     /// ring, a task and two channels on its one pub/sub connection); a
     /// reader of one more gets 503 `directory_unavailable`.
@@ -403,6 +435,42 @@ pub struct Config {
     /// private), not on `--bind`. Needs an admin token.
     #[arg(long, env = "SKIRMISH_ADMIN_BIND")]
     pub admin_bind: Option<SocketAddr>,
+
+    /// Signed player tokens: every join must carry a JWT signed with this
+    /// key. An HS256 secret (at least 32 bytes), or an RS256 or EdDSA
+    /// public key in PEM. Never logged. Prefer `--auth-jwt-key-file` or
+    /// the environment: a flag's value shows in the process list. Without
+    /// a key, play is anonymous.
+    #[arg(
+        long,
+        env = "SKIRMISH_AUTH_JWT_KEY",
+        hide_env_values = true,
+        conflicts_with = "auth_jwt_key_file"
+    )]
+    pub auth_jwt_key: Option<KeyMaterial>,
+
+    /// A file holding the `--auth-jwt-key` (the secret, a trailing newline
+    /// aside, or the PEM public key).
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_KEY_FILE")]
+    pub auth_jwt_key_file: Option<PathBuf>,
+
+    /// The one algorithm tokens may use; inferred from the key when unset
+    /// (a PEM key: RS256 or EdDSA by its kind; anything else: HS256).
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_ALG")]
+    pub auth_jwt_alg: Option<JwtAlg>,
+
+    /// Tokens must carry this `iss`.
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_ISSUER")]
+    pub auth_jwt_issuer: Option<String>,
+
+    /// Tokens must carry this `aud`.
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_AUDIENCE")]
+    pub auth_jwt_audience: Option<String>,
+
+    /// Clock skew allowed when checking `exp` and `nbf`, in seconds.
+    #[arg(long, env = "SKIRMISH_AUTH_JWT_LEEWAY_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub auth_jwt_leeway_secs: u64,
 
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
@@ -463,6 +531,23 @@ impl Config {
                 .map_err(|why| format!("--admin-token-file: {why}")),
             (None, None) => Ok(None),
         }
+    }
+
+    /// The signed-player-token verifier the `--auth-jwt-*` flags ask for;
+    /// `None` for anonymous play.
+    ///
+    /// # Errors
+    /// The key cannot be read or used (the error never quotes it).
+    pub fn player_auth(&self) -> Result<Option<std::sync::Arc<PlayerAuth>>, String> {
+        PlayerAuth::from_settings(&AuthSettings {
+            key: self.auth_jwt_key.clone(),
+            key_file: self.auth_jwt_key_file.clone(),
+            alg: self.auth_jwt_alg,
+            issuer: self.auth_jwt_issuer.clone(),
+            audience: self.auth_jwt_audience.clone(),
+            leeway_secs: self.auth_jwt_leeway_secs,
+        })
+        .map_err(|err| err.to_string())
     }
 
     /// Cluster mode: `--redis` is set.
@@ -557,6 +642,7 @@ impl Config {
             max_inputs_per_tick: usize::from(self.max_inputs_per_tick),
             lag_comp_max_ms: self.lag_comp_max_ms,
             history_ticks: usize::from(self.history_ticks),
+            interest_from_ships: usize::from(self.interest_from_ships),
             resume_grace: Duration::from_secs(self.resume_grace_secs),
             empty_room_grace: Duration::from_secs(self.empty_room_secs),
             inbox_capacity: 8192,

@@ -8,6 +8,8 @@
 //! - [`address_limit`]: counting slots in all and per client address.
 //! - [`admin`]: the admin API (`--admin-token`): overview, room and player
 //!   actions, drain, and the audit list.
+//! - [`auth`]: signed player tokens (`--auth-jwt-key`): the verifier and
+//!   the check every join makes.
 //! - [`cluster`]: cluster mode (`--redis`): node leases, the shared room
 //!   directory, seats and session routes in Redis; rooms' event logs and
 //!   the cluster-wide ticker through Redis streams.
@@ -39,6 +41,7 @@
 
 pub mod address_limit;
 pub mod admin;
+pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod connection;

@@ -117,6 +117,12 @@ pub enum Rejection {
     InviteRate,
     /// A join refused by an operator's ban.
     Banned,
+    /// The replay stream cap (`--max-replay-streams`).
+    ReplayLimit,
+    /// The address's replay stream cap.
+    IpReplayLimit,
+    /// A join without a valid signed player token (`--auth-jwt-key`).
+    PlayerToken,
 }
 
 impl Rejection {
@@ -153,6 +159,9 @@ impl Rejection {
             Rejection::Invite => "invite",
             Rejection::InviteRate => "invite_rate",
             Rejection::Banned => "banned",
+            Rejection::ReplayLimit => "replay_limit",
+            Rejection::IpReplayLimit => "ip_replay_limit",
+            Rejection::PlayerToken => "player_token",
         }
     }
 }
@@ -410,6 +419,9 @@ pub mod names {
     pub const FOLLOWERS: &str = "skirmish_followers";
     /// Follower repairs, by [`super::FollowerRepair`] (a counter).
     pub const FOLLOWER_REPAIRS: &str = "skirmish_follower_repairs";
+    /// Rooms this node declared lost (their node's lease ran out; a
+    /// counter).
+    pub const ROOMS_LOST: &str = "skirmish_rooms_lost";
     /// Seconds from the owner's append to the follower's (histogram).
     pub const FOLLOWER_LAG_SECONDS: &str = "skirmish_follower_lag_seconds";
     /// Channels this node's pub/sub connection carries.
@@ -602,6 +614,8 @@ pub struct Metrics {
     /// Follower repairs: `gap_filled`, `resubscribed`, `restarted` (the
     /// mirror started over; its readers get `reset`).
     pub follower_repairs: Family<OutcomeLabel, Counter>,
+    /// Rooms of dead nodes whose logs this node closed (`lose`).
+    pub rooms_lost: Counter,
     /// Finished rounds waiting for the database writer (queued or in the
     /// batch being retried).
     pub db_backlog: Gauge,
@@ -679,6 +693,7 @@ impl Metrics {
             log_writer_batches: Family::default(),
             followers: Gauge::default(),
             follower_repairs: Family::default(),
+            rooms_lost: Counter::default(),
             db_backlog: Gauge::default(),
             db_rounds: Family::default(),
             db_errors: Counter::default(),
@@ -805,6 +820,11 @@ impl Metrics {
             names::FOLLOWER_REPAIRS,
             "Follower repairs (gap_filled, resubscribed, restarted)",
             m.follower_repairs.clone(),
+        );
+        registry.register(
+            names::ROOMS_LOST,
+            "Rooms of dead nodes whose logs this node closed (server_lost)",
+            m.rooms_lost.clone(),
         );
         registry.register(
             names::DB_BACKLOG,

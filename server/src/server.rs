@@ -36,6 +36,13 @@ impl Server {
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         config.validate().map_err(anyhow::Error::msg)?;
         let admin_token = config.admin_token().map_err(anyhow::Error::msg)?;
+        let player_auth = config.player_auth().map_err(anyhow::Error::msg)?;
+        if let Some(auth) = &player_auth {
+            info!(
+                alg = auth.alg().as_str(),
+                "joins require signed player tokens"
+            );
+        }
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
             (None, None) => None,
@@ -68,6 +75,7 @@ impl Server {
             shutdown.clone(),
             tracker.clone(),
             admin_token,
+            player_auth,
         )?;
         let app = router(state.clone());
         let scheme = if tls.is_some() { "https" } else { "http" };

@@ -389,6 +389,7 @@ async fn a_kick_with_a_ban_refuses_that_address_or_name_on_every_transport() {
     assert_eq!(status, 200, "{body}");
     let mut socket = common::raw_socket(&server).await;
     let hello = Hello {
+        token: None,
         protocol: PROTOCOL_VERSION,
         name: "ADA".into(),
         room: Some("arena-b".into()),

@@ -44,6 +44,9 @@ fn chaos_config() -> Config {
     config.hello_timeout_secs = 2;
     // Churning clients, abandoned long-poll seats among them, all in main.
     config.max_players = 1000;
+    // The stalled-reader tests size their sockets' backlog by whole-room
+    // snapshots of sixty-odd ships: no area of interest shrinks them.
+    config.interest_from_ships = u16::MAX;
     config
 }
 
@@ -249,6 +252,7 @@ async fn assert_snapshots_flow(player: &mut Player, server: &TestServer) {
 
 fn hello(name: &str, room: Option<&str>) -> ClientMsg {
     ClientMsg::Hello(Hello {
+        token: None,
         protocol: PROTOCOL_VERSION,
         player: None,
         name: name.into(),
@@ -714,7 +718,7 @@ const GARBAGE_FRAMES: usize = 10_000;
 enum Garbage {
     /// Random bytes (undecodable: no message has tag 0xf0), before Hello.
     Random,
-    /// 4 KiB frames, over the 512-byte cap, before Hello.
+    /// 4 KiB frames, over the 2560-byte cap, before Hello.
     Oversize,
     /// Inputs cut short by a byte, after Hello.
     Truncated,

@@ -73,6 +73,7 @@ async fn every_node_lists_every_room_with_its_node() {
     send(
         &mut socket,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: "Astray".into(),

@@ -217,18 +217,25 @@ async fn a_long_poll_player_through_other_nodes_plays_with_a_websocket_player_on
     );
 
     // The owner dies: through another node the session is redirected to
-    // it until its lease runs out, then `server_lost` (until its route
-    // expires).
+    // it until its lease runs out, then `room_lost` (until its route
+    // expires): the first such request closes the room, which no one was
+    // watching, and every later one says the same.
     drop(socket);
     let mut a = a;
     a.kill();
     let lost = legacy.url(&b_url, "state?timeout=1");
-    wait_until("B says the session's node is gone", MARGIN, || async {
+    wait_until("B says the session's room is lost", MARGIN, || async {
         let (status, body) = call(manual.get(&lost)).await;
         assert!(status == 307 || status == 410, "{status} {body}");
-        status == 410 && body["code"] == "server_lost"
+        status == 410 && body["code"] == "room_lost"
     })
     .await;
+    let (status, body) = call(manual.get(legacy.url(&c_url, "state?timeout=1"))).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (410, Some("room_lost")),
+        "{body}"
+    );
 }
 
 /// The flags of a node behind nginx on `port`: its public URL is its path

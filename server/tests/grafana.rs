@@ -67,6 +67,7 @@ async fn every_metric_the_dashboard_queries_is_served() {
     // A refusal (an empty name) and a matchmake: their families appear.
     let mut socket = raw_socket(&server).await;
     let hello = Hello {
+        token: None,
         protocol: PROTOCOL_VERSION,
         name: String::new(),
         room: None,

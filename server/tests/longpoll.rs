@@ -40,6 +40,7 @@ async fn churn(server: &TestServer, cycles: usize) {
     for i in 0..cycles {
         let mut socket = common::raw_socket(server).await;
         let hello = ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: format!("churn{i}"),

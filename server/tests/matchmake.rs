@@ -161,6 +161,7 @@ async fn malformed_requests_are_refused_with_reasons() {
     send(
         &mut socket,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: "Lost".into(),

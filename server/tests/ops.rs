@@ -27,6 +27,7 @@ async fn metrics_report_ticks_players_spectators_and_refusals() {
     send(
         &mut old,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: 99,
             player: None,
             name: "Old".into(),

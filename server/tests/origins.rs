@@ -54,6 +54,7 @@ async fn foreign_pages_cannot_open_player_sockets() {
             .await
             .unwrap_or_else(|s| panic!("{origin}: {s}"));
         let hello = ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: "Friend".into(),

@@ -4,7 +4,8 @@
 //! its record and a wrong one does not; the history routes refuse bad
 //! parameters with a code; and with PostgreSQL (a real server this test
 //! starts) the database going away mid-round stalls no tick, and the
-//! backlog is written when it returns.
+//! backlog is written when it returns; two nodes on one PostgreSQL each
+//! serve every round, the leaderboards and each other's replays.
 
 mod common;
 
@@ -66,6 +67,7 @@ async fn start(storage: &[&str]) -> NodeProcess {
 /// Says Hello in `room` presenting `key`, and waits for Welcome.
 async fn join_as(server: &TestServer, name: &str, room: &str, key: Option<PlayerKey>) -> Player {
     let hello = Hello {
+        token: None,
         protocol: PROTOCOL_VERSION,
         name: name.into(),
         room: Some(room.into()),
@@ -474,4 +476,70 @@ async fn an_unusable_database_stops_start_up_with_its_reason_and_no_password() {
         assert!(log.contains(reason), "{url}: {log}");
         assert!(!log.contains("hunter2"), "the password stays out of logs");
     }
+}
+
+/// Two nodes on one PostgreSQL (as a cluster's nodes share it): each
+/// writes the rounds its own rooms play, once, and either serves every
+/// record, the leaderboards and the other node's replays.
+#[tokio::test]
+async fn two_nodes_on_one_postgres_each_serve_every_round_and_replay() {
+    let Some(pg) = PostgresProcess::start() else {
+        return;
+    };
+    let url = pg.url();
+    let args = ["--database-url", url.as_str()];
+    let (a, b) = tokio::join!(start(&args), start(&args));
+    let mut ada = join_as(&a.server(), "Ada", "alpha", None).await;
+    let mut bob = join_as(&b.server(), "Bob", "beta", None).await;
+    let (ada_key, bob_key) = (granted_key(&ada), granted_key(&bob));
+    let (alpha, beta) = tokio::join!(next_round_end(&mut ada, 0), next_round_end(&mut bob, 0));
+    for node in [&a, &b] {
+        let both = get_until(node, "/api/matches", |page| {
+            let rounds = |room: &str| {
+                page["matches"]
+                    .as_array()
+                    .map_or(0, |m| m.iter().filter(|m| m["room"] == room).count())
+            };
+            rounds("alpha") >= 1 && rounds("beta") >= 1
+        })
+        .await;
+        // Each round written once, by its own node.
+        for (room, round) in [("alpha", alpha), ("beta", beta)] {
+            let copies = both["matches"].as_array().map_or(0, |m| {
+                m.iter()
+                    .filter(|m| m["room"] == room && m["round"] == round)
+                    .count()
+            });
+            assert_eq!(copies, 1, "{room} round {round}: {both}");
+        }
+        let board = get_until(node, "/api/leaderboard?period=week", |board| {
+            board["rows"].as_array().map_or(0, Vec::len) >= 2
+        })
+        .await;
+        let players: Vec<&str> = board["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter_map(|r| r["player"].as_str())
+            .collect();
+        assert!(
+            players.contains(&&*ada_key.id) && players.contains(&&*bob_key.id),
+            "{board}"
+        );
+        let (_, profile) = get(node, &format!("/api/players/{}", bob_key.id)).await;
+        assert_eq!(profile["name"], "Bob");
+    }
+    // The other node's replay, from either node.
+    let (_, page) = get(&a, "/api/matches?room=beta").await;
+    let beta_match = page["matches"][0]["id"].as_u64().expect("beta's match");
+    for node in [&a, &b] {
+        let (status, body) =
+            http_get(&node.url(&format!("/api/matches/{beta_match}/replay?format=json"))).await;
+        assert_eq!(status, 200, "{body}");
+        let replay: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(replay["room"], "beta");
+    }
+    ada.send(&ClientMsg::Leave).await;
+    bob.send(&ClientMsg::Leave).await;
+    tokio::join!(stop(a), stop(b));
 }

@@ -49,6 +49,7 @@ async fn refused_ws(server: &TestServer, query: &str, room: &str) -> (ErrorCode,
     common::send(
         &mut socket,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             name: "Guest".into(),
             room: Some(room.into()),

@@ -82,6 +82,7 @@ async fn refused_hello(
     common::send(
         &mut socket,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: "Refused".into(),

@@ -209,6 +209,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let hello = ClientMsg::Hello(Hello {
+        token: None,
         protocol: PROTOCOL_VERSION,
         player: None,
         name: name.into(),

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 fn hello(name: &str, protocol: u16) -> ClientMsg {
     ClientMsg::Hello(Hello {
+        token: None,
         protocol,
         player: None,
         name: name.into(),
@@ -102,7 +103,7 @@ async fn bad_frames_close_with_their_codes_and_spare_everyone_else() {
     send(&mut s, &hello("Again", PROTOCOL_VERSION)).await;
     assert_eq!(expect_close(&mut s).await.0, 1002);
 
-    // Oversized frame (over our 512-byte cap): 1009.
+    // Oversized frame (over our 2560-byte cap): 1009.
     let mut s = joined(&server).await;
     raw(&mut s, Message::binary(vec![1u8; 4096])).await;
     let (code, reason) = expect_close(&mut s).await;

@@ -211,6 +211,7 @@ async fn resume_replaces_a_live_connection_and_rejects_unknown_tokens() {
     common::send(
         &mut socket,
         &ClientMsg::Hello(skirmish_shared::Hello {
+            token: None,
             protocol: skirmish_shared::PROTOCOL_VERSION,
             player: None,
             name: "Thief".into(),
@@ -237,6 +238,7 @@ async fn full_rooms_refuse_and_matchmaking_opens_public_rooms() {
     common::send(
         &mut socket,
         &ClientMsg::Hello(skirmish_shared::Hello {
+            token: None,
             protocol: skirmish_shared::PROTOCOL_VERSION,
             player: None,
             name: "Late".into(),

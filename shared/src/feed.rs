@@ -126,6 +126,8 @@ feed_events! {
         Closed(Closed) = "closed",
         /// The server is stopping; the stream ends.
         Shutdown(Closed) = "shutdown",
+        /// A message from the server's operators (the admin console).
+        Notice(NoticeEvent) = "notice",
     }
 }
 
@@ -162,6 +164,7 @@ impl RoomEvent {
             RoomEvent::Round(Round::Started { time, .. } | Round::Ended { time, .. }) => {
                 Some(*time)
             }
+            RoomEvent::Notice(e) => Some(e.time),
             RoomEvent::Closed(_) | RoomEvent::Shutdown(_) => None,
         }
     }
@@ -403,6 +406,16 @@ pub struct BoardLine {
     pub room: String,
     /// Kills this round.
     pub score: u16,
+}
+
+/// `notice`: an operator's message, as players get it in
+/// `ServerMsg::Notice`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeEvent {
+    /// 1 to [`crate::MAX_NOTICE_LEN`] bytes without control characters.
+    pub text: String,
+    pub room: String,
+    pub time: u64,
 }
 
 /// `closed` and `shutdown`: why the stream ends.

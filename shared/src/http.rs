@@ -175,11 +175,30 @@ pub enum ApiErrorCode {
     /// An operator banned this address or name for a while
     /// (`Retry-After`).
     Banned,
+    /// The match has no stored replay (none was recorded, or retention
+    /// deleted it).
+    ReplayNotFound,
+    /// `--max-replay-streams` replay streams are open.
+    ReplayLimit,
+    /// Your address has `--max-replay-streams-per-ip` replay streams open.
+    IpReplayLimit,
+    /// Cluster mode: the session's room was lost with its node (the node
+    /// died or was cut off past its lease, and the cluster closed the
+    /// room); matchmake again.
+    RoomLost,
+    /// The server requires a signed player token (`--auth-jwt-key`) and
+    /// the join carries none.
+    TokenMissing,
+    /// The player token is malformed, wrongly signed, of another algorithm,
+    /// issuer or audience, or not valid yet.
+    TokenInvalid,
+    /// The player token's `exp` has passed.
+    TokenExpired,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 55] = [
+    pub const ALL: [ApiErrorCode; 62] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -235,6 +254,13 @@ impl ApiErrorCode {
         ApiErrorCode::Unauthorized,
         ApiErrorCode::AdminRateLimited,
         ApiErrorCode::Banned,
+        ApiErrorCode::ReplayNotFound,
+        ApiErrorCode::ReplayLimit,
+        ApiErrorCode::IpReplayLimit,
+        ApiErrorCode::RoomLost,
+        ApiErrorCode::TokenMissing,
+        ApiErrorCode::TokenInvalid,
+        ApiErrorCode::TokenExpired,
     ];
 
     /// The HTTP status the code is answered with.
@@ -244,12 +270,13 @@ impl ApiErrorCode {
         match self {
             BadRequest | BadParam | BadJson | BadName | BadRoom | BadToken | ResumeRejected
             | TooManyInputs | NotWebsocket => 400,
-            Unauthorized => 401,
+            Unauthorized | TokenMissing | TokenInvalid | TokenExpired => 401,
             OriginForbidden | InviteRequired | BadInvite | Banned => 403,
-            NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch => 404,
+            NotFound | NoRoom | UnknownSession | NoPlayer | NoMatch | ReplayNotFound => 404,
             MethodNotAllowed => 405,
             PollReplaced => 409,
-            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost => 410,
+            SessionExpired | SessionEnded | SessionReplaced | RoomClosed | ServerLost
+            | RoomLost => 410,
             BodyTooLarge => 413,
             NotJson => 415,
             BadBody => 422,
@@ -260,7 +287,8 @@ impl ApiErrorCode {
             ShuttingDown | RoomFull | RoomLimit | ServerFull | SpectatorLimit
             | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
             | LegacyLimit | ConnectionLimit | IpConnectionLimit | FdLimit
-            | DirectoryUnavailable | NotRegistered | NoDatabase | DatabaseUnavailable => 503,
+            | DirectoryUnavailable | NotRegistered | NoDatabase | DatabaseUnavailable
+            | ReplayLimit | IpReplayLimit => 503,
         }
     }
 }
@@ -311,6 +339,10 @@ pub struct JoinBody {
     /// The device identity an earlier join granted (as `Hello.player`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub player: Option<PlayerKey>,
+    /// A signed player token, as `Hello.token`: required with
+    /// `--auth-jwt-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<crate::protocol::PlayerToken>,
 }
 
 /// `POST /api/rooms`'s body: the room to open.
@@ -396,6 +428,10 @@ pub struct StateAnswer<B = SnapshotBody> {
     /// The server is stopping: stop polling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed: Option<String>,
+    /// An operator's message (as `ServerMsg::Notice`); such an answer has
+    /// no snapshot: poll again with the same `after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// `POST /api/sessions/{token}/leave`'s answer.
@@ -653,6 +689,11 @@ pub struct AdminPlayer {
     pub address: String,
     /// `websocket` or `longpoll`.
     pub transport: String,
+    /// The connection's round trip, as the server last measured it with a
+    /// WebSocket ping (every `--heartbeat-secs`), in milliseconds. Absent
+    /// for long-poll players, detached ships, and before the first pong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping_ms: Option<u32>,
 }
 
 /// `POST /admin/api/rooms/{id}/close` and
@@ -663,6 +704,22 @@ pub struct AdminPlayer {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminReason {
     pub reason: String,
+}
+
+/// `GET /admin/api/rooms/{id}/minimap`: the room's newest state sample
+/// (the `state` feed event watchers get) and the arena it is drawn in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminMinimap {
+    pub arena_w: u16,
+    pub arena_h: u16,
+    pub sample: crate::feed::StateSample,
+}
+
+/// `POST /admin/api/notice`: a message shown in every player's HUD and on
+/// every scoreboard of this node (1 to [`crate::MAX_NOTICE_LEN`] bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminNotice {
+    pub text: String,
 }
 
 /// `POST /admin/api/rooms/{id}/players/{ship}/kick`: the reason (as

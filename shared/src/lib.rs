@@ -17,10 +17,13 @@
 //!   gaps of snapshot lists (`codec/id_gaps.rs`).
 //! - [`rules`]: the reference arena's constants and the pure movement and
 //!   quantisation functions that client prediction must reproduce exactly.
+//! - [`interest`]: the camera's view and the area of interest around a
+//!   player's ship that the server sends it ships and shots of.
 //! - [`rng`]: the seeded xorshift generator the bot policy is defined with.
 //! - [`view`]: how a client applies snapshots (full and delta) to what it holds.
 //! - [`bot`]: the load-test bot policy of GAME.md, shared by server-side
 //!   benchmarks and `skirmish-bots`.
+//! - [`replay`]: a finished round's replay as the JSON download carries it.
 //!
 //! This crate must never depend on tokio, axum or anything that does I/O.
 
@@ -28,7 +31,9 @@ pub mod bot;
 pub mod codec;
 pub mod feed;
 pub mod http;
+pub mod interest;
 pub mod protocol;
+pub mod replay;
 pub mod rng;
 pub mod rules;
 pub mod tick;

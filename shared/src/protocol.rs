@@ -15,13 +15,19 @@ use crate::tick::Tick;
 /// id-sorted lists carry id gaps instead of ids, and `changed` folds each
 /// `ShipDelta` variant into its gap. 3: `Hello.player` and
 /// `Welcome.player` (device identities), and `Input` ends with `view`, the
-/// moment the client was showing, for lag compensation.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// moment the client was showing, for lag compensation. 4: `Hello.token`,
+/// a signed player token, and the longer client frame it needs.
+pub const PROTOCOL_VERSION: u16 = 4;
+
+/// Longest signed player token (`Hello.token`) in bytes. An RS256 token
+/// with a 4096-bit key and a few claims is under 1 KiB; this leaves room
+/// for longer claims and nothing more.
+pub const MAX_PLAYER_TOKEN_LEN: usize = 2048;
 
 /// Largest client frame the server decodes. A Hello with the longest name,
-/// room, a resume token and a player key is under 200 bytes; anything near
-/// this is hostile.
-pub const MAX_CLIENT_FRAME: usize = 512;
+/// room, a resume token and a player key is under 200 bytes, plus at most
+/// [`MAX_PLAYER_TOKEN_LEN`] of token; anything near this is hostile.
+pub const MAX_CLIENT_FRAME: usize = 512 + MAX_PLAYER_TOKEN_LEN;
 
 /// Length of a player id: 16 lowercase hex digits (64 random bits).
 pub const PLAYER_ID_LEN: usize = 16;
@@ -93,6 +99,24 @@ pub struct Hello {
     /// The device identity an earlier `Welcome` granted; `None` on a first
     /// visit. A wrong or unknown key plays as a new guest.
     pub player: Option<PlayerKey>,
+    /// A signed player token (a JWT from the game's own accounts), at most
+    /// [`MAX_PLAYER_TOKEN_LEN`] bytes. Required when the server runs with
+    /// `--auth-jwt-key`: its `sub` is the player id, its `name` the display
+    /// name. Ignored otherwise.
+    pub token: Option<PlayerToken>,
+}
+
+/// A signed player token (a JWT) as a client presents it. Never logged:
+/// `Debug` hides it, since whoever holds it plays as its subject until it
+/// expires.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PlayerToken(pub String);
+
+impl std::fmt::Debug for PlayerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlayerToken(..)")
+    }
 }
 
 /// A device identity as the client presents it: the id and secret a
@@ -213,6 +237,19 @@ pub enum ServerMsg {
     Pong(Pong),
     /// Why the server is about to close the socket, or refused a request.
     Error(ErrorMsg),
+    /// A message from the server's operators for every player's HUD
+    /// (maintenance, an event). Version 4.
+    Notice(Notice),
+}
+
+/// Longest operator message in bytes (UTF-8): a HUD line, not a page.
+pub const MAX_NOTICE_LEN: usize = 200;
+
+/// An operator's message to every player and spectator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// 1 to [`MAX_NOTICE_LEN`] bytes without control characters.
+    pub text: String,
 }
 
 /// The session is open.
@@ -468,6 +505,14 @@ pub enum ErrorCode {
     /// An operator banned this address or name for a while; the message
     /// says how long is left.
     Banned,
+    /// The server requires a signed player token and the Hello has none
+    /// (close 4004).
+    TokenMissing,
+    /// The token is malformed, wrongly signed, of another algorithm,
+    /// issuer or audience, or not valid yet (close 4004).
+    TokenInvalid,
+    /// The token's `exp` has passed: get a fresh one (close 4004).
+    TokenExpired,
 }
 
 /// WebSocket close codes the server uses. Standard codes where one fits,
@@ -498,11 +543,18 @@ pub enum CloseCode {
     IdleTimeout = 4001,
     /// No Hello arrived within the handshake timeout.
     HelloTimeout = 4002,
+    /// Cluster mode: the room was lost. Its node was cut off past its
+    /// lease (paused, partitioned), and the cluster closed the room and
+    /// told its spectators `server_lost`; matchmake again.
+    RoomLost = 4003,
+    /// The server requires a signed player token and the Hello's is
+    /// missing, invalid or expired; the reason says which.
+    Unauthorized = 4004,
 }
 
 impl CloseCode {
     /// Every code, for the web client's code table test.
-    pub const ALL: [CloseCode; 11] = [
+    pub const ALL: [CloseCode; 13] = [
         CloseCode::Normal,
         CloseCode::GoingAway,
         CloseCode::ProtocolError,
@@ -514,6 +566,8 @@ impl CloseCode {
         CloseCode::SessionReplaced,
         CloseCode::IdleTimeout,
         CloseCode::HelloTimeout,
+        CloseCode::RoomLost,
+        CloseCode::Unauthorized,
     ];
 
     /// The numeric code.
@@ -537,6 +591,8 @@ impl CloseCode {
             CloseCode::SessionReplaced => "SessionReplaced",
             CloseCode::IdleTimeout => "IdleTimeout",
             CloseCode::HelloTimeout => "HelloTimeout",
+            CloseCode::RoomLost => "RoomLost",
+            CloseCode::Unauthorized => "Unauthorized",
         }
     }
 }

@@ -38,6 +38,7 @@ fn client_frame() -> impl Strategy<Value = Vec<u8>> {
     )
         .prop_map(|(name, room, resume)| {
             ClientMsg::Hello(Hello {
+                token: None,
                 protocol: 2,
                 player: None,
                 name,

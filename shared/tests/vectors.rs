@@ -29,6 +29,7 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
         (
             "client_hello",
             ClientMsg::Hello(Hello {
+                token: None,
                 protocol: PROTOCOL_VERSION,
                 name: "Ada".into(),
                 room: None,
@@ -39,6 +40,7 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
         (
             "client_hello_resume",
             ClientMsg::Hello(Hello {
+                token: None,
                 protocol: PROTOCOL_VERSION,
                 name: "Zoë".into(),
                 room: Some("arena-2".into()),
@@ -51,6 +53,7 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
         (
             "client_hello_player",
             ClientMsg::Hello(Hello {
+                token: None,
                 protocol: PROTOCOL_VERSION,
                 name: "Ada".into(),
                 room: None,
@@ -60,6 +63,17 @@ fn client_messages() -> Vec<(&'static str, ClientMsg)> {
                     secret: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
                         .into(),
                 }),
+            }),
+        ),
+        (
+            "client_hello_token",
+            ClientMsg::Hello(Hello {
+                protocol: PROTOCOL_VERSION,
+                name: "Ada".into(),
+                room: Some("arena-1".into()),
+                resume: None,
+                player: None,
+                token: Some(PlayerToken("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwibmFtZSI6IkFkYSIsImV4cCI6MTc5NjAwMDAwMH0.c2lnbmF0dXJl".into())),
             }),
         ),
         (
@@ -336,6 +350,12 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
             }),
         ),
         (
+            "server_notice",
+            ServerMsg::Notice(Notice {
+                text: "Maintenance at 22:00 UTC: rounds end early".into(),
+            }),
+        ),
+        (
             "server_error_room_rate",
             ServerMsg::Error(ErrorMsg {
                 code: ErrorCode::RoomRateLimited,
@@ -383,6 +403,42 @@ fn trajectories() -> Vec<(&'static str, Trajectory)> {
             make(Rules::reference(60, 120, 0), (400, 9000), 2),
         ),
     ]
+}
+
+/// The camera and the area of interest for ships around the arena (in
+/// the middle, at each edge, in a corner, and in an arena smaller than the
+/// view), which `web-client/src/camera.js` must place identically.
+fn interest_cases() -> serde_json::Value {
+    use skirmish_shared::interest::{Camera, MARGIN, VIEW_H, VIEW_W};
+    let small = Rules {
+        arena_w: 800,
+        arena_h: 500,
+        ..Rules::default()
+    };
+    let cases: Vec<serde_json::Value> = [
+        (Rules::default(), (8000, 8000)),
+        (Rules::default(), (0, 0)),
+        (Rules::default(), (16000, 16000)),
+        (Rules::default(), (3000, 15000)),
+        (Rules::default(), (12345, 2222)),
+        (small, (100, 3000)),
+    ]
+    .into_iter()
+    .map(|(rules, (x, y))| {
+        serde_json::json!({
+            "arena": [rules.arena_w, rules.arena_h],
+            "ship": [x, y],
+            "view": Camera::follow(&rules, x, y),
+            "interest": Camera::interest(&rules, x, y),
+        })
+    })
+    .collect();
+    serde_json::json!({
+        "view_w": VIEW_W,
+        "view_h": VIEW_H,
+        "margin": MARGIN,
+        "cases": cases,
+    })
 }
 
 /// Compares `contents` with the committed file, or writes it when blessing.
@@ -435,6 +491,11 @@ fn golden_vectors_are_up_to_date() {
         .map(|c| (c.name(), c.code()))
         .collect();
     check(&dir.join("close_codes.json"), &json(&codes), &mut stale);
+    check(
+        &dir.join("interest.json"),
+        &json(&interest_cases()),
+        &mut stale,
+    );
     json_messages::check_event_tables();
     let json_vectors = json_messages::json_vectors();
     for vector in &json_vectors {

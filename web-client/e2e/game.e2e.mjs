@@ -5,7 +5,8 @@
  * lobby, movement with prediction, firing at a bot, the scoreboard page, a
  * private room made in the lobby and joined by its invite link, a
  * game over long polling, the round-end results and the frame rate with
- * 32+ ships on screen, the admin console (log in, see a room, kick its
+ * 32+ ships on screen, a recorded round's replay on the scoreboard (play,
+ * pause, seek, speed), the admin console (log in, see a room, kick its
  * player, see the player gone); then, through nginx in front of three cluster nodes
  * (`cluster.mjs`), a game matchmade on the room's owner, its resume after a
  * reload, and a game over long polling.
@@ -209,7 +210,8 @@ async function openPage(browser) {
 }
 
 /**
- * Screen position (CSS pixels) of an arena point on the game canvas.
+ * Screen position (CSS pixels) of an arena point on the game canvas, through
+ * the camera the page last drew with.
  * @param {import('playwright-core').Page} page
  * @param {number} x arena units
  * @param {number} y arena units
@@ -219,8 +221,11 @@ async function toScreen(page, x, y) {
     ([ax, ay]) => {
       const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('arena'));
       const r = canvas.getBoundingClientRect();
-      const rules = /** @type {any} */ (window).skirmish.state.rules;
-      return { x: r.left + (ax / rules.arena_w) * r.width, y: r.top + (ay / rules.arena_h) * r.height };
+      const cam = /** @type {any} */ (window).skirmish.state.camera;
+      return {
+        x: r.left + ((ax - cam.x0) / (cam.x1 - cam.x0)) * r.width,
+        y: r.top + ((ay - cam.y0) / (cam.y1 - cam.y0)) * r.height,
+      };
     },
     [x, y],
   );
@@ -329,6 +334,39 @@ try {
     await page.screenshot({ path: `${RESULTS}game.png` });
   });
 
+  await check('the camera follows the own ship and the minimap shows it in the arena', 10000, async () => {
+    // Read right after the page drew a frame (a callback queued after the
+    // game's own), so the camera, the predicted ship and the pixels agree.
+    const probe = await page.evaluate(async () => {
+      const camera = await import('/src/camera.js');
+      const frame = () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+      const alive = () => /** @type {any} */ (window).skirmish.state.hp > 0;
+      // A ship the bots just killed is not drawn: wait for it to respawn.
+      for (let i = 0; i < 300 && !alive(); i++) await frame();
+      await frame();
+      const st = JSON.parse(JSON.stringify(/** @type {any} */ (window).skirmish.state));
+      const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('arena'));
+      const dpr = window.devicePixelRatio || 1;
+      const m = camera.minimap(st.rules, canvas.width, canvas.height, 180 * dpr, 12 * dpr);
+      const at = m.at(st.predicted.x, st.predicted.y);
+      const px = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d')).getImageData(Math.round(at.x), Math.round(at.y), 1, 1).data;
+      return { st, ratio: canvas.width / canvas.height, rgb: [px[0], px[1], px[2]] };
+    });
+    const { st: s } = probe;
+    const cam = s.camera;
+    const me = s.predicted;
+    assert(cam && cam.x1 - cam.x0 === 960 && cam.y1 - cam.y0 === 600, `camera ${JSON.stringify(cam)}`);
+    // Centred on the ship, slid inwards at the walls.
+    const clamp = (/** @type {number} */ v, /** @type {number} */ half, /** @type {number} */ size) => Math.min(Math.max(v, half), size - half);
+    const cx = clamp(me.x, 480, s.rules.arena_w);
+    const cy = clamp(me.y, 300, s.rules.arena_h);
+    assert(Math.abs(cam.x0 - (cx - 480)) < 0.01 && Math.abs(cam.y0 - (cy - 300)) < 0.01, `camera ${JSON.stringify(cam)} for ship ${JSON.stringify(me)}`);
+    // The canvas keeps the view's 16:10 shape; the minimap pixel under the
+    // own ship is the own ship's colour.
+    assert(Math.abs(probe.ratio - 1.6) < 0.02, `canvas ratio ${probe.ratio}`);
+    assert(probe.rgb.join(',') === '255,209,102', `minimap pixel under the own ship: ${probe.rgb}`);
+  });
+
   await check('firing at the nearest bot raises the score or puts the player\'s kill on the feed', 30000, async () => {
     const before = await gameState(page);
     const feedBefore = before.feed.map((/** @type {any} */ l) => `${l.at}${l.text}`).join('|');
@@ -362,7 +400,10 @@ try {
       }
       const dist = (/** @type {any} */ b) => Math.hypot(b.x - me.x, b.y - me.y);
       const target = bots.reduce((/** @type {any} */ a, /** @type {any} */ b) => (dist(b) < dist(a) ? b : a));
-      const at = await toScreen(page, target.x, target.y);
+      // The target may be beyond the camera's view: aim at the point 200
+      // units along the way to it, which is always on screen.
+      const d = Math.max(1, dist(target));
+      const at = await toScreen(page, me.x + ((target.x - me.x) / d) * 200, me.y + ((target.y - me.y) / d) * 200);
       await page.mouse.move(at.x, at.y);
       if (!firing) {
         await page.mouse.down();
@@ -393,6 +434,25 @@ try {
     const names = await board.locator('#standings li').allTextContents();
     assert(names.some((n) => n.includes(myName)), `own name ${myName} in the standings: ${names.join(' / ')}`);
     await board.screenshot({ path: `${RESULTS}scoreboard.png` });
+    // Clicking the player's line follows its ship with the game's camera;
+    // clicking again shows the whole arena.
+    const row = board.locator('#standings li', { hasText: myName });
+    await row.click();
+    const followed = await board.waitForFunction(
+      () => {
+        const st = /** @type {any} */ (window).skirmishScoreboard.state;
+        return st.following !== null && st.camera ? st : null;
+      },
+      null,
+      { timeout: 5000 },
+    );
+    const st = await followed.jsonValue();
+    const mine = st.standings.find((/** @type {any} */ p) => p.name === myName);
+    assert(st.following === mine.player, `following ${st.following}, the player is ${mine.player}`);
+    assert(st.camera.x1 - st.camera.x0 === 960 && st.camera.y1 - st.camera.y0 === 600, `camera ${JSON.stringify(st.camera)}`);
+    await board.screenshot({ path: `${RESULTS}scoreboard-follow.png` });
+    await row.click();
+    await board.waitForFunction(() => /** @type {any} */ (window).skirmishScoreboard.state.following === null, null, { timeout: 5000 });
     assert(boardErrors.length === 0, `page errors: ${boardErrors.join('; ')}`);
     await board.close();
   });
@@ -556,6 +616,66 @@ try {
     await crowded.close();
   });
 
+  await check('the scoreboard plays a recorded round\'s replay: it draws, pauses, seeks, speeds up and ends', 30000, async () => {
+    // The crowd room's 5-second rounds had a player in them: each is
+    // recorded with its replay.
+    const match = await until(
+      async () => {
+        const res = await fetch(`${crowd?.base}/api/matches?room=e2e-crowd&limit=1`);
+        return res.ok ? (await res.json()).matches?.[0] ?? null : null;
+      },
+      10000,
+      'a recorded round of e2e-crowd',
+    );
+    const { page: board, errors: boardErrors } = await openPage(/** @type {any} */ (browser));
+    const state = () => board.evaluate(() => JSON.parse(JSON.stringify(/** @type {any} */ (window).skirmishScoreboard.state)));
+    await board.goto(`${crowd?.base}/scoreboard.html?replay=${match.id}`);
+    const playing = await until(
+      async () => {
+        const s = await state();
+        return s?.view === 'replay' && s.ready && s.ships >= 10 && s.standings.length >= 10 ? s : null;
+      },
+      8000,
+      'the replay drawing ships and standings',
+    );
+    assert(playing.round.number === match.round, `round ${playing.round.number}, match round ${match.round}`);
+    await board.screenshot({ path: `${RESULTS}replay.png` });
+    await board.click('#replay-play');
+    const paused = await state();
+    assert(paused.replay.playing === false, 'paused');
+    await sleep(700);
+    const still = await state();
+    assert(still.tick === paused.tick, `paused, yet the tick moved: ${paused.tick} -> ${still.tick}`);
+    // A 5-second round: from 1 s at 2x it plays for 2 s.
+    await board.selectOption('#replay-speed', '2');
+    await board.evaluate(() => {
+      const seek = /** @type {HTMLInputElement} */ (document.getElementById('replay-seek'));
+      seek.value = '1';
+      seek.dispatchEvent(new Event('change'));
+    });
+    const seeked = await until(
+      async () => {
+        const s = await state();
+        return s.replay.playing && s.replay.speed === 2 && s.tick !== null && s.replay.at >= 1 ? s : null;
+      },
+      5000,
+      'playing from 1 s at 2x',
+    );
+    assert(seeked.replay.at < 4, `at ${seeked.replay.at} after a seek to 1 s`);
+    await board.selectOption('#replay-speed', '16');
+    const ended = await until(
+      async () => {
+        const s = await state();
+        return s.replay.ended ? s : null;
+      },
+      8000,
+      'the replay reaching its end',
+    );
+    assert(ended.kills.length > 0 || ended.standings.length >= 10, 'the end shows the round');
+    assert(boardErrors.length === 0, `page errors: ${boardErrors.join('; ')}`);
+    await board.close();
+  });
+
   await check('a refused matchmake is shown on the lobby by its code', 20000, async () => {
     // One seat per room: a second player asking for main is refused room_full.
     const tiny = await startServer(['--bots', '0', '--max-players', '1']);
@@ -582,7 +702,7 @@ try {
     }
   });
 
-  await check('the admin console logs in, lists a room and its player, and a kick removes the player', 25000, async () => {
+  await check('the admin console logs in, lists a room and its player, draws its minimap, and a kick removes the player', 25000, async () => {
     const { page: victim } = await openPage(/** @type {any} */ (browser));
     const { page: admin, errors: adminErrors } = await openPage(/** @type {any} */ (browser));
     try {
@@ -601,6 +721,16 @@ try {
       await admin.waitForSelector('#room-rows tr[data-room="admin-e2e"]', { timeout: 5000 });
       const player = '#player-rows tr[data-room="admin-e2e"][data-name="Kickme"]';
       await admin.waitForSelector(player, { timeout: 5000 });
+      // The selected room's live minimap draws its ships.
+      await admin.selectOption('#map-room', 'admin-e2e');
+      await admin.waitForFunction(
+        () => {
+          const map = document.getElementById('minimap');
+          return map?.dataset.room === 'admin-e2e' && Number(map.dataset.ships ?? 0) >= 1;
+        },
+        null,
+        { timeout: 5000 },
+      );
       const stored = await admin.evaluate(() => sessionStorage.getItem('skirmish-admin-token'));
       assert(stored === ADMIN_TOKEN, 'the token is kept in sessionStorage');
       await admin.screenshot({ path: `${RESULTS}admin.png` });

@@ -124,8 +124,81 @@ function banOrder() {
   return { ban_secs: minutes * 60, ban_address: what !== 'name', ban_name: what !== 'address' };
 }
 
+/** How often the selected room's minimap is fetched. */
+const MAP_MS = 250;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let mapTimer;
+
+/**
+ * Keeps the minimap's room list in step with the rooms, keeping the
+ * selection while its room exists.
+ * @param {string[]} rooms
+ */
+function syncMapRooms(rooms) {
+  const select = /** @type {HTMLSelectElement} */ ($('map-room'));
+  const chosen = select.value;
+  const options = ['', ...rooms];
+  if ([...select.options].map((o) => o.value).join('|') === options.join('|')) return;
+  select.replaceChildren(
+    ...options.map((id) => {
+      const option = document.createElement('option');
+      option.value = id;
+      option.textContent = id || 'none';
+      return option;
+    }),
+  );
+  select.value = rooms.includes(chosen) ? chosen : '';
+}
+
+/**
+ * Draws a minimap answer: the arena, every ship as a dot (dead ones
+ * hollow) with its aim.
+ * @param {any} map `{arena_w, arena_h, sample: {tick, ships: [[id, x, y, aim, hp]]}}`
+ */
+function drawMap(map) {
+  const canvas = /** @type {HTMLCanvasElement} */ ($('minimap'));
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  const scale = Math.min(canvas.width / map.arena_w, canvas.height / map.arena_h);
+  ctx.fillStyle = '#0e1420';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = '#3a4760';
+  ctx.strokeRect(0.5, 0.5, map.arena_w * scale - 1, map.arena_h * scale - 1);
+  for (const [id, x, y, aim, hp] of map.sample.ships) {
+    const px = x * scale;
+    const py = y * scale;
+    const angle = (aim / 256) * Math.PI * 2;
+    ctx.strokeStyle = ctx.fillStyle = `hsl(${(id * 67) % 360} 70% 60%)`;
+    ctx.beginPath();
+    ctx.arc(px, py, 4, 0, Math.PI * 2);
+    if (hp > 0) ctx.fill();
+    else ctx.stroke();
+    ctx.beginPath();
+    ctx.moveTo(px, py);
+    ctx.lineTo(px + Math.cos(angle) * 9, py + Math.sin(angle) * 9);
+    ctx.stroke();
+  }
+  canvas.dataset.room = map.room;
+  canvas.dataset.tick = String(map.sample.tick);
+  canvas.dataset.ships = String(map.sample.ships.length);
+  $('map-meta').textContent = `tick ${map.sample.tick} · ${map.sample.ships.length} ships`;
+}
+
+/** Fetches and draws the selected room's minimap, again and again. */
+async function pollMap() {
+  clearTimeout(mapTimer);
+  const room = /** @type {HTMLSelectElement} */ ($('map-room')).value;
+  if (!room || !sessionStorage.getItem(TOKEN_KEY)) return;
+  try {
+    drawMap({ ...(await api(`rooms/${encodeURIComponent(room)}/minimap`)), room });
+  } catch (err) {
+    $('map-meta').textContent = `${err instanceof Error ? err.message : err}`;
+  }
+  mapTimer = setTimeout(pollMap, MAP_MS);
+}
+
 /** @param {any} o the overview */
 function draw(o) {
+  syncMapRooms(o.rooms.map((/** @type {any} */ r) => r.id));
   $('node').textContent = `${o.node}${o.draining ? ' (draining)' : ''}`;
   fill('node-rows', o.nodes.map((/** @type {any} */ n) => row([n.id, n.url, n.rooms, n.players, n.draining ? 'yes' : 'no'])));
   if (o.nodes_error) status(`nodes unknown: ${o.nodes_error}`);
@@ -144,7 +217,7 @@ function draw(o) {
     o.rooms.flatMap((/** @type {any} */ r) =>
       r.humans.map((/** @type {any} */ p) =>
         row(
-          [r.id, p.ship, p.name, p.transport, p.address, p.connected ? 'yes' : 'waiting for resume'],
+          [r.id, p.ship, p.name, p.transport, p.address, p.connected ? 'yes' : 'waiting for resume', p.ping_ms == null ? '–' : `${p.ping_ms} ms`],
           {
             label: 'Kick',
             cls: 'kick',
@@ -209,5 +282,17 @@ $('logout').addEventListener('click', () => {
   status('logged out');
 });
 $('drain').addEventListener('click', () => act('Drain this node? It stops taking players and exits once they are gone.', 'drain'));
+$('map-room').addEventListener('change', () => void pollMap());
+$('notice').addEventListener('click', async () => {
+  const text = window.prompt('Message for every player and scoreboard of this node (at most 200 bytes):', '');
+  if (!text) return;
+  try {
+    const entry = await api('notice', { text });
+    status(`done: ${entry.action} to ${entry.target}`);
+    await refresh();
+  } catch (err) {
+    status(`refused: ${err instanceof Error ? err.message : err}`);
+  }
+});
 
 poll();

@@ -540,6 +540,7 @@ const HelloT = struct('Hello', [
   ['room', option(string)],
   ['resume', option(ResumeTokenT)],
   ['player', option(PlayerKeyT)],
+  ['token', option(string)],
 ]);
 
 const ViewTimeT = struct('ViewTime', [
@@ -734,6 +735,7 @@ const ServerMsgT = enumOf('ServerMsg', [
   ['Snapshot', SnapshotT],
   ['Pong', PongT],
   ['Error', ErrorMsgT],
+  ['Notice', struct('Notice', [['text', string]])],
 ]);
 
 // ---------------------------------------------------------------------------

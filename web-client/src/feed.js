@@ -29,6 +29,8 @@ export const RoomEvent = Object.freeze({
   Closed: 'closed',
   /** The server is stopping; the stream ends. */
   Shutdown: 'shutdown',
+  /** A message from the server's operators. */
+  Notice: 'notice',
 });
 
 /** The ticker's events (`TickerEvent`), in its order. */
@@ -52,6 +54,7 @@ export const LOGGED_ROOM_EVENTS = new Set([
   RoomEvent.Kill,
   RoomEvent.Score,
   RoomEvent.Round,
+  RoomEvent.Notice,
 ]);
 
 /**

@@ -79,6 +79,13 @@ export const ApiErrorCode = Object.freeze({
   unauthorized: 401,
   admin_rate_limited: 429,
   banned: 403,
+  replay_not_found: 404,
+  replay_limit: 503,
+  ip_replay_limit: 503,
+  room_lost: 410,
+  token_missing: 401,
+  token_invalid: 401,
+  token_expired: 401,
 });
 
 /**
@@ -98,6 +105,9 @@ const JOIN_REFUSALS = Object.freeze({
   bad_invite: ['InviteRequired', CloseCode.PolicyViolation],
   invite_rate_limited: ['InviteRateLimited', CloseCode.TryAgainLater],
   banned: ['Banned', CloseCode.PolicyViolation],
+  token_missing: ['TokenMissing', CloseCode.Unauthorized],
+  token_invalid: ['TokenInvalid', CloseCode.Unauthorized],
+  token_expired: ['TokenExpired', CloseCode.Unauthorized],
   server_full: ['ServerFull', CloseCode.TryAgainLater],
   legacy_limit: ['ServerFull', CloseCode.TryAgainLater],
   connection_limit: ['ServerFull', CloseCode.TryAgainLater],
@@ -132,6 +142,7 @@ const GONE = Object.freeze({
   unknown_session: CloseCode.IdleTimeout,
   room_closed: CloseCode.GoingAway,
   server_lost: CloseCode.GoingAway,
+  room_lost: CloseCode.RoomLost,
   session_ended: CloseCode.Normal,
 });
 

@@ -12,10 +12,22 @@
 import { Buttons, CloseCode, validName, validRoomId } from './protocol.js';
 import { AIM_STEPS, quantiseAim, shotPosition, units } from './rules.js';
 import { drawShip } from './draw.js';
+import { follow, minimap, toArena, VIEW_H, VIEW_W } from './camera.js';
 import { clock, inviteLink, inviteOf, ROOMS_REFRESH_MS, roomRows, withInvite } from './lobby.js';
 import { errorOf } from './http.js';
-import { DRAINED_MESSAGE, drained, matchmake, matchMessage, matchStep } from './matchmaking.js';
+import { drawLeaderboard } from './leaderboards.js';
+import { fetchLeaderboards } from './records.js';
+import {
+  DRAINED_MESSAGE,
+  drained,
+  lostGame,
+  matchmake,
+  matchMessage,
+  matchStep,
+  rematchText,
+} from './matchmaking.js';
 import { GameSession } from './session.js';
+import { playerTokenOf } from './player_token.js';
 import { browserStorage, loadPlayerKey, savePlayerKey } from './identity.js';
 import {
   ABNORMAL_CLOSE,
@@ -108,6 +120,7 @@ const LOBBY_STATE = Object.freeze({
   score: 0,
   predicted: null,
   pendingInputs: 0,
+  camera: null,
 });
 
 /**
@@ -150,7 +163,11 @@ const input = {
   held: new Set(),
   /** Fire pressed since the last Input, so a click between ticks counts. */
   fireLatched: false,
-  /** Mouse in arena units, or null before it moved over the arena. */
+  /**
+   * Mouse over the canvas as fractions of its width and height, or null
+   * before it moved over it; turned into an arena point under the camera
+   * when aiming, so a still mouse keeps its aim relative to the ship.
+   */
   mouse: /** @type {{ x: number, y: number } | null} */ (null),
   /** Last aim sent, kept while the mouse is still. */
   aim: 0,
@@ -168,8 +185,25 @@ function takeButtons() {
 /** @param {GameSession} session */
 function currentAim(session) {
   const me = session.state.predicted ?? ownPosition(session);
-  if (me && input.mouse) input.aim = quantiseAim(Math.atan2(input.mouse.y - me.y, input.mouse.x - me.x));
+  const view = cameraOf(session);
+  if (me && view && input.mouse) {
+    const at = toArena(view, input.mouse.x, input.mouse.y);
+    input.aim = quantiseAim(Math.atan2(at.y - me.y, at.x - me.x));
+  }
   return input.aim;
+}
+
+/**
+ * What the camera shows: `VIEW_W` x `VIEW_H` arena units around the own
+ * ship where prediction puts it (`camera.js`); null before the Welcome.
+ * @param {GameSession} session
+ * @returns {import('./camera.js').Rect | null}
+ */
+function cameraOf(session) {
+  const rules = session.state.rules;
+  const me = session.state.predicted ?? ownPosition(session);
+  if (!rules) return null;
+  return me ? follow(rules, me.x, me.y) : follow(rules, rules.arena_w / 2, rules.arena_h / 2);
 }
 
 /**
@@ -195,10 +229,7 @@ ui.canvas.addEventListener('mousemove', (e) => {
   const rules = game?.session.state.rules;
   if (!rules) return;
   const rect = ui.canvas.getBoundingClientRect();
-  input.mouse = {
-    x: ((e.clientX - rect.left) / rect.width) * rules.arena_w,
-    y: ((e.clientY - rect.top) / rect.height) * rules.arena_h,
-  };
+  input.mouse = { x: (e.clientX - rect.left) / rect.width, y: (e.clientY - rect.top) / rect.height };
 });
 ui.canvas.addEventListener('mousedown', (e) => {
   if (e.button !== 0) return;
@@ -351,6 +382,7 @@ function showLobby() {
   ui.results.hidden = true;
   ui.lobby.hidden = false;
   refreshRooms();
+  refreshLeaderboards();
 }
 
 // ---------------------------------------------------------------------------
@@ -419,6 +451,29 @@ async function refreshRooms() {
 }
 window.setInterval(refreshRooms, ROOMS_REFRESH_MS);
 refreshRooms();
+
+// ---------------------------------------------------------------------------
+// Leaderboards (records kept by the server; none: the panel stays hidden)
+
+/** How often the lobby asks for the leaderboards: they change when rounds end. */
+const LEADERBOARDS_MS = 30_000;
+
+/** Fetches both leaderboards and draws them; only while the lobby shows. */
+async function refreshLeaderboards() {
+  if (ui.lobby.hidden) return;
+  const { week, all } = await fetchLeaderboards(fetch);
+  const records = /** @type {HTMLElement} */ (document.getElementById('lobby-records'));
+  records.hidden = week.kind === 'off' && all.kind === 'off';
+  /** @param {string} id */
+  const at = (id) => ({
+    list: /** @type {HTMLElement} */ (document.getElementById(id)),
+    empty: /** @type {HTMLElement} */ (document.getElementById(`${id}-empty`)),
+  });
+  drawLeaderboard(at('board-week'), week, 'No rounds recorded this week.');
+  drawLeaderboard(at('board-all'), all, 'No rounds recorded yet.');
+}
+window.setInterval(refreshLeaderboards, LEADERBOARDS_MS);
+refreshLeaderboards();
 
 // ---------------------------------------------------------------------------
 // Round-end results
@@ -518,6 +573,7 @@ async function place(kind, name, room, resume, fallback, attempt = 0) {
   const step = matchStep(matched, asked);
   if (step === 'fresh') {
     saveResume(null);
+    showNotice(rematchText(matched.code));
     void place(kind, name, room, null, fallback);
     return;
   }
@@ -586,6 +642,7 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
     resume: resume?.token ?? null,
     seq: resume?.seq ?? 0,
     player: loadPlayerKey(browserStorage()),
+    token: playerTokenOf(/** @type {any} */ (globalThis).skirmishPlayerToken, location.hash),
     onPlayer: (key) => savePlayerKey(browserStorage(), key),
     send: (msg) => transport.send(msg),
     transport: kind,
@@ -658,12 +715,20 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         connect(name, room, null);
         return;
       }
+      const lost = lostGame(code);
+      if (lost !== null) {
+        // The room is gone for good (the cluster closed it): a new game,
+        // in any room, and say why.
+        saveResume(null);
+        showNotice(lost);
+        void place(kind, name, null, null, false);
+        return;
+      }
       if (drained(code, reason)) {
         // The room's node is being replaced and the room is gone with it:
         // no resume, a new match at once, anywhere.
         saveResume(null);
-        ui.bannerText.textContent = DRAINED_MESSAGE;
-        ui.banner.hidden = false;
+        showNotice(DRAINED_MESSAGE);
         connect(name, null, null);
         return;
       }
@@ -717,10 +782,14 @@ function showBanner(session) {
 
 let scale = 1; // canvas pixels per arena unit
 
+/** The minimap's longer side, in CSS pixels, and its distance from the canvas's corner. */
+const MINIMAP_PX = 180;
+const MINIMAP_PAD = 12;
+
+/** The canvas shows the camera's view (`VIEW_W` x `VIEW_H` units), as large as the window allows. */
 function resize() {
-  const rules = game?.session.state.rules;
-  const w = rules?.arena_w ?? 2000;
-  const h = rules?.arena_h ?? 2000;
+  const w = VIEW_W;
+  const h = VIEW_H;
   const cssScale = Math.min(window.innerWidth / w, window.innerHeight / h);
   const dpr = window.devicePixelRatio || 1;
   ui.canvas.style.width = `${Math.floor(w * cssScale)}px`;
@@ -777,9 +846,12 @@ function draw(session) {
   ctx.fillStyle = '#0d1320';
   ctx.fillRect(0, 0, ui.canvas.width, ui.canvas.height);
   if (!rules || !world) return;
-  if (Math.abs(ui.canvas.width - Math.floor(rules.arena_w * scale)) > 1) resize();
+  if (Math.abs(ui.canvas.width - Math.floor(VIEW_W * scale)) > 1) resize();
+  const view = cameraOf(session) ?? follow(rules, rules.arena_w / 2, rules.arena_h / 2);
+  session.state.camera = view;
 
-  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+  // Arena units to canvas pixels through the camera.
+  ctx.setTransform(scale, 0, 0, scale, -view.x0 * scale, -view.y0 * scale);
   ctx.strokeStyle = COLORS.grid;
   ctx.lineWidth = 1 / scale;
   ctx.beginPath();
@@ -813,7 +885,8 @@ function draw(session) {
   ctx.font = `${font}px system-ui, sans-serif`;
   ctx.textAlign = 'center';
   const ownId = session.state.ship;
-  for (const ship of shipsToDraw(session, world)) {
+  const ships = shipsToDraw(session, world);
+  for (const ship of ships) {
     if (ship.hp === 0) continue;
     const own = ship.id === ownId;
     const { x, y } = ship;
@@ -837,6 +910,40 @@ function draw(session) {
       ctx.fillStyle = i < ship.hp ? '#06d6a0' : '#3a4760';
       ctx.fillRect(left + i * pip * 1.6 - pip / 2, y + size * 1.4, pip, pip);
     }
+  }
+  drawMinimap(rules, ships, ownId, view);
+}
+
+/**
+ * The whole arena in the canvas's corner: every ship the client knows of
+ * (in a crowded room, only those in its area of interest; in a small room,
+ * all of them), the own ship brighter, and the camera's view as a frame.
+ * @param {import('./protocol.js').Rules} rules
+ * @param {ShipDrawn[]} ships
+ * @param {number | null} ownId
+ * @param {import('./camera.js').Rect} view
+ */
+function drawMinimap(rules, ships, ownId, view) {
+  const dpr = window.devicePixelRatio || 1;
+  const m = minimap(rules, ui.canvas.width, ui.canvas.height, MINIMAP_PX * dpr, MINIMAP_PAD * dpr);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = 'rgba(13, 19, 32, 0.85)';
+  ctx.fillRect(m.left, m.top, m.w, m.h);
+  ctx.strokeStyle = '#3a4760';
+  ctx.lineWidth = dpr;
+  ctx.strokeRect(m.left, m.top, m.w, m.h);
+  const corner = m.at(view.x0, view.y0);
+  const far = m.at(view.x1, view.y1);
+  ctx.strokeStyle = '#d8dee9';
+  ctx.strokeRect(corner.x, corner.y, far.x - corner.x, far.y - corner.y);
+  const dot = 2 * dpr;
+  for (const ship of ships) {
+    if (ship.hp === 0) continue;
+    const own = ship.id === ownId;
+    const at = m.at(ship.x, ship.y);
+    ctx.fillStyle = own ? COLORS.own : ship.bot ? COLORS.bot : COLORS.other;
+    const r = own ? dot * 1.6 : dot;
+    ctx.fillRect(at.x - r, at.y - r, 2 * r, 2 * r);
   }
 }
 

@@ -13,6 +13,7 @@
  */
 
 import { errorOf } from './http.js';
+import { CloseCode } from './protocol.js';
 
 /**
  * Where matchmaking put the player.
@@ -122,7 +123,8 @@ export async function matchmake({ room = null, resume = null, base = '', fetch: 
 /**
  * What the page does after a refusal:
  * - `fresh`: the resume token is no good (`unknown_session`, or
- *   `server_lost`: its node is gone): forget it and matchmake anew.
+ *   `server_lost`/`room_lost`: its node, or its room, is gone): forget it
+ *   and matchmake anew.
  * - `direct`: the room named exists nowhere: say Hello on the page's own
  *   server, which opens it (rooms are made on demand).
  * - `retry`: busy or unreachable for now (429, 503, no answer): ask again
@@ -133,7 +135,7 @@ export async function matchmake({ room = null, resume = null, base = '', fetch: 
  * @returns {'fresh' | 'direct' | 'retry' | 'stop'}
  */
 export function matchStep({ code }, { resuming, named }) {
-  if (resuming && (code === 'unknown_session' || code === 'server_lost')) return 'fresh';
+  if (resuming && (code === 'unknown_session' || code === 'server_lost' || code === 'room_lost')) return 'fresh';
   if (code === 'no_room' && named && !resuming) return 'direct';
   if (code === null || RETRY.has(code)) return 'retry';
   return 'stop';
@@ -159,6 +161,7 @@ const MESSAGES = Object.freeze({
   not_registered: 'This server is not in the cluster yet; try again in a moment.',
   shutting_down: 'The server is restarting; try again in a moment.',
   server_lost: 'The server holding your game is gone.',
+  room_lost: 'Your room was lost with its server.',
   unknown_session: 'Your earlier game is over.',
   bad_room: 'Room ids are 1 to 32 of A-Z, a-z, 0-9, _ and -.',
   bad_token: 'The saved game could not be read.',
@@ -192,3 +195,32 @@ export function matchMessage({ code, message }) {
   if (code === null) return message;
   return `${MESSAGES[code] ?? message} (${code})`;
 }
+
+/**
+ * A game the server ended for good while the player was in it, so the page
+ * matchmakes a new one by itself: the words it shows meanwhile, or null when
+ * `code` is not such an end. `room_lost` (close 4003): the room's server was
+ * cut off from the cluster and the cluster closed the room.
+ * @param {number} code the WebSocket close code
+ * @returns {string | null}
+ */
+export function lostGame(code) {
+  return code === CloseCode.RoomLost ? rematchText('room_lost') : null;
+}
+
+/**
+ * What the page says while it matchmakes afresh after a refusal or an end:
+ * why the old game is gone, then that a new one is on its way.
+ * @param {string | null} code
+ */
+export function rematchText(code) {
+  const why = (code && LOST[code]) ?? 'Your earlier game is over.';
+  return `${why} Finding you a new game…`;
+}
+
+/** Why an old game is gone, by the code that said so. */
+const LOST = Object.freeze({
+  server_lost: 'The server holding your game is gone.',
+  room_lost: 'Your room was lost with its server.',
+  unknown_session: 'Your earlier game is over.',
+});

@@ -11,11 +11,15 @@
  */
 
 /** Bumped on every change to the bytes of any message. */
-export const PROTOCOL_VERSION = 3;
-/** Largest client frame the server decodes. */
-export const MAX_CLIENT_FRAME = 512;
+export const PROTOCOL_VERSION = 4;
+/** Longest signed player token (`Hello.token`) in bytes. */
+export const MAX_PLAYER_TOKEN_LEN = 2048;
+/** Largest client frame the server decodes: 512 plus a token. */
+export const MAX_CLIENT_FRAME = 512 + MAX_PLAYER_TOKEN_LEN;
 /** Largest server frame a client accepts. */
 export const MAX_SERVER_FRAME = 1 << 20;
+/** Longest operator message (`Notice.text`) in UTF-8 bytes. */
+export const MAX_NOTICE_LEN = 200;
 /** Longest player name in UTF-8 bytes. */
 export const MAX_NAME_LEN = 24;
 /** Longest room id in bytes; room ids are `[A-Za-z0-9_-]`. */
@@ -44,6 +48,8 @@ export const CloseCode = Object.freeze({
   SessionReplaced: 4000,
   IdleTimeout: 4001,
   HelloTimeout: 4002,
+  RoomLost: 4003,
+  Unauthorized: 4004,
 });
 
 /** `protocol::ErrorCode` variant names, in variant (wire index) order. */
@@ -61,6 +67,9 @@ export const ErrorCode = Object.freeze(
     'InviteRequired',
     'InviteRateLimited',
     'Banned',
+    'TokenMissing',
+    'TokenInvalid',
+    'TokenExpired',
   ]),
 );
 
@@ -90,6 +99,8 @@ export function closeCodeName(code) {
  * @property {string | null} room
  * @property {ResumeToken | null} resume
  * @property {PlayerKey | null} player the device identity an earlier Welcome granted
+ * @property {string | null} token a signed player token (a JWT) for a server
+ *   started with `--auth-jwt-key`
  */
 /** @typedef {{ id: string, secret: string }} PlayerKey a device identity (`identity.js` keeps it) */
 /** @typedef {{ id: string, secret: string | null }} PlayerGrant secret: only when new */

@@ -4,7 +4,8 @@
  * show them: the leaderboard of `GET /api/leaderboard`. Fetching and
  * checking the answer only; `scoreboard.js` draws it. A server without a
  * database answers `503 no_database`: then there is nothing to show, and
- * the panel stays hidden.
+ * the panel stays hidden. The scoreboard shows this week's; the lobby
+ * both (`fetchLeaderboards`).
  */
 
 /** Rows the scoreboard's leaderboard shows. */
@@ -66,16 +67,39 @@ export function leaderboardView(status, body) {
 }
 
 /**
- * Asks for this week's leaderboard.
+ * Asks for a leaderboard: over the last 7 days (`week`, the default) or
+ * all time (`all`).
  * @param {typeof fetch} fetchFn
+ * @param {'week' | 'all'} [period]
  * @returns {Promise<LeaderboardView>}
  */
-export async function fetchLeaderboard(fetchFn) {
+export async function fetchLeaderboard(fetchFn, period = 'week') {
   try {
-    const res = await fetchFn(`/api/leaderboard?period=week&limit=${LEADERBOARD_ROWS}`, { cache: 'no-store' });
+    const res = await fetchFn(`/api/leaderboard?period=${period}&limit=${LEADERBOARD_ROWS}`, { cache: 'no-store' });
     const body = await res.json().catch(() => null);
     return leaderboardView(res.status, body);
   } catch {
     return { kind: 'unavailable' };
   }
+}
+
+/**
+ * Both leaderboards, as the lobby shows them side by side.
+ * @param {typeof fetch} fetchFn
+ * @returns {Promise<{ week: LeaderboardView, all: LeaderboardView }>}
+ */
+export async function fetchLeaderboards(fetchFn) {
+  const [week, all] = await Promise.all([fetchLeaderboard(fetchFn, 'week'), fetchLeaderboard(fetchFn, 'all')]);
+  return { week, all };
+}
+
+/**
+ * What a leaderboard's empty line says for a view (`''`: it has lines).
+ * @param {LeaderboardView} view
+ * @param {string} none what to say when nobody is on it
+ */
+export function leaderboardNote(view, none) {
+  if (view.kind === 'unavailable') return 'Records unavailable right now.';
+  if (view.kind === 'lines' && view.lines.length === 0) return none;
+  return '';
 }

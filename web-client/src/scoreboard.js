@@ -5,13 +5,18 @@
  * events folded into `standings.js`, and the DOM and minimap drawn from
  * that. What the feeds mean lives in `standings.js`; this file only wires
  * it to the browser. `window.skirmishScoreboard.state` says what is shown.
+ * `?replay=<match id>` plays a recorded round's replay instead (its stream
+ * carries the live feed's events, folded and drawn the same way), with
+ * the controls of `replay.js`.
  */
 
 import { drawShip } from './draw.js';
 import { RoomEvent, TickerEvent, endsStream } from './feed.js';
 import { inviteOf, withInvite } from './lobby.js';
 import { validRoomId } from './protocol.js';
+import { drawLeaderboard } from './leaderboards.js';
 import { fetchLeaderboard } from './records.js';
+import { REPLAY_SPEEDS, ReplayControl, replayOf } from './replay.js';
 import { REFERENCE_ARENA, aimRadians } from './rules.js';
 import {
   MOVE_MS,
@@ -24,11 +29,24 @@ import {
   parseEventId,
   playerColor,
 } from './standings.js';
+import { follow, VIEW_H, VIEW_W } from './camera.js';
 
 /** Arena size in units: the feeds do not carry the rules, so the reference arena's. */
 const { arena_w: ARENA_W, arena_h: ARENA_H } = REFERENCE_ARENA;
 /** The map is square: the longer side fills it. */
 const ARENA = Math.max(ARENA_W, ARENA_H);
+/**
+ * The ship the map follows with the game's camera (`camera.js`), by player
+ * id, chosen by clicking its line in the standings (again: the whole
+ * arena); null shows the whole arena. A ship that is gone from the room
+ * returns the map to the whole arena.
+ * @type {number | null}
+ */
+let followed = null;
+/** The camera the map last drew with (arena units), or null for the whole arena. */
+/** @type {import('./camera.js').Rect | null} */
+let mapView = null;
+
 /** How often the room picker's list is refreshed. */
 const ROOMS_MS = 5000;
 /** Waits before making a new EventSource after the browser gave up on one. */
@@ -78,6 +96,7 @@ const ui = {
   connPhase: $('conn-phase'),
   connNote: $('conn-note'),
   connId: $('conn-id'),
+  serverNotice: $('server-notice'),
   mapPanel: $('map-panel'),
   canvas: /** @type {HTMLCanvasElement} */ ($('minimap')),
   result: $('result'),
@@ -95,6 +114,10 @@ const ui = {
   meta: $('meta'),
   tape: $('tape'),
   tapeTrack: $('tape-track'),
+  replayPlay: /** @type {HTMLButtonElement} */ ($('replay-play')),
+  replaySpeed: /** @type {HTMLSelectElement} */ ($('replay-speed')),
+  replaySeek: /** @type {HTMLInputElement} */ ($('replay-seek')),
+  replayTime: $('replay-time'),
 };
 
 const ctx = /** @type {CanvasRenderingContext2D} */ (ui.canvas.getContext('2d'));
@@ -102,7 +125,7 @@ const ctx = /** @type {CanvasRenderingContext2D} */ (ui.canvas.getContext('2d'))
 // ---------------------------------------------------------------------------
 // What to watch, and the one feed watching it
 
-/** @typedef {{ kind: 'room', room: string } | { kind: 'ticker' }} Target */
+/** @typedef {{ kind: 'room', room: string } | { kind: 'ticker' } | { kind: 'replay', id: number }} Target */
 
 /**
  * The target a URL names: `?ticker`, else `?room=` (default main).
@@ -112,6 +135,9 @@ const ctx = /** @type {CanvasRenderingContext2D} */ (ui.canvas.getContext('2d'))
 function targetOf(search) {
   const params = new URLSearchParams(search);
   if (params.has('ticker')) return { target: { kind: 'ticker' }, problem: '' };
+  const replay = replayOf(search);
+  if (replay.id !== null) return { target: { kind: 'replay', id: replay.id }, problem: '' };
+  if (replay.problem) return { target: { kind: 'room', room: 'main' }, problem: replay.problem };
   const room = params.get('room')?.trim() || 'main';
   if (validRoomId(room)) return { target: { kind: 'room', room }, problem: '' };
   return { target: { kind: 'room', room: 'main' }, problem: `"${room}" is not a room id` };
@@ -119,6 +145,7 @@ function targetOf(search) {
 
 /** @param {Target} target */
 function searchOf(target) {
+  if (target.kind === 'replay') return `?replay=${target.id}`;
   return target.kind === 'ticker' ? '?ticker' : `?room=${encodeURIComponent(target.room)}`;
 }
 
@@ -133,6 +160,7 @@ function searchOf(target) {
  * @property {number | undefined} retryTimer
  * @property {number} events events taken in
  * @property {number} openedAt local milliseconds the stream last opened
+ * @property {ReplayControl | null} control a replay's controls
  */
 
 /** @type {Feed | null} */
@@ -147,7 +175,7 @@ function watch(target, problem = '') {
   stop();
   const current = /** @type {Feed} */ ({
     target,
-    model: target.kind === 'ticker' ? new TickerBoard() : new RoomBoard(target.room),
+    model: boardOf(target),
     source: null,
     phase: 'connecting',
     note: problem,
@@ -155,15 +183,18 @@ function watch(target, problem = '') {
     retryTimer: undefined,
     events: 0,
     openedAt: Infinity,
+    control: target.kind === 'replay' ? new ReplayControl(target.id) : null,
   });
   feed = current;
   document.body.classList.toggle('view-ticker', target.kind === 'ticker');
-  document.body.classList.toggle('view-room', target.kind === 'room');
-  document.title = target.kind === 'ticker' ? 'Skirmish ticker' : `Skirmish: ${target.room}`;
+  document.body.classList.toggle('view-room', target.kind !== 'ticker');
+  document.body.classList.toggle('view-replay', target.kind === 'replay');
+  document.title =
+    target.kind === 'ticker' ? 'Skirmish ticker' : target.kind === 'replay' ? `Skirmish: replay of match ${target.id}` : `Skirmish: ${target.room}`;
   const invited = inviteOf(location.search, location.hash);
   const back = target.kind === 'room' ? `./?room=${encodeURIComponent(target.room)}` : './';
   ui.toLobby.href = invited && target.kind === 'room' && invited.room === target.room ? `${back}#invite=${invited.code}` : back;
-  setText(ui.standingsTitle, target.kind === 'ticker' ? 'Top scores, all rooms' : 'Standings');
+  setText(ui.standingsTitle, target.kind === 'ticker' ? 'Top scores, all rooms' : target.kind === 'replay' ? `Standings · match ${target.id}` : 'Standings');
   resetViews();
   syncPicker();
   open(current, null);
@@ -185,12 +216,8 @@ function stop() {
  * @param {number | null} lastEventId
  */
 function open(current, lastEventId) {
-  const { target } = current;
-  const base = target.kind === 'ticker' ? '/api/ticker' : `/api/rooms/${encodeURIComponent(target.room)}/events`;
-  const invited = inviteOf(location.search, location.hash);
-  const code = target.kind === 'room' && invited?.room === target.room ? invited.code : null;
-  const url = withInvite(lastEventId === null ? base : `${base}?lastEventId=${lastEventId}`, code);
-  const source = new EventSource(url);
+  const { target, control } = current;
+  const source = new EventSource(control ? control.url() : feedUrl(target, lastEventId));
   current.source = source;
 
   source.addEventListener('open', () => {
@@ -224,10 +251,17 @@ function open(current, lastEventId) {
         return;
       }
       if (endsStream(kind)) {
-        // The stream ends; the browser reconnects by itself.
         current.note = String(data?.reason ?? kind);
+        if (control) {
+          // A replay that ended is not asked for again.
+          control.finished(current.note);
+          source.close();
+          current.phase = 'closed';
+        }
+        // A live stream ends; the browser reconnects by itself.
         return;
       }
+      if (control && (kind === RoomEvent.Snapshot || kind === RoomEvent.Reset)) control.opened(data);
       // EventSource repeats the previous id on events without one, so only
       // logged events are read for their id.
       const id = kind === RoomEvent.State ? null : parseEventId(msg.lastEventId);
@@ -240,6 +274,42 @@ function open(current, lastEventId) {
   }
 }
 
+/**
+ * The board a target's events are folded into.
+ * @param {Target} target
+ */
+function boardOf(target) {
+  if (target.kind === 'ticker') return new TickerBoard();
+  return new RoomBoard(target.kind === 'room' ? target.room : `match ${target.id}`);
+}
+
+/**
+ * A live feed's URL, resuming after `lastEventId` if set.
+ * @param {Target} target
+ * @param {number | null} lastEventId
+ */
+function feedUrl(target, lastEventId) {
+  const base = target.kind === 'room' ? `/api/rooms/${encodeURIComponent(target.room)}/events` : '/api/ticker';
+  const invited = inviteOf(location.search, location.hash);
+  const code = target.kind === 'room' && invited?.room === target.room ? invited.code : null;
+  return withInvite(lastEventId === null ? base : `${base}?lastEventId=${lastEventId}`, code);
+}
+
+/**
+ * Opens the replay again from its control's position and speed, on a
+ * fresh board (the stream starts with a snapshot and what came before).
+ * @param {Feed} current
+ */
+function restartReplay(current) {
+  clearTimeout(current.retryTimer);
+  current.source?.close();
+  current.model = boardOf(current.target);
+  current.phase = 'connecting';
+  current.note = '';
+  resetViews();
+  open(current, null);
+}
+
 /** @param {Feed} current */
 function retryLater(current) {
   const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** current.retries);
@@ -247,6 +317,11 @@ function retryLater(current) {
   current.retryTimer = window.setTimeout(() => {
     if (feed !== current) return;
     current.phase = nextConnection(current.phase, 'retry');
+    if (current.control) {
+      current.control.at = current.control.position(current.model instanceof RoomBoard ? current.model.tick : null);
+      restartReplay(current);
+      return;
+    }
     open(current, current.model.lastEventId);
   }, delay);
   if (current.target.kind === 'room') {
@@ -257,7 +332,7 @@ function retryLater(current) {
       else if (!current.note) current.note = 'feed unavailable';
     });
   } else if (!current.note) {
-    current.note = 'feed unavailable';
+    current.note = current.control ? 'replay unavailable' : 'feed unavailable';
   }
 }
 
@@ -308,6 +383,40 @@ async function refreshRooms() {
   retryLater(current);
 }
 
+/**
+ * @typedef {object} MatchInfo
+ * @property {number} id
+ * @property {string} room
+ * @property {number} round
+ * @property {number} ended_ms
+ * @property {string | null} winner
+ */
+
+/** The newest recorded matches, to pick a replay from. */
+/** @type {MatchInfo[]} */
+let matches = [];
+
+/** How many recent matches the picker offers. */
+const MATCHES_LISTED = 10;
+
+async function refreshMatches() {
+  try {
+    const res = await fetch(`/api/matches?limit=${MATCHES_LISTED}`, { cache: 'no-store' });
+    if (!res.ok) return;
+    const page = await res.json();
+    matches = Array.isArray(page?.matches) ? page.matches : [];
+    syncPicker();
+  } catch {
+    // No records on this server: no replays to offer.
+  }
+}
+
+/** @param {MatchInfo} m */
+function matchLabel(m) {
+  const when = new Date(m.ended_ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return `Replay: ${m.room} round ${m.round} · ${when}${m.winner ? ` · won by ${m.winner}` : ''}`;
+}
+
 /** @param {RoomInfo} r */
 function roomLabel(r) {
   const people = r.bots > 0 ? `${r.players} + ${r.bots} bots` : `${r.players} playing`;
@@ -321,6 +430,10 @@ function syncPicker() {
   for (const r of rooms) options.push({ value: `?room=${encodeURIComponent(r.id)}`, label: roomLabel(r) });
   if (target?.kind === 'room' && !rooms.some((r) => r.id === target.room)) {
     options.push({ value: searchOf(target), label: target.room });
+  }
+  for (const m of matches) options.push({ value: `?replay=${m.id}`, label: matchLabel(m) });
+  if (target?.kind === 'replay' && !matches.some((m) => m.id === target.id)) {
+    options.push({ value: searchOf(target), label: `Replay: match ${target.id}` });
   }
   const key = options.map((o) => `${o.value}=${o.label}`).join('\n');
   if (ui.picker.dataset.key !== key) {
@@ -346,6 +459,76 @@ window.addEventListener('popstate', () => {
   const { target, problem } = targetOf(location.search);
   watch(target, problem);
 });
+
+// ---------------------------------------------------------------------------
+// Replay controls
+
+ui.replaySpeed.replaceChildren(
+  ...REPLAY_SPEEDS.map((speed) => {
+    const option = /** @type {HTMLOptionElement} */ (el('option', '', `${speed}×`));
+    option.value = String(speed);
+    return option;
+  }),
+);
+
+/** The replay being watched and its board's newest tick, if any. */
+function replaying() {
+  const current = feed;
+  if (!current?.control) return null;
+  const tick = current.model instanceof RoomBoard ? current.model.tick : null;
+  return { current, control: current.control, tick };
+}
+
+ui.replayPlay.addEventListener('click', () => {
+  const r = replaying();
+  if (!r) return;
+  if (r.control.playing) {
+    r.control.pause(r.tick);
+    r.current.source?.close();
+    r.current.source = null;
+    r.current.phase = 'closed';
+    r.current.note = 'paused';
+  } else {
+    r.control.play();
+    restartReplay(r.current);
+  }
+});
+
+ui.replaySpeed.addEventListener('change', () => {
+  const r = replaying();
+  if (!r) return;
+  if (r.control.setSpeed(Number(ui.replaySpeed.value), r.tick) && r.control.playing) restartReplay(r.current);
+});
+
+ui.replaySeek.addEventListener('change', () => {
+  const r = replaying();
+  if (!r) return;
+  r.control.seek(Number(ui.replaySeek.value));
+  r.control.playing = true;
+  restartReplay(r.current);
+});
+
+/** @param {number} secs */
+function mmss(secs) {
+  const s = Math.max(0, Math.floor(secs));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/**
+ * The replay bar: play or pause, the speed, the seek bar at the position.
+ * @param {ReplayControl} control
+ * @param {number | null} tick
+ */
+function drawReplayBar(control, tick) {
+  const at = control.playing ? control.position(tick) : control.at;
+  const duration = control.duration;
+  setText(ui.replayPlay, control.playing ? 'Pause' : control.ended ? 'Replay' : 'Play');
+  if (ui.replaySpeed.value !== String(control.speed)) ui.replaySpeed.value = String(control.speed);
+  if (duration !== null && ui.replaySeek.max !== String(duration)) ui.replaySeek.max = String(duration);
+  // Not while the user drags it.
+  if (document.activeElement !== ui.replaySeek) ui.replaySeek.value = String(at);
+  setText(ui.replayTime, `${mmss(at)} / ${duration === null ? '–:––' : mmss(duration)}`);
+}
 
 // ---------------------------------------------------------------------------
 // Drawing the lists
@@ -416,6 +599,14 @@ function drawStandings(lines, leader) {
     if (!row) {
       row = /** @type {HTMLLIElement} */ (el('li'));
       row.append(el('span', 'rank'), el('i', 'swatch'), el('span', 'name'), el('span', 'move'), el('b', 'score'));
+      if (line.room === undefined) {
+        // A room's line: clicking it follows that ship on the map.
+        const player = line.player;
+        row.title = 'Follow on the map (click again for the whole arena)';
+        row.addEventListener('click', () => {
+          followed = followed === player ? null : player;
+        });
+      }
       arrive(row);
       rows.set(line.key, row);
     }
@@ -469,6 +660,7 @@ function fillRow(row, line, leader) {
   setText(score, String(line.score));
   row.classList.toggle('leader', line.rank === 1 && line.score > 0 && (leader === null || leader === line.player));
   row.classList.toggle('dead', line.hp === 0);
+  row.classList.toggle('followed', line.room === undefined && line.player === followed);
 
   const at = line.move ? String(line.move.at) : '';
   if (row.dataset.moveAt !== at) {
@@ -601,11 +793,19 @@ function sizeCanvas() {
  */
 function drawMap(model, now) {
   sizeCanvas();
-  const scale = ui.canvas.width / ARENA;
+  const ships = model.shipsAt(now);
+  const target = followed === null ? null : ships.find((s) => s.id === followed);
+  if (followed !== null && model.sample && !model.players.has(followed)) followed = null;
+  // Following: the game's camera on that ship, its 16:10 view across the
+  // square map, centred; otherwise the whole arena.
+  const view = target ? follow(REFERENCE_ARENA, target.x, target.y) : null;
+  mapView = view;
+  const scale = ui.canvas.width / (view ? VIEW_W : ARENA);
+  const top = view ? (ui.canvas.height - VIEW_H * scale) / 2 : 0;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.fillStyle = '#0d1320';
   ctx.fillRect(0, 0, ui.canvas.width, ui.canvas.height);
-  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+  ctx.setTransform(scale, 0, 0, scale, view ? -view.x0 * scale : 0, view ? top - view.y0 * scale : 0);
 
   ctx.strokeStyle = '#161d2b';
   ctx.lineWidth = 1 / scale;
@@ -623,11 +823,11 @@ function drawMap(model, now) {
   ctx.lineWidth = 3 / scale;
   ctx.strokeRect(0, 0, ARENA_W, ARENA_H);
 
-  const ships = model.shipsAt(now);
   const leader = model.leader();
-  const size = Math.max(22, 7 / scale);
-  const labels = ships.length <= 16;
-  ctx.font = `${Math.max(26, 11 / scale)}px system-ui, sans-serif`;
+  // Followed: ships at their true size (the reference hit radius, 20 units).
+  const size = view ? 20 : Math.max(22, 7 / scale);
+  const labels = view !== null || ships.length <= 16;
+  ctx.font = `${view ? 16 : Math.max(26, 11 / scale)}px system-ui, sans-serif`;
   ctx.textAlign = 'center';
   // The leader last, on top of the others.
   ships.sort((a, b) => Number(a.id === leader) - Number(b.id === leader));
@@ -652,6 +852,13 @@ function drawMap(model, now) {
     ctx.fillStyle = '#7b8798';
     ctx.fillText('waiting for positions…', ARENA_W / 2, ARENA_H / 2);
   }
+  if (view) {
+    // Bars above and below the followed view.
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = '#070b13';
+    ctx.fillRect(0, 0, ui.canvas.width, top);
+    ctx.fillRect(0, ui.canvas.height - top, ui.canvas.width, top);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -674,6 +881,20 @@ function drawConnection(current, now) {
   setText(ui.connId, id === null ? '' : `#${id}`);
 }
 
+/** How long an operator's message stays on the board. */
+const NOTICE_MS = 30_000;
+
+/**
+ * Shows the operators' newest message for a while.
+ * @param {{ text: string, at: number } | null} notice
+ * @param {number} now
+ */
+function drawNotice(notice, now) {
+  const shown = notice !== null && now - notice.at < NOTICE_MS;
+  ui.serverNotice.hidden = !shown;
+  if (shown) setText(ui.serverNotice, `Server: ${notice.text}`);
+}
+
 function frame() {
   const current = feed;
   const now = performance.now();
@@ -689,8 +910,10 @@ function frame() {
         leader,
       );
       drawKills(model.kills);
+      drawNotice(model.notice, now);
       drawResult(model.resultAt(now), now);
       drawMap(model, now);
+      if (current.control) drawReplayBar(current.control, model.tick);
       const ships = model.sample?.ships ?? [];
       setText(
         ui.meta,
@@ -720,9 +943,20 @@ function frame() {
     if (!current) return null;
     const { model, target } = current;
     const now = performance.now();
+    const { control } = current;
     const common = {
       view: target.kind,
       room: target.kind === 'room' ? target.room : null,
+      replay: control
+        ? {
+            match: control.id,
+            playing: control.playing,
+            ended: control.ended,
+            speed: control.speed,
+            at: control.playing && model instanceof RoomBoard ? control.position(model.tick) : control.at,
+            duration: control.duration,
+          }
+        : null,
       connection: current.phase,
       note: current.note,
       lastEventId: model.lastEventId,
@@ -747,6 +981,8 @@ function frame() {
         round: { number: model.round.number, secsLeft: model.secsLeft(now), clock: formatClock(model.secsLeft(now)) },
         result: model.resultAt(now),
         leader: model.leader(),
+        following: followed,
+        camera: mapView,
       };
     }
     return {
@@ -777,23 +1013,7 @@ const LEADERBOARD_MS = 30_000;
 async function refreshLeaderboard() {
   const view = await fetchLeaderboard(fetch);
   ui.records.hidden = view.kind === 'off';
-  if (view.kind !== 'lines') {
-    if (view.kind === 'unavailable') setText(ui.leaderboardEmpty, 'Records unavailable right now.');
-    ui.leaderboardEmpty.hidden = view.kind === 'off';
-    return;
-  }
-  setText(ui.leaderboardEmpty, 'No rounds recorded this week.');
-  ui.leaderboardEmpty.hidden = view.lines.length > 0;
-  ui.leaderboard.replaceChildren(
-    ...view.lines.map((line) => {
-      const row = el('li');
-      row.title = `${line.kills} kills, ${line.deaths} deaths, ${line.wins} wins in ${line.rounds} rounds`;
-      const name = el('span', 'name', line.name);
-      name.append(el('small', '', `${line.wins} W · ${line.deaths} D · ${line.rounds} R`));
-      row.append(el('span', 'rank', String(line.rank)), el('i', 'swatch'), name, el('span', 'move'), el('b', 'score', String(line.kills)));
-      return row;
-    }),
-  );
+  drawLeaderboard({ list: ui.leaderboard, empty: ui.leaderboardEmpty }, view, 'No rounds recorded this week.');
 }
 
 // ---------------------------------------------------------------------------
@@ -806,5 +1026,7 @@ async function refreshLeaderboard() {
   window.setInterval(refreshRooms, ROOMS_MS);
   refreshLeaderboard();
   window.setInterval(refreshLeaderboard, LEADERBOARD_MS);
+  refreshMatches();
+  window.setInterval(refreshMatches, LEADERBOARD_MS);
   requestAnimationFrame(frame);
 }

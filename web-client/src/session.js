@@ -68,6 +68,8 @@ import { Interpolator, Prediction, viewTime } from './prediction.js';
  * @property {{ x: number, y: number } | null} predicted own ship's predicted
  *   position in arena units (null before the first snapshot holding it)
  * @property {number} pendingInputs inputs sent and not yet applied by the server
+ * @property {import('./camera.js').Rect | null} camera what the game's canvas
+ *   shows, in arena units (set by the page as it draws; null before)
  * @property {RoundResults | null} results the newest round's final standings
  * @property {boolean} resumed
  * @property {FeedLine[]} feed kill feed and notices, newest last
@@ -84,6 +86,8 @@ import { Interpolator, Prediction, viewTime } from './prediction.js';
 
 /** Lines kept in the kill feed. */
 const FEED_LINES = 6;
+/** How an operator's message (`Notice`) starts on the HUD's feed. */
+export const SERVER_PREFIX = 'Server: ';
 /** Pings awaiting a Pong; older ones are forgotten (their Pong was lost). */
 const MAX_PENDING_PINGS = 8;
 
@@ -98,6 +102,8 @@ export class GameSession {
    *   the new inputs
    * @param {import('./protocol.js').PlayerKey | null} [options.player] the
    *   device identity to present in Hello (`identity.js`)
+   * @param {string | null} [options.token] a signed player token for Hello
+   *   (`player_token.js`), for a server started with `--auth-jwt-key`
    * @param {(key: import('./protocol.js').PlayerKey) => void} [options.onPlayer]
    *   called when a Welcome grants a new identity, to keep it
    * @param {(msg: ClientMsg) => void} options.send hands one message to the transport
@@ -112,6 +118,7 @@ export class GameSession {
     resume = null,
     seq = 0,
     player = null,
+    token = null,
     onPlayer = () => {},
     send,
     transport = 'websocket',
@@ -122,6 +129,7 @@ export class GameSession {
     this.room = room;
     this.resume = resume;
     this.player = player;
+    this.playerToken = token;
     this.onPlayer = onPlayer;
     this.send = send;
     this.now = now;
@@ -157,6 +165,7 @@ export class GameSession {
       lastInput: 0,
       predicted: null,
       pendingInputs: 0,
+      camera: null,
       results: null,
       resumed: false,
       feed: [],
@@ -181,6 +190,7 @@ export class GameSession {
         room: this.room,
         resume: this.resume,
         player: this.player,
+        token: this.playerToken,
       },
     });
   }
@@ -231,6 +241,8 @@ export class GameSession {
     } else if ('Error' in msg) {
       this.state.error = { code: msg.Error.code, message: msg.Error.message };
       if (msg.Error.code === 'ResumeRejected') this.resume = null;
+    } else if ('Notice' in msg) {
+      this.notice(`${SERVER_PREFIX}${msg.Notice.text}`);
     }
     return msg;
   }

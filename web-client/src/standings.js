@@ -332,6 +332,8 @@ export class RoomBoard {
     this.previous = null;
     /** Whether a snapshot or reset has arrived. */
     this.ready = false;
+    /** @type {{ text: string, at: number } | null} the operators' newest message */
+    this.notice = null;
   }
 
   get lastEventId() {
@@ -401,6 +403,9 @@ export class RoomBoard {
             hp: known?.hp ?? null,
           });
         });
+        break;
+      case RoomEvent.Notice:
+        this.notice = { text: String(data.text), at: now };
         break;
       case RoomEvent.Round:
         if (data.phase === 'started') {

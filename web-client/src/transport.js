@@ -375,7 +375,9 @@ export class LongPollTransport {
     if (msg === 'Leave') {
       this.leave();
     } else if ('Hello' in msg) {
-      if (!this.joining && !this.token) void this.join(msg.Hello.name, msg.Hello.room, msg.Hello.player);
+      if (!this.joining && !this.token) {
+        void this.join(msg.Hello.name, msg.Hello.room, msg.Hello.player, msg.Hello.token);
+      }
     } else if ('Input' in msg) {
       if (!this.token) return;
       this.queue.push(msg.Input);
@@ -417,8 +419,9 @@ export class LongPollTransport {
    * @param {string} name
    * @param {string | null} room
    * @param {import('./protocol.js').PlayerKey | null} [player]
+   * @param {string | null} [playerToken] a signed player token (`--auth-jwt-key`)
    */
-  async join(name, room, player = null) {
+  async join(name, room, player = null, playerToken = null) {
     this.joining = true;
     let res;
     try {
@@ -430,6 +433,7 @@ export class LongPollTransport {
           ...(this.seat ? { seat: this.seat } : {}),
           ...(this.invite ? { invite: this.invite } : {}),
           ...(player ? { player } : {}),
+          ...(playerToken ? { token: playerToken } : {}),
         }),
         signal: this.polls.signal,
       });
@@ -507,6 +511,10 @@ export class LongPollTransport {
           const answer = await res.json();
           if (this.closed) return;
           failures = 0;
+          if (typeof answer.notice === 'string') {
+            // An operator's message, as the WebSocket's Notice; no snapshot.
+            this.deliver({ Notice: { text: answer.notice } });
+          }
           if (answer.snapshot) {
             this.deliver(snapshotFromAnswer(answer.snapshot));
           } else if (answer.closed) {

@@ -12,13 +12,16 @@ import { ApiErrorCode } from '../src/http.js';
 import {
   drained,
   hexFromBytes,
+  lostGame,
   matchBody,
   matchMessage,
   matchmake,
   matchStep,
   placementFrom,
+  rematchText,
   SERVER_DRAIN,
 } from '../src/matchmaking.js';
+import { CloseCode } from '../src/protocol.js';
 
 const ANSWER = {
   room: 'arena-1a2b3c4d-2',
@@ -104,6 +107,7 @@ test('what the page does next depends on the code alone', () => {
   const r = (code) => ({ code, message: 'words that never count', retryAfterMs: null });
   assert.equal(matchStep(r('unknown_session'), fresh), 'fresh', 'the ship is gone: join anew');
   assert.equal(matchStep(r('server_lost'), fresh), 'fresh', 'its node is gone: join anew');
+  assert.equal(matchStep(r('room_lost'), fresh), 'fresh', 'its room is gone: join anew');
   assert.equal(matchStep(r('no_room'), named), 'direct', 'a new name opens the room');
   assert.equal(matchStep(r('no_room'), fresh), 'stop');
   for (const code of ['directory_unavailable', 'not_registered', 'matchmake_rate_limited', null]) {
@@ -125,6 +129,18 @@ test('the player reads the code’s words and the code; unknown codes show the s
   for (const code of ['room_full', 'no_room', 'server_full', 'server_lost', 'unknown_session', 'directory_unavailable']) {
     assert.ok(code in ApiErrorCode, code);
   }
+});
+
+test('a lost game is matchmade anew, and the page says why', () => {
+  assert.equal(
+    lostGame(CloseCode.RoomLost),
+    'Your room was lost with its server. Finding you a new game…',
+  );
+  for (const code of [CloseCode.GoingAway, CloseCode.SessionReplaced, 1006]) {
+    assert.equal(lostGame(code), null, String(code));
+  }
+  assert.equal(rematchText('server_lost'), 'The server holding your game is gone. Finding you a new game…');
+  assert.equal(rematchText(null), 'Your earlier game is over. Finding you a new game…');
 });
 
 test('a game closed by a drain (1001 server_drain) finds a new match; other closes do not', () => {

@@ -238,7 +238,7 @@ describe('encoding', () => {
   });
 
   test('strings keep a leading byte-order mark and non-ASCII text', () => {
-    const msg = { Hello: { protocol: 1, name: '\uFEFFZoë 🚀', room: 'r', resume: null, player: null } };
+    const msg = { Hello: { protocol: 1, name: '\uFEFFZoë 🚀', room: 'r', resume: null, player: null, token: null } };
     assert.deepStrictEqual(decodeClient(encodeClient(msg)), msg);
   });
 
@@ -255,10 +255,10 @@ describe('encoding', () => {
       input({ view: { tick: 5, frac: 256 } }),
       input({ view: { tick: -1, frac: 0 } }),
       { Input: { seq: 1, ack: null, buttons: 0 } },
-      { Hello: { protocol: 70000, name: 'a', room: null, resume: null, player: null } },
-      { Hello: { protocol: 1, name: 'a', room: null, resume: new Array(15).fill(0), player: null } },
-      { Hello: { protocol: 1, name: 'a\uD800', room: null, resume: null, player: null } },
-      { Hello: { protocol: 1, name: 'x'.repeat(MAX_CLIENT_FRAME), room: null, resume: null, player: null } },
+      { Hello: { protocol: 70000, name: 'a', room: null, resume: null, player: null, token: null } },
+      { Hello: { protocol: 1, name: 'a', room: null, resume: new Array(15).fill(0), player: null, token: null } },
+      { Hello: { protocol: 1, name: 'a\uD800', room: null, resume: null, player: null, token: null } },
+      { Hello: { protocol: 1, name: 'x'.repeat(MAX_CLIENT_FRAME), room: null, resume: null, player: null, token: null } },
       { Nope: {} },
       { Leave: {} },
       'Ping',
@@ -270,9 +270,9 @@ describe('encoding', () => {
 
   test('a Uint8Array resume token encodes like an array', () => {
     const resume = Array.from({ length: 16 }, (_, i) => i * 16);
-    const a = encodeClient({ Hello: { protocol: 1, name: 'a', room: null, resume, player: null } });
+    const a = encodeClient({ Hello: { protocol: 1, name: 'a', room: null, resume, player: null, token: null } });
     const b = encodeClient({
-      Hello: { protocol: 1, name: 'a', room: null, resume: /** @type {any} */ (Uint8Array.from(resume)), player: null },
+      Hello: { protocol: 1, name: 'a', room: null, resume: /** @type {any} */ (Uint8Array.from(resume)), player: null, token: null },
     });
     assert.equal(hex(a), hex(b));
   });
@@ -304,8 +304,8 @@ describe('malformed frames', () => {
   });
 
   test('unknown variants of inner enums', () => {
-    assertRefused(server([4]));
-    assertRefused(server([3, 12, 0])); // ErrorCode 12
+    assertRefused(server([5]));
+    assertRefused(server([3, 15, 0])); // ErrorCode 15
     // An event kind 5.
     assertRefused(server([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 5]));
   });

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { fetchLeaderboard, leaderboardView, LEADERBOARD_ROWS } from '../src/records.js';
+import { fetchLeaderboard, fetchLeaderboards, leaderboardNote, leaderboardView, LEADERBOARD_ROWS } from '../src/records.js';
 import { readJson } from '../testing/vectors.js';
 
 const BOARD = readJson('http_leaderboard.json');
@@ -41,4 +41,35 @@ test("it asks for this week's top rows", async () => {
   assert.deepEqual(asked, [`/api/leaderboard?period=week&limit=${LEADERBOARD_ROWS}`]);
   const failing = /** @type {typeof fetch} */ (async () => { throw new Error('offline'); });
   assert.deepEqual(await fetchLeaderboard(failing), { kind: 'unavailable' });
+});
+
+test("the lobby asks for both leaderboards, this week's and all time", async () => {
+  /** @type {string[]} */
+  const asked = [];
+  const allTime = { ...BOARD, period: 'all', since_ms: null };
+  const fetchFn = /** @type {typeof fetch} */ (
+    async (url) => {
+      asked.push(String(url));
+      const body = String(url).includes('period=all') ? allTime : BOARD;
+      return new Response(JSON.stringify(body), { status: 200 });
+    }
+  );
+  const { week, all } = await fetchLeaderboards(fetchFn);
+  assert.deepEqual(asked.sort(), [
+    `/api/leaderboard?period=all&limit=${LEADERBOARD_ROWS}`,
+    `/api/leaderboard?period=week&limit=${LEADERBOARD_ROWS}`,
+  ]);
+  assert.deepEqual(week, { kind: 'lines', lines: BOARD.rows });
+  assert.deepEqual(all, { kind: 'lines', lines: BOARD.rows });
+  const off = /** @type {typeof fetch} */ (
+    async () => new Response(JSON.stringify({ error: 'x', code: 'no_database' }), { status: 503 })
+  );
+  assert.deepEqual(await fetchLeaderboards(off), { week: { kind: 'off' }, all: { kind: 'off' } });
+});
+
+test('the empty line says why a board has no rows', () => {
+  assert.equal(leaderboardNote({ kind: 'lines', lines: [] }, 'No rounds yet.'), 'No rounds yet.');
+  assert.equal(leaderboardNote({ kind: 'unavailable' }, 'No rounds yet.'), 'Records unavailable right now.');
+  assert.equal(leaderboardNote({ kind: 'off' }, 'No rounds yet.'), '');
+  assert.equal(leaderboardNote(leaderboardView(200, BOARD), 'No rounds yet.'), '');
 });

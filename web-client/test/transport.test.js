@@ -212,6 +212,16 @@ test('a private room’s invite code goes with the join, as in the golden body',
   assert.deepEqual(h.net.take('/api/rooms/p-3f9a0c1d2e4b5a6c/join').body, golden);
 });
 
+test('a signed player token goes with the join, as in the golden body', async () => {
+  const golden = readJson('http_join_body_token.json');
+  const h = harness();
+  await settle();
+  h.transport.send({
+    Hello: { protocol: 1, name: golden.name, room: 'arena-1', resume: null, player: null, token: golden.token },
+  });
+  assert.deepEqual(h.net.take('/api/rooms/arena-1/join').body, golden);
+});
+
 test('a refused join delivers the Error, then closes', async () => {
   const h = harness();
   await settle();
@@ -257,6 +267,15 @@ test('the golden state answer is handed on as the binary decoder gives it', asyn
   h.net.take('/state').respond(200, readJson('http_state_closed.json'));
   await settle();
   assert.deepEqual(h.closes, [{ code: CloseCode.GoingAway, reason: 'server shutting down' }]);
+});
+
+test('a long-poll notice is delivered as the WebSocket Notice, then polling goes on', async () => {
+  const h = await joined();
+  h.net.take('/state').respond(200, readJson('http_state_notice.json'));
+  await settle();
+  assert.deepEqual(h.messages.at(-1), decodeServer(readBytes('server_notice.bin')));
+  assert.ok(h.net.take('/state'), 'the next poll goes out');
+  assert.deepEqual(h.closes, []);
 });
 
 test('after is whatever the holder says it holds', async () => {

@@ -9,6 +9,13 @@
 //! spends. [`ViewMode::Ticks`] keeps only the ticks held, under the same
 //! rules ([`TickHistory`]), so the acks, the stale and missing-baseline
 //! checks and the measurements stay the same while the bots stay light.
+//! [`ViewMode::Interest`] is `Full` plus the interest rule: every ship the
+//! bot holds at a tick lies in the area of interest around its own ship
+//! at that tick ([`skirmish_shared::interest`]), and its own ship is always
+//! held; each breach is an error ("ship outside the area of interest",
+//! "own ship missing"). It is only true of ticks the server filters, so it
+//! wants a server run with `--interest-from-ships 0` (a spawned server gets
+//! it).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -16,8 +23,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use skirmish_shared::bot::BotPolicy;
-use skirmish_shared::view::{MAX_KEPT_STATES, ViewError, ViewHistory};
-use skirmish_shared::{Input, Snapshot, SnapshotBody, Tick};
+use skirmish_shared::interest::Camera;
+use skirmish_shared::rules::Rules;
+use skirmish_shared::view::{MAX_KEPT_STATES, ViewError, ViewHistory, WorldView};
+use skirmish_shared::{Input, ShipId, Snapshot, SnapshotBody, Tick};
 
 use crate::stats::{Metric, TransportStats};
 
@@ -36,6 +45,9 @@ pub enum ViewMode {
     /// Track only which ticks are held (same rules, no world): for runs
     /// where the bots' CPU would otherwise crowd out the server's.
     Ticks,
+    /// As `Full`, and check that every ship held lies in the area of
+    /// interest around the bot's own ship, which is always held.
+    Interest,
 }
 
 /// The bookkeeping of `ViewHistory` without the world: which ticks are
@@ -84,10 +96,10 @@ enum Held {
 }
 
 impl Held {
-    fn apply(&mut self, body: &SnapshotBody) -> Result<(), ViewError> {
+    fn apply(&mut self, body: &SnapshotBody) -> Result<Option<&WorldView>, ViewError> {
         match self {
-            Held::Full(view) => view.apply(body).map(|_| ()),
-            Held::Ticks(ticks) => ticks.apply(body).map(|_| ()),
+            Held::Full(view) => view.apply(body).map(Some),
+            Held::Ticks(ticks) => ticks.apply(body).map(|_| None),
         }
     }
 
@@ -99,9 +111,32 @@ impl Held {
     }
 }
 
+/// The interest rule a bot checks its state against.
+struct InterestCheck {
+    rules: Rules,
+    own: ShipId,
+}
+
+impl InterestCheck {
+    /// Why `world` breaks the rule, if it does.
+    fn breach(&self, world: &WorldView) -> Option<&'static str> {
+        let Some(me) = world.ships.get(&self.own) else {
+            return Some("own ship missing");
+        };
+        let area = Camera::interest(&self.rules, me.state.x, me.state.y);
+        world
+            .ships
+            .values()
+            .any(|s| !area.contains(s.state.x, s.state.y))
+            .then_some("ship outside the area of interest")
+    }
+}
+
 /// What a player tracks between snapshots.
 pub struct PlayState {
     held: Held,
+    /// With [`ViewMode::Interest`]: the rule every state applied must keep.
+    interest: Option<InterestCheck>,
     /// Ask for a full snapshot until one arrives (after a missing baseline).
     ack_none: bool,
     /// Inputs sent and not yet acknowledged: (seq, sent at).
@@ -111,14 +146,19 @@ pub struct PlayState {
 }
 
 impl PlayState {
-    /// Nothing held yet, at a room's tick rate.
+    /// Nothing held yet, for the player of ship `own` in a room of `rules`.
     #[must_use]
-    pub fn new(tick_hz: u16, mode: ViewMode) -> PlayState {
+    pub fn new(rules: &Rules, own: ShipId, mode: ViewMode) -> PlayState {
+        let tick_hz = rules.tick_hz;
         PlayState {
             held: match mode {
-                ViewMode::Full => Held::Full(Box::default()),
+                ViewMode::Full | ViewMode::Interest => Held::Full(Box::default()),
                 ViewMode::Ticks => Held::Ticks(TickHistory::default()),
             },
+            interest: (mode == ViewMode::Interest).then(|| InterestCheck {
+                rules: rules.clone(),
+                own,
+            }),
             ack_none: false,
             pending: VecDeque::new(),
             last_arrival: None,
@@ -176,7 +216,13 @@ impl PlayState {
             self.pending.pop_front();
         }
         match self.held.apply(&snapshot.body) {
-            Ok(()) => {
+            Ok(world) => {
+                if let Some(breach) = world
+                    .zip(self.interest.as_ref())
+                    .and_then(|(w, c)| c.breach(w))
+                {
+                    stats.error(breach);
+                }
                 if snapshot.body.baseline.is_none() {
                     self.ack_none = false;
                 }

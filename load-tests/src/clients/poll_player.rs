@@ -70,6 +70,7 @@ pub async fn session(
             player: None,
             seat,
             invite: None,
+            token: None,
         })
         .timeout(super::CONNECT_TIMEOUT);
     let answer = fetch(ctx, KIND, join).await?;
@@ -93,7 +94,7 @@ pub async fn session(
 
     let tick_hz = joined.rules.tick_hz;
     let mut policy = BotPolicy::new(spec.seed, tick_hz);
-    let mut state = PlayState::new(tick_hz, ctx.view);
+    let mut state = PlayState::new(&joined.rules, joined.ship, ctx.view);
     let mut clock = tokio::time::interval(state.period());
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut queued: Vec<Input> = Vec::new();

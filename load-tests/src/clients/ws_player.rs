@@ -88,6 +88,7 @@ pub async fn session(
     send(
         &mut socket,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: format!("bot-{}", spec.index),
@@ -134,7 +135,7 @@ async fn play(
 ) -> Result<(), ClientError> {
     let tick_hz = welcome.rules.tick_hz;
     let mut policy = BotPolicy::new(spec.seed, tick_hz);
-    let mut state = PlayState::new(tick_hz, ctx.view);
+    let mut state = PlayState::new(&welcome.rules, welcome.ship, ctx.view);
     let mut clock = tokio::time::interval(state.period());
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut last_frame = Instant::now();
@@ -163,7 +164,8 @@ async fn play(
                     Some(ServerMsg::Welcome(_)) => {
                         return Err(ClientError::Protocol("a second Welcome"));
                     }
-                    Some(ServerMsg::Pong(_)) | None => {}
+                    // Operators' messages are for people; bots play on.
+                    Some(ServerMsg::Pong(_) | ServerMsg::Notice(_)) | None => {}
                 }
             }
             () = sleep_until(silent_until) => return Err(ClientError::Timeout("snapshot")),

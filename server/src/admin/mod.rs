@@ -4,6 +4,8 @@
 //!
 //! - [`token`]: the admin token and its constant-time comparison.
 //! - [`audit`]: the bounded list of actions done.
+//! - [`notice`]: the server message shown in every player's HUD.
+//! - [`minimap`]: a room's newest state sample, for the console's map.
 //!
 //! It exists only when an admin token is configured; otherwise nothing is
 //! routed and `/admin/...` answers 404 like any unknown path. Every request
@@ -17,6 +19,8 @@
 //! between ticks.
 
 pub mod audit;
+pub mod minimap;
+pub mod notice;
 pub mod token;
 
 use std::time::Duration;
@@ -74,6 +78,8 @@ pub struct Admin {
     tries: PerAddressRate,
     /// Actions done, newest last.
     pub audit: AuditLog,
+    /// When this node last sent a server message.
+    notices: notice::NoticePace,
 }
 
 impl Admin {
@@ -88,6 +94,7 @@ impl Admin {
                 MAX_TRACKED_ADDRESSES,
             ),
             audit: AuditLog::default(),
+            notices: notice::NoticePace::default(),
         }
     }
 }
@@ -119,6 +126,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/rooms/{id}/close", post(close_room))
         .route("/rooms/{id}/players/{ship}/kick", post(kick))
         .route("/drain", post(drain))
+        .route("/notice", post(notice::send_notice))
+        .route("/rooms/{id}/minimap", get(minimap::minimap))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes as usize))
         // A body trickled in slowly must not hold a request forever.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::AsyncCommands;
+use tracing::warn;
 
 use super::keys::Keys;
 use super::redis::{ClusterError, RedisLink, SCRIPTS};
@@ -65,6 +66,9 @@ pub enum Lease {
         fresh: bool,
         /// Rooms not published.
         conflicts: Vec<String>,
+        /// Rooms the cluster declared lost while this node was cut off
+        /// past its lease: not published, and to be ended here.
+        lost: Vec<String>,
     },
     /// Another start of this node id holds the lease (until it expires).
     Taken {
@@ -127,6 +131,11 @@ pub struct RedisDirectory {
     lease_ttl: Duration,
     seat_ttl: Duration,
 }
+
+/// How long a lost room's log stays readable (as an owner's feed lives
+/// without a write): a reader or a resume token coming back within it is
+/// told the room was lost.
+const LOST_FEED_TTL: Duration = Duration::from_secs(600);
 
 /// Milliseconds as Redis arguments take them.
 fn ms(d: Duration) -> u64 {
@@ -238,11 +247,16 @@ impl RedisDirectory {
         let mut conn = self.link.conn();
         let answer: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
         match answer.split_first() {
-            Some((status, [live, fresh, conflicts @ ..])) if status == "ok" => Ok(Lease::Held {
-                live_nodes: live.parse().unwrap_or(0),
-                fresh: fresh == "1",
-                conflicts: conflicts.to_vec(),
-            }),
+            Some((status, [live, fresh, rooms @ ..])) if status == "ok" => {
+                let (lost, conflicts): (Vec<&String>, Vec<&String>) =
+                    rooms.iter().partition(|r| r.starts_with('!'));
+                Ok(Lease::Held {
+                    live_nodes: live.parse().unwrap_or(0),
+                    fresh: fresh == "1",
+                    conflicts: conflicts.into_iter().cloned().collect(),
+                    lost: lost.into_iter().map(|r| r[1..].to_owned()).collect(),
+                })
+            }
             Some((status, [boot])) if status == "taken" => Ok(Lease::Taken {
                 by_boot: boot.clone(),
             }),
@@ -486,6 +500,63 @@ impl RedisDirectory {
             Err(answer) if answer.is_empty() => Ok(None),
             Err(answer) => Err(self.link.reply_error(OP, format!("{answer:?}"))),
         }
+    }
+
+    /// Runs `lose` on room `room`: when the incarnation writing its log
+    /// no longer holds its lease, closes the log with a `closed` entry
+    /// (reason `server_lost`) under the next id, publishes it to every
+    /// follower and withdraws the room. Acts once, whoever calls. Returns
+    /// whether the room is now lost (by this call or an earlier one).
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn lose(&self, room: &str) -> Result<bool, ClusterError> {
+        const OP: &str = "lose";
+        let mut call = SCRIPTS.lose.prepare_invoke();
+        call.key(self.keys.room(room))
+            .key(self.keys.log(room))
+            .key(self.keys.feed(room))
+            .arg(self.keys.prefix())
+            .arg(ms(LOST_FEED_TTL))
+            .arg(self.keys.events_channel(room))
+            .arg(room);
+        let mut conn = self.link.conn();
+        let reply: Vec<String> = self.link.call(OP, call.invoke_async(&mut conn)).await?;
+        match reply.as_slice() {
+            [tag, _] if tag == "lost" => {
+                warn!(
+                    room,
+                    "the room's node is gone (its lease ran out): its log is closed, server_lost"
+                );
+                self.link.metrics().rooms_lost.inc();
+                Ok(true)
+            }
+            [tag, reason] if tag == "closed" => Ok(reason == super::follower::SERVER_LOST),
+            [tag] if tag == "alive" || tag == "empty" => Ok(false),
+            _ => Err(self.link.reply_error(OP, format!("{reply:?}"))),
+        }
+    }
+
+    /// Whether room `room`'s log was closed because its node was lost
+    /// (`lose`): its readers are still served the closed log (its
+    /// `closed` entry, `server_lost`) while it lasts in Redis.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn lost(&self, room: &str) -> Result<bool, ClusterError> {
+        const OP: &str = "lost";
+        let mut conn = self.link.conn();
+        let closed: Option<String> = self
+            .link
+            .call(
+                OP,
+                redis::cmd("HGET")
+                    .arg(self.keys.feed(room))
+                    .arg("closed")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        Ok(closed.as_deref() == Some(super::follower::SERVER_LOST))
     }
 
     /// Writes one route now (a session that was just opened), living for

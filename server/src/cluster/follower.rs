@@ -22,8 +22,19 @@
 //!    wrong event.
 //! 3. A lost connection means subscribe again, then fill from the head; a
 //!    periodic read after the head catches a lost last message.
+//! 4. Every read also says whether the room's writer still holds its
+//!    lease. When it does not (its node was killed or paused past its
+//!    lease), the follower runs `lose`, which closes the log in Redis with
+//!    a `closed` entry (reason `server_lost`) under the next id, publishes
+//!    it and withdraws the room. Every node's followers then receive that
+//!    one entry, so all agree on its id; `lose` acts once, whoever calls.
+//!    The check rides on the reads a follower makes anyway, so finding a
+//!    dead owner costs nothing extra, and it is done exactly for the rooms
+//!    someone is watching (an unwatched room needs no one told; the
+//!    directory drops it when the lease expires).
 //!
-//! A follower never writes to Redis and never touches a room.
+//! Apart from `lose`, a follower never writes to Redis, and it never
+//! touches a room.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,12 +62,18 @@ use crate::room::feed::SampleFrame;
 /// room's log.
 const REMOTE_CLOSED: &str = "room closed";
 
-/// The reason a mirror closes with for the owner's `reason`: the owner's
-/// own word when clients act on it (a drain's `server_drain`: find a new
-/// match), [`REMOTE_CLOSED`] for any other. The log keeps static reasons,
-/// and a reason read from Redis is never trusted as one.
-fn remote_reason(reason: &str) -> &'static str {
-    if reason == crate::room::SERVER_DRAIN {
+/// The reason of the `closed` entry `lose` logs when a room's node is gone.
+pub const SERVER_LOST: &str = "server_lost";
+
+/// The mirror's close reason for a feed's `closed` field: the owner's
+/// own word when clients act on it (`lose`'s `server_lost`: the room is
+/// gone; a drain's `server_drain`: find a new match), [`REMOTE_CLOSED`]
+/// for any other. The log keeps static reasons, and a reason read from
+/// Redis is never trusted as one.
+fn close_reason(closed: &str) -> &'static str {
+    if closed == SERVER_LOST {
+        SERVER_LOST
+    } else if closed == crate::room::SERVER_DRAIN {
         crate::room::SERVER_DRAIN
     } else {
         REMOTE_CLOSED
@@ -116,9 +133,11 @@ struct Read {
     last: Option<u64>,
     snap_at: Option<u64>,
     snap: Option<Json>,
-    /// The reason the owner closed the log with, if it did.
-    closed: Option<&'static str>,
+    /// The feed's `closed` reason, once the log closed.
+    closed: Option<String>,
     entries: Vec<Link>,
+    /// The log is open but its writer no longer holds its lease.
+    orphaned: bool,
 }
 
 /// How followers behave (from the settings).
@@ -404,14 +423,15 @@ impl Followers {
         call.key(keys.log(room))
             .key(keys.feed(room))
             .arg(after.map(|a| a.to_string()).unwrap_or_default())
-            .arg(self.capacity);
+            .arg(self.capacity)
+            .arg(keys.prefix());
         let mut conn = link.conn();
         let reply: Vec<Value> = link.call(OP, call.invoke_async(&mut conn)).await?;
         let text = |v: &Value| match v {
             Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
             _ => None,
         };
-        let [last, snap_at, snap, closed, Value::Array(flat)] = reply.as_slice() else {
+        let [last, snap_at, snap, closed, Value::Array(flat), orphaned] = reply.as_slice() else {
             return Err(link.reply_error(OP, format!("{reply:?}")));
         };
         let number = |v: &Value| text(v).and_then(|s| s.parse::<u64>().ok());
@@ -432,10 +452,9 @@ impl Followers {
             snap: text(snap)
                 .and_then(|s| RawValue::from_string(s).ok())
                 .map(Json::from),
-            closed: text(closed)
-                .filter(|c| !c.is_empty())
-                .map(|c| remote_reason(&c)),
+            closed: text(closed).filter(|c| !c.is_empty()),
             entries,
+            orphaned: text(orphaned).is_some_and(|o| o == "1"),
         })
     }
 }
@@ -508,12 +527,9 @@ impl Task {
         }
         loop {
             let head = self.log().head();
-            let read = match f.read(&self.follower.room, Some(head)).await {
-                Ok(read) => read,
-                Err(err) => {
-                    debug!(%err, "catch-up read failed");
-                    return;
-                }
+            let read = match self.read(Some(head)).await {
+                Some(read) => read,
+                None => return,
             };
             let behind = read.last.is_some_and(|last| last > head);
             if read.entries.is_empty() {
@@ -521,8 +537,8 @@ impl Task {
                     // The stream has nothing after the head, yet its head
                     // is newer: entries were lost or trimmed.
                     self.restart().await;
-                } else if let Some(reason) = read.closed {
-                    self.log().close(reason);
+                } else if let Some(closed) = &read.closed {
+                    self.close(closed);
                 }
                 return;
             }
@@ -542,8 +558,8 @@ impl Task {
             }
             f.repaired(FollowerRepair::GapFilled);
             if !full {
-                if let Some(reason) = read.closed {
-                    self.log().close(reason);
+                if let Some(closed) = &read.closed {
+                    self.close(closed);
                 }
                 return;
             }
@@ -572,12 +588,8 @@ impl Task {
     /// to the snapshot.
     async fn restart(&self) {
         let f = &self.followers;
-        let read = match f.read(&self.follower.room, None).await {
-            Ok(read) => read,
-            Err(err) => {
-                debug!(%err, "read failed");
-                return;
-            }
+        let Some(read) = self.read(None).await else {
+            return;
         };
         let (Some(snap_at), Some(snapshot)) = (read.snap_at, read.snap) else {
             debug!("the owner has not written this room's log yet");
@@ -610,7 +622,44 @@ impl Task {
         if self.follower.ready.send_replace(true) {
             f.repaired(FollowerRepair::Restarted);
         }
-        if let Some(reason) = read.closed {
+        if let Some(closed) = &read.closed {
+            self.close(closed);
+        }
+    }
+
+    /// One `log_read` after `after` (or of the newest entries); when the
+    /// room's writer has lost its lease, runs `lose` first and reads
+    /// again, so the answer carries the `closed` entry. `None` when Redis
+    /// could not be read.
+    async fn read(&self, after: Option<u64>) -> Option<Read> {
+        let f = &self.followers;
+        let room = &self.follower.room;
+        let read = f
+            .read(room, after)
+            .await
+            .map_err(|err| debug!(%err, "read failed"))
+            .ok()?;
+        if !read.orphaned {
+            return Some(read);
+        }
+        if let Err(err) = f.directory.lose(room).await {
+            debug!(%err, "lose failed; the next check tries again");
+            return Some(read);
+        }
+        f.read(room, after)
+            .await
+            .map_err(|err| debug!(%err, "read failed"))
+            .ok()
+    }
+
+    /// Closes the mirror for the feed's `closed` reason. A lost room's
+    /// `closed` is an entry of the log, the mirror's newest once it is at
+    /// the head; the readers who read it need no second frame.
+    fn close(&self, closed: &str) {
+        let reason = close_reason(closed);
+        if reason == SERVER_LOST {
+            self.log().close_logged(reason);
+        } else {
             self.log().close(reason);
         }
     }
@@ -672,10 +721,10 @@ impl Task {
             }
             Some(_) => self.catch_up().await,
         }
-        if let Some(reason) = &message.closed
+        if let Some(closed) = &message.closed
             && self.log().head() == message.snap_at
         {
-            self.log().close(remote_reason(reason));
+            self.close(closed);
         }
     }
 }

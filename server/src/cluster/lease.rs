@@ -2,11 +2,13 @@
 //! opened here ([`Cluster::publish_now`]), it refreshes this node's lease
 //! and publishes its rooms (one script call), then the routes of its
 //! sessions (one pipeline). On a clean stop it takes the node
-//! out of the directory.
+//! out of the directory. A room the refresh reports lost (the cluster
+//! closed it while this node was cut off past its lease) is ended here
+//! with [`RoomCmd::Lost`].
 //!
 //! It reads the registry's figures, which the rooms keep in atomics, and
-//! never sends a room anything: a slow or dead Redis delays only this
-//! task. A failed refresh is logged and retried with a doubling backoff
+//! sends a room nothing but that `Lost` (a `try_send`, never awaited): a
+//! slow or dead Redis delays only this task. A failed refresh is logged and retried with a doubling backoff
 //! (from 100 ms, never slower than the refresh interval), so the lease
 //! comes back within one interval of Redis returning, even after Redis
 //! lost every key.
@@ -21,7 +23,7 @@ use super::Cluster;
 use super::directory::Lease;
 use crate::matchmaker::SessionRoutes;
 use crate::metrics::Metrics;
-use crate::room::Registry;
+use crate::room::{Registry, RoomCmd};
 
 /// The first retry after a failed refresh; doubled after each failure.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -48,6 +50,26 @@ pub struct LeaseTask {
 }
 
 impl LeaseTask {
+    /// Ends the rooms the cluster declared lost while this node was cut
+    /// off past its lease: their logs in Redis are closed for good
+    /// (`append` answers `fenced`), so they can only end. Each room is
+    /// told once it takes the command; a full inbox is retried at the next
+    /// refresh, which reports the room again while it runs.
+    fn end_lost(&self, lost: &[String]) {
+        for room in lost {
+            let Some(handle) = self.registry.get(room) else {
+                continue;
+            };
+            if handle.inbox.try_send(RoomCmd::Lost).is_ok() {
+                warn!(
+                    room,
+                    "the cluster declared this room lost while this node was cut off \
+                     past its lease; its players are closed with 4003"
+                );
+            }
+        }
+    }
+
     /// Refreshes until shutdown, then leaves the cluster.
     pub async fn run(self, shutdown: CancellationToken) {
         let directory = &self.cluster.directory;
@@ -79,7 +101,9 @@ impl LeaseTask {
                     live_nodes,
                     fresh,
                     conflicts: now_conflicting,
+                    lost,
                 }) => {
+                    self.end_lost(&lost);
                     if fresh {
                         // Whatever this node wrote may be gone: rewrite
                         // every room's feed now rather than at its next

@@ -51,6 +51,8 @@ pub struct Scripts {
     pub append: Script,
     /// Read a room's log head, snapshot and entries.
     pub log_read: Script,
+    /// Close the log of a room whose writer's lease ran out.
+    pub lose: Script,
     /// Append score events and a node's top lines to the cluster ticker.
     pub ticker_append: Script,
 }
@@ -67,6 +69,7 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     leave: lua!("leave.lua"),
     append: lua!("append.lua"),
     log_read: lua!("log_read.lua"),
+    lose: lua!("lose.lua"),
     ticker_append: lua!("ticker_append.lua"),
 });
 
@@ -132,6 +135,12 @@ impl std::fmt::Debug for RedisLink {
 }
 
 impl RedisLink {
+    /// The node's metrics, for what a caller counts of a call's outcome.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// A link to `url` that connects on first use, so a node starts (and
     /// plays locally) while Redis is still unreachable.
     ///

@@ -138,6 +138,10 @@ pub enum MatchError {
     /// with it.
     #[error("node {0} that held this session is gone; matchmake again")]
     ServerLost(String),
+    /// The session's room was lost with its node: the cluster closed its
+    /// log (`closed` `server_lost`).
+    #[error("room {0} was lost with its node; matchmake again")]
+    RoomLost(String),
     /// This node cannot open a room now.
     #[error("{0}")]
     Refused(JoinError),
@@ -270,9 +274,12 @@ impl Matchmaker {
         self.metrics.matchmade(match &placed {
             Ok(Placed { seat: None, .. }) => MatchOutcome::Resume,
             Ok(_) => MatchOutcome::Seat,
-            Err(MatchError::NoRoom(_) | MatchError::UnknownSession | MatchError::ServerLost(_)) => {
-                MatchOutcome::Unknown
-            }
+            Err(
+                MatchError::NoRoom(_)
+                | MatchError::UnknownSession
+                | MatchError::ServerLost(_)
+                | MatchError::RoomLost(_),
+            ) => MatchOutcome::Unknown,
             Err(MatchError::RoomFull(_) | MatchError::RoomClosed(_)) => MatchOutcome::Full,
             Err(MatchError::Refused(_)) => MatchOutcome::Refused,
             Err(MatchError::Unavailable(_)) => MatchOutcome::Unavailable,
@@ -342,7 +349,7 @@ impl Matchmaker {
                     .filter(|r| r.kind == routes::KIND_WS)
                     .ok_or(MatchError::UnknownSession)?;
                 if !route.alive {
-                    return Err(MatchError::ServerLost(route.node));
+                    return Err(gone(cluster, route).await);
                 }
                 return Ok(Placed {
                     room: route.room,
@@ -449,6 +456,17 @@ impl Matchmaker {
             MatchError::Unavailable(err.to_string())
         })?;
         Ok(route.filter(|r| r.kind == routes::KIND_LEGACY && r.node != self.node.id))
+    }
+
+    /// Why the session of `route`, whose node no longer holds its lease,
+    /// cannot go on: its room is lost (closed for good with `closed`
+    /// `server_lost`; this call closes it when no one has yet), or, when
+    /// Redis cannot say, its node is gone.
+    pub async fn gone(&self, route: Route) -> MatchError {
+        match &self.backend {
+            Backend::Cluster(cluster) => gone(cluster, route).await,
+            Backend::Local(_) => MatchError::ServerLost(route.node),
+        }
     }
 
     /// Seats the player of a seat ticket for `room` (from `/ws?seat=` or a
@@ -618,6 +636,20 @@ impl Matchmaker {
                 .map_err(|err| MatchError::Unavailable(err.to_string()))?
                 .nodes
                 .clone()),
+        }
+    }
+}
+
+/// [`Matchmaker::gone`], for a session of a dead node: runs `lose` on its
+/// room, so a resume token answers `room_lost` whether or not anyone was
+/// watching the room (a room nobody watched is closed here).
+async fn gone(cluster: &Cluster, route: Route) -> MatchError {
+    match cluster.directory.lose(&route.room).await {
+        Ok(true) => MatchError::RoomLost(route.room),
+        Ok(false) => MatchError::ServerLost(route.node),
+        Err(err) => {
+            warn!(%err, "could not close the lost room of a dead node's session");
+            MatchError::ServerLost(route.node)
         }
     }
 }

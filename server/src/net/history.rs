@@ -48,7 +48,7 @@ fn bad(message: String) -> ApiError {
     ApiError::new(ApiErrorCode::BadParam, message)
 }
 
-fn storage(app: &AppState) -> Result<&Storage, ApiError> {
+pub(crate) fn storage(app: &AppState) -> Result<&Storage, ApiError> {
     app.storage.as_ref().ok_or_else(|| {
         ApiError::new(
             ApiErrorCode::NoDatabase,
@@ -91,7 +91,7 @@ fn limit(value: Option<&String>, default: u32, max: u32) -> Result<u32, ApiError
 }
 
 /// A positive id that fits the database's 63 bits.
-fn row_id(name: &str, text: &str) -> Result<u64, ApiError> {
+pub(crate) fn row_id(name: &str, text: &str) -> Result<u64, ApiError> {
     text.parse::<u64>()
         .ok()
         .filter(|n| (1..=i64::MAX as u64).contains(n))

@@ -23,7 +23,8 @@ use crate::node::ws_url;
 ///
 /// # Errors
 /// 400 for a malformed body, 404 for an unknown room or session, 410 for a
-/// session whose node is gone (`server_lost`), 429 past
+/// session whose node is gone (`room_lost`, or `server_lost` when Redis
+/// cannot tell whether its room was closed), 429 past
 /// the address's rate, 503 when no seat can be given now (full, shutting
 /// down, directory unreachable).
 pub async fn matchmake(
@@ -77,6 +78,7 @@ pub async fn matchmake(
                 ApiError::new(ApiErrorCode::UnknownSession, err.to_string())
             }
             MatchError::ServerLost(_) => ApiError::new(ApiErrorCode::ServerLost, err.to_string()),
+            MatchError::RoomLost(_) => ApiError::new(ApiErrorCode::RoomLost, err.to_string()),
             MatchError::RoomFull(_) | MatchError::RoomClosed(_) => {
                 ApiError::new(ApiErrorCode::RoomFull, err.to_string()).retry_after(1)
             }

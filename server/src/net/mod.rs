@@ -17,6 +17,7 @@
 //!   all.
 //! - [`history`]: players, match history and leaderboards (JSON, read from
 //!   the storage).
+//! - [`replay`]: finished rounds' replays, streamed (SSE) or downloaded.
 
 pub mod api;
 pub mod flood;
@@ -25,6 +26,7 @@ pub mod longpoll;
 pub mod matchmake;
 pub mod origin;
 pub mod rate;
+pub mod replay;
 pub mod room_feed;
 pub mod router;
 pub mod sessions;
@@ -92,8 +94,15 @@ pub struct AppInner {
     /// Players, match history and leaderboards; `None` with
     /// `--no-database`.
     pub storage: Option<Storage>,
+    /// One slot per replay request while it is answered or streamed:
+    /// `--max-replay-streams` in all, `--max-replay-streams-per-ip` per
+    /// client address (each holds a decoded replay).
+    pub replays: Arc<AddressLimit>,
     /// The admin API, when an admin token is configured.
     pub admin: Option<crate::admin::Admin>,
+    /// Signed player tokens every join must carry (`--auth-jwt-key`);
+    /// `None` for anonymous play.
+    pub player_auth: Option<Arc<crate::auth::PlayerAuth>>,
 }
 
 /// The address a request came from (limits key it by [`crate::listener::limit_key`]).
@@ -140,12 +149,53 @@ impl AppState {
         }
     }
 
+    /// Checks a join's signed player token when the server requires one:
+    /// `Ok(None)` for anonymous play, the token's player, or the refusal
+    /// (counted, and logged by reason only: never the token).
+    ///
+    /// # Errors
+    /// The token is missing, invalid or expired.
+    pub fn check_player_token(
+        &self,
+        token: Option<&skirmish_shared::PlayerToken>,
+        name: &str,
+    ) -> Result<Option<crate::auth::TokenPlayer>, crate::auth::TokenRefusal> {
+        let Some(auth) = &self.player_auth else {
+            return Ok(None);
+        };
+        auth.check(token, name).map(Some).inspect_err(|refusal| {
+            self.metrics.reject(crate::metrics::Rejection::PlayerToken);
+            tracing::debug!(why = %refusal, "join refused");
+        })
+    }
+
+    /// The identity a joining player plays under: its token's subject
+    /// when it has one, else its device key's ([`Self::resolve_identity`]).
+    /// `None` without a database, as for device keys.
+    pub async fn join_identity(
+        &self,
+        token: Option<&crate::auth::TokenPlayer>,
+        key: Option<&skirmish_shared::PlayerKey>,
+    ) -> Option<crate::storage::Resolved> {
+        match token {
+            Some(player) => self.storage.as_ref().map(|_| crate::storage::Resolved {
+                identity: player.identity.clone(),
+                new_secret: None,
+            }),
+            None => self.resolve_identity(key).await,
+        }
+    }
+
     /// Builds the state and starts the default room and the ticker, and
     /// in cluster mode the lease task. `admin_token` (read from the config
     /// by the caller, which reports a bad token file) opens the admin API.
     ///
     /// # Errors
     /// `--redis` is unusable.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is built (and its failure reported) by the caller at start"
+    )]
     pub fn new(
         config: Config,
         node: Node,
@@ -154,6 +204,7 @@ impl AppState {
         shutdown: CancellationToken,
         tracker: TaskTracker,
         admin_token: Option<crate::admin::token::AdminToken>,
+        player_auth: Option<Arc<crate::auth::PlayerAuth>>,
     ) -> Result<AppState, ClusterError> {
         let ticker = Ticker::new(
             TICKER_LOG_CAPACITY,
@@ -188,6 +239,7 @@ impl AppState {
             config.max_spectators_per_ip as usize,
         );
         let polls = AddressLimit::new(config.max_polls as usize, config.max_polls_per_ip as usize);
+        let config_replays = (config.max_replay_streams, config.max_replay_streams_per_ip);
         let routes = Arc::new(SessionRoutes::new(Duration::from_secs(
             config.resume_grace_secs,
         )));
@@ -232,6 +284,7 @@ impl AppState {
         ));
         Ok(AppState(Arc::new(AppInner {
             admin: admin_token.map(crate::admin::Admin::new),
+            player_auth,
             matchmaker,
             matchmake_rate: rate::PerAddressRate::per_second(
                 config.matchmakes_per_sec,
@@ -248,6 +301,7 @@ impl AppState {
             legacy,
             metrics,
             storage,
+            replays: AddressLimit::new(config_replays.0 as usize, config_replays.1 as usize),
         })))
     }
 }

@@ -50,7 +50,8 @@ impl RoomFeed {
 /// never lists them).
 ///
 /// # Errors
-/// 404 when no live node has the room; 403 for a private room without its
+/// 404 when no live node has the room (and it was not lost with its
+/// node); 403 for a private room without its
 /// code, 429 past the address's rate of wrong codes; 503 when the cluster
 /// directory or the room's log in Redis cannot be read now.
 pub async fn find(
@@ -82,15 +83,33 @@ pub async fn find(
         .await
         .map_err(|err| unavailable(err.to_string()))?;
     let node = &app.matchmaker.node().id;
-    let following = if owner.is_none_or(|(owner, _)| owner == *node) {
-        // A room that just closed (say, drained) may still be mirrored here.
-        cluster.followers.closed_mirror(id).ok_or_else(no_room)?
-    } else {
+    let remote = matches!(&owner, Some((owner, _)) if owner != node);
+    let following = if remote {
         cluster
             .followers
             .follow(id)
             .await
             .map_err(|err| unavailable(err.to_string()))?
+    } else if let Some(mirror) = cluster.followers.closed_mirror(id) {
+        // A room that just closed (say, drained) may still be mirrored here.
+        mirror
+    } else if owner.is_none()
+        && cluster
+            .directory
+            .lost(id)
+            .await
+            .map_err(|err| unavailable(err.to_string()))?
+    {
+        // A room lost with its node is still read (to its `closed` entry)
+        // while its log lasts, so a reader resuming after the loss is
+        // told why the room ended, not just that it is unknown.
+        cluster
+            .followers
+            .follow(id)
+            .await
+            .map_err(|err| unavailable(err.to_string()))?
+    } else {
+        return Err(no_room());
     };
     Ok(RoomFeed {
         log: following.log().clone(),

@@ -11,7 +11,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use std::time::Duration;
 
-use super::{AppState, api, history, longpoll, matchmake, sse, ws};
+use super::{AppState, api, history, longpoll, matchmake, replay, sse, ws};
 
 /// The whole HTTP surface. `main` serves it; tests serve it on port 0.
 pub fn router(state: AppState) -> Router {
@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/players/{id}", get(history::player))
         .route("/matches", get(history::matches))
         .route("/matches/{id}", get(history::match_record))
+        .route("/matches/{id}/replay", get(replay::replay))
         .route("/leaderboard", get(history::leaderboard))
         .route("/rooms/{id}/poll", get(longpoll::room_poll))
         .route("/ticker/poll", get(longpoll::ticker_poll))

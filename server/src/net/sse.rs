@@ -171,6 +171,10 @@ struct Feed {
     heartbeat: Interval,
     shutdown: CancellationToken,
     done: bool,
+    /// Whether the last thing sent was logged events (not a snapshot or
+    /// `reset`): then a log that ended with a logged `closed` has told
+    /// this reader already.
+    read_events: bool,
     /// Released when the stream is dropped.
     _slot: Slot,
     /// Counted as a spectator while the stream lives.
@@ -194,7 +198,7 @@ impl Drop for Feed {
 
 /// The frame that ends a stream: `closed` (the log ended) or `shutdown`.
 /// The ticker's ends have the room feed's names and payload.
-fn end_frame(event: fn(Closed) -> RoomEvent, reason: &str) -> Bytes {
+pub(crate) fn end_frame(event: fn(Closed) -> RoomEvent, reason: &str) -> Bytes {
     let event = event(Closed {
         reason: reason.to_owned(),
     });
@@ -235,6 +239,7 @@ impl Feed {
             heartbeat,
             shutdown: app.shutdown.clone(),
             done: false,
+            read_events: false,
             _slot: slot,
             _counted: GaugeGuard::new(&app.metrics.spectators),
             _following: None,
@@ -261,6 +266,7 @@ impl Feed {
                         out.extend_from_slice(&event.sse);
                     }
                     self.cursor = events.last().map_or(self.cursor, |e| e.id);
+                    self.read_events = true;
                     return Some(out.freeze());
                 }
                 Read::Reset { snapshot, head } => {
@@ -268,9 +274,16 @@ impl Feed {
                     self.metrics.reset(Transport::Sse);
                     out.extend_from_slice(&sse_frame(Some(head), names::RESET, snapshot.get()));
                     self.cursor = head;
+                    self.read_events = false;
                     return Some(out.freeze());
                 }
-                Read::Closed(reason) => {
+                Read::Ended(reason) if self.read_events => {
+                    // The `closed` entry this reader just read said it.
+                    self.done = true;
+                    self.end = reason;
+                    return (!out.is_empty()).then(|| out.freeze());
+                }
+                Read::Closed(reason) | Read::Ended(reason) => {
                     self.done = true;
                     self.end = reason;
                     out.extend_from_slice(&end_frame(RoomEvent::Closed, reason));

@@ -86,6 +86,10 @@ pub enum Read {
     },
     /// The log's writer is gone (room closed, server stopping).
     Closed(&'static str),
+    /// The log closed with a logged `closed` entry, its newest: a reader
+    /// that read that entry has been told; one that did not (it reset
+    /// onto it, or resumed after it) is told by the transport.
+    Ended(&'static str),
 }
 
 #[derive(Debug)]
@@ -101,6 +105,9 @@ struct Ring {
     horizon: u64,
     snapshot: Json,
     closed: Option<&'static str>,
+    /// Whether the close was logged as the newest entry (a mirror of a
+    /// log another node's `lose` closed).
+    closed_logged: bool,
 }
 
 impl Ring {
@@ -236,6 +243,7 @@ impl EventLog {
                 horizon: first,
                 snapshot,
                 closed,
+                closed_logged: false,
             }),
             head,
             replica: OnceLock::new(),
@@ -256,6 +264,7 @@ impl EventLog {
                 horizon: head,
                 snapshot,
                 closed: None,
+                closed_logged: false,
             }),
             head: head_tx,
             replica: OnceLock::new(),
@@ -320,8 +329,21 @@ impl EventLog {
     /// Appends `events` and, when given, replaces the snapshot, as one
     /// step: a reader sees both or neither.
     pub fn append<E: FeedEvent>(&self, events: &[E], snapshot: Option<Json>) {
+        self.append_kept(events, snapshot, false);
+    }
+
+    /// [`EventLog::append`], also returning the entries it logged (fewer
+    /// than `events` only when the id space ran out), for a room that
+    /// records its rounds' replays. The entries are the ring's own `Arc`s:
+    /// keeping them copies nothing.
+    pub fn append_kept<E: FeedEvent>(
+        &self,
+        events: &[E],
+        snapshot: Option<Json>,
+        keep: bool,
+    ) -> Vec<Arc<LogEntry>> {
         if events.is_empty() && snapshot.is_none() {
-            return;
+            return Vec::new();
         }
         let payloads: Vec<Payload> = events
             .iter()
@@ -330,7 +352,7 @@ impl EventLog {
                 data: to_json(&e.data()),
             })
             .collect();
-        let head = {
+        let (head, kept) = {
             let mut ring = self.ring.write();
             let prev = ring.head;
             let replica = self.replica.get();
@@ -343,7 +365,7 @@ impl EventLog {
                     ring.horizon = evicted.id;
                 }
                 let entry = Arc::new(render(id, payload));
-                if replica.is_some() {
+                if replica.is_some() || keep {
                     appended.push(entry.clone());
                 }
                 ring.entries.push_back(entry);
@@ -352,6 +374,7 @@ impl EventLog {
             if let Some(snapshot) = snapshot {
                 ring.snapshot = snapshot;
             }
+            let kept = if keep { appended.clone() } else { Vec::new() };
             if let Some(replica) = replica {
                 replica.appended(Appended {
                     prev,
@@ -359,9 +382,10 @@ impl EventLog {
                     snapshot: ring.snapshot.clone(),
                 });
             }
-            ring.head
+            (ring.head, kept)
         };
         self.head.send_replace(head);
+        kept
     }
 
     /// Marks the log finished; readers get [`Read::Closed`].
@@ -371,6 +395,17 @@ impl EventLog {
             replica.closed(reason);
         }
         // Wake every waiting reader so it sees the close.
+        self.head.send_modify(|_| {});
+    }
+
+    /// Marks a mirror finished by its newest entry, a logged `closed`
+    /// (another node's `lose`): readers at the head get [`Read::Ended`].
+    pub fn close_logged(&self, reason: &'static str) {
+        {
+            let mut ring = self.ring.write();
+            ring.closed = Some(reason);
+            ring.closed_logged = true;
+        }
         self.head.send_modify(|_| {});
     }
 
@@ -406,7 +441,11 @@ impl EventLog {
     pub fn read(&self, after: u64, max: usize) -> Read {
         let ring = self.ring.read();
         if after == ring.head {
-            return ring.closed.map_or(Read::UpToDate, Read::Closed);
+            return match ring.closed {
+                None => Read::UpToDate,
+                Some(reason) if ring.closed_logged => Read::Ended(reason),
+                Some(reason) => Read::Closed(reason),
+            };
         }
         // Only an id this log gave out is a position in it: the horizon or
         // one the ring holds. Anything else (evicted, another log's, from
@@ -534,6 +573,22 @@ mod tests {
                 other => panic!("cursor {stale}: expected reset, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_mirror_closed_by_its_logged_closed_entry_ends_without_a_second_close() {
+        let mirror = EventLog::mirror(4, 1000, json("null"));
+        let data = to_json(&serde_json::json!({ "reason": "server_lost" }));
+        mirror.mirror_extend(vec![LogEntry::rendered(1001, "closed", &data)], None);
+        mirror.close_logged("server_lost");
+        // A reader before the entry reads it; at the entry, the log has
+        // ended and the entry said so.
+        assert_eq!(ids(mirror.read(1000, 10)), [1001]);
+        assert!(matches!(mirror.read(1001, 10), Read::Ended("server_lost")));
+        // A plain close still asks the transport for its closing frame.
+        let log = log(4);
+        log.close("room closed");
+        assert!(matches!(log.read(1000, 10), Read::Closed("room closed")));
     }
 
     #[test]

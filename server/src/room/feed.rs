@@ -29,9 +29,11 @@ use tokio::sync::watch;
 
 use super::event_ids::IdAllocator;
 use super::event_log::{EventLog, Json, sse_frame, to_json, unix_millis};
+use super::replay::Recorder;
 use super::snapshot::Frame;
 use super::ticker::{ScoreChange, Ticker};
 use crate::game::WorldState;
+use crate::storage::replay::ReplayCapture;
 
 /// The positions of every ship at one tick, for minimaps, as its SSE
 /// frame. Not logged: only the newest matters.
@@ -103,6 +105,9 @@ pub struct Feed {
     /// of the delay (ticks with nothing to publish add none): bounded by
     /// the delay's cap (`--spectator-delay-secs`, at most 60 s).
     held: VecDeque<Release>,
+    /// Records each round's replay from what is released, when the room's
+    /// rounds are kept (a public room on a server with a database).
+    recorder: Option<Recorder>,
 }
 
 /// How often a feed publishes, and how late.
@@ -180,6 +185,7 @@ impl Feed {
             names: HashMap::new(),
             delay_ticks,
             held: VecDeque::new(),
+            recorder: None,
         };
         (feed, readers)
     }
@@ -206,17 +212,44 @@ impl Feed {
         }
     }
 
+    /// Records every round's replay from now on (see [`super::replay`]).
+    pub fn record_replays(&mut self) {
+        self.recorder = Some(Recorder::new(self.room.clone(), self.tick_hz));
+    }
+
+    /// The replays of rounds whose end was released since the last call.
+    pub fn take_replays(&mut self) -> Vec<ReplayCapture> {
+        self.recorder
+            .as_mut()
+            .map(Recorder::take_finished)
+            .unwrap_or_default()
+    }
+
+    /// The ticks watchers are kept behind the room.
+    #[must_use]
+    pub fn delay_ticks(&self) -> u32 {
+        self.delay_ticks
+    }
+
     /// Gives watchers one tick's entries, scores and sample.
-    fn release(&self, release: Release) {
+    fn release(&mut self, release: Release) {
         if let Some((events, snapshot, scoreboard)) = release.entries {
-            self.log.append(&events, Some(snapshot));
+            let keep = self.recorder.is_some();
+            let entries = self.log.append_kept(&events, Some(snapshot.clone()), keep);
+            if let Some(recorder) = self.recorder.as_mut() {
+                recorder.logged(&events, &entries, &snapshot);
+            }
             self.scores.send_replace(Arc::new(scoreboard));
         }
         if let Some(ticker) = &self.ticker {
             ticker.scored(release.scores);
         }
         if let Some(sample) = release.sample {
-            self.samples.send_replace(Arc::new(sample));
+            let sample = Arc::new(sample);
+            if let Some(recorder) = self.recorder.as_mut() {
+                recorder.sampled(&sample);
+            }
+            self.samples.send_replace(sample);
         }
     }
 
@@ -340,6 +373,17 @@ impl Feed {
             scores: score_changes,
             sample: (tick % self.sample_every == 0).then(|| sample(state)),
         }
+    }
+
+    /// Logs an operator's message at once: it is no game state, so the
+    /// spectator delay has nothing to hide in it.
+    pub fn notice(&self, text: &str) {
+        let event = RoomEvent::Notice(feed::NoticeEvent {
+            text: text.to_owned(),
+            room: self.room.to_string(),
+            time: unix_millis(),
+        });
+        self.log.append(&[event], None);
     }
 
     /// Releases what the delay still held (the room stops here; no one is

@@ -15,6 +15,8 @@
 //! - [`quota`]: how many rooms may exist and how fast an address opens them.
 //! - [`invite`]: private rooms' invite codes and the rate of wrong guesses.
 //! - [`bans`]: addresses and names an operator banned for a while.
+//! - [`replay`]: each round's replay recorded from what the feed releases,
+//!   handed to the storage writer with the round's record.
 //!
 //! A room never awaits network I/O: joins are answered through oneshot
 //! channels and snapshots are dropped into outboxes.
@@ -44,6 +46,7 @@ pub mod outbox;
 pub mod quota;
 pub mod record;
 pub mod registry;
+pub mod replay;
 pub mod seat;
 pub mod snapshot;
 pub mod task;
@@ -83,6 +86,9 @@ pub struct RoomConfig {
     pub lag_comp_max_ms: u32,
     /// Ticks of history kept for delta baselines.
     pub history_ticks: usize,
+    /// Ticks with at least this many ships send each player only its area
+    /// of interest (0: always).
+    pub interest_from_ships: usize,
     /// How long a disconnected player's ship waits for a resume.
     pub resume_grace: Duration,
     /// How long an empty room (other than the default) lives on.
@@ -141,7 +147,20 @@ pub enum RoomCmd {
     /// The admin console closes the room: it ends after this command and
     /// tells everyone attached [`CLOSED_BY_OPERATOR`].
     Close,
+    /// Cluster mode: the cluster declared this room lost while this node
+    /// was cut off past its lease (its log in Redis ends with `closed`
+    /// `server_lost`, and nothing may follow it). The room ends; players
+    /// are closed with 4003 [`ROOM_LOST`], local readers told the same.
+    Lost,
+    /// The admin console's message for every player (their next frame)
+    /// and every watcher (a `notice` event, not delayed: it is no game
+    /// state). The text is checked by the sender.
+    Notice(Arc<str>),
 }
+
+/// Why a room the cluster declared lost ended (`closed` reason and close
+/// frame reason), as its spectators on other nodes were told.
+pub const ROOM_LOST: &str = "server_lost";
 
 /// The close reason of a player the admin console kicked. Fixed words:
 /// the operator's own reason goes to the log and the audit list, not into

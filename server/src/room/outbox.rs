@@ -8,6 +8,8 @@
 //! guards a pointer swap only and is never held across an await or I/O.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use skirmish_shared::CloseCode;
@@ -31,17 +33,27 @@ pub enum Outgoing {
     Snapshot(SnapshotOut),
     /// Close the socket with this code and reason; nothing follows.
     Close(CloseCode, &'static str),
+    /// Send an operator's message (`ServerMsg::Notice`).
+    Notice(Arc<str>),
 }
 
 #[derive(Debug, Default)]
 struct Slot {
     snapshot: Option<SnapshotOut>,
     close: Option<(CloseCode, &'static str)>,
+    /// Latest-wins too: operators send a notice every few seconds at most,
+    /// and a newer one says what matters now.
+    notice: Option<Arc<str>>,
 }
 
-/// Latest-wins slot of one connection. Memory: one snapshot handle.
+/// Latest-wins slot of one connection. Memory: one snapshot handle and
+/// one notice handle. It also carries the connection's last measured
+/// round trip from the connection to the room (the admin overview).
 #[derive(Debug, Default)]
 pub struct Outbox {
+    /// Milliseconds plus one; 0 before the first measurement. An atomic,
+    /// so neither side ever waits on the other for it.
+    rtt: AtomicU32,
     slot: Mutex<Slot>,
     /// Wakes the writer; `notify_one` stores a permit when no one waits, so a
     /// put between two `next` calls is never missed.
@@ -64,6 +76,24 @@ impl Outbox {
         replaced
     }
 
+    /// Records the connection's newest round trip.
+    pub fn set_rtt(&self, rtt: Duration) {
+        let ms = u32::try_from(rtt.as_millis()).unwrap_or(u32::MAX - 1);
+        self.rtt.store(ms.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// The newest round trip in milliseconds, if one was measured.
+    #[must_use]
+    pub fn rtt_ms(&self) -> Option<u32> {
+        self.rtt.load(Ordering::Relaxed).checked_sub(1)
+    }
+
+    /// Offers an operator's message, replacing an unsent one. Never blocks.
+    pub fn notice(&self, text: Arc<str>) {
+        self.slot.lock().notice = Some(text);
+        self.wake.notify_one();
+    }
+
     /// Asks the writer to close the socket; later snapshots are ignored.
     pub fn close(&self, code: CloseCode, reason: &'static str) {
         let mut slot = self.slot.lock();
@@ -80,13 +110,18 @@ impl Outbox {
         self.slot.lock().close
     }
 
-    /// Waits for the next thing to send. A close wins over a pending snapshot.
+    /// Waits for the next thing to send. A close wins over a pending
+    /// notice, and a notice over a snapshot (it is rare and small, and the
+    /// snapshot is still there next time).
     pub async fn next(&self) -> Outgoing {
         loop {
             {
                 let mut slot = self.slot.lock();
                 if let Some((code, reason)) = slot.close {
                     return Outgoing::Close(code, reason);
+                }
+                if let Some(text) = slot.notice.take() {
+                    return Outgoing::Notice(text);
                 }
                 if let Some(snapshot) = slot.snapshot.take() {
                     return Outgoing::Snapshot(snapshot);
@@ -141,5 +176,15 @@ mod tests {
             outbox.next().await,
             Outgoing::Close(CloseCode::SessionReplaced, _)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_notice_goes_before_the_snapshot_and_the_newest_wins() {
+        let outbox = Outbox::new();
+        outbox.put(out(1));
+        outbox.notice("first".into());
+        outbox.notice("second".into());
+        assert!(matches!(outbox.next().await, Outgoing::Notice(text) if &*text == "second"));
+        assert!(matches!(outbox.next().await, Outgoing::Snapshot(s) if s.last_input == 1));
     }
 }

@@ -111,6 +111,7 @@ impl RoundTally {
                             started_ms: self.started_ms,
                             ended_ms,
                             standings: lines,
+                            replay: None,
                         });
                     }
                 }
@@ -199,7 +200,7 @@ mod tests {
         let identity = |ship: ShipId| (ship == ShipId(2)).then(|| ada.clone());
         let mut tally = RoundTally::default();
         let tick = frame(&ships, vec![kill(2, 3), kill(2, 1), kill(1, 2)]);
-        assert_eq!(tally.observe(&tick, "main", identity), None);
+        assert!(tally.observe(&tick, "main", identity).is_none());
         let end = frame(
             &ships,
             vec![
@@ -245,7 +246,7 @@ mod tests {
         let mut tally = RoundTally::default();
         let bots = [(1, "Bot 1", true), (2, "Bot 2", true)];
         let tick = frame(&bots, vec![kill(1, 2), ended(1, &[(1, 1), (2, 0)])]);
-        assert_eq!(tally.observe(&tick, "main", |_| None), None);
+        assert!(tally.observe(&tick, "main", |_| None).is_none());
 
         let ships = [(1, "Bot 1", true), (2, "Ada", false)];
         tally.observe(&frame(&ships, vec![kill(2, 1)]), "main", |_| None);

@@ -338,7 +338,7 @@ impl Registry {
                 .spectator_delay_secs
                 .saturating_mul(u32::from(config.rules.tick_hz)),
         };
-        let (feed, readers) = Feed::new(
+        let (mut feed, readers) = Feed::new(
             id.clone(),
             rates,
             config.event_log_capacity,
@@ -346,6 +346,11 @@ impl Registry {
             invite.is_none().then(|| self.ticker.clone()),
             adopted.map(|record| record.last_id),
         );
+        // A private room's rounds get no replay: watching it takes its
+        // invite code, and a replay would show it to anyone.
+        if invite.is_none() && config.rounds.is_some() {
+            feed.record_replays();
+        }
         if let Some(factory) = self.replicas.get() {
             readers.log.replicate_to(factory(&id, &readers.log));
         }

@@ -7,13 +7,24 @@
 //! once per distinct baseline and shared by every player with that baseline:
 //! WebSocket writers copy the encoding, long polling serializes the value.
 //!
+//! In crowded rooms (at least [`Interest::from_ships`] ships in a tick) a
+//! player is sent only the ships and shots in its area of interest
+//! ([`skirmish_shared::interest`]). The area is a pure function of one
+//! tick's state and the player's ship, so what a client holds at any kept
+//! baseline is rebuilt from that baseline's frame: a ship that left the area
+//! since the baseline is `removed`, one that entered is `spawned` whole, and
+//! no per-player set is remembered. Such bodies are per player; bodies of
+//! ticks below the threshold are shared per baseline as before.
+//!
 //! Nothing here touches the network or blocks.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use skirmish_shared::codec::{CodecError, EncodedBody};
-use skirmish_shared::{GameEvent, ShipDelta, ShipSpawn, ShotSpawn, SnapshotBody, Tick};
+use skirmish_shared::interest::Camera;
+use skirmish_shared::rules::{POS_SCALE, Rules};
+use skirmish_shared::{GameEvent, ShipDelta, ShipId, ShipSpawn, ShotSpawn, SnapshotBody, Tick};
 
 use crate::game::{ShipEntry, ShotEntry, WorldState};
 
@@ -26,22 +37,144 @@ pub struct Frame {
     pub events: Vec<GameEvent>,
 }
 
+/// When and how a room sends players only their area of interest.
+#[derive(Clone, Debug)]
+pub struct Interest {
+    /// The room's rules: the arena's size places the camera, the shots'
+    /// speed places a projectile.
+    pub rules: Rules,
+    /// A tick with at least this many ships is filtered per player; below
+    /// it every player gets everything (0: always filtered).
+    pub from_ships: usize,
+}
+
+/// What one player is sent of one frame: everything, or what lies in an
+/// area (an empty area when the player's ship is not in the frame, which
+/// only a client acking a tick from before it joined can ask for).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sight {
+    All,
+    Area(ShipId, Camera),
+}
+
+impl Sight {
+    fn ship(self, entry: &ShipEntry) -> bool {
+        match self {
+            Sight::All => true,
+            Sight::Area(own, area) => {
+                entry.state.id == own || area.contains(entry.state.x, entry.state.y)
+            }
+        }
+    }
+}
+
 /// The recent frames of a room, oldest first, consecutive ticks.
 #[derive(Debug)]
 pub struct History {
     frames: VecDeque<Arc<Frame>>,
+    /// Each kept frame's shot positions (with interest management only).
+    shots_at: VecDeque<Vec<(i32, i32)>>,
     capacity: usize,
+    interest: Option<Interest>,
 }
 
 impl History {
     /// Keeps up to `capacity` ticks (at least 1). A client whose ack is older
-    /// gets a full snapshot.
+    /// gets a full snapshot. Every player is sent everything.
     #[must_use]
     pub fn new(capacity: usize) -> History {
         History {
             frames: VecDeque::with_capacity(capacity.max(1)),
+            shots_at: VecDeque::with_capacity(capacity.max(1)),
             capacity: capacity.max(1),
+            interest: None,
         }
+    }
+
+    /// As [`History::new`], sending each player only its area of interest
+    /// in ticks crowded enough for `interest`.
+    #[must_use]
+    pub fn with_interest(capacity: usize, interest: Interest) -> History {
+        History {
+            interest: Some(interest),
+            ..History::new(capacity)
+        }
+    }
+
+    /// What `viewer` is sent of `frame`.
+    fn sight(&self, frame: &Frame, viewer: Option<ShipId>) -> Sight {
+        let (Some(interest), Some(viewer)) = (&self.interest, viewer) else {
+            return Sight::All;
+        };
+        let ships = &frame.state.ships;
+        if ships.len() < interest.from_ships {
+            return Sight::All;
+        }
+        let area = match ships.binary_search_by_key(&viewer, |s| s.state.id) {
+            Ok(i) => Camera::interest(&interest.rules, ships[i].state.x, ships[i].state.y),
+            Err(_) => Camera::NOTHING,
+        };
+        Sight::Area(viewer, area)
+    }
+
+    /// The ships and shots of `frame` that `sight` takes in. A shot is
+    /// judged at its extrapolated position at the frame's tick, as the
+    /// client draws it.
+    fn seen<'a>(&self, frame: &'a Frame, sight: Sight) -> Seen<'a> {
+        let state = &frame.state;
+        let Sight::Area(_, area) = sight else {
+            return Seen {
+                ships: state.ships.iter().collect(),
+                shots: state.shots.iter().collect(),
+            };
+        };
+        let at = self.shots_at(state.tick);
+        // An area is about a quarter of the arena: reserve a third of the
+        // room rather than growing each list a few times per player.
+        let mut seen = Seen {
+            ships: Vec::with_capacity(state.ships.len() / 3 + 8),
+            shots: Vec::with_capacity(state.shots.len() / 3 + 8),
+        };
+        seen.ships
+            .extend(state.ships.iter().filter(|s| sight.ship(s)));
+        seen.shots.extend(
+            state
+                .shots
+                .iter()
+                .zip(at)
+                .filter(|(_, (x, y))| area.contains_point(*x, *y))
+                .map(|(s, _)| s),
+        );
+        seen
+    }
+
+    /// Where the shots of kept `tick` are, in its shots' order (empty
+    /// without interest management).
+    fn shots_at(&self, tick: Tick) -> &[(i32, i32)] {
+        self.index(tick)
+            .and_then(|i| self.shots_at.get(i))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Each shot's extrapolated position at `frame`'s tick in sub-units:
+    /// computed once per tick, not once per player.
+    fn place_shots(&self, frame: &Frame) -> Vec<(i32, i32)> {
+        let Some(interest) = &self.interest else {
+            return Vec::new();
+        };
+        let tick = frame.state.tick;
+        let scale = POS_SCALE as f32;
+        frame
+            .state
+            .shots
+            .iter()
+            .map(|s| {
+                let (x, y) = interest
+                    .rules
+                    .shot_position((s.x, s.y), s.aim, tick.since(s.fired));
+                ((x * scale).round() as i32, (y * scale).round() as i32)
+            })
+            .collect()
     }
 
     /// Ticks kept.
@@ -59,10 +192,13 @@ impl History {
             .is_some_and(|last| frame.state.tick != last.state.tick.next())
         {
             self.frames.clear();
+            self.shots_at.clear();
         }
         if self.frames.len() == self.capacity {
             self.frames.pop_front();
+            self.shots_at.pop_front();
         }
+        self.shots_at.push_back(self.place_shots(&frame));
         self.frames.push_back(Arc::new(frame));
     }
 
@@ -75,26 +211,59 @@ impl History {
     /// The frame of `tick`, if still kept.
     #[must_use]
     pub fn get(&self, tick: Tick) -> Option<&Arc<Frame>> {
+        self.frames.get(self.index(tick)?)
+    }
+
+    /// Where `tick` would be in the ring.
+    fn index(&self, tick: Tick) -> Option<usize> {
         let first = self.frames.front()?.state.tick;
         if tick < first {
             return None;
         }
-        let index = usize::try_from(tick.since(first)).ok()?;
-        self.frames.get(index)
+        usize::try_from(tick.since(first)).ok()
     }
 
     /// The body for a client holding `baseline` (`None`: full snapshot), at
-    /// the newest tick. `None` when the history is empty.
+    /// the newest tick, with everything in it. `None` when the history is
+    /// empty.
     #[must_use]
     pub fn body(&self, baseline: Option<Tick>) -> Option<SnapshotBody> {
+        self.body_for(baseline, None)
+    }
+
+    /// The body for the player of ship `viewer` (`None`: a viewer sent
+    /// everything) holding `baseline`: in crowded ticks, only what is in
+    /// its area of interest at the baseline and now. `None` when the
+    /// history is empty.
+    #[must_use]
+    pub fn body_for(&self, baseline: Option<Tick>, viewer: Option<ShipId>) -> Option<SnapshotBody> {
         let current = self.latest()?;
+        let now = self.seen(current, self.sight(current, viewer));
         let base = baseline
             .filter(|b| *b < current.state.tick)
             .and_then(|b| self.get(b));
         Some(match base {
-            None => full(current),
-            Some(base) => delta(base, current, self.events_after(base.state.tick)),
+            None => full(current, &now),
+            Some(base) => {
+                let was = self.seen(base, self.sight(base, viewer));
+                delta(
+                    (base, &was),
+                    (current, &now),
+                    self.events_after(base.state.tick),
+                )
+            }
         })
+    }
+
+    /// Whether a viewer's body from `baseline` may differ from the shared
+    /// one (everything): the baseline's or the newest tick is crowded.
+    fn filtered(&self, baseline: Option<Tick>) -> bool {
+        let Some(interest) = &self.interest else {
+            return false;
+        };
+        let crowded = |f: &Arc<Frame>| f.state.ships.len() >= interest.from_ships;
+        self.latest().is_some_and(crowded)
+            || baseline.and_then(|b| self.get(b)).is_some_and(crowded)
     }
 
     /// The baseline a client acking `ack` gets: the ack itself while it is
@@ -107,8 +276,9 @@ impl History {
 
     /// The full body of a kept tick (tests rebuild a client's baseline).
     #[cfg(test)]
-    fn body_at(&self, tick: Tick) -> SnapshotBody {
-        full(self.get(tick).expect("tick kept"))
+    fn body_at(&self, tick: Tick, viewer: Option<ShipId>) -> SnapshotBody {
+        let frame = self.get(tick).expect("tick kept");
+        full(frame, &self.seen(frame, self.sight(frame, viewer)))
     }
 
     fn events_after(&self, tick: Tick) -> impl Iterator<Item = &GameEvent> {
@@ -138,25 +308,33 @@ fn shot(tick: Tick, entry: &ShotEntry) -> ShotSpawn {
     }
 }
 
-/// Everything in `frame`, for a client that holds nothing.
-fn full(frame: &Frame) -> SnapshotBody {
+/// The ships and shots of one frame a player is sent, in id order.
+struct Seen<'a> {
+    ships: Vec<&'a ShipEntry>,
+    shots: Vec<&'a ShotEntry>,
+}
+
+/// Everything `seen` of `frame`, for a client that holds nothing.
+fn full(frame: &Frame, seen: &Seen<'_>) -> SnapshotBody {
     let state = &frame.state;
     SnapshotBody {
         tick: state.tick,
         baseline: None,
         round: Some(state.round),
-        spawned: state.ships.iter().map(spawn).collect(),
-        shots: state.shots.iter().map(|s| shot(state.tick, s)).collect(),
+        spawned: seen.ships.iter().map(|s| spawn(s)).collect(),
+        shots: seen.shots.iter().map(|s| shot(state.tick, s)).collect(),
         events: frame.events.clone(),
         ..SnapshotBody::default()
     }
 }
 
-/// What changed from `base` to `current`, plus the events in between. Both
-/// ship and shot lists are sorted by id, so this is one merge pass each.
+/// What changed from what was seen of `base` to what is seen of `current`,
+/// plus the events in between. A ship that left the sight is removed like
+/// one that left the room; one that entered is spawned whole. Both ship and
+/// shot lists are sorted by id, so this is one merge pass each.
 fn delta<'a>(
-    base: &Frame,
-    current: &Frame,
+    (base, was): (&Frame, &Seen<'_>),
+    (current, now): (&Frame, &Seen<'_>),
     events: impl Iterator<Item = &'a GameEvent>,
 ) -> SnapshotBody {
     let (old, new) = (&base.state, &current.state);
@@ -165,11 +343,12 @@ fn delta<'a>(
         baseline: Some(old.tick),
         round: (old.round != new.round).then_some(new.round),
         events: events.cloned().collect(),
+        changed: Vec::with_capacity(now.ships.len()),
         ..SnapshotBody::default()
     };
     merge(
-        &old.ships,
-        &new.ships,
+        &was.ships,
+        &now.ships,
         |s| s.state.id,
         |gone| body.removed.push(gone.state.id),
         |added| body.spawned.push(spawn(added)),
@@ -180,8 +359,8 @@ fn delta<'a>(
         },
     );
     merge(
-        &old.shots,
-        &new.shots,
+        &was.shots,
+        &now.shots,
         |s| s.id,
         |gone| body.shots_gone.push(gone.id),
         |added| body.shots.push(shot(new.tick, added)),
@@ -275,6 +454,23 @@ impl BodyCache {
         history: &History,
         ack: Option<Tick>,
     ) -> Result<Option<Arc<SharedBody>>, CodecError> {
+        self.body_for(history, ack, None)
+    }
+
+    /// The body of `history`'s newest tick for the player of ship `viewer`
+    /// acking `ack`. When its area of interest applies (a crowded baseline
+    /// or tick) the body is its own, built now; otherwise it is the
+    /// baseline's shared body, built and encoded on first use this tick.
+    /// `None` when the history is empty.
+    ///
+    /// # Errors
+    /// Encoding failed (a bug: every protocol value encodes).
+    pub fn body_for(
+        &mut self,
+        history: &History,
+        ack: Option<Tick>,
+        viewer: Option<ShipId>,
+    ) -> Result<Option<Arc<SharedBody>>, CodecError> {
         let Some(now) = history.latest().map(|f| f.state.tick) else {
             return Ok(None);
         };
@@ -283,6 +479,15 @@ impl BodyCache {
             self.bodies.clear();
         }
         let baseline = history.baseline_for(ack);
+        if let Some(viewer) = viewer.filter(|_| history.filtered(baseline)) {
+            let Some(body) = history.body_for(baseline, Some(viewer)) else {
+                return Ok(None);
+            };
+            return Ok(Some(Arc::new(SharedBody {
+                encoded: EncodedBody::new(&body)?,
+                value: body,
+            })));
+        }
         // Few distinct baselines per tick (acks are 1-3 ticks old): a scan
         // beats hashing.
         if let Some((_, body)) = self.bodies.iter().find(|(b, _)| *b == baseline) {
@@ -371,7 +576,7 @@ mod tests {
                 assert_eq!(base_frame.state.tick, base);
                 let delta = history.body(Some(base)).expect("body");
                 assert_eq!(delta.baseline, Some(base));
-                let mut view = view_of(&history.body_at(base));
+                let mut view = view_of(&history.body_at(base, None));
                 apply_body(&mut view, &delta);
                 assert_eq!(
                     view.ships, truth.ships,
@@ -415,6 +620,92 @@ mod tests {
             .expect("ok")
             .expect("body");
         assert!(Arc::ptr_eq(&a, &b), "one encoding per baseline per tick");
+    }
+
+    /// A room of 200 ships, every tick filtered: for several players and
+    /// every kept baseline, the delta applied on what the player held at the
+    /// baseline gives exactly the ships and shots inside its area now (its
+    /// own ship always among them), so a ship that left the area is never
+    /// left behind, and one that came back arrives whole.
+    #[test]
+    fn every_kept_baseline_reconstructs_each_players_area() {
+        let rules = Rules::reference(30, 180, 300);
+        let interest = Interest {
+            rules: rules.clone(),
+            from_ships: 0,
+        };
+        let mut history = History::with_interest(8, interest);
+        let (mut checked, mut left_and_back) = (0, 0);
+        for _ in 0..6 {
+            play(200, 12, &mut history);
+            let frame = history.latest().expect("frames").clone();
+            let now = frame.state.tick;
+            for me in frame.state.ships.iter().step_by(23).map(|s| s.state) {
+                let viewer = me.id;
+                let area = Camera::interest(&rules, me.x, me.y);
+                let truth = view_of(&history.body_for(None, Some(viewer)).expect("body"));
+                let inside: Vec<ShipId> = frame
+                    .state
+                    .ships
+                    .iter()
+                    .filter(|s| area.contains(s.state.x, s.state.y))
+                    .map(|s| s.state.id)
+                    .collect();
+                assert!(inside.contains(&viewer), "own ship inside");
+                assert_eq!(truth.ships.keys().copied().collect::<Vec<_>>(), inside);
+                assert!(inside.len() < 150, "{} of 200 ships sent", inside.len());
+                for back in 1..8 {
+                    let base = Tick(now.0 - back);
+                    let delta = history.body_for(Some(base), Some(viewer)).expect("body");
+                    let mut view = view_of(&history.body_at(base, Some(viewer)));
+                    let held_before: Vec<ShipId> = view.ships.keys().copied().collect();
+                    apply_body(&mut view, &delta);
+                    assert_eq!(view.ships, truth.ships, "{viewer:?} from {base} to {now}");
+                    assert_eq!(view.shots, truth.shots, "{viewer:?} from {base} to {now}");
+                    left_and_back += delta
+                        .spawned
+                        .iter()
+                        .filter(|s| !held_before.contains(&s.ship.id))
+                        .count()
+                        .min(1);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 200, "checked {checked}");
+        assert!(
+            left_and_back > 10,
+            "ships entering an area: {left_and_back}"
+        );
+    }
+
+    /// Below the threshold every player shares the baseline's body, byte
+    /// for byte what it was before interest management.
+    #[test]
+    fn rooms_below_the_threshold_share_one_body_per_baseline() {
+        let interest = Interest {
+            rules: Rules::reference(30, 180, 300),
+            from_ships: 64,
+        };
+        let mut history = History::with_interest(4, interest);
+        play(12, 10, &mut history);
+        let now = history.latest().expect("frames").state.tick;
+        let mut cache = BodyCache::default();
+        let ack = Some(Tick(now.0 - 1));
+        let a = cache.body_for(&history, ack, Some(ShipId(1))).expect("ok");
+        let b = cache.body_for(&history, ack, Some(ShipId(5))).expect("ok");
+        assert!(Arc::ptr_eq(&a.expect("body"), &b.expect("body")));
+        let mut crowded = History::with_interest(
+            4,
+            Interest {
+                rules: Rules::reference(30, 180, 300),
+                from_ships: 12,
+            },
+        );
+        play(12, 10, &mut crowded);
+        let a = cache.body_for(&crowded, ack, Some(ShipId(1))).expect("ok");
+        let b = cache.body_for(&crowded, ack, Some(ShipId(5))).expect("ok");
+        assert!(!Arc::ptr_eq(&a.expect("body"), &b.expect("body")));
     }
 
     /// The target is 5 KB; protocol 2 measures about 2.5 and 3.1 KB here,

@@ -26,7 +26,8 @@ use tracing::{debug, warn};
 use super::feed::Feed;
 use super::handover::{Adopted, HandedShip, HandoverRecord};
 use super::record::RoundTally;
-use super::snapshot::{BodyCache, Frame, History};
+use super::replay::Handover;
+use super::snapshot::{BodyCache, Frame, History, Interest};
 use super::{
     Inspection, JoinError, JoinRequest, Joined, Outbox, Peer, RoomCmd, RoomConfig, RoomStats,
     SessionId, SnapshotOut,
@@ -66,6 +67,10 @@ impl Player {
             connected: matches!(self.link, Link::Connected(_)),
             address: self.peer.address.to_string(),
             transport: self.peer.transport.as_str().to_owned(),
+            ping_ms: match &self.link {
+                Link::Connected(outbox) => outbox.rtt_ms(),
+                Link::Detached { .. } => None,
+            },
         }
     }
 }
@@ -133,7 +138,7 @@ pub struct Room {
     config: RoomConfig,
     sim: Sim,
     history: History,
-    /// This tick's encoded bodies by baseline.
+    /// This tick's encoded bodies by baseline (shared ones only).
     bodies: BodyCache,
     players: HashMap<ShipId, Player>,
     by_session: HashMap<SessionId, ShipId>,
@@ -149,8 +154,13 @@ pub struct Room {
     tick_seconds: RoomTicks,
     /// Kills and deaths of the round being played, for its record.
     tally: RoundTally,
+    /// Finished rounds waiting (at most the spectator delay) for the
+    /// feed to release their end and so their replay.
+    handover: Handover,
     /// The admin console closed the room: it ends after this command.
     closed_by_operator: bool,
+    /// The cluster declared the room lost ([`RoomCmd::Lost`]).
+    lost: bool,
     /// The last [`RECENT_TICKS`] ticks' durations in seconds, oldest
     /// first, for the admin console's p99 (sorted only when asked).
     recent_ticks: VecDeque<f32>,
@@ -193,7 +203,13 @@ impl Room {
         let mut room = Room {
             id,
             public,
-            history: History::new(config.history_ticks),
+            history: History::with_interest(
+                config.history_ticks,
+                Interest {
+                    rules: config.rules.clone(),
+                    from_ships: config.interest_from_ships,
+                },
+            ),
             bodies: BodyCache::default(),
             config,
             sim,
@@ -213,7 +229,9 @@ impl Room {
             tick_seconds,
             metrics,
             tally: RoundTally::default(),
+            handover: Handover::default(),
             closed_by_operator: false,
+            lost: false,
             recent_ticks: VecDeque::with_capacity(RECENT_TICKS),
             draining: false,
             round_over: false,
@@ -321,7 +339,7 @@ impl Room {
                 cmd = inbox.recv() => match cmd {
                     Some(cmd) => {
                         self.handle(cmd);
-                        if self.closed_by_operator {
+                        if self.closed_by_operator || self.lost {
                             break;
                         }
                     }
@@ -377,21 +395,25 @@ impl Room {
     /// Tells everyone still attached that the room is gone: players'
     /// connections are closed, spectators and pollers get a final `closed`.
     pub(super) fn close(mut self, shutting_down: bool) {
-        let reason = match (self.closed_by_operator, shutting_down) {
+        let (code, reason) = match (self.lost, self.closed_by_operator, shutting_down) {
+            (true, _, _) => (CloseCode::RoomLost, super::ROOM_LOST),
             // A draining room closes as drained, whether its round ended
             // or the drain deadline cut it short.
-            _ if self.draining => super::SERVER_DRAIN,
-            (_, true) => "server shutting down",
-            (true, false) => super::CLOSED_BY_OPERATOR,
-            (false, false) => "room closed",
+            _ if self.draining => (CloseCode::GoingAway, super::SERVER_DRAIN),
+            (false, _, true) => (CloseCode::GoingAway, "server shutting down"),
+            (false, true, false) => (CloseCode::GoingAway, super::CLOSED_BY_OPERATOR),
+            (false, false, false) => (CloseCode::GoingAway, "room closed"),
         };
         for player in self.players.values() {
             if let Link::Connected(outbox) = &player.link {
-                outbox.close(CloseCode::GoingAway, reason);
+                outbox.close(code, reason);
             }
         }
         // Spectators and pollers of this room get a final `closed`.
         self.feed.close(reason);
+        if let Some(sink) = &self.config.rounds {
+            self.handover.flush(self.feed.take_replays(), sink);
+        }
         self.metrics.rooms.dec();
         lifecycle!(self.public, reason, "room closed");
     }
@@ -447,6 +469,15 @@ impl Room {
                 let _ = reply.send(seated);
             }
             RoomCmd::Close => self.closed_by_operator = true,
+            RoomCmd::Lost => self.lost = true,
+            RoomCmd::Notice(text) => {
+                for player in self.players.values() {
+                    if let Link::Connected(outbox) = &player.link {
+                        outbox.notice(text.clone());
+                    }
+                }
+                self.feed.notice(&text);
+            }
         }
     }
 
@@ -687,8 +718,11 @@ impl Room {
             let finished = self.tally.observe(frame, &self.id, |ship| {
                 players.get(&ship).and_then(|p| p.identity.clone())
             });
-            if let (Some(round), Some(sink)) = (finished, &self.config.rounds) {
-                sink.submit(round);
+            if let Some(sink) = &self.config.rounds {
+                let replays = self.feed.take_replays();
+                let delay = self.feed.delay_ticks();
+                self.handover
+                    .tick(frame.state.tick, delay, finished, replays, sink);
             }
         }
         self.fan_out();
@@ -706,7 +740,8 @@ impl Room {
     }
 
     /// Puts each connected player's snapshot in its outbox, encoding each
-    /// distinct baseline's body once.
+    /// distinct baseline's body once (in crowded ticks, each player's own
+    /// area of interest: `snapshot.rs`).
     fn fan_out(&mut self) {
         // Borrowed field by field: the frame is read in place, not copied
         // (every ship and shot) on each tick.
@@ -725,7 +760,7 @@ impl Room {
             let Link::Connected(outbox) = &player.link else {
                 continue;
             };
-            let body = match bodies.body(history, player.ack) {
+            let body = match bodies.body_for(history, player.ack, Some(player.ship)) {
                 Ok(Some(body)) => body,
                 Ok(None) => continue,
                 Err(err) => {

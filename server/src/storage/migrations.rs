@@ -51,16 +51,30 @@ impl Backend {
     /// `(version, description, sql)` of every migration, oldest first.
     fn migrations(self) -> &'static [(i64, &'static str, &'static str)] {
         match self {
-            Backend::Sqlite => &[(
-                1,
-                "records",
-                include_str!("../../migrations/sqlite/0001_records.sql"),
-            )],
-            Backend::Postgres => &[(
-                1,
-                "records",
-                include_str!("../../migrations/postgres/0001_records.sql"),
-            )],
+            Backend::Sqlite => &[
+                (
+                    1,
+                    "records",
+                    include_str!("../../migrations/sqlite/0001_records.sql"),
+                ),
+                (
+                    2,
+                    "replays",
+                    include_str!("../../migrations/sqlite/0002_replays.sql"),
+                ),
+            ],
+            Backend::Postgres => &[
+                (
+                    1,
+                    "records",
+                    include_str!("../../migrations/postgres/0001_records.sql"),
+                ),
+                (
+                    2,
+                    "replays",
+                    include_str!("../../migrations/postgres/0002_replays.sql"),
+                ),
+            ],
         }
     }
 }

@@ -10,6 +10,7 @@
 //!   and the task that writes them in batches, retrying while the
 //!   database is away.
 //! - [`sql`]: the one [`Store`], on sqlx; [`migrations`]: its schema.
+//! - [`replay`]: rounds' replays, encoded for storage and read back.
 //!
 //! A room never awaits anything here: it hands a finished round to
 //! [`RoundSink::submit`], which never blocks. Reads (identity checks at
@@ -19,6 +20,7 @@
 pub mod identity;
 pub mod migrations;
 pub mod record;
+pub mod replay;
 pub mod sql;
 pub mod writer;
 
@@ -130,6 +132,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<LeaderboardRow>, StorageError>>;
 
+    /// The stored (compressed) replay of a match.
+    fn replay(&self, match_id: u64) -> BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>>;
+
+    /// Deletes replays of matches that ended before `ended_before_ms`, and
+    /// all but the newest `keep` replays; how many it deleted. The matches
+    /// and their standings stay.
+    fn prune_replays(
+        &self,
+        ended_before_ms: Option<i64>,
+        keep: Option<u64>,
+    ) -> BoxFuture<'_, Result<u64, StorageError>>;
+
     /// Closes the connections (at shutdown, after the last write).
     fn close(&self) -> BoxFuture<'_, ()>;
 }
@@ -236,8 +250,15 @@ impl Storage {
             "database open, schema up to date"
         );
         let store: Arc<dyn Store> = Arc::new(sql::SqlStore::new(pool));
+        let day_ms = 24 * 60 * 60 * 1000;
+        let retention = writer::Retention {
+            max_age_ms: (config.replay_retention_days > 0)
+                .then(|| i64::from(config.replay_retention_days) * day_ms),
+            max_replays: (config.max_replays > 0).then_some(config.max_replays),
+        };
         let rounds = writer::start(
             store.clone(),
+            retention,
             config.db_backlog as usize,
             metrics.clone(),
             shutdown,

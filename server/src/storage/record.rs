@@ -2,9 +2,10 @@
 //! built on the tick without I/O, written later in one transaction.
 
 use super::identity::Identity;
+use super::replay::ReplayData;
 
 /// One finished round of one room.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct RoundRecord {
     pub room: String,
     /// The room's round number.
@@ -14,6 +15,9 @@ pub struct RoundRecord {
     pub ended_ms: i64,
     /// Every ship at the end, best first (the room's standings order).
     pub standings: Vec<StandingRecord>,
+    /// The round's replay, stored with it; `None` when none was recorded
+    /// (a private room, a round the room did not see start).
+    pub replay: Option<ReplayData>,
 }
 
 /// One ship's line.
@@ -87,6 +91,7 @@ mod tests {
             started_ms: 0,
             ended_ms: 1,
             standings: vec![line("a", 5), line("b", 5), line("c", 2), line("d", 0)],
+            replay: None,
         };
         assert_eq!(round.ranks(), [1, 1, 3, 4]);
         assert_eq!(round.winner(), Some("a"));

@@ -14,6 +14,7 @@ use sqlx::{Any, Row as _, Transaction};
 
 use super::identity::SecretHash;
 use super::record::{RoundRecord, is_win};
+use super::replay::ReplayData;
 use super::{MatchFilter, StorageError, Store};
 
 /// Players, matches and standings in a SQL database.
@@ -161,6 +162,24 @@ async fn write_round(
         .bind(i64::from(line.score))
         .bind(i64::from(line.kills))
         .bind(i64::from(line.deaths))
+        .execute(&mut **tx)
+        .await?;
+    }
+    // The writer encodes every replay before the transaction.
+    if let Some(ReplayData::Encoded(replay)) = &round.replay {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        sqlx::query(
+            "INSERT INTO replays (match_id, format, ended_ms, json_bytes, events, samples, \
+             duration_ms, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(match_id)
+        .bind(i64::from(skirmish_shared::replay::REPLAY_FORMAT))
+        .bind(round.ended_ms)
+        .bind(n(replay.json_bytes))
+        .bind(i64::from(replay.events))
+        .bind(i64::from(replay.samples))
+        .bind(n(replay.duration_ms))
+        .bind(replay.body.clone())
         .execute(&mut **tx)
         .await?;
     }
@@ -359,6 +378,49 @@ impl Store for SqlStore {
                 row.rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
             }
             Ok(board)
+        })
+    }
+
+    fn replay(&self, match_id: u64) -> BoxFuture<'_, Result<Option<Vec<u8>>, StorageError>> {
+        Box::pin(async move {
+            let Ok(id) = i64::try_from(match_id) else {
+                return Ok(None);
+            };
+            let row = sqlx::query("SELECT body FROM replays WHERE match_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(row.map(|row| row.try_get("body")).transpose()?)
+        })
+    }
+
+    fn prune_replays(
+        &self,
+        ended_before_ms: Option<i64>,
+        keep: Option<u64>,
+    ) -> BoxFuture<'_, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let mut deleted = 0;
+            if let Some(before) = ended_before_ms {
+                deleted += sqlx::query("DELETE FROM replays WHERE ended_ms < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+            }
+            if let Some(keep) = keep {
+                // The newest `keep` by match id (ids grow with time); no
+                // row at that offset (fewer replays) deletes nothing.
+                deleted += sqlx::query(
+                    "DELETE FROM replays WHERE match_id <= (SELECT match_id FROM replays \
+                     ORDER BY match_id DESC LIMIT 1 OFFSET $1)",
+                )
+                .bind(i64::try_from(keep).unwrap_or(i64::MAX))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            }
+            Ok(deleted)
         })
     }
 

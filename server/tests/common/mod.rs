@@ -115,6 +115,7 @@ pub async fn refused_hello(url: &str) -> (String, u16) {
     send(
         &mut socket,
         &ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: "Late".into(),
@@ -186,6 +187,7 @@ impl Player {
         resume: Option<ResumeToken>,
     ) -> Player {
         let hello = Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: name.into(),
@@ -472,6 +474,27 @@ impl SseClient {
             let event = self.next().await;
             if event.id.is_some() {
                 return event;
+            }
+        }
+    }
+
+    /// Every frame until the server ends the stream (bounded wait).
+    pub async fn rest(&mut self) -> Vec<SseEvent> {
+        let mut frames = Vec::new();
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                frames.push(parse_frame(&frame));
+                continue;
+            }
+            let chunk = tokio::time::timeout(WAIT, self.body.next())
+                .await
+                .expect("the stream ends in time");
+            match chunk {
+                Some(chunk) => self.buf.push_str(
+                    std::str::from_utf8(&chunk.expect("no transport error")).expect("utf-8"),
+                ),
+                None => return frames,
             }
         }
     }

@@ -157,6 +157,7 @@ mod tests {
                 proptest::option::of(any::<[u8; 16]>())
             )
                 .prop_map(|(protocol, name, room, resume)| ClientMsg::Hello(Hello {
+                    token: None,
                     protocol,
                     player: None,
                     name,

@@ -260,6 +260,15 @@ fn room_events() -> Vec<(&'static str, &'static str, RoomEvent)> {
                 reason: "server shutting down".into(),
             }),
         ),
+        (
+            "notice",
+            "a message from the server's operators, as every player's HUD shows it",
+            RoomEvent::Notice(NoticeEvent {
+                text: "Maintenance at 22:00 UTC: rounds end early".into(),
+                room: "main".into(),
+                time: TIME + 181_000,
+            }),
+        ),
     ]
 }
 
@@ -400,6 +409,7 @@ fn http_vectors() -> Vec<JsonVector> {
             "POST /api/rooms/{id}/join",
             &JoinBody {
                 name: "Ada".into(),
+                token: None,
                 seat: None,
                 invite: None,
                 player: Some(PlayerKey {
@@ -414,9 +424,21 @@ fn http_vectors() -> Vec<JsonVector> {
             "POST /api/rooms/{id}/join into a private room",
             &JoinBody {
                 name: "Ada".into(),
+                token: None,
                 seat: None,
                 invite: Some("9b1de6a07c4f4e2a8d5c3b1a0f9e8d7c".into()),
                 player: None,
+            },
+        ),
+        vector(
+            "http_join_body_token",
+            "POST /api/rooms/{id}/join with a signed player token (--auth-jwt-key)",
+            &JoinBody {
+                name: "Ada".into(),
+                seat: None,
+                invite: None,
+                player: None,
+                token: Some(PlayerToken("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwibmFtZSI6IkFkYSIsImV4cCI6MTc5NjAwMDAwMH0.c2lnbmF0dXJl".into())),
             },
         ),
         vector(
@@ -439,6 +461,7 @@ fn http_vectors() -> Vec<JsonVector> {
             "POST /api/rooms/{id}/join with a seat ticket from matchmaking",
             &JoinBody {
                 name: "Ada".into(),
+                token: None,
                 seat: Some("5f0c9d2e8a7b4c3d2e1f0a9b8c7d6e5f".into()),
                 invite: None,
                 player: None,
@@ -527,6 +550,7 @@ fn http_vectors() -> Vec<JsonVector> {
             &StateAnswer {
                 snapshot: Some(delta_snapshot()),
                 closed: None,
+                notice: None,
             },
         ),
         vector(
@@ -535,6 +559,7 @@ fn http_vectors() -> Vec<JsonVector> {
             &StateAnswer::<SnapshotBody> {
                 snapshot: None,
                 closed: None,
+                notice: None,
             },
         ),
         vector(
@@ -543,6 +568,7 @@ fn http_vectors() -> Vec<JsonVector> {
             &StateAnswer::<SnapshotBody> {
                 snapshot: None,
                 closed: Some("server shutting down".into()),
+                notice: None,
             },
         ),
         vector(
@@ -702,6 +728,7 @@ fn http_vectors() -> Vec<JsonVector> {
                         connected: true,
                         address: "203.0.113.7".into(),
                         transport: "websocket".into(),
+                        ping_ms: Some(42),
                     }],
                 }],
             },
@@ -711,6 +738,36 @@ fn http_vectors() -> Vec<JsonVector> {
             "POST /admin/api/rooms/{id}/close and .../players/{ship}/kick: why",
             &AdminReason {
                 reason: "maintenance".into(),
+            },
+        ),
+        vector(
+            "http_admin_minimap",
+            "GET /admin/api/rooms/{id}/minimap: the room's newest state sample and its arena",
+            &AdminMinimap {
+                arena_w: 1600,
+                arena_h: 1000,
+                sample: StateSample {
+                    round_ends_tick: 5400,
+                    ships: vec![ShipSample(3, 412.5, 300.0, 64, 3), ShipSample(7, 1200.0, 815.25, 192, 0)],
+                    tick: 1240,
+                    time: TIME + 41_000,
+                },
+            },
+        ),
+        vector(
+            "http_admin_notice",
+            "POST /admin/api/notice: a message for every player's HUD and every scoreboard",
+            &AdminNotice {
+                text: "Maintenance at 22:00 UTC: rounds end early".into(),
+            },
+        ),
+        vector(
+            "http_state_notice",
+            "an operator's message for a long-poll player: poll again with the same after",
+            &StateAnswer::<SnapshotBody> {
+                snapshot: None,
+                closed: None,
+                notice: Some("Maintenance at 22:00 UTC: rounds end early".into()),
             },
         ),
         vector(
@@ -751,6 +808,7 @@ fn http_vectors() -> Vec<JsonVector> {
             body: &snapshot.body,
         }),
         closed: None,
+        notice: None,
     };
     let written = serde_json::to_string(&borrowed).expect("serialises");
     let state = out.iter().find(|v| v.name == "http_state_answer");

@@ -10,13 +10,26 @@
 --   [7] snapshot, [8] its id, [9] closed reason or '',
 --   [10] n, then n triples (prev id, id, entry JSON)
 -- Returns {'ok', last id}, or {'fenced', holder} when another live
---   incarnation owns the room.
+--   incarnation owns the room, or {'fenced', 'lost'} when the room was
+--   declared lost (`lose`, after this incarnation's lease ran out): its
+--   log is closed for good, and nothing is ever appended after the
+--   `closed` entry `lose` wrote.
 -- Ids stay strings: Lua numbers are doubles, exact below 2^53 (every id
 -- is), but tostring would print large ones in exponent form.
 local p, fence = ARGV[1], ARGV[2]
 local holder = redis.call('HGET', KEYS[1], 'fence')
 if holder and holder ~= fence and fence_alive(p, holder) then
   return {'fenced', holder}
+end
+if redis.call('HGET', KEYS[3], 'closed') == 'server_lost' then
+  return {'fenced', 'lost'}
+end
+-- The feed names its writer, so `lose` can tell when that writer's lease
+-- is gone. Only a leased writer names itself: one whose lease lapsed (or
+-- whose lease a Redis restarted empty has not seen yet) must not make a
+-- live room look abandoned.
+if fence_alive(p, fence) then
+  redis.call('HSET', KEYS[3], 'fence', fence)
 end
 local last = redis.call('HGET', KEYS[3], 'last') or '0'
 for k = 0, tonumber(ARGV[10]) - 1 do

@@ -10,7 +10,8 @@
 --   [9] n = seats whose players the room counts now, then n pairs
 --       (room, ticket) to release from held,
 --   then m = rooms, then 9 strings per room (see publish_room)
--- Returns {'ok', live nodes, fresh, room ids held by another live node...},
+-- Returns {'ok', live nodes, fresh, room ids held by another live node...,
+--   '!' .. id of each room the cluster declared lost (`lose`)...},
 --   where fresh is '1' when the lease key was gone (first start, a lapsed
 --   lease, or Redis lost its data: the caller rewrites its rooms' feeds),
 --   or {'taken', boot id} while another start of this node id holds the
@@ -39,7 +40,11 @@ for k = 0, tonumber(ARGV[at]) - 1 do
   local b = at + k * 9
   local r = {ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5],
              ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9]}
-  if publish_room(p, KEYS[4], KEYS[3], nid, fence, url, draining, now, ttl, r) then
+  if redis.call('HGET', room_key(p, r[1]) .. ':feed', 'closed') == 'server_lost' then
+    -- The cluster declared the room lost while this node was cut off
+    -- past its lease (`lose`): never offered again; the caller ends it.
+    conflicts[#conflicts + 1] = '!' .. r[1]
+  elseif publish_room(p, KEYS[4], KEYS[3], nid, fence, url, draining, now, ttl, r) then
     mine[r[1]] = true
     published = published + 1
   else

@@ -4,10 +4,16 @@
 -- KEYS[1] log stream, KEYS[2] feed hash
 -- ARGV[1] read entries after this id, or '' for the newest ones,
 --   [2] entries at most
--- Returns {last, snap_at, snap, closed, entries} ('' for what is
+-- ARGV[3] the key prefix
+-- Returns {last, snap_at, snap, closed, entries, orphaned} ('' for what is
 --   missing); entries is a flat list of (id, prev id, entry JSON), oldest
---   first.
-local h = redis.call('HMGET', KEYS[2], 'last', 'snap_at', 'snap', 'closed')
+--   first; orphaned is '1' when the log is open but the incarnation that
+--   writes it no longer holds its lease (the caller runs `lose`).
+local h = redis.call('HMGET', KEYS[2], 'last', 'snap_at', 'snap', 'closed', 'fence')
+local orphaned = ''
+if h[1] and not h[4] and h[5] and not fence_alive(ARGV[3], h[5]) then
+  orphaned = '1'
+end
 local raw
 if ARGV[1] == '' then
   raw = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[2])
@@ -29,4 +35,4 @@ for _, item in ipairs(raw) do
   entries[#entries + 1] = f.p or '0'
   entries[#entries + 1] = f.e or 'null'
 end
-return {h[1] or '', h[2] or '', h[3] or '', h[4] or '', entries}
+return {h[1] or '', h[2] or '', h[3] or '', h[4] or '', entries, orphaned}

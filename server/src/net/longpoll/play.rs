@@ -23,7 +23,7 @@ use super::owner::{self, Refused};
 use super::{PollQuery, answer, parse_params, poll_slot};
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_LEGACY;
-use crate::matchmaker::{LiveRoute, RouteKey, SeatRefusal, SeatTicket};
+use crate::matchmaker::{LiveRoute, MatchError, RouteKey, SeatRefusal, SeatTicket};
 use crate::metrics::{Rejection, Transport};
 use crate::net::AppState;
 use crate::net::api::ApiError;
@@ -44,7 +44,13 @@ pub async fn join(
     slot: Option<Extension<ConnSlot>>,
     body: Result<Json<JoinBody>, JsonRejection>,
 ) -> Result<Response, Refused> {
-    let Json(body) = body?;
+    let Json(mut body) = body?;
+    let token_player = app
+        .check_player_token(body.token.as_ref(), &body.name)
+        .map_err(|refusal| ApiError::new(refusal.api_code(), refusal.to_string()))?;
+    if let Some(player) = &token_player {
+        body.name.clone_from(&player.name);
+    }
     if !valid_name(&body.name) {
         return Err(ApiError::new(ApiErrorCode::BadName, bad_name_message()).into());
     }
@@ -66,7 +72,9 @@ pub async fn join(
                 .into(),
         );
     }
-    let resolved = app.resolve_identity(body.player.as_ref()).await;
+    let resolved = app
+        .join_identity(token_player.as_ref(), body.player.as_ref())
+        .await;
     let entrant = Entrant {
         name: body.name,
         resume: None,
@@ -144,7 +152,8 @@ async fn take_seat(
 
 /// The live session of `token` on this node. A token this node does not
 /// know may be another node's session: its request is redirected there,
-/// or refused with `server_lost` when that node is gone.
+/// or refused with `room_lost` when that node is gone and its room with
+/// it (`server_lost` when Redis cannot tell).
 async fn session_of(app: &AppState, token: &str, uri: &Uri) -> Result<Arc<LegacySession>, Refused> {
     let lookup = match app.legacy.get(token) {
         Ok(session) => return Ok(session),
@@ -162,14 +171,14 @@ async fn session_of(app: &AppState, token: &str, uri: &Uri) -> Result<Arc<Legacy
     })?;
     match home {
         None => Err(unknown()),
-        Some(route) if !route.alive => Err(ApiError::new(
-            ApiErrorCode::ServerLost,
-            format!(
-                "node {} that held this session is gone; matchmake again",
-                route.node
-            ),
-        )
-        .into()),
+        Some(route) if !route.alive => {
+            let err = app.matchmaker.gone(route).await;
+            let code = match err {
+                MatchError::RoomLost(_) => ApiErrorCode::RoomLost,
+                _ => ApiErrorCode::ServerLost,
+            };
+            Err(ApiError::new(code, err.to_string()).into())
+        }
         Some(route) => Err(owner::moved(&route.node, &route.url, uri)),
     }
 }
@@ -244,6 +253,7 @@ pub async fn state(
     let nothing = |closed: Option<&str>| StateAnswer::<()> {
         snapshot: None,
         closed: closed.map(str::to_owned),
+        notice: None,
     };
     loop {
         let next = tokio::select! {
@@ -271,6 +281,14 @@ pub async fn state(
                 app.legacy.remove(&token, code);
                 return Err(ApiError::new(code, reason).into());
             }
+            Outgoing::Notice(text) => {
+                let state = StateAnswer::<()> {
+                    snapshot: None,
+                    closed: None,
+                    notice: Some(text.to_string()),
+                };
+                return Ok(answer(&app, StatusCode::OK, &state));
+            }
             Outgoing::Snapshot(out) => {
                 // The body the room built, written as it lies: never
                 // decoded back from its encoding, never copied.
@@ -289,6 +307,7 @@ pub async fn state(
                     let state = StateAnswer {
                         snapshot: Some(snapshot),
                         closed: None,
+                        notice: None,
                     };
                     return Ok(answer(&app, StatusCode::OK, &state));
                 }

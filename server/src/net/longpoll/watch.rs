@@ -94,7 +94,7 @@ async fn poll_log(app: &AppState, log: &Arc<EventLog>, params: PollParams<u64>) 
                     ..page(head)
                 });
             }
-            Read::Closed(reason) => {
+            Read::Closed(reason) | Read::Ended(reason) => {
                 return ok(&PollPage {
                     closed: Some(reason.to_owned()),
                     ..page(after)

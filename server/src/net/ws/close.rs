@@ -187,6 +187,7 @@ mod tests {
     #[test]
     fn frames_are_classified_by_kind_and_size() {
         let hello = ClientMsg::Hello(Hello {
+            token: None,
             protocol: PROTOCOL_VERSION,
             player: None,
             name: "ace".into(),

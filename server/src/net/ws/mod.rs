@@ -30,7 +30,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use skirmish_shared::codec::snapshot_frame;
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{
-    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, PROTOCOL_VERSION, Pong, ResumeToken,
+    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, Notice, PROTOCOL_VERSION, Pong, ResumeToken,
     ServerMsg, bad_name_message, encode, valid_name,
 };
 use tokio::sync::mpsc;
@@ -38,6 +38,7 @@ use tokio::time::{MissedTickBehavior, timeout};
 use tracing::{Instrument, debug, field, info, info_span};
 
 mod close;
+mod ping;
 
 use super::AppState;
 use super::api::ApiError;
@@ -49,6 +50,7 @@ use crate::metrics::{GaugeGuard, Metrics, Rejection, Transport};
 use crate::room::{Entrant, JoinError, Outgoing, Peer, Seat, SessionId, lifecycle};
 use crate::storage::grant_secret;
 use close::{End, Frame, classify, socket_error, truncate};
+use ping::PingClock;
 
 /// The WebSocket layer's own cap. Frames between [`MAX_CLIENT_FRAME`] and
 /// this get a clean 1009 from us; larger ones are cut off by tungstenite
@@ -57,7 +59,7 @@ const WS_MAX_MESSAGE: usize = 64 * 1024;
 
 /// tungstenite's read chunk. Its 128 KiB default is zero-filled on every
 /// socket read, which made `memset` most of the server's CPU with hundreds
-/// of players sending 12-byte inputs; client frames are at most 512 bytes.
+/// of players sending 12-byte inputs; client frames are at most 2560 bytes.
 const WS_READ_BUFFER: usize = 4 * 1024;
 
 /// Pongs waiting for the writer. Pings are rate-limited with everything
@@ -341,6 +343,16 @@ where
         app.metrics.reject(Rejection::BadVersion);
         return Err(refuse(sink, CloseCode::ProtocolError, ErrorCode::BadVersion, msg).await);
     }
+    let token_player = match app.check_player_token(hello.token.as_ref(), &hello.name) {
+        Ok(player) => player,
+        Err(refusal) => {
+            let msg = refusal.to_string();
+            return Err(refuse(sink, refusal.close_code(), refusal.error_code(), msg).await);
+        }
+    };
+    if let Some(player) = &token_player {
+        hello.name.clone_from(&player.name);
+    }
     if !valid_name(&hello.name) {
         let msg = bad_name_message();
         app.metrics.reject(Rejection::BadName);
@@ -370,7 +382,9 @@ where
                 )
                 .await);
             }
-            let resolved = app.resolve_identity(hello.player.as_ref()).await;
+            let resolved = app
+                .join_identity(token_player.as_ref(), hello.player.as_ref())
+                .await;
             let entrant = Entrant {
                 name: hello.name,
                 resume: None,
@@ -398,7 +412,10 @@ where
             // A resume takes back a ship that keeps its own identity.
             let resolved = match hello.resume {
                 Some(_) => None,
-                None => app.resolve_identity(hello.player.as_ref()).await,
+                None => {
+                    app.join_identity(token_player.as_ref(), hello.player.as_ref())
+                        .await
+                }
             };
             let entrant = Entrant {
                 name: hello.name,
@@ -488,13 +505,15 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+    let pings = PingClock::new();
     let writer = Writer {
         heartbeat: Duration::from_secs(app.config.heartbeat_secs),
         stall: Duration::from_secs(app.config.write_timeout_secs),
         metrics: &app.metrics,
+        pings: &pings,
     };
     tokio::select! {
-        end = read_loop(stream, flood, app, seat, control_tx) => end,
+        end = read_loop(stream, flood, app, seat, control_tx, &pings) => end,
         end = writer.run(sink, seat, control_rx) => end,
         () = app.shutdown.cancelled() => match seat.outbox.closing() {
             Some((code, reason)) => End::close(code, reason),
@@ -509,6 +528,7 @@ async fn read_loop<R>(
     app: &AppState,
     seat: &Seat,
     control: mpsc::Sender<ServerMsg>,
+    pings: &PingClock,
 ) -> End
 where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -528,6 +548,11 @@ where
         };
         if !flood.allow(1) {
             return flooded(app);
+        }
+        if let Message::Pong(payload) = &frame
+            && let Some(rtt) = pings.answered(payload)
+        {
+            seat.outbox.set_rtt(rtt);
         }
         match classify(frame) {
             Frame::Skip => {}
@@ -561,6 +586,8 @@ struct Writer<'a> {
     /// reading fills the socket buffers and is dropped after this.
     stall: Duration,
     metrics: &'a Metrics,
+    /// Stamps each ping, so the reader can time its pong.
+    pings: &'a PingClock,
 }
 
 impl Writer<'_> {
@@ -575,6 +602,10 @@ impl Writer<'_> {
             let message = tokio::select! {
                 out = seat.next() => match out {
                     Outgoing::Close(code, reason) => return End::close(code, reason),
+                    Outgoing::Notice(text) => match encode(&ServerMsg::Notice(Notice { text: text.to_string() })) {
+                        Ok(bytes) => Message::Binary(Bytes::from(bytes)),
+                        Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
+                    },
                     Outgoing::Snapshot(snapshot) => match snapshot_frame(snapshot.last_input, &snapshot.body.encoded) {
                         Ok(frame) => Message::Binary(Bytes::from(frame)),
                         Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
@@ -584,7 +615,7 @@ impl Writer<'_> {
                     Ok(bytes) => Message::Binary(Bytes::from(bytes)),
                     Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
                 },
-                _ = ping.tick() => Message::Ping(Bytes::new()),
+                _ = ping.tick() => Message::Ping(self.pings.stamp()),
             };
             let len = match &message {
                 Message::Binary(bytes) => bytes.len(),

@@ -65,6 +65,15 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub lag_comp_max_ms: u32,
 
+    /// Phases of the tick period this process's rooms tick on, aligned to
+    /// the Unix clock: rooms of one phase tick together, so their Redis
+    /// appends and samples leave in one wake-up (docs/benchmarks.md). More
+    /// phases spread the rooms' CPU over the period; 0 lets each room tick
+    /// from the instant it opened.
+    #[arg(long, env = "SKIRMISH_TICK_PHASES", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(0..=16))]
+    pub tick_phases: u16,
+
     /// Messages per second one player may send before it is closed (1008).
     #[arg(long, env = "SKIRMISH_MAX_MSGS_PER_SEC", default_value_t = 120,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -641,6 +650,8 @@ impl Config {
             max_players: usize::from(self.max_players),
             max_inputs_per_tick: usize::from(self.max_inputs_per_tick),
             lag_comp_max_ms: self.lag_comp_max_ms,
+            tick_phases: self.tick_phases,
+            tick_phase: 0,
             history_ticks: usize::from(self.history_ticks),
             interest_from_ships: usize::from(self.interest_from_ships),
             resume_grace: Duration::from_secs(self.resume_grace_secs),

@@ -9,8 +9,10 @@
 //! one atomic step). The calls of one round go out in one pipeline: Redis
 //! reads them in one wake-up and answers each room on its own (written,
 //! fenced or failed). A round holds what queued while the last one was in
-//! flight, so this saves Redis most when it is busy; at a few hundred
-//! calls a second a round holds about one room (docs/benchmarks.md).
+//! flight, and what the rooms of the tick phase that woke the writer
+//! append before it runs again ([`crate::room::clock`]): rooms tick in a
+//! few shared phases, so one round carries a phase's rooms, not one room
+//! (docs/benchmarks.md).
 //!
 //! The room's in-memory log stays the truth. When a batch cannot follow on
 //! what the writer last wrote (the queue overflowed, a call failed, Redis
@@ -207,6 +209,14 @@ impl LogWriter {
                 n = self.rx.recv_many(&mut jobs, DRAIN) => {
                     if n == 0 {
                         return;
+                    }
+                    // Rooms of one tick phase are ready together, and the
+                    // first one's batch woke us: let the rest append
+                    // before the round, so one pipeline carries them all.
+                    tokio::task::yield_now().await;
+                    while jobs.len() < DRAIN {
+                        let Ok(job) = self.rx.try_recv() else { break };
+                        jobs.push(job);
                     }
                 }
                 _ = refresh.tick() => {

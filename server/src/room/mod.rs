@@ -2,6 +2,7 @@
 //! through its bounded inbox and read from their own [`Outbox`].
 //!
 //! - [`task`]: the room task (inbox, fixed-timestep loop, snapshot fan-out).
+//! - [`clock`]: which phase of the tick period a room ticks on.
 //! - [`registry`]: finding, creating and closing rooms; matchmaking.
 //! - [`snapshot`]: history of recent ticks and delta building.
 //! - [`outbox`]: the latest-wins slot each connection's writer reads.
@@ -37,6 +38,7 @@ macro_rules! lifecycle {
 pub(crate) use lifecycle;
 
 pub mod bans;
+pub mod clock;
 pub mod event_ids;
 pub mod event_log;
 pub mod feed;
@@ -84,6 +86,11 @@ pub struct RoomConfig {
     pub max_inputs_per_tick: usize,
     /// Longest rewind of lag compensation, in milliseconds (0: off).
     pub lag_comp_max_ms: u32,
+    /// Phases of the tick period the process's rooms share (0: each room
+    /// ticks from the instant it opened); see [`clock`].
+    pub tick_phases: u16,
+    /// This room's phase, dealt by the registry when it opens it.
+    pub tick_phase: u16,
     /// Ticks of history kept for delta baselines.
     pub history_ticks: usize,
     /// Ticks with at least this many ships send each player only its area

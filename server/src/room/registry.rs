@@ -325,6 +325,7 @@ impl Registry {
         let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let mut config = self.config.clone();
         config.seed = config.seed.wrapping_add(instance - 1);
+        config.tick_phase = super::clock::phase_of(instance, config.tick_phases);
         let (tx, rx) = mpsc::channel(config.inbox_capacity.max(1));
         let stats = Arc::new(RoomStats::default());
         stats.bots.store(

@@ -19,7 +19,7 @@ use skirmish_shared::{
     CloseCode, EventKind, Input, PlayerGrant, ResumeToken, ShipId, Tick, Welcome,
 };
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -301,10 +301,8 @@ impl Room {
         cut: &CancellationToken,
     ) -> Room {
         let period = std::time::Duration::from_secs_f64(1.0 / f64::from(self.config.rules.tick_hz));
-        let mut clock = tokio::time::interval(period);
-        // A late tick is skipped rather than run in a burst: bursts would
-        // send clients several snapshots at once and starve other rooms.
-        clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut clock =
+            super::clock::tick_clock(period, self.config.tick_phase, self.config.tick_phases);
         lifecycle!(
             self.public,
             tick_hz = self.config.rules.tick_hz,

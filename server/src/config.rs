@@ -69,10 +69,11 @@ pub struct Config {
     /// the Unix clock: rooms of one phase tick together, so their Redis
     /// appends and samples leave in one wake-up (docs/benchmarks.md). More
     /// phases spread the rooms' CPU over the period; 0 lets each room tick
-    /// from the instant it opened.
-    #[arg(long, env = "SKIRMISH_TICK_PHASES", default_value_t = 1,
+    /// from the instant it opened. Default: 1 with `--redis` (half Redis's
+    /// CPU per event), 0 without (nothing to batch; players' jitter lower).
+    #[arg(long, env = "SKIRMISH_TICK_PHASES",
           value_parser = clap::value_parser!(u16).range(0..=16))]
-    pub tick_phases: u16,
+    pub tick_phases: Option<u16>,
 
     /// Messages per second one player may send before it is closed (1008).
     #[arg(long, env = "SKIRMISH_MAX_MSGS_PER_SEC", default_value_t = 120,
@@ -559,6 +560,13 @@ impl Config {
         .map_err(|err| err.to_string())
     }
 
+    /// How many tick phases rooms share: `--tick-phases`, else 1 in a
+    /// cluster (the rooms' Redis writes batch) and 0 alone.
+    #[must_use]
+    pub fn tick_phases(&self) -> u16 {
+        self.tick_phases.unwrap_or(u16::from(self.clustered()))
+    }
+
     /// Cluster mode: `--redis` is set.
     #[must_use]
     pub fn clustered(&self) -> bool {
@@ -650,7 +658,7 @@ impl Config {
             max_players: usize::from(self.max_players),
             max_inputs_per_tick: usize::from(self.max_inputs_per_tick),
             lag_comp_max_ms: self.lag_comp_max_ms,
-            tick_phases: self.tick_phases,
+            tick_phases: self.tick_phases(),
             tick_phase: 0,
             history_ticks: usize::from(self.history_ticks),
             interest_from_ships: usize::from(self.interest_from_ships),
@@ -679,6 +687,23 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.rules(), Rules::default());
         assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn rooms_share_one_tick_phase_in_a_cluster_and_none_alone_unless_told() {
+        let phases = |args: &[&str]| {
+            let mut all = vec!["s"];
+            all.extend_from_slice(args);
+            Config::try_parse_from(all).expect("parses").tick_phases()
+        };
+        assert_eq!(phases(&[]), 0);
+        assert_eq!(phases(&["--redis", "redis://127.0.0.1:6379/0"]), 1);
+        assert_eq!(
+            phases(&["--redis", "redis://127.0.0.1:6379/0", "--tick-phases", "0"]),
+            0
+        );
+        assert_eq!(phases(&["--tick-phases", "4"]), 4);
+        assert!(Config::try_parse_from(["s", "--tick-phases", "17"]).is_err());
     }
 
     #[test]

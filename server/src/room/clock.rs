@@ -72,8 +72,8 @@ mod tests {
 
     #[test]
     fn a_phase_starts_at_its_share_of_the_period() {
-        // 1,000,010 ms since the epoch is 10 ms into a 30 ms period.
-        let now = Duration::from_millis(1_000_010);
+        // 1,000,000 ms since the epoch is 10 ms into a 30 ms period.
+        let now = Duration::from_millis(1_000_000);
         assert_eq!(first_wait(PERIOD, 0, 3, now), Duration::from_millis(20));
         assert_eq!(first_wait(PERIOD, 1, 3, now), Duration::from_millis(0));
         assert_eq!(first_wait(PERIOD, 2, 3, now), Duration::from_millis(10));

@@ -2,8 +2,8 @@
 //! real HTTP, a real WebSocket player, a real long-poll player and a real
 //! SSE spectator: each gets the operator's words (`ServerMsg::Notice`, the
 //! state answer's `notice`, the feed's `notice` event) in every room of
-//! the node; the action is audited, the text is bounded and notices are
-//! paced.
+//! the node (of every node, in a cluster on a real Redis); the action is
+//! audited, the text is bounded and notices are paced.
 
 mod common;
 
@@ -175,4 +175,58 @@ async fn server_messages_are_bounded_and_paced() {
     .await;
     assert_eq!(refusal(status, &body), ApiErrorCode::Unauthorized);
     server.stop().await;
+}
+
+/// In a cluster, a message sent on one node's console reaches the players
+/// of the other nodes' rooms too, and the audit says it went out to them.
+#[tokio::test]
+async fn in_a_cluster_a_server_message_sent_on_one_node_reaches_the_other_nodes_players() {
+    use common::cluster_nodes::{MARGIN, node, prefix, shared_redis};
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("notice");
+    let a = node(&redis.url(), &prefix, "a", &["--admin-token", TOKEN]).await;
+    let b = node(&redis.url(), &prefix, "b", &[]).await;
+    let socket = common::connect_url(&format!("ws://{}/ws", b.addr)).await;
+    let mut far = Player::hello_on(socket, "Far", Some("notice-far"), None).await;
+    far.snapshot().await;
+
+    // B subscribes the notice channel as it starts, and Redis confirms
+    // that on its own time: a message published before is not B's, so
+    // send again (at the console's pace) until B's player shows one.
+    let started = tokio::time::Instant::now();
+    let text = loop {
+        assert!(
+            started.elapsed() < MARGIN * 3,
+            "B's player never got the message"
+        );
+        let request = client_from([127, 0, 0, 1])
+            .post(a.url("/admin/api/notice"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "text": TEXT }));
+        let (status, retry, body) = sent(request).await;
+        if status == 429 {
+            let secs = retry.expect("Retry-After");
+            tokio::time::sleep(std::time::Duration::from_secs(secs.into())).await;
+            continue;
+        }
+        assert_eq!(status, 200, "{body}");
+        let entry: AuditEntry = serde_json::from_value(body).expect("an audit entry");
+        assert!(
+            entry.target.ends_with("nodes"),
+            "the audit counts the nodes reached: {}",
+            entry.target
+        );
+        let shown = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+            loop {
+                if let ServerMsg::Notice(notice) = far.recv().await {
+                    return notice.text;
+                }
+            }
+        })
+        .await;
+        if let Ok(text) = shown {
+            break text;
+        }
+    };
+    assert_eq!(text, TEXT);
 }

@@ -1,7 +1,8 @@
 //! The admin console's server message: `POST /admin/api/notice` hands an
 //! operator's text to every room of this node, which puts it in each
 //! player's outbox (`ServerMsg::Notice`, or the long-poll state answer)
-//! and logs a `notice` event for its watchers. Owns checking the text and
+//! and logs a `notice` event for its watchers; in a cluster it is also
+//! published for every other node's rooms (`cluster::notices`). Owns checking the text and
 //! the node's pace of notices; never waits on a room longer than an
 //! action may.
 
@@ -16,7 +17,7 @@ use parking_lot::Mutex;
 use skirmish_shared::MAX_NOTICE_LEN;
 use skirmish_shared::http::{AdminNotice, ApiErrorCode, AuditEntry};
 use tokio::time::Instant;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{Operator, audit_of, tell};
 use crate::net::AppState;
@@ -49,7 +50,8 @@ impl NoticePace {
 }
 
 /// `POST /admin/api/notice` with `{"text": "..."}`: every player and
-/// watcher of this node's rooms is shown the text. Answers the audit entry.
+/// watcher of this node's rooms (of every node's, in a cluster) is shown
+/// the text. Answers the audit entry.
 pub(super) async fn send_notice(
     State(app): State<AppState>,
     Extension(Operator(who)): Extension<Operator>,
@@ -87,8 +89,19 @@ pub(super) async fn send_notice(
     )
     .await;
     let reached = told.iter().filter(|r| r.is_ok()).count();
-    info!(%who, rooms = reached, text = %text, "admin: server message sent");
-    let target = format!("{reached} rooms");
+    let mut target = format!("{reached} rooms");
+    if let Some(cluster) = app.matchmaker.cluster() {
+        // Every node's rooms: the other nodes hand it to theirs. Redis
+        // away: this node's rooms had it, and the audit says so.
+        match crate::cluster::notices::publish(&cluster.directory, &text).await {
+            Ok(nodes) => target = format!("{reached} rooms here; {nodes} nodes"),
+            Err(err) => {
+                warn!(%err, "server message not sent to other nodes");
+                target = format!("{reached} rooms here; other nodes unreachable");
+            }
+        }
+    }
+    info!(%who, target = %target, text = %text, "admin: server message sent");
     Ok(Json(audit_of(&app).record(&who, "notice", &target, &text)))
 }
 

@@ -103,6 +103,13 @@ impl Keys {
         format!("{}:room:{{{room}}}:state", self.prefix)
     }
 
+    /// Channel `p:notice`: the admin console's server messages, for every
+    /// node's rooms.
+    #[must_use]
+    pub fn notice_channel(&self) -> String {
+        format!("{}:notice", self.prefix)
+    }
+
     /// `p:board`: every node's own top lines, by fence.
     #[must_use]
     pub fn board(&self) -> String {

@@ -19,16 +19,19 @@
 //! - [`samples`]: local rooms' state samples to their Redis channels.
 //! - [`ticker_writer`]: this node's score changes into the cluster ticker.
 //! - [`ticker_follower`]: the cluster ticker's mirror for local readers.
+//! - [`notices`]: the admin console's server messages to every node's rooms.
 //!
-//! A room task never awaits Redis, and nothing here touches a room: the
+//! A room task never awaits Redis, and nothing here awaits a room: the
 //! lease task reads the registry's published figures (atomics) and writes
-//! them out on its own clock. When Redis is slow or down, play goes on.
+//! them out on its own clock; the lease and notice tasks hand rooms
+//! commands with `try_send`. When Redis is slow or down, play goes on.
 
 pub mod directory;
 pub mod follower;
 pub mod keys;
 pub mod lease;
 pub mod log_writer;
+pub mod notices;
 pub mod pubsub;
 pub mod redis;
 pub mod samples;
@@ -187,6 +190,15 @@ impl Cluster {
                 .clone()
                 .run(shutdown.clone())
                 .instrument(tracing::info_span!("pubsub", node = %node.id)),
+        );
+        tracker.spawn(
+            notices::run(
+                pubsub.clone(),
+                directory.clone(),
+                registry.clone(),
+                shutdown.clone(),
+            )
+            .instrument(tracing::info_span!("notices", node = %node.id)),
         );
         let (ticker_writer, sink) = TickerWriter::new(
             directory.clone(),

@@ -1,7 +1,8 @@
 //! The spectator delay through real clients: with `--spectator-delay-secs
 //! 1`, an SSE watcher, a long-poll watcher and the minimap samples see the
 //! room a second (30 ticks) late, with the same ids and resume rules, while
-//! the players' own snapshots are live.
+//! the players' own snapshots are live; a private room created with its
+//! own `spectator_delay_secs` is watched that late on a server without one.
 
 mod common;
 
@@ -155,4 +156,69 @@ async fn watchers_see_the_room_late_with_the_same_ids_and_players_see_it_live() 
         snapshot.tick
     );
     server.stop().await;
+}
+
+/// `POST /api/rooms` with `body`: status and answer.
+async fn create(server: &TestServer, body: &Value) -> (u16, Value) {
+    let (status, _, answer) = common::sent(
+        reqwest::Client::new()
+            .post(server.http_url("/api/rooms"))
+            .json(body),
+    )
+    .await;
+    (status, answer)
+}
+
+#[tokio::test]
+async fn a_private_room_created_with_its_own_delay_is_watched_that_late() {
+    let server = TestServer::start(test_config()).await;
+
+    let (status, plain) = create(&server, &serde_json::json!({ "private": true })).await;
+    assert_eq!(status, 201, "{plain}");
+    assert_eq!(plain["spectator_delay_secs"], 0, "the server's delay");
+    let (status, refused) = create(
+        &server,
+        &serde_json::json!({ "private": true, "spectator_delay_secs": 61 }),
+    )
+    .await;
+    assert_eq!(
+        (status, &refused["code"]),
+        (422, &Value::from("bad_body")),
+        "{refused}"
+    );
+
+    let (status, room) = create(
+        &server,
+        &serde_json::json!({ "private": true, "spectator_delay_secs": DELAY_SECS }),
+    )
+    .await;
+    assert_eq!(status, 201, "{room}");
+    assert_eq!(room["spectator_delay_secs"], DELAY_SECS);
+    let (id, invite) = (
+        room["room"].as_str().expect("id"),
+        room["invite"].as_str().expect("invite"),
+    );
+    let http = reqwest::Client::new();
+    let events = server.http_url(&format!("/api/rooms/{id}/events?invite={invite}"));
+    let mut feed = SseClient::open(&http, &events, None).await;
+    assert_eq!(feed.status, 200);
+    feed.next_logged().await; // the snapshot
+
+    let url = format!("{}?room={id}&invite={invite}", server.ws_url());
+    let mut player = Player::hello_on(common::connect_url(&url).await, "Late", None, None).await;
+    let joined = Instant::now();
+    player.snapshot().await;
+    loop {
+        let event = feed.next().await;
+        if event.event == "join" && event.json()["name"] == "Late" {
+            break;
+        }
+    }
+    // Released DELAY_TICKS ticks after the tick that logged it: never
+    // sooner than the delay (a loaded machine only makes ticks later).
+    let late = joined.elapsed();
+    assert!(
+        late >= Duration::from_millis(900),
+        "the join reached the watcher {late:?} after it happened"
+    );
 }

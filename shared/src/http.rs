@@ -352,7 +352,17 @@ pub struct CreateRoomBody {
     /// code. A public room is opened for matchmaking otherwise.
     #[serde(default)]
     pub private: bool,
+    /// Seconds the room's watchers (SSE, long-poll watchers, minimap
+    /// samples) see it late, 0 to [`MAX_SPECTATOR_DELAY_SECS`]: a
+    /// tournament host's defence against ghosting. Absent: the server's
+    /// `--spectator-delay-secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectator_delay_secs: Option<u32>,
 }
+
+/// The longest spectator delay a room may have (`--spectator-delay-secs`
+/// has the same bound): each room holds that much formatted feed.
+pub const MAX_SPECTATOR_DELAY_SECS: u32 = 60;
 
 /// `POST /api/rooms`'s answer (201): the room opened, and for a private
 /// room the code that lets players and spectators in.
@@ -366,6 +376,8 @@ pub struct CreatedRoom {
     pub invite: Option<String>,
     /// The owner node's public URL: the room lives there.
     pub node_url: String,
+    /// Seconds the room's watchers see it late.
+    pub spectator_delay_secs: u32,
 }
 
 /// `POST /api/rooms/{id}/join`'s answer: the session token plus what the

@@ -11,7 +11,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use skirmish_shared::http::{ApiErrorCode, CreateRoomBody, CreatedRoom, ErrorBody};
+use skirmish_shared::http::{
+    ApiErrorCode, CreateRoomBody, CreatedRoom, ErrorBody, MAX_SPECTATOR_DELAY_SECS,
+};
 
 use super::AppState;
 use super::matchmake::node_url;
@@ -313,8 +315,17 @@ pub async fn create_room(
              through POST /api/matchmake or by joining a new room name",
         ));
     }
+    if let Some(secs) = body.spectator_delay_secs
+        && secs > MAX_SPECTATOR_DELAY_SECS
+    {
+        return Err(ApiError::new(
+            ApiErrorCode::BadBody,
+            format!("spectator_delay_secs: 0 to {MAX_SPECTATOR_DELAY_SECS}"),
+        ));
+    }
     let client = super::client_of(slot.as_deref());
-    let (room, code) = app.registry.create_private(client).map_err(|err| {
+    let delay = body.spectator_delay_secs;
+    let (room, code) = app.registry.create_private(client, delay).map_err(|err| {
         app.metrics.reject(err.reason());
         ApiError::join_refused(err)
     })?;
@@ -324,6 +335,7 @@ pub async fn create_room(
         private: true,
         invite: Some(code.to_hex()),
         node_url: node_url(&app, &headers),
+        spectator_delay_secs: delay.unwrap_or(app.config.spectator_delay_secs),
     };
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }

@@ -188,7 +188,14 @@ impl Registry {
             handovers: Arc::default(),
         });
         let mut rooms = registry.rooms.lock();
-        registry.open(&mut rooms, registry.default_room.clone(), true, None, None);
+        registry.open(
+            &mut rooms,
+            registry.default_room.clone(),
+            true,
+            None,
+            None,
+            None,
+        );
         drop(rooms);
         registry
     }
@@ -303,6 +310,7 @@ impl Registry {
             record.public,
             None,
             Some(record),
+            None,
         ))
     }
 
@@ -321,9 +329,13 @@ impl Registry {
         public: bool,
         invite: Option<InviteCode>,
         adopted: Option<&HandoverRecord>,
+        spectator_delay_secs: Option<u32>,
     ) -> RoomHandle {
         let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let mut config = self.config.clone();
+        if let Some(secs) = spectator_delay_secs {
+            config.spectator_delay_secs = secs;
+        }
         config.seed = config.seed.wrapping_add(instance - 1);
         config.tick_phase = super::clock::phase_of(instance, config.tick_phases);
         let (tx, rx) = mpsc::channel(config.inbox_capacity.max(1));
@@ -459,7 +471,7 @@ impl Registry {
                 return Err(JoinError::ResumeRejected { room: id.into() });
             }
             self.quota.admit(rooms.len(), ask.client, Opening::Named)?;
-            return Ok(self.open(&mut rooms, id.into(), false, None, None));
+            return Ok(self.open(&mut rooms, id.into(), false, None, None, None));
         }
         if ask.resuming {
             return Err(JoinError::ResumeWithoutRoom);
@@ -499,18 +511,24 @@ impl Registry {
             let n = self.next_public.fetch_add(1, Ordering::Relaxed);
             let id: Arc<str> = format!("{}-{n}", self.public_prefix).into();
             if !rooms.contains_key(&id) {
-                return self.open(rooms, id, true, None, None);
+                return self.open(rooms, id, true, None, None, None);
             }
         }
     }
 
     /// Opens a private room for `client`: a random id (`p-` and 16 hex
     /// digits, so ids say nothing about how many exist) and a fresh invite
-    /// code, within the room cap and the address's rate of new rooms.
+    /// code, within the room cap and the address's rate of new rooms. Its
+    /// watchers see it `spectator_delay_secs` late (checked by the caller),
+    /// or the server's `--spectator-delay-secs`.
     ///
     /// # Errors
     /// The room cap, the client's rate of new rooms, or shutdown.
-    pub fn create_private(&self, client: IpAddr) -> Result<(RoomHandle, InviteCode), JoinError> {
+    pub fn create_private(
+        &self,
+        client: IpAddr,
+        spectator_delay_secs: Option<u32>,
+    ) -> Result<(RoomHandle, InviteCode), JoinError> {
         if self.drain.is_cancelled() {
             return Err(JoinError::ShuttingDown);
         }
@@ -520,7 +538,17 @@ impl Registry {
         loop {
             let id: Arc<str> = format!("p-{:016x}", rand::random::<u64>()).into();
             if !rooms.contains_key(&id) {
-                return Ok((self.open(&mut rooms, id, false, Some(code), None), code));
+                return Ok((
+                    self.open(
+                        &mut rooms,
+                        id,
+                        false,
+                        Some(code),
+                        None,
+                        spectator_delay_secs,
+                    ),
+                    code,
+                ));
             }
         }
     }

@@ -444,7 +444,18 @@ fn http_vectors() -> Vec<JsonVector> {
         vector(
             "http_create_room_body",
             "POST /api/rooms: open a private room",
-            &CreateRoomBody { private: true },
+            &CreateRoomBody {
+                private: true,
+                spectator_delay_secs: None,
+            },
+        ),
+        vector(
+            "http_create_room_body_delayed",
+            "POST /api/rooms: a private room its watchers see 30 s late",
+            &CreateRoomBody {
+                private: true,
+                spectator_delay_secs: Some(30),
+            },
         ),
         vector(
             "http_create_room_answer",
@@ -454,6 +465,7 @@ fn http_vectors() -> Vec<JsonVector> {
                 private: true,
                 invite: Some("9b1de6a07c4f4e2a8d5c3b1a0f9e8d7c".into()),
                 node_url: "https://play.example.org".into(),
+                spectator_delay_secs: 0,
             },
         ),
         vector(

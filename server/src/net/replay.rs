@@ -13,14 +13,12 @@
 //! stream is pulled as the client's socket takes it and holds nothing but
 //! its decoded replay. Reads only: never writes, never touches a room.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Extension;
-use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName};
+use axum::http::header::{CONTENT_TYPE, HeaderMap};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
@@ -37,10 +35,10 @@ use super::AppState;
 use super::api::ApiError;
 use super::history::{row_id, storage};
 use super::slots::client_address;
-use super::sse::end_frame;
+use super::sse::{end_frame, event_stream};
 use crate::address_limit::{AddressPermit, Full};
 use crate::listener::ConnSlot;
-use crate::metrics::{Metrics, Rejection, Transport};
+use crate::metrics::{Metrics, Rejection};
 use crate::room::event_log::sse_frame;
 use crate::storage::replay::{self, Playback, ReplayError};
 
@@ -215,28 +213,14 @@ fn respond(
     metrics: std::sync::Arc<Metrics>,
     span: tracing::Span,
 ) -> Response {
-    let body = stream::unfold(stream, move |mut stream| {
-        let metrics = metrics.clone();
+    let chunks = stream::unfold(stream, move |mut stream| {
         async move {
             let chunk = stream.next_chunk().await?;
-            metrics.sent(Transport::Sse, chunk.len());
-            Some((Ok::<Bytes, Infallible>(chunk), stream))
+            Some((chunk, stream))
         }
         .instrument(span.clone())
     });
-    (
-        StatusCode::OK,
-        [
-            (CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
-            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (
-                HeaderName::from_static("x-accel-buffering"),
-                HeaderValue::from_static("no"),
-            ),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response()
+    event_stream(chunks, &metrics)
 }
 
 /// One replay stream: the decoded replay and where playback is.

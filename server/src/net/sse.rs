@@ -136,13 +136,28 @@ pub async fn ticker(
 fn respond(mut feed: Feed, span: tracing::Span) -> Response {
     feed.span = span.clone();
     info!(parent: &span, resumed = feed.opening_resumed, "stream opened");
-    let body = stream::unfold(feed, move |mut feed| {
+    let metrics = feed.metrics.clone();
+    let chunks = stream::unfold(feed, move |mut feed| {
         async move {
             let chunk = feed.next_chunk().await?;
-            feed.metrics.sent(Transport::Sse, chunk.len());
-            Some((Ok::<Bytes, Infallible>(chunk), feed))
+            Some((chunk, feed))
         }
         .instrument(span.clone())
+    });
+    event_stream(chunks, &metrics)
+}
+
+/// The answer of an event stream (live feeds and replays): `200`,
+/// `text/event-stream`, never cached, not buffered by a proxy (nginx reads
+/// `X-Accel-Buffering: no`), each chunk counted as SSE bytes sent.
+pub(super) fn event_stream<S>(chunks: S, metrics: &Arc<Metrics>) -> Response
+where
+    S: futures_util::Stream<Item = Bytes> + Send + 'static,
+{
+    let metrics = metrics.clone();
+    let body = futures_util::StreamExt::map(chunks, move |chunk| {
+        metrics.sent(Transport::Sse, chunk.len());
+        Ok::<Bytes, Infallible>(chunk)
     });
     (
         StatusCode::OK,

@@ -76,6 +76,22 @@ struct Loss {
     told: Duration,
 }
 
+/// A's own room, listed on `others`, with `name` seated in it (its first
+/// snapshot read).
+async fn seated_room(
+    http: &reqwest::Client,
+    owner: &NodeProcess,
+    others: &[&NodeProcess],
+    name: &str,
+) -> (String, Player) {
+    let room = own_room(http, owner).await;
+    listed_on(http, &room, others).await;
+    let socket = connect_url(&format!("ws://{}/ws", owner.addr)).await;
+    let mut player = Player::hello_on(socket, name, Some(&room), None).await;
+    player.snapshot().await;
+    (room, player)
+}
+
 /// Three nodes; A owns a room with a seated player and spectators on B and
 /// C. A is SIGKILLed. Checks every promise of issue 16's first bullet and
 /// returns the times it took.
@@ -86,14 +102,9 @@ async fn kill_the_owner(test: &str) -> Option<Loss> {
     let b = node(&redis.url(), &prefix, "b", &EXTRA).await;
     let c = node(&redis.url(), &prefix, "c", &EXTRA).await;
     let http = reqwest::Client::new();
-    let room = own_room(&http, &a).await;
-    listed_on(&http, &room, &[&b, &c]).await;
-
     // A player keeps a seat (so a resume token and its route exist), and
     // spectators read the room on its owner and on two other nodes.
-    let socket = connect_url(&format!("ws://{}/ws", a.addr)).await;
-    let mut seated = Player::hello_on(socket, "Stays", Some(&room), None).await;
-    seated.snapshot().await;
+    let (room, seated) = seated_room(&http, &a, &[&b, &c], "Stays").await;
     let token = hex(&seated.welcome.resume.0);
     let mut on_a = SseClient::open(&http, &events_url(&a, &room), None).await;
     let mut on_b = SseClient::open(&http, &events_url(&b, &room), None).await;
@@ -234,11 +245,7 @@ async fn a_node_paused_past_its_lease_is_fenced_and_closes_its_players_with_4003
     let a = node(&redis.url(), &prefix, "a", &EXTRA).await;
     let b = node(&redis.url(), &prefix, "b", &EXTRA).await;
     let http = reqwest::Client::new();
-    let room = own_room(&http, &a).await;
-    listed_on(&http, &room, &[&b]).await;
-    let socket = connect_url(&format!("ws://{}/ws", a.addr)).await;
-    let mut seated = Player::hello_on(socket, "Paused", Some(&room), None).await;
-    seated.snapshot().await;
+    let (room, mut seated) = seated_room(&http, &a, &[&b], "Paused").await;
     let mut on_b = SseClient::open(&http, &events_url(&b, &room), None).await;
     assert_eq!(on_b.next_logged().await.event, "snapshot");
     join_and_leave(&a, &room, "Ann").await;
@@ -384,11 +391,7 @@ async fn two_seconds_without_redis_keep_the_tick_rate_and_the_backlog_drains() {
     let a = node(&redis.url(), &prefix, "a", &EXTRA).await;
     let b = node(&redis.url(), &prefix, "b", &EXTRA).await;
     let http = reqwest::Client::new();
-    let room = own_room(&http, &a).await;
-    listed_on(&http, &room, &[&b]).await;
-    let socket = connect_url(&format!("ws://{}/ws", a.addr)).await;
-    let mut player = Player::hello_on(socket, "Steady", Some(&room), None).await;
-    player.snapshot().await;
+    let (room, mut player) = seated_room(&http, &a, &[&b], "Steady").await;
     let mut local = SseClient::open(&http, &events_url(&a, &room), None).await;
     let mut remote = SseClient::open(&http, &events_url(&b, &room), None).await;
     assert_eq!(local.next_logged().await.event, "snapshot");

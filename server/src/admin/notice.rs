@@ -49,6 +49,14 @@ impl NoticePace {
     }
 }
 
+/// Whether `text` (trimmed) is a server message as the console accepts
+/// one: 1 to [`MAX_NOTICE_LEN`] bytes, no control characters. Messages
+/// from other nodes are held to the same rule before a HUD shows them.
+#[must_use]
+pub fn acceptable(text: &str) -> bool {
+    !text.is_empty() && text.len() <= MAX_NOTICE_LEN && !text.contains(char::is_control)
+}
+
 /// `POST /admin/api/notice` with `{"text": "..."}`: every player and
 /// watcher of this node's rooms (of every node's, in a cluster) is shown
 /// the text. Answers the audit entry.
@@ -59,7 +67,7 @@ pub(super) async fn send_notice(
 ) -> Result<Json<AuditEntry>, ApiError> {
     let Json(AdminNotice { text }) = body?;
     let text = text.trim();
-    if text.is_empty() || text.len() > MAX_NOTICE_LEN || text.contains(char::is_control) {
+    if !acceptable(text) {
         return Err(ApiError::new(
             ApiErrorCode::BadBody,
             format!("text: 1 to {MAX_NOTICE_LEN} bytes without control characters"),

@@ -12,7 +12,6 @@
 
 use std::sync::Arc;
 
-use skirmish_shared::MAX_NOTICE_LEN;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
@@ -94,7 +93,7 @@ fn from_other_node<'a>(payload: &'a [u8], own: &str) -> Option<&'a str> {
     if sender == own {
         return None;
     }
-    if text.is_empty() || text.len() > MAX_NOTICE_LEN || text.contains(char::is_control) {
+    if !crate::admin::notice::acceptable(text) {
         debug!(
             len = text.len(),
             "a malformed server message from Redis ignored"
@@ -106,6 +105,8 @@ fn from_other_node<'a>(payload: &'a [u8], own: &str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
+    use skirmish_shared::MAX_NOTICE_LEN;
+
     use super::*;
 
     #[test]

@@ -738,6 +738,22 @@ mod tests {
         }
     }
 
+    /// `name` (back with `resume`, if given) joins the room `duel`.
+    async fn join_duel(
+        registry: &Registry,
+        name: &str,
+        resume: Option<ResumeToken>,
+    ) -> Result<Seat, JoinError> {
+        registry
+            .join(
+                registry.new_session(),
+                entrant(name, resume),
+                Some("duel".into()),
+                None,
+            )
+            .await
+    }
+
     /// Hands records to another registry in this process, as the cluster's
     /// transport would to another node (`None` adopts nothing), and keeps
     /// them.
@@ -785,24 +801,8 @@ mod tests {
             ..InProcess::default()
         });
         a.hand_over_with(sink.clone());
-        let ada = a
-            .join(
-                a.new_session(),
-                entrant("Ada", None),
-                Some("duel".into()),
-                None,
-            )
-            .await
-            .expect("seated");
-        let bob = a
-            .join(
-                a.new_session(),
-                entrant("Bob", None),
-                Some("duel".into()),
-                None,
-            )
-            .await
-            .expect("seated");
+        let ada = join_duel(&a, "Ada", None).await.expect("seated");
+        let bob = join_duel(&a, "Bob", None).await.expect("seated");
         drained(&a).await;
 
         // The old owner's players are told the room moved; its readers get
@@ -840,13 +840,7 @@ mod tests {
         // Each player resumes there with its old token into its old ship;
         // another token is refused, and a newcomer gets a free id.
         for seat in [&ada, &bob] {
-            let back = b
-                .join(
-                    b.new_session(),
-                    entrant("x", Some(seat.welcome.resume)),
-                    Some("duel".into()),
-                    None,
-                )
+            let back = join_duel(&b, "x", Some(seat.welcome.resume))
                 .await
                 .expect("resumed with the old token");
             assert_eq!(back.welcome.ship, seat.welcome.ship);
@@ -854,24 +848,9 @@ mod tests {
         }
         let mut forged = ada.welcome.resume;
         forged.0[15] ^= 1;
-        let refused = b
-            .join(
-                b.new_session(),
-                entrant("x", Some(forged)),
-                Some("duel".into()),
-                None,
-            )
-            .await;
+        let refused = join_duel(&b, "x", Some(forged)).await;
         assert!(matches!(refused, Err(JoinError::ResumeRejected { .. })));
-        let newcomer = b
-            .join(
-                b.new_session(),
-                entrant("Cy", None),
-                Some("duel".into()),
-                None,
-            )
-            .await
-            .expect("seated");
+        let newcomer = join_duel(&b, "Cy", None).await.expect("seated");
         assert!(![ada.welcome.ship, bob.welcome.ship].contains(&newcomer.welcome.ship));
         assert_eq!(adopted.players(), 3);
     }
@@ -880,15 +859,7 @@ mod tests {
     async fn a_room_no_node_adopts_closes_with_server_drain() {
         let a = registry(0);
         a.hand_over_with(Arc::new(InProcess::default()));
-        let ada = a
-            .join(
-                a.new_session(),
-                entrant("Ada", None),
-                Some("duel".into()),
-                None,
-            )
-            .await
-            .expect("seated");
+        let ada = join_duel(&a, "Ada", None).await.expect("seated");
         drained(&a).await;
         assert_eq!(
             ada.outbox.closing(),

@@ -37,6 +37,7 @@ macro_rules! lifecycle {
 }
 pub(crate) use lifecycle;
 
+pub mod area_grid;
 pub mod bans;
 pub mod clock;
 pub mod event_ids;

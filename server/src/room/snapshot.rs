@@ -26,6 +26,7 @@ use skirmish_shared::interest::Camera;
 use skirmish_shared::rules::{POS_SCALE, Rules};
 use skirmish_shared::{GameEvent, ShipDelta, ShipId, ShipSpawn, ShotSpawn, SnapshotBody, Tick};
 
+use super::area_grid::AreaGrid;
 use crate::game::{ShipEntry, ShotEntry, WorldState};
 
 /// One tick's state and the events that happened on it.
@@ -48,32 +49,32 @@ pub struct Interest {
     pub from_ships: usize,
 }
 
-/// What one player is sent of one frame: everything, or what lies in an
-/// area (an empty area when the player's ship is not in the frame, which
-/// only a client acking a tick from before it joined can ask for).
+/// What one player is sent of one frame: everything, or its own ship (its
+/// index in the frame) and what lies in an area (an empty area when the
+/// player's ship is not in the frame, which only a client acking a tick
+/// from before it joined can ask for).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Sight {
     All,
-    Area(ShipId, Camera),
+    Area(Option<usize>, Camera),
 }
 
-impl Sight {
-    fn ship(self, entry: &ShipEntry) -> bool {
-        match self {
-            Sight::All => true,
-            Sight::Area(own, area) => {
-                entry.state.id == own || area.contains(entry.state.x, entry.state.y)
-            }
-        }
-    }
+/// A kept frame's ships and shots by place (with interest management
+/// only): the shots at their extrapolated positions at the frame's tick,
+/// as the client draws them, computed once per tick, not once per player.
+#[derive(Debug, Default)]
+struct Placed {
+    ships: AreaGrid,
+    shots: AreaGrid,
 }
 
 /// The recent frames of a room, oldest first, consecutive ticks.
 #[derive(Debug)]
 pub struct History {
     frames: VecDeque<Arc<Frame>>,
-    /// Each kept frame's shot positions (with interest management only).
-    shots_at: VecDeque<Vec<(i32, i32)>>,
+    /// Each kept frame's ships and shots by place (empty without interest
+    /// management).
+    placed: VecDeque<Placed>,
     capacity: usize,
     interest: Option<Interest>,
 }
@@ -85,7 +86,7 @@ impl History {
     pub fn new(capacity: usize) -> History {
         History {
             frames: VecDeque::with_capacity(capacity.max(1)),
-            shots_at: VecDeque::with_capacity(capacity.max(1)),
+            placed: VecDeque::with_capacity(capacity.max(1)),
             capacity: capacity.max(1),
             interest: None,
         }
@@ -110,71 +111,79 @@ impl History {
         if ships.len() < interest.from_ships {
             return Sight::All;
         }
-        let area = match ships.binary_search_by_key(&viewer, |s| s.state.id) {
-            Ok(i) => Camera::interest(&interest.rules, ships[i].state.x, ships[i].state.y),
-            Err(_) => Camera::NOTHING,
-        };
-        Sight::Area(viewer, area)
+        match ships.binary_search_by_key(&viewer, |s| s.state.id) {
+            Ok(i) => Sight::Area(
+                Some(i),
+                Camera::interest(&interest.rules, ships[i].state.x, ships[i].state.y),
+            ),
+            Err(_) => Sight::Area(None, Camera::NOTHING),
+        }
     }
 
-    /// The ships and shots of `frame` that `sight` takes in. A shot is
-    /// judged at its extrapolated position at the frame's tick, as the
-    /// client draws it.
+    /// The ships and shots of `frame` that `sight` takes in, in id order.
+    /// A shot is judged at its extrapolated position at the frame's tick,
+    /// as the client draws it.
     fn seen<'a>(&self, frame: &'a Frame, sight: Sight) -> Seen<'a> {
         let state = &frame.state;
-        let Sight::Area(_, area) = sight else {
+        let Sight::Area(own, area) = sight else {
             return Seen {
                 ships: state.ships.iter().collect(),
                 shots: state.shots.iter().collect(),
             };
         };
-        let at = self.shots_at(state.tick);
-        // An area is about a quarter of the arena: reserve a third of the
-        // room rather than growing each list a few times per player.
-        let mut seen = Seen {
-            ships: Vec::with_capacity(state.ships.len() / 3 + 8),
-            shots: Vec::with_capacity(state.shots.len() / 3 + 8),
-        };
-        seen.ships
-            .extend(state.ships.iter().filter(|s| sight.ship(s)));
-        seen.shots.extend(
-            state
-                .shots
-                .iter()
-                .zip(at)
-                .filter(|(_, (x, y))| area.contains_point(*x, *y))
-                .map(|(s, _)| s),
-        );
-        seen
+        let placed = self.placed(state.tick);
+        let mut ships = placed.ships.query(area);
+        if let Some(own) = own {
+            ships.set(own);
+        }
+        let shots = placed.shots.query(area);
+        Seen {
+            ships: ships.iter().map(|i| &state.ships[i]).collect(),
+            shots: shots.iter().map(|i| &state.shots[i]).collect(),
+        }
     }
 
-    /// Where the shots of kept `tick` are, in its shots' order (empty
-    /// without interest management).
-    fn shots_at(&self, tick: Tick) -> &[(i32, i32)] {
+    /// Where the ships and shots of kept `tick` are.
+    fn placed(&self, tick: Tick) -> &Placed {
+        static NOWHERE: Placed = Placed {
+            ships: AreaGrid::EMPTY,
+            shots: AreaGrid::EMPTY,
+        };
         self.index(tick)
-            .and_then(|i| self.shots_at.get(i))
-            .map_or(&[], Vec::as_slice)
+            .and_then(|i| self.placed.get(i))
+            .unwrap_or(&NOWHERE)
     }
 
-    /// Each shot's extrapolated position at `frame`'s tick in sub-units:
-    /// computed once per tick, not once per player.
-    fn place_shots(&self, frame: &Frame) -> Vec<(i32, i32)> {
+    /// Buckets `frame`'s ships and shots by place, the shots at their
+    /// extrapolated positions at the frame's tick in sub-units.
+    fn place(&self, frame: &Frame) -> Placed {
         let Some(interest) = &self.interest else {
-            return Vec::new();
+            return Placed::default();
         };
-        let tick = frame.state.tick;
+        let rules = &interest.rules;
+        let (width, height) = (
+            i32::from(rules.arena_w) * POS_SCALE,
+            i32::from(rules.arena_h) * POS_SCALE,
+        );
+        let state = &frame.state;
+        let ships = state
+            .ships
+            .iter()
+            .map(|s| (i32::from(s.state.x), i32::from(s.state.y)))
+            .collect();
         let scale = POS_SCALE as f32;
-        frame
-            .state
+        let shots = state
             .shots
             .iter()
             .map(|s| {
-                let (x, y) = interest
-                    .rules
-                    .shot_position((s.x, s.y), s.aim, tick.since(s.fired));
+                let (x, y) = rules.shot_position((s.x, s.y), s.aim, state.tick.since(s.fired));
                 ((x * scale).round() as i32, (y * scale).round() as i32)
             })
-            .collect()
+            .collect();
+        Placed {
+            ships: AreaGrid::new(width, height, ships),
+            shots: AreaGrid::new(width, height, shots),
+        }
     }
 
     /// Ticks kept.
@@ -192,13 +201,13 @@ impl History {
             .is_some_and(|last| frame.state.tick != last.state.tick.next())
         {
             self.frames.clear();
-            self.shots_at.clear();
+            self.placed.clear();
         }
         if self.frames.len() == self.capacity {
             self.frames.pop_front();
-            self.shots_at.pop_front();
+            self.placed.pop_front();
         }
-        self.shots_at.push_back(self.place_shots(&frame));
+        self.placed.push_back(self.place(&frame));
         self.frames.push_back(Arc::new(frame));
     }
 

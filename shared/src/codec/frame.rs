@@ -51,7 +51,18 @@ const SNAPSHOT_VARIANT: u32 = 1;
 /// # Errors
 /// See [`encode`].
 pub fn snapshot_frame(last_input: u32, body: &EncodedBody) -> Result<Vec<u8>, CodecError> {
-    let mut frame = encode(&(SNAPSHOT_VARIANT, last_input))?;
+    // The head (two varints, at most 1 + 5 bytes) goes through bincode on
+    // the stack, so each player's frame is one exact allocation: this runs
+    // once per player per tick.
+    let mut head = [0u8; 8];
+    let len = bincode::serde::encode_into_slice(
+        (SNAPSHOT_VARIANT, last_input),
+        &mut head,
+        config::<MAX_SERVER_FRAME>(),
+    )
+    .map_err(|e| CodecError::Encode(e.to_string()))?;
+    let mut frame = Vec::with_capacity(len + body.0.len());
+    frame.extend_from_slice(&head[..len]);
     frame.extend_from_slice(&body.0);
     Ok(frame)
 }

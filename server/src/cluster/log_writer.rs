@@ -677,3 +677,43 @@ fn resync(log: &EventLog, last: u64, work: &mut Work) {
         work.prev = last;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A part of `bytes` bytes of message.
+    fn part(bytes: usize) -> Part {
+        Part {
+            room: Arc::from("r"),
+            log: Weak::new(),
+            closed: None,
+            prev: 0,
+            entries: Vec::new(),
+            snapshot: RawValue::from_string("{}".to_owned())
+                .expect("json")
+                .into(),
+            snap_at: 0,
+            message: "m".repeat(bytes.saturating_sub(2)),
+        }
+    }
+
+    fn sizes(calls: &[Vec<Part>]) -> Vec<usize> {
+        calls.iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn a_round_is_one_call_up_to_its_room_and_byte_bounds() {
+        let small = |n| (0..n).map(|_| part(2_000)).collect::<Vec<_>>();
+        assert_eq!(sizes(&split(small(90))), [90]);
+        assert_eq!(sizes(&split(small(300))), [CALL_ROOMS, CALL_ROOMS, 44]);
+        // A room over the byte bound goes out alone, and the rooms after
+        // it start a new call.
+        let mut parts = small(3);
+        parts.push(part(CALL_BYTES + 1));
+        parts.extend(small(2));
+        assert_eq!(sizes(&split(parts)), [3, 1, 2]);
+        let half = || part(CALL_BYTES / 2);
+        assert_eq!(sizes(&split(vec![half(), half(), half()])), [2, 1]);
+    }
+}

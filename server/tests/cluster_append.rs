@@ -43,7 +43,14 @@ async fn one_append_call_answers_each_of_its_rooms_on_its_own() {
     // is gone, so a:1 may write it; `fine` is new.
     let setup: [&[&str]; 4] = [
         &["HSET", &key("taken"), "fence", "b:1"],
-        &["HSET", &format!("{}:feed", key("lost")), "closed", "server_lost", "last", "5"],
+        &[
+            "HSET",
+            &format!("{}:feed", key("lost")),
+            "closed",
+            "server_lost",
+            "last",
+            "5",
+        ],
         &["SET", &format!("{}:feed", key("broken")), "not a hash"],
         &["HSET", &key("orphan"), "fence", "c:1"],
     ];
@@ -184,7 +191,12 @@ async fn a_writer_round_of_many_rooms_is_one_append_call() {
         .query_async(&mut conn)
         .await
         .expect("flushall");
-    wait_until("every room's feed is written again", MARGIN, every_feed_written).await;
+    wait_until(
+        "every room's feed is written again",
+        MARGIN,
+        every_feed_written,
+    )
+    .await;
     watcher.abort();
 
     let append = format!("\"EVALSHA\" \"{}\"", SCRIPTS.append.get_hash());

@@ -690,9 +690,7 @@ mod tests {
             closed: None,
             prev: 0,
             entries: Vec::new(),
-            snapshot: RawValue::from_string("{}".to_owned())
-                .expect("json")
-                .into(),
+            snapshot: RawValue::from_string("{}".to_owned()).expect("json").into(),
             snap_at: 0,
             message: "m".repeat(bytes.saturating_sub(2)),
         }

@@ -186,6 +186,8 @@ pub struct TransportReport {
     pub requests: u64,
     /// Feeds reset for falling off the event log.
     pub resets: u64,
+    /// Players that followed their room to another node.
+    pub moves: u64,
     /// Snapshots older than one already applied.
     pub stale: u64,
     /// Errors and unexpected disconnects.
@@ -230,6 +232,7 @@ impl TransportReport {
             }),
             requests: load(&c.requests),
             resets: load(&c.resets),
+            moves: load(&c.moves),
             stale: load(&c.stale),
             errors: load(&c.errors),
             errors_by_reason: stats.reasons(),
@@ -582,6 +585,7 @@ mod tests {
             bytes_per_event: None,
             requests: 0,
             resets: 0,
+            moves: 0,
             stale: 0,
             errors,
             errors_by_reason: BTreeMap::new(),

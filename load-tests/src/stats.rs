@@ -105,6 +105,9 @@ pub struct Counters {
     pub requests: AtomicU64,
     /// Feeds that fell off the event log and got a `reset`.
     pub resets: AtomicU64,
+    /// Players whose room moved to another node (`ServerMsg::Moved`, a
+    /// rolling deploy) and who resumed there.
+    pub moves: AtomicU64,
     /// Snapshots older than one already applied (ignored).
     pub stale: AtomicU64,
     /// Errors and unexpected disconnects.

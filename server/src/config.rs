@@ -351,6 +351,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub drain_deadline_secs: u64,
 
+    /// Cluster mode: a draining node's rooms end with `server_drain` at
+    /// their round's end instead of moving to another node (the rolling
+    /// deploy's handover, docs/scaleout.md): for a deploy whose nodes
+    /// cannot continue each other's rooms. The node still adopts rooms
+    /// other nodes hand over.
+    #[arg(long, env = "SKIRMISH_NO_HANDOVER")]
+    pub no_handover: bool,
+
     /// Milliseconds a follower of another node's room outlives its last
     /// local reader (a reader that comes back soon finds it warm).
     #[arg(long, env = "SKIRMISH_FOLLOWER_IDLE_MS", default_value_t = 30_000,

@@ -57,6 +57,7 @@ export const LOGGED_ROOM_EVENTS = new Set([
   RoomEvent.Score,
   RoomEvent.Round,
   RoomEvent.Notice,
+  RoomEvent.Moved,
 ]);
 
 /**

@@ -20,6 +20,7 @@ import { fetchLeaderboards } from './records.js';
 import {
   DRAINED_MESSAGE,
   drained,
+  movedPlacement,
   lostGame,
   matchmake,
   matchMessage,
@@ -722,6 +723,14 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         saveResume(null);
         showNotice(lost);
         void place(kind, name, null, null, false);
+        return;
+      }
+      const moved = movedPlacement(code, reason, session.state.moved);
+      if (moved && kind === 'websocket') {
+        // A rolling deploy handed the room to another node at its round's
+        // end: the same ship (and score) there, with the resume token.
+        showNotice('Your match moved to a new server; rejoining…');
+        start(kind, name, moved.room, loadResume(), false, 0, moved);
         return;
       }
       if (drained(code, reason)) {

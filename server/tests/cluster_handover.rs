@@ -19,7 +19,7 @@ use common::cluster_nodes::{
 use common::node_process::NodeProcess;
 use common::{Player, SseClient, connect_url, expect_close};
 use serde_json::Value;
-use skirmish_shared::{ClientMsg, Moved, ServerMsg};
+use skirmish_shared::{ClientMsg, Moved, ResumeToken, ServerMsg};
 
 /// A WebSocket player in `room` on its owner `node`.
 async fn player_in(node: &NodeProcess, room: &str, name: &str) -> Player {
@@ -46,6 +46,18 @@ async fn until_moved(player: &mut Player, within: Duration) -> Moved {
             _ => {}
         }
     }
+}
+
+/// What a client does on `Moved`: Hello at the new node with the old
+/// resume token.
+async fn resume_at(to: &Moved, name: &str, token: ResumeToken) -> Player {
+    Player::hello_on(
+        connect_url(&to.ws_url).await,
+        name,
+        Some(&to.room),
+        Some(token),
+    )
+    .await
 }
 
 /// The player's own score in its newest state.
@@ -153,8 +165,8 @@ async fn sigterm_hands_the_room_over_at_its_round_end_and_everyone_follows() {
     // A spectator and a poller on C, a node that neither owns nor adopts
     // the room... unless C is the adopter; either way they read Redis's
     // one log, not the old owner's memory.
-    let mut spectator = SseClient::open(&http, &c.url(&format!("/api/rooms/{room}/events")), None)
-        .await;
+    let mut spectator =
+        SseClient::open(&http, &c.url(&format!("/api/rooms/{room}/events")), None).await;
     let snapshot = spectator.next_logged().await;
     assert_eq!(snapshot.event, "snapshot");
     let cursor = snapshot.id.expect("id");
@@ -179,8 +191,7 @@ async fn sigterm_hands_the_room_over_at_its_round_end_and_everyone_follows() {
 
     // The player resumes on the adopter with its token: same ship, same
     // score, and the room plays on there.
-    let mut back = Player::hello_on(connect_url(&to.ws_url).await, "Stay", Some(&room), Some(token))
-        .await;
+    let mut back = resume_at(&to, "Stay", token).await;
     assert_eq!(back.ship(), ship);
     assert!(back.welcome.resumed);
     let before = back.snapshot().await.tick;
@@ -211,7 +222,8 @@ async fn sigterm_hands_the_room_over_at_its_round_end_and_everyone_follows() {
         .expect("the poll ends")
         .expect("task");
     let n = polled.len().min(seen.len());
-    let ids = |v: &[(u64, String, String)]| v.iter().map(|e| (e.0, e.1.clone())).collect::<Vec<_>>();
+    let ids =
+        |v: &[(u64, String, String)]| v.iter().map(|e| (e.0, e.1.clone())).collect::<Vec<_>>();
     assert_eq!(ids(&polled[..n]), ids(&seen[..n]), "{polled:?}");
 
     // The old node exits well within its drain deadline (120 s by default):
@@ -258,7 +270,8 @@ async fn with_no_node_to_adopt_the_room_closes_with_server_drain() {
     let (exit, logs) = solo.wait().await;
     assert!(exit.success(), "{exit:?}");
     assert!(
-        logs.iter().any(|l| l.contains("no live node to take the room")),
+        logs.iter()
+            .any(|l| l.contains("no live node to take the room")),
         "{logs:?}"
     );
 }
@@ -298,9 +311,7 @@ async fn measure_handover_to_playing_again() {
         };
         let told = Instant::now();
         assert_eq!(to.node, "b", "{to:?}");
-        let mut back =
-            Player::hello_on(connect_url(&to.ws_url).await, "Again", Some(&room), Some(token))
-                .await;
+        let mut back = resume_at(&to, "Again", token).await;
         back.snapshot().await;
         gap.push(last_snapshot.elapsed());
         moved_to_play.push(told.elapsed());
@@ -325,5 +336,8 @@ async fn measure_handover_to_playing_again() {
         "last snapshot on the old node to first on the adopter: {}",
         ms(gap)
     );
-    eprintln!("moved to playing again on the adopter: {}", ms(moved_to_play));
+    eprintln!(
+        "moved to playing again on the adopter: {}",
+        ms(moved_to_play)
+    );
 }

@@ -733,6 +733,13 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         start(kind, name, moved.room, loadResume(), false, 0, moved);
         return;
       }
+      if (kind === 'longpoll' && code === CloseCode.GoingAway && reason === 'moved') {
+        // A long-poll session does not move (its join takes no token):
+        // matchmaking seats the player in the same room on its new node.
+        showNotice('Your match moved to a new server; rejoining…');
+        void place(kind, name, session.state.room ?? room, null, fallback);
+        return;
+      }
       if (drained(code, reason)) {
         // The room's node is being replaced and the room is gone with it:
         // no resume, a new match at once, anywhere.

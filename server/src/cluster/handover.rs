@@ -48,9 +48,7 @@ use super::directory::RedisDirectory;
 use super::pubsub::{Delivery, PubSubHub};
 use super::redis::{ClusterError, SCRIPTS};
 use crate::node::Node;
-use crate::room::handover::{
-    Adopted, HandedShip, Handover, HandoverRecord, HandoverSink,
-};
+use crate::room::handover::{Adopted, HandedShip, Handover, HandoverRecord, HandoverSink};
 use crate::room::registry::Registry;
 use crate::storage::identity::{Identity, SecretHash};
 use crate::tokens::Verifier;
@@ -146,12 +144,10 @@ impl Offer {
                 return None;
             }
             let identity = match &s.identity {
-                Some((id, hash)) if skirmish_shared::valid_player_id(id) => {
-                    Some(Identity {
-                        id: id.as_str().into(),
-                        secret_hash: SecretHash(*hash),
-                    })
-                }
+                Some((id, hash)) if skirmish_shared::valid_player_id(id) => Some(Identity {
+                    id: id.as_str().into(),
+                    secret_hash: SecretHash(*hash),
+                }),
                 Some(_) => return None,
                 None => None,
             };
@@ -422,11 +418,7 @@ async fn offer_to(
 }
 
 /// The adopter, once the room's entry names another fence than ours.
-async fn taken(
-    parts: &Parts,
-    room: &str,
-    fence: &str,
-) -> Result<Option<Adopted>, ClusterError> {
+async fn taken(parts: &Parts, room: &str, fence: &str) -> Result<Option<Adopted>, ClusterError> {
     let dir = &parts.directory;
     let mut conn = dir.link().conn();
     let (holder, node, url): (Option<String>, Option<String>, Option<String>) = dir

@@ -30,8 +30,8 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use skirmish_shared::codec::snapshot_frame;
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{
-    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, Moved, Notice, PROTOCOL_VERSION, Pong, ResumeToken,
-    ServerMsg, bad_name_message, encode, valid_name,
+    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, Moved, Notice, PROTOCOL_VERSION, Pong,
+    ResumeToken, ServerMsg, bad_name_message, encode, valid_name,
 };
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};

@@ -527,7 +527,6 @@ async fn adopt(
     let mut call = SCRIPTS.takeover.prepare_invoke();
     call.key(keys.room(&record.room))
         .key(keys.feed(&record.room))
-        .key(&keys.node_rooms)
         .arg(keys.prefix())
         .arg(&offer.id)
         .arg(&offer.from)

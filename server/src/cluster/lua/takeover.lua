@@ -4,7 +4,11 @@
 -- entry under this room, and no id is written twice), and the adopter's
 -- log continues the same stream above the old owner's last id.
 --
--- KEYS[1] room hash, KEYS[2] feed hash, KEYS[3] the adopter's rooms set
+-- The room leaves the old node's rooms set; the adopter's next heartbeat
+-- lists it in its own (added here, a heartbeat that read the adopter's
+-- rooms before the adoption would withdraw it as closed).
+--
+-- KEYS[1] room hash, KEYS[2] feed hash
 -- ARGV[1] prefix, [2] handover id, [3] the old owner's fence, [4] adopter
 --   node id, [5] adopter fence, [6] adopter public url, [7] lease ttl ms,
 --   [8] room id
@@ -29,7 +33,6 @@ redis.call('HSET', KEYS[1], 'owner', ARGV[4], 'fence', ARGV[5], 'url', ARGV[6],
   'state', 'open', 'published_ms', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('SREM', node_key(p, h[5]) .. ':rooms', ARGV[8])
-redis.call('SADD', KEYS[3], ARGV[8])
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HSET', KEYS[2], 'fence', ARGV[5])
 end

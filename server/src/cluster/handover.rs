@@ -300,6 +300,8 @@ async fn offer_room(
         return None;
     }
     let fence = parts.directory.fence();
+    // Whether the last `settle` withdrew the room (it closes here).
+    let mut withdrawn = false;
     for (n, node) in candidates.iter().take(MAX_CANDIDATES).enumerate() {
         let last_try = n + 1 == candidates.len().min(MAX_CANDIDATES);
         let id = format!("{:016x}", rand::rng().next_u64());
@@ -331,6 +333,7 @@ async fn offer_room(
             }
         }
         let give_up = last_try || reply.is_closed();
+        withdrawn = give_up;
         if let Some(adopted) = settle(parts, &record.room, &id, give_up).await {
             if reply.is_closed() {
                 warn!(adopter = %adopted.node,
@@ -343,6 +346,11 @@ async fn offer_room(
             break;
         }
         info!(adopter = %node, "offer not taken in time; next candidate");
+    }
+    if !withdrawn {
+        // The last candidate was not listening: no offer is open, and the
+        // room leaves the directory as it closes here.
+        settle(parts, &record.room, "", true).await;
     }
     info!("no node took the room: it closes as drained");
     None

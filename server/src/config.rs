@@ -485,6 +485,14 @@ pub struct Config {
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
     pub web_root: PathBuf,
+
+    /// Seconds a live room may go without finishing a tick before
+    /// `/healthz` answers 503 `tick_stalled` (a tick takes milliseconds;
+    /// the default leaves room for a loaded machine and a debugger's
+    /// pause without letting a stuck room go unnoticed for long).
+    #[arg(long, env = "SKIRMISH_STALL_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub stall_secs: u64,
 }
 
 /// How log lines are written.

@@ -831,6 +831,35 @@ try {
         await polled.close();
       }
     });
+    await check('through nginx, a node killed under a game: the page says why and plays again on another node', 30000, async () => {
+      const before = await gameState(clustered);
+      assert(before.phase === 'playing' && before.room === target.id, `playing in ${target.id} before the kill: ${before.phase} ${before.room}`);
+      // Every banner line from now on: the reason may show only briefly.
+      await clustered.evaluate(() => {
+        const w = /** @type {any} */ (window);
+        const text = /** @type {HTMLElement} */ (document.getElementById('banner-text'));
+        w.bannerLines = [];
+        new MutationObserver(() => w.bannerLines.push(text.textContent)).observe(text, { childList: true, characterData: true, subtree: true });
+      });
+      await lb.kill('c');
+      const lines = () => clustered.evaluate(() => /** @type {any} */ (window).bannerLines);
+      const after = await until(async () => {
+        const st = await gameState(clustered);
+        return st.phase === 'playing' && st.room !== target.id && st.ships.length >= 4 ? st : null;
+      }, 25000, 'a new game in another room').catch(async (err) => {
+        const st = await gameState(clustered);
+        throw new Error(`${err.message}: ${st.phase} in ${st.room}, banner ${JSON.stringify(await lines())}, sockets ${sockets.slice(-3)}, matchmakes ${matchmakes.length}`);
+      });
+      const said = await lines();
+      assert(
+        said.some((/** @type {string} */ l) => l.includes('Your room was lost with its server.') && l.includes('Finding you a new game')),
+        `the page said why: ${JSON.stringify(said)}`,
+      );
+      assert(/\/node\/[ab]\/ws\?/.test(sockets.at(-1) ?? ''), `the new game is on a live node: ${sockets.at(-1)}`);
+      await sleep(1000);
+      const later = await gameState(clustered);
+      assert(later.phase === 'playing' && later.tick > after.tick + 10, `plays on: ticks ${after.tick} -> ${later.tick}`);
+    });
     if (clusterErrors.length > 0) {
       failed++;
       console.log(`not ok - the clustered page threw: ${clusterErrors.join('; ')}`);

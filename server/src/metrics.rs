@@ -432,6 +432,8 @@ pub mod names {
     pub const REDIS_DATA_LOSSES: &str = "skirmish_redis_data_losses";
     /// Live rooms whose tick loop stalled.
     pub const ROOMS_STALLED: &str = "skirmish_rooms_stalled";
+    /// Rejoins under a new boot id after a lapsed lease (a counter).
+    pub const IDENTITY_RENEWALS: &str = "skirmish_identity_renewals";
 }
 
 fn tick_histogram() -> Histogram {
@@ -649,6 +651,9 @@ pub struct Metrics {
     /// Live rooms whose tick loop stalled (no tick for `--stall-secs`), as
     /// of the last `/healthz` or `/metrics` request.
     pub rooms_stalled: Gauge,
+    /// Times this node rejoined the cluster under a new boot id because its
+    /// lease lapsed while it was stopped.
+    pub identity_renewals: Counter,
     /// CPU, memory, descriptors and threads of this process.
     process: ProcessGauges,
     /// `(messages, bytes)` handles by [`Transport`], resolved once: `sent`
@@ -710,6 +715,7 @@ impl Metrics {
             pubsub_reconnects: Counter::default(),
             redis_data_losses: Counter::default(),
             rooms_stalled: Gauge::default(),
+            identity_renewals: Counter::default(),
             process: ProcessGauges::default(),
             sent_by_transport: Default::default(),
             registry,
@@ -881,6 +887,11 @@ impl Metrics {
             names::ROOMS_STALLED,
             "Live rooms that have not ticked for --stall-secs",
             m.rooms_stalled.clone(),
+        );
+        registry.register(
+            names::IDENTITY_RENEWALS,
+            "Rejoins of the cluster under a new boot id after the lease lapsed while stopped",
+            m.identity_renewals.clone(),
         );
         m.process.register(&mut registry);
         Metrics { registry, ..m }

@@ -34,6 +34,11 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   need initdb postgresql
 fi
 need nginx nginx
+# The tick-stall health test (server/tests/ops.rs) stops a worker thread of
+# the real server inside a tick with scripts/stall-tick.py (python3, and nm
+# for the function's address).
+need python3 python3
+need nm binutils
 cargo test --workspace --locked
 (cd web-client && node --test test/)
 (cd web-client && npm ci --no-audit --no-fund)

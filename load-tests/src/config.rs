@@ -101,7 +101,8 @@ pub struct Options {
     #[arg(long)]
     pub server_threads: Option<usize>,
 
-    /// Long-poll clients send `Accept-Encoding: gzip`, as browsers do.
+    /// Long-poll and SSE clients send `Accept-Encoding: gzip`, as
+    /// browsers do (the server compresses SSE only with `--sse-gzip`).
     #[arg(long)]
     pub gzip: bool,
 
@@ -128,6 +129,16 @@ pub struct Options {
     /// Write the JSON report here.
     #[arg(long)]
     pub report: Option<PathBuf>,
+
+    /// Write a self-contained HTML report here: charts of the run over
+    /// time (clients, updates per second, errors, server CPU), latency
+    /// histograms per transport and the summary table.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+
+    /// Write the HTML report's charts as SVG files into this directory.
+    #[arg(long)]
+    pub svg_dir: Option<PathBuf>,
 
     /// Error budgets: the exit status is non-zero when one is exceeded.
     #[command(flatten)]
@@ -181,6 +192,8 @@ pub struct Plan {
     pub progress: bool,
     /// Budgets to check the report against.
     pub budgets: Budgets,
+    /// Sample the run every second for charts (`--html`, `--svg-dir`).
+    pub timeline: bool,
 }
 
 impl Plan {
@@ -301,6 +314,7 @@ impl Options {
             view: self.view,
             progress: !self.quiet,
             budgets: self.budgets.clone(),
+            timeline: self.html.is_some() || self.svg_dir.is_some(),
         })
     }
 }

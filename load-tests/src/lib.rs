@@ -20,6 +20,8 @@
 //!   (metric names from `skirmish_server::metrics::names`).
 //! - [`report`]: the summary table, the JSON report and the error budgets.
 //! - [`progress`]: the live progress bar.
+//! - [`timeline`]: the run second by second, for the charts.
+//! - [`html`] and [`svg`]: the self-contained HTML report and its charts.
 //! - [`cpu`]: how the cores were shared between a spawned server and the
 //!   bots.
 //!
@@ -29,12 +31,15 @@
 pub mod clients;
 pub mod config;
 pub mod cpu;
+pub mod html;
 pub mod progress;
 pub mod prom;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod svg;
 pub mod target;
+pub mod timeline;
 pub mod wire;
 
 pub use config::{Options, Plan};

@@ -15,6 +15,7 @@ use crate::progress::Progress;
 use crate::report::{Report, ServerProcess, ServerTicks};
 use crate::stats::{Recorder, Transport};
 use crate::target::Target;
+use crate::timeline::Sampler;
 use crate::{Error, prom};
 use skirmish_server::metrics::names::TICK_DURATION_SECONDS;
 
@@ -45,6 +46,9 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
     });
     let progress = Progress::start(stats.clone(), plan.duration, plan.progress);
     let started = Instant::now();
+    let sampler = plan
+        .timeline
+        .then(|| Sampler::start(stats.clone(), started, target.base.as_str(), target.is_spawned()));
     let deadline = tokio::time::Instant::from_std(started + plan.duration);
     // The server's figures count from the end of the warmup.
     let before = tokio::spawn({
@@ -83,6 +87,10 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
         while clients.join_next().await.is_some() {}
     }
     progress.finish();
+    let timeline = match sampler {
+        Some(sampler) => sampler.finish().await,
+        None => Vec::new(),
+    };
     let (metrics_before, scraped_before, cpu_before) = before
         .await
         .unwrap_or_else(|_| (None, Instant::now(), None));
@@ -109,6 +117,7 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
     target.stop().await?;
     let mut report = Report::build(plan, &url, spawned, &stats, elapsed, ticks, cpu);
     report.server_process = process;
+    report.timeline = timeline;
     Ok(report)
 }
 

@@ -160,6 +160,9 @@ fn server_config(plan: &Plan, server_bots: u16, tick_hz: u16) -> Result<Config, 
     config.max_spectators_per_ip = config.max_spectators;
     config.max_polls_per_ip = config.max_polls;
     config.max_legacy_sessions = config.max_legacy_sessions.max(plan.legacy + 64);
+    // With --gzip a spawned server offers gzip streams to every spectator.
+    config.sse_gzip = plan.gzip;
+    config.max_gzip_streams = config.max_gzip_streams.max(plan.spectators + 64);
     if !config.web_root.is_dir() {
         // The default points into the source tree; a moved binary still
         // serves the API without it.

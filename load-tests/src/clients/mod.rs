@@ -53,7 +53,7 @@ pub struct ClientCtx {
     pub stop: CancellationToken,
     /// The server's base URL (`http://host:port/`).
     pub base: Url,
-    /// Long polls send `Accept-Encoding: gzip`.
+    /// Long polls and SSE streams send `Accept-Encoding: gzip`.
     pub gzip: bool,
     /// How players keep snapshots.
     pub view: play_state::ViewMode,
@@ -311,7 +311,8 @@ pub async fn fetch(
         0
     };
     let wire_bytes = head + raw.len() as u64 + framing;
-    stats.bytes(wire_bytes);
+    stats.head(head);
+    stats.bytes(raw.len() as u64 + framing);
     let body = if gzipped {
         let mut plain = Vec::with_capacity(raw.len() * 4);
         flate2::read::GzDecoder::new(&raw[..])
@@ -321,6 +322,7 @@ pub async fn fetch(
     } else {
         raw
     };
+    stats.decoded(body.len() as u64);
     Ok(Answer {
         status,
         wire_bytes,

@@ -5,8 +5,8 @@
 //! true as of; every later poll asks for what came after the last `next`.
 //!
 //! Measured: connect (the first answer), delivery latency of every event,
-//! resets, requests, and received bytes (head and body as sent, gzip when
-//! `--gzip`).
+//! resets, requests, answers without events, and received bytes (head and
+//! body as sent, gzip when `--gzip`; heads also apart).
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,13 @@ pub async fn session(
             stats
                 .counters
                 .resets
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if page.events.is_empty() && page.reset.is_none() {
+            // The wait ran out: a whole request and answer for nothing.
+            stats
+                .counters
+                .empty_answers
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         stats.messages(page.events.len() as u64);

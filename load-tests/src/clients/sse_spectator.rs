@@ -4,11 +4,15 @@
 //! Measured: connect (request until the opening `snapshot` event),
 //! delivery latency of every logged event (receive time minus its `time`
 //! stamp) and of `state` samples, resets, and received bytes (response
-//! head, body, chunk framing).
+//! head, body, chunk framing). With `--gzip` it asks for a gzip stream and
+//! decodes it chunk by chunk, counting both the wire and decoded bytes.
 
+use std::io::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use flate2::write::GzDecoder;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use skirmish_shared::feed::names;
@@ -43,14 +47,15 @@ pub async fn session(
     let deadline = Instant::now() + super::ROOM_WAIT;
     let response = loop {
         stats.request();
-        let response = tokio::time::timeout(
-            super::CONNECT_TIMEOUT,
-            http.get(&url).header("accept", "text/event-stream").send(),
-        )
+        let mut request = http.get(&url).header("accept", "text/event-stream");
+        if ctx.gzip {
+            request = request.header(reqwest::header::ACCEPT_ENCODING, "gzip");
+        }
+        let response = tokio::time::timeout(super::CONNECT_TIMEOUT, request.send())
         .await
         .map_err(|_| ClientError::Timeout("sse connect"))?
         .map_err(|e| ClientError::http(&e))?;
-        stats.bytes(response_head_len(&response));
+        stats.head(response_head_len(&response));
         if response.status() == StatusCode::OK {
             break response;
         }
@@ -68,6 +73,11 @@ pub async fn session(
         return Err(ClientError::refused(status, &body));
     };
     let chunked = is_chunked(&response);
+    let mut gunzip = response
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
+        .then(|| GzDecoder::new(Vec::new()));
     let mut body = response.bytes_stream();
     let mut parser = SseParser::default();
     let mut guard = None;
@@ -85,13 +95,30 @@ pub async fn session(
         } else {
             0
         };
-        stats.bytes(chunk.len() as u64 + framing);
-        parser.push(&chunk);
+        let wire = chunk.len() as u64 + framing;
+        stats.bytes(wire);
+        let plain = match gunzip.as_mut() {
+            // The server flushes after every batch of events, so each
+            // chunk decodes to whole frames at once.
+            Some(decoder) => {
+                decoder
+                    .write_all(&chunk)
+                    .and_then(|()| decoder.flush())
+                    .map_err(|_| ClientError::Protocol("undecodable gzip stream"))?;
+                Bytes::from(std::mem::take(decoder.get_mut()))
+            }
+            None => chunk,
+        };
+        stats.decoded(plain.len() as u64);
+        // A sample's share of the wire: its decoded length times this
+        // chunk's compression ratio.
+        let scale = wire as f64 / plain.len().max(1) as f64;
+        parser.push(&plain);
         while let Some(frame) = parser.next_frame() {
             if frame.event == names::SNAPSHOT && guard.is_none() {
                 guard = Some(connected(ctx, Transport::SseSpectator, started, first));
             }
-            handle(stats, &frame)?;
+            handle(stats, &frame, scale)?;
         }
         if parser.pending() > MAX_FRAME {
             return Err(ClientError::Protocol("an SSE frame over 4 MiB"));
@@ -99,7 +126,7 @@ pub async fn session(
     }
 }
 
-fn handle(stats: &TransportStats, frame: &SseFrame) -> Result<(), ClientError> {
+fn handle(stats: &TransportStats, frame: &SseFrame, scale: f64) -> Result<(), ClientError> {
     match frame.event.as_str() {
         // Comments, `retry:` and the opening snapshot carry no update.
         "" | names::SNAPSHOT => {}
@@ -113,8 +140,10 @@ fn handle(stats: &TransportStats, frame: &SseFrame) -> Result<(), ClientError> {
             stats.messages(1);
             let c = &stats.counters;
             c.samples.fetch_add(1, Ordering::Relaxed);
-            c.sample_bytes
-                .fetch_add(frame.len as u64, Ordering::Relaxed);
+            c.sample_bytes.fetch_add(
+                (frame.len as f64 * scale.min(1.0)).round() as u64,
+                Ordering::Relaxed,
+            );
             if let Some(time) = event_time(&frame.data) {
                 stats.record_micros(
                     Metric::SampleDelivery,

@@ -125,7 +125,11 @@ pub fn page(report: &Report) -> String {
         run.pollers,
         run.legacy,
         escape(&run.url),
-        if run.spawned { "spawned in-process" } else { "a running server" },
+        if run.spawned {
+            "spawned in-process"
+        } else {
+            "a running server"
+        },
         run.rooms.len(),
         report.elapsed_secs,
         if run.gzip { ", gzip accepted" } else { "" },

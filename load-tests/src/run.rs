@@ -46,9 +46,14 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
     });
     let progress = Progress::start(stats.clone(), plan.duration, plan.progress);
     let started = Instant::now();
-    let sampler = plan
-        .timeline
-        .then(|| Sampler::start(stats.clone(), started, target.base.as_str(), target.is_spawned()));
+    let sampler = plan.timeline.then(|| {
+        Sampler::start(
+            stats.clone(),
+            started,
+            target.base.as_str(),
+            target.is_spawned(),
+        )
+    });
     let deadline = tokio::time::Instant::from_std(started + plan.duration);
     // The server's figures count from the end of the warmup.
     let before = tokio::spawn({

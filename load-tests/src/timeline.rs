@@ -77,7 +77,8 @@ impl ServerCpu {
                 let seconds = prom::value(&text, names::PROCESS_CPU_SECONDS)?;
                 let now = (Instant::now(), seconds);
                 let used = last.map(|(at, before)| {
-                    let cores = (seconds - before) / now.0.duration_since(at).as_secs_f64().max(1e-3);
+                    let cores =
+                        (seconds - before) / now.0.duration_since(at).as_secs_f64().max(1e-3);
                     (cores * 100.0).round() / 100.0
                 });
                 *last = Some(now);

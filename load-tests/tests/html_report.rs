@@ -46,7 +46,9 @@ fn check_well_formed(text: &str) -> Result<usize, String> {
         // Attributes: name="value" pairs, nothing else.
         let mut attrs = body[name.len()..].trim();
         while !attrs.is_empty() {
-            let eq = attrs.find("=\"").ok_or(format!("unquoted attribute in <{tag}>"))?;
+            let eq = attrs
+                .find("=\"")
+                .ok_or(format!("unquoted attribute in <{tag}>"))?;
             let value_end = attrs[eq + 2..]
                 .find('"')
                 .ok_or(format!("unterminated attribute in <{tag}>"))?;
@@ -67,7 +69,13 @@ fn check_well_formed(text: &str) -> Result<usize, String> {
 #[test]
 fn the_checker_rejects_broken_markup() {
     assert!(check_well_formed("<a><b/></a>").is_ok());
-    for broken in ["<a><b></a>", "<a>", "<a x=1></a>", "<a>&nbsp;</a>", "<a>></a>"] {
+    for broken in [
+        "<a><b></a>",
+        "<a>",
+        "<a x=1></a>",
+        "<a>&nbsp;</a>",
+        "<a>></a>",
+    ] {
         assert!(check_well_formed(broken).is_err(), "{broken}");
     }
 }
@@ -128,7 +136,10 @@ fn a_real_run_writes_a_self_contained_html_report_and_its_svgs() {
     assert!(page.matches("<svg ").count() >= 7, "the charts are inline");
     let lower = page.to_ascii_lowercase();
     for external in ["src=", "href=", "<script", "<link", "@import", "url("] {
-        assert!(!lower.contains(external), "nothing loads from elsewhere: {external}");
+        assert!(
+            !lower.contains(external),
+            "nothing loads from elsewhere: {external}"
+        );
     }
 
     let report: serde_json::Value =
@@ -137,7 +148,13 @@ fn a_real_run_writes_a_self_contained_html_report_and_its_svgs() {
     assert!(points.len() >= 3, "{} points", points.len());
     assert!(points.iter().any(|p| p["server_cores"].is_number()));
 
-    for name in ["clients", "messages", "errors", "server-cpu", "latency-sse-spectator"] {
+    for name in [
+        "clients",
+        "messages",
+        "errors",
+        "server-cpu",
+        "latency-sse-spectator",
+    ] {
         let svg = std::fs::read_to_string(svgs.join(format!("{name}.svg")))
             .unwrap_or_else(|e| panic!("{name}.svg: {e}"));
         assert!(svg.starts_with("<svg xmlns="), "{name}");

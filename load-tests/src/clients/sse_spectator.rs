@@ -52,9 +52,9 @@ pub async fn session(
             request = request.header(reqwest::header::ACCEPT_ENCODING, "gzip");
         }
         let response = tokio::time::timeout(super::CONNECT_TIMEOUT, request.send())
-        .await
-        .map_err(|_| ClientError::Timeout("sse connect"))?
-        .map_err(|e| ClientError::http(&e))?;
+            .await
+            .map_err(|_| ClientError::Timeout("sse connect"))?
+            .map_err(|e| ClientError::http(&e))?;
         stats.head(response_head_len(&response));
         if response.status() == StatusCode::OK {
             break response;

@@ -201,7 +201,12 @@ pub async fn replay(
     let span = info_span!("replay", match_id = id);
     let stream = ReplayStream::new(playback, params, resume, &app, slot);
     info!(parent: &span, speed = params.speed, at = params.at, resumed = resume.is_some(), "replay stream opened");
-    Ok(respond(stream, app.metrics.clone(), span, app.stream_gzip(&headers)))
+    Ok(respond(
+        stream,
+        app.metrics.clone(),
+        span,
+        app.stream_gzip(&headers),
+    ))
 }
 
 fn hz(playback: &Playback) -> f64 {

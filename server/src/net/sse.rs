@@ -158,7 +158,11 @@ fn respond(mut feed: Feed, span: tracing::Span, gzip: Option<StreamGzip>) -> Res
 /// `text/event-stream`, never cached, not buffered by a proxy (nginx reads
 /// `X-Accel-Buffering: no`), gzip-compressed chunk by chunk when `gzip`
 /// was negotiated, each chunk counted as SSE bytes sent (as compressed).
-pub(super) fn event_stream<S>(chunks: S, metrics: &Arc<Metrics>, gzip: Option<StreamGzip>) -> Response
+pub(super) fn event_stream<S>(
+    chunks: S,
+    metrics: &Arc<Metrics>,
+    gzip: Option<StreamGzip>,
+) -> Response
 where
     S: futures_util::Stream<Item = Bytes> + Send + 'static,
 {

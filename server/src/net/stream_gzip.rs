@@ -125,7 +125,10 @@ mod tests {
 
     fn headers(accept: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(ACCEPT_ENCODING, HeaderValue::from_str(accept).expect("ascii"));
+        h.insert(
+            ACCEPT_ENCODING,
+            HeaderValue::from_str(accept).expect("ascii"),
+        );
         h
     }
 
@@ -148,7 +151,10 @@ mod tests {
         assert!(StreamGzip::negotiate(true, &cap, &on).is_none(), "capped");
         assert!(StreamGzip::negotiate(false, &Arc::new(Semaphore::new(1)), &on).is_none());
         let mut decoder = flate2::write::GzDecoder::new(Vec::new());
-        for event in ["id: 1\nevent: a\ndata: {}\n\n", "id: 2\nevent: b\ndata: {}\n\n"] {
+        for event in [
+            "id: 1\nevent: a\ndata: {}\n\n",
+            "id: 2\nevent: b\ndata: {}\n\n",
+        ] {
             let wire = gzip.chunk(event.as_bytes()).expect("compressed");
             decoder.write_all(&wire).expect("decodes");
             decoder.flush().expect("flushes");

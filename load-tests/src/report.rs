@@ -352,6 +352,24 @@ pub struct Report {
     pub budgets: Budgets,
     /// Budgets exceeded; empty when the run passed.
     pub violations: Vec<String>,
+    /// With `--tls` or `--http-version 2`: the connections the clients
+    /// used and the bytes they sent (received bytes are each transport's
+    /// `bytes`, counted the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsUse>,
+}
+
+/// How the clients used TLS connections ([`crate::h2`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TlsUse {
+    /// `1.1` or `2`, as ALPN chose.
+    pub http_version: String,
+    /// Clients of one kind per connection.
+    pub clients_per_connection: u32,
+    /// TLS connections opened, reconnections included.
+    pub connections: u64,
+    /// TLS plaintext the clients wrote (requests; HTTP/2 control frames).
+    pub sent_bytes: u64,
 }
 
 impl Report {
@@ -395,6 +413,7 @@ impl Report {
             server_process: None,
             budgets: plan.budgets.clone(),
             violations: Vec::new(),
+            tls: None,
         };
         report.violations = plan.budgets.check(&report);
         report
@@ -498,6 +517,12 @@ impl Report {
                     ));
                 }
             }
+        }
+        if let Some(tls) = &self.tls {
+            out.push_str(&format!(
+                "over TLS, HTTP/{} ({} client(s) per connection): {} connection(s), {} B sent\n",
+                tls.http_version, tls.clients_per_connection, tls.connections, tls.sent_bytes
+            ));
         }
         if let Some(lag) = &self.bot_lag_ms {
             out.push_str(&format!(
@@ -624,6 +649,7 @@ mod tests {
             server_process: None,
             budgets: Budgets::default(),
             violations: Vec::new(),
+            tls: None,
         }
     }
 

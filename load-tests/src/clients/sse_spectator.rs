@@ -6,10 +6,13 @@
 //! stamp) and of `state` samples, resets, and received bytes (response
 //! head, body, chunk framing).
 
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http_body_util::BodyStream;
 use reqwest::StatusCode;
 use skirmish_shared::feed::names;
 use skirmish_shared::http::ApiErrorCode;
@@ -38,37 +41,37 @@ pub async fn session(
 ) -> Result<(), ClientError> {
     let stats = ctx.stats.get(Transport::SseSpectator);
     let http = ctx.http()?;
-    let url = ctx.url(&format!("api/rooms/{}/events", spec.room));
+    let path = format!("api/rooms/{}/events", spec.room);
     let started = Instant::now();
     let deadline = Instant::now() + super::ROOM_WAIT;
-    let response = loop {
+    let (mut body, chunked) = loop {
         stats.request();
-        let response = tokio::time::timeout(
+        let (status, chunked, mut body) = tokio::time::timeout(
             super::CONNECT_TIMEOUT,
-            http.get(&url).header("accept", "text/event-stream").send(),
+            open(ctx, spec, &http, &path),
         )
         .await
-        .map_err(|_| ClientError::Timeout("sse connect"))?
-        .map_err(|e| ClientError::http(&e))?;
-        stats.bytes(response_head_len(&response));
-        if response.status() == StatusCode::OK {
-            break response;
+        .map_err(|_| ClientError::Timeout("sse connect"))??;
+        if status == StatusCode::OK {
+            break (body, chunked);
         }
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| ClientError::http(&e))?;
-        stats.bytes(body.len() as u64);
+        let mut refusal = Vec::new();
+        while let Some(chunk) = body.next().await {
+            refusal.extend_from_slice(&chunk?);
+        }
+        if ctx.tls.is_none() {
+            stats.bytes(refusal.len() as u64);
+        }
         // Rooms are created by their first player: wait for it a while.
-        if error_code(&body) == Some(ApiErrorCode::NoRoom)
+        if error_code(&refusal) == Some(ApiErrorCode::NoRoom)
             && Instant::now() < deadline
             && !ctx.stop.is_cancelled()
         {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        return Err(ClientError::refused(status, &body));
+        return Err(ClientError::refused(status, &refusal));
     };
-    let chunked = is_chunked(&response);
-    let mut body = response.bytes_stream();
     let mut parser = SseParser::default();
     let mut guard = None;
     loop {
@@ -78,14 +81,16 @@ pub async fn session(
         };
         let chunk = chunk
             .map_err(|_| ClientError::Timeout("sse idle"))?
-            .ok_or(ClientError::Eof)?
-            .map_err(|e| ClientError::http(&e))?;
-        let framing = if chunked {
-            chunk_overhead(chunk.len())
-        } else {
-            0
-        };
-        stats.bytes(chunk.len() as u64 + framing);
+            .ok_or(ClientError::Eof)??;
+        // Over TLS the connection counts what it reads (crate::h2).
+        if ctx.tls.is_none() {
+            let framing = if chunked {
+                chunk_overhead(chunk.len())
+            } else {
+                0
+            };
+            stats.bytes(chunk.len() as u64 + framing);
+        }
         parser.push(&chunk);
         while let Some(frame) = parser.next_frame() {
             if frame.event == names::SNAPSHOT && guard.is_none() {
@@ -97,6 +102,53 @@ pub async fn session(
             return Err(ClientError::Protocol("an SSE frame over 4 MiB"));
         }
     }
+}
+
+/// A feed's body, chunk by chunk.
+type Body = Pin<Box<dyn Stream<Item = Result<Bytes, ClientError>> + Send>>;
+
+/// Asks for the feed: over the run's TLS links when it has them, else
+/// with `http` (counting the response head). The status, whether the
+/// body is chunked (plain HTTP/1.1 framing to count), and the body.
+async fn open(
+    ctx: &ClientCtx,
+    spec: &ClientSpec,
+    http: &reqwest::Client,
+    path: &str,
+) -> Result<(StatusCode, bool, Body), ClientError> {
+    if let Some(links) = &ctx.tls {
+        let response = links
+            .get(
+                Transport::SseSpectator,
+                spec.index,
+                &format!("/{path}"),
+                "text/event-stream",
+                super::CONNECT_TIMEOUT,
+            )
+            .await?;
+        let status = response.status();
+        let body = BodyStream::new(response.into_body()).filter_map(|frame| async move {
+            match frame {
+                Ok(frame) => frame.into_data().ok().map(Ok),
+                Err(_) => Some(Err(ClientError::Transport("body read failed".into()))),
+            }
+        });
+        return Ok((status, false, Box::pin(body)));
+    }
+    let response = http
+        .get(ctx.url(path))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .map_err(|e| ClientError::http(&e))?;
+    ctx.stats
+        .get(Transport::SseSpectator)
+        .bytes(response_head_len(&response));
+    let (status, chunked) = (response.status(), is_chunked(&response));
+    let body = response
+        .bytes_stream()
+        .map(|chunk| chunk.map_err(|e| ClientError::http(&e)));
+    Ok((status, chunked, Box::pin(body)))
 }
 
 fn handle(stats: &TransportStats, frame: &SseFrame) -> Result<(), ClientError> {

@@ -321,7 +321,7 @@ impl Options {
                 .map_err(|e| Error::BadPlan(format!("--url {}: {e}", self.url)))?;
             if url.scheme() != "http" {
                 return bad(format!(
-                    "--url {}: only http:// is supported (the bots carry no TLS)",
+                    "--url {}: only http:// is supported (over TLS the bots trust only the certificate --spawn --tls makes)",
                     self.url
                 ));
             }
@@ -359,7 +359,9 @@ impl Options {
         }
         let bad = |msg: &str| Err(Error::BadPlan(msg.to_owned()));
         if !self.spawn {
-            return bad("--tls and --http-version 2 need --spawn: the bots trust only the certificate they make");
+            return bad(
+                "--tls and --http-version 2 need --spawn: the bots trust only the certificate they make",
+            );
         }
         if self.gzip {
             return bad("--gzip is for plain runs: the TLS clients ask for no encoding");
@@ -481,7 +483,15 @@ mod tests {
             &["--spectators", "5", "--http-version", "2"][..],
             &["--players", "1", "--spawn", "--tls"],
             &["--legacy", "1", "--spawn", "--http-version", "2"],
-            &["--pollers", "1", "--spawn", "--http-version", "2", "--clients-per-connection", "0"],
+            &[
+                "--pollers",
+                "1",
+                "--spawn",
+                "--http-version",
+                "2",
+                "--clients-per-connection",
+                "0",
+            ],
         ] {
             assert!(
                 matches!(options(args).plan(), Err(Error::BadPlan(_))),

@@ -19,6 +19,7 @@
 //! and [`Links::opened`]. This module never reads or interprets a body.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -35,6 +36,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
@@ -66,6 +68,9 @@ pub struct Links {
     plan: TlsPlan,
     stats: Arc<Recorder>,
     slots: parking_lot::Mutex<HashMap<(Transport, u32), Slot>>,
+    /// Each connection's driver task, aborted when the links go (the end
+    /// of the run); finished ones are reaped as new ones start.
+    drivers: parking_lot::Mutex<JoinSet<()>>,
     /// Connections opened (TLS handshakes completed).
     pub opened: AtomicU64,
     /// TLS plaintext written: requests, and HTTP/2's control frames.
@@ -108,11 +113,13 @@ impl Links {
         }];
         Ok(Links {
             tls: TlsConnector::from(Arc::new(config)),
-            server: ServerName::try_from(SERVER_NAME).map_err(|e| crate::Error::Spawn(e.to_string()))?,
+            server: ServerName::try_from(SERVER_NAME)
+                .map_err(|e| crate::Error::Spawn(e.to_string()))?,
             addr,
             plan,
             stats,
             slots: parking_lot::Mutex::new(HashMap::new()),
+            drivers: parking_lot::Mutex::new(JoinSet::new()),
             opened: AtomicU64::new(0),
             sent: Arc::new(AtomicU64::new(0)),
         })
@@ -255,8 +262,7 @@ impl Links {
         Ok(match self.plan.version {
             HttpVersion::Http1 => {
                 let (sender, connection) = http1::handshake(io).await.map_err(refused)?;
-                // Ends with the connection; the slot sees it closed.
-                tokio::spawn(connection);
+                self.drive(connection);
                 Sender::H1(sender)
             }
             HttpVersion::Http2 => {
@@ -264,10 +270,25 @@ impl Links {
                     .handshake(io)
                     .await
                     .map_err(refused)?;
-                tokio::spawn(connection);
+                self.drive(connection);
                 Sender::H2(sender)
             }
         })
+    }
+
+    /// Runs a connection until it ends (the slot then sees it closed and
+    /// the next request opens another) or the links are dropped.
+    fn drive<F>(&self, connection: F)
+    where
+        F: Future<Output = Result<(), hyper::Error>> + Send + 'static,
+    {
+        let mut drivers = self.drivers.lock();
+        while drivers.try_join_next().is_some() {}
+        drivers.spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%err, "TLS connection ended");
+            }
+        });
     }
 }
 

@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use reqwest::Url;
-use tokio_rustls::rustls::pki_types::CertificateDer;
 use skirmish_server::{Config, Server};
 use tokio::runtime::Runtime;
+use tokio_rustls::rustls::pki_types::CertificateDer;
 
 use crate::Error;
 use crate::clients::play_state::ViewMode;
@@ -47,17 +47,16 @@ impl Certificate {
         // overwrite each other's key.
         static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "skirmish-bots-tls-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("skirmish-bots-tls-{}-{n}", std::process::id()));
         let write = |name: &str, pem: String| {
             let path = dir.join(name);
             std::fs::write(&path, pem)
                 .map(|()| path)
                 .map_err(|e| Error::Spawn(format!("{}: {e}", dir.display())))
         };
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Spawn(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Spawn(format!("{}: {e}", dir.display())))?;
         config.tls_cert = Some(write("cert.pem", made.cert.pem())?);
         config.tls_key = Some(write("key.pem", made.signing_key.serialize_pem())?);
         Ok(Certificate {

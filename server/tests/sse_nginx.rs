@@ -36,9 +36,7 @@ async fn idle_feed(heartbeat_secs: u64, directives: &str, limit: Duration) -> Op
     let nginx = NginxProcess::start_untuned(server.addr, directives)?;
     let response = tokio::time::timeout(
         WAIT,
-        reqwest::Client::new()
-            .get(nginx.url("/api/ticker"))
-            .send(),
+        reqwest::Client::new().get(nginx.url("/api/ticker")).send(),
     )
     .await
     .expect("an answer in time")

@@ -46,12 +46,10 @@ pub async fn session(
     let deadline = Instant::now() + super::ROOM_WAIT;
     let (mut body, chunked) = loop {
         stats.request();
-        let (status, chunked, mut body) = tokio::time::timeout(
-            super::CONNECT_TIMEOUT,
-            open(ctx, spec, &http, &path),
-        )
-        .await
-        .map_err(|_| ClientError::Timeout("sse connect"))??;
+        let (status, chunked, mut body) =
+            tokio::time::timeout(super::CONNECT_TIMEOUT, open(ctx, spec, &http, &path))
+                .await
+                .map_err(|_| ClientError::Timeout("sse connect"))??;
         if status == StatusCode::OK {
             break (body, chunked);
         }

@@ -24,6 +24,8 @@
 //! - [`html`] and [`svg`]: the self-contained HTML report and its charts.
 //! - [`cpu`]: how the cores were shared between a spawned server and the
 //!   bots.
+//! - [`h2`]: HTTP/1.1 and HTTP/2 over TLS (`--tls`, `--http-version 2`):
+//!   connection slots clients share, bytes counted as TLS plaintext.
 //!
 //! The bots never target anything but loopback unless told to
 //! (`--allow-remote`), and are bounded in count and time.
@@ -31,6 +33,7 @@
 pub mod clients;
 pub mod config;
 pub mod cpu;
+pub mod h2;
 pub mod html;
 pub mod progress;
 pub mod prom;

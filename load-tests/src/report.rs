@@ -372,6 +372,24 @@ pub struct Report {
     /// Each kind's main latency, bucketed (the HTML report's histograms).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub latency: Vec<LatencyHistogram>,
+    /// With `--tls` or `--http-version 2`: the connections the clients
+    /// used and the bytes they sent (received bytes are each transport's
+    /// `bytes`, counted the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsUse>,
+}
+
+/// How the clients used TLS connections ([`crate::h2`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TlsUse {
+    /// `1.1` or `2`, as ALPN chose.
+    pub http_version: String,
+    /// Clients of one kind per connection.
+    pub clients_per_connection: u32,
+    /// TLS connections opened, reconnections included.
+    pub connections: u64,
+    /// TLS plaintext the clients wrote (requests; HTTP/2 control frames).
+    pub sent_bytes: u64,
 }
 
 /// Upper bounds, in ms, of the latency histograms' buckets (the last
@@ -467,6 +485,7 @@ impl Report {
                 .iter()
                 .filter_map(|&t| LatencyHistogram::build(t, stats.get(t)))
                 .collect(),
+            tls: None,
         };
         report.violations = plan.budgets.check(&report);
         report
@@ -570,6 +589,12 @@ impl Report {
                     ));
                 }
             }
+        }
+        if let Some(tls) = &self.tls {
+            out.push_str(&format!(
+                "over TLS, HTTP/{} ({} client(s) per connection): {} connection(s), {} B sent\n",
+                tls.http_version, tls.clients_per_connection, tls.connections, tls.sent_bytes
+            ));
         }
         if let Some(lag) = &self.bot_lag_ms {
             out.push_str(&format!(
@@ -701,6 +726,7 @@ mod tests {
             violations: Vec::new(),
             timeline: Vec::new(),
             latency: Vec::new(),
+            tls: None,
         }
     }
 

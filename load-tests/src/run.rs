@@ -35,6 +35,15 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
         .map_err(|e| Error::Spawn(format!("http client: {e}")))?;
 
     let stats = Arc::new(Recorder::default());
+    let links = match (&target.tls, plan.tls) {
+        (Some((addr, cert)), Some(tls)) => Some(Arc::new(crate::h2::Links::new(
+            *addr,
+            cert.clone(),
+            tls,
+            stats.clone(),
+        )?)),
+        _ => None,
+    };
     let stop = CancellationToken::new();
     let ctx = Arc::new(ClientCtx {
         stats: stats.clone(),
@@ -43,6 +52,7 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
         gzip: plan.gzip,
         view: plan.view,
         matchmake: plan.matchmake,
+        tls: links.clone(),
     });
     let progress = Progress::start(stats.clone(), plan.duration, plan.progress);
     let started = Instant::now();
@@ -123,7 +133,24 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
     let mut report = Report::build(plan, &url, spawned, &stats, elapsed, ticks, cpu);
     report.server_process = process;
     report.timeline = timeline;
+    report.tls = tls_use(plan, links.as_deref());
     Ok(report)
+}
+
+/// What the clients' TLS connections carried, when there were any.
+fn tls_use(plan: &Plan, links: Option<&crate::h2::Links>) -> Option<crate::report::TlsUse> {
+    let (tls, links) = (plan.tls?, links?);
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    Some(crate::report::TlsUse {
+        http_version: match tls.version {
+            crate::config::HttpVersion::Http1 => "1.1",
+            crate::config::HttpVersion::Http2 => "2",
+        }
+        .to_owned(),
+        clients_per_connection: tls.clients_per_connection,
+        connections: load(&links.opened),
+        sent_bytes: load(&links.sent),
+    })
 }
 
 /// How often the lag probe's timer is set.

@@ -199,9 +199,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(0..=60))]
     pub spectator_delay_secs: u32,
 
-    /// Seconds between SSE heartbeat comments on idle streams.
+    /// Seconds between SSE heartbeat comments on idle streams; 0 sends
+    /// none. A proxy cuts a stream silent for its read timeout (nginx's
+    /// default `proxy_read_timeout` is 60 s), so keep this below it; 0 is
+    /// for measuring exactly that (docs/transports-study.md, "Heartbeats
+    /// behind nginx").
     #[arg(long, env = "SKIRMISH_SSE_HEARTBEAT_SECS", default_value_t = 15,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub sse_heartbeat_secs: u64,
 
     /// Compress SSE streams (room feeds, the ticker, replays) with gzip

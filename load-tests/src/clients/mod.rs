@@ -59,6 +59,9 @@ pub struct ClientCtx {
     pub view: play_state::ViewMode,
     /// Players ask matchmaking where to play ([`matchmake`]).
     pub matchmake: bool,
+    /// Over TLS (`--tls`, `--http-version 2`): the connections spectators
+    /// and watchers share; `None` for plain HTTP/1.1 with reqwest.
+    pub tls: Option<Arc<crate::h2::Links>>,
 }
 
 impl ClientCtx {
@@ -328,6 +331,25 @@ pub async fn fetch(
         wire_bytes,
         body,
     })
+}
+
+/// `GET path` (under the base URL) as a whole answer for client `index`
+/// of `kind`: over the run's TLS links when it has them, else with `http`.
+///
+/// # Errors
+/// As [`fetch`] and [`crate::h2::Links::fetch`].
+pub async fn get_answer(
+    ctx: &ClientCtx,
+    kind: Transport,
+    index: u32,
+    http: &reqwest::Client,
+    path: &str,
+    timeout: Duration,
+) -> Result<Answer, ClientError> {
+    match &ctx.tls {
+        Some(links) => links.fetch(kind, index, &format!("/{path}"), timeout).await,
+        None => fetch(ctx, kind, http.get(ctx.url(path)).timeout(timeout)).await,
+    }
 }
 
 /// Retries `attempt` while it answers `no_room` (the room does not exist

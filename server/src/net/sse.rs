@@ -208,7 +208,8 @@ struct Feed {
     cursor: u64,
     /// The first chunk: `retry` and the snapshot or resumed events.
     opening: Option<Bytes>,
-    heartbeat: Interval,
+    /// `None` with `--sse-heartbeat-secs 0`.
+    heartbeat: Option<Interval>,
     shutdown: CancellationToken,
     done: bool,
     /// Whether the last thing sent was logged events (not a snapshot or
@@ -267,9 +268,14 @@ impl Feed {
                 id
             }
         };
-        let period = Duration::from_secs(app.config.sse_heartbeat_secs);
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // `--sse-heartbeat-secs 0`: no heartbeat at all.
+        let heartbeat = (app.config.sse_heartbeat_secs > 0).then(|| {
+            let period = Duration::from_secs(app.config.sse_heartbeat_secs);
+            let mut heartbeat =
+                tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            heartbeat
+        });
         Feed {
             log,
             head,
@@ -333,6 +339,7 @@ impl Feed {
                 Read::UpToDate => {}
             }
             let samples = self.samples.as_mut();
+            let heartbeat = self.heartbeat.as_mut();
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => {
@@ -357,9 +364,19 @@ impl Feed {
                     Some(bytes) => return Some(bytes),
                     None => self.samples = None,
                 },
-                _ = self.heartbeat.tick() => return Some(Bytes::from_static(b": heartbeat\n\n")),
+                () = next_heartbeat(heartbeat) => return Some(Bytes::from_static(b": heartbeat\n\n")),
             }
         }
+    }
+}
+
+/// The heartbeat timer's next tick; pends forever when heartbeats are off.
+async fn next_heartbeat(heartbeat: Option<&mut Interval>) {
+    match heartbeat {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

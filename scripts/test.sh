@@ -44,3 +44,7 @@ cargo test --workspace --locked
 (cd web-client && npm ci --no-audit --no-fund)
 need chromium chromium
 node web-client/e2e/game.e2e.mjs
+# Ten SSE feeds and ten long polls from one page, HTTP/1.1 against HTTP/2
+# (a self-signed certificate made with openssl).
+need openssl openssl
+node web-client/e2e/connections.e2e.mjs

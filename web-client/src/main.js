@@ -102,6 +102,8 @@ const ctx = /** @type {CanvasRenderingContext2D} */ (ui.canvas.getContext('2d'))
 const mode = transportMode(location.search);
 /** Set once a WebSocket failed in `auto` mode: later games of this page go straight to long polling. */
 let webSocketFailed = false;
+/** Set once a WebSocket of this page got a Welcome: WebSockets work from here, so a later one that fails is a disconnect, never a reason to fall back. */
+let webSocketWorked = false;
 
 /** The transport the next game starts on. */
 function firstTransport() {
@@ -666,7 +668,7 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
    */
   const fellBack = (event) => {
     if (kind !== 'websocket' || game !== current || current.left) return false;
-    const next = webSocketTrouble({ mode, event, welcomed: current.welcomed, answered: current.answered });
+    const next = webSocketTrouble({ mode, event, welcomed: current.welcomed, answered: current.answered, worked: webSocketWorked });
     if (next !== 'longpoll') return false;
     console.info(`skirmish: the WebSocket ${event === 'close' ? 'could not connect' : 'brought no Welcome'}; falling back to long polling`);
     webSocketFailed = true;
@@ -691,6 +693,7 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
       session.handle(msg);
       if (typeof msg === 'object' && 'Welcome' in msg) {
         current.welcomed = true;
+        if (kind === 'websocket') webSocketWorked = true;
         const hz = Math.max(1, msg.Welcome.rules.tick_hz);
         current.timers.push(
           window.setInterval(() => {

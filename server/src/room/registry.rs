@@ -719,6 +719,38 @@ impl Registry {
     pub fn get(&self, id: &str) -> Option<RoomHandle> {
         self.rooms.lock().get(id).cloned()
     }
+
+    /// The live rooms that have not ticked for longer than `threshold`,
+    /// sorted by id, with how long each has not (the health check). Reads
+    /// each room's tick stamp under the directory lock only: a stuck room
+    /// holds no lock of ours, so this never waits for it.
+    #[must_use]
+    pub fn stalled(&self, threshold: std::time::Duration) -> Vec<StalledRoom> {
+        let rooms = self.rooms.lock();
+        let mut stalled: Vec<StalledRoom> = rooms
+            .values()
+            .filter_map(|h| {
+                let age = h.stats.last_tick.age();
+                (age > threshold).then(|| StalledRoom {
+                    // A private room's id is for its invitees only.
+                    id: h.invite.is_none().then(|| h.id.clone()),
+                    since_ms: u64::try_from(age.as_millis()).unwrap_or(u64::MAX),
+                })
+            })
+            .collect();
+        drop(rooms);
+        stalled.sort_by(|a, b| a.id.cmp(&b.id));
+        stalled
+    }
+}
+
+/// A room whose tick loop stalled, as `/healthz` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StalledRoom {
+    /// The room's id; `None` for a private room (`/healthz` is public).
+    pub id: Option<Arc<str>>,
+    /// Milliseconds since its last tick.
+    pub since_ms: u64,
 }
 
 #[cfg(test)]

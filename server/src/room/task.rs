@@ -706,6 +706,7 @@ impl Room {
             .lag_comp_clamped
             .inc_by(u64::from(output.views_clamped));
         self.stats.tick.store(output.tick.0, Ordering::Relaxed);
+        self.stats.last_tick.stamp();
         self.stats
             .round_ends
             .store(output.state.round.ends.0, Ordering::Relaxed);

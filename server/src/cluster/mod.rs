@@ -20,6 +20,8 @@
 //! - [`ticker_writer`]: this node's score changes into the cluster ticker.
 //! - [`ticker_follower`]: the cluster ticker's mirror for local readers.
 //! - [`notices`]: the admin console's server messages to every node's rooms.
+//! - [`handover`]: a draining node's rooms offered to, and adopted by,
+//!   other nodes at their round boundary (a rolling deploy).
 //!
 //! A room task never awaits Redis, and nothing here awaits a room: the
 //! lease task reads the registry's published figures (atomics) and writes
@@ -28,6 +30,7 @@
 
 pub mod directory;
 pub mod follower;
+pub mod handover;
 pub mod keys;
 pub mod lease;
 pub mod log_writer;
@@ -200,6 +203,18 @@ impl Cluster {
             )
             .instrument(tracing::info_span!("notices", node = %node.id)),
         );
+        let handovers = handover::start(
+            directory.clone(),
+            node.clone(),
+            lease_ttl,
+            registry.clone(),
+            &pubsub,
+            shutdown.clone(),
+            tracker,
+        );
+        if !config.no_handover {
+            registry.hand_over_with(Arc::new(handovers));
+        }
         let (ticker_writer, sink) = TickerWriter::new(
             directory.clone(),
             TICKER_LOG_CAPACITY,

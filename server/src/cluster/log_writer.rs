@@ -75,8 +75,12 @@ const FEED_REFRESH: Duration = Duration::from_secs(120);
 #[derive(Debug)]
 enum Job {
     Appended(Appended),
-    /// The log closed at this head.
-    Closed(&'static str, u64),
+    /// The log closed at this head, with its snapshot as of then. The
+    /// snapshot travels with the job because a closed room's log is soon
+    /// dropped: at a drain's end the writer's last round runs after the
+    /// room is gone, and without it the `closed` entry was never written,
+    /// so other nodes closed the room as `server_lost` once the node left.
+    Closed(&'static str, u64, Option<Arc<RawValue>>),
 }
 
 /// One room's queued job.
@@ -131,8 +135,11 @@ impl Replica for RoomReplica {
     }
 
     fn closed(&self, reason: &'static str) {
-        let head = self.log.upgrade().map_or(0, |log| log.head());
-        self.queue(Job::Closed(reason, head));
+        let (snapshot, head) = self.log.upgrade().map_or((None, 0), |log| {
+            let (snapshot, head) = log.snapshot();
+            (Some(snapshot), head)
+        });
+        self.queue(Job::Closed(reason, head, snapshot));
     }
 }
 
@@ -367,7 +374,7 @@ impl LogWriter {
             });
             let prev = match &queued.job {
                 Job::Appended(a) => a.prev,
-                Job::Closed(_, head) => *head,
+                Job::Closed(_, head, _) => *head,
             };
             let follows = runs.last().is_some_and(|w| {
                 w.closed.is_none() && w.entries.last().map_or(w.prev, |e| e.id) == prev
@@ -388,7 +395,12 @@ impl LogWriter {
                     run.entries.append(&mut a.entries);
                     run.snapshot = Some(a.snapshot);
                 }
-                Job::Closed(reason, _) => run.closed = Some(reason),
+                Job::Closed(reason, _, snapshot) => {
+                    run.closed = Some(reason);
+                    if snapshot.is_some() {
+                        run.snapshot = snapshot;
+                    }
+                }
             }
         }
         // A room's later run (rare: its batches did not follow on each

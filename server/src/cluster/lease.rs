@@ -38,6 +38,10 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 /// Failures between two log lines while Redis stays down.
 const LOG_EVERY: u32 = 20;
 
+/// Longest a stopping node waits for its log writer's last round before it
+/// leaves the cluster anyway (Redis down: the lease then just expires).
+const LAST_WRITES: Duration = Duration::from_secs(3);
+
 /// What the lease task needs.
 #[derive(Debug)]
 pub struct LeaseTask {
@@ -54,6 +58,11 @@ pub struct LeaseTask {
     pub lease_ttl: Duration,
     /// For `skirmish_cluster_nodes`.
     pub metrics: Arc<Metrics>,
+    /// Cancelled once the log writer has sent its last round. Leaving
+    /// before it would let another node's follower see the lease gone
+    /// and close a drained room as `server_lost` before this node's own
+    /// `closed` (`server_drain`) reached Redis.
+    pub log_written: CancellationToken,
 }
 
 impl LeaseTask {
@@ -188,6 +197,12 @@ impl LeaseTask {
                 }
             }
             // The lease lapses by itself once it is older than its ttl.
+        }
+        if tokio::time::timeout(LAST_WRITES, self.log_written.cancelled())
+            .await
+            .is_err()
+        {
+            warn!("the log writer's last round is late; leaving the cluster before it");
         }
         self.cluster.set_lease(None);
         match directory.leave().await {

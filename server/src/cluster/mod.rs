@@ -171,11 +171,15 @@ impl Cluster {
             feeds_lost.clone(),
             metrics.clone(),
         );
-        tracker.spawn(
-            writer
-                .run(shutdown.clone())
-                .instrument(tracing::info_span!("log_writer", node = %node.id)),
-        );
+        let log_written = CancellationToken::new();
+        tracker.spawn({
+            let (shutdown, log_written) = (shutdown.clone(), log_written.clone());
+            async move {
+                writer.run(shutdown).await;
+                log_written.cancel();
+            }
+            .instrument(tracing::info_span!("log_writer", node = %node.id))
+        });
         registry.replicate_with(replicas);
         let sample_period = Duration::from_secs(1) / u32::from(config.spectator_hz.max(1));
         tracker.spawn(
@@ -272,6 +276,7 @@ impl Cluster {
             refresh: Duration::from_millis(config.lease_refresh_ms),
             lease_ttl,
             metrics,
+            log_written,
         };
         tracker.spawn(
             lease

@@ -34,8 +34,17 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   need initdb postgresql
 fi
 need nginx nginx
+# The tick-stall health test (server/tests/ops.rs) stops a worker thread of
+# the real server inside a tick with scripts/stall-tick.py (python3, and nm
+# for the function's address).
+need python3 python3
+need nm binutils
 cargo test --workspace --locked
 (cd web-client && node --test test/)
 (cd web-client && npm ci --no-audit --no-fund)
 need chromium chromium
 node web-client/e2e/game.e2e.mjs
+# Ten SSE feeds and ten long polls from one page, HTTP/1.1 against HTTP/2
+# (a self-signed certificate made with openssl).
+need openssl openssl
+node web-client/e2e/connections.e2e.mjs

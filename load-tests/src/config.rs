@@ -101,7 +101,8 @@ pub struct Options {
     #[arg(long)]
     pub server_threads: Option<usize>,
 
-    /// Long-poll clients send `Accept-Encoding: gzip`, as browsers do.
+    /// Long-poll and SSE clients send `Accept-Encoding: gzip`, as
+    /// browsers do (the server compresses SSE only with `--sse-gzip`).
     #[arg(long)]
     pub gzip: bool,
 
@@ -129,9 +130,61 @@ pub struct Options {
     #[arg(long)]
     pub report: Option<PathBuf>,
 
+    /// Write a self-contained HTML report here: charts of the run over
+    /// time (clients, updates per second, errors, server CPU), latency
+    /// histograms per transport and the summary table.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+
+    /// Write the HTML report's charts as SVG files into this directory.
+    #[arg(long)]
+    pub svg_dir: Option<PathBuf>,
+
     /// Error budgets: the exit status is non-zero when one is exceeded.
     #[command(flatten)]
     pub budgets: Budgets,
+
+    /// Reach the spawned server over TLS (a self-signed certificate made
+    /// for the run, trusted by the bots only): HTTP/1.1 by ALPN, one
+    /// connection per client, bytes counted as TLS plaintext (see
+    /// [`crate::h2`]). Spectators and watchers only.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// HTTP version over `--tls`: `2` multiplexes clients onto shared
+    /// connections, `--clients-per-connection` streams each, as a browser
+    /// page behind an HTTP/2 server does. `2` implies `--tls`.
+    #[arg(long, value_enum, default_value_t = HttpVersion::Http1)]
+    pub http_version: HttpVersion,
+
+    /// With `--http-version 2`: clients of one kind sharing a connection
+    /// (a page's feeds and polls; Chromium opens one per origin).
+    #[arg(long, default_value_t = 10)]
+    pub clients_per_connection: u32,
+}
+
+/// The HTTP version the bots speak over `--tls`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HttpVersion {
+    /// HTTP/1.1: one connection per client.
+    #[value(name = "1.1")]
+    Http1,
+    /// HTTP/2: clients share connections, one stream each.
+    #[value(name = "2")]
+    Http2,
+}
+
+/// Most clients one HTTP/2 connection may carry (the server's own cap on
+/// streams per connection is 1000).
+pub const MAX_CLIENTS_PER_CONNECTION: u32 = 1000;
+
+/// How the bots speak to a TLS server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsPlan {
+    /// HTTP/1.1 or HTTP/2 by ALPN.
+    pub version: HttpVersion,
+    /// Clients of one kind per connection: 1 for HTTP/1.1.
+    pub clients_per_connection: u32,
 }
 
 /// Where the clients connect.
@@ -181,6 +234,10 @@ pub struct Plan {
     pub progress: bool,
     /// Budgets to check the report against.
     pub budgets: Budgets,
+    /// Sample the run every second for charts (`--html`, `--svg-dir`).
+    pub timeline: bool,
+    /// Over TLS (`--tls`, `--http-version 2`); `None`: plain HTTP/1.1.
+    pub tls: Option<TlsPlan>,
 }
 
 impl Plan {
@@ -277,7 +334,7 @@ impl Options {
                 .map_err(|e| Error::BadPlan(format!("--url {}: {e}", self.url)))?;
             if url.scheme() != "http" {
                 return bad(format!(
-                    "--url {}: only http:// is supported (the bots carry no TLS)",
+                    "--url {}: only http:// is supported (over TLS the bots trust only the certificate --spawn --tls makes)",
                     self.url
                 ));
             }
@@ -301,7 +358,42 @@ impl Options {
             view: self.view,
             progress: !self.quiet,
             budgets: self.budgets.clone(),
+            timeline: self.html.is_some() || self.svg_dir.is_some(),
+            tls: self.tls_plan()?,
         })
+    }
+
+    /// `--tls` and `--http-version`, checked: TLS needs `--spawn` (the
+    /// bots trust only the certificate they made) and carries spectators
+    /// and watchers only (players speak WebSocket and long-poll players
+    /// keep two requests in flight, which the TLS clients do not do).
+    fn tls_plan(&self) -> Result<Option<TlsPlan>, Error> {
+        if !self.tls && self.http_version == HttpVersion::Http1 {
+            return Ok(None);
+        }
+        let bad = |msg: &str| Err(Error::BadPlan(msg.to_owned()));
+        if !self.spawn {
+            return bad(
+                "--tls and --http-version 2 need --spawn: the bots trust only the certificate they make",
+            );
+        }
+        if self.gzip {
+            return bad("--gzip is for plain runs: the TLS clients ask for no encoding");
+        }
+        if self.players > 0 || self.legacy > 0 {
+            return bad("--tls and --http-version 2 carry --spectators and --pollers only");
+        }
+        let clients_per_connection = match self.http_version {
+            HttpVersion::Http1 => 1,
+            HttpVersion::Http2 => self.clients_per_connection,
+        };
+        if !(1..=MAX_CLIENTS_PER_CONNECTION).contains(&clients_per_connection) {
+            return bad("--clients-per-connection: must be 1 to 1000");
+        }
+        Ok(Some(TlsPlan {
+            version: self.http_version,
+            clients_per_connection,
+        }))
     }
 }
 
@@ -383,6 +475,43 @@ mod tests {
                 .plan()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn tls_runs_are_spawned_spectators_and_watchers() {
+        let plan = options(&["--spectators", "5", "--spawn", "--http-version", "2"])
+            .plan()
+            .expect("plan");
+        assert_eq!(
+            plan.tls,
+            Some(TlsPlan {
+                version: HttpVersion::Http2,
+                clients_per_connection: 10
+            })
+        );
+        let h1 = options(&["--pollers", "5", "--spawn", "--tls"])
+            .plan()
+            .expect("plan");
+        assert_eq!(h1.tls.map(|t| t.clients_per_connection), Some(1));
+        for args in [
+            &["--spectators", "5", "--http-version", "2"][..],
+            &["--players", "1", "--spawn", "--tls"],
+            &["--legacy", "1", "--spawn", "--http-version", "2"],
+            &[
+                "--pollers",
+                "1",
+                "--spawn",
+                "--http-version",
+                "2",
+                "--clients-per-connection",
+                "0",
+            ],
+        ] {
+            assert!(
+                matches!(options(args).plan(), Err(Error::BadPlan(_))),
+                "{args:?}"
+            );
+        }
     }
 
     #[test]

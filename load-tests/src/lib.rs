@@ -20,8 +20,12 @@
 //!   (metric names from `skirmish_server::metrics::names`).
 //! - [`report`]: the summary table, the JSON report and the error budgets.
 //! - [`progress`]: the live progress bar.
+//! - [`timeline`]: the run second by second, for the charts.
+//! - [`html`] and [`svg`]: the self-contained HTML report and its charts.
 //! - [`cpu`]: how the cores were shared between a spawned server and the
 //!   bots.
+//! - [`h2`]: HTTP/1.1 and HTTP/2 over TLS (`--tls`, `--http-version 2`):
+//!   connection slots clients share, bytes counted as TLS plaintext.
 //!
 //! The bots never target anything but loopback unless told to
 //! (`--allow-remote`), and are bounded in count and time.
@@ -29,12 +33,16 @@
 pub mod clients;
 pub mod config;
 pub mod cpu;
+pub mod h2;
+pub mod html;
 pub mod progress;
 pub mod prom;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod svg;
 pub mod target;
+pub mod timeline;
 pub mod wire;
 
 pub use config::{Options, Plan};

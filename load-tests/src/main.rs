@@ -1,5 +1,5 @@
 //! `skirmish-bots`: parses the flags, runs the bots, prints the summary,
-//! writes the JSON report and turns the budgets into the exit status
+//! writes the JSON and HTML reports and turns the budgets into the exit status
 //! (0 passed, 1 a budget exceeded, 2 the run could not be made).
 
 use std::process::ExitCode;
@@ -50,6 +50,16 @@ async fn async_main(options: Options) -> ExitCode {
     print_summary(&report);
     if let Some(path) = &options.report
         && let Err(err) = report.write_json(path)
+    {
+        return fail(&err.to_string());
+    }
+    if let Some(path) = &options.html
+        && let Err(err) = report.write_html(path)
+    {
+        return fail(&err.to_string());
+    }
+    if let Some(dir) = &options.svg_dir
+        && let Err(err) = report.write_svgs(dir)
     {
         return fail(&err.to_string());
     }

@@ -14,6 +14,7 @@ use crate::config::Plan;
 use crate::cpu::CpuUse;
 use crate::prom::{self, HistogramSeries};
 use crate::stats::{Metric, Recorder, Transport, TransportStats};
+use crate::timeline::Point;
 
 /// Bot timer lag p99 above which the summary warns that the bots, not the
 /// server, were the bottleneck.
@@ -186,12 +187,24 @@ pub struct TransportReport {
     pub requests: u64,
     /// Feeds reset for falling off the event log.
     pub resets: u64,
+    /// Players that followed their room to another node.
+    pub moves: u64,
     /// Snapshots older than one already applied.
     pub stale: u64,
     /// Errors and unexpected disconnects.
     pub errors: u64,
     /// Errors by reason.
     pub errors_by_reason: BTreeMap<String, u64>,
+    /// Of `bytes`, HTTP response heads.
+    #[serde(default)]
+    pub head_bytes: u64,
+    /// Bodies after decompression: over the bodies' wire bytes, the
+    /// compression ratio.
+    #[serde(default)]
+    pub decoded_bytes: u64,
+    /// Long-poll answers without an event (the wait ran out).
+    #[serde(default)]
+    pub empty_answers: u64,
 }
 
 impl TransportReport {
@@ -230,9 +243,13 @@ impl TransportReport {
             }),
             requests: load(&c.requests),
             resets: load(&c.resets),
+            moves: load(&c.moves),
             stale: load(&c.stale),
             errors: load(&c.errors),
             errors_by_reason: stats.reasons(),
+            head_bytes: load(&c.head_bytes),
+            decoded_bytes: load(&c.decoded_bytes),
+            empty_answers: load(&c.empty_answers),
         }
     }
 }
@@ -318,7 +335,7 @@ pub struct RunInfo {
     pub ramp: f64,
     /// Planned duration, seconds.
     pub duration_secs: f64,
-    /// Long polls accepted gzip.
+    /// Long polls and SSE streams accepted gzip.
     pub gzip: bool,
     /// How players kept snapshots.
     pub view: ViewMode,
@@ -352,6 +369,77 @@ pub struct Report {
     pub budgets: Budgets,
     /// Budgets exceeded; empty when the run passed.
     pub violations: Vec<String>,
+    /// The run second by second (the HTML report's charts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Point>,
+    /// Each kind's main latency, bucketed (the HTML report's histograms).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency: Vec<LatencyHistogram>,
+    /// With `--tls` or `--http-version 2`: the connections the clients
+    /// used and the bytes they sent (received bytes are each transport's
+    /// `bytes`, counted the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsUse>,
+}
+
+/// How the clients used TLS connections ([`crate::h2`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TlsUse {
+    /// `1.1` or `2`, as ALPN chose.
+    pub http_version: String,
+    /// Clients of one kind per connection.
+    pub clients_per_connection: u32,
+    /// TLS connections opened, reconnections included.
+    pub connections: u64,
+    /// TLS plaintext the clients wrote (requests; HTTP/2 control frames).
+    pub sent_bytes: u64,
+}
+
+/// Upper bounds, in ms, of the latency histograms' buckets (the last
+/// bucket takes everything above the last bound).
+pub const LATENCY_BOUNDS_MS: [f64; 13] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 35.0, 50.0, 75.0, 100.0, 200.0, 500.0, 1000.0, 5000.0,
+];
+
+/// One kind's main latency as counts per bucket of [`LATENCY_BOUNDS_MS`]:
+/// input-to-ack for players, event delivery for watchers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyHistogram {
+    /// Which kind.
+    pub transport: Transport,
+    /// What was measured (`ack` or `delivery`).
+    pub metric: String,
+    /// Samples per bucket; one more than the bounds (the overflow).
+    pub counts: Vec<u64>,
+}
+
+impl LatencyHistogram {
+    /// From the recorded histogram of `transport`'s main metric; `None`
+    /// when it has no samples.
+    #[must_use]
+    pub fn build(transport: Transport, stats: &TransportStats) -> Option<LatencyHistogram> {
+        let (metric, name) = match transport {
+            Transport::WsPlayer | Transport::PollPlayer => (Metric::AckRtt, "ack"),
+            Transport::SseSpectator | Transport::PollWatcher => (Metric::Delivery, "delivery"),
+        };
+        let h = stats.histogram(metric);
+        if h.is_empty() {
+            return None;
+        }
+        let mut low = 0;
+        let mut counts = Vec::with_capacity(LATENCY_BOUNDS_MS.len() + 1);
+        for bound in LATENCY_BOUNDS_MS {
+            let high = (bound * 1000.0) as u64;
+            counts.push(h.count_between(low, high));
+            low = high + 1;
+        }
+        counts.push(h.count_between(low, h.max().max(low)));
+        Some(LatencyHistogram {
+            transport,
+            metric: name.to_owned(),
+            counts,
+        })
+    }
 }
 
 impl Report {
@@ -395,6 +483,12 @@ impl Report {
             server_process: None,
             budgets: plan.budgets.clone(),
             violations: Vec::new(),
+            timeline: Vec::new(),
+            latency: Transport::ALL
+                .iter()
+                .filter_map(|&t| LatencyHistogram::build(t, stats.get(t)))
+                .collect(),
+            tls: None,
         };
         report.violations = plan.budgets.check(&report);
         report
@@ -499,6 +593,12 @@ impl Report {
                 }
             }
         }
+        if let Some(tls) = &self.tls {
+            out.push_str(&format!(
+                "over TLS, HTTP/{} ({} client(s) per connection): {} connection(s), {} B sent\n",
+                tls.http_version, tls.clients_per_connection, tls.connections, tls.sent_bytes
+            ));
+        }
         if let Some(lag) = &self.bot_lag_ms {
             out.push_str(&format!(
                 "bot timer lag: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms\n",
@@ -582,9 +682,13 @@ mod tests {
             bytes_per_event: None,
             requests: 0,
             resets: 0,
+            moves: 0,
             stale: 0,
             errors,
             errors_by_reason: BTreeMap::new(),
+            head_bytes: 0,
+            decoded_bytes: 0,
+            empty_answers: 0,
         }
     }
 
@@ -624,6 +728,9 @@ mod tests {
             server_process: None,
             budgets: Budgets::default(),
             violations: Vec::new(),
+            timeline: Vec::new(),
+            latency: Vec::new(),
+            tls: None,
         }
     }
 

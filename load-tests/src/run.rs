@@ -15,6 +15,7 @@ use crate::progress::Progress;
 use crate::report::{Report, ServerProcess, ServerTicks};
 use crate::stats::{Recorder, Transport};
 use crate::target::Target;
+use crate::timeline::Sampler;
 use crate::{Error, prom};
 use skirmish_server::metrics::names::TICK_DURATION_SECONDS;
 
@@ -34,6 +35,15 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
         .map_err(|e| Error::Spawn(format!("http client: {e}")))?;
 
     let stats = Arc::new(Recorder::default());
+    let links = match (&target.tls, plan.tls) {
+        (Some((addr, cert)), Some(tls)) => Some(Arc::new(crate::h2::Links::new(
+            *addr,
+            cert.clone(),
+            tls,
+            stats.clone(),
+        )?)),
+        _ => None,
+    };
     let stop = CancellationToken::new();
     let ctx = Arc::new(ClientCtx {
         stats: stats.clone(),
@@ -42,9 +52,18 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
         gzip: plan.gzip,
         view: plan.view,
         matchmake: plan.matchmake,
+        tls: links.clone(),
     });
     let progress = Progress::start(stats.clone(), plan.duration, plan.progress);
     let started = Instant::now();
+    let sampler = plan.timeline.then(|| {
+        Sampler::start(
+            stats.clone(),
+            started,
+            target.base.as_str(),
+            target.is_spawned(),
+        )
+    });
     let deadline = tokio::time::Instant::from_std(started + plan.duration);
     // The server's figures count from the end of the warmup.
     let before = tokio::spawn({
@@ -83,6 +102,10 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
         while clients.join_next().await.is_some() {}
     }
     progress.finish();
+    let timeline = match sampler {
+        Some(sampler) => sampler.finish().await,
+        None => Vec::new(),
+    };
     let (metrics_before, scraped_before, cpu_before) = before
         .await
         .unwrap_or_else(|_| (None, Instant::now(), None));
@@ -109,7 +132,25 @@ pub async fn run(plan: &Plan, interrupt: CancellationToken) -> Result<Report, Er
     target.stop().await?;
     let mut report = Report::build(plan, &url, spawned, &stats, elapsed, ticks, cpu);
     report.server_process = process;
+    report.timeline = timeline;
+    report.tls = tls_use(plan, links.as_deref());
     Ok(report)
+}
+
+/// What the clients' TLS connections carried, when there were any.
+fn tls_use(plan: &Plan, links: Option<&crate::h2::Links>) -> Option<crate::report::TlsUse> {
+    let (tls, links) = (plan.tls?, links?);
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    Some(crate::report::TlsUse {
+        http_version: match tls.version {
+            crate::config::HttpVersion::Http1 => "1.1",
+            crate::config::HttpVersion::Http2 => "2",
+        }
+        .to_owned(),
+        clients_per_connection: tls.clients_per_connection,
+        connections: load(&links.opened),
+        sent_bytes: load(&links.sent),
+    })
 }
 
 /// How often the lag probe's timer is set.

@@ -105,12 +105,22 @@ pub struct Counters {
     pub requests: AtomicU64,
     /// Feeds that fell off the event log and got a `reset`.
     pub resets: AtomicU64,
+    /// Players whose room moved to another node (`ServerMsg::Moved`, a
+    /// rolling deploy) and who resumed there.
+    pub moves: AtomicU64,
     /// Snapshots older than one already applied (ignored).
     pub stale: AtomicU64,
     /// Errors and unexpected disconnects.
     pub errors: AtomicU64,
     /// Total time clients were connected, in microseconds.
     pub connected_micros: AtomicU64,
+    /// Of `bytes`, HTTP response heads.
+    pub head_bytes: AtomicU64,
+    /// Bodies after decompression (equal to the bodies' wire bytes when
+    /// nothing was compressed), for the compression ratio.
+    pub decoded_bytes: AtomicU64,
+    /// Long-poll answers that carried no event (the wait ran out).
+    pub empty_answers: AtomicU64,
 }
 
 /// Everything measured about one transport.
@@ -164,6 +174,17 @@ impl TransportStats {
     /// Counts received updates.
     pub fn messages(&self, n: u64) {
         self.counters.messages.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds the bytes of an HTTP response head (also counted in `bytes`).
+    pub fn head(&self, n: u64) {
+        self.counters.head_bytes.fetch_add(n, Ordering::Relaxed);
+        self.bytes(n);
+    }
+
+    /// Adds body bytes as decoded.
+    pub fn decoded(&self, n: u64) {
+        self.counters.decoded_bytes.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Counts one HTTP request.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::Url;
 use skirmish_server::{Config, Server};
 use tokio::runtime::Runtime;
+use tokio_rustls::rustls::pki_types::CertificateDer;
 
 use crate::Error;
 use crate::clients::play_state::ViewMode;
@@ -25,12 +26,58 @@ pub struct Target {
     /// Base URL, ending in `/`.
     pub base: Url,
     spawned: Option<Spawned>,
+    /// With `--tls`: the server's address and the certificate it serves.
+    pub tls: Option<(std::net::SocketAddr, CertificateDer<'static>)>,
+}
+
+/// A self-signed certificate for [`crate::h2::SERVER_NAME`], written where
+/// the spawned server reads it; the directory goes with it.
+#[derive(Debug)]
+struct Certificate {
+    dir: std::path::PathBuf,
+    der: CertificateDer<'static>,
+}
+
+impl Certificate {
+    /// Makes one and points `config` at it.
+    fn make(config: &mut Config) -> Result<Certificate, Error> {
+        let made = rcgen::generate_simple_self_signed(vec![crate::h2::SERVER_NAME.into()])
+            .map_err(|e| Error::Spawn(format!("certificate: {e}")))?;
+        // One directory per server: runs in one process (tests) must not
+        // overwrite each other's key.
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("skirmish-bots-tls-{}-{n}", std::process::id()));
+        let write = |name: &str, pem: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, pem)
+                .map(|()| path)
+                .map_err(|e| Error::Spawn(format!("{}: {e}", dir.display())))
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Spawn(format!("{}: {e}", dir.display())))?;
+        config.tls_cert = Some(write("cert.pem", made.cert.pem())?);
+        config.tls_key = Some(write("key.pem", made.signing_key.serialize_pem())?);
+        Ok(Certificate {
+            dir,
+            der: made.cert.der().clone(),
+        })
+    }
+}
+
+impl Drop for Certificate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 #[derive(Debug)]
 struct Spawned {
     server: Option<Server>,
     runtime: Option<Runtime>,
+    /// With `--tls`: removed when the server is gone.
+    _certificate: Option<Certificate>,
 }
 
 impl Drop for Spawned {
@@ -60,6 +107,7 @@ impl Target {
                 return Ok(Target {
                     base,
                     spawned: None,
+                    tls: None,
                 });
             }
             TargetPlan::Spawn {
@@ -68,7 +116,13 @@ impl Target {
                 threads,
             } => (*server_bots, *tick_hz, *threads),
         };
-        let config = server_config(plan, server_bots, tick_hz)?;
+        let mut config = server_config(plan, server_bots, tick_hz)?;
+        let certificate = plan
+            .tls
+            .is_some()
+            .then(|| Certificate::make(&mut config))
+            .transpose()?;
+        let tls_der = certificate.as_ref().map(|c| c.der.clone());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("skirmish-server")
@@ -78,6 +132,7 @@ impl Target {
         let mut spawned = Spawned {
             server: None,
             runtime: None,
+            _certificate: certificate,
         };
         let server = runtime
             .spawn(async move { Server::start(config).await.map_err(|e| format!("{e:#}")) })
@@ -86,12 +141,17 @@ impl Target {
         let server = server
             .map_err(|e| Error::Spawn(format!("start task: {e}")))?
             .map_err(Error::Spawn)?;
-        let base = Url::parse(&format!("http://{}/", server.addr()))
-            .map_err(|e| Error::Spawn(format!("address: {e}")))?;
+        let addr = server.addr();
+        let base = match tls_der {
+            Some(_) => format!("https://{}:{}/", crate::h2::SERVER_NAME, addr.port()),
+            None => format!("http://{addr}/"),
+        };
+        let base = Url::parse(&base).map_err(|e| Error::Spawn(format!("address: {e}")))?;
         spawned.server = Some(server);
         Ok(Target {
             base,
             spawned: Some(spawned),
+            tls: tls_der.map(|der| (addr, der)),
         })
     }
 
@@ -160,6 +220,15 @@ fn server_config(plan: &Plan, server_bots: u16, tick_hz: u16) -> Result<Config, 
     config.max_spectators_per_ip = config.max_spectators;
     config.max_polls_per_ip = config.max_polls;
     config.max_legacy_sessions = config.max_legacy_sessions.max(plan.legacy + 64);
+    // With --gzip a spawned server offers gzip streams to every spectator.
+    config.sse_gzip = plan.gzip;
+    config.max_gzip_streams = config.max_gzip_streams.max(plan.spectators + 64);
+    if let Some(tls) = plan.tls {
+        // Every client of a shared HTTP/2 connection holds one stream.
+        config.max_streams_per_connection = config
+            .max_streams_per_connection
+            .max((tls.clients_per_connection + 8).min(1000));
+    }
     if !config.web_root.is_dir() {
         // The default points into the source tree; a moved binary still
         // serves the API without it.

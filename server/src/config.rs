@@ -199,10 +199,28 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(0..=60))]
     pub spectator_delay_secs: u32,
 
-    /// Seconds between SSE heartbeat comments on idle streams.
+    /// Seconds between SSE heartbeat comments on idle streams; 0 sends
+    /// none. A proxy cuts a stream silent for its read timeout (nginx's
+    /// default `proxy_read_timeout` is 60 s), so keep this below it; 0 is
+    /// for measuring exactly that (docs/transports-study.md, "Heartbeats
+    /// behind nginx").
     #[arg(long, env = "SKIRMISH_SSE_HEARTBEAT_SECS", default_value_t = 15,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub sse_heartbeat_secs: u64,
+
+    /// Compress SSE streams (room feeds, the ticker, replays) with gzip
+    /// for clients that send `Accept-Encoding: gzip`, flushed after every
+    /// batch of events. Off by default: each compressed stream holds a
+    /// deflate state of a few hundred KB and the CPU to fill it (see
+    /// docs/transports-study.md, "Compression").
+    #[arg(long, env = "SKIRMISH_SSE_GZIP")]
+    pub sse_gzip: bool,
+
+    /// Compressed event streams at once, in all; past it streams are sent
+    /// plain (each holds its compressor's memory).
+    #[arg(long, env = "SKIRMISH_MAX_GZIP_STREAMS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_gzip_streams: u32,
 
     /// Spectator streams per room; more get 503.
     #[arg(long, env = "SKIRMISH_MAX_SPECTATORS_PER_ROOM", default_value_t = 2000,
@@ -351,6 +369,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub drain_deadline_secs: u64,
 
+    /// Cluster mode: a draining node's rooms end with `server_drain` at
+    /// their round's end instead of moving to another node (the rolling
+    /// deploy's handover, docs/scaleout.md): for a deploy whose nodes
+    /// cannot continue each other's rooms. The node still adopts rooms
+    /// other nodes hand over.
+    #[arg(long, env = "SKIRMISH_NO_HANDOVER")]
+    pub no_handover: bool,
+
     /// Milliseconds a follower of another node's room outlives its last
     /// local reader (a reader that comes back soon finds it warm).
     #[arg(long, env = "SKIRMISH_FOLLOWER_IDLE_MS", default_value_t = 30_000,
@@ -485,6 +511,14 @@ pub struct Config {
     /// Directory of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
     pub web_root: PathBuf,
+
+    /// Seconds a live room may go without finishing a tick before
+    /// `/healthz` answers 503 `tick_stalled` (a tick takes milliseconds;
+    /// the default leaves room for a loaded machine and a debugger's
+    /// pause without letting a stuck room go unnoticed for long).
+    #[arg(long, env = "SKIRMISH_STALL_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub stall_secs: u64,
 }
 
 /// How log lines are written.

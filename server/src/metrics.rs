@@ -430,6 +430,10 @@ pub mod names {
     pub const PUBSUB_RECONNECTS: &str = "skirmish_pubsub_reconnects";
     /// Times this node found Redis had lost its keys (a counter).
     pub const REDIS_DATA_LOSSES: &str = "skirmish_redis_data_losses";
+    /// Live rooms whose tick loop stalled.
+    pub const ROOMS_STALLED: &str = "skirmish_rooms_stalled";
+    /// Rejoins under a new boot id after a lapsed lease (a counter).
+    pub const IDENTITY_RENEWALS: &str = "skirmish_identity_renewals";
 }
 
 fn tick_histogram() -> Histogram {
@@ -644,6 +648,12 @@ pub struct Metrics {
     /// restarted empty, was flushed, or the lease lapsed): every owned
     /// room's feed is rewritten then.
     pub redis_data_losses: Counter,
+    /// Live rooms whose tick loop stalled (no tick for `--stall-secs`), as
+    /// of the last `/healthz` or `/metrics` request.
+    pub rooms_stalled: Gauge,
+    /// Times this node rejoined the cluster under a new boot id because its
+    /// lease lapsed while it was stopped.
+    pub identity_renewals: Counter,
     /// CPU, memory, descriptors and threads of this process.
     process: ProcessGauges,
     /// `(messages, bytes)` handles by [`Transport`], resolved once: `sent`
@@ -704,6 +714,8 @@ impl Metrics {
             pubsub_channels: Gauge::default(),
             pubsub_reconnects: Counter::default(),
             redis_data_losses: Counter::default(),
+            rooms_stalled: Gauge::default(),
+            identity_renewals: Counter::default(),
             process: ProcessGauges::default(),
             sent_by_transport: Default::default(),
             registry,
@@ -870,6 +882,16 @@ impl Metrics {
             names::REDIS_DATA_LOSSES,
             "Lease refreshes that found this node's keys gone from Redis",
             m.redis_data_losses.clone(),
+        );
+        registry.register(
+            names::ROOMS_STALLED,
+            "Live rooms that have not ticked for --stall-secs",
+            m.rooms_stalled.clone(),
+        );
+        registry.register(
+            names::IDENTITY_RENEWALS,
+            "Rejoins of the cluster under a new boot id after the lease lapsed while stopped",
+            m.identity_renewals.clone(),
         );
         m.process.register(&mut registry);
         Metrics { registry, ..m }

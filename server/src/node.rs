@@ -54,7 +54,9 @@ pub struct Node {
     /// Its name in the cluster.
     pub id: String,
     /// Eight random hex digits, new at every start: the directory tells two
-    /// incarnations of one node id apart by it, and room ids carry it.
+    /// incarnations of one node id apart by it, and room ids carry it. A
+    /// node that rejoins after its lease lapsed takes another (its
+    /// directory holds the current one); room ids keep this one.
     pub boot_id: String,
     /// Where browsers reach it (`http(s)://host[:port][/path]`), when known:
     /// `--public-url`, else the bound address unless that is a wildcard.
@@ -63,11 +65,18 @@ pub struct Node {
     pub clustered: bool,
 }
 
+/// Eight random hex digits: a boot id for a new start, or for a node that
+/// rejoins the cluster under a new identity after its lease lapsed.
+#[must_use]
+pub fn new_boot_id() -> String {
+    format!("{:08x}", rand::rng().next_u32())
+}
+
 impl Node {
     /// Names this process from validated settings and the bound address.
     #[must_use]
     pub fn resolve(config: &Config, bound: SocketAddr, tls: bool) -> Node {
-        let boot_id = format!("{:08x}", rand::rng().next_u32());
+        let boot_id = new_boot_id();
         let id = config
             .node_id
             .clone()
@@ -83,12 +92,6 @@ impl Node {
             public_url,
             clustered: config.clustered(),
         }
-    }
-
-    /// `node_id:boot_id`: who may write a room's directory entry.
-    #[must_use]
-    pub fn fence(&self) -> String {
-        format!("{}:{}", self.id, self.boot_id)
     }
 
     /// How this node names its rooms. A single node keeps the plain names;

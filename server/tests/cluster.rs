@@ -708,13 +708,13 @@ async fn one_pubsub_connection_carries_every_followed_room_through_a_drop() {
         assert_eq!((snap_b.event, snap_b.id), (snap_a.event, snap_a.id));
         readers.push((on_a, on_b));
     }
-    // Every node follows the cluster ticker (two channels) and the
-    // operators' notices (one) on its one connection; B also follows A's
-    // three rooms, two channels each.
+    // Every node follows the cluster ticker (two channels), the
+    // operators' notices (one) and the rooms handed over to it (one) on its
+    // one connection; B also follows A's three rooms, two channels each.
     wait_until(
-        "A's connection carries the ticker's two channels and the notices', B's nine",
+        "A's connection carries the ticker's two channels, the notices' and its handovers', B's ten",
         MARGIN,
-        || async { sorted(pubsub_clients(&redis).await) == ["sub=3", "sub=9"] },
+        || async { sorted(pubsub_clients(&redis).await) == ["sub=10", "sub=4"] },
     )
     .await;
 
@@ -732,7 +732,7 @@ async fn one_pubsub_connection_carries_every_followed_room_through_a_drop() {
     wait_until(
         "each node subscribes again on one connection",
         MARGIN,
-        || async { sorted(pubsub_clients(&redis).await) == ["sub=3", "sub=9"] },
+        || async { sorted(pubsub_clients(&redis).await) == ["sub=10", "sub=4"] },
     )
     .await;
     let metrics = metrics_of(&b).await;
@@ -740,7 +740,7 @@ async fn one_pubsub_connection_carries_every_followed_room_through_a_drop() {
         metric(&metrics, "skirmish_pubsub_reconnects_total"),
         Some(1.0)
     );
-    assert_eq!(metric(&metrics, "skirmish_pubsub_channels"), Some(9.0));
+    assert_eq!(metric(&metrics, "skirmish_pubsub_channels"), Some(10.0));
     // The three rooms and the ticker.
     assert_eq!(
         metric(

@@ -3,7 +3,8 @@
 //! sent SIGTERM stops taking rooms and seats, says so on `/readyz` and in
 //! the directory at once, lets each room with players finish its round,
 //! closes it with `server_drain` (players, spectators and pollers on every
-//! node), and exits within `--drain-deadline-secs`. Skipped, loudly, when
+//! node) when it is not handed over (`--no-handover` here; the handover is
+//! cluster_handover.rs's), and exits within `--drain-deadline-secs`. Skipped, loudly, when
 //! redis-server is not installed.
 
 mod common;
@@ -100,7 +101,13 @@ fn increasing(ids: impl IntoIterator<Item = u64>) -> bool {
 async fn sigterm_plays_the_round_out_then_closes_it_with_server_drain_everywhere() {
     let Some(redis) = shared_redis() else { return };
     let prefix = prefix("drain");
-    let a = node(&redis.url(), &prefix, "a", &["--round-secs", "8"]).await;
+    let a = node(
+        &redis.url(),
+        &prefix,
+        "a",
+        &["--round-secs", "8", "--no-handover"],
+    )
+    .await;
     let b = node(&redis.url(), &prefix, "b", &[]).await;
     let http = reqwest::Client::new();
     let room = own_room(&http, &a).await;
@@ -297,7 +304,13 @@ async fn measure_drain_to_playing_again() {
             &redis.url(),
             &prefix,
             &id,
-            &["--round-secs", "600", "--drain-deadline-secs", "1"],
+            &[
+                "--round-secs",
+                "600",
+                "--drain-deadline-secs",
+                "1",
+                "--no-handover",
+            ],
         )
         .await;
         let room = own_room(&http, &a).await;

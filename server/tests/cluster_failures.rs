@@ -238,6 +238,18 @@ async fn stream(redis_url: &str, prefix: &str, room: &str) -> Vec<(u64, u64, Str
         .collect()
 }
 
+/// The boot id the directory (Redis's node registry, read by `reader`'s
+/// survey) holds for node `id`; `None` while it holds no lease.
+async fn boot_of(http: &reqwest::Client, reader: &NodeProcess, id: &str) -> Option<String> {
+    let nodes = get(http, &reader.url("/api/nodes")).await;
+    nodes
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|n| n["id"] == id)
+        .map(|n| n["boot_id"].as_str().expect("boot_id").to_owned())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_paused_past_its_lease_is_fenced_and_closes_its_players_with_4003() {
     let Some(redis) = shared_redis() else { return };
@@ -250,6 +262,7 @@ async fn a_node_paused_past_its_lease_is_fenced_and_closes_its_players_with_4003
     assert_eq!(on_b.next_logged().await.event, "snapshot");
     join_and_leave(&a, &room, "Ann").await;
     let seen = until_left(&mut on_b, "Ann").await;
+    let boot = boot_of(&http, &b, "a").await.expect("A registered");
 
     // A stalls past its lease: B's follower declares the room lost.
     a.signal("STOP");
@@ -277,6 +290,24 @@ async fn a_node_paused_past_its_lease_is_fenced_and_closes_its_players_with_4003
         common::cluster_nodes::status(&http, &a.url("/readyz")).await == 200
     })
     .await;
+    // ... under a new identity: Redis's node registry holds a new boot id
+    // for A, so nothing fenced by the old incarnation is trusted again.
+    wait_until("A registered under a new boot id", MARGIN, || async {
+        boot_of(&http, &b, "a").await.is_some_and(|now| now != boot)
+    })
+    .await;
+    let metrics = http.get(a.url("/metrics")).send().await.expect("sent");
+    let metrics = metrics.text().await.expect("metrics");
+    assert_eq!(
+        common::metric(&metrics, "skirmish_identity_renewals_total"),
+        Some(1.0)
+    );
+    // And it serves new rooms again: one opened on A plays, and B lists it
+    // as A's.
+    let socket = connect_url(&format!("ws://{}/ws", a.addr)).await;
+    let mut back = Player::hello_on(socket, "Back", Some("after-pause"), None).await;
+    back.snapshot().await;
+    listed_on(&http, "after-pause", &[&b]).await;
     for _ in 0..10 {
         for n in [&a, &b] {
             assert!(!lists(&get(&http, &n.url("/api/rooms")).await, &room));

@@ -128,6 +128,9 @@ feed_events! {
         Shutdown(Closed) = "shutdown",
         /// A message from the server's operators (the admin console).
         Notice(NoticeEvent) = "notice",
+        /// The room continues on another node (a rolling deploy's
+        /// handover); the log goes on under the next ids.
+        Moved(MovedEvent) = "moved",
     }
 }
 
@@ -165,6 +168,7 @@ impl RoomEvent {
                 Some(*time)
             }
             RoomEvent::Notice(e) => Some(e.time),
+            RoomEvent::Moved(e) => Some(e.time),
             RoomEvent::Closed(_) | RoomEvent::Shutdown(_) => None,
         }
     }
@@ -415,6 +419,18 @@ pub struct NoticeEvent {
     /// 1 to [`crate::MAX_NOTICE_LEN`] bytes without control characters.
     pub text: String,
     pub room: String,
+    pub time: u64,
+}
+
+/// `moved`: the room's new node, logged by that node as the first event it
+/// adds to the room's log (the id after the old owner's last one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedEvent {
+    pub room: String,
+    /// The node that now runs the room.
+    pub node: String,
+    /// That node's public base URL.
+    pub node_url: String,
     pub time: u64,
 }
 

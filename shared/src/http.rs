@@ -194,11 +194,15 @@ pub enum ApiErrorCode {
     TokenInvalid,
     /// The player token's `exp` has passed.
     TokenExpired,
+    /// `/healthz`: a live room has not finished a tick for `--stall-secs`
+    /// (its tick loop is stuck); the liveness probe should restart the
+    /// process.
+    TickStalled,
 }
 
 impl ApiErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ApiErrorCode; 62] = [
+    pub const ALL: [ApiErrorCode; 63] = [
         ApiErrorCode::BadRequest,
         ApiErrorCode::BadParam,
         ApiErrorCode::BadJson,
@@ -261,6 +265,7 @@ impl ApiErrorCode {
         ApiErrorCode::TokenMissing,
         ApiErrorCode::TokenInvalid,
         ApiErrorCode::TokenExpired,
+        ApiErrorCode::TickStalled,
     ];
 
     /// The HTTP status the code is answered with.
@@ -288,7 +293,7 @@ impl ApiErrorCode {
             | RoomSpectatorLimit | IpSpectatorLimit | PollLimit | RoomPollLimit | IpPollLimit
             | LegacyLimit | ConnectionLimit | IpConnectionLimit | FdLimit
             | DirectoryUnavailable | NotRegistered | NoDatabase | DatabaseUnavailable
-            | ReplayLimit | IpReplayLimit => 503,
+            | ReplayLimit | IpReplayLimit | TickStalled => 503,
         }
     }
 }

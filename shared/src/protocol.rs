@@ -16,8 +16,10 @@ use crate::tick::Tick;
 /// `ShipDelta` variant into its gap. 3: `Hello.player` and
 /// `Welcome.player` (device identities), and `Input` ends with `view`, the
 /// moment the client was showing, for lag compensation. 4: `Hello.token`,
-/// a signed player token, and the longer client frame it needs.
-pub const PROTOCOL_VERSION: u16 = 4;
+/// a signed player token, and the longer client frame it needs. 5:
+/// `ServerMsg::Moved`, a room handed over to another node in a rolling
+/// deploy.
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Longest signed player token (`Hello.token`) in bytes. An RS256 token
 /// with a 4096-bit key and a few claims is under 1 KiB; this leaves room
@@ -240,6 +242,24 @@ pub enum ServerMsg {
     /// A message from the server's operators for every player's HUD
     /// (maintenance, an event). Version 4.
     Notice(Notice),
+    /// The room moved to another node at its round boundary (a rolling
+    /// deploy): the socket closes next (`moved`); connect to `ws_url` and
+    /// send `Hello` with the same resume token to take the same ship back,
+    /// score included. Version 5.
+    Moved(Moved),
+}
+
+/// Where a room handed over continues.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    /// The room's id, unchanged.
+    pub room: String,
+    /// The node that now runs it.
+    pub node: String,
+    /// That node's public base URL (`http(s)://host[:port][/path]`).
+    pub node_url: String,
+    /// Its player WebSocket for the room: resume there.
+    pub ws_url: String,
 }
 
 /// Longest operator message in bytes (UTF-8): a HUD line, not a page.

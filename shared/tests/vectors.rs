@@ -356,6 +356,15 @@ fn server_messages() -> Vec<(&'static str, ServerMsg)> {
             }),
         ),
         (
+            "server_moved",
+            ServerMsg::Moved(Moved {
+                room: "arena-1f2e3d4c-7".into(),
+                node: "eu3-b".into(),
+                node_url: "https://eu3.example.com/b".into(),
+                ws_url: "wss://eu3.example.com/b/ws?room=arena-1f2e3d4c-7".into(),
+            }),
+        ),
+        (
             "server_error_room_rate",
             ServerMsg::Error(ErrorMsg {
                 code: ErrorCode::RoomRateLimited,

@@ -117,6 +117,9 @@ function writeNginxConfig(dir, port, nodes) {
  * @property {string} base http://127.0.0.1:PORT, nginx
  * @property {string[]} ids the node ids
  * @property {() => Promise<void>} stop
+ * @property {(id: string) => Promise<void>} kill SIGKILLs node `id` (its
+ *   process group, by pid: a crash, no goodbye to the cluster) and waits
+ *   for it to exit
  */
 
 /**
@@ -192,7 +195,14 @@ export async function startCluster(startServer, stopServer, extra) {
         await sleep(100);
       }
     }
-    return { base, ids, stop };
+    /** @param {string} id */
+    const kill = async (id) => {
+      const { proc } = started[ids.indexOf(id)];
+      const gone = new Promise((resolve) => proc.once('exit', resolve));
+      process.kill(-(/** @type {number} */ (proc.pid)), 'SIGKILL');
+      await gone;
+    };
+    return { base, ids, stop, kill };
   } catch (err) {
     await stop();
     throw err;

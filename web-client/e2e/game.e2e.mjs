@@ -18,7 +18,6 @@
  * skirmish-server binary to use instead of `cargo run`).
  */
 
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -26,108 +25,15 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { startCluster } from './cluster.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, sleep, startServer, stopServer } from './harness.mjs';
 
 const WEB = fileURLToPath(new URL('..', import.meta.url));
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const RESULTS = `${WEB}test-results/`;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const VIEWPORT = { width: 1280, height: 800 };
 /** The main server's admin token, for the admin console's check. */
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
-/** Seconds a server may take to come up (the first `cargo run` may compile). */
-const SERVER_START_S = 300;
 
 mkdirSync(RESULTS, { recursive: true });
-
-/** @param {number} ms */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// ---------------------------------------------------------------------------
-// Servers
-
-/**
- * @typedef {object} Server
- * @property {import('node:child_process').ChildProcess} proc
- * @property {string} base http://addr
- * @property {string[]} log
- */
-
-/**
- * Starts a server on a free port and resolves once it logs "listening".
- * @param {string[]} args
- * @returns {Promise<Server>}
- */
-function startServer(args) {
-  const common = ['--bind', '127.0.0.1:0', '--log-format', 'json', ...args];
-  const bin = process.env.SKIRMISH_SERVER;
-  const [cmd, argv] = bin ? [bin, common] : ['cargo', ['run', '-q', '-p', 'skirmish-server', '--', ...common]];
-  // Its own process group, so SIGTERM reaches the server whatever cargo does.
-  const proc = spawn(cmd, argv, { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  /** @type {string[]} */
-  const log = [];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line in ${SERVER_START_S} s:\n${log.join('\n')}`)), SERVER_START_S * 1000);
-    let buffered = '';
-    proc.stdout?.setEncoding('utf8');
-    proc.stdout?.on('data', (chunk) => {
-      buffered += chunk;
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        log.push(line);
-        if (log.length > 200) log.shift();
-        try {
-          const entry = JSON.parse(line);
-          if (entry?.fields?.message === 'listening' && entry.fields.addr) {
-            clearTimeout(timer);
-            resolve({ proc, base: `http://${entry.fields.addr}`, log });
-          }
-        } catch {
-          // not a JSON line
-        }
-      }
-    });
-    proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (chunk) => log.push(String(chunk).trimEnd()));
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code ?? signal}) before listening:\n${log.join('\n')}`));
-    });
-  });
-}
-
-/**
- * SIGTERM to the server's process group; SIGKILL if it has not gone in 5 s.
- * @param {Server | null} server
- */
-async function stopServer(server) {
-  if (!server || server.proc.exitCode !== null || server.proc.signalCode !== null) return;
-  const pid = /** @type {number} */ (server.proc.pid);
-  const gone = new Promise((resolve) => server.proc.once('exit', resolve));
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const timeout = sleep(5000).then(() => 'timeout');
-  if ((await Promise.race([gone, timeout])) === 'timeout') {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Checks
@@ -830,6 +736,35 @@ try {
       } finally {
         await polled.close();
       }
+    });
+    await check('through nginx, a node killed under a game: the page says why and plays again on another node', 30000, async () => {
+      const before = await gameState(clustered);
+      assert(before.phase === 'playing' && before.room === target.id, `playing in ${target.id} before the kill: ${before.phase} ${before.room}`);
+      // Every banner line from now on: the reason may show only briefly.
+      await clustered.evaluate(() => {
+        const w = /** @type {any} */ (window);
+        const text = /** @type {HTMLElement} */ (document.getElementById('banner-text'));
+        w.bannerLines = [];
+        new MutationObserver(() => w.bannerLines.push(text.textContent)).observe(text, { childList: true, characterData: true, subtree: true });
+      });
+      await lb.kill('c');
+      const lines = () => clustered.evaluate(() => /** @type {any} */ (window).bannerLines);
+      const after = await until(async () => {
+        const st = await gameState(clustered);
+        return st.phase === 'playing' && st.room !== target.id && st.ships.length >= 4 ? st : null;
+      }, 25000, 'a new game in another room').catch(async (err) => {
+        const st = await gameState(clustered);
+        throw new Error(`${err.message}: ${st.phase} in ${st.room}, banner ${JSON.stringify(await lines())}, sockets ${sockets.slice(-3)}, matchmakes ${matchmakes.length}`);
+      });
+      const said = await lines();
+      assert(
+        said.some((/** @type {string} */ l) => l.includes('Your room was lost with its server.') && l.includes('Finding you a new game')),
+        `the page said why: ${JSON.stringify(said)}`,
+      );
+      assert(/\/node\/[ab]\/ws\?/.test(sockets.at(-1) ?? ''), `the new game is on a live node: ${sockets.at(-1)}`);
+      await sleep(1000);
+      const later = await gameState(clustered);
+      assert(later.phase === 'playing' && later.tick > after.tick + 10, `plays on: ticks ${after.tick} -> ${later.tick}`);
     });
     if (clusterErrors.length > 0) {
       failed++;

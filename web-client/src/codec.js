@@ -736,6 +736,7 @@ const ServerMsgT = enumOf('ServerMsg', [
   ['Pong', PongT],
   ['Error', ErrorMsgT],
   ['Notice', struct('Notice', [['text', string]])],
+  ['Moved', struct('Moved', [['room', string], ['node', string], ['node_url', string], ['ws_url', string]])],
 ]);
 
 // ---------------------------------------------------------------------------

@@ -31,6 +31,8 @@ export const RoomEvent = Object.freeze({
   Shutdown: 'shutdown',
   /** A message from the server's operators. */
   Notice: 'notice',
+  /** The room continues on another node; the ids go on. */
+  Moved: 'moved',
 });
 
 /** The ticker's events (`TickerEvent`), in its order. */
@@ -55,6 +57,7 @@ export const LOGGED_ROOM_EVENTS = new Set([
   RoomEvent.Score,
   RoomEvent.Round,
   RoomEvent.Notice,
+  RoomEvent.Moved,
 ]);
 
 /**

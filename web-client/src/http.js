@@ -86,6 +86,7 @@ export const ApiErrorCode = Object.freeze({
   token_missing: 401,
   token_invalid: 401,
   token_expired: 401,
+  tick_stalled: 503,
 });
 
 /**

@@ -20,6 +20,7 @@ import { fetchLeaderboards } from './records.js';
 import {
   DRAINED_MESSAGE,
   drained,
+  movedPlacement,
   lostGame,
   matchmake,
   matchMessage,
@@ -101,6 +102,8 @@ const ctx = /** @type {CanvasRenderingContext2D} */ (ui.canvas.getContext('2d'))
 const mode = transportMode(location.search);
 /** Set once a WebSocket failed in `auto` mode: later games of this page go straight to long polling. */
 let webSocketFailed = false;
+/** Set once a WebSocket of this page got a Welcome: WebSockets work from here, so a later one that fails is a disconnect, never a reason to fall back. */
+let webSocketWorked = false;
 
 /** The transport the next game starts on. */
 function firstTransport() {
@@ -665,7 +668,7 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
    */
   const fellBack = (event) => {
     if (kind !== 'websocket' || game !== current || current.left) return false;
-    const next = webSocketTrouble({ mode, event, welcomed: current.welcomed, answered: current.answered });
+    const next = webSocketTrouble({ mode, event, welcomed: current.welcomed, answered: current.answered, worked: webSocketWorked });
     if (next !== 'longpoll') return false;
     console.info(`skirmish: the WebSocket ${event === 'close' ? 'could not connect' : 'brought no Welcome'}; falling back to long polling`);
     webSocketFailed = true;
@@ -690,6 +693,7 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
       session.handle(msg);
       if (typeof msg === 'object' && 'Welcome' in msg) {
         current.welcomed = true;
+        if (kind === 'websocket') webSocketWorked = true;
         const hz = Math.max(1, msg.Welcome.rules.tick_hz);
         current.timers.push(
           window.setInterval(() => {
@@ -722,6 +726,21 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         saveResume(null);
         showNotice(lost);
         void place(kind, name, null, null, false);
+        return;
+      }
+      const moved = movedPlacement(code, reason, session.state.moved);
+      if (moved && kind === 'websocket') {
+        // A rolling deploy handed the room to another node at its round's
+        // end: the same ship (and score) there, with the resume token.
+        showNotice('Your match moved to a new server; rejoining…');
+        start(kind, name, moved.room, loadResume(), false, 0, moved);
+        return;
+      }
+      if (kind === 'longpoll' && code === CloseCode.GoingAway && reason === 'moved') {
+        // A long-poll session does not move (its join takes no token):
+        // matchmaking seats the player in the same room on its new node.
+        showNotice('Your match moved to a new server; rejoining…');
+        void place(kind, name, session.state.room ?? room, null, fallback);
         return;
       }
       if (drained(code, reason)) {

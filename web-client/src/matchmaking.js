@@ -188,6 +188,19 @@ export function drained(code, reason) {
 }
 
 /**
+ * Where to resume after a close that followed `Moved` (1001 `moved`): the
+ * new node's placement, with no seat (the resume token is the ticket).
+ * `null` for any other close.
+ * @param {number} code
+ * @param {string} reason
+ * @param {{ room: string, node: string, node_url: string, ws_url: string } | null} moved
+ */
+export function movedPlacement(code, reason, moved) {
+  if (code !== 1001 || reason !== 'moved' || !moved) return null;
+  return { room: moved.room, node: moved.node, nodeUrl: moved.node_url, wsUrl: moved.ws_url, seat: null };
+}
+
+/**
  * The line shown for a refusal: the table's words and the code.
  * @param {MatchRefusal} refusal
  */

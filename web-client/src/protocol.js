@@ -11,7 +11,7 @@
  */
 
 /** Bumped on every change to the bytes of any message. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** Longest signed player token (`Hello.token`) in bytes. */
 export const MAX_PLAYER_TOKEN_LEN = 2048;
 /** Largest client frame the server decodes: 512 plus a token. */

@@ -88,6 +88,8 @@ import { Interpolator, Prediction, viewTime } from './prediction.js';
 const FEED_LINES = 6;
 /** How an operator's message (`Notice`) starts on the HUD's feed. */
 export const SERVER_PREFIX = 'Server: ';
+/** What the HUD says when the room moves to another server (a rolling deploy). */
+export const MOVED_MESSAGE = 'Server: your match moved to a new server; rejoining…';
 /** Pings awaiting a Pong; older ones are forgotten (their Pong was lost). */
 const MAX_PENDING_PINGS = 8;
 
@@ -171,6 +173,8 @@ export class GameSession {
       feed: [],
       error: null,
       close: null,
+      /** Where the room went (`Moved`): the close that follows resumes there. */
+      moved: null,
     };
   }
 
@@ -243,6 +247,9 @@ export class GameSession {
       if (msg.Error.code === 'ResumeRejected') this.resume = null;
     } else if ('Notice' in msg) {
       this.notice(`${SERVER_PREFIX}${msg.Notice.text}`);
+    } else if ('Moved' in msg) {
+      this.state.moved = msg.Moved;
+      this.notice(MOVED_MESSAGE);
     }
     return msg;
   }

@@ -407,6 +407,11 @@ export class RoomBoard {
       case RoomEvent.Notice:
         this.notice = { text: String(data.text), at: now };
         break;
+      case RoomEvent.Moved:
+        // A rolling deploy handed the room to another node: the feed goes
+        // on, and the board says so once.
+        this.notice = { text: `Room moved to server ${String(data.node)}`, at: now };
+        break;
       case RoomEvent.Round:
         if (data.phase === 'started') {
           this.round = { number: data.round, endsTick: data.ends_tick };

@@ -93,6 +93,10 @@ export function transportMode(search) {
  *   bad name, ...) reached the game: long polling would be refused the same
  *   way, so that is a disconnect too.
  * - `?transport=websocket` never falls back.
+ * - A page whose WebSocket carried a game before never falls back: WebSockets
+ *   work from here, so a reconnect that cannot connect means the game's node
+ *   is unreachable (it died); that is a disconnect, and the reconnect rules
+ *   matchmake again (issue 16: a room lost with its node).
  * - Otherwise (error or close before open, a close with no word from the
  *   server, or no Welcome in time) the WebSocket cannot carry the game: use
  *   long polling.
@@ -103,11 +107,12 @@ export function transportMode(search) {
  * @param {'close' | 'timeout'} what.event
  * @param {boolean} what.welcomed a Welcome arrived on this socket
  * @param {boolean} what.answered any server message arrived on this socket
+ * @param {boolean} [what.worked] a WebSocket of this page got a Welcome before
  * @returns {'longpoll' | 'disconnected' | 'wait'}
  */
-export function webSocketTrouble({ mode, event, welcomed, answered }) {
+export function webSocketTrouble({ mode, event, welcomed, answered, worked = false }) {
   const stay = event === 'timeout' ? 'wait' : 'disconnected';
-  if (welcomed || answered || mode === 'websocket') return stay;
+  if (welcomed || answered || worked || mode === 'websocket') return stay;
   return 'longpoll';
 }
 

@@ -304,7 +304,7 @@ describe('malformed frames', () => {
   });
 
   test('unknown variants of inner enums', () => {
-    assertRefused(server([5]));
+    assertRefused(server([6]));
     assertRefused(server([3, 15, 0])); // ErrorCode 15
     // An event kind 5.
     assertRefused(server([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 5]));

@@ -152,6 +152,11 @@ test('fallback rule: only a WebSocket that never reached the game falls back', (
   const refused = { welcomed: false, answered: true };
   assert.equal(webSocketTrouble({ mode: 'auto', event: 'close', ...refused }), 'disconnected', 'the server said no');
   assert.equal(webSocketTrouble({ mode: 'auto', event: 'timeout', ...refused }), 'wait');
+  // A reconnect on a page whose WebSocket played before: the node is gone,
+  // not the WebSocket (issue 16).
+  const again = { ...fresh, worked: true };
+  assert.equal(webSocketTrouble({ mode: 'auto', event: 'close', ...again }), 'disconnected', 'a reconnect after a Welcome');
+  assert.equal(webSocketTrouble({ mode: 'auto', event: 'timeout', ...again }), 'wait');
 });
 
 test('a join answer is the Welcome the binary decoder gives', () => {

@@ -340,7 +340,8 @@ struct Figures {
     added_latency_max_ms: f64,
     /// (2) Redis CPU.
     events_per_sec: f64,
-    /// `append` script calls per second (one per room per batch).
+    /// Room batches the log writer wrote per second (the rooms of one
+    /// writer round share one `append` script call).
     appends_per_sec: f64,
     redis_cores_idle: f64,
     redis_cores_writes_only: f64,

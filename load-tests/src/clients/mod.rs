@@ -53,12 +53,15 @@ pub struct ClientCtx {
     pub stop: CancellationToken,
     /// The server's base URL (`http://host:port/`).
     pub base: Url,
-    /// Long polls send `Accept-Encoding: gzip`.
+    /// Long polls and SSE streams send `Accept-Encoding: gzip`.
     pub gzip: bool,
     /// How players keep snapshots.
     pub view: play_state::ViewMode,
     /// Players ask matchmaking where to play ([`matchmake`]).
     pub matchmake: bool,
+    /// Over TLS (`--tls`, `--http-version 2`): the connections spectators
+    /// and watchers share; `None` for plain HTTP/1.1 with reqwest.
+    pub tls: Option<Arc<crate::h2::Links>>,
 }
 
 impl ClientCtx {
@@ -311,7 +314,8 @@ pub async fn fetch(
         0
     };
     let wire_bytes = head + raw.len() as u64 + framing;
-    stats.bytes(wire_bytes);
+    stats.head(head);
+    stats.bytes(raw.len() as u64 + framing);
     let body = if gzipped {
         let mut plain = Vec::with_capacity(raw.len() * 4);
         flate2::read::GzDecoder::new(&raw[..])
@@ -321,11 +325,31 @@ pub async fn fetch(
     } else {
         raw
     };
+    stats.decoded(body.len() as u64);
     Ok(Answer {
         status,
         wire_bytes,
         body,
     })
+}
+
+/// `GET path` (under the base URL) as a whole answer for client `index`
+/// of `kind`: over the run's TLS links when it has them, else with `http`.
+///
+/// # Errors
+/// As [`fetch`] and [`crate::h2::Links::fetch`].
+pub async fn get_answer(
+    ctx: &ClientCtx,
+    kind: Transport,
+    index: u32,
+    http: &reqwest::Client,
+    path: &str,
+    timeout: Duration,
+) -> Result<Answer, ClientError> {
+    match &ctx.tls {
+        Some(links) => links.fetch(kind, index, &format!("/{path}"), timeout).await,
+        None => fetch(ctx, kind, http.get(ctx.url(path)).timeout(timeout)).await,
+    }
 }
 
 /// Retries `attempt` while it answers `no_room` (the room does not exist

@@ -5,15 +5,15 @@
 //! true as of; every later poll asks for what came after the last `next`.
 //!
 //! Measured: connect (the first answer), delivery latency of every event,
-//! resets, requests, and received bytes (head and body as sent, gzip when
-//! `--gzip`).
+//! resets, requests, answers without events, and received bytes (head and
+//! body as sent, gzip when `--gzip`; heads also apart).
 
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use skirmish_shared::http::RoomPage;
 
-use super::{ClientCtx, ClientError, ClientSpec, connected, fetch, when_room_exists};
+use super::{ClientCtx, ClientError, ClientSpec, connected, get_answer, when_room_exists};
 use crate::stats::{Metric, Transport};
 use crate::wire::unix_ms;
 
@@ -35,10 +35,10 @@ pub async fn session(
     let kind = Transport::PollWatcher;
     let stats = ctx.stats.get(kind);
     let http = ctx.http()?;
-    let base = ctx.url(&format!("api/rooms/{}/poll", spec.room));
+    let base = format!("api/rooms/{}/poll", spec.room);
     let started = Instant::now();
     let opening = when_room_exists(ctx, || {
-        fetch(ctx, kind, http.get(&base).timeout(super::CONNECT_TIMEOUT))
+        get_answer(ctx, kind, spec.index, &http, &base, super::CONNECT_TIMEOUT)
     })
     .await?;
     let mut next = page(&opening)?.next;
@@ -48,7 +48,7 @@ pub async fn session(
         let url = format!("{base}?after={next}&timeout={POLL_TIMEOUT_SECS}");
         let answer = tokio::select! {
             () = ctx.stop.cancelled() => return Ok(()),
-            answer = fetch(ctx, kind, http.get(&url).timeout(timeout)) => answer?,
+            answer = get_answer(ctx, kind, spec.index, &http, &url, timeout) => answer?,
         };
         let received = unix_ms();
         let page = page(&answer)?;
@@ -59,6 +59,13 @@ pub async fn session(
             stats
                 .counters
                 .resets
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if page.events.is_empty() && page.reset.is_none() {
+            // The wait ran out: a whole request and answer for nothing.
+            stats
+                .counters
+                .empty_answers
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         stats.messages(page.events.len() as u64);

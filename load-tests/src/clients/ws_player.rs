@@ -4,6 +4,10 @@
 //! With `--matchmake` it first asks matchmaking and connects to the
 //! answered owner's `ws_url` (seat ticket included).
 //!
+//! When the server says the room moved (`ServerMsg::Moved`, a rolling
+//! deploy's handover), the bot connects to the new node and resumes its
+//! ship with its token (counted in `moves`).
+//!
 //! Hello → Welcome, then a clock at the room's tick rate sends one `Input`
 //! per tick (sequence from 1, ack = the newest tick held) while every
 //! snapshot is applied with [`ViewHistory`], exactly as a real client does.
@@ -13,6 +17,7 @@
 //! trip, snapshot jitter, received bytes (frame payload + frame header, and
 //! the upgrade response's head).
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,8 +25,8 @@ use futures_util::{SinkExt, StreamExt};
 use skirmish_shared::bot::BotPolicy;
 use skirmish_shared::codec::peek_snapshot;
 use skirmish_shared::{
-    ClientMsg, CloseCode, Hello, PROTOCOL_VERSION, ServerMsg, Snapshot, SnapshotBody, Welcome,
-    decode_server, encode,
+    ClientMsg, CloseCode, Hello, Moved, PROTOCOL_VERSION, ResumeToken, ServerMsg, Snapshot,
+    SnapshotBody, Welcome, decode_server, encode,
 };
 use tokio::net::TcpStream;
 use tokio::time::{MissedTickBehavior, sleep_until, timeout};
@@ -63,14 +68,53 @@ pub async fn session(
     } else {
         Placement::Open
     };
-    let url = match placed {
+    let mut url = match placed {
         Placement::Seat(answer) => answer.ws_url,
         Placement::Open => own_ws_url(ctx)?,
     };
+    let mut resume = None;
+    let mut room = spec.room.clone();
+    let mut _connected = None;
+    loop {
+        let (mut socket, welcome) = join(spec, stats, &url, &room, resume).await?;
+        if _connected.is_none() {
+            _connected = Some(connected(ctx, Transport::WsPlayer, started, first));
+        }
+        match play(ctx, spec, stats, &mut socket, &welcome).await? {
+            Ended::Stopped => return Ok(()),
+            // A rolling deploy handed the room over: take the same ship
+            // back on its new node, as a real client does.
+            Ended::Moved(to) => {
+                stats.counters.moves.fetch_add(1, Ordering::Relaxed);
+                url = to.ws_url;
+                room = to.room;
+                resume = Some(welcome.resume);
+            }
+        }
+    }
+}
+
+/// How a game on one socket ended.
+enum Ended {
+    /// The run stopped.
+    Stopped,
+    /// The room moved: resume there.
+    Moved(Moved),
+}
+
+/// Connects to `url` and says Hello to `room` (taking a ship back with
+/// `resume`).
+async fn join(
+    spec: &ClientSpec,
+    stats: &TransportStats,
+    url: &str,
+    room: &str,
+    resume: Option<ResumeToken>,
+) -> Result<(Socket, Welcome), ClientError> {
     let (mut socket, response) = timeout(
         super::CONNECT_TIMEOUT,
         tokio_tungstenite::connect_async_with_config(
-            url.as_str(),
+            url,
             Some(WebSocketConfig::default().read_buffer_size(READ_BUFFER)),
             true,
         ),
@@ -92,16 +136,15 @@ pub async fn session(
             protocol: PROTOCOL_VERSION,
             player: None,
             name: format!("bot-{}", spec.index),
-            room: Some(spec.room.clone()),
-            resume: None,
+            room: Some(room.to_owned()),
+            resume,
         }),
     )
     .await?;
     let welcome = timeout(super::CONNECT_TIMEOUT, welcome(&mut socket, stats))
         .await
         .map_err(|_| ClientError::Timeout("welcome"))??;
-    let _connected = connected(ctx, Transport::WsPlayer, started, first);
-    play(ctx, spec, stats, &mut socket, &welcome).await
+    Ok((socket, welcome))
 }
 
 /// The target's own `/ws`.
@@ -132,7 +175,7 @@ async fn play(
     stats: &TransportStats,
     socket: &mut Socket,
     welcome: &Welcome,
-) -> Result<(), ClientError> {
+) -> Result<Ended, ClientError> {
     let tick_hz = welcome.rules.tick_hz;
     let mut policy = BotPolicy::new(spec.seed, tick_hz);
     let mut state = PlayState::new(&welcome.rules, welcome.ship, ctx.view);
@@ -148,7 +191,7 @@ async fn play(
             biased;
             () = ctx.stop.cancelled() => {
                 leave(socket, stats).await;
-                return Ok(());
+                return Ok(Ended::Stopped);
             }
             _ = clock.tick() => {
                 let input = state.input(&mut policy);
@@ -165,6 +208,7 @@ async fn play(
                         return Err(ClientError::Protocol("a second Welcome"));
                     }
                     // Operators' messages are for people; bots play on.
+                    Some(ServerMsg::Moved(to)) => return Ok(Ended::Moved(to)),
                     Some(ServerMsg::Pong(_) | ServerMsg::Notice(_)) | None => {}
                 }
             }

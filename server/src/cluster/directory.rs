@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use redis::AsyncCommands;
 use tracing::warn;
 
@@ -126,6 +127,11 @@ pub struct RedisDirectory {
     link: RedisLink,
     keys: Keys,
     node: Arc<Node>,
+    /// This incarnation's boot id: the start's, until the node rejoins the
+    /// cluster under a new one after its lease lapsed
+    /// ([`RedisDirectory::renew_boot`]). The lock is held only to clone or
+    /// swap the id, never across a call.
+    boot: Mutex<Arc<str>>,
     /// The node's public URL (always known in cluster mode).
     url: String,
     lease_ttl: Duration,
@@ -171,6 +177,7 @@ impl RedisDirectory {
         RedisDirectory {
             keys: Keys::new(prefix, &node.id),
             url: node.public_url.clone().unwrap_or_default(),
+            boot: Mutex::new(node.boot_id.as_str().into()),
             link,
             node,
             lease_ttl,
@@ -190,10 +197,25 @@ impl RedisDirectory {
         &self.keys
     }
 
-    /// This start's fence, `nid:boot_id`, as room entries carry it.
+    /// This incarnation's fence, `nid:boot_id`, as room entries carry it.
     #[must_use]
     pub fn fence(&self) -> String {
-        format!("{}:{}", self.node.id, self.node.boot_id)
+        format!("{}:{}", self.node.id, self.boot())
+    }
+
+    /// This incarnation's boot id.
+    #[must_use]
+    pub fn boot(&self) -> Arc<str> {
+        self.boot.lock().clone()
+    }
+
+    /// Takes a new boot id, so this node's next lease refresh registers a
+    /// new incarnation: nothing fenced by the old one (its lapsed lease,
+    /// the feeds and routes it wrote) is trusted again. Returns the new id.
+    pub fn renew_boot(&self) -> Arc<str> {
+        let boot: Arc<str> = crate::node::new_boot_id().into();
+        *self.boot.lock() = boot.clone();
+        boot
     }
 
     /// How long a reserved seat waits.
@@ -212,7 +234,7 @@ impl RedisDirectory {
             .key(&self.keys.matchmaking)
             .arg(self.keys.prefix())
             .arg(&self.node.id)
-            .arg(&self.node.boot_id);
+            .arg(&*self.boot());
         call
     }
 
@@ -382,7 +404,7 @@ impl RedisDirectory {
             .key(&self.keys.node_rooms)
             .arg(self.keys.prefix())
             .arg(&self.node.id)
-            .arg(&self.node.boot_id)
+            .arg(&*self.boot())
             .arg(&self.url)
             .arg(ms(self.lease_ttl))
             .arg(u8::from(draining))
@@ -460,7 +482,7 @@ impl RedisDirectory {
         if routes.is_empty() {
             return Ok(());
         }
-        let fence = self.node.fence();
+        let fence = self.fence();
         let mut pipe = redis::pipe();
         for route in routes {
             let name = self.keys.session(&route.key.to_hex());

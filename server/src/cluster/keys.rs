@@ -110,6 +110,13 @@ impl Keys {
         format!("{}:notice", self.prefix)
     }
 
+    /// Channel `p:node:{nid}:handover`: rooms offered to node `node_id`
+    /// (a rolling deploy's handover).
+    #[must_use]
+    pub fn handover_channel(&self, node_id: &str) -> String {
+        format!("{}:node:{{{node_id}}}:handover", self.prefix)
+    }
+
     /// `p:board`: every node's own top lines, by fence.
     #[must_use]
     pub fn board(&self) -> String {
@@ -146,6 +153,7 @@ mod tests {
         assert_eq!(keys.log(TICKER_FEED), "t1:ticker:log");
         assert_eq!(keys.events_channel(TICKER_FEED), "t1:ticker:ev");
         assert_eq!(keys.board(), "t1:board");
+        assert_eq!(keys.handover_channel("n-b"), "t1:node:{n-b}:handover");
         assert!(!skirmish_shared::valid_room_id(TICKER_FEED));
     }
 }

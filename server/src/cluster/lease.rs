@@ -6,6 +6,13 @@
 //! closed it while this node was cut off past its lease) is ended here
 //! with [`RoomCmd::Lost`].
 //!
+//! A node whose own lease lapsed while it was stopped (SIGSTOP, a stall, a
+//! suspended VM: its last refresh is older than the lease and no refresh
+//! failed since) rejoins under a new boot id before its next refresh, so
+//! the cluster sees a new incarnation and trusts nothing the old one held.
+//! A node that could not reach Redis keeps its identity: it knew it was
+//! cut off, and Redis may have restarted empty with nothing lost.
+//!
 //! It reads the registry's figures, which the rooms keep in atomics, and
 //! sends a room nothing but that `Lost` (a `try_send`, never awaited): a
 //! slow or dead Redis delays only this task. A failed refresh is logged and retried with a doubling backoff
@@ -31,6 +38,10 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 /// Failures between two log lines while Redis stays down.
 const LOG_EVERY: u32 = 20;
 
+/// Longest a stopping node waits for its log writer's last round before it
+/// leaves the cluster anyway (Redis down: the lease then just expires).
+const LAST_WRITES: Duration = Duration::from_secs(3);
+
 /// What the lease task needs.
 #[derive(Debug)]
 pub struct LeaseTask {
@@ -47,6 +58,11 @@ pub struct LeaseTask {
     pub lease_ttl: Duration,
     /// For `skirmish_cluster_nodes`.
     pub metrics: Arc<Metrics>,
+    /// Cancelled once the log writer has sent its last round. Leaving
+    /// before it would let another node's follower see the lease gone
+    /// and close a drained room as `server_lost` before this node's own
+    /// `closed` (`server_drain`) reached Redis.
+    pub log_written: CancellationToken,
 }
 
 impl LeaseTask {
@@ -77,6 +93,8 @@ impl LeaseTask {
         let mut wait = Duration::ZERO;
         let mut conflicts: Vec<String> = Vec::new();
         let mut held_before = false;
+        // When the last refresh that held the lease returned.
+        let mut held_at: Option<Instant> = None;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -85,6 +103,17 @@ impl LeaseTask {
                 () = self.cluster.publish_wanted() => {}
             }
             let started = Instant::now();
+            if failures == 0 && held_at.is_some_and(|at| at.elapsed() > self.lease_ttl) {
+                let lapsed_ms = held_at.map_or(0, |at| at.elapsed().as_millis());
+                let boot = directory.renew_boot();
+                self.metrics.identity_renewals.inc();
+                warn!(
+                    lapsed_ms,
+                    %boot,
+                    "this node's lease lapsed while it was stopped; \
+                     rejoining the cluster under a new boot id"
+                );
+            }
             let asked = self.cluster.publish_asked();
             // No matchmaking open between reading the rooms and publishing
             // them: each room is offered only once its claim has run.
@@ -118,6 +147,7 @@ impl LeaseTask {
                         }
                     }
                     held_before = true;
+                    held_at = Some(Instant::now());
                     self.cluster.set_lease(Some(started));
                     self.cluster.published(asked);
                     self.metrics
@@ -167,6 +197,12 @@ impl LeaseTask {
                 }
             }
             // The lease lapses by itself once it is older than its ttl.
+        }
+        if tokio::time::timeout(LAST_WRITES, self.log_written.cancelled())
+            .await
+            .is_err()
+        {
+            warn!("the log writer's last round is late; leaving the cluster before it");
         }
         self.cluster.set_lease(None);
         match directory.leave().await {

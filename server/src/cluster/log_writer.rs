@@ -4,15 +4,19 @@
 //! A room's log hands each append to its [`RoomReplica`], which only
 //! `try_send`s it into one bounded queue per node: the room task never
 //! awaits Redis and never blocks on it. One writer task drains the queue
-//! and sends one `append` script call per room per drained batch (fence
-//! check, `XADD` with the log's own ids, head and snapshot, `PUBLISH`, in
-//! one atomic step). The calls of one round go out in one pipeline: Redis
-//! reads them in one wake-up and answers each room on its own (written,
-//! fenced or failed). A round holds what queued while the last one was in
-//! flight, and what the rooms of the tick phase that woke the writer
-//! append before it runs again ([`crate::room::clock`]): rooms tick in a
-//! few shared phases, so one round carries a phase's rooms, not one room
-//! (docs/benchmarks.md).
+//! and sends every room's batch of a round in one `append` script call
+//! (per room: fence check, `XADD` with the log's own ids, head and
+//! snapshot, `PUBLISH`, in one atomic step), which answers each room on
+//! its own (written, fenced or failed). What a small call costs Redis is
+//! mostly the call, not the room, so one call per round instead of one
+//! per room. A call carries at most [`CALL_ROOMS`] rooms and
+//! [`CALL_BYTES`] bytes; a larger round's calls go out in one pipeline.
+//! A round holds what queued while the last one was in flight, and what
+//! the rooms of the tick phase that woke the writer append before it runs
+//! again ([`crate::room::clock`]): rooms tick in a few shared phases, so
+//! one round carries a phase's rooms, not one room (docs/benchmarks.md).
+//! The rooms of one call share one Redis: Redis Cluster, which shards keys
+//! by slot, would refuse it (see `lua/append.lua`).
 //!
 //! The room's in-memory log stays the truth. When a batch cannot follow on
 //! what the writer last wrote (the queue overflowed, a call failed, Redis
@@ -49,6 +53,18 @@ const QUEUE: usize = 4096;
 /// memory of one round.
 const DRAIN: usize = 512;
 
+/// Rooms one `append` call carries at most. A script holds Redis for its
+/// whole run, every other client waiting: a room of a few events costs
+/// it 10 to 20 µs, so a call of 128 rooms about 2 ms. A round of more
+/// rooms goes out in several calls, in one pipeline still.
+const CALL_ROOMS: usize = 128;
+
+/// JSON bytes one `append` call carries at most, past its first room: a
+/// room resent from its whole ring (a few thousand events) alone can be
+/// a megabyte, and such rooms get calls of their own rather than making
+/// Redis read and run one call of many megabytes.
+const CALL_BYTES: usize = 1 << 20;
+
 /// How long a room's feed lives in Redis without a write, and how often
 /// the writer rewrites an idle room's head to keep it: a room with no
 /// events for hours stays followable, a dead node's history expires.
@@ -59,8 +75,12 @@ const FEED_REFRESH: Duration = Duration::from_secs(120);
 #[derive(Debug)]
 enum Job {
     Appended(Appended),
-    /// The log closed at this head.
-    Closed(&'static str, u64),
+    /// The log closed at this head, with its snapshot as of then. The
+    /// snapshot travels with the job because a closed room's log is soon
+    /// dropped: at a drain's end the writer's last round runs after the
+    /// room is gone, and without it the `closed` entry was never written,
+    /// so other nodes closed the room as `server_lost` once the node left.
+    Closed(&'static str, u64, Option<Arc<RawValue>>),
 }
 
 /// One room's queued job.
@@ -115,8 +135,11 @@ impl Replica for RoomReplica {
     }
 
     fn closed(&self, reason: &'static str) {
-        let head = self.log.upgrade().map_or(0, |log| log.head());
-        self.queue(Job::Closed(reason, head));
+        let (snapshot, head) = self.log.upgrade().map_or((None, 0), |log| {
+            let (snapshot, head) = log.snapshot();
+            (Some(snapshot), head)
+        });
+        self.queue(Job::Closed(reason, head, snapshot));
     }
 }
 
@@ -154,6 +177,54 @@ struct Work {
     closed: Option<&'static str>,
     /// When the oldest merged batch was appended (Unix ms).
     at_ms: Option<u64>,
+}
+
+/// One room's part of an `append` call: its batch, ready to send.
+struct Part {
+    room: Arc<str>,
+    log: Weak<EventLog>,
+    closed: Option<&'static str>,
+    /// The id before the first entry.
+    prev: u64,
+    entries: Vec<Arc<LogEntry>>,
+    snapshot: Arc<RawValue>,
+    snap_at: u64,
+    /// The [`Message`] followers get, as JSON.
+    message: String,
+}
+
+impl Part {
+    /// About what the part adds to a call (the JSON it carries).
+    fn bytes(&self) -> usize {
+        self.message.len()
+            + self.snapshot.get().len()
+            + self
+                .entries
+                .iter()
+                .map(|e| e.json.get().len())
+                .sum::<usize>()
+    }
+}
+
+/// `parts` in calls of at most [`CALL_ROOMS`] rooms and, past a call's
+/// first room, [`CALL_BYTES`] bytes, in order.
+fn split(parts: Vec<Part>) -> Vec<Vec<Part>> {
+    let mut calls: Vec<Vec<Part>> = Vec::new();
+    let mut bytes = 0;
+    for part in parts {
+        let size = part.bytes();
+        match calls.last_mut() {
+            Some(call) if call.len() < CALL_ROOMS && bytes + size <= CALL_BYTES => {
+                bytes += size;
+                call.push(part);
+            }
+            _ => {
+                bytes = size;
+                calls.push(vec![part]);
+            }
+        }
+    }
+    calls
 }
 
 /// The writer task and the factory of its replicas.
@@ -212,7 +283,7 @@ impl LogWriter {
                     }
                     // Rooms of one tick phase are ready together, and the
                     // first one's batch woke us: let the rest append
-                    // before the round, so one pipeline carries them all.
+                    // before the round, so one call carries them all.
                     tokio::task::yield_now().await;
                     while jobs.len() < DRAIN {
                         let Ok(job) = self.rx.try_recv() else { break };
@@ -303,7 +374,7 @@ impl LogWriter {
             });
             let prev = match &queued.job {
                 Job::Appended(a) => a.prev,
-                Job::Closed(_, head) => *head,
+                Job::Closed(_, head, _) => *head,
             };
             let follows = runs.last().is_some_and(|w| {
                 w.closed.is_none() && w.entries.last().map_or(w.prev, |e| e.id) == prev
@@ -324,12 +395,17 @@ impl LogWriter {
                     run.entries.append(&mut a.entries);
                     run.snapshot = Some(a.snapshot);
                 }
-                Job::Closed(reason, _) => run.closed = Some(reason),
+                Job::Closed(reason, _, snapshot) => {
+                    run.closed = Some(reason);
+                    if snapshot.is_some() {
+                        run.snapshot = snapshot;
+                    }
+                }
             }
         }
         // A room's later run (rare: its batches did not follow on each
         // other) starts from what Redis acknowledged of its earlier one, so
-        // each pipeline carries at most one run per room.
+        // each call carries at most one run per room.
         let mut runs: Vec<(Arc<str>, std::vec::IntoIter<Work>)> = order
             .into_iter()
             .map(|room| {
@@ -349,22 +425,26 @@ impl LogWriter {
         }
     }
 
-    /// One pipeline of script calls, one per room, each after resending
-    /// from the ring what Redis lacks; then each room's outcome on its own.
+    /// Writes one set of rooms' work: per room, what Redis lacks resent
+    /// from the ring first; the rooms in as few `append` calls as
+    /// [`CALL_ROOMS`] and [`CALL_BYTES`] allow, in one pipeline; then each
+    /// room's outcome on its own.
     async fn write_all(&mut self, batch: Vec<(Arc<str>, Work)>) {
-        let mut sent = Vec::with_capacity(batch.len());
-        let mut calls = Vec::with_capacity(batch.len());
-        for (room, work) in batch {
-            if let Some(call) = self.prepare(&room, work, &mut sent) {
-                calls.push(call);
-            }
-        }
-        if calls.is_empty() {
+        let parts: Vec<Part> = batch
+            .into_iter()
+            .filter_map(|(room, work)| self.prepare(room, work))
+            .collect();
+        if parts.is_empty() {
             return;
         }
-        let replies = self.send(&calls).await;
-        for ((room, log, closed), reply) in sent.into_iter().zip(replies) {
-            self.settle(&room, &log, closed, reply);
+        let calls = split(parts);
+        let cmds: Vec<redis::Cmd> = calls.iter().map(|parts| self.call(parts)).collect();
+        let replies = self.send(&cmds).await;
+        for (parts, reply) in calls.into_iter().zip(replies) {
+            let answers = self.answers(reply, parts.len());
+            for (part, answer) in parts.into_iter().zip(answers) {
+                self.settle(&part.room, &part.log, part.closed, answer);
+            }
         }
     }
 
@@ -423,16 +503,59 @@ impl LogWriter {
         out
     }
 
-    /// The script call for one room, after resending from the ring what
-    /// Redis lacks; `None` when there is nothing to send (the room is
-    /// gone). Pushes onto `sent` what [`Self::settle`] needs.
-    fn prepare(
-        &self,
-        room: &Arc<str>,
-        mut work: Work,
-        sent: &mut Vec<(Arc<str>, Weak<EventLog>, Option<&'static str>)>,
-    ) -> Option<redis::Cmd> {
-        let known = self.rooms.get(room).and_then(|w| w.last);
+    /// One call's answer split into its `rooms` rooms' answers, in order:
+    /// a failed call, or one of the wrong shape, fails each of its rooms.
+    fn answers(&self, reply: Result<Value, String>, rooms: usize) -> Vec<Result<Value, String>> {
+        match reply {
+            Ok(Value::Array(answers)) if answers.len() == rooms => {
+                answers.into_iter().map(Ok).collect()
+            }
+            Ok(other) => {
+                let what = format!("{other:?} to a call of {rooms} rooms");
+                let err = self.directory.link().reply_error("append", what);
+                vec![Err(err.to_string()); rooms]
+            }
+            Err(err) => vec![Err(err); rooms],
+        }
+    }
+
+    /// The `append` call of `parts`' rooms (see `lua/append.lua`).
+    fn call(&self, parts: &[Part]) -> redis::Cmd {
+        let dir = &self.directory;
+        let keys = dir.keys();
+        let mut call = redis::cmd("EVALSHA");
+        call.arg(SCRIPTS.append.get_hash()).arg(parts.len() * 3);
+        for part in parts {
+            call.arg(keys.room(&part.room))
+                .arg(keys.log(&part.room))
+                .arg(keys.feed(&part.room));
+        }
+        call.arg(keys.prefix())
+            .arg(dir.fence())
+            .arg(self.capacity)
+            .arg(u64::try_from(FEED_TTL.as_millis()).unwrap_or(u64::MAX))
+            .arg(parts.len());
+        for part in parts {
+            call.arg(keys.events_channel(&part.room))
+                .arg(&part.message)
+                .arg(part.snapshot.get())
+                .arg(part.snap_at)
+                .arg(part.closed.unwrap_or(""))
+                .arg(part.entries.len());
+            let mut prev = part.prev;
+            for entry in &part.entries {
+                call.arg(prev).arg(entry.id).arg(entry.json.get());
+                prev = entry.id;
+            }
+        }
+        call
+    }
+
+    /// One room's part of an `append` call, after resending from the ring
+    /// what Redis lacks; `None` when there is nothing to send (the room is
+    /// gone).
+    fn prepare(&self, room: Arc<str>, mut work: Work) -> Option<Part> {
+        let known = self.rooms.get(&room).and_then(|w| w.last);
         if let Some(last) = known {
             // Entries Redis has already: the first kept one follows on
             // the newest of them.
@@ -471,31 +594,16 @@ impl LogWriter {
             at: work.at_ms.filter(|_| !work.entries.is_empty()),
         };
         let message = serde_json::to_string(&message).ok()?;
-        let dir = &self.directory;
-        let keys = dir.keys();
-        let mut call = redis::cmd("EVALSHA");
-        call.arg(SCRIPTS.append.get_hash())
-            .arg(3)
-            .arg(keys.room(room))
-            .arg(keys.log(room))
-            .arg(keys.feed(room))
-            .arg(keys.prefix())
-            .arg(dir.fence())
-            .arg(self.capacity)
-            .arg(u64::try_from(FEED_TTL.as_millis()).unwrap_or(u64::MAX))
-            .arg(keys.events_channel(room))
-            .arg(message)
-            .arg(snapshot.get())
-            .arg(snap_at)
-            .arg(work.closed.unwrap_or(""))
-            .arg(work.entries.len());
-        let mut prev = work.prev;
-        for entry in &work.entries {
-            call.arg(prev).arg(entry.id).arg(entry.json.get());
-            prev = entry.id;
-        }
-        sent.push((room.clone(), work.log.clone(), work.closed));
-        Some(call)
+        Some(Part {
+            room,
+            log: work.log,
+            closed: work.closed,
+            prev: work.prev,
+            entries: work.entries,
+            snapshot,
+            snap_at,
+            message,
+        })
     }
 
     /// Records one room's answer: what Redis now holds, or that the next
@@ -531,6 +639,11 @@ impl LogWriter {
                 warn!(room = %room, holder = %String::from_utf8_lossy(holder),
                       "log not copied: another live node owns this room id");
                 LogBatch::Fenced
+            }
+            Ok([Value::BulkString(tag), Value::BulkString(why), ..]) if tag == b"failed" => {
+                warn!(room = %room, why = %String::from_utf8_lossy(why),
+                      "log append failed in Redis; the ring is resent later");
+                LogBatch::Failed
             }
             Ok(other) => {
                 warn!(room = %room, reply = ?other, "log append: unexpected answer");
@@ -574,5 +687,43 @@ fn resync(log: &EventLog, last: u64, work: &mut Work) {
     } else if let Read::UpToDate = log.read(last, 1) {
         work.entries.clear();
         work.prev = last;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A part of `bytes` bytes of message.
+    fn part(bytes: usize) -> Part {
+        Part {
+            room: Arc::from("r"),
+            log: Weak::new(),
+            closed: None,
+            prev: 0,
+            entries: Vec::new(),
+            snapshot: RawValue::from_string("{}".to_owned()).expect("json").into(),
+            snap_at: 0,
+            message: "m".repeat(bytes.saturating_sub(2)),
+        }
+    }
+
+    fn sizes(calls: &[Vec<Part>]) -> Vec<usize> {
+        calls.iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn a_round_is_one_call_up_to_its_room_and_byte_bounds() {
+        let small = |n| (0..n).map(|_| part(2_000)).collect::<Vec<_>>();
+        assert_eq!(sizes(&split(small(90))), [90]);
+        assert_eq!(sizes(&split(small(300))), [CALL_ROOMS, CALL_ROOMS, 44]);
+        // A room over the byte bound goes out alone, and the rooms after
+        // it start a new call.
+        let mut parts = small(3);
+        parts.push(part(CALL_BYTES + 1));
+        parts.extend(small(2));
+        assert_eq!(sizes(&split(parts)), [3, 1, 2]);
+        let half = || part(CALL_BYTES / 2);
+        assert_eq!(sizes(&split(vec![half(), half(), half()])), [2, 1]);
     }
 }

@@ -20,6 +20,8 @@
 //! - [`ticker_writer`]: this node's score changes into the cluster ticker.
 //! - [`ticker_follower`]: the cluster ticker's mirror for local readers.
 //! - [`notices`]: the admin console's server messages to every node's rooms.
+//! - [`handover`]: a draining node's rooms offered to, and adopted by,
+//!   other nodes at their round boundary (a rolling deploy).
 //!
 //! A room task never awaits Redis, and nothing here awaits a room: the
 //! lease task reads the registry's published figures (atomics) and writes
@@ -28,6 +30,7 @@
 
 pub mod directory;
 pub mod follower;
+pub mod handover;
 pub mod keys;
 pub mod lease;
 pub mod log_writer;
@@ -168,11 +171,15 @@ impl Cluster {
             feeds_lost.clone(),
             metrics.clone(),
         );
-        tracker.spawn(
-            writer
-                .run(shutdown.clone())
-                .instrument(tracing::info_span!("log_writer", node = %node.id)),
-        );
+        let log_written = CancellationToken::new();
+        tracker.spawn({
+            let (shutdown, log_written) = (shutdown.clone(), log_written.clone());
+            async move {
+                writer.run(shutdown).await;
+                log_written.cancel();
+            }
+            .instrument(tracing::info_span!("log_writer", node = %node.id))
+        });
         registry.replicate_with(replicas);
         let sample_period = Duration::from_secs(1) / u32::from(config.spectator_hz.max(1));
         tracker.spawn(
@@ -200,6 +207,18 @@ impl Cluster {
             )
             .instrument(tracing::info_span!("notices", node = %node.id)),
         );
+        let handovers = handover::start(
+            directory.clone(),
+            node.clone(),
+            lease_ttl,
+            registry.clone(),
+            &pubsub,
+            shutdown.clone(),
+            tracker,
+        );
+        if !config.no_handover {
+            registry.hand_over_with(Arc::new(handovers));
+        }
         let (ticker_writer, sink) = TickerWriter::new(
             directory.clone(),
             TICKER_LOG_CAPACITY,
@@ -257,6 +276,7 @@ impl Cluster {
             refresh: Duration::from_millis(config.lease_refresh_ms),
             lease_ttl,
             metrics,
+            log_written,
         };
         tracker.spawn(
             lease

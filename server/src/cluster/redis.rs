@@ -55,6 +55,12 @@ pub struct Scripts {
     pub lose: Script,
     /// Append score events and a node's top lines to the cluster ticker.
     pub ticker_append: Script,
+    /// Offer a drained room to another node.
+    pub offer: Script,
+    /// Adopt an offered room.
+    pub takeover: Script,
+    /// End an offer: taken, or withdrawn.
+    pub settle: Script,
 }
 
 /// The scripts, compiled in.
@@ -71,6 +77,9 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     log_read: lua!("log_read.lua"),
     lose: lua!("lose.lua"),
     ticker_append: lua!("ticker_append.lua"),
+    offer: lua!("offer.lua"),
+    takeover: lua!("takeover.lua"),
+    settle: lua!("settle.lua"),
 });
 
 /// Why a Redis call failed.

@@ -20,6 +20,7 @@ use super::matchmake::node_url;
 use crate::listener::ConnSlot;
 use crate::matchmaker::RoomList;
 use crate::room::JoinError;
+use crate::room::registry::StalledRoom;
 
 /// What a spectator refusal counts, and its `Retry-After`: EventSource
 /// gives up on a 503, so the delay is for scripts and the web client's own
@@ -342,6 +343,7 @@ pub async fn create_room(
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
 pub async fn metrics(State(app): State<AppState>) -> Response {
+    stalled_rooms(&app);
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -352,9 +354,43 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET /healthz`: the process is alive.
-pub async fn healthz() -> &'static str {
-    "ok\n"
+/// `GET /healthz`: the process is alive and every room ticks: 200 `ok`,
+/// or 503 `tick_stalled` naming the rooms that have not finished a tick
+/// for `--stall-secs` (the liveness probe restarts a process whose room is
+/// stuck; its players cannot play).
+pub async fn healthz(State(app): State<AppState>) -> Response {
+    let stalled = stalled_rooms(&app);
+    if stalled.is_empty() {
+        return "ok\n".into_response();
+    }
+    let body = StalledBody {
+        error: format!(
+            "{} room(s) have not ticked for over {} s",
+            stalled.len(),
+            app.config.stall_secs
+        ),
+        code: ApiErrorCode::TickStalled,
+        rooms: stalled,
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
+
+/// `/healthz`'s 503: the error shape plus the stalled rooms.
+#[derive(serde::Serialize)]
+struct StalledBody {
+    error: String,
+    code: ApiErrorCode,
+    rooms: Vec<StalledRoom>,
+}
+
+/// The rooms whose tick stalled now; sets the gauge that counts them.
+fn stalled_rooms(app: &AppState) -> Vec<StalledRoom> {
+    let threshold = std::time::Duration::from_secs(app.config.stall_secs);
+    let stalled = app.registry.stalled(threshold);
+    app.metrics
+        .rooms_stalled
+        .set(i64::try_from(stalled.len()).unwrap_or(i64::MAX));
+    stalled
 }
 
 /// `GET /readyz`: accepting players (not draining or shutting down; in a

@@ -32,6 +32,7 @@ pub mod router;
 pub mod sessions;
 pub mod slots;
 pub mod sse;
+pub mod stream_gzip;
 pub mod ws;
 
 use std::sync::Arc;
@@ -103,6 +104,10 @@ pub struct AppInner {
     /// Signed player tokens every join must carry (`--auth-jwt-key`);
     /// `None` for anonymous play.
     pub player_auth: Option<Arc<crate::auth::PlayerAuth>>,
+    /// One permit per gzip-compressed event stream (`--max-gzip-streams`):
+    /// each holds a deflate state of a few hundred KB; past the cap
+    /// streams go out plain.
+    pub gzip_streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// The address a request came from (limits key it by [`crate::listener::limit_key`]).
@@ -124,6 +129,13 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// The compressor for an event stream asked for with `headers`; `None`
+    /// sends it plain (see [`stream_gzip`]).
+    #[must_use]
+    pub fn stream_gzip(&self, headers: &axum::http::HeaderMap) -> Option<stream_gzip::StreamGzip> {
+        stream_gzip::StreamGzip::negotiate(self.config.sse_gzip, &self.gzip_streams, headers)
+    }
+
     /// An operator's drain: as SIGTERM, rooms with players finish their
     /// round first when the node drains rounds (cluster mode); otherwise
     /// everything stops now. `main` waits on the draining token and stops
@@ -240,6 +252,7 @@ impl AppState {
         );
         let polls = AddressLimit::new(config.max_polls as usize, config.max_polls_per_ip as usize);
         let config_replays = (config.max_replay_streams, config.max_replay_streams_per_ip);
+        let config_gzip_streams = config.max_gzip_streams as usize;
         let routes = Arc::new(SessionRoutes::new(Duration::from_secs(
             config.resume_grace_secs,
         )));
@@ -302,6 +315,7 @@ impl AppState {
             metrics,
             storage,
             replays: AddressLimit::new(config_replays.0 as usize, config_replays.1 as usize),
+            gzip_streams: Arc::new(tokio::sync::Semaphore::new(config_gzip_streams)),
         })))
     }
 }

@@ -201,7 +201,12 @@ pub async fn replay(
     let span = info_span!("replay", match_id = id);
     let stream = ReplayStream::new(playback, params, resume, &app, slot);
     info!(parent: &span, speed = params.speed, at = params.at, resumed = resume.is_some(), "replay stream opened");
-    Ok(respond(stream, app.metrics.clone(), span))
+    Ok(respond(
+        stream,
+        app.metrics.clone(),
+        span,
+        app.stream_gzip(&headers),
+    ))
 }
 
 fn hz(playback: &Playback) -> f64 {
@@ -212,6 +217,7 @@ fn respond(
     stream: ReplayStream,
     metrics: std::sync::Arc<Metrics>,
     span: tracing::Span,
+    gzip: Option<super::stream_gzip::StreamGzip>,
 ) -> Response {
     let chunks = stream::unfold(stream, move |mut stream| {
         async move {
@@ -220,7 +226,7 @@ fn respond(
         }
         .instrument(span.clone())
     });
-    event_stream(chunks, &metrics)
+    event_stream(chunks, &metrics, gzip)
 }
 
 /// One replay stream: the decoded replay and where playback is.

@@ -18,11 +18,13 @@ use axum::Extension;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, VARY,
+};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
-use futures_util::stream;
+use futures_util::{StreamExt as _, stream};
 use serde::Deserialize;
 use skirmish_shared::feed::{Closed, FeedEvent, RoomEvent, names};
 use skirmish_shared::http::{ApiErrorCode, MAX_EVENTS_PER_PAGE};
@@ -35,6 +37,7 @@ use super::AppState;
 use super::api::ApiError;
 use super::room_feed;
 use super::slots::{self, Slot, SlotKind, client_address};
+use super::stream_gzip::{self, StreamGzip};
 use crate::cluster::follower::Following;
 use crate::listener::ConnSlot;
 use crate::metrics::{GaugeGuard, Metrics, Transport};
@@ -109,7 +112,7 @@ pub async fn room_events(
     let mut feed = Feed::new(room.log.clone(), room.samples.clone(), resume, &app, held);
     feed._following = room.following;
     let span = info_span!("sse", room = %id);
-    Ok(respond(feed, span))
+    Ok(respond(feed, span, app.stream_gzip(&headers)))
 }
 
 /// `GET /api/ticker`.
@@ -130,12 +133,16 @@ pub async fn ticker(
     )?;
     let mut feed = Feed::new(log, None, resume, &app, held);
     feed._following = following;
-    Ok(respond(feed, info_span!("sse", room = "ticker")))
+    Ok(respond(
+        feed,
+        info_span!("sse", room = "ticker"),
+        app.stream_gzip(&headers),
+    ))
 }
 
-fn respond(mut feed: Feed, span: tracing::Span) -> Response {
+fn respond(mut feed: Feed, span: tracing::Span, gzip: Option<StreamGzip>) -> Response {
     feed.span = span.clone();
-    info!(parent: &span, resumed = feed.opening_resumed, "stream opened");
+    info!(parent: &span, resumed = feed.opening_resumed, gzip = gzip.is_some(), "stream opened");
     let metrics = feed.metrics.clone();
     let chunks = stream::unfold(feed, move |mut feed| {
         async move {
@@ -144,22 +151,32 @@ fn respond(mut feed: Feed, span: tracing::Span) -> Response {
         }
         .instrument(span.clone())
     });
-    event_stream(chunks, &metrics)
+    event_stream(chunks, &metrics, gzip)
 }
 
 /// The answer of an event stream (live feeds and replays): `200`,
 /// `text/event-stream`, never cached, not buffered by a proxy (nginx reads
-/// `X-Accel-Buffering: no`), each chunk counted as SSE bytes sent.
-pub(super) fn event_stream<S>(chunks: S, metrics: &Arc<Metrics>) -> Response
+/// `X-Accel-Buffering: no`), gzip-compressed chunk by chunk when `gzip`
+/// was negotiated, each chunk counted as SSE bytes sent (as compressed).
+pub(super) fn event_stream<S>(
+    chunks: S,
+    metrics: &Arc<Metrics>,
+    gzip: Option<StreamGzip>,
+) -> Response
 where
     S: futures_util::Stream<Item = Bytes> + Send + 'static,
 {
     let metrics = metrics.clone();
-    let body = futures_util::StreamExt::map(chunks, move |chunk| {
+    let gzipped = gzip.is_some();
+    let chunks = match gzip {
+        Some(gzip) => stream_gzip::compress(chunks, gzip).boxed(),
+        None => chunks.boxed(),
+    };
+    let body = chunks.map(move |chunk| {
         metrics.sent(Transport::Sse, chunk.len());
         Ok::<Bytes, Infallible>(chunk)
     });
-    (
+    let mut response = (
         StatusCode::OK,
         [
             (CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
@@ -168,10 +185,18 @@ where
                 HeaderName::from_static("x-accel-buffering"),
                 HeaderValue::from_static("no"),
             ),
+            // The answer depends on it whenever the server offers gzip.
+            (VARY, HeaderValue::from_static("accept-encoding")),
         ],
         Body::from_stream(body),
     )
-        .into_response()
+        .into_response();
+    if gzipped {
+        response
+            .headers_mut()
+            .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
 /// One reader's stream state.
@@ -183,7 +208,8 @@ struct Feed {
     cursor: u64,
     /// The first chunk: `retry` and the snapshot or resumed events.
     opening: Option<Bytes>,
-    heartbeat: Interval,
+    /// `None` with `--sse-heartbeat-secs 0`.
+    heartbeat: Option<Interval>,
     shutdown: CancellationToken,
     done: bool,
     /// Whether the last thing sent was logged events (not a snapshot or
@@ -242,9 +268,14 @@ impl Feed {
                 id
             }
         };
-        let period = Duration::from_secs(app.config.sse_heartbeat_secs);
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // `--sse-heartbeat-secs 0`: no heartbeat at all.
+        let heartbeat = (app.config.sse_heartbeat_secs > 0).then(|| {
+            let period = Duration::from_secs(app.config.sse_heartbeat_secs);
+            let mut heartbeat =
+                tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            heartbeat
+        });
         Feed {
             log,
             head,
@@ -308,6 +339,7 @@ impl Feed {
                 Read::UpToDate => {}
             }
             let samples = self.samples.as_mut();
+            let heartbeat = self.heartbeat.as_mut();
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => {
@@ -332,9 +364,19 @@ impl Feed {
                     Some(bytes) => return Some(bytes),
                     None => self.samples = None,
                 },
-                _ = self.heartbeat.tick() => return Some(Bytes::from_static(b": heartbeat\n\n")),
+                () = next_heartbeat(heartbeat) => return Some(Bytes::from_static(b": heartbeat\n\n")),
             }
         }
+    }
+}
+
+/// The heartbeat timer's next tick; pends forever when heartbeats are off.
+async fn next_heartbeat(heartbeat: Option<&mut Interval>) {
+    match heartbeat {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

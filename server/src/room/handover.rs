@@ -52,6 +52,8 @@ pub struct HandedShip {
 /// Where an adopter was found: the node players reconnect to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Adopted {
+    /// The adopter's node id.
+    pub node: String,
     /// The adopter's public base URL.
     pub node_url: String,
 }

@@ -52,6 +52,7 @@ pub mod registry;
 pub mod replay;
 pub mod seat;
 pub mod snapshot;
+pub mod stall;
 pub mod task;
 pub mod ticker;
 
@@ -378,6 +379,8 @@ pub struct RoomStats {
     pub tick: AtomicU32,
     /// Tick the current round ends.
     pub round_ends: AtomicU32,
+    /// When the room last finished a tick (the health check's stall test).
+    pub last_tick: stall::TickStamp,
 }
 
 /// A live room, as the registry and connections hold it.

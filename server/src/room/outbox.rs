@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use skirmish_shared::CloseCode;
+use skirmish_shared::{CloseCode, Moved};
 use tokio::sync::Notify;
 
 use super::snapshot::SharedBody;
@@ -35,6 +35,9 @@ pub enum Outgoing {
     Close(CloseCode, &'static str),
     /// Send an operator's message (`ServerMsg::Notice`).
     Notice(Arc<str>),
+    /// Tell the player where its room continues (`ServerMsg::Moved`); the
+    /// close follows.
+    Moved(Arc<Moved>),
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +47,8 @@ struct Slot {
     /// Latest-wins too: operators send a notice every few seconds at most,
     /// and a newer one says what matters now.
     notice: Option<Arc<str>>,
+    /// Where the room went: sent once, before the close that comes with it.
+    moved: Option<Arc<Moved>>,
 }
 
 /// Latest-wins slot of one connection. Memory: one snapshot handle and
@@ -102,6 +107,18 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    /// Tells the player its room moved to another node, then closes the
+    /// socket with [`super::MOVED`]. Never blocks.
+    pub fn moved(&self, to: Arc<Moved>) {
+        let mut slot = self.slot.lock();
+        if slot.close.is_none() {
+            slot.moved = Some(to);
+            slot.close = Some((CloseCode::GoingAway, super::MOVED));
+        }
+        drop(slot);
+        self.wake.notify_one();
+    }
+
     /// The close asked for, if any: a connection stopping for another
     /// reason (shutdown) closes with the room's words when the room spoke
     /// first (a drained room's `server_drain` just before shutdown).
@@ -110,13 +127,17 @@ impl Outbox {
         self.slot.lock().close
     }
 
-    /// Waits for the next thing to send. A close wins over a pending
-    /// notice, and a notice over a snapshot (it is rare and small, and the
-    /// snapshot is still there next time).
+    /// Waits for the next thing to send. Where a moved room went comes
+    /// first (its close follows); a close wins over a pending notice, and a
+    /// notice over a snapshot (it is rare and small, and the snapshot is
+    /// still there next time).
     pub async fn next(&self) -> Outgoing {
         loop {
             {
                 let mut slot = self.slot.lock();
+                if let Some(to) = slot.moved.take() {
+                    return Outgoing::Moved(to);
+                }
                 if let Some((code, reason)) = slot.close {
                     return Outgoing::Close(code, reason);
                 }
@@ -186,5 +207,22 @@ mod tests {
         outbox.notice("second".into());
         assert!(matches!(outbox.next().await, Outgoing::Notice(text) if &*text == "second"));
         assert!(matches!(outbox.next().await, Outgoing::Snapshot(s) if s.last_input == 1));
+    }
+
+    #[tokio::test]
+    async fn a_move_is_told_once_before_its_close() {
+        let outbox = Outbox::new();
+        outbox.put(out(1));
+        outbox.moved(Arc::new(Moved {
+            room: "r".into(),
+            node: "b".into(),
+            node_url: "http://b.test".into(),
+            ws_url: "ws://b.test/ws?room=r".into(),
+        }));
+        assert!(matches!(outbox.next().await, Outgoing::Moved(to) if to.node == "b"));
+        assert!(matches!(
+            outbox.next().await,
+            Outgoing::Close(CloseCode::GoingAway, crate::room::MOVED)
+        ));
     }
 }

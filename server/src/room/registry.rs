@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
+use skirmish_shared::feed::{MovedEvent, RoomEvent};
 use skirmish_shared::{ResumeToken, valid_room_id};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -33,9 +34,9 @@ use tracing::Instrument;
 
 use super::bans::BanList;
 use super::event_ids::IdAllocator;
-use super::event_log::{EventLog, Replica};
+use super::event_log::{EventLog, Replica, unix_millis};
 use super::feed::{Feed, FeedRates};
-use super::handover::{HandoverRecord, HandoverSink};
+use super::handover::{Adopted, HandoverRecord, HandoverSink};
 use super::invite::{InviteCode, InviteGuard};
 use super::quota::{Opening, RoomQuota};
 use super::seat::Seat;
@@ -292,26 +293,47 @@ impl Registry {
     /// # Errors
     /// This node is draining or stopping, the id is malformed or already
     /// open here, or the room cap is reached.
-    pub fn adopt(&self, record: &HandoverRecord) -> Result<RoomHandle, JoinError> {
-        if self.drain.is_cancelled() {
-            return Err(JoinError::ShuttingDown);
-        }
-        if !valid_room_id(&record.room) || record.room == *self.default_room {
-            return Err(JoinError::BadRoom);
-        }
+    ///
+    /// The room's log continues with a `moved` event naming `here`, this
+    /// node, so readers following it anywhere learn where it went.
+    pub fn adopt(&self, record: &HandoverRecord, here: &Adopted) -> Result<RoomHandle, JoinError> {
         let mut rooms = self.rooms.lock();
-        if rooms.contains_key(record.room.as_str()) {
-            return Err(JoinError::BadRoom);
-        }
-        self.quota.admit_handover(rooms.len())?;
+        self.admit_adoption(&rooms, record)?;
         Ok(self.open(
             &mut rooms,
             record.room.as_str().into(),
             record.public,
             None,
-            Some(record),
+            Some((record, here)),
             None,
         ))
+    }
+
+    /// Whether [`Registry::adopt`] would take `record` now: asked before
+    /// the cluster moves the room's ownership here, so a room is rarely
+    /// taken over by a node that then cannot open it.
+    ///
+    /// # Errors
+    /// As [`Registry::adopt`].
+    pub fn can_adopt(&self, record: &HandoverRecord) -> Result<(), JoinError> {
+        self.admit_adoption(&self.rooms.lock(), record)
+    }
+
+    fn admit_adoption(
+        &self,
+        rooms: &HashMap<Arc<str>, RoomHandle>,
+        record: &HandoverRecord,
+    ) -> Result<(), JoinError> {
+        if self.drain.is_cancelled() {
+            return Err(JoinError::ShuttingDown);
+        }
+        if !valid_room_id(&record.room)
+            || record.room == *self.default_room
+            || rooms.contains_key(record.room.as_str())
+        {
+            return Err(JoinError::BadRoom);
+        }
+        self.quota.admit_handover(rooms.len())
     }
 
     /// A new session id for a connection.
@@ -320,15 +342,15 @@ impl Registry {
         SessionId(self.next_session.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Starts a room task (continuing `adopted`, a room handed over); the
-    /// caller holds the directory lock.
+    /// Starts a room task (continuing `adopted`, a room handed over to
+    /// this node); the caller holds the directory lock.
     fn open(
         &self,
         rooms: &mut HashMap<Arc<str>, RoomHandle>,
         id: Arc<str>,
         public: bool,
         invite: Option<InviteCode>,
-        adopted: Option<&HandoverRecord>,
+        adopted: Option<(&HandoverRecord, &Adopted)>,
         spectator_delay_secs: Option<u32>,
     ) -> RoomHandle {
         let instance = self.next_instance.fetch_add(1, Ordering::Relaxed);
@@ -357,7 +379,7 @@ impl Registry {
             config.event_log_capacity,
             IdAllocator::process(),
             invite.is_none().then(|| self.ticker.clone()),
-            adopted.map(|record| record.last_id),
+            adopted.map(|(record, _)| record.last_id),
         );
         // A private room's rounds get no replay: watching it takes its
         // invite code, and a replay would show it to anyone.
@@ -366,6 +388,17 @@ impl Registry {
         }
         if let Some(factory) = self.replicas.get() {
             readers.log.replicate_to(factory(&id, &readers.log));
+        }
+        if let Some((_, here)) = adopted {
+            // The first id above the old owner's last, before the room's
+            // first tick: where every reader learns the room moved.
+            let moved = RoomEvent::Moved(MovedEvent {
+                room: id.to_string(),
+                node: here.node.clone(),
+                node_url: here.node_url.clone(),
+                time: unix_millis(),
+            });
+            readers.log.append(&[moved], None);
         }
         let handle = RoomHandle {
             id: id.clone(),
@@ -391,7 +424,7 @@ impl Registry {
             stats,
             feed,
             self.metrics.clone(),
-            adopted,
+            adopted.map(|(record, _)| record),
         );
         let directory = self.rooms.clone();
         let handovers = self.handovers.clone();
@@ -686,6 +719,38 @@ impl Registry {
     pub fn get(&self, id: &str) -> Option<RoomHandle> {
         self.rooms.lock().get(id).cloned()
     }
+
+    /// The live rooms that have not ticked for longer than `threshold`,
+    /// sorted by id, with how long each has not (the health check). Reads
+    /// each room's tick stamp under the directory lock only: a stuck room
+    /// holds no lock of ours, so this never waits for it.
+    #[must_use]
+    pub fn stalled(&self, threshold: std::time::Duration) -> Vec<StalledRoom> {
+        let rooms = self.rooms.lock();
+        let mut stalled: Vec<StalledRoom> = rooms
+            .values()
+            .filter_map(|h| {
+                let age = h.stats.last_tick.age();
+                (age > threshold).then(|| StalledRoom {
+                    // A private room's id is for its invitees only.
+                    id: h.invite.is_none().then(|| h.id.clone()),
+                    since_ms: u64::try_from(age.as_millis()).unwrap_or(u64::MAX),
+                })
+            })
+            .collect();
+        drop(rooms);
+        stalled.sort_by(|a, b| a.id.cmp(&b.id));
+        stalled
+    }
+}
+
+/// A room whose tick loop stalled, as `/healthz` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StalledRoom {
+    /// The room's id; `None` for a private room (`/healthz` is public).
+    pub id: Option<Arc<str>>,
+    /// Milliseconds since its last tick.
+    pub since_ms: u64,
 }
 
 #[cfg(test)]
@@ -698,7 +763,7 @@ mod tests {
     use super::*;
     use crate::metrics::Transport;
     use crate::room::event_log::{LogEntry, Read};
-    use crate::room::handover::{Adopted, Handover};
+    use crate::room::handover::Handover;
     use crate::room::{MOVED, Peer, SERVER_DRAIN};
 
     /// A registry as a clustered node has it, with one-second rounds and
@@ -768,12 +833,17 @@ mod tests {
             let adopted = self
                 .adopter
                 .as_ref()
-                .and_then(|b| b.adopt(&record).ok())
-                .map(|_| Adopted {
-                    node_url: "http://b.test".into(),
-                });
+                .and_then(|b| b.adopt(&record, &node_b()).ok())
+                .map(|_| node_b());
             self.records.lock().push(record);
             Box::pin(async move { adopted })
+        }
+    }
+
+    fn node_b() -> Adopted {
+        Adopted {
+            node: "b".into(),
+            node_url: "http://b.test".into(),
         }
     }
 

@@ -376,13 +376,20 @@ impl Room {
         })
     }
 
-    /// The room continues on another node: players' connections are closed
-    /// with [`super::MOVED`], spectators and pollers get a final `closed`
+    /// The room continues on another node: players are told where
+    /// (`ServerMsg::Moved`) and their connections closed with
+    /// [`super::MOVED`], spectators and pollers get a final `closed`
     /// with the same word.
     pub(super) fn close_moved(mut self, adopted: &Adopted) {
+        let to = Arc::new(skirmish_shared::Moved {
+            room: self.id.to_string(),
+            node: adopted.node.clone(),
+            node_url: adopted.node_url.clone(),
+            ws_url: crate::node::ws_url(&adopted.node_url, &self.id, None),
+        });
         for player in self.players.values() {
             if let Link::Connected(outbox) = &player.link {
-                outbox.close(CloseCode::GoingAway, super::MOVED);
+                outbox.moved(to.clone());
             }
         }
         self.feed.close(super::MOVED);
@@ -699,6 +706,7 @@ impl Room {
             .lag_comp_clamped
             .inc_by(u64::from(output.views_clamped));
         self.stats.tick.store(output.tick.0, Ordering::Relaxed);
+        self.stats.last_tick.stamp();
         self.stats
             .round_ends
             .store(output.state.round.ends.0, Ordering::Relaxed);

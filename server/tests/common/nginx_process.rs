@@ -79,11 +79,43 @@ impl NginxProcess {
         if !NginxProcess::available() {
             return None;
         }
-        let binary = NginxProcess::binary().expect("found above");
+        let dir = NginxProcess::dir(port);
+        write_config(&dir, port, nodes);
+        Some(NginxProcess::run(dir, port))
+    }
+
+    /// Starts nginx on a free port in front of one `node` with nothing
+    /// but `proxy_pass` and `directives` (say `proxy_read_timeout 3s;`):
+    /// Debian's defaults for everything else (`proxy_read_timeout 60s`,
+    /// HTTP/1.0 to the node), as a proxy nobody tuned for streams is.
+    /// `None` when nginx is not installed.
+    pub fn start_untuned(node: SocketAddr, directives: &str) -> Option<NginxProcess> {
+        if !NginxProcess::available() {
+            return None;
+        }
+        let port = NginxProcess::free_port();
+        let dir = NginxProcess::dir(port);
+        let site = format!(
+            "server {{\n    listen 127.0.0.1:{port};\n    location / {{\n        \
+             proxy_pass http://{node};\n        {directives}\n    }}\n}}\n"
+        );
+        std::fs::write(dir.join("skirmish-nodes.conf"), "").expect("nodes config");
+        std::fs::write(dir.join("skirmish.conf"), site).expect("site config");
+        write_main(&dir);
+        Some(NginxProcess::run(dir, port))
+    }
+
+    /// A fresh temp dir for the nginx on `port`.
+    fn dir(port: u16) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("skirmish-nginx-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        write_config(&dir, port, nodes);
+        dir
+    }
+
+    /// Runs nginx on the config in `dir` and waits until it listens.
+    fn run(dir: PathBuf, port: u16) -> NginxProcess {
+        let binary = NginxProcess::binary().expect("checked by the caller");
         let child = Command::new(binary)
             .arg("-p")
             .arg(&dir)
@@ -102,7 +134,7 @@ impl NginxProcess {
             dir,
         };
         nginx.wait_ready();
-        Some(nginx)
+        nginx
     }
 
     /// `http://127.0.0.1:port` + path.
@@ -197,7 +229,12 @@ fn write_config(dir: &Path, port: u16, nodes: &[(&str, SocketAddr)]) {
         )
         .replace("rate=10r/s", "rate=1000r/s");
     std::fs::write(dir.join("skirmish.conf"), config).expect("skirmish config");
+    write_main(dir);
+}
 
+/// Writes `dir/nginx.conf`: one foreground process, everything in `dir`,
+/// including `dir/skirmish-nodes.conf` and `dir/skirmish.conf`.
+fn write_main(dir: &Path) {
     let d = dir.display();
     let main = format!(
         "master_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\

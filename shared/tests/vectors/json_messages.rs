@@ -269,6 +269,16 @@ fn room_events() -> Vec<(&'static str, &'static str, RoomEvent)> {
                 time: TIME + 181_000,
             }),
         ),
+        (
+            "moved",
+            "the room continues on another node (a rolling deploy); the ids go on",
+            RoomEvent::Moved(MovedEvent {
+                room: "arena-1f2e3d4c-7".into(),
+                node: "eu3-b".into(),
+                node_url: "https://eu3.example.com/b".into(),
+                time: TIME + 182_000,
+            }),
+        ),
     ]
 }
 

@@ -7,6 +7,9 @@
 --   p:node:{nid}             HASH the node's lease (PEXPIRE = lease ttl)
 --   p:node:{nid}:rooms       SET  the rooms it owns
 --   p:room:{id}              HASH a room's entry, written by its owner
+--                                 (handover, handover_to, handover_until:
+--                                 an open offer to another node, `offer`)
+--   channel p:node:{nid}:handover  rooms offered to that node (`offer`)
 --   p:room:{id}:seats        ZSET seat ticket -> expiry (reserved, waiting)
 --   p:room:{id}:held         ZSET seat ticket -> expiry (player arrived,
 --                                 not yet in the owner's published count)

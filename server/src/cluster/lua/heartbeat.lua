@@ -51,9 +51,12 @@ for k = 0, tonumber(ARGV[at]) - 1 do
     conflicts[#conflicts + 1] = r[1]
   end
 end
--- Rooms this incarnation published before and has closed since.
+-- Rooms this incarnation published before and has closed since; not one
+-- it is offering to another node (`offer`: `settle` withdraws it if no
+-- node takes it).
 for _, id in ipairs(old) do
-  if not mine[id] then
+  local until_ms = redis.call('HGET', room_key(p, id), 'handover_until')
+  if not mine[id] and not (until_ms and tonumber(until_ms) > now) then
     withdraw_room(p, KEYS[4], fence, id)
   end
 end

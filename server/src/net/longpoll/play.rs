@@ -281,6 +281,13 @@ pub async fn state(
                 app.legacy.remove(&token, code);
                 return Err(ApiError::new(code, reason).into());
             }
+            // A long-poll session does not move: its player joins the new
+            // owner with its resume token (the close says `moved`).
+            Outgoing::Moved(_) => {
+                let code = gone_code(CloseCode::GoingAway);
+                app.legacy.remove(&token, code);
+                return Err(ApiError::new(code, crate::room::MOVED).into());
+            }
             Outgoing::Notice(text) => {
                 let state = StateAnswer::<()> {
                     snapshot: None,

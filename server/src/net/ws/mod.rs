@@ -30,8 +30,8 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use skirmish_shared::codec::snapshot_frame;
 use skirmish_shared::http::ApiErrorCode;
 use skirmish_shared::{
-    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, Notice, PROTOCOL_VERSION, Pong, ResumeToken,
-    ServerMsg, bad_name_message, encode, valid_name,
+    ClientMsg, CloseCode, ErrorCode, ErrorMsg, Hello, Moved, Notice, PROTOCOL_VERSION, Pong,
+    ResumeToken, ServerMsg, bad_name_message, encode, valid_name,
 };
 use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, timeout};
@@ -603,6 +603,10 @@ impl Writer<'_> {
                 out = seat.next() => match out {
                     Outgoing::Close(code, reason) => return End::close(code, reason),
                     Outgoing::Notice(text) => match encode(&ServerMsg::Notice(Notice { text: text.to_string() })) {
+                        Ok(bytes) => Message::Binary(Bytes::from(bytes)),
+                        Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
+                    },
+                    Outgoing::Moved(to) => match encode(&ServerMsg::Moved(Moved::clone(&to))) {
                         Ok(bytes) => Message::Binary(Bytes::from(bytes)),
                         Err(err) => return End::close(CloseCode::InternalError, err.to_string()),
                     },

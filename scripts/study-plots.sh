@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Produces the transports study's SVG plots (docs/transports-study.md) into
+# docs/study/, one directory per bot run, each with the charts of
+# `skirmish-bots --svg-dir` (clients, updates per second, errors, server
+# CPU over the run; a latency histogram per transport) and the run's JSON
+# report next to it.
+#
+#   scripts/study-plots.sh            # release build (the default)
+#   PROFILE=debug scripts/study-plots.sh
+#
+# Every run spawns its own server in-process on a free loopback port; each
+# takes DURATION seconds (default 30).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+profile=${PROFILE:-release}
+duration=${DURATION:-30}
+if [[ $profile == release ]]; then
+    cargo build --release --locked -q -p skirmish-load-tests
+else
+    cargo build --locked -q -p skirmish-load-tests
+fi
+bots="target/$profile/skirmish-bots"
+out=docs/study
+
+run() {
+    local name=$1
+    shift
+    rm -rf "${out:?}/$name"
+    mkdir -p "$out/$name"
+    echo "== $name: $*" >&2
+    "$bots" --spawn --quiet --view ticks --duration "$duration" --warmup 8 \
+        --svg-dir "$out/$name" --report "$out/$name/report.json" "$@" \
+        > "$out/$name/summary.txt"
+}
+
+# Compression: the same room's SSE spectators, plain and gzip.
+run sse-plain --players 16 --spectators 200
+run sse-gzip --players 16 --spectators 200 --gzip
+# Long polling's empty answers: a quiet room and a busy one.
+run longpoll-quiet --players 2 --pollers 20
+run longpoll-busy --players 64 --pollers 20

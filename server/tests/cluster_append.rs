@@ -1,0 +1,215 @@
+//! The log writer's `append` script with real parts only: Debian's
+//! `redis-server` and a real `skirmish-server` node on 127.0.0.1:0. One
+//! call carries every room of a writer round, and answers each room on its
+//! own. Skipped, loudly, when redis-server is not installed.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::cluster_nodes::{MARGIN, node, prefix, shared_redis, wait_until};
+use common::redis_process::RedisProcess;
+use common::{Player, connect_url};
+use futures_util::StreamExt;
+use skirmish_server::cluster::redis::SCRIPTS;
+
+/// `p:room:{id}`, the prefix of a room's keys.
+fn room_key(prefix: &str, room: &str) -> String {
+    format!("{prefix}:room:{{{room}}}")
+}
+
+#[tokio::test]
+async fn one_append_call_answers_each_of_its_rooms_on_its_own() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("append-rooms");
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis answers");
+    // Two live incarnations: the writer, a:1, and b:1.
+    for node in ["a", "b"] {
+        let _: () = redis::cmd("HSET")
+            .arg(format!("{prefix}:node:{{{node}}}"))
+            .arg("boot_id")
+            .arg("1")
+            .query_async(&mut conn)
+            .await
+            .expect("a live fence");
+    }
+    let key = |room: &str| room_key(&prefix, room);
+    // `taken` is b:1's; `lost` was closed by `lose`; `broken`'s feed is
+    // not a hash, so its commands fail; `orphan` names c:1, whose lease
+    // is gone, so a:1 may write it; `fine` is new.
+    let setup: [&[&str]; 4] = [
+        &["HSET", &key("taken"), "fence", "b:1"],
+        &[
+            "HSET",
+            &format!("{}:feed", key("lost")),
+            "closed",
+            "server_lost",
+            "last",
+            "5",
+        ],
+        &["SET", &format!("{}:feed", key("broken")), "not a hash"],
+        &["HSET", &key("orphan"), "fence", "c:1"],
+    ];
+    for command in setup {
+        let _: () = redis::cmd(command[0])
+            .arg(&command[1..])
+            .query_async(&mut conn)
+            .await
+            .expect("set up");
+    }
+    let rooms = ["taken", "lost", "broken", "orphan", "fine"];
+
+    let mut call = SCRIPTS.append.prepare_invoke();
+    for room in rooms {
+        let key = key(room);
+        call.key(&key)
+            .key(format!("{key}:log"))
+            .key(format!("{key}:feed"));
+    }
+    call.arg(&prefix)
+        .arg("a:1")
+        .arg(64)
+        .arg(60_000)
+        .arg(rooms.len());
+    for room in rooms {
+        call.arg(format!("{}:ev", key(room)))
+            .arg(format!("the message of {room}"))
+            .arg(format!("{{\"snapshot\":\"{room}\"}}"))
+            .arg(11)
+            .arg("")
+            .arg(2)
+            .arg(&["0", "10", "{\"id\":10}"])
+            .arg(&["10", "11", "{\"id\":11}"]);
+    }
+    let answers: Vec<(String, String)> = call.invoke_async(&mut conn).await.expect("append runs");
+
+    let answer = |tag: &str, what: &str| (tag.to_owned(), what.to_owned());
+    assert_eq!(answers.len(), rooms.len(), "{answers:?}");
+    assert_eq!(answers[0], answer("fenced", "b:1"));
+    assert_eq!(answers[1], answer("fenced", "lost"));
+    assert_eq!(answers[2].0, "failed", "{answers:?}");
+    assert!(answers[2].1.contains("WRONGTYPE"), "{answers:?}");
+    assert_eq!(answers[3], answer("ok", "11"));
+    assert_eq!(answers[4], answer("ok", "11"));
+    for room in rooms {
+        let ids: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(format!("{}:log", key(room)))
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .expect("xrange");
+        let ids: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+        let written = ["orphan", "fine"].contains(&room);
+        let expected: &[&str] = if written { &["10-0", "11-0"] } else { &[] };
+        assert_eq!(ids, expected, "{room}");
+    }
+    // A written room's feed names its writer and holds the batch's head.
+    for room in ["orphan", "fine"] {
+        let feed: (String, String, String, String) = redis::cmd("HMGET")
+            .arg(format!("{}:feed", key(room)))
+            .arg(&["last", "snap_at", "snap", "fence"])
+            .query_async(&mut conn)
+            .await
+            .expect("the feed");
+        let snap = format!("{{\"snapshot\":\"{room}\"}}");
+        assert_eq!(feed, ("11".into(), "11".into(), snap, "a:1".into()));
+    }
+    // The lost room stays closed at its head.
+    let lost: (String, String) = redis::cmd("HMGET")
+        .arg(format!("{}:feed", key("lost")))
+        .arg(&["last", "closed"])
+        .query_async(&mut conn)
+        .await
+        .expect("the lost feed");
+    assert_eq!(lost, ("5".into(), "server_lost".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_round_of_many_rooms_is_one_append_call() {
+    // Its own Redis: the test flushes it and watches every command.
+    let Some(redis) = RedisProcess::start() else {
+        return;
+    };
+    let prefix = prefix("append-round");
+    // No timed round ends and no bots: the rooms stay idle after their
+    // players join, so only the writer's rewrite appends to them.
+    let extra = ["--round-secs", "86400", "--empty-room-secs", "3600"];
+    let a = node(&redis.url(), &prefix, "a", &extra).await;
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis answers");
+    let rooms: Vec<String> = (1..=6).map(|i| format!("round{i}")).collect();
+    let mut players = Vec::new();
+    for room in &rooms {
+        let socket = connect_url(&format!("ws://{}/ws", a.addr)).await;
+        let mut player = Player::hello_on(socket, "Opener", Some(room), None).await;
+        player.snapshot().await;
+        players.push(player);
+    }
+    let feeds: Vec<String> = rooms
+        .iter()
+        .map(|room| format!("{}:feed", room_key(&prefix, room)))
+        .collect();
+    let watch = conn.clone();
+    let every_feed_written = || {
+        let mut conn = watch.clone();
+        let feeds = feeds.clone();
+        async move {
+            let written: usize = redis::cmd("EXISTS")
+                .arg(&feeds)
+                .query_async(&mut conn)
+                .await
+                .expect("exists");
+            written == feeds.len()
+        }
+    };
+    wait_until("every room's feed is in Redis", MARGIN, every_feed_written).await;
+
+    // Every command Redis runs from now on.
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut monitor = client
+        .get_async_monitor()
+        .await
+        .expect("monitor")
+        .into_on_message::<String>();
+    let record = seen.clone();
+    let watcher = tokio::spawn(async move {
+        while let Some(line) = monitor.next().await {
+            record.lock().expect("lines").push(line);
+        }
+    });
+    // Lose every key: the node's heartbeat finds its lease gone, and the
+    // writer writes every room's head again, in one round.
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut conn)
+        .await
+        .expect("flushall");
+    wait_until(
+        "every room's feed is written again",
+        MARGIN,
+        every_feed_written,
+    )
+    .await;
+    watcher.abort();
+
+    let append = format!("\"EVALSHA\" \"{}\"", SCRIPTS.append.get_hash());
+    let lines = seen.lock().expect("lines").clone();
+    let first = lines
+        .iter()
+        .find(|line| line.contains(&append))
+        .unwrap_or_else(|| panic!("no append call in {lines:?}"));
+    for feed in &feeds {
+        assert!(
+            first.contains(&format!("\"{feed}\"")),
+            "the first append call after the loss lacks {feed}: {first}"
+        );
+    }
+    drop(players);
+}

@@ -319,19 +319,7 @@ async fn measure_handover_to_playing_again() {
         let (exit, _) = a.wait().await;
         assert!(exit.success());
     }
-    let ms = |mut v: Vec<Duration>| {
-        v.sort();
-        let at = |q: f64| {
-            let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
-            v[i].as_secs_f64() * 1000.0
-        };
-        format!(
-            "p50 {:.1} ms, p99 {:.1} ms (n = {})",
-            at(0.5),
-            at(0.99),
-            v.len()
-        )
-    };
+    let ms = common::cluster_nodes::percentiles;
     eprintln!(
         "last snapshot on the old node to first on the adopter: {}",
         ms(gap)

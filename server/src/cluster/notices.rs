@@ -59,7 +59,6 @@ pub async fn run(
             return;
         }
     };
-    let own = directory.fence();
     loop {
         let delivery = tokio::select! {
             delivery = subscription.recv() => delivery,
@@ -69,7 +68,9 @@ pub async fn run(
         let Delivery::Message { payload, .. } = delivery else {
             continue;
         };
-        let Some(text) = from_other_node(&payload, &own) else {
+        // Read per message: a node paused past its lease takes a new boot
+        // id, and its own messages then carry that one.
+        let Some(text) = from_other_node(&payload, &directory.fence()) else {
             continue;
         };
         let text: Arc<str> = text.into();

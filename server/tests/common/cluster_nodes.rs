@@ -158,3 +158,19 @@ pub fn room_of(rooms: &Value, node: &str) -> Value {
         .unwrap_or_else(|| panic!("a room of {node} in {rooms}"))
         .clone()
 }
+
+/// The p50 and p99 of measured durations, as the ignored measurement
+/// tests print them for the tables in docs/scaleout.md.
+pub fn percentiles(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let at = |q: f64| {
+        let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+        v[i].as_secs_f64() * 1000.0
+    };
+    format!(
+        "p50 {:.1} ms, p99 {:.1} ms (n = {})",
+        at(0.5),
+        at(0.99),
+        v.len()
+    )
+}

@@ -133,13 +133,7 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> St
         }
         x += x_step;
     }
-    let _ = write!(
-        out,
-        r#"<text x="{x}" y="{y}" text-anchor="middle">{l}</text>"#,
-        x = LEFT + plot_w / 2.0,
-        y = HEIGHT - 6.0,
-        l = escape(x_label)
-    );
+    axis_label(&mut out, plot_w, x_label);
     for (k, s) in series.iter().enumerate() {
         let colour = PALETTE[k % PALETTE.len()];
         let path: Vec<String> = s
@@ -194,15 +188,20 @@ pub fn bars(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)]) -
             ty = HEIGHT - BOTTOM + 14.0,
         );
     }
+    axis_label(&mut out, plot_w, x_label);
+    out.push_str("</svg>");
+    out
+}
+
+/// The x axis's label, centred under a plot `plot_w` wide.
+fn axis_label(out: &mut String, plot_w: f64, label: &str) {
     let _ = write!(
         out,
         r#"<text x="{x}" y="{y}" text-anchor="middle">{l}</text>"#,
         x = LEFT + plot_w / 2.0,
         y = HEIGHT - 6.0,
-        l = escape(x_label)
+        l = escape(label)
     );
-    out.push_str("</svg>");
-    out
 }
 
 #[cfg(test)]

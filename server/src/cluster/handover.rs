@@ -45,7 +45,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::directory::RedisDirectory;
-use super::pubsub::{Delivery, PubSubHub};
+use super::pubsub::PubSubHub;
 use super::redis::{ClusterError, SCRIPTS};
 use crate::node::Node;
 use crate::room::handover::{Adopted, HandedShip, Handover, HandoverRecord, HandoverSink};
@@ -493,15 +493,7 @@ async fn adoptions(
         node: parts.node.id.clone(),
         node_url: parts.node.public_url.clone().unwrap_or_default(),
     };
-    loop {
-        let delivery = tokio::select! {
-            delivery = subscription.recv() => delivery,
-            () = shutdown.cancelled() => return,
-        };
-        let Some(delivery) = delivery else { return };
-        let Delivery::Message { payload, .. } = delivery else {
-            continue;
-        };
+    while let Some(payload) = subscription.next_payload(&shutdown).await {
         let offer = (payload.len() <= MAX_OFFER_BYTES)
             .then(|| serde_json::from_slice::<Offer>(&payload).ok())
             .flatten();

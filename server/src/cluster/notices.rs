@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::directory::RedisDirectory;
-use super::pubsub::{Delivery, PubSubHub};
+use super::pubsub::PubSubHub;
 use super::redis::ClusterError;
 use crate::room::RoomCmd;
 use crate::room::registry::Registry;
@@ -59,15 +59,7 @@ pub async fn run(
             return;
         }
     };
-    loop {
-        let delivery = tokio::select! {
-            delivery = subscription.recv() => delivery,
-            () = shutdown.cancelled() => return,
-        };
-        let Some(delivery) = delivery else { return };
-        let Delivery::Message { payload, .. } = delivery else {
-            continue;
-        };
+    while let Some(payload) = subscription.next_payload(&shutdown).await {
         // Read per message: a node paused past its lease takes a new boot
         // id, and its own messages then carry that one.
         let Some(text) = from_other_node(&payload, &directory.fence()) else {

@@ -140,6 +140,21 @@ impl Subscription {
         }
         self.rx.recv().await
     }
+
+    /// The next message's payload, skipping (re)subscriptions and misses;
+    /// `None` once `shutdown` is cancelled. For subscribers that act on each
+    /// message alone and have no source to re-read (offers, notices).
+    pub async fn next_payload(&mut self, shutdown: &CancellationToken) -> Option<Bytes> {
+        loop {
+            let delivery = tokio::select! {
+                delivery = self.recv() => delivery?,
+                () = shutdown.cancelled() => return None,
+            };
+            if let Delivery::Message { payload, .. } = delivery {
+                return Some(payload);
+            }
+        }
+    }
 }
 
 impl Drop for Subscription {

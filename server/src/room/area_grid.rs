@@ -92,9 +92,18 @@ impl AreaGrid {
     /// The indexes of the items inside `area` (edges included), as a set.
     #[must_use]
     pub fn query(&self, area: Camera) -> Marks {
-        let mut marks = Marks::with_len(self.points.len());
+        let mut marks = Marks::default();
+        self.query_into(area, &mut marks);
+        marks
+    }
+
+    /// As [`AreaGrid::query`], into `marks` (emptied and sized for this
+    /// grid's items first): the fan-out asks four times per player per
+    /// tick and keeps one set for all of them.
+    pub fn query_into(&self, area: Camera, marks: &mut Marks) {
+        marks.reset(self.points.len());
         if area.x1 < area.x0 || area.y1 < area.y0 || self.points.is_empty() {
-            return marks;
+            return;
         }
         let (c0, c1) = (self.col(area.x0), self.col(area.x1));
         let (r0, r1) = (self.row(area.y0), self.row(area.y1));
@@ -119,7 +128,6 @@ impl AreaGrid {
                 }
             }
         }
-        marks
     }
 
     fn col(&self, x: i32) -> i32 {
@@ -153,10 +161,11 @@ fn cell_count(cols: i32, rows: i32) -> usize {
 pub struct Marks(Vec<u64>);
 
 impl Marks {
-    /// An empty set for indexes below `len`.
-    #[must_use]
-    pub fn with_len(len: usize) -> Marks {
-        Marks(vec![0; len.div_ceil(64)])
+    /// Empties the set and sizes it for indexes below `len`, keeping its
+    /// allocation.
+    pub fn reset(&mut self, len: usize) {
+        self.0.clear();
+        self.0.resize(len.div_ceil(64), 0);
     }
 
     /// Adds index `i` (below the set's length).
@@ -241,7 +250,8 @@ mod tests {
 
     #[test]
     fn marks_read_back_ascending() {
-        let mut marks = Marks::with_len(200);
+        let mut marks = Marks::default();
+        marks.reset(200);
         for i in [199, 0, 64, 63, 130] {
             marks.set(i);
         }

@@ -164,7 +164,7 @@ mod tests {
         let encoded = EncodedBody::new(&value).expect("encode");
         SnapshotOut {
             last_input,
-            body: Arc::new(SharedBody { value, encoded }),
+            body: Arc::new(SharedBody::new(value, encoded)),
         }
     }
 

@@ -6,6 +6,8 @@
 //! left the history or none was acknowledged). Bodies are built and encoded
 //! once per distinct baseline and shared by every player with that baseline:
 //! WebSocket writers copy the encoding, long polling serializes the value.
+//! Bodies are built in a room's reused buffers and encoded into one exact
+//! allocation each, since the fan-out runs once per player per tick.
 //!
 //! In crowded rooms (at least [`Interest::from_ships`] ships in a tick) a
 //! player is sent only the ships and shots in its area of interest
@@ -19,14 +21,14 @@
 //! Nothing here touches the network or blocks.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use skirmish_shared::codec::{CodecError, EncodedBody};
 use skirmish_shared::interest::Camera;
 use skirmish_shared::rules::{POS_SCALE, Rules};
 use skirmish_shared::{GameEvent, ShipDelta, ShipId, ShipSpawn, ShotSpawn, SnapshotBody, Tick};
 
-use super::area_grid::AreaGrid;
+use super::area_grid::{AreaGrid, Marks};
 use crate::game::{ShipEntry, ShotEntry, WorldState};
 
 /// One tick's state and the events that happened on it.
@@ -120,27 +122,27 @@ impl History {
         }
     }
 
-    /// The ships and shots of `frame` that `sight` takes in, in id order.
-    /// A shot is judged at its extrapolated position at the frame's tick,
-    /// as the client draws it.
-    fn seen<'a>(&self, frame: &'a Frame, sight: Sight) -> Seen<'a> {
+    /// The ships and shots of `frame` that `sight` takes in, as indexes
+    /// into the frame's lists, ascending (id order), written into `seen`
+    /// (`marks` is scratch). A shot is judged at its extrapolated position
+    /// at the frame's tick, as the client draws it.
+    fn seen_into(&self, frame: &Frame, sight: Sight, seen: &mut Seen, marks: &mut Marks) {
         let state = &frame.state;
+        seen.ships.clear();
+        seen.shots.clear();
         let Sight::Area(own, area) = sight else {
-            return Seen {
-                ships: state.ships.iter().collect(),
-                shots: state.shots.iter().collect(),
-            };
+            seen.ships.extend(0..state.ships.len());
+            seen.shots.extend(0..state.shots.len());
+            return;
         };
         let placed = self.placed(state.tick);
-        let mut ships = placed.ships.query(area);
+        placed.ships.query_into(area, marks);
         if let Some(own) = own {
-            ships.set(own);
+            marks.set(own);
         }
-        let shots = placed.shots.query(area);
-        Seen {
-            ships: ships.iter().map(|i| &state.ships[i]).collect(),
-            shots: shots.iter().map(|i| &state.shots[i]).collect(),
-        }
+        seen.ships.extend(marks.iter());
+        placed.shots.query_into(area, marks);
+        seen.shots.extend(marks.iter());
     }
 
     /// Where the ships and shots of kept `tick` are.
@@ -246,22 +248,41 @@ impl History {
     /// history is empty.
     #[must_use]
     pub fn body_for(&self, baseline: Option<Tick>, viewer: Option<ShipId>) -> Option<SnapshotBody> {
-        let current = self.latest()?;
-        let now = self.seen(current, self.sight(current, viewer));
+        let mut scratch = Scratch::default();
+        self.fill(baseline, viewer, &mut scratch)
+            .then(|| std::mem::take(&mut scratch.body))
+    }
+
+    /// As [`History::body_for`], into `scratch.body`, reusing its
+    /// buffers; false (and the body untouched) when the history is empty.
+    fn fill(&self, baseline: Option<Tick>, viewer: Option<ShipId>, scratch: &mut Scratch) -> bool {
+        let Some(current) = self.latest() else {
+            return false;
+        };
+        let Scratch {
+            marks,
+            now,
+            was,
+            body,
+            ..
+        } = scratch;
+        self.seen_into(current, self.sight(current, viewer), now, marks);
         let base = baseline
             .filter(|b| *b < current.state.tick)
             .and_then(|b| self.get(b));
-        Some(match base {
-            None => full(current, &now),
+        match base {
+            None => full(body, current, now),
             Some(base) => {
-                let was = self.seen(base, self.sight(base, viewer));
+                self.seen_into(base, self.sight(base, viewer), was, marks);
                 delta(
-                    (base, &was),
-                    (current, &now),
+                    body,
+                    (base, was),
+                    (current, now),
                     self.events_after(base.state.tick),
-                )
+                );
             }
-        })
+        }
+        true
     }
 
     /// Whether a viewer's body from `baseline` may differ from the shared
@@ -287,7 +308,15 @@ impl History {
     #[cfg(test)]
     fn body_at(&self, tick: Tick, viewer: Option<ShipId>) -> SnapshotBody {
         let frame = self.get(tick).expect("tick kept");
-        full(frame, &self.seen(frame, self.sight(frame, viewer)))
+        let (mut seen, mut body) = (Seen::default(), SnapshotBody::default());
+        self.seen_into(
+            frame,
+            self.sight(frame, viewer),
+            &mut seen,
+            &mut Marks::default(),
+        );
+        full(&mut body, frame, &seen);
+        body
     }
 
     fn events_after(&self, tick: Tick) -> impl Iterator<Item = &GameEvent> {
@@ -317,52 +346,67 @@ fn shot(tick: Tick, entry: &ShotEntry) -> ShotSpawn {
     }
 }
 
-/// The ships and shots of one frame a player is sent, in id order.
-struct Seen<'a> {
-    ships: Vec<&'a ShipEntry>,
-    shots: Vec<&'a ShotEntry>,
+/// The ships and shots of one frame a player is sent: indexes into the
+/// frame's lists, ascending, so in id order.
+#[derive(Debug, Default)]
+struct Seen {
+    ships: Vec<usize>,
+    shots: Vec<usize>,
 }
 
-/// Everything `seen` of `frame`, for a client that holds nothing.
-fn full(frame: &Frame, seen: &Seen<'_>) -> SnapshotBody {
+/// Everything `seen` of `frame`, for a client that holds nothing, written
+/// over `body`.
+fn full(body: &mut SnapshotBody, frame: &Frame, seen: &Seen) {
     let state = &frame.state;
-    SnapshotBody {
-        tick: state.tick,
-        baseline: None,
-        round: Some(state.round),
-        spawned: seen.ships.iter().map(|s| spawn(s)).collect(),
-        shots: seen.shots.iter().map(|s| shot(state.tick, s)).collect(),
-        events: frame.events.clone(),
-        ..SnapshotBody::default()
-    }
+    body.tick = state.tick;
+    body.baseline = None;
+    body.round = Some(state.round);
+    body.spawned.clear();
+    body.spawned
+        .extend(seen.ships.iter().map(|&i| spawn(&state.ships[i])));
+    body.changed.clear();
+    body.removed.clear();
+    body.shots.clear();
+    body.shots.extend(
+        seen.shots
+            .iter()
+            .map(|&i| shot(state.tick, &state.shots[i])),
+    );
+    body.shots_gone.clear();
+    body.events.clone_from(&frame.events);
 }
 
 /// What changed from what was seen of `base` to what is seen of `current`,
-/// plus the events in between. A ship that left the sight is removed like
-/// one that left the room; one that entered is spawned whole. Both ship and
-/// shot lists are sorted by id, so this is one merge pass each.
+/// plus the events in between, written over `body`. A ship that left the
+/// sight is removed like one that left the room; one that entered is
+/// spawned whole. Both ship and shot lists are sorted by id, so this is one
+/// merge pass each.
 fn delta<'a>(
-    (base, was): (&Frame, &Seen<'_>),
-    (current, now): (&Frame, &Seen<'_>),
+    body: &mut SnapshotBody,
+    (base, was): (&Frame, &Seen),
+    (current, now): (&Frame, &Seen),
     events: impl Iterator<Item = &'a GameEvent>,
-) -> SnapshotBody {
+) {
     let (old, new) = (&base.state, &current.state);
-    let mut body = SnapshotBody {
-        tick: new.tick,
-        baseline: Some(old.tick),
-        round: (old.round != new.round).then_some(new.round),
-        events: events.cloned().collect(),
-        changed: Vec::with_capacity(now.ships.len()),
-        ..SnapshotBody::default()
-    };
+    body.tick = new.tick;
+    body.baseline = Some(old.tick);
+    body.round = (old.round != new.round).then_some(new.round);
+    body.events.clear();
+    body.events.extend(events.cloned());
+    body.spawned.clear();
+    body.changed.clear();
+    body.removed.clear();
+    body.shots.clear();
+    body.shots_gone.clear();
     merge(
         &was.ships,
         &now.ships,
-        |s| s.state.id,
-        |gone| body.removed.push(gone.state.id),
-        |added| body.spawned.push(spawn(added)),
-        |was, now| {
-            if let Some(d) = ship_delta(was, now) {
+        |&i| old.ships[i].state.id,
+        |&i| new.ships[i].state.id,
+        |&gone| body.removed.push(old.ships[gone].state.id),
+        |&added| body.spawned.push(spawn(&new.ships[added])),
+        |&was, &now| {
+            if let Some(d) = ship_delta(&old.ships[was], &new.ships[now]) {
                 body.changed.push(d);
             }
         },
@@ -370,12 +414,12 @@ fn delta<'a>(
     merge(
         &was.shots,
         &now.shots,
-        |s| s.id,
-        |gone| body.shots_gone.push(gone.id),
-        |added| body.shots.push(shot(new.tick, added)),
+        |&i| old.shots[i].id,
+        |&i| new.shots[i].id,
+        |&gone| body.shots_gone.push(old.shots[gone].id),
+        |&added| body.shots.push(shot(new.tick, &new.shots[added])),
         |_, _| {},
     );
-    body
 }
 
 fn ship_delta(was: &ShipEntry, now: &ShipEntry) -> Option<ShipDelta> {
@@ -400,19 +444,20 @@ fn ship_delta(was: &ShipEntry, now: &ShipEntry) -> Option<ShipDelta> {
     Some(ShipDelta::Full(b))
 }
 
-/// Walks two id-sorted lists once, calling back for items only in `old`,
-/// only in `new`, and in both.
+/// Walks two id-sorted lists once (each item's id by its own list's `key`),
+/// calling back for items only in `old`, only in `new`, and in both.
 fn merge<T, K: Ord>(
     old: &[T],
     new: &[T],
-    key: impl Fn(&T) -> K,
+    old_key: impl Fn(&T) -> K,
+    new_key: impl Fn(&T) -> K,
     mut gone: impl FnMut(&T),
     mut added: impl FnMut(&T),
     mut both: impl FnMut(&T, &T),
 ) {
     let (mut i, mut j) = (0, 0);
     while i < old.len() && j < new.len() {
-        match key(&old[i]).cmp(&key(&new[j])) {
+        match old_key(&old[i]).cmp(&new_key(&new[j])) {
             std::cmp::Ordering::Less => {
                 gone(&old[i]);
                 i += 1;
@@ -432,15 +477,61 @@ fn merge<T, K: Ord>(
     new[j..].iter().for_each(&mut added);
 }
 
-/// One tick's body for one baseline, as every transport needs it. The
-/// value was built for the encoding anyway; keeping it costs nothing, and
-/// spares long polling decoding the bytes back to write JSON.
+/// One tick's body for one baseline or one player, as every transport
+/// needs it: the encoding for WebSocket frames, the value for the
+/// transports that speak JSON.
 #[derive(Debug)]
 pub struct SharedBody {
-    /// The body, for transports that speak JSON.
-    pub value: SnapshotBody,
     /// Its encoding, for the WebSocket's frames.
     pub encoded: EncodedBody,
+    /// The value: kept when it was built for a shared body anyway, decoded
+    /// from the bytes on first use for a player's own body (built for
+    /// every player each tick, read only by long-poll players).
+    value: OnceLock<SnapshotBody>,
+}
+
+impl SharedBody {
+    /// A body and its encoding.
+    #[must_use]
+    pub fn new(value: SnapshotBody, encoded: EncodedBody) -> SharedBody {
+        SharedBody {
+            encoded,
+            value: OnceLock::from(value),
+        }
+    }
+
+    /// A body kept only as its encoding.
+    #[must_use]
+    pub fn encoded(encoded: EncodedBody) -> SharedBody {
+        SharedBody {
+            encoded,
+            value: OnceLock::new(),
+        }
+    }
+
+    /// The body as a value.
+    ///
+    /// # Errors
+    /// The encoding does not decode (a bug: it was encoded from a body).
+    pub fn value(&self) -> Result<&SnapshotBody, CodecError> {
+        if let Some(value) = self.value.get() {
+            return Ok(value);
+        }
+        let value = self.encoded.decode()?;
+        Ok(self.value.get_or_init(|| value))
+    }
+}
+
+/// A room's reused buffers for building bodies: the fan-out builds one per
+/// player per tick, and building each in fresh vectors (and growing a
+/// fresh encoding) made the allocator most of its cost.
+#[derive(Debug, Default)]
+struct Scratch {
+    marks: Marks,
+    now: Seen,
+    was: Seen,
+    body: SnapshotBody,
+    bytes: Vec<u8>,
 }
 
 /// The bodies of one tick, one per distinct baseline, so players who acked
@@ -449,6 +540,7 @@ pub struct SharedBody {
 pub struct BodyCache {
     tick: Tick,
     bodies: Vec<(Option<Tick>, Arc<SharedBody>)>,
+    scratch: Scratch,
 }
 
 impl BodyCache {
@@ -468,9 +560,9 @@ impl BodyCache {
 
     /// The body of `history`'s newest tick for the player of ship `viewer`
     /// acking `ack`. When its area of interest applies (a crowded baseline
-    /// or tick) the body is its own, built now; otherwise it is the
-    /// baseline's shared body, built and encoded on first use this tick.
-    /// `None` when the history is empty.
+    /// or tick) the body is its own, built now and kept only encoded;
+    /// otherwise it is the baseline's shared body, built and encoded on
+    /// first use this tick. `None` when the history is empty.
     ///
     /// # Errors
     /// Encoding failed (a bug: every protocol value encodes).
@@ -488,14 +580,13 @@ impl BodyCache {
             self.bodies.clear();
         }
         let baseline = history.baseline_for(ack);
+        let scratch = &mut self.scratch;
         if let Some(viewer) = viewer.filter(|_| history.filtered(baseline)) {
-            let Some(body) = history.body_for(baseline, Some(viewer)) else {
+            if !history.fill(baseline, Some(viewer), scratch) {
                 return Ok(None);
-            };
-            return Ok(Some(Arc::new(SharedBody {
-                encoded: EncodedBody::new(&body)?,
-                value: body,
-            })));
+            }
+            let encoded = EncodedBody::new_in(&scratch.body, &mut scratch.bytes)?;
+            return Ok(Some(Arc::new(SharedBody::encoded(encoded))));
         }
         // Few distinct baselines per tick (acks are 1-3 ticks old): a scan
         // beats hashing.
@@ -505,10 +596,8 @@ impl BodyCache {
         let Some(body) = history.body(baseline) else {
             return Ok(None);
         };
-        let shared = Arc::new(SharedBody {
-            encoded: EncodedBody::new(&body)?,
-            value: body,
-        });
+        let encoded = EncodedBody::new_in(&body, &mut scratch.bytes)?;
+        let shared = Arc::new(SharedBody::new(body, encoded));
         self.bodies.push((baseline, shared.clone()));
         Ok(Some(shared))
     }
@@ -690,6 +779,44 @@ mod tests {
 
     /// Below the threshold every player shares the baseline's body, byte
     /// for byte what it was before interest management.
+    /// The fan-out builds every player's body in one reused set of
+    /// buffers: nothing of one player's body may leak into the next. Each
+    /// body the cache hands out is byte for byte the one built from
+    /// scratch, and its value decodes back for long polling.
+    #[test]
+    fn bodies_built_in_reused_buffers_equal_fresh_ones() {
+        let rules = Rules::reference(30, 180, 300);
+        let interest = Interest {
+            rules,
+            from_ships: 0,
+        };
+        let mut history = History::with_interest(8, interest);
+        let mut cache = BodyCache::default();
+        let mut checked = 0;
+        for round in 0..4 {
+            play(150, 9, &mut history);
+            let frame = history.latest().expect("frames").clone();
+            let now = frame.state.tick;
+            // Alternate full and delta bodies and far-apart viewers, so
+            // each body differs from the one built before it in the buffers.
+            for (i, ship) in frame.state.ships.iter().enumerate().step_by(7) {
+                let ack = (i % 3 != 0).then(|| Tick(now.0 - 1 - (i as u32 + round) % 7));
+                let viewer = ship.state.id;
+                let got = cache
+                    .body_for(&history, ack, Some(viewer))
+                    .expect("encodes")
+                    .expect("body");
+                let fresh = history
+                    .body_for(history.baseline_for(ack), Some(viewer))
+                    .expect("body");
+                assert_eq!(got.encoded, EncodedBody::new(&fresh).expect("encodes"));
+                assert_eq!(got.value().expect("decodes"), &fresh);
+                checked += 1;
+            }
+        }
+        assert!(checked > 60, "checked {checked}");
+    }
+
     #[test]
     fn rooms_below_the_threshold_share_one_body_per_baseline() {
         let interest = Interest {

@@ -18,6 +18,7 @@ use skirmish_shared::http::{
 };
 use skirmish_shared::{CloseCode, Snapshot, Tick, bad_name_message, valid_name};
 use tokio::time::Instant;
+use tracing::warn;
 
 use super::owner::{self, Refused};
 use super::{PollQuery, answer, parse_params, poll_slot};
@@ -297,9 +298,15 @@ pub async fn state(
                 return Ok(answer(&app, StatusCode::OK, &state));
             }
             Outgoing::Snapshot(out) => {
-                // The body the room built, written as it lies: never
-                // decoded back from its encoding, never copied.
-                let body = &out.body.value;
+                // A shared body as the room built it; a player's own
+                // (interest-filtered) body decoded from its bytes, once.
+                let body = match out.body.value() {
+                    Ok(body) => body,
+                    Err(err) => {
+                        warn!(%err, "snapshot body does not decode");
+                        continue;
+                    }
+                };
                 // Only what the client can apply: newer than what it holds,
                 // and full or against exactly the tick it named. Anything
                 // else was built before the room saw this ack; the next

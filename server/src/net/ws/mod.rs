@@ -34,7 +34,7 @@ use skirmish_shared::{
     ResumeToken, ServerMsg, bad_name_message, encode, valid_name,
 };
 use tokio::sync::mpsc;
-use tokio::time::{MissedTickBehavior, timeout};
+use tokio::time::{Instant, MissedTickBehavior, timeout};
 use tracing::{Instrument, debug, field, info, info_span};
 
 mod close;
@@ -534,18 +534,31 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let idle = Duration::from_secs(app.config.idle_timeout_secs);
+    // One timer for the whole session, pushed back only when it fires
+    // early: a timeout around each read armed and cancelled a timer for
+    // every input (30 a second per player).
+    let mut heard = Instant::now();
+    let quiet_until = tokio::time::sleep_until(heard + idle);
+    tokio::pin!(quiet_until);
     loop {
-        let frame = match timeout(idle, stream.next()).await {
-            Err(_) => {
-                return End::close(
-                    CloseCode::IdleTimeout,
-                    format!("nothing received for {} s", idle.as_secs()),
-                );
+        let frame = tokio::select! {
+            next = stream.next() => match next {
+                None => return End::gone("connection lost"),
+                Some(Err(err)) => return socket_error(&err.to_string()),
+                Some(Ok(frame)) => frame,
+            },
+            () = &mut quiet_until => {
+                if heard.elapsed() >= idle {
+                    return End::close(
+                        CloseCode::IdleTimeout,
+                        format!("nothing received for {} s", idle.as_secs()),
+                    );
+                }
+                quiet_until.as_mut().reset(heard + idle);
+                continue;
             }
-            Ok(None) => return End::gone("connection lost"),
-            Ok(Some(Err(err))) => return socket_error(&err.to_string()),
-            Ok(Some(Ok(frame))) => frame,
         };
+        heard = Instant::now();
         if !flood.allow(1) {
             return flooded(app);
         }

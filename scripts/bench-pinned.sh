@@ -8,6 +8,8 @@
 # port with no server-side bots and limits raised for one-address load; the
 # bots run under `taskset -c 1` against it with `--url` and write REPORT.json.
 # Server flags after the report path are added to (and may override) those.
+# SKIRMISH_BENCH_SERVER names another server binary (a build of another
+# commit, to compare two builds alternately in one sitting).
 # Example, 512 players in one room after a 10 s warmup:
 #
 #   scripts/bench-pinned.sh /tmp/p512.json --max-players 600 -- \
@@ -32,7 +34,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked -q -p skirmish-server -p skirmish-load-tests
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
-RUST_LOG=warn taskset -c 0 target/release/skirmish-server \
+RUST_LOG=warn taskset -c 0 "${SKIRMISH_BENCH_SERVER:-target/release/skirmish-server}" \
     --bind "127.0.0.1:$port" --bots 0 \
     --max-connections 60000 --max-connections-per-ip 60000 \
     --max-rooms 2000 --new-rooms-per-ip-per-min 100000 \

@@ -16,7 +16,6 @@ use common::nginx_process::NginxProcess;
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
 use serde_json::{Value, json};
-use skirmish_shared::ShipId;
 
 /// The long-poll player polls (and thrusts) through `bases` in turn until
 /// it sees the WebSocket player's ship, and the WebSocket player then sees

@@ -270,7 +270,7 @@ async function fireWhenItMeets({ target, heading, fireX, meet, speed, tickMs, li
     const carried = st.inputView;
     // The tick the server applied the shot's Input: the first snapshot that says so.
     while (st.lastInput < sent) await frame();
-    return { fired: true, view, sentView: carried.tick + carried.frac / 256, applied: st.tick };
+    return { fired: true, view, sentView: carried ? carried.tick + carried.frac / 256 : null, applied: st.tick };
   }
   return { fired: false, why: 'the target never came' };
 }
@@ -386,11 +386,15 @@ async function duel(browser, args, label) {
       const hit = after.hp < before.hp;
       if (hit) hits++;
       if (hit && after.hp === 0) await page.screenshot({ path: `${RESULTS}lagcomp-${label}.png` });
-      const late = (shot.sentView - shot.view) * speed;
-      const behind = (shot.applied - shot.sentView) * speed;
+      // How far the target moved between the press's view and the view its
+      // Input carried (the page's error), and between that view and the
+      // tick the server applied the shot (what compensation undoes).
+      const seen = shot.sentView ?? shot.view;
+      const late = shot.sentView === null ? 'the Input carried no view' : `the Input's view ${((shot.sentView - shot.view) * speed).toFixed(1)} units from the press's`;
+      const behind = (shot.applied - seen) * speed;
       console.log(
-        `# ${label} shot ${shots}: ${hit ? 'hit' : 'miss'}; the Input's view ${late.toFixed(1)} units from the press's; ` +
-          `applied ${(shot.applied - shot.sentView).toFixed(1)} ticks after its view (the target ${behind.toFixed(0)} units further on)`,
+        `# ${label} shot ${shots}: ${hit ? 'hit' : 'miss'}; ${late}; ` +
+          `applied ${(shot.applied - seen).toFixed(1)} ticks after its view (the target ${behind.toFixed(0)} units further on)`,
       );
       // The scenario itself: uncompensated, the target is well over two
       // radii away from where the page saw it.

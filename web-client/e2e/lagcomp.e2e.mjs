@@ -16,7 +16,10 @@
  * drawn ship by the shot's flight, as a player does. The server's record
  * decides: the target's hit points in its own snapshots, and the room's
  * SSE feed's `kill` naming the page's ship as killer and the target as
- * victim.
+ * victim. The cap is 1000 ms because the rewind here is 250 ms or more (a
+ * round trip and the interpolation, more on a loaded machine): the default
+ * 200 ms would judge each shot at least 50 ms late, 10 units, half a
+ * radius, and leave the outcome to chance.
  *
  * Why the outcome does not hang on timing (docs/netcode.md, "Tests"):
  * - with compensation the server places the target where the page showed

@@ -838,7 +838,10 @@ function shipsToDraw(session, world) {
   const ownId = session.state.ship;
   /** @type {ShipDrawn[]} */
   const out = [];
-  const others = session.interpolator?.sample(performance.now(), ownId) ?? [];
+  const now = performance.now();
+  const others = session.interpolator?.sample(now, ownId) ?? [];
+  // What the player sees and aims at, for tests that aim the same way.
+  session.state.drawn = { at: now, tick: session.interpolator?.shownTick(now) ?? null, ships: others };
   for (const s of others) {
     const known = world.ships.get(s.id);
     out.push({ ...s, name: known?.name ?? session.view.names.get(s.id) ?? `#${s.id}`, bot: known?.bot ?? false });

@@ -1,13 +1,15 @@
 //! A rolling deploy's handover, with real parts only (Debian's
 //! `redis-server`, real `skirmish-server` processes on 127.0.0.1:0): a node
 //! sent SIGTERM during a round hands its room, at the round's end, to
-//! another live node. The player hears `moved`, resumes there with its
-//! token into the same ship with the same score; a spectator on a third
-//! node and a poller there read one log through the move, with exact ids
-//! (no gap without `reset`, no duplicate) and a `moved` event; the old node
-//! exits within its drain deadline. With no node to adopt, the room closes
-//! with `server_drain` as before. Skipped, loudly, when redis-server is not
-//! installed.
+//! another live node. The WebSocket player hears `moved` and the long-poll
+//! player's state poll is answered `moved` with the adopter's URL; each
+//! resumes there with its token into the same ship with the same score. A
+//! spectator and a poller on a third node read one log through the move;
+//! those on the old node itself read up to the adopter's `moved`, under
+//! its id, and resume after it on another node: exact ids (no gap without
+//! `reset`, no duplicate) everywhere. The old node exits within its drain
+//! deadline. With no node to adopt, the room closes with `server_drain` as
+//! before. Skipped, loudly, when redis-server is not installed.
 
 mod common;
 
@@ -16,9 +18,10 @@ use std::time::{Duration, Instant};
 use common::cluster_nodes::{
     MARGIN, get, listed_on, node, own_room, prefix, shared_redis, wait_until,
 };
+use common::legacy_player::Legacy;
 use common::node_process::NodeProcess;
 use common::{Player, SseClient, connect_url, expect_close};
-use serde_json::Value;
+use serde_json::{Value, json};
 use skirmish_shared::{ClientMsg, Moved, ResumeToken, ServerMsg};
 
 /// A WebSocket player in `room` on its owner `node`.
@@ -141,6 +144,74 @@ async fn poll_until(
     }
 }
 
+/// Long-polls `room` on its old owner `node` from `after` until a page
+/// carries the adopter's `moved` (the last event that node has for it);
+/// every event (id, name, data).
+async fn poll_home_until_moved(
+    http: &reqwest::Client,
+    node: &str,
+    room: &str,
+    mut after: u64,
+) -> Vec<(u64, String, String)> {
+    let mut events = Vec::new();
+    loop {
+        let url = format!("{node}/api/rooms/{room}/poll?after={after}&timeout=5");
+        let response = http
+            .get(url)
+            .send()
+            .await
+            .expect("the old owner answers until its room has moved");
+        let status = response.status();
+        let page: Value = response.json().await.expect("json");
+        assert_eq!(status, 200, "{page} after {events:?}");
+        assert!(page["closed"].is_null(), "{page} after {events:?}");
+        for e in page["events"].as_array().expect("events") {
+            events.push((
+                e["id"].as_u64().expect("id"),
+                e["event"].as_str().expect("event").to_owned(),
+                e["data"].to_string(),
+            ));
+        }
+        after = page["next"].as_u64().expect("next");
+        if events.iter().any(|e| e.1 == "moved") {
+            return events;
+        }
+    }
+}
+
+/// Events as (id, name, data as JSON): a stream and a poll page write the
+/// same data with their fields in different orders.
+fn parsed(v: &[(u64, String, String)]) -> Vec<(u64, String, Value)> {
+    v.iter()
+        .map(|e| (e.0, e.1.clone(), serde_json::from_str(&e.2).expect("json")))
+        .collect()
+}
+
+/// Two readers' events agree wherever both read: the same ids, names and
+/// data over the ids both lists cover.
+fn agree(a: &[(u64, String, String)], b: &[(u64, String, String)]) {
+    let (Some(a0), Some(b0), Some(a1), Some(b1)) = (a.first(), b.first(), a.last(), b.last())
+    else {
+        panic!("empty: {a:?} {b:?}");
+    };
+    let (first, last) = (a0.0.max(b0.0), a1.0.min(b1.0));
+    let window = |v: &[(u64, String, String)]| {
+        let v: Vec<_> = v
+            .iter()
+            .filter(|e| e.0 >= first && e.0 <= last)
+            .cloned()
+            .collect();
+        parsed(&v)
+    };
+    assert_eq!(window(a), window(b));
+}
+
+/// Two ship ids in order.
+fn sorted(mut ids: [skirmish_shared::ShipId; 2]) -> Vec<skirmish_shared::ShipId> {
+    ids.sort();
+    ids.to_vec()
+}
+
 /// Ids strictly increasing: no duplicate, no event out of order.
 fn increasing(ids: impl IntoIterator<Item = u64>) -> bool {
     let ids: Vec<u64> = ids.into_iter().collect();
@@ -161,12 +232,32 @@ async fn sigterm_hands_the_room_over_at_its_round_end_and_everyone_follows() {
     let mut player = player_in(&a, &room, "Stay").await;
     let ship = player.ship();
     let token = player.welcome.resume;
+    // A long-poll player on A too: it polls its state there until the
+    // answer says the room moved.
+    let (mut legacy, joined) = Legacy::join(&a, &room, json!({"name": "Legacy"})).await;
+    let legacy_poll = tokio::spawn({
+        let a = a.url("");
+        async move {
+            loop {
+                if let Err(refused) = legacy.try_poll_at(&a).await {
+                    return (legacy, refused);
+                }
+            }
+        }
+    });
+    // A spectator and a poller on A itself, the node going away.
+    let events = |node: &NodeProcess| node.url(&format!("/api/rooms/{room}/events"));
+    let mut home_spectator = SseClient::open(&http, &events(&a), None).await;
+    let home_cursor = home_spectator.next_logged().await.id.expect("id");
+    let home_poller = tokio::spawn({
+        let (http, room, a) = (http.clone(), room.clone(), a.url(""));
+        async move { poll_home_until_moved(&http, &a, &room, home_cursor).await }
+    });
 
     // A spectator and a poller on C, a node that neither owns nor adopts
     // the room... unless C is the adopter; either way they read Redis's
     // one log, not the old owner's memory.
-    let mut spectator =
-        SseClient::open(&http, &c.url(&format!("/api/rooms/{room}/events")), None).await;
+    let mut spectator = SseClient::open(&http, &events(&c), None).await;
     let snapshot = spectator.next_logged().await;
     assert_eq!(snapshot.event, "snapshot");
     let cursor = snapshot.id.expect("id");
@@ -225,6 +316,85 @@ async fn sigterm_hands_the_room_over_at_its_round_end_and_everyone_follows() {
     let ids =
         |v: &[(u64, String, String)]| v.iter().map(|e| (e.0, e.1.clone())).collect::<Vec<_>>();
     assert_eq!(ids(&polled[..n]), ids(&seen[..n]), "{polled:?}");
+
+    // The long-poll player: its state poll on A is answered 410
+    // `room_closed` `moved`, naming the adopter; it joins there with its
+    // resume token and gets its ship back with its score: one seat each.
+    let (legacy, (status, body)) = tokio::time::timeout(MARGIN * 2, legacy_poll)
+        .await
+        .expect("the state poll ends")
+        .expect("task");
+    assert_eq!(status, 410, "{body}");
+    assert_eq!(body["code"], "room_closed", "{body}");
+    assert_eq!(body["error"], "moved", "{body}");
+    assert_eq!(body["node_url"], adopter.url("").as_str(), "{body}");
+    let legacy_score = legacy.score().expect("own ship in view");
+    let (mut legacy_back, rejoined) = Legacy::join(
+        adopter,
+        &room,
+        json!({"name": "Legacy", "resume": joined.resume}),
+    )
+    .await;
+    assert_eq!(rejoined.ship, joined.ship, "{rejoined:?}");
+    assert!(rejoined.resumed, "{rejoined:?}");
+    assert_eq!(rejoined.resume, joined.resume);
+    legacy_back.poll_at(&adopter.url("")).await;
+    assert_eq!(legacy_back.score(), Some(legacy_score));
+    let seated: Vec<_> = legacy_back
+        .view
+        .latest()
+        .expect("a state")
+        .ships
+        .keys()
+        .copied()
+        .collect();
+    assert_eq!(
+        seated,
+        sorted([ship, joined.ship]),
+        "one seat each, no bots"
+    );
+
+    // The spectator on A: its stream reads up to the adopter's `moved`,
+    // under the adopter's id, and ends there with no `closed` (an
+    // EventSource reconnects by itself). Resumed after that id on another
+    // node, it reads on with no gap and no duplicate.
+    let home: Vec<_> = home_spectator
+        .rest()
+        .await
+        .into_iter()
+        .filter_map(|e| Some((e.id?, e.event, e.data)))
+        .collect();
+    let moved_id = moved[0].0;
+    assert!(increasing(home.iter().map(|e| e.0)), "{home:?}");
+    assert!(
+        home.iter().all(|e| e.1 != "reset" && e.1 != "closed"),
+        "{home:?}"
+    );
+    assert_eq!(home.last(), Some(moved[0]), "ends with the adopter's moved");
+    agree(&home, &seen);
+    let mut resumed = SseClient::open(&http, &events(&c), Some(moved_id)).await;
+    let after_move: Vec<_> = seen.iter().filter(|e| e.0 > moved_id).cloned().collect();
+    let read_on = logged_until(&mut resumed, MARGIN * 4, |read| {
+        read.len() >= after_move.len()
+    })
+    .await;
+    assert_eq!(read_on[..after_move.len()], after_move[..]);
+    // The poller on A: the same ids up to `moved`; its next poll, on
+    // another node, reads on from there.
+    let home_polled = tokio::time::timeout(MARGIN * 2, home_poller)
+        .await
+        .expect("the home poll ends")
+        .expect("task");
+    assert_eq!(
+        parsed(&home_polled).last(),
+        parsed(&[moved[0].clone()]).last()
+    );
+    agree(&home_polled, &seen);
+    let polled_on = poll_until(&http, &c.url(""), &room, moved_id, |read| {
+        read.len() >= after_move.len()
+    })
+    .await;
+    assert_eq!(parsed(&polled_on[..after_move.len()]), parsed(&after_move));
 
     // The old node exits well within its drain deadline (120 s by default):
     // at the round's end plus the handover.

@@ -11,88 +11,11 @@ use std::sync::Arc;
 use common::cluster_nodes::{
     MARGIN, get, matchmake, node, own_room, prefix, shared_redis, take_seat, wait_until,
 };
+use common::legacy_player::{Legacy, call};
 use common::nginx_process::NginxProcess;
 use common::node_process::NodeProcess;
 use common::redis_process::RedisProcess;
 use serde_json::{Value, json};
-use skirmish_shared::ShipId;
-use skirmish_shared::http::{JoinAnswer, StateAnswer};
-use skirmish_shared::view::ViewHistory;
-
-/// `(status, JSON body)` of a request, redirects followed unless `http`
-/// says otherwise.
-async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// A long-poll player whose every request goes to whichever base URL the
-/// test names (a node, or the balancer), the way a round-robin balancer
-/// would send it.
-struct Legacy {
-    http: reqwest::Client,
-    token: String,
-    ship: ShipId,
-    view: ViewHistory,
-    seq: u32,
-}
-
-impl Legacy {
-    /// Joins through `url` (`body` names the player, maybe a seat).
-    async fn join_at(url: &str, body: Value) -> (Legacy, JoinAnswer) {
-        let http = reqwest::Client::new();
-        let (status, joined) = call(http.post(url).json(&body)).await;
-        assert_eq!(status, 200, "{joined}");
-        let joined: JoinAnswer = serde_json::from_value(joined).expect("a join answer");
-        let legacy = Legacy {
-            http,
-            token: joined.token.clone(),
-            ship: joined.ship,
-            view: ViewHistory::new(),
-            seq: 0,
-        };
-        (legacy, joined)
-    }
-
-    /// Joins `room` through node `via`.
-    async fn join(via: &NodeProcess, room: &str, body: Value) -> (Legacy, JoinAnswer) {
-        Legacy::join_at(&via.url(&format!("/api/rooms/{room}/join")), body).await
-    }
-
-    fn url(&self, base: &str, rest: &str) -> String {
-        format!("{base}/api/sessions/{}/{rest}", self.token)
-    }
-
-    /// One state poll through `base`, applied.
-    async fn poll_at(&mut self, base: &str) {
-        let query = match self.view.latest() {
-            Some(v) => format!("state?after={}&timeout=5", v.tick.0),
-            None => "state?timeout=5".into(),
-        };
-        let (status, page) = call(self.http.get(self.url(base, &query))).await;
-        assert_eq!(status, 200, "{page}");
-        let page: StateAnswer = serde_json::from_value(page).expect("a state answer");
-        if let Some(snapshot) = page.snapshot {
-            self.view.apply(&snapshot.body).expect("applies");
-        }
-    }
-
-    /// One input (thrust right) through `base`.
-    async fn input_at(&mut self, base: &str) {
-        self.seq += 1;
-        let ack = self.view.latest().map(|v| v.tick);
-        let body = json!({"seq": self.seq, "ack": ack, "buttons": 8, "aim": 0});
-        let (status, page) = call(self.http.post(self.url(base, "input")).json(&body)).await;
-        assert_eq!(status, 202, "{page}");
-    }
-
-    fn sees(&self, ship: ShipId) -> bool {
-        self.view
-            .latest()
-            .is_some_and(|world| world.ships.contains_key(&ship))
-    }
-}
 
 /// The long-poll player polls (and thrusts) through `bases` in turn until
 /// it sees the WebSocket player's ship, and the WebSocket player then sees

@@ -689,6 +689,44 @@ async fn a_websocket_resume_ends_the_long_poll_session_with_its_code() {
 }
 
 #[tokio::test]
+async fn a_long_poll_join_with_the_resume_token_takes_the_ship_back_once() {
+    let server = TestServer::start(test_config()).await;
+    let mut legacy = Legacy::join(&server, "main", "Back").await;
+    legacy.poll().await;
+    let join = server.http_url("/api/rooms/main/join");
+    let (status, back) = post(
+        &legacy.http,
+        &join,
+        json!({"name": "Back", "resume": legacy.resume}),
+    )
+    .await;
+    assert_eq!(status, 200, "{back}");
+    let back: JoinAnswer = serde_json::from_value(back).expect("a join answer");
+    assert_eq!(back.ship, legacy.ship, "the same ship");
+    assert!(back.resumed);
+    assert_ne!(back.token, legacy.token, "a new session");
+    // One seat: the older session is told it was replaced.
+    let (status, body) = get(&legacy.http, &legacy.url("state?timeout=5")).await;
+    assert_eq!(refusal(status, &body), ApiErrorCode::SessionReplaced);
+    // A malformed token, a token with a seat ticket, a token of no ship.
+    for (body, code) in [
+        (json!({"name": "X", "resume": "zz"}), ApiErrorCode::BadToken),
+        (
+            json!({"name": "X", "resume": legacy.resume, "seat": "00112233445566778899aabbccddeeff"}),
+            ApiErrorCode::ResumeRejected,
+        ),
+        (
+            json!({"name": "X", "resume": "00112233445566778899aabbccddeeff"}),
+            ApiErrorCode::ResumeRejected,
+        ),
+    ] {
+        let (status, answer) = post(&legacy.http, &join, body.clone()).await;
+        assert_eq!(refusal(status, &answer), code, "{body} -> {answer}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn errors_the_http_layer_makes_carry_codes_too() {
     let server = TestServer::start(test_config()).await;
     let http = client();

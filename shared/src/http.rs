@@ -46,6 +46,12 @@ pub struct ErrorBody {
     pub error: String,
     /// What went wrong, for programs.
     pub code: ApiErrorCode,
+    /// A long-poll player's `room_closed` `moved` only (a rolling deploy
+    /// handed the room over): the base URL of the node the room continues
+    /// on. The player joins the same room there with its resume token
+    /// ([`JoinBody::resume`]) and gets its ship back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_url: Option<String>,
 }
 
 /// Why the server refused a request. Each code has one HTTP status
@@ -348,6 +354,12 @@ pub struct JoinBody {
     /// `--auth-jwt-key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<crate::protocol::PlayerToken>,
+    /// A resume token (32 hex digits, as [`JoinAnswer::resume`] or
+    /// `Welcome.resume`): take back that ship, with its score, instead of
+    /// a new one, as `Hello.resume` does. Not with `seat` (a seat is for a
+    /// new ship).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
 }
 
 /// `POST /api/rooms`'s body: the room to open.
@@ -409,6 +421,10 @@ pub struct JoinAnswer {
     /// The identity the rounds are recorded under (as `Welcome.player`).
     #[serde(default)]
     pub player: Option<PlayerGrant>,
+    /// The join took back the ship of its resume token (as
+    /// `Welcome.resumed`).
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 /// `POST /api/sessions/{token}/input`'s body: one input, or several in

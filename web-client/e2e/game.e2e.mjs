@@ -25,117 +25,28 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { startCluster } from './cluster.mjs';
-import { CHROMIUM, CHROMIUM_ARGS, sleep, startServer, stopServer } from './harness.mjs';
+import {
+  assert,
+  check,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  gameState,
+  openPage,
+  sleep,
+  startServer,
+  stopServer,
+  tally,
+  toScreen,
+  until,
+  VIEWPORT,
+} from './harness.mjs';
 
 const WEB = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = `${WEB}test-results/`;
-const VIEWPORT = { width: 1280, height: 800 };
 /** The main server's admin token, for the admin console's check. */
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 
 mkdirSync(RESULTS, { recursive: true });
-
-// ---------------------------------------------------------------------------
-// Checks
-
-let passed = 0;
-let failed = 0;
-
-/**
- * Runs one check with a time limit, and counts it.
- * @param {string} name
- * @param {number} limitMs
- * @param {() => Promise<void>} fn
- */
-async function check(name, limitMs, fn) {
-  const started = Date.now();
-  /** @type {NodeJS.Timeout | undefined} */
-  let timer;
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${limitMs} ms`)), limitMs);
-      }),
-    ]);
-    passed++;
-    console.log(`ok - ${name} (${Date.now() - started} ms)`);
-  } catch (err) {
-    failed++;
-    console.log(`not ok - ${name} (${Date.now() - started} ms)`);
-    console.log(`  ${String(err instanceof Error ? err.stack ?? err.message : err).replace(/\n/g, '\n  ')}`);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * @param {unknown} cond
- * @param {string} message
- * @returns {asserts cond}
- */
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-/**
- * `window.skirmish.state`, as plain data.
- * @param {import('playwright-core').Page} page
- * @returns {Promise<any>}
- */
-const gameState = (page) => page.evaluate(() => JSON.parse(JSON.stringify(/** @type {any} */ (window).skirmish.state)));
-
-/**
- * Polls `fn` until it returns a truthy value or `ms` pass.
- * @template T
- * @param {() => Promise<T>} fn
- * @param {number} ms
- * @param {string} what
- * @returns {Promise<T>}
- */
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`waited ${ms} ms for ${what}`);
-    await sleep(100);
-  }
-}
-
-/**
- * A page with its uncaught errors collected.
- * @param {import('playwright-core').Browser} browser
- */
-async function openPage(browser) {
-  const page = await browser.newPage({ viewport: VIEWPORT });
-  /** @type {string[]} */
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  return { page, errors };
-}
-
-/**
- * Screen position (CSS pixels) of an arena point on the game canvas, through
- * the camera the page last drew with.
- * @param {import('playwright-core').Page} page
- * @param {number} x arena units
- * @param {number} y arena units
- */
-async function toScreen(page, x, y) {
-  return page.evaluate(
-    ([ax, ay]) => {
-      const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('arena'));
-      const r = canvas.getBoundingClientRect();
-      const cam = /** @type {any} */ (window).skirmish.state.camera;
-      return {
-        x: r.left + ((ax - cam.x0) / (cam.x1 - cam.x0)) * r.width,
-        y: r.top + ((ay - cam.y0) / (cam.y1 - cam.y0)) * r.height,
-      };
-    },
-    [x, y],
-  );
-}
 
 /**
  * A TCP proxy to `base` whose live connections can be cut at once: a
@@ -767,22 +678,22 @@ try {
       assert(later.phase === 'playing' && later.tick > after.tick + 10, `plays on: ticks ${after.tick} -> ${later.tick}`);
     });
     if (clusterErrors.length > 0) {
-      failed++;
+      tally.failed++;
       console.log(`not ok - the clustered page threw: ${clusterErrors.join('; ')}`);
     }
   }
 
   if (errors.length > 0) {
-    failed++;
+    tally.failed++;
     console.log(`not ok - the game page threw: ${errors.join('; ')}`);
   }
 } catch (err) {
-  failed++;
+  tally.failed++;
   console.log(`not ok - setup: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
 } finally {
   await browser?.close().catch(() => {});
   await Promise.all([stopServer(main), stopServer(crowd), cluster?.stop()]);
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed > 0 || passed === 0 ? 1 : 0);
+console.log(`${tally.passed} passed, ${tally.failed} failed`);
+process.exit(tally.failed > 0 || tally.passed === 0 ? 1 : 0);

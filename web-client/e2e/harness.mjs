@@ -3,7 +3,9 @@
  * @file What every browser check starts: the real server on a free port
  * (`cargo run`, or the binary named by `SKIRMISH_SERVER`) in its own process
  * group, ready once it logs "listening" and stopped by its process group;
- * and Debian's Chromium (`CHROMIUM`) with the flags that keep it quiet.
+ * Debian's Chromium (`CHROMIUM`) with the flags that keep it quiet; and
+ * what checks share: a runner that times and counts them, `assert`,
+ * polling, and the game page's state and canvas as a test reads them.
  */
 
 import { spawn } from 'node:child_process';
@@ -100,4 +102,110 @@ export async function stopServer(server) {
       // already gone
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Checks: each prints `ok - name` or `not ok - name` and its error, and
+// counts itself in `tally`; a file ends with `N passed, M failed`.
+
+/** The checks run so far. */
+export const tally = { passed: 0, failed: 0 };
+
+/** The browser window every check's page has. */
+export const VIEWPORT = { width: 1280, height: 800 };
+
+/**
+ * Runs one check with a time limit, and counts it.
+ * @param {string} name
+ * @param {number} limitMs
+ * @param {() => Promise<void>} fn
+ */
+export async function check(name, limitMs, fn) {
+  const started = Date.now();
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${limitMs} ms`)), limitMs);
+      }),
+    ]);
+    tally.passed++;
+    console.log(`ok - ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    tally.failed++;
+    console.log(`not ok - ${name} (${Date.now() - started} ms)`);
+    console.log(`  ${String(err instanceof Error ? err.stack ?? err.message : err).replace(/\n/g, '\n  ')}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * @param {unknown} cond
+ * @param {string} message
+ * @returns {asserts cond}
+ */
+export function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/**
+ * `window.skirmish.state`, as plain data.
+ * @param {import('playwright-core').Page} page
+ * @returns {Promise<any>}
+ */
+export const gameState = (page) => page.evaluate(() => JSON.parse(JSON.stringify(/** @type {any} */ (window).skirmish.state)));
+
+/**
+ * Polls `fn` until it returns a truthy value or `ms` pass.
+ * @template T
+ * @param {() => Promise<T>} fn
+ * @param {number} ms
+ * @param {string} what
+ * @returns {Promise<T>}
+ */
+export async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`waited ${ms} ms for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * A page with its uncaught errors collected.
+ * @param {import('playwright-core').Browser} browser
+ */
+export async function openPage(browser) {
+  const page = await browser.newPage({ viewport: VIEWPORT });
+  /** @type {string[]} */
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  return { page, errors };
+}
+
+/**
+ * Screen position (CSS pixels) of an arena point on the game canvas, through
+ * the camera the page last drew with.
+ * @param {import('playwright-core').Page} page
+ * @param {number} x arena units
+ * @param {number} y arena units
+ */
+export async function toScreen(page, x, y) {
+  return page.evaluate(
+    ([ax, ay]) => {
+      const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('arena'));
+      const r = canvas.getBoundingClientRect();
+      const cam = /** @type {any} */ (window).skirmish.state.camera;
+      return {
+        x: r.left + ((ax - cam.x0) / (cam.x1 - cam.x0)) * r.width,
+        y: r.top + ((ay - cam.y0) / (cam.y1 - cam.y0)) * r.height,
+      };
+    },
+    [x, y],
+  );
 }

@@ -157,18 +157,20 @@ export function goneClose(code) {
 
 /**
  * The `code` and `error` of an error answer; `code` is null when the body is
- * not the server's error body (a proxy's page, say).
+ * not the server's error body (a proxy's page, say). `nodeUrl` is the node a
+ * handed-over room continues on (a long-poll `room_closed` `moved`), else null.
  * @param {Response} res
- * @returns {Promise<{ code: string | null, message: string }>}
+ * @returns {Promise<{ code: string | null, message: string, nodeUrl: string | null }>}
  */
 export async function errorOf(res) {
   try {
     const body = await res.json();
     if (body && typeof body.code === 'string') {
-      return { code: body.code, message: typeof body.error === 'string' ? body.error : body.code };
+      const nodeUrl = typeof body.node_url === 'string' ? body.node_url : null;
+      return { code: body.code, message: typeof body.error === 'string' ? body.error : body.code, nodeUrl };
     }
   } catch {
     // not JSON
   }
-  return { code: null, message: `HTTP ${res.status}` };
+  return { code: null, message: `HTTP ${res.status}`, nodeUrl: null };
 }

@@ -641,7 +641,7 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
   const session = new GameSession({
     name,
     room: placement?.room ?? room,
-    // Long polling joins afresh (its join takes no token); the WebSocket may resume.
+    // Either transport takes the ship back with it (Hello.resume, or the long-poll join's `resume`).
     resume: resume?.token ?? null,
     seq: resume?.seq ?? 0,
     player: loadPlayerKey(browserStorage()),
@@ -729,18 +729,12 @@ function start(kind, name, room, resume, fallback, attempt, placement) {
         return;
       }
       const moved = movedPlacement(code, reason, session.state.moved);
-      if (moved && kind === 'websocket') {
+      if (moved) {
         // A rolling deploy handed the room to another node at its round's
-        // end: the same ship (and score) there, with the resume token.
+        // end: the same ship (and score) there, with the resume token (a
+        // long-poll join carries it too, at the node's base URL).
         showNotice('Your match moved to a new server; rejoining…');
-        start(kind, name, moved.room, loadResume(), false, 0, moved);
-        return;
-      }
-      if (kind === 'longpoll' && code === CloseCode.GoingAway && reason === 'moved') {
-        // A long-poll session does not move (its join takes no token):
-        // matchmaking seats the player in the same room on its new node.
-        showNotice('Your match moved to a new server; rejoining…');
-        void place(kind, name, session.state.room ?? room, null, fallback);
+        start(kind, name, moved.room, loadResume(), kind === 'longpoll' && fallback, 0, moved);
         return;
       }
       if (drained(code, reason)) {
@@ -844,7 +838,10 @@ function shipsToDraw(session, world) {
   const ownId = session.state.ship;
   /** @type {ShipDrawn[]} */
   const out = [];
-  const others = session.interpolator?.sample(performance.now(), ownId) ?? [];
+  const now = performance.now();
+  const others = session.interpolator?.sample(now, ownId) ?? [];
+  // What the player sees and aims at, for tests that aim the same way.
+  session.state.drawn = { at: now, tick: session.interpolator?.shownTick(now) ?? null, ships: others };
   for (const s of others) {
     const known = world.ships.get(s.id);
     out.push({ ...s, name: known?.name ?? session.view.names.get(s.id) ?? `#${s.id}`, bot: known?.bot ?? false });

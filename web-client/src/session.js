@@ -70,11 +70,24 @@ import { Interpolator, Prediction, viewTime } from './prediction.js';
  * @property {number} pendingInputs inputs sent and not yet applied by the server
  * @property {import('./camera.js').Rect | null} camera what the game's canvas
  *   shows, in arena units (set by the page as it draws; null before)
+ * @property {Drawn | null} drawn the other ships as the page last drew them
+ *   (set by the page as it draws; null before)
+ * @property {import('./protocol.js').ViewTime | null} inputView the view time
+ *   the newest Input carried (lag compensation judges its shot there)
  * @property {RoundResults | null} results the newest round's final standings
  * @property {boolean} resumed
  * @property {FeedLine[]} feed kill feed and notices, newest last
  * @property {{ code: string, message: string } | null} error the server's Error message
  * @property {{ code: number, name: string, reason: string } | null} close
+ */
+
+/**
+ * One drawn frame's other ships, and the moment they show: what the player
+ * aims at, for browser tests that aim like a player.
+ * @typedef {object} Drawn
+ * @property {number} at `now()` when the frame was drawn
+ * @property {number | null} tick the (fractional) tick shown, `Interpolator.shownTick`
+ * @property {import('./prediction.js').DrawnShip[]} ships positions in arena units
  */
 
 /**
@@ -168,6 +181,8 @@ export class GameSession {
       predicted: null,
       pendingInputs: 0,
       camera: null,
+      drawn: null,
+      inputView: null,
       results: null,
       resumed: false,
       feed: [],
@@ -357,6 +372,7 @@ export class GameSession {
     // The moment the other ships are drawn at, for lag compensation.
     const view = viewTime(this.interpolator?.shownTick(this.now()) ?? null);
     this.post({ Input: { seq: this.state.seq, ack: this.view.ack, buttons, aim, view } });
+    this.state.inputView = view;
     this.prediction?.input(this.state.seq, buttons);
     this.notePrediction();
     return true;

@@ -34,6 +34,7 @@
 import { DEFAULT_POLL_TIMEOUT_SECS, MAX_INPUTS_PER_REQUEST, errorOf, goneClose, joinRefusal } from './http.js';
 import { decodeServer, encodeClient } from './codec.js';
 import { CloseCode } from './protocol.js';
+import { hexFromBytes } from './matchmaking.js';
 
 /** @typedef {import('./protocol.js').ClientMsg} ClientMsg */
 /** @typedef {import('./protocol.js').ServerMsg} ServerMsg */
@@ -262,7 +263,7 @@ export function welcomeFromJoin(joined) {
       room: joined.room,
       tick: joined.tick,
       resume,
-      resumed: false,
+      resumed: joined.resumed === true,
       rules: joined.rules,
       player: joined.player ?? null,
     },
@@ -344,6 +345,8 @@ export class LongPollTransport {
     this.handlers = null;
     /** Session token from the join answer. */
     this.token = /** @type {string | null} */ (null);
+    /** The room the join answer named: where a `moved` close says the room went. */
+    this.room = /** @type {string | null} */ (null);
     this.joining = false;
     this.closed = false;
     /** Tick of the newest snapshot handed on. */
@@ -381,7 +384,7 @@ export class LongPollTransport {
       this.leave();
     } else if ('Hello' in msg) {
       if (!this.joining && !this.token) {
-        void this.join(msg.Hello.name, msg.Hello.room, msg.Hello.player, msg.Hello.token);
+        void this.join(msg.Hello.name, msg.Hello.room, msg.Hello.player, msg.Hello.token, msg.Hello.resume);
       }
     } else if ('Input' in msg) {
       if (!this.token) return;
@@ -425,8 +428,10 @@ export class LongPollTransport {
    * @param {string | null} room
    * @param {import('./protocol.js').PlayerKey | null} [player]
    * @param {string | null} [playerToken] a signed player token (`--auth-jwt-key`)
+   * @param {number[] | null} [resume] a resume token: take back that ship
+   *   (after a handover's `moved`); not with a seat, which is for a new ship
    */
-  async join(name, room, player = null, playerToken = null) {
+  async join(name, room, player = null, playerToken = null, resume = null) {
     this.joining = true;
     let res;
     try {
@@ -439,6 +444,7 @@ export class LongPollTransport {
           ...(this.invite ? { invite: this.invite } : {}),
           ...(player ? { player } : {}),
           ...(playerToken ? { token: playerToken } : {}),
+          ...(resume && !this.seat ? { resume: hexFromBytes(resume) } : {}),
         }),
         signal: this.polls.signal,
       });
@@ -461,6 +467,7 @@ export class LongPollTransport {
       if (this.closed) return;
       welcome = welcomeFromJoin(joined);
       this.token = String(joined.token);
+      this.room = welcome.Welcome.room;
       // The node holding the session: later requests go there directly
       // rather than through whichever node the join reached.
       if (typeof joined.node_url === 'string' && /^https?:\/\//.test(joined.node_url)) {
@@ -499,10 +506,16 @@ export class LongPollTransport {
         });
         if (this.closed) return;
         if (!res.ok) {
-          const { code, message } = await errorOf(res);
+          const { code, message, nodeUrl } = await errorOf(res);
           if (this.closed) return;
           const gone = goneClose(code);
           if (gone !== null) {
+            if (code === 'room_closed' && message === 'moved') {
+              // A rolling deploy handed the room over: say where, as the
+              // WebSocket's Moved does (no ws_url; the node's base, or the
+              // page's when an older server names none), then close.
+              this.deliver({ Moved: { room: this.room ?? '', node: '', node_url: nodeUrl ?? '', ws_url: '' } });
+            }
             this.close(gone, message);
             return;
           }

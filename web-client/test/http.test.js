@@ -78,9 +78,17 @@ test('an error answer gives its code; anything else gives none', async () => {
   assert.deepEqual(await errorOf(new Response(JSON.stringify(golden), { status: 503 })), {
     code: 'room_full',
     message: golden.error,
+    nodeUrl: null,
+  });
+  const moved = readJson('http_error_moved.json');
+  assert.deepEqual(await errorOf(new Response(JSON.stringify(moved), { status: 410 })), {
+    code: 'room_closed',
+    message: 'moved',
+    nodeUrl: moved.node_url,
   });
   assert.deepEqual(await errorOf(new Response('<h1>Bad gateway</h1>', { status: 502 })), {
     code: null,
     message: 'HTTP 502',
+    nodeUrl: null,
   });
 });

@@ -68,6 +68,7 @@ test('snapshots fill the state and the next Input acks them', () => {
     { Input: { seq: 1, ack: 1235, buttons: 0, aim: 0, view: { tick: 1235, frac: 0 } } },
     'the render tick is before the only state held: that state is what shows',
   );
+  assert.deepEqual(s.inputView, { tick: 1235, frac: 0 }, 'the state says which view the newest Input carried');
 
   session.receive(readBytes('server_snapshot_delta.bin'));
   assert.equal(s.tick, 1237);

@@ -227,6 +227,37 @@ test('a signed player token goes with the join, as in the golden body', async ()
   assert.deepEqual(h.net.take('/api/rooms/arena-1/join').body, golden);
 });
 
+test('a handed-over room: the state poll says where (Moved), and the join there takes the ship back with the resume token', async () => {
+  const moved = readJson('http_error_moved.json');
+  const h = await joined();
+  h.net.take('/state').respond(410, moved);
+  await settle();
+  assert.deepEqual(h.messages.at(-1), {
+    Moved: { room: JOINED.room, node: '', node_url: moved.node_url, ws_url: '' },
+  });
+  assert.deepEqual(h.closes, [{ code: CloseCode.GoingAway, reason: 'moved' }]);
+
+  // The page starts again at the node's base with the stored token.
+  const golden = readJson('http_join_body_resume.json');
+  const back = harness({ base: moved.node_url });
+  await settle();
+  back.transport.send({ Hello: { protocol: 1, name: golden.name, room: 'main', resume: bytesFromHex(golden.resume) } });
+  const join = back.net.take('/api/rooms/main/join');
+  assert.ok(join.url.startsWith(`${moved.node_url}/api/`), join.url);
+  assert.deepEqual(join.body, golden);
+  join.respond(200, readJson('http_join_answer_resumed.json'));
+  await settle();
+  assert.equal(back.messages[0].Welcome.resumed, true);
+  assert.equal(back.messages[0].Welcome.ship, JOINED.ship);
+});
+
+test('a seat ticket is for a new ship: the join sends no resume token with it', async () => {
+  const h = harness({ seat: '5f0c9d2e8a7b4c3d2e1f0a9b8c7d6e5f' });
+  await settle();
+  h.transport.send({ Hello: { protocol: 1, name: 'Ada', room: 'main', resume: bytesFromHex(JOINED.resume) } });
+  assert.deepEqual(h.net.take('/api/rooms/main/join').body, readJson('http_join_body_seat.json'));
+});
+
 test('a refused join delivers the Error, then closes', async () => {
   const h = harness();
   await settle();

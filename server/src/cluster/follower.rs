@@ -416,47 +416,78 @@ impl Followers {
 
     /// One `log_read` call: after `after`, or the newest entries.
     async fn read(&self, room: &str, after: Option<u64>) -> Result<Read, ClusterError> {
-        const OP: &str = "log_read";
-        let keys = self.directory.keys();
-        let link = self.directory.link();
-        let mut call = SCRIPTS.log_read.prepare_invoke();
-        call.key(keys.log(room))
-            .key(keys.feed(room))
-            .arg(after.map(|a| a.to_string()).unwrap_or_default())
-            .arg(self.capacity)
-            .arg(keys.prefix());
-        let mut conn = link.conn();
-        let reply: Vec<Value> = link.call(OP, call.invoke_async(&mut conn)).await?;
-        let text = |v: &Value| match v {
-            Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-            _ => None,
-        };
-        let [last, snap_at, snap, closed, Value::Array(flat), orphaned] = reply.as_slice() else {
-            return Err(link.reply_error(OP, format!("{reply:?}")));
-        };
-        let number = |v: &Value| text(v).and_then(|s| s.parse::<u64>().ok());
-        let mut entries = Vec::with_capacity(flat.len() / 3);
-        for triple in flat.chunks_exact(3) {
-            let (Some(id), Some(prev), Some(json)) = (
-                number(&triple[0]),
-                number(&triple[1]),
-                text(&triple[2]).and_then(|s| RawValue::from_string(s).ok()),
-            ) else {
-                return Err(link.reply_error(OP, "a malformed stream entry"));
-            };
-            entries.push(Link { prev, id, json });
-        }
-        Ok(Read {
-            last: number(last),
-            snap_at: number(snap_at),
-            snap: text(snap)
-                .and_then(|s| RawValue::from_string(s).ok())
-                .map(Json::from),
-            closed: text(closed).filter(|c| !c.is_empty()),
-            entries,
-            orphaned: text(orphaned).is_some_and(|o| o == "1"),
-        })
+        log_read(&self.directory, room, after, self.capacity).await
     }
+}
+
+/// One `log_read` call on `room`'s log: at most `count` entries after
+/// `after`, or the newest ones.
+async fn log_read(
+    directory: &RedisDirectory,
+    room: &str,
+    after: Option<u64>,
+    count: usize,
+) -> Result<Read, ClusterError> {
+    const OP: &str = "log_read";
+    let keys = directory.keys();
+    let link = directory.link();
+    let mut call = SCRIPTS.log_read.prepare_invoke();
+    call.key(keys.log(room))
+        .key(keys.feed(room))
+        .arg(after.map(|a| a.to_string()).unwrap_or_default())
+        .arg(count)
+        .arg(keys.prefix());
+    let mut conn = link.conn();
+    let reply: Vec<Value> = link.call(OP, call.invoke_async(&mut conn)).await?;
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        _ => None,
+    };
+    let [last, snap_at, snap, closed, Value::Array(flat), orphaned] = reply.as_slice() else {
+        return Err(link.reply_error(OP, format!("{reply:?}")));
+    };
+    let number = |v: &Value| text(v).and_then(|s| s.parse::<u64>().ok());
+    let mut entries = Vec::with_capacity(flat.len() / 3);
+    for triple in flat.chunks_exact(3) {
+        let (Some(id), Some(prev), Some(json)) = (
+            number(&triple[0]),
+            number(&triple[1]),
+            text(&triple[2]).and_then(|s| RawValue::from_string(s).ok()),
+        ) else {
+            return Err(link.reply_error(OP, "a malformed stream entry"));
+        };
+        entries.push(Link { prev, id, json });
+    }
+    Ok(Read {
+        last: number(last),
+        snap_at: number(snap_at),
+        snap: text(snap)
+            .and_then(|s| RawValue::from_string(s).ok())
+            .map(Json::from),
+        closed: text(closed).filter(|c| !c.is_empty()),
+        entries,
+        orphaned: text(orphaned).is_some_and(|o| o == "1"),
+    })
+}
+
+/// The entry right after `after` in `room`'s log in Redis, once written:
+/// what a handed-over room's old owner reads to end its own readers'
+/// streams with the adopter's `moved` event, under its id. `None` while
+/// it is not there (or the entry there does not follow `after`).
+///
+/// # Errors
+/// Redis could not be read.
+pub async fn entry_after(
+    directory: &RedisDirectory,
+    room: &str,
+    after: u64,
+) -> Result<Option<LogEntry>, ClusterError> {
+    let read = log_read(directory, room, Some(after), 1).await?;
+    Ok(read
+        .entries
+        .first()
+        .filter(|l| l.prev == after)
+        .and_then(|l| render(std::slice::from_ref(l)).pop()))
 }
 
 /// A follower's task.

@@ -45,10 +45,13 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::directory::RedisDirectory;
+use super::follower;
 use super::pubsub::PubSubHub;
 use super::redis::{ClusterError, SCRIPTS};
 use crate::node::Node;
-use crate::room::handover::{Adopted, HandedShip, Handover, HandoverRecord, HandoverSink};
+use crate::room::handover::{
+    Adopted, HandedShip, Handover, HandoverRecord, HandoverSink, MovedEntry,
+};
 use crate::room::registry::Registry;
 use crate::storage::identity::{Identity, SecretHash};
 use crate::tokens::Verifier;
@@ -75,6 +78,12 @@ const COPY_WAIT: Duration = Duration::from_secs(3);
 /// and asks again while the log is not copied yet: a player waits at most
 /// this long after the takeover to hear where its room went.
 const POLL: Duration = Duration::from_millis(20);
+
+/// How long a handed-over room's old owner looks for the adopter's
+/// `moved` in Redis to end its own readers' streams with (see
+/// [`HandoverSink::moved_event`]); past it they get `closed` `moved`. The
+/// room's players were told already: only this node's exit waits.
+const MOVED_WAIT: Duration = Duration::from_secs(1);
 
 /// The largest record an adopter reads: 64 ships of about 400 bytes each,
 /// with room to spare. Anything longer is not a record this server wrote.
@@ -181,6 +190,8 @@ struct Request {
 #[derive(Debug)]
 pub struct RedisHandover {
     tx: mpsc::Sender<Request>,
+    /// Where the adopter's `moved` entry is read back.
+    directory: Arc<RedisDirectory>,
 }
 
 impl std::fmt::Debug for Request {
@@ -201,6 +212,29 @@ impl HandoverSink for RedisHandover {
                 return None;
             }
             answer.await.ok().flatten()
+        })
+    }
+
+    fn moved_event(&self, room: &str, last_id: u64) -> MovedEntry {
+        let (directory, room) = (self.directory.clone(), room.to_owned());
+        Box::pin(async move {
+            // The adopter appends `moved` as it opens the room, which is
+            // after the takeover this node just saw; its log writer copies
+            // it within a round, normally milliseconds.
+            let until = Instant::now() + MOVED_WAIT;
+            loop {
+                match follower::entry_after(&directory, &room, last_id).await {
+                    Ok(Some(entry)) => return Some(entry),
+                    Ok(None) => {}
+                    Err(err) => debug!(%err, "the adopter's first entry not read; asking again"),
+                }
+                if Instant::now() >= until {
+                    warn!(%room, "the adopter's `moved` not in Redis in time: \
+                                  this node's readers get `closed` `moved`");
+                    return None;
+                }
+                tokio::time::sleep(POLL).await;
+            }
         })
     }
 }
@@ -224,6 +258,7 @@ pub fn start(
     shutdown: CancellationToken,
     tracker: &TaskTracker,
 ) -> RedisHandover {
+    let sink_directory = directory.clone();
     let parts = Parts {
         directory,
         node,
@@ -247,7 +282,10 @@ pub fn start(
         // first: this node then adopts nothing, and offers time out.
         Err(err) => warn!(%err, "this node cannot adopt rooms handed over"),
     }
-    RedisHandover { tx }
+    RedisHandover {
+        tx,
+        directory: sink_directory,
+    }
 }
 
 /// Takes each record and offers it in a task of its own, so rooms ending

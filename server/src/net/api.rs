@@ -45,6 +45,8 @@ pub struct ApiError {
     code: ApiErrorCode,
     message: String,
     retry_after: Option<u32>,
+    /// Where the room continues (`room_closed` `moved` only).
+    node_url: Option<String>,
 }
 
 impl ApiError {
@@ -54,6 +56,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            node_url: None,
         }
     }
 
@@ -181,6 +184,14 @@ impl ApiError {
         self
     }
 
+    /// Names the node the player's room continues on (a handover's
+    /// `moved`), so the client joins there with its resume token.
+    #[must_use]
+    pub fn moved_to(mut self, node_url: impl Into<String>) -> ApiError {
+        self.node_url = Some(node_url.into());
+        self
+    }
+
     /// The machine-readable code.
     #[must_use]
     pub fn code(&self) -> ApiErrorCode {
@@ -219,12 +230,16 @@ fn status(code: ApiErrorCode) -> StatusCode {
 /// The JSON body of `code` and `message`.
 #[must_use]
 pub fn error_body(code: ApiErrorCode, message: impl Into<String>) -> Vec<u8> {
-    let body = ErrorBody {
+    body_of(&ErrorBody {
         error: message.into(),
         code,
-    };
-    // Two plain fields: serializing cannot fail.
-    serde_json::to_vec(&body).unwrap_or_default()
+        node_url: None,
+    })
+}
+
+fn body_of(body: &ErrorBody) -> Vec<u8> {
+    // Plain strings and a unit enum: serializing cannot fail.
+    serde_json::to_vec(body).unwrap_or_default()
 }
 
 impl IntoResponse for ApiError {
@@ -232,7 +247,11 @@ impl IntoResponse for ApiError {
         let mut response = (
             status(self.code),
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-            error_body(self.code, self.message),
+            body_of(&ErrorBody {
+                error: self.message,
+                code: self.code,
+                node_url: self.node_url,
+            }),
         )
             .into_response();
         if let Some(secs) = self.retry_after {

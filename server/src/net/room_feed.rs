@@ -1,5 +1,7 @@
 //! Which log a room's spectators and pollers read on this node: the room's
-//! own log when it runs here; in cluster mode, for a room another live node
+//! own log when it runs here (or, on a draining node, the log of a room it
+//! handed over, which ends with the adopter's `moved`); in cluster mode,
+//! for a room another live node
 //! owns, this node's follower mirror of it (same ids, same resume and reset
 //! rules). Never opens a room. The same for the ticker: the node's own
 //! log, or in cluster mode the mirror of the cluster ticker.
@@ -69,6 +71,16 @@ pub async fn find(
             log: room.feed.log.clone(),
             samples: Some(room.feed.samples.clone()),
             local: Some(room),
+            following: None,
+        });
+    }
+    if let Some(log) = app.registry.handed_log(id) {
+        // Handed over (a drain): read up to the adopter's `moved`, then
+        // resume after it on any node.
+        return Ok(RoomFeed {
+            log,
+            samples: None,
+            local: None,
             following: None,
         });
     }

@@ -35,7 +35,7 @@ use super::event_ids::{IdAllocator, IdsExhausted, LogIds, MAX_ID};
 const IDS_EXHAUSTED: &str = "event ids exhausted";
 
 /// One logged event, rendered for every transport.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LogEntry {
     pub id: u64,
     /// `id: ..\nevent: ..\ndata: ..\n\n`.
@@ -398,6 +398,38 @@ impl EventLog {
         self.head.send_modify(|_| {});
     }
 
+    /// Ends a handed-over room's log on this (its old) node with `last`,
+    /// the adopter's first entry (its `moved` event, under the adopter's
+    /// id), so its readers read exactly what the continued log holds up to
+    /// there and resume anywhere after it; readers at that entry get
+    /// [`Read::Ended`] (they were told). Without the entry (it could not be
+    /// read in time, or is not this log's successor) the log closes with a
+    /// plain [`Read::Closed`]. The entry is the adopter's, already in
+    /// Redis: it never goes to this log's replica.
+    pub fn close_with(&self, last: Option<LogEntry>, reason: &'static str) {
+        let Some(last) = last.filter(|e| e.id > self.head()) else {
+            self.close(reason);
+            return;
+        };
+        let head = {
+            let mut ring = self.ring.write();
+            if ring.entries.len() == ring.capacity
+                && let Some(evicted) = ring.entries.pop_front()
+            {
+                ring.horizon = evicted.id;
+            }
+            ring.head = last.id;
+            ring.entries.push_back(Arc::new(last));
+            ring.closed = Some(reason);
+            ring.closed_logged = true;
+            ring.head
+        };
+        if let Some(replica) = self.replica.get() {
+            replica.closed(reason);
+        }
+        self.head.send_replace(head);
+    }
+
     /// Marks a mirror finished by its newest entry, a logged `closed`
     /// (another node's `lose`): readers at the head get [`Read::Ended`].
     pub fn close_logged(&self, reason: &'static str) {
@@ -415,12 +447,16 @@ impl EventLog {
         self.ring.read().closed.is_some()
     }
 
-    /// Whether the log was closed by a drain ([`crate::room::SERVER_DRAIN`]):
-    /// a drained room closes just before the server stops, and its readers
-    /// are owed its last events and that reason rather than "shutting down".
+    /// Whether the log was closed by a drain ([`crate::room::SERVER_DRAIN`])
+    /// or a handover ([`crate::room::MOVED`]): such a room closes just
+    /// before the server stops, and its readers are owed its last events
+    /// and that reason rather than "shutting down".
     #[must_use]
     pub fn is_drained(&self) -> bool {
-        self.ring.read().closed == Some(crate::room::SERVER_DRAIN)
+        matches!(
+            self.ring.read().closed,
+            Some(crate::room::SERVER_DRAIN | crate::room::MOVED)
+        )
     }
 
     /// The current snapshot and the id it is true as of.

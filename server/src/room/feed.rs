@@ -396,6 +396,13 @@ impl Feed {
         self.log.head()
     }
 
+    /// The room's log, for a handed-over room's task to end with the
+    /// adopter's `moved` ([`EventLog::close_with`]) once the room is gone.
+    #[must_use]
+    pub fn log(&self) -> &Arc<EventLog> {
+        &self.log
+    }
+
     /// Ends the log: readers get what the delay still held (the room is
     /// over, there is no one left to ghost), then a final `closed` event.
     pub fn close(&mut self, reason: &'static str) {

@@ -14,6 +14,7 @@ use std::pin::Pin;
 
 use skirmish_shared::ShipId;
 
+use crate::room::event_log::LogEntry;
 use crate::storage::identity::Identity;
 use crate::tokens::Verifier;
 
@@ -61,6 +62,11 @@ pub struct Adopted {
 /// The answer of a [`HandoverSink`]: `None` when no node took the room.
 pub type Handover = Pin<Box<dyn Future<Output = Option<Adopted>> + Send>>;
 
+/// The adopter's first entry of the continued log (its `moved` event,
+/// under the id the adopter gave it), as [`HandoverSink::moved_event`]
+/// finds it; `None` when it could not be read in time.
+pub type MovedEntry = Pin<Box<dyn Future<Output = Option<LogEntry>> + Send>>;
+
 /// Carries a drained room's record to a node that adopts it.
 ///
 /// The registry awaits it in the room's own task after the tick loop has
@@ -70,4 +76,11 @@ pub type Handover = Pin<Box<dyn Future<Output = Option<Adopted>> + Send>>;
 pub trait HandoverSink: Send + Sync + std::fmt::Debug {
     /// Hands `record` over; resolves to the adopter, or `None`.
     fn hand_over(&self, record: HandoverRecord) -> Handover;
+
+    /// The entry that follows `last_id` in adopted room `room`'s continued
+    /// log: the adopter's `moved`. The old owner's own spectators and
+    /// pollers end with it, so they resume anywhere after the same id with
+    /// no gap and no duplicate. Awaited after the players were told where
+    /// the room went; it must bound its own time (about a second).
+    fn moved_event(&self, room: &str, last_id: u64) -> MovedEntry;
 }

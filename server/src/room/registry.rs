@@ -68,6 +68,13 @@ pub struct RoomNames {
 /// All rooms of this server.
 pub struct Registry {
     rooms: Directory,
+    /// The logs of public rooms this (draining) node is handing over or
+    /// handed over, by id: out of `rooms` at their round's end, they stay
+    /// readable here until the node exits, so a poller's next request and
+    /// a new stream still read up to the adopter's `moved`
+    /// ([`EventLog::close_with`]) and resume after it elsewhere. At most
+    /// one per room the node had; never written outside a drain.
+    handed: Arc<Mutex<HashMap<Arc<str>, Arc<EventLog>>>>,
     config: RoomConfig,
     default_room: Arc<str>,
     public_prefix: String,
@@ -169,6 +176,7 @@ impl Registry {
     ) -> Arc<Registry> {
         let registry = Arc::new(Registry {
             rooms: Arc::default(),
+            handed: Arc::default(),
             config,
             default_room: names.default_room.into(),
             public_prefix: names.public_prefix,
@@ -428,6 +436,7 @@ impl Registry {
         );
         let directory = self.rooms.clone();
         let handovers = self.handovers.clone();
+        let handed = self.handed.clone();
         let shutdown = self.shutdown.clone();
         let drain = self.drain.clone();
         let cut = self.cut.clone();
@@ -452,6 +461,11 @@ impl Registry {
                     let handover = handovers
                         .get()
                         .and_then(|sink| Some((sink, room.handover_record()?)));
+                    if let Some((_, record)) = &handover
+                        && record.public
+                    {
+                        handed.lock().insert(entry.clone(), room.log().clone());
+                    }
                     let adopted = match handover {
                         Some((sink, record)) => tokio::select! {
                             adopted = sink.hand_over(record) => adopted,
@@ -460,9 +474,19 @@ impl Registry {
                         },
                         None => None,
                     };
-                    match adopted {
-                        Some(adopted) => room.close_moved(&adopted),
-                        None => room.close(shutdown.is_cancelled()),
+                    match (adopted, handovers.get()) {
+                        (Some(adopted), Some(sink)) => {
+                            let (log, last_id) = room.close_moved(&adopted);
+                            let moved = tokio::select! {
+                                moved = sink.moved_event(&entry, last_id) => moved,
+                                () = cut.cancelled() => None,
+                            };
+                            log.close_with(moved, super::MOVED);
+                        }
+                        _ => {
+                            handed.lock().remove(&entry);
+                            room.close(shutdown.is_cancelled());
+                        }
                     }
                     drop(inbox);
                 }
@@ -603,6 +627,13 @@ impl Registry {
         self.invites
             .check(id, handle.invite.as_ref(), invite, client)?;
         Ok(Some(handle))
+    }
+
+    /// The log of public room `id` if this node handed it over (or is
+    /// handing it over): readable up to the adopter's `moved`.
+    #[must_use]
+    pub fn handed_log(&self, id: &str) -> Option<Arc<EventLog>> {
+        self.handed.lock().get(id).cloned()
     }
 
     /// Seats `entrant`: picks the room (`room`, or matchmaking's when
@@ -763,7 +794,7 @@ mod tests {
     use super::*;
     use crate::metrics::Transport;
     use crate::room::event_log::{LogEntry, Read};
-    use crate::room::handover::Handover;
+    use crate::room::handover::{Handover, MovedEntry};
     use crate::room::{MOVED, Peer, SERVER_DRAIN};
 
     /// A registry as a clustered node has it, with one-second rounds and
@@ -838,6 +869,17 @@ mod tests {
             self.records.lock().push(record);
             Box::pin(async move { adopted })
         }
+
+        fn moved_event(&self, room: &str, last_id: u64) -> MovedEntry {
+            let first =
+                self.adopter
+                    .as_ref()
+                    .and_then(|b| match b.get(room)?.feed.log.read(last_id, 1) {
+                        Read::Events(events) => events.first().map(|e| (**e).clone()),
+                        _ => None,
+                    });
+            Box::pin(async move { first })
+        }
     }
 
     fn node_b() -> Adopted {
@@ -878,16 +920,27 @@ mod tests {
         // The old owner's players are told the room moved; its readers get
         // the same word after the last event the adopter continues from.
         assert_eq!(ada.outbox.closing(), Some((CloseCode::GoingAway, MOVED)));
+        // The old log ends with the adopter's own `moved` entry, under its
+        // id: a reader of either log resumes after it on either.
         let old_log = &ada.room.feed.log;
-        let last = old_log.head();
-        assert!(matches!(old_log.read(last, 10), Read::Closed(MOVED)));
+        let record = sink.records.lock().pop().expect("one record");
+        let last = record.last_id;
+        let adopted = b.get("duel").expect("adopted under the same id");
+        let Read::Events(ours) = old_log.read(last, 10) else {
+            panic!("the old log ends with the adopter's moved");
+        };
+        let Read::Events(theirs) = adopted.feed.log.read(last, 1) else {
+            panic!("the continued log starts with moved");
+        };
+        assert_eq!(ours.len(), 1);
+        assert_eq!((ours[0].id, &ours[0].sse), (theirs[0].id, &theirs[0].sse));
+        assert!(ours[0].json.get().contains(r#""event":"moved""#));
+        assert!(matches!(old_log.read(ours[0].id, 10), Read::Ended(MOVED)));
 
         // The adopter holds the room under the same id; its log reads on
         // from the old last id (no reset, every id above it), and plays the
         // round the old owner had just started, under its number.
-        let record = sink.records.lock().pop().expect("one record");
-        assert_eq!((record.last_id, record.round), (last, 2));
-        let adopted = b.get("duel").expect("adopted under the same id");
+        assert_eq!(record.round, 2);
         let mut appended = adopted.feed.log.subscribe();
         let first_round = loop {
             match adopted.feed.log.read(last, 100) {

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::event_log::EventLog;
 use super::feed::Feed;
 use super::handover::{Adopted, HandedShip, HandoverRecord};
 use super::record::RoundTally;
@@ -376,11 +377,17 @@ impl Room {
         })
     }
 
+    /// The room's log.
+    pub(super) fn log(&self) -> &Arc<EventLog> {
+        self.feed.log()
+    }
+
     /// The room continues on another node: players are told where
     /// (`ServerMsg::Moved`) and their connections closed with
-    /// [`super::MOVED`], spectators and pollers get a final `closed`
-    /// with the same word.
-    pub(super) fn close_moved(mut self, adopted: &Adopted) {
+    /// [`super::MOVED`]. Its log is left open, settled, for the caller to
+    /// end with the adopter's `moved` ([`EventLog::close_with`]): the log
+    /// and its last id.
+    pub(super) fn close_moved(mut self, adopted: &Adopted) -> (Arc<EventLog>, u64) {
         let to = Arc::new(skirmish_shared::Moved {
             room: self.id.to_string(),
             node: adopted.node.clone(),
@@ -392,9 +399,10 @@ impl Room {
                 outbox.moved(to.clone());
             }
         }
-        self.feed.close(super::MOVED);
+        let last = self.feed.settle();
         self.metrics.rooms.dec();
         lifecycle!(self.public, node_url = %adopted.node_url, "room handed over");
+        (self.feed.log().clone(), last)
     }
 
     /// Tells everyone still attached that the room is gone: players'

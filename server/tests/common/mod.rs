@@ -9,6 +9,7 @@
 )]
 
 pub mod cluster_nodes;
+pub mod legacy_player;
 pub mod nginx_process;
 pub mod node_process;
 pub mod postgres_process;

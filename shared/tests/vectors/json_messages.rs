@@ -427,6 +427,7 @@ fn http_vectors() -> Vec<JsonVector> {
                     secret: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
                         .into(),
                 }),
+                resume: None,
             },
         ),
         vector(
@@ -438,6 +439,7 @@ fn http_vectors() -> Vec<JsonVector> {
                 seat: None,
                 invite: Some("9b1de6a07c4f4e2a8d5c3b1a0f9e8d7c".into()),
                 player: None,
+                resume: None,
             },
         ),
         vector(
@@ -449,6 +451,7 @@ fn http_vectors() -> Vec<JsonVector> {
                 invite: None,
                 player: None,
                 token: Some(PlayerToken("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwibmFtZSI6IkFkYSIsImV4cCI6MTc5NjAwMDAwMH0.c2lnbmF0dXJl".into())),
+                resume: None,
             },
         ),
         vector(
@@ -487,6 +490,34 @@ fn http_vectors() -> Vec<JsonVector> {
                 seat: Some("5f0c9d2e8a7b4c3d2e1f0a9b8c7d6e5f".into()),
                 invite: None,
                 player: None,
+                resume: None,
+            },
+        ),
+        vector(
+            "http_join_body_resume",
+            "POST /api/rooms/{id}/join taking back a ship by its resume token (after a handover's `moved`)",
+            &JoinBody {
+                name: "Ada".into(),
+                token: None,
+                seat: None,
+                invite: None,
+                player: None,
+                resume: Some("abababababababababababababababab".into()),
+            },
+        ),
+        vector(
+            "http_join_answer_resumed",
+            "its answer: the same ship, taken back",
+            &JoinAnswer {
+                token: "c0ffee57d38ccc63cccfe020a707e051".into(),
+                ship: ShipId(3),
+                room: "main".into(),
+                tick: Tick(1400),
+                resume: "abababababababababababababababab".into(),
+                rules: Rules::default(),
+                node_url: "https://b.play.example.com".into(),
+                player: None,
+                resumed: true,
             },
         ),
         vector(
@@ -501,6 +532,7 @@ fn http_vectors() -> Vec<JsonVector> {
                 rules: Rules::default(),
                 node_url: "https://a.play.example.com".into(),
                 player: None,
+                resumed: false,
             },
         ),
         vector(
@@ -520,6 +552,7 @@ fn http_vectors() -> Vec<JsonVector> {
                         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".into(),
                     ),
                 }),
+                resumed: false,
             },
         ),
         vector(
@@ -819,6 +852,16 @@ fn http_vectors() -> Vec<JsonVector> {
             &ErrorBody {
                 error: "room main is full (64 players)".into(),
                 code: ApiErrorCode::RoomFull,
+                node_url: None,
+            },
+        ),
+        vector(
+            "http_error_moved",
+            "a long-poll player's state poll when a rolling deploy handed its room over: join at node_url with the resume token",
+            &ErrorBody {
+                error: "moved".into(),
+                code: ApiErrorCode::RoomClosed,
+                node_url: Some("https://b.play.example.com".into()),
             },
         ),
     ];

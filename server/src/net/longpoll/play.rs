@@ -16,7 +16,7 @@ use skirmish_shared::http::{
     ApiErrorCode, InputAccepted, InputBody, JoinAnswer, JoinBody, LeaveAnswer,
     MAX_INPUTS_PER_REQUEST, StateAnswer,
 };
-use skirmish_shared::{CloseCode, Snapshot, Tick, bad_name_message, valid_name};
+use skirmish_shared::{CloseCode, ResumeToken, Snapshot, Tick, bad_name_message, valid_name};
 use tokio::time::Instant;
 use tracing::warn;
 
@@ -24,7 +24,7 @@ use super::owner::{self, Refused};
 use super::{PollQuery, answer, parse_params, poll_slot};
 use crate::listener::ConnSlot;
 use crate::matchmaker::routes::KIND_LEGACY;
-use crate::matchmaker::{LiveRoute, MatchError, RouteKey, SeatRefusal, SeatTicket};
+use crate::matchmaker::{LiveRoute, MatchError, RouteKey, SeatRefusal, SeatTicket, parse_hex16};
 use crate::metrics::{Rejection, Transport};
 use crate::net::AppState;
 use crate::net::api::ApiError;
@@ -35,8 +35,9 @@ use crate::room::{Outgoing, Seat, lifecycle};
 use crate::storage::grant_secret;
 
 /// `POST /api/rooms/{id}/join`: a new ship in room `id`, or in the seat a
-/// ticket from matchmaking reserved there. A room another node owns is
-/// redirected there.
+/// ticket from matchmaking reserved there, or the ship of a resume token
+/// taken back (after a handover's `moved`, as a WebSocket `Hello` resumes).
+/// A room another node owns is redirected there.
 pub async fn join(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -62,6 +63,20 @@ pub async fn join(
                 ApiError::new(ApiErrorCode::BadToken, "seat must be 32 hex digits")
             })?),
         };
+    let resume = match body.resume.as_deref() {
+        None => None,
+        Some(_) if ticket.is_some() => {
+            app.metrics.reject(Rejection::BadSeat);
+            return Err(ApiError::new(
+                ApiErrorCode::ResumeRejected,
+                "a seat ticket is for a new ship: resume without it",
+            )
+            .into());
+        }
+        Some(hex) => Some(ResumeToken(parse_hex16(hex).ok_or_else(|| {
+            ApiError::new(ApiErrorCode::BadToken, "resume must be 32 hex digits")
+        })?)),
+    };
     if let Some((node, url)) = app.matchmaker.owner_elsewhere(&id).await {
         return Err(owner::moved(&node, &url, &uri));
     }
@@ -73,12 +88,17 @@ pub async fn join(
                 .into(),
         );
     }
-    let resolved = app
-        .join_identity(token_player.as_ref(), body.player.as_ref())
-        .await;
+    // A resume takes back a ship that keeps its own identity.
+    let resolved = match resume {
+        Some(_) => None,
+        None => {
+            app.join_identity(token_player.as_ref(), body.player.as_ref())
+                .await
+        }
+    };
     let entrant = Entrant {
         name: body.name,
-        resume: None,
+        resume,
         identity: resolved.as_ref().map(|r| r.identity.clone()),
         peer: Peer {
             address: crate::net::client_of(slot.as_deref()),
@@ -99,7 +119,7 @@ pub async fn join(
             resumable_for: Duration::from_secs(app.config.legacy_idle_secs),
         })
         .await;
-    lifecycle!(public, room = %welcome.room, player = welcome.ship.0, "long-poll player joined");
+    lifecycle!(public, room = %welcome.room, player = welcome.ship.0, resumed = welcome.resumed, "long-poll player joined");
     let joined = JoinAnswer {
         token: token.to_hex(),
         ship: welcome.ship,
@@ -109,6 +129,7 @@ pub async fn join(
         rules: welcome.rules,
         node_url: node_url(&app, &headers),
         player: welcome.player,
+        resumed: welcome.resumed,
     };
     Ok(answer(&app, StatusCode::OK, &joined))
 }
@@ -282,12 +303,14 @@ pub async fn state(
                 app.legacy.remove(&token, code);
                 return Err(ApiError::new(code, reason).into());
             }
-            // A long-poll session does not move: its player joins the new
-            // owner with its resume token (the close says `moved`).
-            Outgoing::Moved(_) => {
+            // A long-poll session does not move: its player joins the room
+            // again on the node the answer names, with its resume token,
+            // and gets its ship back there.
+            Outgoing::Moved(to) => {
                 let code = gone_code(CloseCode::GoingAway);
                 app.legacy.remove(&token, code);
-                return Err(ApiError::new(code, crate::room::MOVED).into());
+                let err = ApiError::new(code, crate::room::MOVED).moved_to(to.node_url.clone());
+                return Err(err.into());
             }
             Outgoing::Notice(text) => {
                 let state = StateAnswer::<()> {

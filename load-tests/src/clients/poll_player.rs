@@ -7,6 +7,11 @@
 //!   the next snapshot after the newest tick held, which is applied with
 //!   `ViewHistory` like a WebSocket player's.
 //!
+//! Over `--tls` / `--http-version 2` the requests go through
+//! [`crate::h2`]: the state poll on the [`Lane::Wait`] lane and the
+//! joins, inputs and leave on [`Lane::Send`] (two connections over
+//! HTTP/1.1, two streams of one shared connection over HTTP/2).
+//!
 //! Measured: connect (the join answer), input-to-ack round trip (from when
 //! the input was due, so time spent queued behind a slow POST counts),
 //! snapshot jitter, requests, and received bytes.
@@ -24,8 +29,10 @@ use tokio::time::MissedTickBehavior;
 use super::matchmake::{self, Placement};
 use super::play_state::PlayState;
 use super::{
-    Answer, ClientCtx, ClientError, ClientSpec, LEAVE_TIMEOUT, connected, fetch, in_flight,
+    Answer, Call, ClientCtx, ClientError, ClientSpec, LEAVE_TIMEOUT, connected, in_flight, send,
 };
+#[cfg(doc)]
+use crate::h2::Lane;
 use crate::stats::Transport;
 
 /// Wait of each state poll, in seconds: a snapshot comes every tick, so
@@ -62,18 +69,21 @@ pub async fn session(
     };
     // Through the target: a node that does not own the room redirects
     // the join (seat and all) to the owner.
-    let join = http
-        .post(ctx.url(&format!("api/rooms/{}/join", spec.room)))
-        .json(&JoinBody {
+    let join = Call::post(
+        KIND,
+        spec.index,
+        format!("api/rooms/{}/join", spec.room),
+        Some(&JoinBody {
             name: format!("poll-bot-{}", spec.index),
             // Load-test bots keep no identity: each join is a new guest.
             player: None,
             seat,
             invite: None,
             token: None,
-        })
-        .timeout(super::CONNECT_TIMEOUT);
-    let answer = fetch(ctx, KIND, join).await?;
+        }),
+        super::CONNECT_TIMEOUT,
+    )?;
+    let answer = send(ctx, &http, join).await?;
     if answer.status != StatusCode::OK {
         return Err(answer.refused());
     }
@@ -81,7 +91,7 @@ pub async fn session(
         .map_err(|_| ClientError::Protocol("undecodable join answer"))?;
     let _connected = connected(ctx, KIND, started, first);
     // With --matchmake, as the browser: the rest of the session goes to
-    // the node holding it.
+    // the node holding it (a whole URL); else under the target's.
     let session = if ctx.matchmake {
         format!(
             "{}/api/sessions/{}/",
@@ -89,7 +99,13 @@ pub async fn session(
             joined.token
         )
     } else {
-        ctx.url(&format!("api/sessions/{}/", joined.token))
+        format!("api/sessions/{}/", joined.token)
+    };
+    let at = Session {
+        ctx,
+        http: &http,
+        index: spec.index,
+        path: &session,
     };
 
     let tick_hz = joined.rules.tick_hz;
@@ -99,19 +115,31 @@ pub async fn session(
     clock.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut queued: Vec<Input> = Vec::new();
     let mut post: Option<InFlight<'_>> = None;
-    let mut poll: Option<InFlight<'_>> = Some(state_poll(ctx, &http, &session, &state));
+    let mut poll: Option<InFlight<'_>> = Some(at.state_poll(&state));
     loop {
         tokio::select! {
             () = ctx.stop.cancelled() => {
-                drop((post, poll));
-                let leave = http.post(format!("{session}leave")).timeout(LEAVE_TIMEOUT);
-                let _ = fetch(ctx, KIND, leave).await;
+                drop(poll);
+                // The input in flight is answered first: an aborted
+                // request ends its HTTP/1.1 connection, and the leave
+                // would open another.
+                if let Some(post) = post {
+                    let _ = tokio::time::timeout(LEAVE_TIMEOUT, post).await;
+                }
+                let leave = Call::post::<()>(
+                    KIND,
+                    spec.index,
+                    format!("{session}leave"),
+                    None,
+                    LEAVE_TIMEOUT,
+                )?;
+                let _ = send(ctx, &http, leave).await;
                 return Ok(());
             }
             _ = clock.tick() => {
                 queued.push(state.input(&mut policy));
                 if post.is_none() {
-                    post = Some(send_inputs(ctx, &http, &session, &mut queued));
+                    post = Some(at.send_inputs(&mut queued)?);
                 }
             }
             answer = in_flight(&mut post) => {
@@ -121,7 +149,7 @@ pub async fn session(
                     return Err(answer.refused());
                 }
                 if !queued.is_empty() {
-                    post = Some(send_inputs(ctx, &http, &session, &mut queued));
+                    post = Some(at.send_inputs(&mut queued)?);
                 }
             }
             answer = in_flight(&mut poll) => {
@@ -138,47 +166,57 @@ pub async fn session(
                     stats.messages(1);
                     state.snapshot(stats, &snapshot);
                 }
-                poll = Some(state_poll(ctx, &http, &session, &state));
+                poll = Some(at.state_poll(&state));
             }
         }
     }
 }
 
-/// One POST with the queued inputs (the oldest [`MAX_INPUTS_PER_REQUEST`]).
-fn send_inputs<'a>(
+/// Where one session's requests go.
+#[derive(Clone, Copy)]
+struct Session<'a> {
     ctx: &'a ClientCtx,
-    http: &reqwest::Client,
-    session: &str,
-    queued: &mut Vec<Input>,
-) -> InFlight<'a> {
-    let mut batch: Vec<Input> = queued
-        .drain(..queued.len().min(MAX_INPUTS_PER_REQUEST))
-        .collect();
-    let body = if batch.len() == 1 {
-        InputBody::One(batch.remove(0))
-    } else {
-        InputBody::Many { inputs: batch }
-    };
-    let request = http
-        .post(format!("{session}input"))
-        .json(&body)
-        .timeout(super::CONNECT_TIMEOUT);
-    Box::pin(fetch(ctx, KIND, request))
+    http: &'a reqwest::Client,
+    /// The client's number (its TLS connection slot).
+    index: u32,
+    /// `api/sessions/{token}/`, or the whole URL on the session's node.
+    path: &'a str,
 }
 
-/// The long poll for the next snapshot after the newest tick held.
-fn state_poll<'a>(
-    ctx: &'a ClientCtx,
-    http: &reqwest::Client,
-    session: &str,
-    state: &PlayState,
-) -> InFlight<'a> {
-    let url = match state.ack() {
-        Some(tick) => format!("{session}state?after={tick}&timeout={STATE_TIMEOUT_SECS}"),
-        None => format!("{session}state?timeout={STATE_TIMEOUT_SECS}"),
-    };
-    let request = http
-        .get(url)
-        .timeout(Duration::from_secs(STATE_TIMEOUT_SECS) + SLACK);
-    Box::pin(fetch(ctx, KIND, request))
+impl<'a> Session<'a> {
+    /// One POST with the queued inputs (the oldest
+    /// [`MAX_INPUTS_PER_REQUEST`]).
+    fn send_inputs(self, queued: &mut Vec<Input>) -> Result<InFlight<'a>, ClientError> {
+        let mut batch: Vec<Input> = queued
+            .drain(..queued.len().min(MAX_INPUTS_PER_REQUEST))
+            .collect();
+        let body = if batch.len() == 1 {
+            InputBody::One(batch.remove(0))
+        } else {
+            InputBody::Many { inputs: batch }
+        };
+        let call = Call::post(
+            KIND,
+            self.index,
+            format!("{}input", self.path),
+            Some(&body),
+            super::CONNECT_TIMEOUT,
+        )?;
+        Ok(Box::pin(send(self.ctx, self.http, call)))
+    }
+
+    /// The long poll for the next snapshot after the newest tick held.
+    fn state_poll(self, state: &PlayState) -> InFlight<'a> {
+        let path = self.path;
+        let path = match state.ack() {
+            Some(tick) => format!("{path}state?after={tick}&timeout={STATE_TIMEOUT_SECS}"),
+            None => format!("{path}state?timeout={STATE_TIMEOUT_SECS}"),
+        };
+        let timeout = Duration::from_secs(STATE_TIMEOUT_SECS) + SLACK;
+        Box::pin(send(
+            self.ctx,
+            self.http,
+            Call::get(KIND, self.index, path, timeout),
+        ))
+    }
 }

@@ -39,14 +39,15 @@ if r["errors"]:
     sys.exit(f"{report}: {r['errors']} errors")
 secs = w["messages"] / w["messages_per_sec"] if w["messages_per_sec"] else r["elapsed_secs"]
 n, answers = w["clients"], w["requests"]
-d = w["delivery_ms"] or {"p50": 0, "p99": 0}
+d = w["delivery_ms"]
+delivery = f"{d['p50']:.0f} / {d['p99']:.0f}" if d else "-"
+per_event = f"{w['bytes'] / w['messages']:.0f}" if w["messages"] else "-"
 print(
     f"| {bots}{' `--gzip`' if gzip else ''} | {w['messages'] / secs / n:.2f} "
     f"| {answers / secs * 60 / n:.1f} | {w['messages'] / answers:.1f} "
     f"| {w['empty_answers']} of {answers} ({100 * w['empty_answers'] / answers:.0f} %) "
     f"| {100 * w['head_bytes'] / w['bytes']:.0f} % "
-    f"| {w['bytes'] / max(w['messages'], 1):.0f} "
-    f"| {d['p50']:.0f} / {d['p99']:.0f} |"
+    f"| {per_event} | {delivery} |"
 )
 EOF
 done

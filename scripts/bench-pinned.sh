@@ -7,7 +7,8 @@
 # The server (release build) runs under `taskset -c 0` on a free loopback
 # port with no server-side bots and limits raised for one-address load; the
 # bots run under `taskset -c 1` against it with `--url` and write REPORT.json.
-# Server flags after the report path are added to (and may override) those.
+# Server flags after the report path are added to those, and replace any of
+# them they name again.
 # SKIRMISH_BENCH_SERVER names another server binary (a build of another
 # commit, to compare two builds alternately in one sitting).
 # Example, 512 players in one room after a 10 s warmup:
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
-    sed -n '2,15p' "$0"
+    sed -n '2,16p' "$0"
     exit 2
 fi
 report=$1
@@ -34,14 +35,24 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked -q -p skirmish-server -p skirmish-load-tests
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
+defaults=(--bots 0
+    --max-connections 60000 --max-connections-per-ip 60000
+    --max-rooms 2000 --new-rooms-per-ip-per-min 100000
+    --max-players 2000 --max-spectators 20000 --max-spectators-per-room 20000
+    --max-polls 20000 --max-polls-per-room 20000 --max-legacy-sessions 5000
+    --max-spectators-per-ip 20000 --max-polls-per-ip 20000)
+# A default the caller also gives is left out: the server refuses a flag
+# given twice.
+flags=()
+for ((i = 0; i < ${#defaults[@]}; i += 2)); do
+    given=false
+    for f in "${server_flags[@]}"; do
+        [[ $f == "${defaults[i]}" || $f == "${defaults[i]}="* ]] && given=true
+    done
+    $given || flags+=("${defaults[i]}" "${defaults[i + 1]}")
+done
 RUST_LOG=warn taskset -c 0 "${SKIRMISH_BENCH_SERVER:-target/release/skirmish-server}" \
-    --bind "127.0.0.1:$port" --bots 0 \
-    --max-connections 60000 --max-connections-per-ip 60000 \
-    --max-rooms 2000 --new-rooms-per-ip-per-min 100000 \
-    --max-players 2000 --max-spectators 20000 --max-spectators-per-room 20000 \
-    --max-polls 20000 --max-polls-per-room 20000 --max-legacy-sessions 5000 \
-    --max-spectators-per-ip 20000 --max-polls-per-ip 20000 \
-    "${server_flags[@]}" >"$log" 2>&1 &
+    --bind "127.0.0.1:$port" "${flags[@]}" "${server_flags[@]}" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 100); do

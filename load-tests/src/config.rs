@@ -147,7 +147,7 @@ pub struct Options {
     /// Reach the spawned server over TLS (a self-signed certificate made
     /// for the run, trusted by the bots only): HTTP/1.1 by ALPN, one
     /// connection per client, bytes counted as TLS plaintext (see
-    /// [`crate::h2`]). Spectators and watchers only.
+    /// [`crate::h2`]). Spectators, watchers and long-poll players.
     #[arg(long)]
     pub tls: bool,
 
@@ -364,9 +364,10 @@ impl Options {
     }
 
     /// `--tls` and `--http-version`, checked: TLS needs `--spawn` (the
-    /// bots trust only the certificate they made) and carries spectators
-    /// and watchers only (players speak WebSocket and long-poll players
-    /// keep two requests in flight, which the TLS clients do not do).
+    /// bots trust only the certificate they made, so `--matchmake`'s
+    /// other nodes are out) and carries spectators, watchers and long-poll
+    /// players (WebSocket players are no HTTP streams; they play through
+    /// `--server-bots`).
     fn tls_plan(&self) -> Result<Option<TlsPlan>, Error> {
         if !self.tls && self.http_version == HttpVersion::Http1 {
             return Ok(None);
@@ -380,8 +381,15 @@ impl Options {
         if self.gzip {
             return bad("--gzip is for plain runs: the TLS clients ask for no encoding");
         }
-        if self.players > 0 || self.legacy > 0 {
-            return bad("--tls and --http-version 2 carry --spectators and --pollers only");
+        if self.players > 0 {
+            return bad(
+                "--tls and --http-version 2 carry --spectators, --pollers and --legacy only (not --players)",
+            );
+        }
+        if self.matchmake {
+            return bad(
+                "--matchmake is for plain runs: the TLS clients reach only the spawned server",
+            );
         }
         let clients_per_connection = match self.http_version {
             HttpVersion::Http1 => 1,
@@ -478,7 +486,7 @@ mod tests {
     }
 
     #[test]
-    fn tls_runs_are_spawned_spectators_and_watchers() {
+    fn tls_runs_are_spawned_http_clients() {
         let plan = options(&["--spectators", "5", "--spawn", "--http-version", "2"])
             .plan()
             .expect("plan");
@@ -493,10 +501,15 @@ mod tests {
             .plan()
             .expect("plan");
         assert_eq!(h1.tls.map(|t| t.clients_per_connection), Some(1));
+        assert!(
+            options(&["--legacy", "1", "--spawn", "--http-version", "2"])
+                .plan()
+                .is_ok()
+        );
         for args in [
             &["--spectators", "5", "--http-version", "2"][..],
             &["--players", "1", "--spawn", "--tls"],
-            &["--legacy", "1", "--spawn", "--http-version", "2"],
+            &["--legacy", "1", "--spawn", "--tls", "--matchmake"],
             &[
                 "--pollers",
                 "1",

@@ -8,6 +8,11 @@
 //! connection carries its clients' requests as concurrent streams, as one
 //! browser page's feeds and polls share a connection to their origin.
 //! A slot whose connection ended gets a new one on its next request.
+//! A client with two requests in flight at once (a long-poll player's
+//! state poll and its input posts) uses two [`Lane`]s: over HTTP/1.1 each
+//! lane is its own connection, as a browser opens a second connection
+//! for a request while another waits; over HTTP/2 both are streams of
+//! the slot's one connection.
 //!
 //! Bytes are counted as the TLS plaintext the HTTP layer reads and writes:
 //! for HTTP/1.1 the request and response heads, bodies and chunk framing;
@@ -16,7 +21,8 @@
 //! (about 22 bytes a record) is not counted, the same for both versions.
 //! Received bytes go to the kind's `bytes` counter (as the plain clients
 //! count theirs); sent bytes and connections opened are [`Links::sent`]
-//! and [`Links::opened`]. This module never reads or interprets a body.
+//! and [`Links::opened`]. This module never reads or interprets a body
+//! beyond collecting it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -29,7 +35,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper::{Request, Response};
@@ -41,7 +47,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
-use crate::clients::{Answer, CONNECT_TIMEOUT, ClientError};
+use crate::clients::{Answer, CONNECT_TIMEOUT, Call, ClientError};
 use crate::config::{HttpVersion, TlsPlan};
 use crate::stats::{Recorder, Transport};
 
@@ -49,16 +55,29 @@ use crate::stats::{Recorder, Transport};
 /// for (SNI, `:authority`).
 pub const SERVER_NAME: &str = "localhost";
 
+/// A request's body: empty for a GET (no length header, as `Empty`),
+/// the JSON for a POST.
+type Outgoing = Full<Bytes>;
+
 /// One connection's request side.
 enum Sender {
     /// One request at a time; taken out of the slot while in use.
-    H1(http1::SendRequest<Empty<Bytes>>),
+    H1(http1::SendRequest<Outgoing>),
     /// Cloned per request: streams run side by side.
-    H2(http2::SendRequest<Empty<Bytes>>),
+    H2(http2::SendRequest<Outgoing>),
 }
 
 /// A connection slot: the sender of its live connection, if any.
 type Slot = Arc<tokio::sync::Mutex<Option<Sender>>>;
+
+/// Which of a client's concurrent requests a request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Requests that wait for news: feeds, event polls, state polls.
+    Wait,
+    /// A player's joins, inputs and leaves, sent while a state poll waits.
+    Send,
+}
 
 /// Every TLS connection of a run.
 pub struct Links {
@@ -67,7 +86,7 @@ pub struct Links {
     addr: SocketAddr,
     plan: TlsPlan,
     stats: Arc<Recorder>,
-    slots: parking_lot::Mutex<HashMap<(Transport, u32), Slot>>,
+    slots: parking_lot::Mutex<HashMap<(Transport, u32, Lane), Slot>>,
     /// Each connection's driver task, aborted when the links go (the end
     /// of the run); finished ones are reaped as new ones start.
     drivers: parking_lot::Mutex<JoinSet<()>>,
@@ -141,8 +160,21 @@ impl Links {
     ) -> Result<Response<Incoming>, ClientError> {
         let request = Request::get(format!("https://{SERVER_NAME}{path_and_query}"))
             .header(hyper::header::ACCEPT, accept)
-            .body(Empty::new())
+            .body(Outgoing::default())
             .map_err(|_| ClientError::Protocol("unbuildable request"))?;
+        self.request(kind, index, Lane::Wait, request, timeout)
+            .await
+    }
+
+    /// Sends `request` on the connection of client `index`'s `lane`.
+    async fn request(
+        &self,
+        kind: Transport,
+        index: u32,
+        lane: Lane,
+        request: Request<Outgoing>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, ClientError> {
         let request = match self.plan.version {
             // HTTP/1.1 needs a Host header; HTTP/2 takes `:authority` from
             // the URI.
@@ -156,27 +188,41 @@ impl Links {
             }
             HttpVersion::Http2 => request,
         };
-        tokio::time::timeout(timeout, self.send(kind, index, request))
+        tokio::time::timeout(timeout, self.send(kind, index, lane, request))
             .await
             .map_err(|_| ClientError::Timeout("tls request"))?
     }
 
-    /// A whole answer to `GET path_and_query` (see [`Links::get`]).
+    /// A whole answer to `call` (its path under the server's root).
     ///
     /// # Errors
-    /// As [`Links::get`], and a body that fails or outlasts `timeout`.
-    pub async fn fetch(
-        &self,
-        kind: Transport,
-        index: u32,
-        path_and_query: &str,
-        timeout: Duration,
-    ) -> Result<Answer, ClientError> {
+    /// As [`Links::get`], and a body that fails or outlasts the call's
+    /// timeout.
+    pub async fn fetch(&self, call: &Call) -> Result<Answer, ClientError> {
+        let Call {
+            kind,
+            index,
+            lane,
+            timeout,
+            ..
+        } = *call;
         self.stats.get(kind).request();
+        let builder = Request::builder()
+            .uri(format!("https://{SERVER_NAME}/{}", call.path))
+            .header(hyper::header::ACCEPT, "application/json");
+        let request = match &call.json {
+            Some(json) if json.is_empty() => builder
+                .method(hyper::Method::POST)
+                .body(Outgoing::default()),
+            Some(json) => builder
+                .method(hyper::Method::POST)
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .body(Full::new(json.clone())),
+            None => builder.body(Outgoing::default()),
+        }
+        .map_err(|_| ClientError::Protocol("unbuildable request"))?;
         let read = async {
-            let response = self
-                .get(kind, index, path_and_query, "application/json", timeout)
-                .await?;
+            let response = self.request(kind, index, lane, request, timeout).await?;
             let status = response.status();
             let body = response
                 .into_body()
@@ -201,9 +247,15 @@ impl Links {
         &self,
         kind: Transport,
         index: u32,
-        request: Request<Empty<Bytes>>,
+        lane: Lane,
+        request: Request<Outgoing>,
     ) -> Result<Response<Incoming>, ClientError> {
-        let key = (kind, index / self.plan.clients_per_connection);
+        let lane = match self.plan.version {
+            HttpVersion::Http1 => lane,
+            // Streams of one connection: the lanes share it.
+            HttpVersion::Http2 => Lane::Wait,
+        };
+        let key = (kind, index / self.plan.clients_per_connection, lane);
         let slot = self.slots.lock().entry(key).or_default().clone();
         let failed = |_| ClientError::Transport("request failed".into());
         let mut held = slot.lock().await;

@@ -224,10 +224,11 @@ fn server_config(plan: &Plan, server_bots: u16, tick_hz: u16) -> Result<Config, 
     config.sse_gzip = plan.gzip;
     config.max_gzip_streams = config.max_gzip_streams.max(plan.spectators + 64);
     if let Some(tls) = plan.tls {
-        // Every client of a shared HTTP/2 connection holds one stream.
+        // Every client of a shared HTTP/2 connection holds a stream, a
+        // long-poll player two (its state poll and an input post).
         config.max_streams_per_connection = config
             .max_streams_per_connection
-            .max((tls.clients_per_connection + 8).min(1000));
+            .max((2 * tls.clients_per_connection + 8).min(1000));
     }
     if !config.web_root.is_dir() {
         // The default points into the source tree; a moved binary still

@@ -333,11 +333,101 @@ pub async fn fetch(
     })
 }
 
-/// `GET path` (under the base URL) as a whole answer for client `index`
-/// of `kind`: over the run's TLS links when it has them, else with `http`.
+/// One request of a simulated client, as either carrier sends it.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The client's kind, whose counters the request and answer go to.
+    pub kind: Transport,
+    /// The client's number within its kind (its TLS connection slot).
+    pub index: u32,
+    /// Which of the client's concurrent requests this is (over TLS, its
+    /// connection).
+    pub lane: crate::h2::Lane,
+    /// The path and query under the server's base URL, no leading slash;
+    /// with `--matchmake` (plain HTTP only) a whole URL on another node.
+    pub path: String,
+    /// A POST with this JSON body (empty: no body); `None`: a GET.
+    pub json: Option<Bytes>,
+    /// Longest the request and its answer may take.
+    pub timeout: Duration,
+}
+
+impl Call {
+    /// `GET path` on the [`Lane::Wait`](crate::h2::Lane::Wait) lane.
+    #[must_use]
+    pub fn get(kind: Transport, index: u32, path: String, timeout: Duration) -> Call {
+        Call {
+            kind,
+            index,
+            lane: crate::h2::Lane::Wait,
+            path,
+            json: None,
+            timeout,
+        }
+    }
+
+    /// `POST path` with `body` as JSON (`None`: no body) on the
+    /// [`Lane::Send`](crate::h2::Lane::Send) lane.
+    ///
+    /// # Errors
+    /// The body does not serialise (never for the wire types).
+    pub fn post<T: serde::Serialize>(
+        kind: Transport,
+        index: u32,
+        path: String,
+        body: Option<&T>,
+        timeout: Duration,
+    ) -> Result<Call, ClientError> {
+        let json = match body {
+            Some(body) => serde_json::to_vec(body)
+                .map_err(|_| ClientError::Protocol("unserialisable request body"))?,
+            None => Vec::new(),
+        };
+        Ok(Call {
+            kind,
+            index,
+            lane: crate::h2::Lane::Send,
+            path,
+            json: Some(Bytes::from(json)),
+            timeout,
+        })
+    }
+}
+
+/// `call`'s whole answer: over the run's TLS links when it has them, else
+/// with `http`.
 ///
 /// # Errors
-/// As [`fetch`] and [`crate::h2::Links::fetch`].
+/// As [`fetch`] and [`crate::h2::Links::fetch`]; an unusable URL.
+pub async fn send(
+    ctx: &ClientCtx,
+    http: &reqwest::Client,
+    call: Call,
+) -> Result<Answer, ClientError> {
+    if let Some(links) = &ctx.tls {
+        return links.fetch(&call).await;
+    }
+    // Joined, so a whole URL (a session on another node) stays whole.
+    let url = ctx
+        .base
+        .join(&call.path)
+        .map_err(|_| ClientError::Protocol("unusable request URL"))?;
+    let request = match call.json {
+        Some(json) if json.is_empty() => http.post(url),
+        Some(json) => http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(json),
+        None => http.get(url),
+    };
+    fetch(ctx, call.kind, request.timeout(call.timeout)).await
+}
+
+/// `GET path` (under the base URL) as a whole answer for client `index`
+/// of `kind` (see [`send`]).
+///
+/// # Errors
+/// As [`send`].
 pub async fn get_answer(
     ctx: &ClientCtx,
     kind: Transport,
@@ -346,10 +436,7 @@ pub async fn get_answer(
     path: &str,
     timeout: Duration,
 ) -> Result<Answer, ClientError> {
-    match &ctx.tls {
-        Some(links) => links.fetch(kind, index, &format!("/{path}"), timeout).await,
-        None => fetch(ctx, kind, http.get(ctx.url(path)).timeout(timeout)).await,
-    }
+    send(ctx, http, Call::get(kind, index, path.to_owned(), timeout)).await
 }
 
 /// Retries `attempt` while it answers `no_room` (the room does not exist

@@ -10,6 +10,11 @@
 //! A room handed over to another node (a rolling deploy) is followed: the
 //! bot joins the adopter with its resume token and plays on in its ship.
 //!
+//! Over `--tls` / `--http-version 2` the requests go through
+//! [`crate::h2`]: the state poll on the [`Lane::Wait`] lane and the
+//! joins, inputs and leave on [`Lane::Send`] (two connections over
+//! HTTP/1.1, two streams of one shared connection over HTTP/2).
+//!
 //! Measured: connect (the join answer), input-to-ack round trip (from when
 //! the input was due, so time spent queued behind a slow POST counts),
 //! snapshot jitter, requests, and received bytes.
@@ -30,8 +35,10 @@ use tokio::time::MissedTickBehavior;
 use super::matchmake::{self, Placement};
 use super::play_state::PlayState;
 use super::{
-    Answer, ClientCtx, ClientError, ClientSpec, LEAVE_TIMEOUT, connected, fetch, in_flight,
+    Answer, Call, ClientCtx, ClientError, ClientSpec, LEAVE_TIMEOUT, connected, in_flight, send,
 };
+#[cfg(doc)]
+use crate::h2::Lane;
 use crate::stats::{Transport, TransportStats};
 
 /// Wait of each state poll, in seconds: a snapshot comes every tick, so
@@ -74,9 +81,9 @@ pub async fn session(
         Placement::Seat(answer) => answer.seat,
         Placement::Open => None,
     };
-    // Through the target first: a node that does not own the room
-    // redirects the join (seat and all) to the owner.
-    let mut join_url = ctx.url(&format!("api/rooms/{}/join", spec.room));
+    // Through the target first (a path under its URL): a node that does
+    // not own the room redirects the join (seat and all) to the owner.
+    let mut join_url = format!("api/rooms/{}/join", spec.room);
     let mut resume = None;
     let mut _connected = None;
     loop {
@@ -85,17 +92,24 @@ pub async fn session(
             _connected = Some(connected(ctx, KIND, started, first));
         }
         // With --matchmake or after a move, as the browser: the rest of
-        // the session goes to the node holding it.
-        let session = if ctx.matchmake || !joined_here(&join_url, ctx) {
+        // the session goes to the node holding it (a whole URL); else under
+        // the target's.
+        let session = if ctx.matchmake || !joined_here(&join_url) {
             format!(
                 "{}/api/sessions/{}/",
                 joined.node_url.trim_end_matches('/'),
                 joined.token
             )
         } else {
-            ctx.url(&format!("api/sessions/{}/", joined.token))
+            format!("api/sessions/{}/", joined.token)
         };
-        match play(ctx, spec, stats, &http, &joined, &session).await? {
+        let at = Session {
+            ctx,
+            http: &http,
+            index: spec.index,
+            path: &session,
+        };
+        match play(at, spec, stats, &joined).await? {
             Ended::Stopped => return Ok(()),
             Ended::Moved(node_url) => {
                 stats.counters.moves.fetch_add(1, Ordering::Relaxed);
@@ -110,12 +124,14 @@ pub async fn session(
     }
 }
 
-/// Whether `join_url` is the target's own (not a moved room's node).
-fn joined_here(join_url: &str, ctx: &ClientCtx) -> bool {
-    join_url.starts_with(ctx.base.as_str())
+/// Whether `join_url` is a path under the target's URL (not a whole URL
+/// on a moved room's node).
+fn joined_here(join_url: &str) -> bool {
+    !join_url.contains("://")
 }
 
-/// `POST join_url` as this bot, with a seat or a resume token.
+/// `POST join_url` (a path under the target's URL, or a whole URL) as
+/// this bot, with a seat or a resume token.
 async fn join(
     ctx: &ClientCtx,
     http: &reqwest::Client,
@@ -124,9 +140,11 @@ async fn join(
     seat: Option<String>,
     resume: Option<String>,
 ) -> Result<JoinAnswer, ClientError> {
-    let join = http
-        .post(join_url)
-        .json(&JoinBody {
+    let join = Call::post(
+        KIND,
+        spec.index,
+        join_url.to_owned(),
+        Some(&JoinBody {
             name: format!("poll-bot-{}", spec.index),
             // Load-test bots keep no identity: each join is a new guest.
             player: None,
@@ -134,9 +152,10 @@ async fn join(
             invite: None,
             token: None,
             resume,
-        })
-        .timeout(super::CONNECT_TIMEOUT);
-    let answer = fetch(ctx, KIND, join).await?;
+        }),
+        super::CONNECT_TIMEOUT,
+    )?;
+    let answer = send(ctx, http, join).await?;
     if answer.status != StatusCode::OK {
         return Err(answer.refused());
     }
@@ -162,15 +181,14 @@ fn moved_to(answer: &Answer) -> Option<String> {
     (body.error == MOVED).then_some(body.node_url).flatten()
 }
 
-/// Plays `joined`'s ship through `session` until the stop or a move.
+/// Plays `joined`'s ship through session `at` until the stop or a move.
 async fn play(
-    ctx: &ClientCtx,
+    at: Session<'_>,
     spec: &ClientSpec,
     stats: &TransportStats,
-    http: &reqwest::Client,
     joined: &JoinAnswer,
-    session: &str,
 ) -> Result<Ended, ClientError> {
+    let ctx = at.ctx;
     let tick_hz = joined.rules.tick_hz;
     let mut policy = BotPolicy::new(spec.seed, tick_hz);
     let mut state = PlayState::new(&joined.rules, joined.ship, ctx.view);
@@ -181,19 +199,31 @@ async fn play(
     // Inputs stop once the session is gone (the room moved): the state
     // poll says where it went.
     let mut gone = false;
-    let mut poll: Option<InFlight<'_>> = Some(state_poll(ctx, http, session, &state));
+    let mut poll: Option<InFlight<'_>> = Some(at.state_poll(&state));
     loop {
         tokio::select! {
             () = ctx.stop.cancelled() => {
-                drop((post, poll));
-                let leave = http.post(format!("{session}leave")).timeout(LEAVE_TIMEOUT);
-                let _ = fetch(ctx, KIND, leave).await;
+                drop(poll);
+                // The input in flight is answered first: an aborted
+                // request ends its HTTP/1.1 connection, and the leave
+                // would open another.
+                if let Some(post) = post {
+                    let _ = tokio::time::timeout(LEAVE_TIMEOUT, post).await;
+                }
+                let leave = Call::post::<()>(
+                    KIND,
+                    spec.index,
+                    format!("{}leave", at.path),
+                    None,
+                    LEAVE_TIMEOUT,
+                )?;
+                let _ = send(ctx, at.http, leave).await;
                 return Ok(Ended::Stopped);
             }
             _ = clock.tick(), if !gone => {
                 queued.push(state.input(&mut policy));
                 if post.is_none() {
-                    post = Some(send_inputs(ctx, http, session, &mut queued));
+                    post = Some(at.send_inputs(&mut queued)?);
                 }
             }
             answer = in_flight(&mut post) => {
@@ -208,7 +238,7 @@ async fn play(
                     return Err(answer.refused());
                 }
                 if !queued.is_empty() {
-                    post = Some(send_inputs(ctx, http, session, &mut queued));
+                    post = Some(at.send_inputs(&mut queued)?);
                 }
             }
             answer = in_flight(&mut poll) => {
@@ -228,47 +258,57 @@ async fn play(
                     stats.messages(1);
                     state.snapshot(stats, &snapshot);
                 }
-                poll = Some(state_poll(ctx, http, session, &state));
+                poll = Some(at.state_poll(&state));
             }
         }
     }
 }
 
-/// One POST with the queued inputs (the oldest [`MAX_INPUTS_PER_REQUEST`]).
-fn send_inputs<'a>(
+/// Where one session's requests go.
+#[derive(Clone, Copy)]
+struct Session<'a> {
     ctx: &'a ClientCtx,
-    http: &reqwest::Client,
-    session: &str,
-    queued: &mut Vec<Input>,
-) -> InFlight<'a> {
-    let mut batch: Vec<Input> = queued
-        .drain(..queued.len().min(MAX_INPUTS_PER_REQUEST))
-        .collect();
-    let body = if batch.len() == 1 {
-        InputBody::One(batch.remove(0))
-    } else {
-        InputBody::Many { inputs: batch }
-    };
-    let request = http
-        .post(format!("{session}input"))
-        .json(&body)
-        .timeout(super::CONNECT_TIMEOUT);
-    Box::pin(fetch(ctx, KIND, request))
+    http: &'a reqwest::Client,
+    /// The client's number (its TLS connection slot).
+    index: u32,
+    /// `api/sessions/{token}/`, or the whole URL on the session's node.
+    path: &'a str,
 }
 
-/// The long poll for the next snapshot after the newest tick held.
-fn state_poll<'a>(
-    ctx: &'a ClientCtx,
-    http: &reqwest::Client,
-    session: &str,
-    state: &PlayState,
-) -> InFlight<'a> {
-    let url = match state.ack() {
-        Some(tick) => format!("{session}state?after={tick}&timeout={STATE_TIMEOUT_SECS}"),
-        None => format!("{session}state?timeout={STATE_TIMEOUT_SECS}"),
-    };
-    let request = http
-        .get(url)
-        .timeout(Duration::from_secs(STATE_TIMEOUT_SECS) + SLACK);
-    Box::pin(fetch(ctx, KIND, request))
+impl<'a> Session<'a> {
+    /// One POST with the queued inputs (the oldest
+    /// [`MAX_INPUTS_PER_REQUEST`]).
+    fn send_inputs(self, queued: &mut Vec<Input>) -> Result<InFlight<'a>, ClientError> {
+        let mut batch: Vec<Input> = queued
+            .drain(..queued.len().min(MAX_INPUTS_PER_REQUEST))
+            .collect();
+        let body = if batch.len() == 1 {
+            InputBody::One(batch.remove(0))
+        } else {
+            InputBody::Many { inputs: batch }
+        };
+        let call = Call::post(
+            KIND,
+            self.index,
+            format!("{}input", self.path),
+            Some(&body),
+            super::CONNECT_TIMEOUT,
+        )?;
+        Ok(Box::pin(send(self.ctx, self.http, call)))
+    }
+
+    /// The long poll for the next snapshot after the newest tick held.
+    fn state_poll(self, state: &PlayState) -> InFlight<'a> {
+        let path = self.path;
+        let path = match state.ack() {
+            Some(tick) => format!("{path}state?after={tick}&timeout={STATE_TIMEOUT_SECS}"),
+            None => format!("{path}state?timeout={STATE_TIMEOUT_SECS}"),
+        };
+        let timeout = Duration::from_secs(STATE_TIMEOUT_SECS) + SLACK;
+        Box::pin(send(
+            self.ctx,
+            self.http,
+            Call::get(KIND, self.index, path, timeout),
+        ))
+    }
 }

@@ -297,46 +297,63 @@ impl Feed {
     }
 
     /// The next bytes to send; `None` ends the stream.
+    ///
+    /// One chunk holds everything the reader is owed when it wakes: the
+    /// events logged since its cursor (a page at most) and the newest
+    /// state sample, which a room releases in the same tick. So a tick
+    /// costs each spectator one wake-up and one write, however many
+    /// kinds of thing it published (issue 19).
     async fn next_chunk(&mut self) -> Option<Bytes> {
         if self.done {
             return None;
         }
-        let mut out = BytesMut::new();
+        let mut out = Owed::default();
         if let Some(opening) = self.opening.take() {
-            out.extend_from_slice(&opening);
+            out.push(&opening);
         }
         loop {
+            // Seen before reading: an append after the read wakes us again,
+            // and one already read does not wake us for nothing.
+            self.head.borrow_and_update();
             match self.log.read(self.cursor, MAX_EVENTS_PER_PAGE) {
                 Read::Events(events) => {
                     for event in &events {
-                        out.extend_from_slice(&event.sse);
+                        out.push(&event.sse);
                     }
                     self.cursor = events.last().map_or(self.cursor, |e| e.id);
                     self.read_events = true;
-                    return Some(out.freeze());
                 }
                 Read::Reset { snapshot, head } => {
                     debug!(from = self.cursor, to = head, "reader reset");
                     self.metrics.reset(Transport::Sse);
-                    out.extend_from_slice(&sse_frame(Some(head), names::RESET, snapshot.get()));
+                    out.push(&sse_frame(Some(head), names::RESET, snapshot.get()));
                     self.cursor = head;
                     self.read_events = false;
-                    return Some(out.freeze());
                 }
                 Read::Ended(reason) if self.read_events => {
                     // The `closed` entry this reader just read said it.
                     self.done = true;
                     self.end = reason;
-                    return (!out.is_empty()).then(|| out.freeze());
+                    return out.take();
                 }
                 Read::Closed(reason) | Read::Ended(reason) => {
                     self.done = true;
                     self.end = reason;
-                    out.extend_from_slice(&end_frame(RoomEvent::Closed, reason));
-                    return Some(out.freeze());
+                    out.push(&end_frame(RoomEvent::Closed, reason));
+                    return out.take();
                 }
-                Read::UpToDate if !out.is_empty() => return Some(out.freeze()),
                 Read::UpToDate => {}
+            }
+            if let Some(rx) = self.samples.as_mut() {
+                match rx.has_changed() {
+                    Ok(true) => out.push(&rx.borrow_and_update().sse),
+                    Ok(false) => {}
+                    // The room stopped publishing samples.
+                    Err(_) => self.samples = None,
+                }
+            }
+            if let Some(chunk) = out.take() {
+                return Some(chunk);
             }
             let samples = self.samples.as_mut();
             let heartbeat = self.heartbeat.as_mut();
@@ -360,12 +377,46 @@ impl Feed {
                         return None;
                     }
                 }
+                // Sent with any events of its tick, read next.
                 sample = next_sample(samples) => match sample {
-                    Some(bytes) => return Some(bytes),
+                    Some(bytes) => out.push(&bytes),
                     None => self.samples = None,
                 },
                 () = next_heartbeat(heartbeat) => return Some(Bytes::from_static(b": heartbeat\n\n")),
             }
+        }
+    }
+}
+
+/// The bytes a stream owes its reader, gathered into one chunk. A lone
+/// piece (most often a state sample) is passed on as the shared `Bytes`,
+/// never copied; only several pieces are joined.
+#[derive(Default)]
+struct Owed {
+    first: Option<Bytes>,
+    joined: Option<BytesMut>,
+}
+
+impl Owed {
+    fn push(&mut self, bytes: &Bytes) {
+        match (&self.first, &mut self.joined) {
+            (None, _) => self.first = Some(bytes.clone()),
+            (Some(_), Some(joined)) => joined.extend_from_slice(bytes),
+            (Some(first), None) => {
+                let mut joined = BytesMut::with_capacity(first.len() + bytes.len());
+                joined.extend_from_slice(first);
+                joined.extend_from_slice(bytes);
+                self.joined = Some(joined);
+            }
+        }
+    }
+
+    /// The chunk, or `None` when nothing is owed; leaves nothing owed.
+    fn take(&mut self) -> Option<Bytes> {
+        let first = self.first.take();
+        match self.joined.take() {
+            Some(joined) => Some(joined.freeze()),
+            None => first,
         }
     }
 }

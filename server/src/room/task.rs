@@ -726,6 +726,10 @@ impl Room {
             state: output.state,
             events: output.events,
         });
+        // Players first: their writers are woken before the feed wakes
+        // every spectator's stream, so on a busy core a player's snapshot
+        // never queues behind thousands of spectator wake-ups (issue 19).
+        self.fan_out();
         if let Some(frame) = self.history.latest() {
             self.feed.publish(frame);
             let players = &self.players;
@@ -739,7 +743,6 @@ impl Room {
                     .tick(frame.state.tick, delay, finished, replays, sink);
             }
         }
-        self.fan_out();
         self.expire_detached();
         let took = started.elapsed();
         self.tick_seconds.observe(took.as_secs_f64());

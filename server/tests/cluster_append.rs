@@ -81,6 +81,7 @@ async fn one_append_call_answers_each_of_its_rooms_on_its_own() {
             .arg(format!("{{\"snapshot\":\"{room}\"}}"))
             .arg(11)
             .arg("")
+            .arg("1")
             .arg(2)
             .arg(&["0", "10", "{\"id\":10}"])
             .arg(&["10", "11", "{\"id\":11}"]);
@@ -212,4 +213,89 @@ async fn a_writer_round_of_many_rooms_is_one_append_call() {
         );
     }
     drop(players);
+}
+
+/// One room's `append` call with one entry, `id`, after `prev`; `refresh`
+/// is the ttl argument ('1' or '').
+async fn append_one(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+    room: &str,
+    (prev, id): (u64, u64),
+    refresh: &str,
+) -> Vec<(String, String)> {
+    let key = room_key(prefix, room);
+    let mut call = SCRIPTS.append.prepare_invoke();
+    call.key(&key)
+        .key(format!("{key}:log"))
+        .key(format!("{key}:feed"))
+        .arg(prefix)
+        .arg("a:1")
+        .arg(64)
+        .arg(60_000)
+        .arg(1)
+        .arg(format!("{key}:ev"))
+        .arg("the message")
+        .arg("{}")
+        .arg(id)
+        .arg("")
+        .arg(refresh)
+        .arg(1)
+        .arg(prev)
+        .arg(id)
+        .arg(format!("{{\"id\":{id}}}"));
+    call.invoke_async(conn).await.expect("append runs")
+}
+
+#[tokio::test]
+async fn a_feed_gets_its_ttl_when_created_and_when_the_writer_asks() {
+    let Some(redis) = shared_redis() else { return };
+    let prefix = prefix("append-ttl");
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis answers");
+    let key = room_key(&prefix, "ttl");
+    let (feed, log) = (format!("{key}:feed"), format!("{key}:log"));
+    let watch = conn.clone();
+    let pttl = |key: String| {
+        let mut conn = watch.clone();
+        async move {
+            let ms: i64 = redis::cmd("PTTL")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .expect("pttl");
+            ms
+        }
+    };
+    // A new feed gets its ttl even when the writer does not ask: a dead
+    // node's keys must expire.
+    let answers = append_one(&mut conn, &prefix, "ttl", (0, 1), "").await;
+    assert_eq!(answers, [("ok".to_owned(), "1".to_owned())]);
+    for key in [&feed, &log] {
+        let ms = pttl(key.clone()).await;
+        assert!(ms > 50_000 && ms <= 60_000, "{key}: pttl {ms}");
+    }
+    // Between refreshes a batch leaves the ttls as they are.
+    for key in [&feed, &log] {
+        let _: () = redis::cmd("PEXPIRE")
+            .arg(key)
+            .arg(30_000)
+            .query_async(&mut conn)
+            .await
+            .expect("pexpire");
+    }
+    append_one(&mut conn, &prefix, "ttl", (1, 2), "").await;
+    for key in [&feed, &log] {
+        let ms = pttl(key.clone()).await;
+        assert!(ms > 0 && ms <= 30_000, "{key}: pttl {ms}");
+    }
+    // A refresh sets them again.
+    append_one(&mut conn, &prefix, "ttl", (2, 3), "1").await;
+    for key in [&feed, &log] {
+        let ms = pttl(key.clone()).await;
+        assert!(ms > 50_000 && ms <= 60_000, "{key}: pttl {ms}");
+    }
 }

@@ -71,6 +71,13 @@ const CALL_BYTES: usize = 1 << 20;
 const FEED_TTL: Duration = Duration::from_secs(600);
 const FEED_REFRESH: Duration = Duration::from_secs(120);
 
+/// How often a busy room's write also refreshes its feed's and stream's
+/// ttl ([`FEED_TTL`]). Refreshing at every batch cost Redis two of a
+/// room's eight commands per batch (docs/benchmarks.md); once a minute
+/// still keeps a live room's keys nine minutes from expiring, and a dead
+/// node's keys go at most [`FEED_TTL`] after its last write, as before.
+const TTL_REFRESH: Duration = Duration::from_secs(60);
+
 /// What the queue carries.
 #[derive(Debug)]
 enum Job {
@@ -166,6 +173,9 @@ struct Written {
     last: Option<u64>,
     log: Weak<EventLog>,
     at: Instant,
+    /// When a written batch with entries last refreshed the room's ttls
+    /// (both its keys existed then); `None` until one did.
+    ttl_at: Option<Instant>,
 }
 
 /// One room's work in a round: merged batches.
@@ -191,6 +201,8 @@ struct Part {
     snap_at: u64,
     /// The [`Message`] followers get, as JSON.
     message: String,
+    /// Whether this write refreshes the room's ttls ([`TTL_REFRESH`]).
+    refresh_ttl: bool,
 }
 
 impl Part {
@@ -331,6 +343,7 @@ impl LogWriter {
             .iter_mut()
             .map(|(room, w)| {
                 w.last = None;
+                w.ttl_at = None;
                 (room.clone(), w.log.clone())
             })
             .collect();
@@ -443,7 +456,7 @@ impl LogWriter {
         for (parts, reply) in calls.into_iter().zip(replies) {
             let answers = self.answers(reply, parts.len());
             for (part, answer) in parts.into_iter().zip(answers) {
-                self.settle(&part.room, &part.log, part.closed, answer);
+                self.settle(&part, answer);
             }
         }
     }
@@ -541,6 +554,7 @@ impl LogWriter {
                 .arg(part.snapshot.get())
                 .arg(part.snap_at)
                 .arg(part.closed.unwrap_or(""))
+                .arg(if part.refresh_ttl { "1" } else { "" })
                 .arg(part.entries.len());
             let mut prev = part.prev;
             for entry in &part.entries {
@@ -555,7 +569,9 @@ impl LogWriter {
     /// what Redis lacks; `None` when there is nothing to send (the room is
     /// gone).
     fn prepare(&self, room: Arc<str>, mut work: Work) -> Option<Part> {
-        let known = self.rooms.get(&room).and_then(|w| w.last);
+        let written = self.rooms.get(&room);
+        let known = written.and_then(|w| w.last);
+        let ttl_at = written.and_then(|w| w.ttl_at);
         if let Some(last) = known {
             // Entries Redis has already: the first kept one follows on
             // the newest of them.
@@ -594,6 +610,11 @@ impl LogWriter {
             at: work.at_ms.filter(|_| !work.entries.is_empty()),
         };
         let message = serde_json::to_string(&message).ok()?;
+        // A write of no entries (an idle room's refresh, a rewrite, a
+        // close) always refreshes: it is rare, and the stream it may leave
+        // missing must not be taken for one whose ttl is set.
+        let refresh_ttl =
+            work.entries.is_empty() || ttl_at.is_none_or(|at| at.elapsed() >= TTL_REFRESH);
         Some(Part {
             room,
             log: work.log,
@@ -603,18 +624,15 @@ impl LogWriter {
             snapshot,
             snap_at,
             message,
+            refresh_ttl,
         })
     }
 
     /// Records one room's answer: what Redis now holds, or that the next
     /// batch must resend from the ring.
-    fn settle(
-        &mut self,
-        room: &Arc<str>,
-        log: &Weak<EventLog>,
-        closed: Option<&'static str>,
-        reply: Result<Value, String>,
-    ) {
+    fn settle(&mut self, part: &Part, reply: Result<Value, String>) {
+        let (room, log, closed) = (&part.room, &part.log, part.closed);
+        let ttl_at = self.rooms.get(room).and_then(|w| w.ttl_at);
         let reply = reply.map(|value| match value {
             Value::Array(items) => items,
             other => vec![other],
@@ -628,6 +646,11 @@ impl LogWriter {
                         last,
                         log: log.clone(),
                         at: Instant::now(),
+                        ttl_at: if part.refresh_ttl && !part.entries.is_empty() {
+                            Some(Instant::now())
+                        } else {
+                            ttl_at
+                        },
                     },
                 );
                 if closed.is_some() {
@@ -666,6 +689,7 @@ impl LogWriter {
                         last: None,
                         log: log.clone(),
                         at: Instant::now(),
+                        ttl_at: None,
                     },
                 );
             }
@@ -705,6 +729,7 @@ mod tests {
             snapshot: RawValue::from_string("{}".to_owned()).expect("json").into(),
             snap_at: 0,
             message: "m".repeat(bytes.saturating_sub(2)),
+            refresh_ttl: true,
         }
     }
 

@@ -18,7 +18,9 @@
 -- ARGV[1] prefix, [2] fence (nid:boot), [3] stream length to keep (~),
 --   [4] feed ttl ms, [5] number of rooms, then per room, in KEYS' order:
 --   channel, message to publish ('' for none), snapshot, its id, closed
---   reason or '', n, then n triples (prev id, id, entry JSON)
+--   reason or '', '1' to refresh the feed's and stream's ttl or '' (the
+--   writer asks about once a minute, see log_writer.rs), n, then n
+--   triples (prev id, id, entry JSON)
 -- Returns per room, in order: {'ok', last id}, or {'fenced', holder} when
 --   another live incarnation owns the room, or {'fenced', 'lost'} when the
 --   room was declared lost (`lose`, after this incarnation's lease ran
@@ -45,7 +47,7 @@ local function append_room(room, log, feed, a)
     return {'fenced', 'lost'}
   end
   local last = h[2] or '0'
-  for b = a + 6, a + 5 + tonumber(ARGV[a + 5]) * 3, 3 do
+  for b = a + 7, a + 6 + tonumber(ARGV[a + 6]) * 3, 3 do
     -- Ids at or below the head were written already (a retried batch).
     if tonumber(ARGV[b + 1]) > tonumber(last) then
       local added = redis.pcall('XADD', log, 'MAXLEN', '~', maxlen, ARGV[b + 1] .. '-0',
@@ -77,9 +79,16 @@ local function append_room(room, log, feed, a)
     set[#set + 1] = ARGV[a + 4]
   end
   redis.call('HSET', feed, unpack(set))
-  -- A missing stream (a batch of no new entries) is left missing.
-  redis.call('PEXPIRE', feed, ttl)
-  redis.call('PEXPIRE', log, ttl)
+  -- The ttls only bound what a dead node leaves behind, so the writer
+  -- refreshes them about once a minute, not at every batch: two commands
+  -- of a room's eight. A feed that had no head was just created here (a
+  -- first write, or Redis lost it), so it gets its ttl at once whatever
+  -- the writer asked. A missing stream (a batch of no new entries) is
+  -- left missing.
+  if ARGV[a + 5] == '1' or not h[2] then
+    redis.call('PEXPIRE', feed, ttl)
+    redis.call('PEXPIRE', log, ttl)
+  end
   if ARGV[a + 1] ~= '' then
     redis.call('PUBLISH', ARGV[a], ARGV[a + 1])
   end
@@ -98,6 +107,6 @@ for r = 0, tonumber(ARGV[5]) - 1 do
     answer = {'failed', tostring(answer)}
   end
   answers[r + 1] = answer
-  a = a + 6 + tonumber(ARGV[a + 5]) * 3
+  a = a + 7 + tonumber(ARGV[a + 6]) * 3
 end
 return answers

@@ -31,8 +31,13 @@ local function int(n)
 end
 
 -- Byte-wise a < b, as Rust compares room ids (Lua's own `<` on strings
--- follows the server's locale).
+-- follows the server's locale). Equal ids (a room's own lines) are the
+-- common case and answered at once: Lua strings are interned, so `==` is
+-- one comparison, where the loop walked the whole id.
 local function bytes_lt(a, b)
+  if a == b then
+    return false
+  end
   local n = math.min(#a, #b)
   for i = 1, n do
     local x, y = string.byte(a, i), string.byte(b, i)
@@ -69,6 +74,13 @@ end
 -- The board after one score: the player's line moves to its new score;
 -- a line already above the new one's starting point means its room began
 -- a new round, and the room's other lines are at 0 now.
+--
+-- The board is kept in `before` order (every board this script writes
+-- is), so without a new round the new line is inserted at its place
+-- instead of sorting the whole board again: a score costs about n
+-- comparisons instead of n log n, and the comparisons (Lua calls) were
+-- most of this script's cost (docs/benchmarks.md). The result is the
+-- same: `before` is a total order (room and player name one line).
 local function fold(board, line, delta, n)
   local new_round = false
   for _, l in ipairs(board) do
@@ -77,16 +89,35 @@ local function fold(board, line, delta, n)
     end
   end
   local out = {}
+  if new_round then
+    for _, l in ipairs(board) do
+      if not same(l, line) then
+        if l.room == line.room then
+          l.score = 0
+        end
+        out[#out + 1] = l
+      end
+    end
+    out[#out + 1] = line
+    return top_n(out, n)
+  end
+  local placed = false
   for _, l in ipairs(board) do
     if not same(l, line) then
-      if new_round and l.room == line.room then
-        l.score = 0
+      if not placed and before(line, l) then
+        out[#out + 1] = line
+        placed = true
       end
       out[#out + 1] = l
     end
   end
-  out[#out + 1] = line
-  return top_n(out, n)
+  if not placed then
+    out[#out + 1] = line
+  end
+  while #out > n do
+    table.remove(out)
+  end
+  return out
 end
 
 local function line_of(l)

@@ -151,32 +151,12 @@ async fn poll_home_until_moved(
     http: &reqwest::Client,
     node: &str,
     room: &str,
-    mut after: u64,
+    after: u64,
 ) -> Vec<(u64, String, String)> {
-    let mut events = Vec::new();
-    loop {
-        let url = format!("{node}/api/rooms/{room}/poll?after={after}&timeout=5");
-        let response = http
-            .get(url)
-            .send()
-            .await
-            .expect("the old owner answers until its room has moved");
-        let status = response.status();
-        let page: Value = response.json().await.expect("json");
-        assert_eq!(status, 200, "{page} after {events:?}");
-        assert!(page["closed"].is_null(), "{page} after {events:?}");
-        for e in page["events"].as_array().expect("events") {
-            events.push((
-                e["id"].as_u64().expect("id"),
-                e["event"].as_str().expect("event").to_owned(),
-                e["data"].to_string(),
-            ));
-        }
-        after = page["next"].as_u64().expect("next");
-        if events.iter().any(|e| e.1 == "moved") {
-            return events;
-        }
-    }
+    poll_until(http, node, room, after, |events| {
+        events.iter().any(|e| e.1 == "moved")
+    })
+    .await
 }
 
 /// Events as (id, name, data as JSON): a stream and a poll page write the

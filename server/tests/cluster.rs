@@ -569,11 +569,7 @@ async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
     // follower subscribes again and catches up, and its reader still gets
     // every event once, as on the owner.
     let mut on_a = SseClient::open(&http, &events_url(&a, &room), Some(head)).await;
-    let redis_client = redis::Client::open(redis.url()).expect("redis url");
-    let mut conn = redis_client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = redis.connection().await;
     let killed: u64 = redis::cmd("CLIENT")
         .arg("KILL")
         .arg("TYPE")
@@ -617,11 +613,7 @@ async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
 /// `CLIENT LIST TYPE pubsub` of `redis`: one line per subscribed
 /// connection, with its `sub=` count.
 async fn pubsub_clients(redis: &RedisProcess) -> Vec<String> {
-    let client = redis::Client::open(redis.url()).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = redis.connection().await;
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
         .arg("TYPE")
@@ -642,11 +634,7 @@ fn sorted(mut list: Vec<String>) -> Vec<String> {
 
 /// `CLIENT KILL TYPE pubsub` on `redis`: how many it dropped.
 async fn kill_subscribers(redis: &RedisProcess) -> u64 {
-    let client = redis::Client::open(redis.url()).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = redis.connection().await;
     redis::cmd("CLIENT")
         .arg("KILL")
         .arg("TYPE")
@@ -942,11 +930,7 @@ async fn unwatched_rooms_publish_their_state_once_a_second() {
         join_and_leave(&a, room, "Opener").await;
         tokio::time::sleep(Duration::from_millis(350)).await;
     }
-    let client = redis::Client::open(redis.url()).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = redis.connection().await;
     let publishes = |stats: &str| -> u64 {
         stats
             .lines()

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::cluster_nodes::{MARGIN, node, prefix, shared_redis, wait_until};
+use common::cluster_nodes::{MARGIN, live_fences, node, prefix, shared_redis, wait_until};
 use common::redis_process::RedisProcess;
 use common::{Player, connect_url};
 use futures_util::StreamExt;
@@ -22,21 +22,9 @@ fn room_key(prefix: &str, room: &str) -> String {
 async fn one_append_call_answers_each_of_its_rooms_on_its_own() {
     let Some(redis) = shared_redis() else { return };
     let prefix = prefix("append-rooms");
-    let client = redis::Client::open(redis.url()).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis answers");
+    let mut conn = redis.connection().await;
     // Two live incarnations: the writer, a:1, and b:1.
-    for node in ["a", "b"] {
-        let _: () = redis::cmd("HSET")
-            .arg(format!("{prefix}:node:{{{node}}}"))
-            .arg("boot_id")
-            .arg("1")
-            .query_async(&mut conn)
-            .await
-            .expect("a live fence");
-    }
+    live_fences(&mut conn, &prefix, &["a", "b"]).await;
     let key = |room: &str| room_key(&prefix, room);
     // `taken` is b:1's; `lost` was closed by `lose`; `broken`'s feed is
     // not a hash, so its commands fail; `orphan` names c:1, whose lease
@@ -141,11 +129,7 @@ async fn a_writer_round_of_many_rooms_is_one_append_call() {
     // players join, so only the writer's rewrite appends to them.
     let extra = ["--round-secs", "86400", "--empty-room-secs", "3600"];
     let a = node(&redis.url(), &prefix, "a", &extra).await;
-    let client = redis::Client::open(redis.url()).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis answers");
+    let mut conn = redis.connection().await;
     let rooms: Vec<String> = (1..=6).map(|i| format!("round{i}")).collect();
     let mut players = Vec::new();
     for room in &rooms {
@@ -175,7 +159,8 @@ async fn a_writer_round_of_many_rooms_is_one_append_call() {
 
     // Every command Redis runs from now on.
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
-    let mut monitor = client
+    let mut monitor = redis::Client::open(redis.url())
+        .expect("redis url")
         .get_async_monitor()
         .await
         .expect("monitor")
@@ -251,11 +236,7 @@ async fn append_one(
 async fn a_feed_gets_its_ttl_when_created_and_when_the_writer_asks() {
     let Some(redis) = shared_redis() else { return };
     let prefix = prefix("append-ttl");
-    let client = redis::Client::open(redis.url()).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis answers");
+    let mut conn = redis.connection().await;
     let key = room_key(&prefix, "ttl");
     let (feed, log) = (format!("{key}:feed"), format!("{key}:log"));
     let watch = conn.clone();

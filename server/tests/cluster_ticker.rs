@@ -463,20 +463,8 @@ fn board_of(lines: &[(&str, u16, u16)]) -> Vec<(String, u16, u16)> {
 async fn the_append_script_numbers_from_the_floor_folds_as_clients_do_and_drops_dead_nodes() {
     let Some(redis) = shared_redis() else { return };
     let prefix = format!("t{}-script", std::process::id());
-    let client = redis::Client::open(redis.url()).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis answers");
-    for node in ["a", "b"] {
-        let _: () = redis::cmd("HSET")
-            .arg(format!("{prefix}:node:{{{node}}}"))
-            .arg("boot_id")
-            .arg("1")
-            .query_async(&mut conn)
-            .await
-            .expect("a live fence");
-    }
+    let mut conn = redis.connection().await;
+    cluster_nodes::live_fences(&mut conn, &prefix, &["a", "b"]).await;
     let (clock, _): (u64, u64) = redis::cmd("TIME")
         .query_async(&mut conn)
         .await

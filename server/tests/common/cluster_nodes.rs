@@ -174,3 +174,21 @@ pub fn percentiles(mut v: Vec<Duration>) -> String {
         v.len()
     )
 }
+
+/// Marks `nodes` live under `prefix` with boot id 1 (the fence a script
+/// checks), for tests that call the Lua scripts without node processes.
+pub async fn live_fences(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+    nodes: &[&str],
+) {
+    for node in nodes {
+        let _: () = redis::cmd("HSET")
+            .arg(format!("{prefix}:node:{{{node}}}"))
+            .arg("boot_id")
+            .arg("1")
+            .query_async(conn)
+            .await
+            .expect("a live fence");
+    }
+}

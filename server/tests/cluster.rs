@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::cluster_nodes::{
-    MARGIN, TTL_MS, get, listed_on, matchmake, node, node_args, own_room, prefix, room_of,
+    self, MARGIN, TTL_MS, get, listed_on, matchmake, node, node_args, own_room, prefix, room_of,
     shared_redis, status, take_seat, wait_until,
 };
 use common::node_process::NodeProcess;
@@ -569,7 +569,7 @@ async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
     // follower subscribes again and catches up, and its reader still gets
     // every event once, as on the owner.
     let mut on_a = SseClient::open(&http, &events_url(&a, &room), Some(head)).await;
-    let mut conn = redis.connection().await;
+    let mut conn = cluster_nodes::redis_connection(&redis.url()).await;
     let killed: u64 = redis::cmd("CLIENT")
         .arg("KILL")
         .arg("TYPE")
@@ -613,7 +613,7 @@ async fn spectators_and_pollers_on_any_node_read_the_owners_log() {
 /// `CLIENT LIST TYPE pubsub` of `redis`: one line per subscribed
 /// connection, with its `sub=` count.
 async fn pubsub_clients(redis: &RedisProcess) -> Vec<String> {
-    let mut conn = redis.connection().await;
+    let mut conn = cluster_nodes::redis_connection(&redis.url()).await;
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
         .arg("TYPE")
@@ -634,7 +634,7 @@ fn sorted(mut list: Vec<String>) -> Vec<String> {
 
 /// `CLIENT KILL TYPE pubsub` on `redis`: how many it dropped.
 async fn kill_subscribers(redis: &RedisProcess) -> u64 {
-    let mut conn = redis.connection().await;
+    let mut conn = cluster_nodes::redis_connection(&redis.url()).await;
     redis::cmd("CLIENT")
         .arg("KILL")
         .arg("TYPE")
@@ -930,7 +930,7 @@ async fn unwatched_rooms_publish_their_state_once_a_second() {
         join_and_leave(&a, room, "Opener").await;
         tokio::time::sleep(Duration::from_millis(350)).await;
     }
-    let mut conn = redis.connection().await;
+    let mut conn = cluster_nodes::redis_connection(&redis.url()).await;
     let publishes = |stats: &str| -> u64 {
         stats
             .lines()

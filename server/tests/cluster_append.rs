@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::cluster_nodes::{MARGIN, live_fences, node, prefix, shared_redis, wait_until};
+use common::cluster_nodes::{self, MARGIN, live_fences, node, prefix, shared_redis, wait_until};
 use common::redis_process::RedisProcess;
 use common::{Player, connect_url};
 use futures_util::StreamExt;
@@ -22,7 +22,7 @@ fn room_key(prefix: &str, room: &str) -> String {
 async fn one_append_call_answers_each_of_its_rooms_on_its_own() {
     let Some(redis) = shared_redis() else { return };
     let prefix = prefix("append-rooms");
-    let mut conn = redis.connection().await;
+    let mut conn = cluster_nodes::redis_connection(&redis.url()).await;
     // Two live incarnations: the writer, a:1, and b:1.
     live_fences(&mut conn, &prefix, &["a", "b"]).await;
     let key = |room: &str| room_key(&prefix, room);
@@ -129,7 +129,7 @@ async fn a_writer_round_of_many_rooms_is_one_append_call() {
     // players join, so only the writer's rewrite appends to them.
     let extra = ["--round-secs", "86400", "--empty-room-secs", "3600"];
     let a = node(&redis.url(), &prefix, "a", &extra).await;
-    let mut conn = redis.connection().await;
+    let mut conn = cluster_nodes::redis_connection(&redis.url()).await;
     let rooms: Vec<String> = (1..=6).map(|i| format!("round{i}")).collect();
     let mut players = Vec::new();
     for room in &rooms {
@@ -236,7 +236,7 @@ async fn append_one(
 async fn a_feed_gets_its_ttl_when_created_and_when_the_writer_asks() {
     let Some(redis) = shared_redis() else { return };
     let prefix = prefix("append-ttl");
-    let mut conn = redis.connection().await;
+    let mut conn = cluster_nodes::redis_connection(&redis.url()).await;
     let key = room_key(&prefix, "ttl");
     let (feed, log) = (format!("{key}:feed"), format!("{key}:log"));
     let watch = conn.clone();

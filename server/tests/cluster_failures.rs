@@ -8,10 +8,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::cluster_nodes::{
-    MARGIN, TTL_MS, get, listed_on, matchmake, node, own_room, prefix, shared_redis, wait_until,
+    self, MARGIN, TTL_MS, get, listed_on, matchmake, node, own_room, prefix, shared_redis,
+    wait_until,
 };
 use common::node_process::NodeProcess;
-use common::redis_process;
 use common::{Player, SseClient, SseEvent, connect_url, hex};
 use serde_json::{Value, json};
 use skirmish_shared::feed::{Closed, RoomEvent};
@@ -207,7 +207,7 @@ async fn a_killed_nodes_spectators_everywhere_get_closed_server_lost_under_the_n
 /// The room log's stream in Redis: (id, previous id, event name), oldest
 /// first.
 async fn stream(redis_url: &str, prefix: &str, room: &str) -> Vec<(u64, u64, String)> {
-    let mut conn = redis_process::connection(redis_url).await;
+    let mut conn = cluster_nodes::redis_connection(redis_url).await;
     let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
         .arg(format!("{prefix}:room:{{{room}}}:log"))
         .arg("-")
@@ -527,7 +527,7 @@ async fn a_subscriber_over_a_tiny_pubsub_buffer_is_dropped_and_catches_up_exactl
     // A tiny limit, and a burst larger than Redis's 16 KB per-client reply
     // buffer on a channel B subscribes: Redis drops B's pub/sub
     // connection, as it drops a subscriber that falls behind.
-    let mut conn = redis.connection().await;
+    let mut conn = cluster_nodes::redis_connection(&redis.url()).await;
     let config_conn = conn.clone();
     let config = |limit: &'static str| {
         let mut conn = config_conn.clone();

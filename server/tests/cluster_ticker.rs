@@ -463,7 +463,7 @@ fn board_of(lines: &[(&str, u16, u16)]) -> Vec<(String, u16, u16)> {
 async fn the_append_script_numbers_from_the_floor_folds_as_clients_do_and_drops_dead_nodes() {
     let Some(redis) = shared_redis() else { return };
     let prefix = format!("t{}-script", std::process::id());
-    let mut conn = redis.connection().await;
+    let mut conn = cluster_nodes::redis_connection(&redis.url()).await;
     cluster_nodes::live_fences(&mut conn, &prefix, &["a", "b"]).await;
     let (clock, _): (u64, u64) = redis::cmd("TIME")
         .query_async(&mut conn)

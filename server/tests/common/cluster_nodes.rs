@@ -175,6 +175,17 @@ pub fn percentiles(mut v: Vec<Duration>) -> String {
     )
 }
 
+/// A connection of the test's own to the redis at `url`, to read or
+/// arrange keys. (Here, not in `redis_process`, which the load-tests
+/// share and which must not need the `redis` crate.)
+pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis answers")
+}
+
 /// Marks `nodes` live under `prefix` with boot id 1 (the fence a script
 /// checks), for tests that call the Lua scripts without node processes.
 pub async fn live_fences(

@@ -81,11 +81,6 @@ impl RedisProcess {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// A connection of the test's own, to read or arrange keys.
-    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
-        connection(&self.url()).await
-    }
-
     /// Starts redis-server on `self.port` and waits until it answers PING;
     /// false when it exited first (port taken).
     fn spawn(&mut self) -> bool {
@@ -149,13 +144,4 @@ fn ping(port: u16) {
     let mut answer = [0; 7];
     stream.read_exact(&mut answer).expect("read");
     assert_eq!(&answer, b"+PONG\r\n");
-}
-
-/// A connection to the redis at `url`, for a test's own reads and writes.
-pub async fn connection(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .expect("redis url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis answers")
 }
